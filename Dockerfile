@@ -1,0 +1,27 @@
+# syntax=docker/dockerfile:1
+# Atrium: one container serving the API and running background work (ATRIUM_ROLE=all).
+# Needs APP_KEY and DATABASE_URL at run time (see compose.yaml).
+
+FROM node:24-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY . .
+RUN node ace build
+
+FROM node:24-slim AS runtime
+ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
+    PORT=3333 \
+    LOG_LEVEL=info
+WORKDIR /app
+COPY --from=build /src/build/package.json /src/build/package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY --from=build /src/build ./
+RUN mkdir -p storage tmp && chown -R node:node storage tmp
+USER node
+EXPOSE 3333
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s \
+  CMD node -e "fetch('http://127.0.0.1:'+process.env.PORT+'/health/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+# SIGTERM drains in-flight requests before exiting (app/platform/shutdown.ts).
+CMD ["node", "bin/server.js"]

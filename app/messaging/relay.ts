@@ -1,0 +1,93 @@
+import db from '@adonisjs/lucid/services/db'
+import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
+import type { EventEnvelope } from '#app/messaging/types'
+import { subscribersOf } from '#app/messaging/subscribers'
+import { newId } from '#app/platform/ids'
+
+export const DELIVERIES_CHANNEL = 'atrium_deliveries'
+
+export interface OutboxRow {
+  id: string
+  type: string
+  version: number
+  tenant_id: string | null
+  aggregate_id: string | null
+  payload: unknown
+  occurred_at: Date
+}
+
+export function toEnvelope(row: OutboxRow): EventEnvelope {
+  return {
+    id: row.id,
+    type: row.type as EventEnvelope['type'],
+    version: row.version,
+    tenantId: row.tenant_id,
+    aggregateId: row.aggregate_id,
+    occurredAt: new Date(row.occurred_at).toISOString(),
+    payload: row.payload as EventEnvelope['payload'],
+  }
+}
+
+/** Where the relay hands events. Only `local` exists so far; BullMQ, RabbitMQ and Kafka implement the same. */
+export interface Transport {
+  readonly name: string
+  dispatch(trx: TransactionClientContract, events: EventEnvelope[]): Promise<void>
+}
+
+/**
+ * local: subscribers in this process, with one durable delivery row per
+ * (event, subscriber) in PostgreSQL, so each subscriber retries on its own and
+ * a crash loses nothing.
+ */
+export const localTransport: Transport = {
+  name: 'local',
+  async dispatch(trx, events) {
+    const rows = events.flatMap((event) =>
+      subscribersOf(event.type).map(({ subscriber }) => ({
+        id: newId(),
+        event_id: event.id,
+        subscriber,
+      }))
+    )
+    if (rows.length === 0) return
+    await trx
+      .table('messaging_deliveries')
+      .multiInsert(rows)
+      .onConflict(['event_id', 'subscriber'])
+      .ignore()
+    await trx.rawQuery('SELECT pg_notify(?, ?)', [DELIVERIES_CHANNEL, ''])
+  },
+}
+
+/**
+ * Claims a batch of due outbox rows with FOR UPDATE SKIP LOCKED (relays
+ * running at once take disjoint rows), hands them to the transport and marks
+ * them dispatched, all in one transaction: a crash before commit leaves them
+ * for the next pass. Returns how many it dispatched.
+ */
+export async function relayBatch(
+  transport: Transport = localTransport,
+  batchSize = 100
+): Promise<number> {
+  return db.transaction(async (trx) => {
+    const { rows } = await trx.rawQuery(
+      `SELECT id, type, version, tenant_id, aggregate_id, payload, occurred_at
+         FROM messaging_outbox
+        WHERE dispatched_at IS NULL AND available_at <= now()
+        ORDER BY available_at, id
+        LIMIT ?
+        FOR UPDATE SKIP LOCKED`,
+      [batchSize]
+    )
+    if (rows.length === 0) return 0
+    await transport.dispatch(trx, (rows as OutboxRow[]).map(toEnvelope))
+    await trx
+      .from('messaging_outbox')
+      .whereIn(
+        'id',
+        rows.map((row: OutboxRow) => row.id)
+      )
+      .update({ dispatched_at: trx.raw('now()') })
+    return rows.length
+  })
+}

@@ -1,0 +1,52 @@
+import type { EventHandler, EventType } from '#app/messaging/types'
+
+export interface Subscription {
+  type: EventType
+  /** Unique, stable name: `<module>.<what it does>`; the inbox and deliveries are keyed by it. */
+  subscriber: string
+  handler: EventHandler<EventType>
+  maxAttempts: number
+}
+
+const subscriptions = new Map<string, Subscription>()
+
+export const DEFAULT_MAX_ATTEMPTS = 8
+
+/**
+ * Registers a handler (modules call this from subscribers.ts). The handler
+ * runs in the event's tenant unit of work with the inbox insert, so its
+ * database effects happen exactly once however often the event arrives.
+ */
+export function subscribe<T extends EventType>(
+  type: T,
+  subscriber: string,
+  handler: EventHandler<T>,
+  options: { maxAttempts?: number } = {}
+) {
+  if (!/^[a-z][a-z0-9_]*\.[a-z0-9_.]+$/.test(subscriber)) {
+    throw new Error(`Subscriber names look like "module.what_it_does", got "${subscriber}"`)
+  }
+  const existing = subscriptions.get(subscriber)
+  if (existing && existing.type !== type) {
+    throw new Error(`Subscriber ${subscriber} is already registered for ${existing.type}`)
+  }
+  subscriptions.set(subscriber, {
+    type,
+    subscriber,
+    handler: handler as EventHandler<EventType>,
+    maxAttempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+  })
+}
+
+export function subscribersOf(type: string): Subscription[] {
+  return [...subscriptions.values()].filter((entry) => entry.type === type)
+}
+
+export function subscription(subscriber: string) {
+  return subscriptions.get(subscriber)
+}
+
+/** Tests only: forget a registration. */
+export function unsubscribe(subscriber: string) {
+  subscriptions.delete(subscriber)
+}

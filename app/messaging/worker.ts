@@ -1,0 +1,109 @@
+import pg from 'pg'
+import logger from '@adonisjs/core/services/logger'
+import { OUTBOX_CHANNEL } from '#app/messaging/outbox'
+import {
+  DELIVERIES_CHANNEL,
+  localTransport,
+  relayBatch,
+  type Transport,
+} from '#app/messaging/relay'
+import { processDeliveries, type DeliveryOptions } from '#app/messaging/deliveries'
+import { runMaintenance } from '#app/platform/maintenance'
+import { OPERATIONS_CHANNEL, processOperations } from '#app/operations/operations'
+
+const MAINTENANCE_EVERY_MS = 10 * 60 * 1000
+
+export interface WorkerOptions extends DeliveryOptions {
+  connectionString: string
+  transport?: Transport
+  /** Fallback when a notification is missed (or LISTEN is unavailable): look anyway this often. */
+  pollIntervalMs?: number
+}
+
+/**
+ * The background loop of `atrium:work` (and of the server with
+ * ATRIUM_ROLE=all): relay due outbox rows, then process due deliveries, until
+ * both are empty; sleep until NOTIFY or the poll interval, repeat. stop()
+ * lets the current pass finish.
+ */
+export class MessagingWorker {
+  #listener?: pg.Client
+  #running = false
+  #wake?: () => void
+  #loop?: Promise<void>
+  #lastMaintenance = 0
+
+  constructor(private options: WorkerOptions) {}
+
+  /** Never throws: without LISTEN the worker polls, and tries to listen again on later passes. */
+  async start() {
+    this.#running = true
+    await this.#listen()
+    this.#loop = this.#run()
+  }
+
+  async stop() {
+    this.#running = false
+    this.#wake?.()
+    await this.#loop
+    await this.#listener?.end().catch(() => {})
+  }
+
+  async #listen() {
+    if (this.#listener) return
+    const listener = new pg.Client({ connectionString: this.options.connectionString })
+    const drop = (error?: Error) => {
+      if (this.#listener !== listener) return
+      this.#listener = undefined
+      if (this.#running)
+        logger.warn({ err: error }, 'messaging listener lost; polling until it is back')
+      listener.end().catch(() => {})
+    }
+    listener.on('notification', () => this.#wake?.())
+    listener.on('error', drop)
+    listener.on('end', () => drop())
+    this.#listener = listener
+    try {
+      await listener.connect()
+      for (const channel of [OUTBOX_CHANNEL, DELIVERIES_CHANNEL, OPERATIONS_CHANNEL]) {
+        await listener.query(`LISTEN ${channel}`)
+      }
+    } catch (error) {
+      drop(error as Error)
+    }
+  }
+
+  async #run() {
+    while (this.#running) {
+      if (!this.#listener) await this.#listen()
+      try {
+        let busy = true
+        while (busy && this.#running) {
+          const relayed = await relayBatch(this.options.transport ?? localTransport)
+          const outcomes = await processDeliveries(this.options)
+          const operations = await processOperations()
+          busy = relayed > 0 || operations > 0 || outcomes.some((outcome) => outcome !== 'orphaned')
+        }
+        if (Date.now() - this.#lastMaintenance > MAINTENANCE_EVERY_MS) {
+          this.#lastMaintenance = Date.now()
+          const removed = await runMaintenance()
+          if (removed) logger.debug({ removed }, 'maintenance pass')
+        }
+      } catch (error) {
+        logger.error({ err: error }, 'messaging pass failed; retrying after the poll interval')
+      }
+      await this.#sleep(this.options.pollIntervalMs ?? 1000)
+    }
+  }
+
+  #sleep(ms: number) {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms)
+      function done() {
+        clearTimeout(timer)
+        resolve()
+      }
+      this.#wake = done
+    })
+  }
+}

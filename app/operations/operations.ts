@@ -1,0 +1,157 @@
+import db from '@adonisjs/lucid/services/db'
+import logger from '@adonisjs/core/services/logger'
+import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
+import { newId } from '#app/platform/ids'
+
+export const OPERATIONS_CHANNEL = 'atrium_operations'
+const LEASE_SECONDS = 60
+const MAX_ATTEMPTS = 3
+
+export type OperationStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled'
+
+export interface OperationJob<Input> {
+  id: string
+  tenantId: string
+  input: Input
+  /** Progress 0–100 (and an optional short message); also renews the lease. */
+  report(progress: number, message?: string): Promise<void>
+  /** True once someone asked to cancel: stop soon and return. */
+  cancelled(): Promise<boolean>
+}
+
+type Handler = (job: OperationJob<unknown>) => Promise<unknown>
+const handlers = new Map<string, Handler>()
+
+/** Registers the code behind an operation kind (`<module>.<what>`); it runs outside any transaction. */
+export function defineOperation<Input, Result>(
+  kind: string,
+  handler: (job: OperationJob<Input>) => Promise<Result>
+) {
+  handlers.set(kind, handler as Handler)
+}
+
+/**
+ * Queues an operation inside the caller's tenant unit of work (so it exists
+ * only if the request's change commits); answer 202 with the returned id.
+ */
+export async function startOperation(
+  trx: TransactionClientContract,
+  options: { tenantId: string; kind: string; input: unknown; createdBy?: string }
+) {
+  if (!handlers.has(options.kind)) throw new Error(`Unknown operation kind ${options.kind}`)
+  const id = newId()
+  await trx.table('platform_operations').insert({
+    id,
+    tenant_id: options.tenantId,
+    kind: options.kind,
+    input: JSON.stringify(options.input ?? {}),
+    created_by: options.createdBy ?? null,
+  })
+  await trx.rawQuery('SELECT pg_notify(?, ?)', [OPERATIONS_CHANNEL, id])
+  return id
+}
+
+/**
+ * Runs due operations one at a time: claimed by lease (like deliveries), run
+ * outside any transaction, progress written as it goes. A worker that dies
+ * leaves a lease that expires; the operation then runs again (up to 3 times).
+ * Returns how many it ran.
+ */
+export async function processOperations(limit = 5): Promise<number> {
+  let ran = 0
+  while (ran < limit) {
+    const { rows } = await db.rawQuery(
+      `WITH due AS (
+         SELECT id FROM platform_operations
+          WHERE status IN ('queued', 'running') AND available_at <= now()
+          ORDER BY available_at, id LIMIT 1 FOR UPDATE SKIP LOCKED
+       )
+       UPDATE platform_operations o
+          SET status = 'running', attempts = o.attempts + 1, started_at = coalesce(o.started_at, now()),
+              available_at = now() + make_interval(secs => ?), updated_at = now()
+         FROM due WHERE o.id = due.id
+       RETURNING o.*`,
+      [LEASE_SECONDS]
+    )
+    const operation = rows[0]
+    if (!operation) return ran
+    ran++
+    await run(operation)
+  }
+  return ran
+}
+
+async function run(operation: {
+  id: string
+  tenant_id: string
+  kind: string
+  input: unknown
+  attempts: number
+  cancel_requested: boolean
+}) {
+  const finish = (status: OperationStatus, extra: Record<string, unknown> = {}) =>
+    update(operation.id, { status, finished_at: db.raw('now()'), ...extra })
+
+  const handler = handlers.get(operation.kind)
+  if (!handler) {
+    return finish('failed', {
+      error: JSON.stringify(problemFor(`No handler for operation kind ${operation.kind}`)),
+    })
+  }
+  if (operation.cancel_requested) return finish('cancelled')
+  if (operation.attempts > MAX_ATTEMPTS) {
+    return finish('failed', {
+      error: JSON.stringify(problemFor('The operation was interrupted too many times')),
+    })
+  }
+  const job: OperationJob<unknown> = {
+    id: operation.id,
+    tenantId: operation.tenant_id,
+    input: operation.input,
+    async report(progress, message) {
+      const clamped = Math.max(0, Math.min(100, Math.round(progress)))
+      await update(operation.id, {
+        progress: clamped,
+        message: message?.slice(0, 300) ?? null,
+        available_at: db.raw(`now() + make_interval(secs => ?)`, [LEASE_SECONDS]),
+      })
+    },
+    async cancelled() {
+      const row = await db
+        .from('platform_operations')
+        .where('id', operation.id)
+        .select('cancel_requested')
+        .first()
+      return Boolean(row?.cancel_requested)
+    },
+  }
+  try {
+    const result = await handler(job)
+    if (await job.cancelled()) return finish('cancelled')
+    await finish('succeeded', { progress: 100, result: JSON.stringify(result ?? null) })
+  } catch (error) {
+    logger.error({ err: error, operation: operation.id, kind: operation.kind }, 'operation failed')
+    // The problem names the failure without internals, like an HTTP 500.
+    await finish('failed', {
+      error: JSON.stringify(problemFor('The operation failed; quote its id when reporting it.')),
+    })
+  }
+}
+
+async function update(id: string, changes: Record<string, unknown>) {
+  await db
+    .from('platform_operations')
+    .where('id', id)
+    .update({ ...changes, updated_at: db.raw('now()') })
+  await db.rawQuery('SELECT pg_notify(?, ?)', [OPERATIONS_CHANNEL, id])
+}
+
+function problemFor(detail: string) {
+  return {
+    type: 'https://atrium.dev/problems/operation-failed',
+    title: 'Operation failed',
+    status: 500,
+    code: 'operation_failed',
+    detail,
+  }
+}

@@ -1,0 +1,38 @@
+import type { ApplicationService } from '@adonisjs/core/types'
+import type { EmbeddedPostgres } from '#app/platform/embedded_postgres'
+
+const FORCE_EXIT_AFTER_MS = 15_000
+
+/**
+ * Stops accepting, lets in-flight requests finish (app.terminate closes the
+ * HTTP server and the providers), and only then stops the embedded database.
+ */
+export async function gracefulShutdown(app: ApplicationService, embedded: EmbeddedPostgres | null) {
+  setTimeout(() => {
+    process.stderr.write('atrium: shutdown took too long; exiting\n')
+    process.exit(1)
+  }, FORCE_EXIT_AFTER_MS).unref()
+
+  // server.close() drops only the connections idle at that moment; a keep-alive
+  // connection whose request finishes later would hold shutdown for its timeout.
+  const httpServer = app.isReady ? await app.container.make('server') : undefined
+  const nodeServer = httpServer?.getNodeServer()
+  const reaper = setInterval(() => nodeServer?.closeIdleConnections?.(), 50)
+  try {
+    await app.terminate()
+  } catch (error) {
+    // Typically closing connections to a database that is already gone: the
+    // requests have drained, so shutdown goes on; the error is still shown.
+    process.stderr.write(`atrium: error while shutting down: ${(error as Error).message}\n`)
+  } finally {
+    clearInterval(reaper)
+  }
+  try {
+    await embedded?.stop()
+  } catch (error) {
+    process.stderr.write(
+      `atrium: could not stop the embedded PostgreSQL: ${(error as Error).message}\n`
+    )
+    process.exitCode = 1
+  }
+}

@@ -1,0 +1,88 @@
+/*
+| SQL for tenant isolation with row-level security (DESIGN.md §4). The app's
+| queries on tenant data run as APP_ROLE, a role without BYPASSRLS, so the
+| policies hold even when the connection user is a superuser.
+*/
+
+/** Non-login role the unit of work switches to (`SET LOCAL ROLE`). */
+export const APP_ROLE = 'atrium_app'
+
+/** Name of every tenant table's policy; the table audit test looks for it. */
+export const TENANT_POLICY = 'tenant_isolation'
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/
+
+export function assertIdentifier(name: string) {
+  if (!IDENTIFIER.test(name)) throw new Error(`Not a safe SQL identifier: ${name}`)
+  return name
+}
+
+/**
+ * Creates the app role (once per cluster), lets the connection user switch to
+ * it, and defines the functions policies use. An empty setting means "no
+ * tenant": once set in a session, a custom setting reads '' after its
+ * transaction ends, and ''::uuid would raise.
+ */
+export function roleAndFunctionsSql(): string[] {
+  return [
+    `DO $$ BEGIN
+       IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${APP_ROLE}') THEN
+         CREATE ROLE ${APP_ROLE} NOLOGIN;
+       END IF;
+     END $$`,
+    `DO $$ BEGIN
+       IF NOT pg_has_role(current_user, '${APP_ROLE}', 'MEMBER') THEN
+         EXECUTE format('GRANT ${APP_ROLE} TO %I', current_user);
+       END IF;
+     END $$`,
+    `GRANT USAGE ON SCHEMA public TO ${APP_ROLE}`,
+    `CREATE OR REPLACE FUNCTION app_current_tenant() RETURNS uuid
+       LANGUAGE sql STABLE PARALLEL SAFE
+       AS $$ SELECT NULLIF(current_setting('app.tenant_id', true), '')::uuid $$`,
+    `CREATE OR REPLACE FUNCTION app_current_user() RETURNS uuid
+       LANGUAGE sql STABLE PARALLEL SAFE
+       AS $$ SELECT NULLIF(current_setting('app.user_id', true), '')::uuid $$`,
+  ]
+}
+
+/** Policy letting the platform's own connection user (relays, admin views) see every row. */
+export const PLATFORM_POLICY = 'platform_access'
+
+/**
+ * Turns on isolation for a table with a `tenant_id uuid` column: RLS enabled
+ * and forced, a policy confining the app role to the current tenant (writes
+ * included), and the app role's privileges. `extraVisibility` widens reads
+ * only (e.g. a user seeing their own memberships in every tenant).
+ *
+ * The connection user itself (what runs migrations, relays and admin views,
+ * outside any unit of work) gets its own permissive policy: a superuser
+ * bypasses RLS anyway, and a non-superuser table owner on a managed database
+ * would otherwise see nothing under FORCE. Tenant code never runs as it.
+ */
+export function tenantIsolationSql(
+  table: string,
+  options: { extraVisibility?: string } = {}
+): string[] {
+  const name = assertIdentifier(table)
+  const sameTenant = 'tenant_id = app_current_tenant()'
+  const visible = options.extraVisibility
+    ? `(${sameTenant}) OR (${options.extraVisibility})`
+    : sameTenant
+  return [
+    `ALTER TABLE ${name} ENABLE ROW LEVEL SECURITY`,
+    `ALTER TABLE ${name} FORCE ROW LEVEL SECURITY`,
+    `DROP POLICY IF EXISTS ${TENANT_POLICY} ON ${name}`,
+    `CREATE POLICY ${TENANT_POLICY} ON ${name} TO ${APP_ROLE} USING (${visible}) WITH CHECK (${sameTenant})`,
+    `DROP POLICY IF EXISTS ${PLATFORM_POLICY} ON ${name}`,
+    `CREATE POLICY ${PLATFORM_POLICY} ON ${name} TO CURRENT_USER USING (true) WITH CHECK (true)`,
+    `GRANT SELECT, INSERT, UPDATE, DELETE ON ${name} TO ${APP_ROLE}`,
+  ]
+}
+
+/** Privileges for a table the app role uses that is not tenant-owned (users, lookups). */
+export function appAccessSql(
+  table: string,
+  privileges = 'SELECT, INSERT, UPDATE, DELETE'
+): string[] {
+  return [`GRANT ${privileges} ON ${assertIdentifier(table)} TO ${APP_ROLE}`]
+}

@@ -1,0 +1,63 @@
+import db from '@adonisjs/lucid/services/db'
+import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
+import { APP_ROLE } from '#app/tenancy/sql'
+import { isUuid } from '#app/platform/ids'
+
+export interface UnitOfWorkOptions {
+  /** The acting user, for policies that let users see their own rows across tenants. */
+  userId?: string
+  isolationLevel?: 'read committed' | 'repeatable read' | 'serializable'
+}
+
+/**
+ * The one way to touch tenant data (DESIGN.md §4): a short transaction that
+ * runs as the app role with `app.tenant_id` set, so row-level security
+ * decides what every query — including raw SQL — can see and write.
+ * Pass `trx` to every query inside; keep network calls (LLMs, webhooks) out.
+ */
+export async function runInTenant<T>(
+  tenantId: string,
+  work: (trx: TransactionClientContract) => Promise<T>,
+  options: UnitOfWorkOptions = {}
+): Promise<T> {
+  if (!isUuid(tenantId))
+    throw new Error(`tenancy.run needs a tenant uuid, got ${JSON.stringify(tenantId)}`)
+  if (options.userId !== undefined && !isUuid(options.userId)) {
+    throw new Error(`tenancy.run needs a user uuid, got ${JSON.stringify(options.userId)}`)
+  }
+  return db.transaction(
+    async (trx) => {
+      await enterAppRole(trx, { tenantId, userId: options.userId })
+      return work(trx)
+    },
+    options.isolationLevel ? { isolationLevel: options.isolationLevel } : undefined
+  )
+}
+
+/**
+ * A unit of work with no tenant: the app role sees no tenant rows at all,
+ * only rows a policy opens to the acting user (e.g. their memberships).
+ */
+export async function runAsUser<T>(
+  userId: string,
+  work: (trx: TransactionClientContract) => Promise<T>
+) {
+  if (!isUuid(userId)) throw new Error(`runAsUser needs a user uuid, got ${JSON.stringify(userId)}`)
+  return db.transaction(async (trx) => {
+    await enterAppRole(trx, { userId })
+    return work(trx)
+  })
+}
+
+async function enterAppRole(
+  trx: TransactionClientContract,
+  settings: { tenantId?: string; userId?: string }
+) {
+  // One round trip: set_config('role', …, true) is SET LOCAL ROLE (same permission check).
+  await trx.rawQuery(
+    `SELECT set_config('role', ?, true), set_config('app.tenant_id', ?, true), set_config('app.user_id', ?, true)`,
+    [APP_ROLE, settings.tenantId ?? '', settings.userId ?? '']
+  )
+}
+
+export const tenancy = { run: runInTenant, runAsUser, enter: enterAppRole }

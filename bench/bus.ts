@@ -1,0 +1,135 @@
+/*
+| Event bus throughput and latency, with a baseline, in one run.
+|
+|   npm run bench:bus            (BENCH_EVENTS=2000 by default)
+|
+| baseline: the subscriber's insert done directly, one transaction per event.
+| local:    each event published in its own transaction (committed), relayed,
+|           delivered and handled by a subscriber doing the same insert, with
+|           the worker running in this process.
+| Latency is publish (occurred_at) → effect committed, from database clocks.
+| bullmq and rabbitmq rows come with those transports.
+*/
+import 'reflect-metadata'
+import { join } from 'node:path'
+import { Ignitor } from '@adonisjs/core'
+import { preboot } from '#app/platform/preboot'
+import { APP_ROOT } from './lib/processes.js'
+import { printTable, writeResults } from './lib/report.js'
+
+declare module '#app/messaging/types' {
+  interface IntegrationEvents {
+    'bench.ping': { version: 1; payload: { index: number } }
+  }
+}
+
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 2000)
+process.env.NODE_ENV ??= 'production'
+process.env.APP_KEY ??= 'atrium-bench-only-app-key-0123456789abcdef'
+process.env.LOG_LEVEL ??= 'warn'
+process.env.EMBEDDED_PG_PORT ??= '54403'
+process.env.EMBEDDED_PG_DATA ??= join(APP_ROOT, 'storage', 'bench-postgres', 'data')
+
+const appRoot = new URL('../', import.meta.url)
+const { database } = await preboot(appRoot, { database: true })
+const app = new Ignitor(appRoot, {
+  importer: (path: string) =>
+    path.startsWith('.') ? import(new URL(path, appRoot).href) : import(path),
+})
+  .tap((application) => application.booting(async () => void (await import('#start/env'))))
+  .createApp('console')
+await app.init()
+await app.boot()
+await app.start(async () => {})
+
+try {
+  const { runPendingMigrations } = await import('#app/platform/migrate')
+  await runPendingMigrations(app)
+  const { default: db } = await import('@adonisjs/lucid/services/db')
+  const { default: env } = await import('#start/env')
+  const { events } = await import('#app/messaging/outbox')
+  const { subscribe } = await import('#app/messaging/subscribers')
+  const { MessagingWorker } = await import('#app/messaging/worker')
+  const { newId } = await import('#app/platform/ids')
+
+  await db.rawQuery(`CREATE TABLE IF NOT EXISTS bench_effects (
+    id uuid PRIMARY KEY, event_id uuid, started_at timestamptz NOT NULL, done_at timestamptz NOT NULL DEFAULT clock_timestamp())`)
+  await db.rawQuery('TRUNCATE bench_effects')
+  await db.rawQuery('TRUNCATE messaging_inbox, messaging_deliveries, messaging_outbox CASCADE')
+
+  const latency = async () => {
+    const { rows } = await db.rawQuery(`SELECT
+        percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM done_at - started_at)) * 1000 AS p50,
+        percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM done_at - started_at)) * 1000 AS p95
+      FROM bench_effects`)
+    return { p50: Math.round(rows[0].p50 * 100) / 100, p95: Math.round(rows[0].p95 * 100) / 100 }
+  }
+
+  // Baseline: the same insert, directly.
+  let started = performance.now()
+  for (let index = 0; index < EVENTS; index++) {
+    await db.transaction(async (trx) => {
+      await trx.rawQuery(
+        'INSERT INTO bench_effects (id, started_at) VALUES (?, clock_timestamp())',
+        [newId()]
+      )
+    })
+  }
+  const baselineSeconds = (performance.now() - started) / 1000
+  const baseline = {
+    name: 'baseline: direct insert',
+    eventsPerSecond: Math.round(EVENTS / baselineSeconds),
+    ...(await latency()),
+  }
+  await db.rawQuery('TRUNCATE bench_effects')
+
+  // local transport, worker in this process.
+  subscribe('bench.ping', 'bench.record', async (event, trx) => {
+    await trx.rawQuery('INSERT INTO bench_effects (id, event_id, started_at) VALUES (?, ?, ?)', [
+      newId(),
+      event.id,
+      event.occurredAt,
+    ])
+  })
+  const worker = new MessagingWorker({ connectionString: env.get('DATABASE_URL')!, batchSize: 100 })
+  await worker.start()
+  started = performance.now()
+  for (let index = 0; index < EVENTS; index++) {
+    await db.transaction((trx) =>
+      events.publish(trx, 'bench.ping', { index }, { version: 1, tenantId: null })
+    )
+  }
+  for (;;) {
+    const [{ count }] = await db.from('bench_effects').count('* as count')
+    if (Number(count) >= EVENTS) break
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  const localSeconds = (performance.now() - started) / 1000
+  await worker.stop()
+  const local = {
+    name: 'local (outbox → deliveries → handler)',
+    eventsPerSecond: Math.round(EVENTS / localSeconds),
+    ...(await latency()),
+  }
+
+  console.log(
+    `${EVENTS} events, one publish transaction each, Node ${process.version}, ${database?.label}`
+  )
+  printTable(
+    ['path', 'events/s', 'p50 ms', 'p95 ms'],
+    [baseline, local].map((row) => [row.name, row.eventsPerSecond, row.p50, row.p95])
+  )
+  const ratio = Math.round((local.eventsPerSecond / baseline.eventsPerSecond) * 100) / 100
+  console.log(`\nlocal / baseline throughput: x${ratio}`)
+  const file = await writeResults('bus', {
+    date: new Date().toISOString(),
+    node: process.version,
+    events: EVENTS,
+    results: [baseline, local],
+    ratio: { localVsBaseline: ratio },
+  })
+  console.log(`wrote ${file}`)
+} finally {
+  await app.terminate()
+  await database?.embedded?.stop()
+}

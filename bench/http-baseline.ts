@@ -1,0 +1,178 @@
+/*
+| HTTP overhead of the full Atrium stack versus a bare node:http server, same
+| machine, same run, same load.
+|
+|   npm run bench:http            (BENCH_DURATION=10 BENCH_CONNECTIONS=50 by default)
+|
+| Measures GET /api/v1/system/ping (router, request id, metrics, body parser,
+| error handler) against a bare server answering the same JSON; also cold
+| start (spawn → /health/ready 200) and idle RSS. Atrium runs twice: from
+| source through ts-exec (what `npm start` does) and as the built JS (what the
+| Docker image runs; the script builds it first). Uses DATABASE_URL when set,
+| otherwise the embedded PostgreSQL.
+*/
+import autocannon from 'autocannon'
+import { execFileSync } from 'node:child_process'
+import { join } from 'node:path'
+import { APP_ROOT, rssMiB, spawnNode, stop, waitUntilOk } from './lib/processes.js'
+import { printTable, writeResults } from './lib/report.js'
+
+const DURATION = Number(process.env.BENCH_DURATION ?? 10)
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
+const WARMUP = 2
+const ATRIUM_PORT = 3402
+const BARE_PORT = 3401
+
+interface Measured {
+  name: string
+  requestsPerSecond: number
+  meanMs: number
+  p50: number
+  p99: number
+  errors: number
+  non2xx: number
+  coldStartMs: number
+  idleRssMiB: number
+}
+
+async function load(url: string, duration: number) {
+  const result = await autocannon({ url, connections: CONNECTIONS, duration, pipelining: 1 })
+  return result
+}
+
+async function measure(
+  name: string,
+  args: string[],
+  env: Record<string, string | undefined>,
+  port: number,
+  readyPath: string,
+  path: string,
+  cwd?: string
+) {
+  const startedAt = performance.now()
+  const child = spawnNode(args, { ...env, PORT: String(port), HOST: '127.0.0.1' }, cwd)
+  try {
+    const coldStartMs = await waitUntilOk(`http://127.0.0.1:${port}${readyPath}`, startedAt)
+    await new Promise((resolve) => setTimeout(resolve, 2000))
+    const idleRssMiB = await rssMiB(child.pid!)
+    await load(`http://127.0.0.1:${port}${path}`, WARMUP)
+    const result = await load(`http://127.0.0.1:${port}${path}`, DURATION)
+    return {
+      name,
+      requestsPerSecond: Math.round(result.requests.average),
+      meanMs: result.latency.average,
+      p50: result.latency.p50,
+      p99: result.latency.p99,
+      errors: result.errors,
+      non2xx: result.non2xx,
+      coldStartMs: Math.round(coldStartMs),
+      idleRssMiB,
+    } satisfies Measured
+  } finally {
+    await stop(child, 'SIGINT')
+  }
+}
+
+const atriumEnv = {
+  NODE_ENV: 'production',
+  // Fixed, because the bench database persists secrets encrypted with it (bench data only).
+  APP_KEY: process.env.APP_KEY ?? 'atrium-bench-only-app-key-0123456789abcdef',
+  LOG_LEVEL: 'warn',
+  EMBEDDED_PG_PORT: '54402',
+  EMBEDDED_PG_DATA: join(APP_ROOT, 'storage', 'bench-postgres', 'data'),
+}
+
+console.log(
+  `Load: ${CONNECTIONS} connections, ${DURATION}s per target (after ${WARMUP}s warm-up), autocannon, Node ${process.version}`
+)
+
+console.log('building (node ace build) for the built-JS row…')
+execFileSync(process.execPath, ['ace.js', 'build'], { cwd: APP_ROOT, stdio: 'ignore' })
+const buildDir = join(APP_ROOT, 'build')
+
+const rows: Measured[] = []
+rows.push(
+  await measure(
+    'atrium, source via ts-exec (npm start)',
+    ['--import=@poppinss/ts-exec', 'bin/server.ts'],
+    atriumEnv,
+    ATRIUM_PORT,
+    '/health/ready',
+    '/api/v1/system/ping'
+  )
+)
+rows.push(
+  await measure(
+    'atrium, built JS (Docker image)',
+    ['bin/server.js'],
+    { ...atriumEnv, NODE_PATH: join(APP_ROOT, 'node_modules') },
+    ATRIUM_PORT,
+    '/health/ready',
+    '/api/v1/system/ping',
+    buildDir
+  )
+)
+rows.push(
+  await measure('bare node:http, same JSON', ['bench/lib/bare_server.mjs'], {}, BARE_PORT, '/', '/')
+)
+const [source, built, bare] = rows
+
+printTable(
+  [
+    'target',
+    'req/s',
+    'mean ms',
+    'p50 ms',
+    'p99 ms',
+    'errors',
+    'non-2xx',
+    'cold start ms',
+    'idle RSS MiB',
+  ],
+  rows.map((row) => [
+    row.name,
+    row.requestsPerSecond,
+    row.meanMs.toFixed(2),
+    row.p50,
+    row.p99,
+    row.errors,
+    row.non2xx,
+    row.coldStartMs,
+    row.idleRssMiB,
+  ])
+)
+const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100
+const ratios = {
+  builtVsBare: {
+    throughput: ratio(built.requestsPerSecond, bare.requestsPerSecond),
+    meanLatency: ratio(built.meanMs, bare.meanMs),
+    p99: ratio(built.p99, Math.max(bare.p99, 1)),
+  },
+  sourceVsBare: {
+    throughput: ratio(source.requestsPerSecond, bare.requestsPerSecond),
+    meanLatency: ratio(source.meanMs, bare.meanMs),
+  },
+}
+console.log(
+  `\natrium (built) / bare: throughput x${ratios.builtVsBare.throughput}, mean latency x${ratios.builtVsBare.meanLatency}, p99 x${ratios.builtVsBare.p99}`
+)
+console.log(
+  `atrium (source) / bare: throughput x${ratios.sourceVsBare.throughput}, mean latency x${ratios.sourceVsBare.meanLatency}`
+)
+const database = process.env.DATABASE_URL ? 'external PostgreSQL' : 'embedded PostgreSQL'
+console.log(`cold start = spawn → /health/ready 200, ${database} included`)
+
+const file = await writeResults('http-baseline', {
+  date: new Date().toISOString(),
+  node: process.version,
+  load: {
+    tool: 'autocannon',
+    connections: CONNECTIONS,
+    durationSeconds: DURATION,
+    warmupSeconds: WARMUP,
+  },
+  database,
+  results: rows,
+  ratios,
+})
+console.log(`wrote ${file}`)

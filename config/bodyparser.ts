@@ -1,0 +1,33 @@
+import env from '#start/env'
+import { defineConfig } from '@adonisjs/core/bodyparser'
+
+const limit = env.get('BODY_LIMIT', '1mb')
+
+const bodyParserConfig = defineConfig({
+  allowedMethods: ['POST', 'PUT', 'PATCH', 'DELETE'],
+  form: {
+    convertEmptyStringsToNull: true,
+    types: ['application/x-www-form-urlencoded'],
+    limit,
+  },
+  json: {
+    convertEmptyStringsToNull: false,
+    types: [
+      'application/json',
+      'application/json-patch+json',
+      'application/vnd.api+json',
+      'application/csp-report',
+    ],
+    limit,
+    strict: true,
+  },
+  multipart: {
+    autoProcess: true,
+    convertEmptyStringsToNull: true,
+    processManually: [],
+    limit: '20mb',
+    types: ['multipart/form-data'],
+  },
+})
+
+export default bodyParserConfig

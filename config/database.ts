@@ -1,0 +1,25 @@
+import env from '#start/env'
+import app from '@adonisjs/core/services/app'
+import { defineConfig } from '@adonisjs/lucid'
+import { migrationPaths } from '#start/modules'
+
+const dbConfig = defineConfig({
+  connection: 'postgres',
+  connections: {
+    postgres: {
+      client: 'pg',
+      // bin/ entrypoints resolve the embedded or test database and set DATABASE_URL before boot.
+      connection: { connectionString: env.get('DATABASE_URL') },
+      pool: { min: 0, max: env.get('NODE_ENV') === 'test' ? 10 : 20 },
+      migrations: {
+        naturalSort: true,
+        paths: ['database/migrations', ...migrationPaths()],
+      },
+      seeders: { paths: ['database/seeders'] },
+      schemaGeneration: { enabled: !app.inProduction },
+      debug: false,
+    },
+  },
+})
+
+export default dbConfig

@@ -1,0 +1,27 @@
+import type { HttpContext } from '@adonisjs/core/http'
+import { principalOf } from '#app/auth/jwt_guard'
+import { tenants } from '#modules/identity/services/tenants'
+import { addMemberValidator, changeRoleValidator } from '#modules/identity/validators/tenants'
+
+export default class MembersController {
+  async index(ctx: HttpContext) {
+    return ctx.response.ok(await tenants.members(ctx, principalOf(ctx), ctx.params.id))
+  }
+
+  async store(ctx: HttpContext) {
+    const input = await ctx.request.validateUsing(addMemberValidator)
+    return ctx.response.created(await tenants.addMember(principalOf(ctx), ctx.params.id, input))
+  }
+
+  async update(ctx: HttpContext) {
+    const { role } = await ctx.request.validateUsing(changeRoleValidator)
+    return ctx.response.ok(
+      await tenants.changeRole(principalOf(ctx), ctx.params.id, ctx.params.userId, role)
+    )
+  }
+
+  async destroy(ctx: HttpContext) {
+    await tenants.removeMember(principalOf(ctx), ctx.params.id, ctx.params.userId)
+    return ctx.response.noContent()
+  }
+}

@@ -1,0 +1,8 @@
+/*
+| Public face of the identity module: what other modules (and config/auth.ts)
+| may import.
+*/
+export { principalResolver } from '#modules/identity/services/principal_resolver'
+export { signingKeys } from '#modules/identity/services/signing_keys'
+export type { MembershipRole, MembershipView, UserView } from '#modules/identity/services/accounts'
+export { provisioning, ProvisioningError } from '#modules/identity/services/provisioning'

@@ -1,0 +1,274 @@
+import hash from '@adonisjs/core/services/hash'
+import db from '@adonisjs/lucid/services/db'
+import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
+import { ProblemException } from '#app/http/problem'
+import { newId } from '#app/platform/ids'
+import { tenancy } from '#app/tenancy/tenancy'
+import type { Principal } from '#app/auth/jwt_guard'
+import { tokens, type TokenPair } from '#modules/identity/services/tokens'
+import { recordAudit } from '#modules/identity/services/audit'
+import { tenantSlug } from '#modules/identity/services/slugs'
+
+export type MembershipRole = 'owner' | 'admin' | 'agent' | 'member'
+
+export interface UserView {
+  id: string
+  email: string
+  name: string
+  isSuperadmin: boolean
+  createdAt: string
+}
+
+export interface MembershipView {
+  tenantId: string
+  tenantName: string
+  tenantSlug: string
+  role: MembershipRole
+}
+
+export interface SessionView {
+  user: UserView
+  activeTenantId: string | null
+  roles: string[]
+  tokens: TokenPair
+}
+
+interface UserRow {
+  id: string
+  email: string
+  name: string
+  password_hash: string
+  is_superadmin: boolean
+  disabled_at: Date | null
+  created_at: Date
+}
+
+/** Verified against when the email is unknown, so both failures cost the same scrypt work. */
+let dummyHash: string | undefined
+async function timingDummy() {
+  dummyHash ??= await hash.make('atrium-timing-equaliser')
+  return dummyHash
+}
+
+const invalidCredentials = () =>
+  new ProblemException(401, 'invalid_credentials', 'The email or password is incorrect.')
+const invalidRefresh = () =>
+  new ProblemException(
+    401,
+    'invalid_refresh_token',
+    'The refresh token is invalid, expired or revoked; log in again.'
+  )
+const tenantNotFound = () => new ProblemException(404, 'tenant_not_found', 'No such tenant.')
+
+export function normalizeEmail(email: string) {
+  return email.trim().toLowerCase()
+}
+
+function present(user: UserRow): UserView {
+  return {
+    id: user.id,
+    email: user.email,
+    name: user.name,
+    isSuperadmin: user.is_superadmin,
+    createdAt: new Date(user.created_at).toISOString(),
+  }
+}
+
+function rolesFor(user: Pick<UserRow, 'is_superadmin'>, membershipRole: string | null) {
+  return [
+    ...(membershipRole ? [membershipRole] : []),
+    ...(user.is_superadmin ? ['superadmin'] : []),
+  ]
+}
+
+async function membershipsOf(
+  trx: TransactionClientContract,
+  userId: string
+): Promise<MembershipView[]> {
+  const rows = await trx
+    .from('identity_memberships as m')
+    .join('identity_tenants as t', 't.id', 'm.tenant_id')
+    .where('m.user_id', userId)
+    .orderBy('m.created_at', 'asc')
+    .select('m.tenant_id', 'm.role', 't.name', 't.slug')
+  return rows.map((row) => ({
+    tenantId: row.tenant_id,
+    tenantName: row.name,
+    tenantSlug: row.slug,
+    role: row.role,
+  }))
+}
+
+function isUniqueViolation(error: unknown, constraint: string) {
+  const { code, constraint: name } = error as { code?: string; constraint?: string }
+  return code === '23505' && name === constraint
+}
+
+export const accounts = {
+  async register(input: {
+    email: string
+    password: string
+    name: string
+    tenantName?: string
+  }): Promise<SessionView> {
+    const userId = newId()
+    const user = {
+      id: userId,
+      email: normalizeEmail(input.email),
+      name: input.name,
+      password_hash: await hash.make(input.password),
+    }
+    const tenantId = input.tenantName ? newId() : null
+
+    try {
+      const work = async (trx: TransactionClientContract) => {
+        const [created] = await trx.table('identity_users').insert(user).returning('*')
+        if (tenantId) {
+          await trx
+            .table('identity_tenants')
+            .insert({ id: tenantId, name: input.tenantName, slug: tenantSlug(input.tenantName!) })
+          await trx
+            .table('identity_memberships')
+            .insert({ id: newId(), tenant_id: tenantId, user_id: userId, role: 'owner' })
+        }
+        const roles = rolesFor(created, tenantId ? 'owner' : null)
+        const pair = await tokens.issuePair(trx, { userId, tenantId, roles })
+        return { user: present(created), activeTenantId: tenantId, roles, tokens: pair }
+      }
+      return tenantId
+        ? await tenancy.run(tenantId, work, { userId })
+        : await tenancy.runAsUser(userId, work)
+    } catch (error) {
+      if (isUniqueViolation(error, 'identity_users_email_unique')) {
+        throw new ProblemException(409, 'email_taken', 'An account with this email already exists.')
+      }
+      throw error
+    }
+  },
+
+  async login(input: { email: string; password: string; tenantId?: string }): Promise<SessionView> {
+    const user: UserRow | null = await db
+      .from('identity_users')
+      .where('email', normalizeEmail(input.email))
+      .first()
+    const passwordOk = user
+      ? await hash.verify(user.password_hash, input.password)
+      : await hash.verify(await timingDummy(), input.password).then(() => false)
+    if (!user || !passwordOk || user.disabled_at) {
+      await recordAudit('login.failed', {
+        subjectUserId: user?.id ?? null,
+        details: {
+          email: normalizeEmail(input.email),
+          reason: !user ? 'unknown_email' : user.disabled_at ? 'disabled' : 'wrong_password',
+        },
+      })
+      throw invalidCredentials()
+    }
+
+    if (hash.needsReHash(user.password_hash)) {
+      await db
+        .from('identity_users')
+        .where('id', user.id)
+        .update({ password_hash: await hash.make(input.password) })
+    }
+    const session = await tenancy.runAsUser(user.id, async (trx) => {
+      const memberships = await membershipsOf(trx, user.id)
+      const active = input.tenantId
+        ? memberships.find((membership) => membership.tenantId === input.tenantId)
+        : memberships[0]
+      if (input.tenantId && !active) throw tenantNotFound()
+      const roles = rolesFor(user, active?.role ?? null)
+      const pair = await tokens.issuePair(trx, {
+        userId: user.id,
+        tenantId: active?.tenantId ?? null,
+        roles,
+      })
+      return { user: present(user), activeTenantId: active?.tenantId ?? null, roles, tokens: pair }
+    })
+    await recordAudit('login.succeeded', { tenantId: session.activeTenantId, actorUserId: user.id })
+    return session
+  },
+
+  /** Rotates a refresh token; roles are re-read, so a role change applies from the next refresh. */
+  async refresh(
+    presented: string
+  ): Promise<{ activeTenantId: string | null; roles: string[]; tokens: TokenPair }> {
+    const outcome = await db.transaction(async (trx) => {
+      const consumed = await tokens.consumeRefreshToken(trx, presented)
+      if (!consumed.ok) {
+        if (consumed.reason === 'reused') {
+          // A used token came back: it leaked. The family is revoked in this same transaction.
+          await recordAudit(
+            'refresh.reused',
+            {
+              tenantId: consumed.tenantId,
+              subjectUserId: consumed.userId,
+              details: { familyId: consumed.familyId },
+            },
+            trx
+          )
+        }
+        return consumed
+      }
+      const user: UserRow | null = await trx
+        .from('identity_users')
+        .where('id', consumed.userId)
+        .first()
+      if (!user || user.disabled_at) return { ok: false as const, reason: 'revoked' as const }
+
+      await tenancy.enter(trx, { userId: user.id })
+      const memberships = await membershipsOf(trx, user.id)
+      const active =
+        memberships.find((membership) => membership.tenantId === consumed.tenantId) ?? null
+      const roles = rolesFor(user, active?.role ?? null)
+      const pair = await tokens.issuePair(
+        trx,
+        { userId: user.id, tenantId: active?.tenantId ?? null, roles },
+        consumed.familyId
+      )
+      return { ok: true as const, activeTenantId: active?.tenantId ?? null, roles, tokens: pair }
+    })
+    if (!outcome.ok) throw invalidRefresh()
+    return { activeTenantId: outcome.activeTenantId, roles: outcome.roles, tokens: outcome.tokens }
+  },
+
+  /** Ends the session: its refresh-token family is revoked and this access token denied until it expires. */
+  async logout(principal: Principal) {
+    await db.transaction(async (trx) => {
+      await tokens.revokeFamily(trx, principal.sessionId)
+      await tokens.denyAccessToken(trx, principal.tokenId, principal.expiresAt)
+    })
+  },
+
+  async me(principal: Principal) {
+    return tenancy.runAsUser(principal.userId, async (trx) => {
+      const user: UserRow = await trx
+        .from('identity_users')
+        .where('id', principal.userId)
+        .firstOrFail()
+      return {
+        user: present(user),
+        activeTenantId: principal.tenantId,
+        roles: principal.roles,
+        memberships: await membershipsOf(trx, principal.userId),
+      }
+    })
+  },
+
+  /** A new session bound to another tenant the user belongs to; the current session ends. */
+  async switchTenant(principal: Principal, tenantId: string): Promise<SessionView> {
+    return tenancy.runAsUser(principal.userId, async (trx) => {
+      const user: UserRow = await trx
+        .from('identity_users')
+        .where('id', principal.userId)
+        .firstOrFail()
+      const memberships = await membershipsOf(trx, user.id)
+      const membership = memberships.find((entry) => entry.tenantId === tenantId)
+      if (!membership) throw tenantNotFound()
+      await tokens.revokeFamily(trx, principal.sessionId)
+      const roles = rolesFor(user, membership.role)
+      const pair = await tokens.issuePair(trx, { userId: user.id, tenantId, roles })
+      return { user: present(user), activeTenantId: tenantId, roles, tokens: pair }
+    })
+  },
+}

@@ -1,0 +1,30 @@
+import type { Principal, PrincipalResolver } from '#app/auth/jwt_guard'
+import { tokens } from '#modules/identity/services/tokens'
+
+/**
+ * Bearer token → principal: signature and claims first (no I/O once keys are
+ * cached), then one indexed query so a disabled user or a logged-out token
+ * stops working at once rather than when the token expires.
+ */
+export const principalResolver: PrincipalResolver = {
+  async resolve(token: string): Promise<Principal | null> {
+    let claims
+    try {
+      claims = await tokens.verifyAccessToken(token)
+    } catch {
+      return null
+    }
+    const state = await tokens.principalState(claims.sub, claims.jti)
+    if (!state || state.disabled_at || state.revoked) return null
+    return {
+      userId: claims.sub,
+      email: state.email,
+      tenantId: claims.tid,
+      roles: claims.roles,
+      isSuperadmin: state.is_superadmin,
+      tokenId: claims.jti,
+      sessionId: claims.sid,
+      expiresAt: claims.exp,
+    }
+  },
+}

@@ -1,0 +1,105 @@
+/*
+| Every environment variable Atrium reads, validated at boot. A bad value stops
+| the process with one line naming the variable (see bin/ entrypoints).
+*/
+import { Env } from '@adonisjs/core/env'
+import { MODULE_NAMES } from '#start/modules'
+
+function optionalUrl(protocols: string[], hint: string) {
+  return (name: string, value?: string) => {
+    if (value === undefined || value === '') return undefined
+    let url: URL
+    try {
+      url = new URL(value)
+    } catch {
+      throw new Error(`${name} must be ${hint} (got "${redact(value)}")`)
+    }
+    if (!protocols.includes(url.protocol)) {
+      throw new Error(`${name} must be ${hint} (got "${redact(value)}")`)
+    }
+    return value
+  }
+}
+
+function optionalHostList(name: string, value?: string) {
+  if (value === undefined || value === '') return undefined
+  const hosts = value.split(',').map((host) => host.trim())
+  const valid = hosts.every((host) => /^[A-Za-z0-9.\-[\]:]+:\d{1,5}$/.test(host))
+  if (!valid)
+    throw new Error(`${name} must be a comma-separated list of host:port (got "${value}")`)
+  return hosts.join(',')
+}
+
+function optionalList(allowed: readonly string[]) {
+  return (name: string, value?: string) => {
+    if (value === undefined || value === '') return undefined
+    const items = value.split(',').map((item) => item.trim())
+    const unknown = items.filter((item) => !/^[a-z][a-z0-9_-]*$/.test(item))
+    if (unknown.length) throw new Error(`${name} has invalid module names: ${unknown.join(', ')}`)
+    const notAllowed = items.filter((item) => !allowed.includes(item))
+    if (notAllowed.length) {
+      throw new Error(
+        `${name} names unknown modules: ${notAllowed.join(', ')} (known: ${allowed.join(', ')})`
+      )
+    }
+    return items.join(',')
+  }
+}
+
+const TRANSPORTS = ['local', 'bullmq', 'rabbitmq', 'kafka'] as const
+const AVAILABLE_TRANSPORTS: readonly string[] = ['local']
+
+/** The four transports of DESIGN.md §6; refuse, rather than silently replace, the ones not built yet. */
+function busTransport(name: string, value?: string): (typeof TRANSPORTS)[number] | undefined {
+  if (value === undefined || value === '') return undefined
+  if (!(TRANSPORTS as readonly string[]).includes(value)) {
+    throw new Error(`${name} must be one of ${TRANSPORTS.join(', ')} (got "${value}")`)
+  }
+  if (!AVAILABLE_TRANSPORTS.includes(value)) {
+    throw new Error(
+      `${name}=${value} is not available in this version yet; use local (see docs/messaging.md)`
+    )
+  }
+  return value as (typeof TRANSPORTS)[number]
+}
+
+/** Credentials never reach a log line or an error message. */
+function redact(value: string) {
+  return value.replace(/\/\/([^@/]*)@/, '//***@')
+}
+
+export default await Env.create(new URL('../', import.meta.url), {
+  NODE_ENV: Env.schema.enum(['development', 'production', 'test'] as const),
+  PORT: Env.schema.number(),
+  HOST: Env.schema.string({ format: 'host' }),
+  APP_KEY: Env.schema.secret(),
+  APP_URL: Env.schema.string.optional({ format: 'url', tld: false }),
+  LOG_LEVEL: Env.schema.enum([
+    'fatal',
+    'error',
+    'warn',
+    'info',
+    'debug',
+    'trace',
+    'silent',
+  ] as const),
+
+  /** Process role: web (HTTP), worker (background work) or all (both, one container). */
+  ATRIUM_ROLE: Env.schema.enum.optional(['web', 'worker', 'all'] as const),
+  ATRIUM_MODULES: optionalList(MODULE_NAMES),
+  BUS_TRANSPORT: busTransport,
+  BODY_LIMIT: Env.schema.string.optional(),
+  MIGRATE_ON_START: Env.schema.boolean.optional(),
+  RELAY_LAG_WARN_SECONDS: Env.schema.number.optional(),
+
+  DATABASE_URL: optionalUrl(['postgres:', 'postgresql:'], 'a postgres:// URL'),
+  EMBEDDED_PG_PORT: Env.schema.number.optional(),
+  EMBEDDED_PG_DATA: Env.schema.string.optional(),
+  REDIS_URL: optionalUrl(['redis:', 'rediss:'], 'a redis:// URL'),
+  ELASTICSEARCH_URL: optionalUrl(['http:', 'https:'], 'an http(s):// URL'),
+  KAFKA_BROKERS: optionalHostList,
+  AMQP_URL: optionalUrl(['amqp:', 'amqps:'], 'an amqp:// URL'),
+  OLLAMA_HOST: optionalUrl(['http:', 'https:'], 'an http(s):// URL'),
+  OPENAI_BASE_URL: optionalUrl(['http:', 'https:'], 'an http(s):// URL'),
+  OPENAI_API_KEY: Env.schema.secret.optional(),
+})

@@ -1,0 +1,58 @@
+/*
+| Routes: the platform's own (health, metrics, OpenAPI, docs) and every mounted
+| module's, under /api/v1. Modules register their routes in modules/<name>/routes.ts.
+*/
+import env from '#start/env'
+import router from '@adonisjs/core/services/router'
+import { loadModule, loadSubscribers, mountedModules } from '#start/modules'
+import { buildDocument } from '#app/openapi/document'
+import { publishDocument } from '#app/openapi/registry'
+import { platformOpenApi } from '#app/http/platform_openapi'
+import { operationsOpenApi } from '#app/operations/openapi'
+import { middleware } from '#start/kernel'
+import packageJson from '../package.json' with { type: 'json' }
+
+const PlatformController = () => import('#app/http/platform_controller')
+const OperationsController = () => import('#app/operations/operations_controller')
+
+router.get('/health/live', [PlatformController, 'live'])
+router.get('/health/ready', [PlatformController, 'ready'])
+router.get('/metrics', [PlatformController, 'metrics'])
+router.get('/openapi.json', [PlatformController, 'openapi'])
+router.get('/docs', [PlatformController, 'docs'])
+router.get('/docs/init.js', [PlatformController, 'docsInit'])
+router.get('/docs/assets/:name', [PlatformController, 'docsAsset'])
+
+const mounted = mountedModules(env.get('ATRIUM_MODULES'))
+const modules = await Promise.all(mounted.map(loadModule))
+// Event handlers of the mounted modules (the worker only runs those).
+await Promise.all(mounted.map(loadSubscribers))
+
+router
+  .group(() => {
+    router
+      .group(() => {
+        router.get('/:id', [OperationsController, 'show'])
+        router.delete('/:id', [OperationsController, 'destroy'])
+        router.get('/:id/events', [OperationsController, 'events'])
+      })
+      .prefix('/operations')
+      .use(middleware.auth())
+    for (const module of modules) module.registerRoutes()
+  })
+  .prefix('/api/v1')
+
+for (const module of modules) module.registerRootRoutes?.()
+
+publishDocument(
+  buildDocument(
+    {
+      title: 'Atrium API',
+      version: packageJson.version,
+      description:
+        'One REST API for chat, the LLM gateway, orders, the helpdesk and creator workspaces. ' +
+        'Errors are RFC 9457 problems; lists use cursor pagination.',
+    },
+    [platformOpenApi, operationsOpenApi, ...modules.map((module) => module.openapi)]
+  )
+)

@@ -1,0 +1,123 @@
+import { test } from '@japa/runner'
+import { assertProblem } from '#tests/helpers/openapi'
+import { PASSWORD, registerUser, resetIdentity } from '#tests/helpers/identity'
+import { AUTH_LIMITS, authLimits } from '#modules/identity/services/auth_limits'
+
+/** Each test speaks from its own documentation-range IP (RFC 5737), through the trusted loopback proxy. */
+let ipCounter = 0
+function freshIp() {
+  ipCounter++
+  return `198.51.100.${ipCounter}`
+}
+
+test.group('auth abuse limits', (group) => {
+  group.each.setup(() => resetIdentity())
+
+  test('five failed logins lock the email (even the right password) with 429 and Retry-After', async ({
+    client,
+    assert,
+  }) => {
+    const user = await registerUser(client)
+    const ip = freshIp()
+    for (let attempt = 0; attempt < AUTH_LIMITS.loginFailuresPerEmail.requests; attempt++) {
+      const response = await client
+        .post('/api/v1/auth/login')
+        .header('x-forwarded-for', ip)
+        .json({ email: user.user.email, password: 'wrong password!!' })
+      assertProblem(response, 401, 'invalid_credentials')
+    }
+    const locked = await client
+      .post('/api/v1/auth/login')
+      .header('x-forwarded-for', ip)
+      .json({ email: user.user.email, password: PASSWORD })
+    assertProblem(locked, 429, 'rate_limited')
+    assert.isAbove(Number(locked.header('retry-after')), 0)
+
+    const other = await registerUser(client)
+    const unaffected = await client
+      .post('/api/v1/auth/login')
+      .header('x-forwarded-for', ip)
+      .json({ email: other.user.email, password: PASSWORD })
+    unaffected.assertStatus(200)
+    await authLimits.reset({ email: user.user.email })
+  })
+
+  test('an unknown email is limited exactly like a known one', async ({ client }) => {
+    const ip = freshIp()
+    const email = `ghost.${Date.now()}@example.com`
+    for (let attempt = 0; attempt < AUTH_LIMITS.loginFailuresPerEmail.requests; attempt++) {
+      await client
+        .post('/api/v1/auth/login')
+        .header('x-forwarded-for', ip)
+        .json({ email, password: 'whatever123!' })
+    }
+    const locked = await client
+      .post('/api/v1/auth/login')
+      .header('x-forwarded-for', ip)
+      .json({ email, password: 'whatever123!' })
+    assertProblem(locked, 429, 'rate_limited')
+    await authLimits.reset({ email })
+  })
+
+  test('a successful login resets the failure count', async ({ client }) => {
+    const user = await registerUser(client)
+    const ip = freshIp()
+    const fail = () =>
+      client
+        .post('/api/v1/auth/login')
+        .header('x-forwarded-for', ip)
+        .json({ email: user.user.email, password: 'wrong password!!' })
+    for (let attempt = 0; attempt < 4; attempt++) await fail()
+    const ok = await client
+      .post('/api/v1/auth/login')
+      .header('x-forwarded-for', ip)
+      .json({ email: user.user.email, password: PASSWORD })
+    ok.assertStatus(200)
+    for (let attempt = 0; attempt < 4; attempt++)
+      assertProblem(await fail(), 401, 'invalid_credentials')
+    await authLimits.reset({ email: user.user.email })
+  })
+
+  test('one IP trying many emails is cut off after the per-IP limit', async ({
+    client,
+    assert,
+  }) => {
+    const ip = freshIp()
+    const statuses: number[] = []
+    for (let attempt = 0; attempt <= AUTH_LIMITS.loginPerIp.requests; attempt++) {
+      const response = await client
+        .post('/api/v1/auth/login')
+        .header('x-forwarded-for', ip)
+        .json({ email: `spray${attempt}@example.com`, password: 'guess guess 1' })
+      statuses.push(response.status())
+    }
+    assert.deepEqual(
+      statuses.slice(0, AUTH_LIMITS.loginPerIp.requests),
+      Array(AUTH_LIMITS.loginPerIp.requests).fill(401)
+    )
+    assert.equal(statuses.at(-1), 429)
+    await authLimits.reset({ ip })
+  })
+
+  test('registration is limited per IP', async ({ client, assert }) => {
+    const ip = freshIp()
+    const statuses: number[] = []
+    for (let attempt = 0; attempt <= AUTH_LIMITS.registerPerIp.requests; attempt++) {
+      const response = await client
+        .post('/api/v1/auth/register')
+        .header('x-forwarded-for', ip)
+        .json({
+          email: `bulk${attempt}.${Date.now()}@example.com`,
+          password: PASSWORD,
+          name: 'Bulk',
+        })
+      statuses.push(response.status())
+    }
+    assert.equal(
+      statuses.filter((status) => status === 201).length,
+      AUTH_LIMITS.registerPerIp.requests
+    )
+    assert.equal(statuses.at(-1), 429)
+    await authLimits.reset({ ip })
+  })
+})

@@ -1,0 +1,89 @@
+import { test } from '@japa/runner'
+import env from '#start/env'
+import db from '@adonisjs/lucid/services/db'
+import { assertMatchesOpenApi } from '#tests/helpers/openapi'
+import { newId } from '#app/platform/ids'
+
+test.group('health and metrics', () => {
+  test('/health/live answers ok', async ({ client }) => {
+    const response = await client.get('/health/live')
+    response.assertStatus(200)
+    response.assertBody({ status: 'ok' })
+  })
+
+  test('/health/ready checks the database, and Redis only when REDIS_URL is set', async ({
+    client,
+    assert,
+  }) => {
+    const response = await client.get('/health/ready')
+    response.assertStatus(200)
+    assertMatchesOpenApi(response, 'GET', '/health/ready')
+    const names = (response.body().checks as Array<{ name: string; status: string }>).map((check) =>
+      check.name.toLowerCase()
+    )
+    assert.isTrue(names.some((name) => name.includes('database')))
+    assert.equal(
+      names.some((name) => name.includes('redis')),
+      Boolean(env.get('REDIS_URL'))
+    )
+    assert.isTrue(
+      response.body().checks.every((check: { status: string }) => check.status === 'ok')
+    )
+  })
+
+  test('/metrics exposes request durations by route pattern and status, plus process metrics', async ({
+    client,
+    assert,
+  }) => {
+    await client.get('/api/v1/system/ping')
+    await client.get('/api/v1/does-not-exist/12345')
+    const response = await client.get('/metrics')
+    response.assertStatus(200)
+    assert.include(response.header('content-type') ?? '', 'text/plain')
+    const text = response.text()
+    assert.match(
+      text,
+      /http_request_duration_seconds_bucket\{[^}]*route="\/api\/v1\/system\/ping"[^}]*status="200"/
+    )
+    assert.match(
+      text,
+      /http_request_duration_seconds_count\{[^}]*route="unmatched"[^}]*status="404"/
+    )
+    assert.notInclude(text, '/does-not-exist/12345', 'raw URLs must not become labels')
+    assert.include(text, 'process_resident_memory_bytes')
+    assert.include(text, 'nodejs_eventloop_lag_seconds')
+  })
+
+  test('a stalled relay makes readiness degraded (still 200) and shows in the metrics', async ({
+    client,
+    assert,
+    cleanup,
+  }) => {
+    const id = newId()
+    await db.table('messaging_outbox').insert({
+      id,
+      type: 'test.stalled',
+      version: 1,
+      tenant_id: null,
+      payload: '{}',
+      occurred_at: new Date(Date.now() - 180_000),
+      available_at: new Date(Date.now() - 180_000),
+    })
+    cleanup(async () => {
+      await db.from('messaging_outbox').where('id', id).delete()
+    })
+
+    const ready = await client.get('/health/ready')
+    ready.assertStatus(200)
+    assertMatchesOpenApi(ready, 'GET', '/health/ready')
+    assert.equal(ready.body().status, 'degraded')
+    const relay = ready
+      .body()
+      .checks.find((check: { name: string }) => check.name === 'Outbox relay lag')
+    assert.equal(relay.status, 'warning')
+
+    const metrics = await client.get('/metrics')
+    assert.match(metrics.text(), /messaging_outbox_backlog\{[^}]*\} [1-9]/)
+    assert.match(metrics.text(), /messaging_relay_lag_seconds\{[^}]*\} (1[7-9]\d|[2-9]\d\d)/)
+  })
+})

@@ -1,0 +1,36 @@
+import db from '@adonisjs/lucid/services/db'
+import type { ApiClient } from '@japa/api-client'
+import { signingKeys } from '#modules/identity/index'
+import { authLimits } from '#modules/identity/services/auth_limits'
+
+export const PASSWORD = 'correct horse battery staple'
+
+/** Every identity table emptied; signing keys too, so each test group starts from a fresh key. */
+export async function resetIdentity() {
+  await db.rawQuery(
+    `TRUNCATE identity_audit_events, identity_memberships, identity_refresh_tokens, identity_revoked_access_tokens,
+              identity_users, identity_tenants, identity_signing_keys CASCADE`
+  )
+  signingKeys.forget()
+  for (const ip of ['127.0.0.1', '::1', '::ffff:127.0.0.1']) await authLimits.reset({ ip })
+}
+
+let counter = 0
+export async function registerUser(client: ApiClient, overrides: Record<string, unknown> = {}) {
+  counter++
+  const response = await client.post('/api/v1/auth/register').json({
+    email: `user${counter}.${Date.now()}@example.com`,
+    password: PASSWORD,
+    name: `User ${counter}`,
+    tenantName: `Tenant ${counter}`,
+    ...overrides,
+  })
+  if (response.status() !== 201)
+    throw new Error(`register failed: ${response.status()} ${response.text()}`)
+  return response.body() as {
+    user: { id: string; email: string }
+    activeTenantId: string | null
+    roles: string[]
+    tokens: { accessToken: string; refreshToken: string }
+  }
+}

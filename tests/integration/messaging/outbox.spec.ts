@@ -1,0 +1,320 @@
+import { test } from '@japa/runner'
+import db from '@adonisjs/lucid/services/db'
+import env from '#start/env'
+import { tenancy } from '#app/tenancy/tenancy'
+import { events } from '#app/messaging/outbox'
+import { subscribe, unsubscribe } from '#app/messaging/subscribers'
+import { relayBatch } from '#app/messaging/relay'
+import { processDeliveries } from '#app/messaging/deliveries'
+import { MessagingWorker } from '#app/messaging/worker'
+import { newId } from '#app/platform/ids'
+import { tenantIsolationSql } from '#app/tenancy/sql'
+import { busStatus, deadLetters, replayDeadLetters } from '#app/messaging/admin'
+import { childEnv, runNode } from '#tests/helpers/processes'
+
+declare module '#app/messaging/types' {
+  interface IntegrationEvents {
+    'test.widget_created': { version: 1; payload: { widgetId: string; name: string } }
+  }
+}
+
+const EFFECTS = 'test_messaging_effects'
+const FAST = { baseBackoffMs: 1, maxBackoffMs: 1 }
+const tenant = newId()
+
+async function resetTables() {
+  await db.rawQuery(`TRUNCATE messaging_inbox, messaging_deliveries, messaging_outbox CASCADE`)
+  await db.rawQuery(`CREATE TABLE IF NOT EXISTS ${EFFECTS} (
+    id uuid PRIMARY KEY, tenant_id uuid NOT NULL, event_id uuid NOT NULL, subscriber text NOT NULL, name text NOT NULL)`)
+  for (const statement of tenantIsolationSql(EFFECTS)) await db.rawQuery(statement)
+  await db.rawQuery(`TRUNCATE ${EFFECTS}`)
+}
+
+async function publishWidget(name: string, options: { availableAt?: Date } = {}) {
+  return tenancy.run(tenant, (trx) =>
+    events.publish(
+      trx,
+      'test.widget_created',
+      { widgetId: newId(), name },
+      { version: 1, tenantId: tenant, ...options }
+    )
+  )
+}
+
+/** A subscriber whose effect is a row: counting rows counts effects. */
+function recordingSubscriber(name: string, behaviour: (eventName: string) => void = () => {}) {
+  subscribe(
+    'test.widget_created',
+    name,
+    async (event, trx) => {
+      behaviour(event.payload.name)
+      await trx.table(EFFECTS).insert({
+        id: newId(),
+        tenant_id: event.tenantId,
+        event_id: event.id,
+        subscriber: name,
+        name: event.payload.name,
+      })
+    },
+    { maxAttempts: 4 }
+  )
+}
+
+async function drain() {
+  for (let pass = 0; pass < 50; pass++) {
+    const relayed = await relayBatch()
+    const outcomes = await processDeliveries({ ...FAST, leaseSeconds: 0 })
+    if (relayed === 0 && outcomes.length === 0) return
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
+
+async function effects(where: Record<string, unknown> = {}) {
+  return db.from(EFFECTS).where(where).orderBy('name')
+}
+
+test.group('outbox, relay and deliveries', (group) => {
+  group.each.setup(async () => {
+    await resetTables()
+    return () => {
+      for (const name of ['test.record_a', 'test.record_b', 'test.flaky', 'test.poison'])
+        unsubscribe(name)
+    }
+  })
+
+  test('an event published in a committed unit of work reaches every subscriber once', async ({
+    assert,
+  }) => {
+    recordingSubscriber('test.record_a')
+    recordingSubscriber('test.record_b')
+    const eventId = await publishWidget('bolt')
+    await drain()
+    const rows = await effects()
+    assert.sameMembers(
+      rows.map(
+        (row) =>
+          `${row.subscriber}:${row.name}:${row.event_id === eventId}:${row.tenant_id === tenant}`
+      ),
+      ['test.record_a:bolt:true:true', 'test.record_b:bolt:true:true']
+    )
+    const outbox = await db.from('messaging_outbox').where('id', eventId).firstOrFail()
+    assert.isNotNull(outbox.dispatched_at)
+  })
+
+  test('a rolled-back unit of work publishes nothing', async ({ assert }) => {
+    recordingSubscriber('test.record_a')
+    await assert.rejects(() =>
+      tenancy.run(tenant, async (trx) => {
+        await events.publish(
+          trx,
+          'test.widget_created',
+          { widgetId: newId(), name: 'ghost' },
+          { version: 1, tenantId: tenant }
+        )
+        throw new Error('boom')
+      })
+    )
+    await drain()
+    const [{ count }] = await db.from('messaging_outbox').count('* as count')
+    assert.equal(Number(count), 0)
+    assert.lengthOf(await effects(), 0)
+  })
+
+  test('tenant code cannot publish for another tenant', async ({ assert }) => {
+    const other = newId()
+    await assert.rejects(() =>
+      tenancy.run(tenant, (trx) =>
+        events.publish(
+          trx,
+          'test.widget_created',
+          { widgetId: newId(), name: 'x' },
+          { version: 1, tenantId: other }
+        )
+      )
+    )
+  })
+
+  test('two relays at once dispatch every event exactly once', async ({ assert }) => {
+    recordingSubscriber('test.record_a')
+    await tenancy.run(tenant, async (trx) => {
+      for (let index = 0; index < 300; index++) {
+        await events.publish(
+          trx,
+          'test.widget_created',
+          { widgetId: newId(), name: `w${index}` },
+          { version: 1, tenantId: tenant }
+        )
+      }
+    })
+    const relay = async () => {
+      let total = 0
+      for (;;) {
+        const dispatched = await relayBatch(undefined, 7)
+        if (dispatched === 0) return total
+        total += dispatched
+      }
+    }
+    const [first, second] = await Promise.all([relay(), relay()])
+    assert.equal(first + second, 300)
+    assert.isAbove(first, 0)
+    assert.isAbove(second, 0)
+    const [{ count }] = await db.from('messaging_deliveries').count('* as count')
+    assert.equal(Number(count), 300)
+  })
+
+  test('a handler that throws three times then succeeds has one effect', async ({ assert }) => {
+    let calls = 0
+    recordingSubscriber('test.flaky', () => {
+      calls++
+      if (calls <= 3) throw new Error(`transient failure ${calls}`)
+    })
+    await publishWidget('flaky')
+    await drain()
+    assert.equal(calls, 4)
+    assert.lengthOf(await effects(), 1)
+    const delivery = await db
+      .from('messaging_deliveries')
+      .where('subscriber', 'test.flaky')
+      .firstOrFail()
+    assert.deepInclude(delivery, { state: 'done', attempts: 4 })
+  })
+
+  test('a poison event becomes a dead letter; the others keep flowing', async ({ assert }) => {
+    recordingSubscriber('test.poison', (name) => {
+      if (name === 'poison') throw new Error('cannot handle this one')
+    })
+    await publishWidget('before')
+    await publishWidget('poison')
+    await publishWidget('after')
+    await drain()
+    const handled = await effects()
+    assert.deepEqual(
+      handled.map((row) => row.name),
+      ['after', 'before']
+    )
+    const dead = await db.from('messaging_deliveries').where('state', 'dead')
+    assert.lengthOf(dead, 1)
+    assert.equal(dead[0].attempts, 4)
+    assert.include(dead[0].last_error, 'cannot handle this one')
+  })
+
+  test('a redelivered event is acknowledged without a second effect (inbox)', async ({
+    assert,
+  }) => {
+    recordingSubscriber('test.record_a')
+    await publishWidget('once')
+    await drain()
+    // As if the worker crashed after the handler committed but before marking the delivery done.
+    await db
+      .from('messaging_deliveries')
+      .update({ state: 'pending', available_at: db.raw('now()') })
+    const outcomes = await processDeliveries(FAST)
+    assert.deepEqual(outcomes, ['duplicate'])
+    assert.lengthOf(await effects(), 1)
+  })
+
+  test('a claimed delivery whose worker died comes back after its lease', async ({ assert }) => {
+    recordingSubscriber('test.record_a')
+    await publishWidget('leased')
+    await relayBatch()
+    // A worker claims (leases) the delivery and dies before handling it.
+    await db.rawQuery(
+      `UPDATE messaging_deliveries SET attempts = attempts + 1, available_at = now() + interval '1 hour'`
+    )
+    assert.deepEqual(await processDeliveries(FAST), [])
+    await db
+      .from('messaging_deliveries')
+      .update({ available_at: db.raw(`now() - interval '1 second'`) })
+    assert.deepEqual(await processDeliveries(FAST), ['handled'])
+    assert.lengthOf(await effects(), 1)
+  })
+
+  test('a delayed event is not relayed before its time', async ({ assert }) => {
+    recordingSubscriber('test.record_a')
+    await publishWidget('later', { availableAt: new Date(Date.now() + 60_000) })
+    await drain()
+    assert.lengthOf(await effects(), 0)
+    await db
+      .from('messaging_outbox')
+      .update({ available_at: db.raw(`now() - interval '1 second'`) })
+    await drain()
+    assert.lengthOf(await effects(), 1)
+  })
+
+  test('the worker wakes on NOTIFY and handles a fresh event well before its poll interval', async ({
+    assert,
+  }) => {
+    recordingSubscriber('test.record_a')
+    const worker = new MessagingWorker({
+      connectionString: env.get('DATABASE_URL')!,
+      pollIntervalMs: 30_000,
+      ...FAST,
+    })
+    await worker.start()
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 200))
+      const started = Date.now()
+      await publishWidget('live')
+      let seen = await effects()
+      while (seen.length === 0 && Date.now() - started < 10_000) {
+        await new Promise((resolve) => setTimeout(resolve, 20))
+        seen = await effects()
+      }
+      assert.lengthOf(await effects(), 1)
+      assert.isBelow(Date.now() - started, 10_000)
+    } finally {
+      await worker.stop()
+    }
+  })
+
+  test('publishing an undeclared event type does not compile', async ({ assert }) => {
+    const attempt = (trx: Parameters<typeof events.publish>[0]) =>
+      // @ts-expect-error 'test.not_declared' is not an IntegrationEvents key
+      events.publish(trx, 'test.not_declared', {}, { version: 1, tenantId: null })
+    assert.isFunction(attempt)
+  })
+
+  test('dead letters are reported, listed, and replayed once the bug is fixed', async ({
+    assert,
+  }) => {
+    let broken = true
+    recordingSubscriber('test.poison', () => {
+      if (broken) throw new Error('bug 42')
+    })
+    await publishWidget('victim')
+    await drain()
+
+    const status = await busStatus()
+    assert.deepInclude(status.subscribers, {
+      subscriber: 'test.poison',
+      pending: 0,
+      dead: 1,
+      done: 0,
+    })
+    const [letter] = await deadLetters({ subscriber: 'test.poison' })
+    assert.deepInclude(letter, { type: 'test.widget_created', attempts: 4, tenantId: tenant })
+    assert.include(letter.lastError, 'bug 42')
+
+    const cli = await runNode(['ace.js', 'bus:status', '--json'], childEnv({}))
+    assert.equal(cli.code, 0, cli.stderr)
+    const reported = JSON.parse(cli.stdout.slice(cli.stdout.indexOf('{')))
+    assert.deepInclude(reported.subscribers, {
+      subscriber: 'test.poison',
+      pending: 0,
+      dead: 1,
+      done: 0,
+    })
+
+    broken = false
+    assert.equal(await replayDeadLetters({ deliveryId: letter.deliveryId }), 1)
+    await drain()
+    assert.lengthOf(await effects(), 1)
+    const after = await busStatus()
+    assert.deepInclude(after.subscribers, {
+      subscriber: 'test.poison',
+      pending: 0,
+      dead: 0,
+      done: 1,
+    })
+  })
+})

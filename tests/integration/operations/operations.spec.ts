@@ -1,0 +1,170 @@
+import { test } from '@japa/runner'
+import db from '@adonisjs/lucid/services/db'
+import env from '#start/env'
+import { processOperations } from '#app/operations/operations'
+import { MessagingWorker } from '#app/messaging/worker'
+import { assertMatchesOpenApi, assertProblem } from '#tests/helpers/openapi'
+import { registerUser, resetIdentity } from '#tests/helpers/identity'
+import { FIXTURE_PREFIX } from '#tests/fixtures/routes'
+
+type Session = Awaited<ReturnType<typeof registerUser>>
+
+async function start(
+  client: Parameters<typeof registerUser>[0],
+  session: Session,
+  input: Record<string, unknown>
+) {
+  const response = await client
+    .post(`${FIXTURE_PREFIX}/operations`)
+    .bearerToken(session.tokens.accessToken)
+    .json(input)
+  response.assertStatus(202)
+  return response.body().id as string
+}
+
+test.group('operations', (group) => {
+  group.each.setup(async () => {
+    await resetIdentity()
+    await db.rawQuery('TRUNCATE platform_operations')
+  })
+
+  test('202, then queued → running → succeeded with progress 100 and the result', async ({
+    client,
+    assert,
+  }) => {
+    const session = await registerUser(client)
+    const id = await start(client, session, { steps: 4 })
+    const queued = await client
+      .get(`/api/v1/operations/${id}`)
+      .bearerToken(session.tokens.accessToken)
+    assertMatchesOpenApi(queued, 'GET', `/api/v1/operations/${id}`)
+    assert.deepInclude(queued.body(), { status: 'queued', progress: 0, result: null })
+
+    assert.equal(await processOperations(), 1)
+    const done = await client
+      .get(`/api/v1/operations/${id}`)
+      .bearerToken(session.tokens.accessToken)
+    assertMatchesOpenApi(done, 'GET', `/api/v1/operations/${id}`)
+    assert.deepInclude(done.body(), { status: 'succeeded', progress: 100, message: 'step 4' })
+    assert.deepEqual(done.body().result, { counted: 4 })
+    assert.isString(done.body().finishedAt)
+  })
+
+  test('a failing operation ends failed with a problem that leaks nothing', async ({
+    client,
+    assert,
+  }) => {
+    const session = await registerUser(client)
+    const id = await start(client, session, { steps: 4, fail: true })
+    await processOperations()
+    const failed = await client
+      .get(`/api/v1/operations/${id}`)
+      .bearerToken(session.tokens.accessToken)
+    assertMatchesOpenApi(failed, 'GET', `/api/v1/operations/${id}`)
+    assert.equal(failed.body().status, 'failed')
+    assert.equal(failed.body().error.code, 'operation_failed')
+    assert.notInclude(JSON.stringify(failed.body()), '/srv/secret')
+    assert.equal(failed.body().progress, 25)
+  })
+
+  test('cancel: a queued one at once; a finished one is a 409', async ({ client, assert }) => {
+    const session = await registerUser(client)
+    const id = await start(client, session, { steps: 3 })
+    const cancelled = await client
+      .delete(`/api/v1/operations/${id}`)
+      .bearerToken(session.tokens.accessToken)
+    cancelled.assertStatus(202)
+    assertMatchesOpenApi(cancelled, 'DELETE', `/api/v1/operations/${id}`)
+    assert.equal(cancelled.body().status, 'cancelled')
+    assert.equal(await processOperations(), 0)
+    const again = await client
+      .delete(`/api/v1/operations/${id}`)
+      .bearerToken(session.tokens.accessToken)
+    assertProblem(again, 409, 'operation_finished')
+  })
+
+  test('cancel while running: the operation stops at its next check', async ({
+    client,
+    assert,
+  }) => {
+    const session = await registerUser(client)
+    const id = await start(client, session, { steps: 50 })
+    const running = processOperations()
+    await new Promise((resolve) => setTimeout(resolve, 150))
+    const response = await client
+      .delete(`/api/v1/operations/${id}`)
+      .bearerToken(session.tokens.accessToken)
+    response.assertStatus(202)
+    assert.isTrue(response.body().cancelRequested)
+    await running
+    const row = await db.from('platform_operations').where('id', id).firstOrFail()
+    assert.equal(row.status, 'cancelled')
+    assert.isBelow(row.progress, 100)
+  })
+
+  test("another tenant's operation, a malformed id, and no token → 404, 404, 401", async ({
+    client,
+  }) => {
+    const alice = await registerUser(client)
+    const bob = await registerUser(client)
+    const id = await start(client, alice, { steps: 1 })
+    assertProblem(
+      await client.get(`/api/v1/operations/${id}`).bearerToken(bob.tokens.accessToken),
+      404,
+      'operation_not_found'
+    )
+    assertProblem(
+      await client.delete(`/api/v1/operations/${id}`).bearerToken(bob.tokens.accessToken),
+      404,
+      'operation_not_found'
+    )
+    assertProblem(
+      await client.get('/api/v1/operations/nope').bearerToken(alice.tokens.accessToken),
+      404,
+      'operation_not_found'
+    )
+    assertProblem(await client.get(`/api/v1/operations/${id}`), 401, 'unauthenticated')
+  })
+
+  test('the events stream sends progress and ends with done, driven by the worker', async ({
+    client,
+    assert,
+  }) => {
+    const session = await registerUser(client)
+    const worker = new MessagingWorker({
+      connectionString: env.get('DATABASE_URL')!,
+      pollIntervalMs: 200,
+    })
+    await worker.start()
+    try {
+      const id = await start(client, session, { steps: 5 })
+      const response = await fetch(
+        `http://127.0.0.1:${env.get('PORT')}/api/v1/operations/${id}/events`,
+        {
+          headers: { authorization: `Bearer ${session.tokens.accessToken}` },
+        }
+      )
+      assert.equal(response.status, 200)
+      assert.include(response.headers.get('content-type') ?? '', 'text/event-stream')
+      const text = await response.text()
+      const events = [...text.matchAll(/event: (\w+)\ndata: (.*)\n\n/g)].map(([, name, data]) => [
+        name,
+        JSON.parse(data),
+      ])
+      const progress = events
+        .filter(([name]) => name === 'progress')
+        .map(([, data]) => data.progress)
+      assert.isAbove(progress.length, 1)
+      assert.deepEqual(
+        [...progress].sort((a, b) => a - b),
+        progress,
+        'progress never goes back'
+      )
+      const [lastName, lastData] = events.at(-1)!
+      assert.equal(lastName, 'done')
+      assert.deepInclude(lastData, { status: 'succeeded', progress: 100 })
+    } finally {
+      await worker.stop()
+    }
+  })
+})

@@ -1,0 +1,48 @@
+import { test } from '@japa/runner'
+import { childEnv, runNode } from '#tests/helpers/processes'
+
+/** Each bad value must stop boot with exactly one line that names the variable, and no stack trace. */
+const BAD_VALUES: Array<[string, string, RegExp]> = [
+  ['DATABASE_URL', 'nope', /DATABASE_URL must be a postgres:\/\/ URL/],
+  ['DATABASE_URL', 'mysql://root:s3cr3t-pw@db/atrium', /DATABASE_URL must be a postgres:\/\/ URL/],
+  ['PORT', 'eighty', /PORT/],
+  ['REDIS_URL', 'http://127.0.0.1:6379', /REDIS_URL must be a redis:\/\/ URL/],
+  [
+    'KAFKA_BROKERS',
+    'broker-without-port',
+    /KAFKA_BROKERS must be a comma-separated list of host:port/,
+  ],
+  ['AMQP_URL', 'rabbit', /AMQP_URL must be an amqp:\/\/ URL/],
+  ['OLLAMA_HOST', 'ftp://ollama', /OLLAMA_HOST must be an http\(s\):\/\/ URL/],
+  ['ATRIUM_ROLE', 'boss', /ATRIUM_ROLE/],
+  [
+    'BUS_TRANSPORT',
+    'carrier-pigeon',
+    /BUS_TRANSPORT must be one of local, bullmq, rabbitmq, kafka/,
+  ],
+  ['BUS_TRANSPORT', 'rabbitmq', /BUS_TRANSPORT=rabbitmq is not available in this version yet/],
+  ['LOG_LEVEL', 'loud', /LOG_LEVEL/],
+  ['ATRIUM_MODULES', 'orders;identity', /ATRIUM_MODULES has invalid module names/],
+  ['ATRIUM_MODULES', 'system,nosuchmodule', /ATRIUM_MODULES names unknown modules: nosuchmodule/],
+]
+
+test.group('configuration validation at boot', () => {
+  for (const [name, value, expected] of BAD_VALUES) {
+    test(`${name}=${value} stops boot with one clear line`, async ({ assert }) => {
+      const result = await runNode(
+        ['bin/server.ts'],
+        childEnv({ [name]: value, PORT: name === 'PORT' ? value : '0' })
+      )
+      assert.equal(result.code, 1)
+      const lines = result.stderr
+        .split('\n')
+        .filter((line) => line.trim() && !line.includes('ExperimentalWarning'))
+      assert.lengthOf(lines, 1, `expected one line, got:\n${result.stderr}`)
+      assert.match(lines[0], /^atrium: invalid configuration: /)
+      assert.match(lines[0], expected)
+      assert.notMatch(result.stderr, /\n\s+at /, 'no stack trace')
+      assert.notInclude(result.stderr, 's3cr3t-pw', 'credentials are redacted')
+      assert.notInclude(result.stdout, 'Atrium is up')
+    })
+  }
+})
