@@ -195,7 +195,7 @@ export class IdentityUserSchema extends BaseModel {
 }
 
 export class MessagingDeliverySchema extends BaseModel {
-  static $columns = ['attempts', 'availableAt', 'createdAt', 'eventId', 'handledAt', 'id', 'lastError', 'state', 'subscriber'] as const
+  static $columns = ['attempts', 'availableAt', 'createdAt', 'eventId', 'handledAt', 'id', 'lastError', 'state', 'subscriber', 'transport'] as const
   $columns = MessagingDeliverySchema.$columns
   @column()
   declare attempts: number
@@ -215,6 +215,8 @@ export class MessagingDeliverySchema extends BaseModel {
   declare state: string
   @column()
   declare subscriber: string
+  @column()
+  declare transport: string
 }
 
 export class MessagingInboxSchema extends BaseModel {

@@ -47,20 +47,27 @@ function optionalList(allowed: readonly string[]) {
 }
 
 const TRANSPORTS = ['local', 'bullmq', 'rabbitmq', 'kafka'] as const
-const AVAILABLE_TRANSPORTS: readonly string[] = ['local']
+/** What each broker transport connects to; without it BUS_TRANSPORT is refused rather than silently local. */
+const TRANSPORT_NEEDS = {
+  bullmq: 'REDIS_URL',
+  rabbitmq: 'AMQP_URL',
+  kafka: 'KAFKA_BROKERS',
+} as const
 
-/** The four transports of DESIGN.md §6; refuse, rather than silently replace, the ones not built yet. */
 function busTransport(name: string, value?: string): (typeof TRANSPORTS)[number] | undefined {
   if (value === undefined || value === '') return undefined
   if (!(TRANSPORTS as readonly string[]).includes(value)) {
     throw new Error(`${name} must be one of ${TRANSPORTS.join(', ')} (got "${value}")`)
   }
-  if (!AVAILABLE_TRANSPORTS.includes(value)) {
-    throw new Error(
-      `${name}=${value} is not available in this version yet; use local (see docs/messaging.md)`
-    )
-  }
   return value as (typeof TRANSPORTS)[number]
+}
+
+function optionalKeyPrefix(name: string, value?: string) {
+  if (value === undefined || value === '') return undefined
+  if (!/^[A-Za-z0-9_.-]{1,40}$/.test(value)) {
+    throw new Error(`${name} may only hold letters, digits, '.', '_' and '-' (got "${value}")`)
+  }
+  return value
 }
 
 /** Credentials never reach a log line or an error message. */
@@ -68,7 +75,7 @@ function redact(value: string) {
   return value.replace(/\/\/([^@/]*)@/, '//***@')
 }
 
-export default await Env.create(new URL('../', import.meta.url), {
+const env = await Env.create(new URL('../', import.meta.url), {
   NODE_ENV: Env.schema.enum(['development', 'production', 'test'] as const),
   PORT: Env.schema.number(),
   HOST: Env.schema.string({ format: 'host' }),
@@ -88,6 +95,10 @@ export default await Env.create(new URL('../', import.meta.url), {
   ATRIUM_ROLE: Env.schema.enum.optional(['web', 'worker', 'all'] as const),
   ATRIUM_MODULES: optionalList(MODULE_NAMES),
   BUS_TRANSPORT: busTransport,
+  /** First retry delay of a failed event handler (doubles per attempt). */
+  BUS_RETRY_BASE_MS: Env.schema.number.optional(),
+  /** Redis key prefix of the BullMQ queues (several Atrium installs can share one Redis). */
+  BULLMQ_PREFIX: optionalKeyPrefix,
   BODY_LIMIT: Env.schema.string.optional(),
   MIGRATE_ON_START: Env.schema.boolean.optional(),
   RELAY_LAG_WARN_SECONDS: Env.schema.number.optional(),
@@ -103,3 +114,14 @@ export default await Env.create(new URL('../', import.meta.url), {
   OPENAI_BASE_URL: optionalUrl(['http:', 'https:'], 'an http(s):// URL'),
   OPENAI_API_KEY: Env.schema.secret.optional(),
 })
+
+const transport = env.get('BUS_TRANSPORT')
+if (transport && transport !== 'local' && !env.get(TRANSPORT_NEEDS[transport])) {
+  // Same shape as Env's own failure, so boot prints it as one line.
+  throw Object.assign(new Error('Invalid environment variables'), {
+    code: 'E_INVALID_ENV_VARIABLES',
+    help: `- BUS_TRANSPORT=${transport} needs ${TRANSPORT_NEEDS[transport]}`,
+  })
+}
+
+export default env

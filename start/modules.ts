@@ -6,18 +6,14 @@
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { OpenApiFragment } from '#app/openapi/types'
+import { isModuleSelected } from '#app/platform/module_selection'
 
 export const MODULE_NAMES = ['system', 'identity'] as const
 export type ModuleName = (typeof MODULE_NAMES)[number]
 
-/** Modules that every process mounts: the rest of the platform relies on them. */
-const ALWAYS_MOUNTED: ModuleName[] = ['system']
-
 /** ATRIUM_MODULES=orders,identity limits what a process mounts; unset means all. */
 export function mountedModules(selection?: string): ModuleName[] {
-  if (!selection) return [...MODULE_NAMES]
-  const wanted = new Set(selection.split(',').map((name) => name.trim()))
-  return MODULE_NAMES.filter((name) => wanted.has(name) || ALWAYS_MOUNTED.includes(name))
+  return MODULE_NAMES.filter((name) => isModuleSelected(name, selection))
 }
 
 /** Every module's migrations run in every process: split processes share one schema. */
@@ -38,7 +34,9 @@ export interface ModuleDefinition {
 
 /**
  * Imports the module's subscribers.ts, when it has one, so its `subscribe()`
- * calls register handlers in this process.
+ * calls register handlers in this process. Every process loads every
+ * module's: the relay routes by the full table (an event for a module mounted
+ * elsewhere still needs its queue), while consumers only take the mounted ones.
  */
 export async function loadSubscribers(name: ModuleName) {
   const file = new URL(`../modules/${name}/subscribers.ts`, import.meta.url)

@@ -4,7 +4,7 @@
 */
 import env from '#start/env'
 import router from '@adonisjs/core/services/router'
-import { loadModule, loadSubscribers, mountedModules } from '#start/modules'
+import { MODULE_NAMES, loadModule, loadSubscribers, mountedModules } from '#start/modules'
 import { buildDocument } from '#app/openapi/document'
 import { publishDocument } from '#app/openapi/registry'
 import { platformOpenApi } from '#app/http/platform_openapi'
@@ -25,8 +25,8 @@ router.get('/docs/assets/:name', [PlatformController, 'docsAsset'])
 
 const mounted = mountedModules(env.get('ATRIUM_MODULES'))
 const modules = await Promise.all(mounted.map(loadModule))
-// Event handlers of the mounted modules (the worker only runs those).
-await Promise.all(mounted.map(loadSubscribers))
+// Every module's subscribers: the relay's routing table. Workers consume only the mounted ones.
+await Promise.all(MODULE_NAMES.map(loadSubscribers))
 
 router
   .group(() => {

@@ -1,9 +1,14 @@
 import db from '@adonisjs/lucid/services/db'
-import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
-import { tenancy } from '#app/tenancy/tenancy'
-import { subscription } from '#app/messaging/subscribers'
+import { allSubscriptions, subscription } from '#app/messaging/subscribers'
 import { toEnvelope, type OutboxRow } from '#app/messaging/relay'
-import { deliveriesTotal, handlerDuration } from '#app/messaging/metrics'
+import { deliveriesTotal } from '#app/messaging/metrics'
+import {
+  backoffMs,
+  consumedHere,
+  countRetry,
+  describeError,
+  runSubscriber,
+} from '#app/messaging/handling'
 
 export interface DeliveryOptions {
   batchSize?: number
@@ -20,24 +25,26 @@ interface ClaimedDelivery extends OutboxRow {
   attempts: number
 }
 
-export type DeliveryOutcome = 'handled' | 'duplicate' | 'retry' | 'dead' | 'orphaned'
+export type DeliveryOutcome = 'handled' | 'duplicate' | 'retry' | 'dead'
 
 /**
- * Processes due deliveries: claims a batch by leasing it (a short committed
- * UPDATE … SKIP LOCKED, so no transaction stays open while handlers run), then
- * runs each handler in the event's tenant unit of work together with the inbox
- * insert. A failed handler is retried with exponential backoff; after its
- * subscription's maxAttempts it is a dead letter. Returns the outcomes.
+ * Processes due deliveries of the subscribers this process consumes: claims a
+ * batch by leasing it (a short committed UPDATE … SKIP LOCKED, so no
+ * transaction stays open while handlers run), then runs each through
+ * runSubscriber (inbox + tenant unit of work). A failed handler is retried
+ * with exponential backoff; after its subscription's maxAttempts it is a dead
+ * letter. Returns the outcomes.
  */
 export async function processDeliveries(options: DeliveryOptions = {}): Promise<DeliveryOutcome[]> {
-  const claimed = await claim(options.batchSize ?? 50, options.leaseSeconds ?? 60)
+  const consumed = allSubscriptions()
+    .filter(consumedHere)
+    .map((entry) => entry.subscriber)
+  if (consumed.length === 0) return []
+  const claimed = await claim(consumed, options.batchSize ?? 50, options.leaseSeconds ?? 60)
   const outcomes: DeliveryOutcome[] = []
   const settled: string[] = []
   for (const delivery of claimed) {
-    const stopTimer = handlerDuration.startTimer({ subscriber: delivery.subscriber })
     const outcome = await handle(delivery, options)
-    stopTimer()
-    deliveriesTotal.inc({ transport: 'local', subscriber: delivery.subscriber, outcome })
     outcomes.push(outcome)
     if (outcome === 'handled' || outcome === 'duplicate') settled.push(delivery.delivery_id)
   }
@@ -52,11 +59,15 @@ export async function processDeliveries(options: DeliveryOptions = {}): Promise<
   return outcomes
 }
 
-async function claim(batchSize: number, leaseSeconds: number): Promise<ClaimedDelivery[]> {
+async function claim(
+  subscribers: string[],
+  batchSize: number,
+  leaseSeconds: number
+): Promise<ClaimedDelivery[]> {
   const { rows } = await db.rawQuery(
     `WITH due AS (
        SELECT id FROM messaging_deliveries
-        WHERE state = 'pending' AND available_at <= now()
+        WHERE state = 'pending' AND available_at <= now() AND subscriber = ANY(?)
         ORDER BY available_at, id
         LIMIT ?
         FOR UPDATE SKIP LOCKED
@@ -67,7 +78,7 @@ async function claim(batchSize: number, leaseSeconds: number): Promise<ClaimedDe
       WHERE d.id = due.id AND o.id = d.event_id
      RETURNING d.id AS delivery_id, d.subscriber, d.attempts,
                o.id, o.type, o.version, o.tenant_id, o.aggregate_id, o.payload, o.occurred_at`,
-    [batchSize, leaseSeconds]
+    [subscribers, batchSize, leaseSeconds]
   )
   return rows
 }
@@ -76,51 +87,29 @@ async function handle(
   delivery: ClaimedDelivery,
   options: DeliveryOptions
 ): Promise<DeliveryOutcome> {
-  const registered = subscription(delivery.subscriber)
-  if (!registered) {
-    // Its subscriber is not mounted in this process (split deployment or renamed): leave it for one that is.
-    return 'orphaned'
-  }
-  const event = toEnvelope(delivery)
+  // Claimed by name from the registry, so it is registered here.
+  const registered = subscription(delivery.subscriber)!
   try {
-    const handled = await inUnitOfWork(event.tenantId, async (trx) => {
-      const { rows } = await trx.rawQuery(
-        `INSERT INTO messaging_inbox (event_id, subscriber) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING event_id`,
-        [event.id, delivery.subscriber]
-      )
-      if (rows.length === 0) return false
-      await registered.handler(event, trx)
-      return true
-    })
-    return handled ? 'handled' : 'duplicate'
+    return await runSubscriber(toEnvelope(delivery), registered, 'local')
   } catch (error) {
-    const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
     const dead = delivery.attempts >= registered.maxAttempts
     await db
       .from('messaging_deliveries')
       .where('id', delivery.delivery_id)
       .update({
         state: dead ? 'dead' : 'pending',
-        last_error: message.slice(0, 2000),
+        last_error: describeError(error),
         available_at: db.raw(`now() + make_interval(secs => ?)`, [
           backoffSeconds(delivery.attempts, options),
         ]),
       })
+    if (dead)
+      deliveriesTotal.inc({ transport: 'local', subscriber: delivery.subscriber, outcome: 'dead' })
+    else countRetry(delivery.subscriber, 'local')
     return dead ? 'dead' : 'retry'
   }
 }
 
-function inUnitOfWork<T>(
-  tenantId: string | null,
-  work: (trx: TransactionClientContract) => Promise<T>
-) {
-  return tenantId ? tenancy.run(tenantId, work) : db.transaction(work)
-}
-
-/** Exponential backoff with ±20% jitter, so failing deliveries do not retry in lockstep. */
 export function backoffSeconds(attempts: number, options: DeliveryOptions = {}) {
-  const base = options.baseBackoffMs ?? 1000
-  const cap = options.maxBackoffMs ?? 5 * 60 * 1000
-  const delay = Math.min(cap, base * 2 ** Math.max(0, attempts - 1))
-  return (delay * (0.8 + Math.random() * 0.4)) / 1000
+  return backoffMs(attempts, { baseMs: options.baseBackoffMs, maxMs: options.maxBackoffMs }) / 1000
 }

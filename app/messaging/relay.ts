@@ -3,6 +3,7 @@ import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import type { EventEnvelope } from '#app/messaging/types'
 import { subscribersOf } from '#app/messaging/subscribers'
 import { newId } from '#app/platform/ids'
+import type { TransportName } from '#app/messaging/handling'
 
 export const DELIVERIES_CHANNEL = 'atrium_deliveries'
 
@@ -28,10 +29,18 @@ export function toEnvelope(row: OutboxRow): EventEnvelope {
   }
 }
 
-/** Where the relay hands events. Only `local` exists so far; BullMQ, RabbitMQ and Kafka implement the same. */
+/** Where the relay hands events: local (PostgreSQL deliveries), BullMQ, RabbitMQ or Kafka. */
 export interface Transport {
-  readonly name: string
+  readonly name: TransportName
+  /**
+   * Hands a claimed batch over, inside the relay's transaction: throwing rolls
+   * the batch back and it is retried, so a broker outage delays events but
+   * never loses them. Delivery is at least once; the inbox makes effects once.
+   */
   dispatch(trx: TransactionClientContract, events: EventEnvelope[]): Promise<void>
+  /** Starts consuming for the subscribers this process mounts (local: the worker's PostgreSQL loop does). */
+  startConsumers?(): Promise<void>
+  close?(): Promise<void>
 }
 
 /**
@@ -40,7 +49,7 @@ export interface Transport {
  * a crash loses nothing.
  */
 export const localTransport: Transport = {
-  name: 'local',
+  name: 'local' as const,
   async dispatch(trx, events) {
     const rows = events.flatMap((event) =>
       subscribersOf(event.type).map(({ subscriber }) => ({

@@ -38,8 +38,21 @@ export function subscribe<T extends EventType>(
   })
 }
 
-export function subscribersOf(type: string): Subscription[] {
-  return [...subscriptions.values()].filter((entry) => entry.type === type)
+/** The module a subscriber belongs to: the part of its name before the first dot. */
+export function moduleOf(subscriber: string) {
+  return subscriber.slice(0, subscriber.indexOf('.'))
+}
+
+/** Every subscriber of a type, in every module (the relay's routing table), or only those `where` accepts. */
+export function subscribersOf(
+  type: string,
+  where: (entry: Subscription) => boolean = () => true
+): Subscription[] {
+  return [...subscriptions.values()].filter((entry) => entry.type === type && where(entry))
+}
+
+export function allSubscriptions(): Subscription[] {
+  return [...subscriptions.values()]
 }
 
 export function subscription(subscriber: string) {

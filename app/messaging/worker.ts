@@ -1,12 +1,8 @@
 import pg from 'pg'
 import logger from '@adonisjs/core/services/logger'
 import { OUTBOX_CHANNEL } from '#app/messaging/outbox'
-import {
-  DELIVERIES_CHANNEL,
-  localTransport,
-  relayBatch,
-  type Transport,
-} from '#app/messaging/relay'
+import { DELIVERIES_CHANNEL, relayBatch, type Transport } from '#app/messaging/relay'
+import { createTransport } from '#app/messaging/transports/index'
 import { processDeliveries, type DeliveryOptions } from '#app/messaging/deliveries'
 import { runMaintenance } from '#app/platform/maintenance'
 import { OPERATIONS_CHANNEL, processOperations } from '#app/operations/operations'
@@ -15,6 +11,7 @@ const MAINTENANCE_EVERY_MS = 10 * 60 * 1000
 
 export interface WorkerOptions extends DeliveryOptions {
   connectionString: string
+  /** Default: the one BUS_TRANSPORT names. */
   transport?: Transport
   /** Fallback when a notification is missed (or LISTEN is unavailable): look anyway this often. */
   pollIntervalMs?: number
@@ -32,21 +29,44 @@ export class MessagingWorker {
   #wake?: () => void
   #loop?: Promise<void>
   #lastMaintenance = 0
+  #transport?: Transport
+  #consuming = false
 
   constructor(private options: WorkerOptions) {}
 
-  /** Never throws: without LISTEN the worker polls, and tries to listen again on later passes. */
+  /**
+   * Never throws on a missing service: without LISTEN the worker polls, and a
+   * broker that refuses its consumers is tried again on later passes.
+   */
   async start() {
     this.#running = true
+    this.#transport = this.options.transport ?? (await createTransport())
     await this.#listen()
+    await this.#startConsumers()
     this.#loop = this.#run()
   }
 
+  get transport() {
+    return this.#transport
+  }
+
+  /** Finishes the current pass and the broker consumers' in-flight handlers, then closes the connections. */
   async stop() {
     this.#running = false
     this.#wake?.()
     await this.#loop
+    await this.#transport?.close?.()
     await this.#listener?.end().catch(() => {})
+  }
+
+  async #startConsumers() {
+    if (this.#consuming || !this.#transport?.startConsumers) return
+    try {
+      await this.#transport.startConsumers()
+      this.#consuming = true
+    } catch (error) {
+      logger.warn({ err: error }, `${this.#transport.name} consumers did not start; retrying`)
+    }
   }
 
   async #listen() {
@@ -76,13 +96,14 @@ export class MessagingWorker {
   async #run() {
     while (this.#running) {
       if (!this.#listener) await this.#listen()
+      await this.#startConsumers()
       try {
         let busy = true
         while (busy && this.#running) {
-          const relayed = await relayBatch(this.options.transport ?? localTransport)
+          const relayed = await relayBatch(this.#transport!)
           const outcomes = await processDeliveries(this.options)
           const operations = await processOperations()
-          busy = relayed > 0 || operations > 0 || outcomes.some((outcome) => outcome !== 'orphaned')
+          busy = relayed > 0 || operations > 0 || outcomes.length > 0
         }
         if (Date.now() - this.#lastMaintenance > MAINTENANCE_EVERY_MS) {
           this.#lastMaintenance = Date.now()

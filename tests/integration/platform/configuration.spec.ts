@@ -2,7 +2,7 @@ import { test } from '@japa/runner'
 import { childEnv, runNode } from '#tests/helpers/processes'
 
 /** Each bad value must stop boot with exactly one line that names the variable, and no stack trace. */
-const BAD_VALUES: Array<[string, string, RegExp]> = [
+const BAD_VALUES: Array<[string, string, RegExp, Record<string, string | undefined>?]> = [
   ['DATABASE_URL', 'nope', /DATABASE_URL must be a postgres:\/\/ URL/],
   ['DATABASE_URL', 'mysql://root:s3cr3t-pw@db/atrium', /DATABASE_URL must be a postgres:\/\/ URL/],
   ['PORT', 'eighty', /PORT/],
@@ -20,18 +20,24 @@ const BAD_VALUES: Array<[string, string, RegExp]> = [
     'carrier-pigeon',
     /BUS_TRANSPORT must be one of local, bullmq, rabbitmq, kafka/,
   ],
-  ['BUS_TRANSPORT', 'rabbitmq', /BUS_TRANSPORT=rabbitmq is not available in this version yet/],
+  [
+    'BUS_TRANSPORT',
+    'kafka',
+    /BUS_TRANSPORT=kafka needs KAFKA_BROKERS/,
+    { KAFKA_BROKERS: undefined },
+  ],
+  ['BULLMQ_PREFIX', 'bad prefix!', /BULLMQ_PREFIX may only hold letters/],
   ['LOG_LEVEL', 'loud', /LOG_LEVEL/],
   ['ATRIUM_MODULES', 'orders;identity', /ATRIUM_MODULES has invalid module names/],
   ['ATRIUM_MODULES', 'system,nosuchmodule', /ATRIUM_MODULES names unknown modules: nosuchmodule/],
 ]
 
 test.group('configuration validation at boot', () => {
-  for (const [name, value, expected] of BAD_VALUES) {
+  for (const [name, value, expected, alsoSet = {}] of BAD_VALUES) {
     test(`${name}=${value} stops boot with one clear line`, async ({ assert }) => {
       const result = await runNode(
         ['bin/server.ts'],
-        childEnv({ [name]: value, PORT: name === 'PORT' ? value : '0' })
+        childEnv({ ...alsoSet, [name]: value, PORT: name === 'PORT' ? value : '0' })
       )
       assert.equal(result.code, 1)
       const lines = result.stderr

@@ -1,0 +1,98 @@
+import db from '@adonisjs/lucid/services/db'
+import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
+import env from '#start/env'
+import { tenancy } from '#app/tenancy/tenancy'
+import { isModuleSelected } from '#app/platform/module_selection'
+import { moduleOf, type Subscription } from '#app/messaging/subscribers'
+import type { EventEnvelope } from '#app/messaging/types'
+import { deliveriesTotal, handlerDuration } from '#app/messaging/metrics'
+import { newId } from '#app/platform/ids'
+
+export type TransportName = 'local' | 'bullmq' | 'rabbitmq' | 'kafka'
+
+/** Whether this process consumes a subscriber's events (its module is mounted here: ATRIUM_MODULES). */
+export function consumedHere(subscription: Pick<Subscription, 'subscriber'>) {
+  return isModuleSelected(moduleOf(subscription.subscriber), env.get('ATRIUM_MODULES'))
+}
+
+/**
+ * Runs one subscriber for one event, the same way on every transport: in the
+ * event's tenant unit of work, after inserting (event, subscriber) into the
+ * inbox. A duplicate delivery finds the inbox row and runs nothing. Throws
+ * what the handler throws (the transaction is rolled back, inbox row included).
+ */
+export async function runSubscriber(
+  event: EventEnvelope,
+  subscription: Subscription,
+  transport: TransportName
+): Promise<'handled' | 'duplicate'> {
+  const stopTimer = handlerDuration.startTimer({ subscriber: subscription.subscriber })
+  try {
+    const handled = await inUnitOfWork(event.tenantId, async (trx) => {
+      const { rows } = await trx.rawQuery(
+        `INSERT INTO messaging_inbox (event_id, subscriber) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING event_id`,
+        [event.id, subscription.subscriber]
+      )
+      if (rows.length === 0) return false
+      await subscription.handler(event, trx)
+      return true
+    })
+    const outcome = handled ? 'handled' : 'duplicate'
+    deliveriesTotal.inc({ transport, subscriber: subscription.subscriber, outcome })
+    return outcome
+  } finally {
+    stopTimer()
+  }
+}
+
+function inUnitOfWork<T>(
+  tenantId: string | null,
+  work: (trx: TransactionClientContract) => Promise<T>
+) {
+  return tenantId ? tenancy.run(tenantId, work) : db.transaction(work)
+}
+
+export function describeError(error: unknown) {
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+  return message.slice(0, 2000)
+}
+
+/**
+ * Records a delivery a broker transport gave up on in messaging_deliveries,
+ * the one dead-letter list `bus:dead-letters` shows for every transport.
+ * `bus:replay` sets it back to pending and the PostgreSQL delivery loop of a
+ * process mounting the subscriber runs it (through the inbox, so still once).
+ */
+export async function recordDeadLetter(
+  event: Pick<EventEnvelope, 'id'>,
+  subscriber: string,
+  failure: { attempts: number; error: unknown; transport: TransportName }
+) {
+  await db
+    .table('messaging_deliveries')
+    .insert({
+      id: newId(),
+      event_id: event.id,
+      subscriber,
+      state: 'dead',
+      attempts: failure.attempts,
+      last_error: describeError(failure.error),
+      transport: failure.transport,
+    })
+    .onConflict(['event_id', 'subscriber'])
+    .merge(['state', 'attempts', 'last_error', 'transport'])
+  deliveriesTotal.inc({ transport: failure.transport, subscriber, outcome: 'dead' })
+}
+
+/** Counts a failed attempt that will be retried. */
+export function countRetry(subscriber: string, transport: TransportName) {
+  deliveriesTotal.inc({ transport, subscriber, outcome: 'retry' })
+}
+
+/** Exponential backoff with ±20% jitter, so failing deliveries do not retry in lockstep. */
+export function backoffMs(attempts: number, options: { baseMs?: number; maxMs?: number } = {}) {
+  const base = options.baseMs ?? 1000
+  const cap = options.maxMs ?? 5 * 60 * 1000
+  const delay = Math.min(cap, base * 2 ** Math.max(0, attempts - 1))
+  return Math.round(delay * (0.8 + Math.random() * 0.4))
+}

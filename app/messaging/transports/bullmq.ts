@@ -1,0 +1,142 @@
+import { Queue, Worker, UnrecoverableError, type Job } from 'bullmq'
+import logger from '@adonisjs/core/services/logger'
+import type { Transport } from '#app/messaging/relay'
+import type { EventEnvelope } from '#app/messaging/types'
+import { allSubscriptions, moduleOf, subscribersOf, subscription } from '#app/messaging/subscribers'
+import { consumedHere, countRetry, recordDeadLetter, runSubscriber } from '#app/messaging/handling'
+
+export interface BullMqTransportOptions {
+  redisUrl: string
+  /** Redis key prefix of every queue (BULLMQ_PREFIX). */
+  prefix: string
+  /** First retry delay; BullMQ doubles it per attempt. */
+  retryBaseMs: number
+  /** Jobs one process runs at once per module queue. */
+  concurrency?: number
+}
+
+interface EventJob {
+  event: EventEnvelope
+  subscriber: string
+}
+
+const DAY_SECONDS = 24 * 3600
+
+/** Queue names cannot contain ':' (BullMQ's key separator). */
+export const moduleQueueName = (module: string) => `events.${module}`
+
+/**
+ * bullmq: one queue per subscribing module, one job per (event, subscriber)
+ * with job id = event id + subscriber, so a redispatch after a relay crash
+ * adds nothing while the first job is kept. BullMQ retries with exponential
+ * backoff up to the subscription's maxAttempts; the failed set keeps the
+ * raw dead letters (14 days) and messaging_deliveries lists them for
+ * `bus:dead-letters` / `bus:replay`.
+ */
+export class BullMqTransport implements Transport {
+  readonly name = 'bullmq' as const
+  #queues = new Map<string, Queue<EventJob>>()
+  #workers: Worker<EventJob>[] = []
+
+  constructor(private options: BullMqTransportOptions) {}
+
+  #queue(module: string) {
+    let queue = this.#queues.get(module)
+    if (!queue) {
+      queue = new Queue<EventJob>(moduleQueueName(module), {
+        prefix: this.options.prefix,
+        // Fail fast while Redis is away: the relay rolls back and the outbox keeps the events.
+        connection: {
+          url: this.options.redisUrl,
+          enableOfflineQueue: false,
+          maxRetriesPerRequest: 1,
+        },
+      })
+      queue.on('error', (error) => logger.warn({ err: error }, 'bullmq queue connection error'))
+      this.#queues.set(module, queue)
+    }
+    return queue
+  }
+
+  async dispatch(_trx: unknown, events: EventEnvelope[]) {
+    const jobsByModule = new Map<string, Parameters<Queue<EventJob>['addBulk']>[0]>()
+    for (const event of events) {
+      for (const entry of subscribersOf(event.type)) {
+        const module = moduleOf(entry.subscriber)
+        const jobs = jobsByModule.get(module) ?? []
+        jobs.push({
+          name: event.type,
+          data: { event, subscriber: entry.subscriber },
+          opts: {
+            jobId: `${event.id}.${entry.subscriber}`,
+            attempts: entry.maxAttempts,
+            backoff: { type: 'exponential', delay: this.options.retryBaseMs },
+            removeOnComplete: { age: 3600, count: 10_000 },
+            removeOnFail: { age: 14 * DAY_SECONDS },
+          },
+        })
+        jobsByModule.set(module, jobs)
+      }
+    }
+    await Promise.all([...jobsByModule].map(([module, jobs]) => this.#queue(module).addBulk(jobs)))
+  }
+
+  async startConsumers() {
+    const modules = new Set(
+      allSubscriptions()
+        .filter(consumedHere)
+        .map((entry) => moduleOf(entry.subscriber))
+    )
+    for (const module of modules) {
+      const worker = new Worker<EventJob>(moduleQueueName(module), (job) => this.#process(job), {
+        prefix: this.options.prefix,
+        connection: { url: this.options.redisUrl, maxRetriesPerRequest: null },
+        concurrency: this.options.concurrency ?? 8,
+      })
+      worker.on('error', (error) => logger.warn({ err: error, module }, 'bullmq worker error'))
+      this.#workers.push(worker)
+    }
+  }
+
+  async #process(job: Job<EventJob>) {
+    const { event, subscriber } = job.data
+    const registered = subscription(subscriber)
+    if (!registered) {
+      // Renamed or removed since it was queued: retrying cannot help.
+      throw new UnrecoverableError(`No subscriber named ${subscriber} is registered`)
+    }
+    try {
+      await runSubscriber(event, registered, 'bullmq')
+    } catch (error) {
+      const attempts = job.attemptsMade + 1
+      if (attempts >= (job.opts.attempts ?? 1)) {
+        await recordDeadLetter(event, subscriber, { attempts, error, transport: 'bullmq' })
+      } else {
+        countRetry(subscriber, 'bullmq')
+      }
+      throw error
+    }
+  }
+
+  /** Job counts per module queue, for `bus:status`. */
+  async queueCounts() {
+    const modules = new Set(allSubscriptions().map((entry) => moduleOf(entry.subscriber)))
+    const counts: Record<string, Record<string, number>> = {}
+    for (const module of modules) {
+      counts[moduleQueueName(module)] = await this.#queue(module).getJobCounts(
+        'waiting',
+        'active',
+        'delayed',
+        'failed'
+      )
+    }
+    return counts
+  }
+
+  async close() {
+    await Promise.all(this.#workers.map((worker) => worker.close()))
+    await Promise.all([...this.#queues.values()].map((queue) => queue.close()))
+    this.#workers = []
+    this.#queues.clear()
+  }
+}

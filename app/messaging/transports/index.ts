@@ -1,0 +1,35 @@
+import env from '#start/env'
+import { localTransport, type Transport } from '#app/messaging/relay'
+
+export function bullMqPrefix() {
+  // Test runs share the machine's Redis: their queues live under the test prefix runs clear.
+  return env.get('BULLMQ_PREFIX') ?? (env.get('NODE_ENV') === 'test' ? 'atrium-test' : 'atrium')
+}
+
+/**
+ * The transport BUS_TRANSPORT names (start/env.ts has already refused a
+ * broker transport without its URL). Broker clients load only when chosen.
+ */
+export async function createTransport(): Promise<Transport> {
+  const retryBaseMs = env.get('BUS_RETRY_BASE_MS') ?? 1000
+  switch (env.get('BUS_TRANSPORT') ?? 'local') {
+    case 'bullmq': {
+      const { BullMqTransport } = await import('#app/messaging/transports/bullmq')
+      return new BullMqTransport({
+        redisUrl: env.get('REDIS_URL')!,
+        prefix: bullMqPrefix(),
+        retryBaseMs,
+      })
+    }
+    case 'rabbitmq': {
+      const { RabbitMqTransport } = await import('#app/messaging/transports/rabbitmq')
+      return new RabbitMqTransport({ url: env.get('AMQP_URL')!, retryBaseMs })
+    }
+    case 'kafka': {
+      const { KafkaTransport } = await import('#app/messaging/transports/kafka')
+      return new KafkaTransport({ brokers: env.get('KAFKA_BROKERS')!.split(','), retryBaseMs })
+    }
+    default:
+      return localTransport
+  }
+}
