@@ -40,7 +40,8 @@ export class MessagingWorker {
    */
   async start() {
     this.#running = true
-    this.#transport = this.options.transport ?? (await createTransport())
+    this.#transport =
+      this.options.transport ?? (await createTransport({ leaseSeconds: this.options.leaseSeconds }))
     await this.#listen()
     await this.#startConsumers()
     this.#loop = this.#run()

@@ -13,6 +13,8 @@ export interface BullMqTransportOptions {
   retryBaseMs: number
   /** Jobs one process runs at once per module queue. */
   concurrency?: number
+  /** How long a job stays locked to its worker; a killed worker's jobs run again after it (BullMQ's stalled check). */
+  lockMs?: number
 }
 
 interface EventJob {
@@ -92,6 +94,10 @@ export class BullMqTransport implements Transport {
         prefix: this.options.prefix,
         connection: { url: this.options.redisUrl, maxRetriesPerRequest: null },
         concurrency: this.options.concurrency ?? 8,
+        lockDuration: this.options.lockMs ?? 30_000,
+        stalledInterval: this.options.lockMs ?? 30_000,
+        // A job whose worker died is retried, not failed, a few times (the inbox keeps effects once).
+        maxStalledCount: 3,
       })
       worker.on('error', (error) => logger.warn({ err: error, module }, 'bullmq worker error'))
       this.#workers.push(worker)

@@ -10,7 +10,7 @@ export function bullMqPrefix() {
  * The transport BUS_TRANSPORT names (start/env.ts has already refused a
  * broker transport without its URL). Broker clients load only when chosen.
  */
-export async function createTransport(): Promise<Transport> {
+export async function createTransport(options: { leaseSeconds?: number } = {}): Promise<Transport> {
   const retryBaseMs = env.get('BUS_RETRY_BASE_MS') ?? 1000
   switch (env.get('BUS_TRANSPORT') ?? 'local') {
     case 'bullmq': {
@@ -19,6 +19,7 @@ export async function createTransport(): Promise<Transport> {
         redisUrl: env.get('REDIS_URL')!,
         prefix: bullMqPrefix(),
         retryBaseMs,
+        lockMs: options.leaseSeconds ? options.leaseSeconds * 1000 : undefined,
       })
     }
     case 'rabbitmq': {

@@ -1,0 +1,131 @@
+import { test } from '@japa/runner'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import db from '@adonisjs/lucid/services/db'
+import env from '#start/env'
+import { events } from '#app/messaging/outbox'
+import { subscribe, unsubscribe } from '#app/messaging/subscribers'
+import { MessagingWorker } from '#app/messaging/worker'
+import { BullMqTransport } from '#app/messaging/transports/bullmq'
+import { portOpen } from '#tests/helpers/embedded'
+import '#tests/fixtures/messaging'
+
+/*
+| A Redis of the test's own (the machine's stays up for everything else),
+| with an append-only file as a production Redis behind BullMQ would have:
+| killed with SIGKILL for a few seconds, then started on the same data.
+*/
+const PORT = 6393
+const EFFECTS = 'test_outage_effects'
+const SUBSCRIBER = 'outage.record_probe'
+const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0
+
+function startRedis(dir: string) {
+  return spawn(
+    'redis-server',
+    [
+      '--port',
+      String(PORT),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'always',
+      '--save',
+      '',
+    ],
+    { stdio: 'ignore' }
+  )
+}
+
+async function until(condition: () => Promise<boolean>, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (await condition()) return true
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  return false
+}
+
+async function effectCount() {
+  const [{ count }] = await db.from(EFFECTS).count('* as count')
+  return Number(count)
+}
+
+async function publish(from: number, count: number) {
+  await db.transaction(async (trx) => {
+    for (let index = from; index < from + count; index++) {
+      await events.publish(trx, 'test.transport_probe', { index }, { version: 1, tenantId: null })
+    }
+  })
+}
+
+test.group('bullmq transport while Redis is away', () => {
+  test('publishing keeps working; the backlog drains once Redis is back; every effect once', async ({
+    assert,
+    cleanup,
+  }) => {
+    await db.rawQuery(`TRUNCATE messaging_inbox, messaging_deliveries, messaging_outbox CASCADE`)
+    await db.rawQuery(
+      `CREATE TABLE IF NOT EXISTS ${EFFECTS} (event_id uuid PRIMARY KEY, index int NOT NULL)`
+    )
+    await db.rawQuery(`TRUNCATE ${EFFECTS}`)
+    subscribe('test.transport_probe', SUBSCRIBER, async (event, trx) => {
+      await trx.table(EFFECTS).insert({ event_id: event.id, index: event.payload.index })
+    })
+    const dir = mkdtempSync(join(tmpdir(), 'atrium-redis-'))
+    let redis: ChildProcess = startRedis(dir)
+    assert.isTrue(await until(() => portOpen(PORT), 10_000), 'redis-server did not start')
+    const worker = new MessagingWorker({
+      connectionString: env.get('DATABASE_URL')!,
+      transport: new BullMqTransport({
+        redisUrl: `redis://127.0.0.1:${PORT}`,
+        prefix: 'atrium-outage',
+        retryBaseMs: 50,
+      }),
+      pollIntervalMs: 100,
+    })
+    cleanup(async () => {
+      await worker.stop()
+      unsubscribe(SUBSCRIBER)
+      redis.kill('SIGKILL')
+      rmSync(dir, { recursive: true, force: true })
+    })
+    await worker.start()
+
+    await publish(0, 10)
+    assert.isTrue(await until(async () => (await effectCount()) === 10), 'before the outage')
+
+    redis.kill('SIGKILL')
+    await until(async () => !(await portOpen(PORT)), 5000)
+    // Publishing is an outbox insert: it does not notice Redis is gone.
+    const started = Date.now()
+    await publish(10, 40)
+    assert.isBelow(Date.now() - started, 2000)
+    await new Promise((resolve) => setTimeout(resolve, 2000))
+    const [{ waiting }] = await db
+      .from('messaging_outbox')
+      .whereNull('dispatched_at')
+      .count('* as waiting')
+    assert.equal(Number(waiting), 40, 'the relay cannot dispatch while Redis is away')
+    assert.equal(await effectCount(), 10)
+
+    redis = startRedis(dir)
+    assert.isTrue(
+      await until(async () => (await effectCount()) === 50, 30_000),
+      `backlog did not drain: ${await effectCount()} effects`
+    )
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    const { rows } = await db.rawQuery(
+      `SELECT count(*)::int AS effects, count(DISTINCT index)::int AS indexes FROM ${EFFECTS}`
+    )
+    assert.deepEqual(rows[0], { effects: 50, indexes: 50 })
+  })
+    .skip(!hasRedisServer, 'redis-server is not installed on this machine')
+    .timeout(90_000)
+})
