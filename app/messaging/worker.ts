@@ -2,10 +2,10 @@ import pg from 'pg'
 import logger from '@adonisjs/core/services/logger'
 import { OUTBOX_CHANNEL } from '#app/messaging/outbox'
 import { DELIVERIES_CHANNEL, relayBatch, type Transport } from '#app/messaging/relay'
-import { createTransport } from '#app/messaging/transports/index'
+import { createOperationsRunner, createTransport } from '#app/messaging/transports/index'
 import { processDeliveries, type DeliveryOptions } from '#app/messaging/deliveries'
 import { runMaintenance } from '#app/platform/maintenance'
-import { OPERATIONS_CHANNEL, processOperations } from '#app/operations/operations'
+import { OPERATIONS_CHANNEL, type OperationsRunner } from '#app/operations/operations'
 
 const MAINTENANCE_EVERY_MS = 10 * 60 * 1000
 
@@ -13,6 +13,8 @@ export interface WorkerOptions extends DeliveryOptions {
   connectionString: string
   /** Default: the one BUS_TRANSPORT names. */
   transport?: Transport
+  /** Default: BullMQ with Redis, PostgreSQL without. */
+  operations?: OperationsRunner
   /** Fallback when a notification is missed (or LISTEN is unavailable): look anyway this often. */
   pollIntervalMs?: number
 }
@@ -30,6 +32,7 @@ export class MessagingWorker {
   #loop?: Promise<void>
   #lastMaintenance = 0
   #transport?: Transport
+  #operations?: OperationsRunner
   #consuming = false
 
   constructor(private options: WorkerOptions) {}
@@ -42,6 +45,10 @@ export class MessagingWorker {
     this.#running = true
     this.#transport =
       this.options.transport ?? (await createTransport({ leaseSeconds: this.options.leaseSeconds }))
+    this.#operations =
+      this.options.operations ??
+      (await createOperationsRunner({ leaseSeconds: this.options.leaseSeconds }))
+    await this.#operations.start?.()
     await this.#listen()
     await this.#startConsumers()
     this.#loop = this.#run()
@@ -57,6 +64,7 @@ export class MessagingWorker {
     this.#wake?.()
     await this.#loop
     await this.#transport?.close?.()
+    await this.#operations?.close?.()
     await this.#listener?.end().catch(() => {})
   }
 
@@ -103,7 +111,7 @@ export class MessagingWorker {
         while (busy && this.#running) {
           const relayed = await relayBatch(this.#transport!)
           const outcomes = await processDeliveries(this.options)
-          const operations = await processOperations()
+          const operations = await this.#operations!.runDue()
           busy = relayed > 0 || operations > 0 || outcomes.length > 0
         }
         if (Date.now() - this.#lastMaintenance > MAINTENANCE_EVERY_MS) {

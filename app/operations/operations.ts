@@ -19,6 +19,20 @@ export interface OperationJob<Input> {
   cancelled(): Promise<boolean>
 }
 
+/** What the worker loop drives: PostgreSQL leases (no Redis) or BullMQ. */
+export interface OperationsRunner {
+  readonly name: 'postgres' | 'bullmq'
+  start?(): Promise<void>
+  /** Runs (postgres) or queues (bullmq) what is due; returns how many, so the loop knows it was busy. */
+  runDue(): Promise<number>
+  close?(): Promise<void>
+}
+
+export const postgresOperations: OperationsRunner = {
+  name: 'postgres',
+  runDue: () => processOperations(),
+}
+
 type Handler = (job: OperationJob<unknown>) => Promise<unknown>
 const handlers = new Map<string, Handler>()
 
@@ -79,6 +93,43 @@ export async function processOperations(limit = 5): Promise<number> {
     await run(operation)
   }
   return ran
+}
+
+/**
+ * BullMQ runner, step 1: hands due operations to the queue. Each row's
+ * available_at moves a lease ahead first, so a row whose job was lost (Redis
+ * down at add time, or its data gone) is offered again after it; the job id
+ * is the operation id, so offering it twice queues it once.
+ */
+export async function claimForQueue(limit = 100): Promise<string[]> {
+  const { rows } = await db.rawQuery(
+    `WITH due AS (
+       SELECT id FROM platform_operations
+        WHERE status IN ('queued', 'running') AND available_at <= now()
+        ORDER BY available_at, id LIMIT ? FOR UPDATE SKIP LOCKED
+     )
+     UPDATE platform_operations o SET available_at = now() + make_interval(secs => ?)
+       FROM due WHERE o.id = due.id
+     RETURNING o.id`,
+    [limit, LEASE_SECONDS]
+  )
+  return rows.map((row: { id: string }) => row.id)
+}
+
+/**
+ * BullMQ runner, step 2 (the job): BullMQ's lock keeps it to one worker at a
+ * time; a job rerun after its worker died counts as another attempt.
+ */
+export async function runQueuedOperation(id: string) {
+  const { rows } = await db.rawQuery(
+    `UPDATE platform_operations
+        SET status = 'running', attempts = attempts + 1, started_at = coalesce(started_at, now()),
+            available_at = now() + make_interval(secs => ?), updated_at = now()
+      WHERE id = ? AND status IN ('queued', 'running')
+      RETURNING *`,
+    [LEASE_SECONDS, id]
+  )
+  if (rows[0]) await run(rows[0])
 }
 
 async function run(operation: {

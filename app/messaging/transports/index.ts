@@ -1,5 +1,6 @@
 import env from '#start/env'
 import { localTransport, type Transport } from '#app/messaging/relay'
+import { postgresOperations, type OperationsRunner } from '#app/operations/operations'
 
 export function bullMqPrefix() {
   // Test runs share the machine's Redis: their queues live under the test prefix runs clear.
@@ -33,4 +34,17 @@ export async function createTransport(options: { leaseSeconds?: number } = {}): 
     default:
       return localTransport
   }
+}
+
+/** Operations run on BullMQ when Redis is configured, from PostgreSQL otherwise (DESIGN.md §6). */
+export async function createOperationsRunner(
+  options: { leaseSeconds?: number } = {}
+): Promise<OperationsRunner> {
+  if (!env.get('REDIS_URL')) return postgresOperations
+  const { BullMqOperations } = await import('#app/operations/bullmq_runner')
+  return new BullMqOperations({
+    redisUrl: env.get('REDIS_URL')!,
+    prefix: bullMqPrefix(),
+    lockMs: options.leaseSeconds ? options.leaseSeconds * 1000 : undefined,
+  })
 }

@@ -1,7 +1,10 @@
 import { test } from '@japa/runner'
 import db from '@adonisjs/lucid/services/db'
 import env from '#start/env'
-import { processOperations } from '#app/operations/operations'
+import { Queue } from 'bullmq'
+import { postgresOperations, processOperations } from '#app/operations/operations'
+import { BullMqOperations, OPERATIONS_QUEUE } from '#app/operations/bullmq_runner'
+import { bullMqPrefix } from '#app/messaging/transports/index'
 import { MessagingWorker } from '#app/messaging/worker'
 import { assertMatchesOpenApi, assertProblem } from '#tests/helpers/openapi'
 import { registerUser, resetIdentity } from '#tests/helpers/identity'
@@ -126,45 +129,63 @@ test.group('operations', (group) => {
     assertProblem(await client.get(`/api/v1/operations/${id}`), 401, 'unauthenticated')
   })
 
-  test('the events stream sends progress and ends with done, driven by the worker', async ({
-    client,
-    assert,
-  }) => {
-    const session = await registerUser(client)
-    const worker = new MessagingWorker({
-      connectionString: env.get('DATABASE_URL')!,
-      pollIntervalMs: 200,
-    })
-    await worker.start()
-    try {
-      const id = await start(client, session, { steps: 5 })
-      const response = await fetch(
-        `http://127.0.0.1:${env.get('PORT')}/api/v1/operations/${id}/events`,
-        {
-          headers: { authorization: `Bearer ${session.tokens.accessToken}` },
+  for (const runner of ['postgres', 'bullmq'] as const) {
+    test(`${runner}: the events stream sends progress and ends with done, driven by the worker`, async ({
+      client,
+      assert,
+    }) => {
+      const session = await registerUser(client)
+      const worker = new MessagingWorker({
+        connectionString: env.get('DATABASE_URL')!,
+        pollIntervalMs: 200,
+        operations: runner === 'postgres' ? postgresOperations : bullMqOperations(),
+      })
+      await worker.start()
+      try {
+        const id = await start(client, session, { steps: 5 })
+        const response = await fetch(
+          `http://127.0.0.1:${env.get('PORT')}/api/v1/operations/${id}/events`,
+          {
+            headers: { authorization: `Bearer ${session.tokens.accessToken}` },
+          }
+        )
+        assert.equal(response.status, 200)
+        assert.include(response.headers.get('content-type') ?? '', 'text/event-stream')
+        const text = await response.text()
+        const events = [...text.matchAll(/event: (\w+)\ndata: (.*)\n\n/g)].map(([, name, data]) => [
+          name,
+          JSON.parse(data),
+        ])
+        const progress = events
+          .filter(([name]) => name === 'progress')
+          .map(([, data]) => data.progress)
+        assert.isAbove(progress.length, 1)
+        assert.deepEqual(
+          [...progress].sort((a, b) => a - b),
+          progress,
+          'progress never goes back'
+        )
+        const [lastName, lastData] = events.at(-1)!
+        assert.equal(lastName, 'done')
+        assert.deepInclude(lastData, { status: 'succeeded', progress: 100 })
+        if (runner === 'bullmq') {
+          // BullMQ scheduled it: one job, named by the operation id, completed.
+          const queue = new Queue(OPERATIONS_QUEUE, {
+            prefix: bullMqPrefix(),
+            connection: { url: env.get('REDIS_URL')! },
+          })
+          const job = await queue.getJob(id)
+          await queue.close()
+          assert.exists(job)
+          assert.isNumber(job!.finishedOn)
         }
-      )
-      assert.equal(response.status, 200)
-      assert.include(response.headers.get('content-type') ?? '', 'text/event-stream')
-      const text = await response.text()
-      const events = [...text.matchAll(/event: (\w+)\ndata: (.*)\n\n/g)].map(([, name, data]) => [
-        name,
-        JSON.parse(data),
-      ])
-      const progress = events
-        .filter(([name]) => name === 'progress')
-        .map(([, data]) => data.progress)
-      assert.isAbove(progress.length, 1)
-      assert.deepEqual(
-        [...progress].sort((a, b) => a - b),
-        progress,
-        'progress never goes back'
-      )
-      const [lastName, lastData] = events.at(-1)!
-      assert.equal(lastName, 'done')
-      assert.deepInclude(lastData, { status: 'succeeded', progress: 100 })
-    } finally {
-      await worker.stop()
-    }
-  })
+      } finally {
+        await worker.stop()
+      }
+    }).skip(runner === 'bullmq' && !env.get('REDIS_URL'), 'REDIS_URL is not set')
+  }
 })
+
+function bullMqOperations() {
+  return new BullMqOperations({ redisUrl: env.get('REDIS_URL')!, prefix: bullMqPrefix() })
+}
