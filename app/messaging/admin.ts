@@ -3,6 +3,7 @@ import { DELIVERIES_CHANNEL } from '#app/messaging/relay'
 
 export interface BusStatus {
   outbox: { pending: number; oldestPendingSeconds: number | null; delayed: number }
+  /** PostgreSQL deliveries (local transport, replays) and every transport's dead letters. */
   subscribers: Array<{ subscriber: string; pending: number; dead: number; done: number }>
 }
 

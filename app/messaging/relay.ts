@@ -40,7 +40,19 @@ export interface Transport {
   dispatch(trx: TransactionClientContract, events: EventEnvelope[]): Promise<void>
   /** Starts consuming for the subscribers this process mounts (local: the worker's PostgreSQL loop does). */
   startConsumers?(): Promise<void>
+  /** What the broker holds per module queue, for `bus:status`. */
+  queueStatus?(): Promise<QueueStatus[]>
   close?(): Promise<void>
+}
+
+export interface QueueStatus {
+  queue: string
+  /** Ready to be taken. */
+  waiting: number
+  /** Waiting for a retry (delayed jobs, retry TTL queues). */
+  delayed: number
+  /** Kept after the last attempt (BullMQ failed set, RabbitMQ dead queue). */
+  dead: number
 }
 
 /**

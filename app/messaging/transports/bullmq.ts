@@ -1,6 +1,6 @@
 import { Queue, Worker, UnrecoverableError, type Job } from 'bullmq'
 import logger from '@adonisjs/core/services/logger'
-import type { Transport } from '#app/messaging/relay'
+import type { QueueStatus, Transport } from '#app/messaging/relay'
 import type { EventEnvelope } from '#app/messaging/types'
 import { allSubscriptions, moduleOf, subscribersOf, subscription } from '#app/messaging/subscribers'
 import { consumedHere, countRetry, recordDeadLetter, runSubscriber } from '#app/messaging/handling'
@@ -124,19 +124,19 @@ export class BullMqTransport implements Transport {
     }
   }
 
-  /** Job counts per module queue, for `bus:status`. */
-  async queueCounts() {
+  async queueStatus(): Promise<QueueStatus[]> {
     const modules = new Set(allSubscriptions().map((entry) => moduleOf(entry.subscriber)))
-    const counts: Record<string, Record<string, number>> = {}
-    for (const module of modules) {
-      counts[moduleQueueName(module)] = await this.#queue(module).getJobCounts(
-        'waiting',
-        'active',
-        'delayed',
-        'failed'
-      )
+    const status: QueueStatus[] = []
+    for (const module of [...modules].sort()) {
+      const counts = await this.#queue(module).getJobCounts('waiting', 'delayed', 'failed')
+      status.push({
+        queue: moduleQueueName(module),
+        waiting: counts.waiting,
+        delayed: counts.delayed,
+        dead: counts.failed,
+      })
     }
-    return counts
+    return status
   }
 
   async close() {

@@ -1,7 +1,7 @@
 import amqp from 'amqplib'
 import type { ChannelModel, ConfirmChannel, ConsumeMessage, RecoveringChannelModel } from 'amqplib'
 import logger from '@adonisjs/core/services/logger'
-import type { Transport } from '#app/messaging/relay'
+import type { QueueStatus, Transport } from '#app/messaging/relay'
 import type { EventEnvelope } from '#app/messaging/types'
 import {
   allSubscriptions,
@@ -218,7 +218,7 @@ export class RabbitMqTransport implements Transport {
   /** A TTL queue per delay tier that dead-letters back into the module queue (no head-of-line blocking across tiers). */
   async #retryQueue(channel: ConfirmChannel, module: string, attempt: number) {
     const wanted = backoffMs(attempt, { baseMs: this.options.retryBaseMs })
-    const tiers = [0, 1, 2, 3, 4].map((k) => this.options.retryBaseMs * 4 ** k)
+    const tiers = this.#retryTiers()
     const delay = tiers.find((tier) => tier >= wanted) ?? tiers[tiers.length - 1]
     const name = `${moduleQueue(module)}.retry.${delay}`
     if (!this.#declaredRetryQueues.has(name)) {
@@ -233,6 +233,40 @@ export class RabbitMqTransport implements Transport {
       this.#declaredRetryQueues.add(name)
     }
     return name
+  }
+
+  async queueStatus(): Promise<QueueStatus[]> {
+    const channel = await this.#readyPublisher()
+    const status: QueueStatus[] = []
+    for (const module of [...typesByModule(allSubscriptions()).keys()].sort()) {
+      const queue = moduleQueue(module)
+      const main = await channel.checkQueue(queue)
+      const dead = await channel.checkQueue(`${queue}.dead`)
+      let delayed = 0
+      for (const tier of this.#retryTiers()) {
+        delayed += await this.#countIfExists(`${queue}.retry.${tier}`)
+      }
+      status.push({ queue, waiting: main.messageCount, delayed, dead: dead.messageCount })
+    }
+    return status
+  }
+
+  /** Retry queues exist once something was retried; a check on a missing one closes its channel, so it gets its own. */
+  async #countIfExists(queue: string) {
+    const channel = await this.#model?.createChannel()
+    if (!channel) return 0
+    channel.on('error', () => {})
+    try {
+      const { messageCount } = await channel.checkQueue(queue)
+      await channel.close()
+      return messageCount
+    } catch {
+      return 0
+    }
+  }
+
+  #retryTiers() {
+    return [0, 1, 2, 3, 4].map((k) => this.options.retryBaseMs * 4 ** k)
   }
 
   /** Stops taking messages, lets the handlers in flight finish and ack, then disconnects. */

@@ -15,6 +15,7 @@ import { KafkaTransport, topicOf } from '#app/messaging/transports/kafka'
 import { bullMqPrefix } from '#app/messaging/transports/index'
 import { newId } from '#app/platform/ids'
 import { FakeKafka } from '#tests/fakes/kafka'
+import { childEnv, runNode } from '#tests/helpers/processes'
 import '#tests/fixtures/messaging'
 
 /*
@@ -296,6 +297,12 @@ test.group('broker transports: what each broker holds', () => {
     await db.transaction((trx) => transport.dispatch(trx, [envelope]))
     const counts = await queue.getJobCounts('waiting', 'delayed', 'active', 'failed')
     assert.equal(counts.waiting + counts.delayed + counts.active + counts.failed, 1)
+    assert.deepInclude(await transport.queueStatus(), {
+      queue: moduleQueueName(module),
+      waiting: 1,
+      delayed: 0,
+      dead: 0,
+    })
     const job = await queue.getJob(`${eventId}.${subscriber}`)
     assert.exists(job, 'job id = event id + subscriber')
     assert.equal(job!.opts.attempts, 2)
@@ -343,6 +350,12 @@ test.group('broker transports: what each broker holds', () => {
     } as EventEnvelope
     // Publishing declares every module's queue first, so nothing is unroutable before consumers start.
     await db.transaction((trx) => transport.dispatch(trx, [envelope]))
+    assert.deepInclude(await transport.queueStatus(), {
+      queue: moduleQueue(module),
+      waiting: 1,
+      delayed: 0,
+      dead: 0,
+    })
     const message = await channel.get(moduleQueue(module), { noAck: true })
     assert.isObject(message)
     if (!message) return
@@ -360,6 +373,18 @@ test.group('broker transports: what each broker holds', () => {
         return messageCount === 1
       })
     )
+  }).skip(!env.get('AMQP_URL'), 'AMQP_URL is not set')
+
+  test('bus:status --json names the transport and lists its queues', async ({ assert }) => {
+    const cli = await runNode(
+      ['ace.js', 'bus:status', '--json'],
+      childEnv({ BUS_TRANSPORT: 'rabbitmq' })
+    )
+    assert.equal(cli.code, 0, cli.stderr)
+    const reported = JSON.parse(cli.stdout.slice(cli.stdout.indexOf('{')))
+    assert.equal(reported.transport, 'rabbitmq')
+    assert.isArray(reported.queues)
+    assert.isObject(reported.outbox)
   }).skip(!env.get('AMQP_URL'), 'AMQP_URL is not set')
 
   test('kafka (fake): topic per publishing module, key = aggregate id, offsets committed after handling', async ({
