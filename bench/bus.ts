@@ -8,7 +8,8 @@
 |           delivered and handled by a subscriber doing the same insert, with
 |           the worker running in this process.
 | Latency is publish (occurred_at) → effect committed, from database clocks.
-| bullmq and rabbitmq rows come with those transports.
+| bullmq / rabbitmq: the same, through the broker (REDIS_URL / AMQP_URL set;
+|           each row says when it was skipped).
 */
 import 'reflect-metadata'
 import { join } from 'node:path'
@@ -50,6 +51,12 @@ try {
   const { events } = await import('#app/messaging/outbox')
   const { subscribe } = await import('#app/messaging/subscribers')
   const { MessagingWorker } = await import('#app/messaging/worker')
+  const { localTransport } = await import('#app/messaging/relay')
+  const { postgresOperations } = await import('#app/operations/operations')
+  const { BullMqTransport, moduleQueueName } = await import('#app/messaging/transports/bullmq')
+  const { RabbitMqTransport } = await import('#app/messaging/transports/rabbitmq')
+  const { Queue } = await import('bullmq')
+  type Transport = import('#app/messaging/relay').Transport
   const { newId } = await import('#app/platform/ids')
 
   await db.rawQuery(`CREATE TABLE IF NOT EXISTS bench_effects (
@@ -83,7 +90,6 @@ try {
   }
   await db.rawQuery('TRUNCATE bench_effects')
 
-  // local transport, worker in this process.
   subscribe('bench.ping', 'bench.record', async (event, trx) => {
     await trx.rawQuery('INSERT INTO bench_effects (id, event_id, started_at) VALUES (?, ?, ?)', [
       newId(),
@@ -91,42 +97,86 @@ try {
       event.occurredAt,
     ])
   })
-  const worker = new MessagingWorker({ connectionString: env.get('DATABASE_URL')!, batchSize: 100 })
-  await worker.start()
-  started = performance.now()
-  for (let index = 0; index < EVENTS; index++) {
-    await db.transaction((trx) =>
-      events.publish(trx, 'bench.ping', { index }, { version: 1, tenantId: null })
+
+  /** Publishes EVENTS events (one committed transaction each) and waits for every effect. */
+  const measure = async (name: string, transport: Transport) => {
+    await db.rawQuery('TRUNCATE bench_effects')
+    await db.rawQuery('TRUNCATE messaging_inbox, messaging_deliveries, messaging_outbox CASCADE')
+    const worker = new MessagingWorker({
+      connectionString: env.get('DATABASE_URL')!,
+      batchSize: 100,
+      transport,
+      operations: postgresOperations,
+    })
+    await worker.start()
+    const begun = performance.now()
+    for (let index = 0; index < EVENTS; index++) {
+      await db.transaction((trx) =>
+        events.publish(trx, 'bench.ping', { index }, { version: 1, tenantId: null })
+      )
+    }
+    for (;;) {
+      const [{ count }] = await db.from('bench_effects').count('* as count')
+      if (Number(count) >= EVENTS) break
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    const seconds = (performance.now() - begun) / 1000
+    await worker.stop()
+    return { name, eventsPerSecond: Math.round(EVENTS / seconds), ...(await latency()) }
+  }
+
+  const rows = [baseline]
+  rows.push(await measure('local (outbox → deliveries → handler)', localTransport))
+  if (env.get('REDIS_URL')) {
+    const prefix = 'atrium-bench'
+    const stale = new Queue(moduleQueueName('bench'), {
+      prefix,
+      connection: { url: env.get('REDIS_URL')! },
+    })
+    await stale.obliterate({ force: true })
+    await stale.close()
+    rows.push(
+      await measure(
+        'bullmq (outbox → queue → handler)',
+        new BullMqTransport({ redisUrl: env.get('REDIS_URL')!, prefix, retryBaseMs: 1000 })
+      )
     )
-  }
-  for (;;) {
-    const [{ count }] = await db.from('bench_effects').count('* as count')
-    if (Number(count) >= EVENTS) break
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-  const localSeconds = (performance.now() - started) / 1000
-  await worker.stop()
-  const local = {
-    name: 'local (outbox → deliveries → handler)',
-    eventsPerSecond: Math.round(EVENTS / localSeconds),
-    ...(await latency()),
-  }
+  } else console.log('bullmq: skipped (REDIS_URL is not set)')
+  if (env.get('AMQP_URL')) {
+    rows.push(
+      await measure(
+        'rabbitmq (outbox → exchange → handler)',
+        new RabbitMqTransport({ url: env.get('AMQP_URL')!, retryBaseMs: 1000 })
+      )
+    )
+  } else console.log('rabbitmq: skipped (AMQP_URL is not set)')
 
   console.log(
     `${EVENTS} events, one publish transaction each, Node ${process.version}, ${database?.label}`
   )
   printTable(
-    ['path', 'events/s', 'p50 ms', 'p95 ms'],
-    [baseline, local].map((row) => [row.name, row.eventsPerSecond, row.p50, row.p95])
+    ['path', 'events/s', 'p50 ms', 'p95 ms', 'vs baseline'],
+    rows.map((row) => [
+      row.name,
+      row.eventsPerSecond,
+      row.p50,
+      row.p95,
+      `x${Math.round((row.eventsPerSecond / baseline.eventsPerSecond) * 100) / 100}`,
+    ])
   )
-  const ratio = Math.round((local.eventsPerSecond / baseline.eventsPerSecond) * 100) / 100
-  console.log(`\nlocal / baseline throughput: x${ratio}`)
   const file = await writeResults('bus', {
     date: new Date().toISOString(),
     node: process.version,
     events: EVENTS,
-    results: [baseline, local],
-    ratio: { localVsBaseline: ratio },
+    results: rows,
+    ratios: Object.fromEntries(
+      rows
+        .slice(1)
+        .map((row) => [
+          row.name.split(' ')[0],
+          Math.round((row.eventsPerSecond / baseline.eventsPerSecond) * 100) / 100,
+        ])
+    ),
   })
   console.log(`wrote ${file}`)
 } finally {
