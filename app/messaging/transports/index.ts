@@ -3,8 +3,9 @@ import { localTransport, type Transport } from '#app/messaging/relay'
 import { postgresOperations, type OperationsRunner } from '#app/operations/operations'
 
 export function bullMqPrefix() {
-  // Test runs share the machine's Redis: their queues live under the test prefix runs clear.
-  return env.get('BULLMQ_PREFIX') ?? (env.get('NODE_ENV') === 'test' ? 'atrium-test' : 'atrium')
+  // Test runs share the machine's Redis: their queues live under the prefix each run clears.
+  if (env.get('NODE_ENV') === 'test') return 'atrium-test'
+  return env.get('BULLMQ_PREFIX') ?? 'atrium'
 }
 
 /**
