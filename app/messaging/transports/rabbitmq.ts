@@ -139,20 +139,40 @@ export class RabbitMqTransport implements Transport {
     if (this.#consumingOn.has(model)) return
     this.#consumingOn.add(model)
     const modules = typesByModule(allSubscriptions().filter(consumedHere))
-    for (const module of modules.keys()) {
-      // One channel per module, so a slow module does not hold another's prefetch.
-      const channel = await model.createConfirmChannel()
-      await channel.prefetch(this.options.prefetch ?? 16)
-      const { consumerTag } = await channel.consume(moduleQueue(module), (message) => {
-        if (!message) return
-        const work = this.#handle(channel, module, message).catch((error) =>
-          logger.error({ err: error, module }, 'rabbitmq delivery failed; it will be redelivered')
-        )
-        this.#inFlight.add(work)
-        work.finally(() => this.#inFlight.delete(work))
-      })
-      this.#consumers.push({ channel, tag: consumerTag })
-    }
+    for (const module of modules.keys()) await this.#consumeModule(model, module)
+  }
+
+  /** One channel per module, so a slow module does not hold another's prefetch. */
+  async #consumeModule(model: ChannelModel, module: string) {
+    const channel = await model.createConfirmChannel()
+    // A channel-level error closes only the channel: consume again on the same connection.
+    channel.on('error', (error: Error) =>
+      logger.warn({ err: error, module }, 'rabbitmq channel error')
+    )
+    channel.on('close', () => {
+      this.#consumers = this.#consumers.filter((consumer) => consumer.channel !== channel)
+      if (!this.#consume || this.#model !== model) return
+      setTimeout(() => {
+        if (this.#consume && this.#model === model) {
+          this.#consumeModule(model, module).catch((error) =>
+            logger.warn(
+              { err: error, module },
+              'rabbitmq consumer not restarted; waiting for reconnection'
+            )
+          )
+        }
+      }, 1000)
+    })
+    await channel.prefetch(this.options.prefetch ?? 16)
+    const { consumerTag } = await channel.consume(moduleQueue(module), (message) => {
+      if (!message) return
+      const work = this.#handle(channel, module, message).catch((error) =>
+        logger.error({ err: error, module }, 'rabbitmq delivery failed; it will be redelivered')
+      )
+      this.#inFlight.add(work)
+      work.finally(() => this.#inFlight.delete(work))
+    })
+    this.#consumers.push({ channel, tag: consumerTag })
   }
 
   async #handle(channel: ConfirmChannel, module: string, message: ConsumeMessage) {

@@ -1,0 +1,94 @@
+import { test } from '@japa/runner'
+import { spawnSync } from 'node:child_process'
+import db from '@adonisjs/lucid/services/db'
+import env from '#start/env'
+import { events } from '#app/messaging/outbox'
+import { subscribe, unsubscribe } from '#app/messaging/subscribers'
+import { MessagingWorker } from '#app/messaging/worker'
+import { RabbitMqTransport, moduleQueue } from '#app/messaging/transports/rabbitmq'
+import { postgresOperations } from '#app/operations/operations'
+import { newId } from '#app/platform/ids'
+import amqp from 'amqplib'
+import '#tests/fixtures/messaging'
+
+const EFFECTS = 'test_reconnect_effects'
+const rabbitmqctl = (...args: string[]) =>
+  spawnSync('rabbitmqctl', args, { encoding: 'utf8', timeout: 30_000 })
+const skip = !env.get('AMQP_URL')
+  ? 'AMQP_URL is not set'
+  : rabbitmqctl('--version').status !== 0
+    ? 'rabbitmqctl is not available to drop the connections'
+    : undefined
+
+async function until(condition: () => Promise<boolean>, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (await condition()) return true
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  return false
+}
+
+async function effectCount() {
+  const [{ count }] = await db.from(EFFECTS).count('* as count')
+  return Number(count)
+}
+
+async function publish(from: number, count: number) {
+  await db.transaction(async (trx) => {
+    for (let index = from; index < from + count; index++) {
+      await events.publish(trx, 'test.transport_probe', { index }, { version: 1, tenantId: null })
+    }
+  })
+}
+
+test.group('rabbitmq transport when the broker drops its connections', () => {
+  test('publisher and consumers reconnect by themselves; every effect once', async ({
+    assert,
+    cleanup,
+  }) => {
+    await db.rawQuery(`TRUNCATE messaging_inbox, messaging_deliveries, messaging_outbox CASCADE`)
+    await db.rawQuery(
+      `CREATE TABLE IF NOT EXISTS ${EFFECTS} (event_id uuid PRIMARY KEY, index int NOT NULL)`
+    )
+    await db.rawQuery(`TRUNCATE ${EFFECTS}`)
+    const module = `t${newId().replaceAll('-', '').slice(-10)}`
+    const subscriber = `${module}.record_probe`
+    subscribe('test.transport_probe', subscriber, async (event, trx) => {
+      await trx.table(EFFECTS).insert({ event_id: event.id, index: event.payload.index })
+    })
+    const worker = new MessagingWorker({
+      connectionString: env.get('DATABASE_URL')!,
+      transport: new RabbitMqTransport({ url: env.get('AMQP_URL')!, retryBaseMs: 50 }),
+      operations: postgresOperations,
+      pollIntervalMs: 100,
+    })
+    cleanup(async () => {
+      await worker.stop()
+      unsubscribe(subscriber)
+      const connection = await amqp.connect(env.get('AMQP_URL')!)
+      const channel = await connection.createChannel()
+      await channel.deleteQueue(moduleQueue(module))
+      await channel.deleteQueue(`${moduleQueue(module)}.dead`)
+      await connection.close()
+    })
+    await worker.start()
+    await publish(0, 10)
+    assert.isTrue(await until(async () => (await effectCount()) === 10), 'before the drop')
+
+    const dropped = rabbitmqctl('close_all_connections', 'atrium reconnect test')
+    assert.equal(dropped.status, 0, dropped.stderr)
+    await publish(10, 30)
+    assert.isTrue(
+      await until(async () => (await effectCount()) === 40),
+      `after the drop: ${await effectCount()} effects`
+    )
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    const { rows } = await db.rawQuery(
+      `SELECT count(*)::int AS effects, count(DISTINCT index)::int AS indexes FROM ${EFFECTS}`
+    )
+    assert.deepEqual(rows[0], { effects: 40, indexes: 40 })
+  })
+    .skip(Boolean(skip), skip)
+    .timeout(90_000)
+})
