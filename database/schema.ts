@@ -7,6 +7,116 @@
 import { BaseModel, column } from '@adonisjs/lucid/orm'
 import { DateTime } from 'luxon'
 
+export class GatewayDeploymentSchema extends BaseModel {
+  static $columns = ['createdAt', 'id', 'modelId', 'position', 'providerId', 'tenantId', 'updatedAt', 'upstreamModel', 'weight'] as const
+  $columns = GatewayDeploymentSchema.$columns
+  @column.dateTime({ autoCreate: true })
+  declare createdAt: DateTime
+  @column({ isPrimary: true })
+  declare id: string
+  @column()
+  declare modelId: string
+  @column()
+  declare position: number
+  @column()
+  declare providerId: string
+  @column()
+  declare tenantId: string
+  @column.dateTime({ autoCreate: true, autoUpdate: true })
+  declare updatedAt: DateTime
+  @column()
+  declare upstreamModel: string
+  @column()
+  declare weight: number
+}
+
+export class GatewayKeySchema extends BaseModel {
+  static $columns = ['allowedModels', 'createdAt', 'expiresAt', 'id', 'lastUsedAt', 'limits', 'metadata', 'name', 'prefix', 'previousSecretHash', 'previousValidUntil', 'revokedAt', 'scopes', 'secretHash', 'tenantId', 'updatedAt', 'userId'] as const
+  $columns = GatewayKeySchema.$columns
+  @column()
+  declare allowedModels: any | null
+  @column.dateTime({ autoCreate: true })
+  declare createdAt: DateTime
+  @column.dateTime()
+  declare expiresAt: DateTime | null
+  @column({ isPrimary: true })
+  declare id: string
+  @column.dateTime()
+  declare lastUsedAt: DateTime | null
+  @column()
+  declare limits: any
+  @column()
+  declare metadata: any
+  @column()
+  declare name: string
+  @column()
+  declare prefix: string
+  @column()
+  declare previousSecretHash: string | null
+  @column.dateTime()
+  declare previousValidUntil: DateTime | null
+  @column.dateTime()
+  declare revokedAt: DateTime | null
+  @column()
+  declare scopes: any
+  @column()
+  declare secretHash: string
+  @column()
+  declare tenantId: string
+  @column.dateTime({ autoCreate: true, autoUpdate: true })
+  declare updatedAt: DateTime
+  @column()
+  declare userId: string | null
+}
+
+export class GatewayModelSchema extends BaseModel {
+  static $columns = ['alias', 'createdAt', 'currency', 'id', 'inputPricePerMtok', 'outputPricePerMtok', 'strategy', 'tenantId', 'updatedAt'] as const
+  $columns = GatewayModelSchema.$columns
+  @column()
+  declare alias: string
+  @column.dateTime({ autoCreate: true })
+  declare createdAt: DateTime
+  @column()
+  declare currency: string
+  @column({ isPrimary: true })
+  declare id: string
+  @column()
+  declare inputPricePerMtok: bigint | number
+  @column()
+  declare outputPricePerMtok: bigint | number
+  @column()
+  declare strategy: string
+  @column()
+  declare tenantId: string
+  @column.dateTime({ autoCreate: true, autoUpdate: true })
+  declare updatedAt: DateTime
+}
+
+export class GatewayProviderSchema extends BaseModel {
+  static $columns = ['apiKeyEncrypted', 'baseUrl', 'createdAt', 'id', 'kind', 'maxRetries', 'name', 'tenantId', 'timeoutMs', 'updatedAt'] as const
+  $columns = GatewayProviderSchema.$columns
+  @column()
+  declare apiKeyEncrypted: string | null
+  @column()
+  declare baseUrl: string
+  @column.dateTime({ autoCreate: true })
+  declare createdAt: DateTime
+  @column({ isPrimary: true })
+  declare id: string
+  @column()
+  declare kind: string
+  @column()
+  declare maxRetries: number
+  @column()
+  declare name: string
+  @column()
+  declare tenantId: string
+  @column()
+  declare timeoutMs: number
+  @column.dateTime({ autoCreate: true, autoUpdate: true })
+  declare updatedAt: DateTime
+}
+
 export class IdempotencyKeySchema extends BaseModel {
   static $columns = ['createdAt', 'expiresAt', 'id', 'key', 'lockedUntil', 'principal', 'requestHash', 'responseBody', 'responseHeaders', 'responseStatus', 'route', 'state'] as const
   $columns = IdempotencyKeySchema.$columns

@@ -113,6 +113,11 @@ const env = await Env.create(new URL('../', import.meta.url), {
   OLLAMA_HOST: optionalUrl(['http:', 'https:'], 'an http(s):// URL'),
   OPENAI_BASE_URL: optionalUrl(['http:', 'https:'], 'an http(s):// URL'),
   OPENAI_API_KEY: Env.schema.secret.optional(),
+
+  /** Gateway circuit breaker: this many failures of a deployment within the window cool it down. */
+  GATEWAY_BREAKER_THRESHOLD: Env.schema.number.optional(),
+  GATEWAY_BREAKER_WINDOW_SECONDS: Env.schema.number.optional(),
+  GATEWAY_BREAKER_COOLDOWN_SECONDS: Env.schema.number.optional(),
 })
 
 const transport = env.get('BUS_TRANSPORT')

@@ -31,10 +31,14 @@ export default class HttpExceptionHandler extends ExceptionHandler {
     }
 
     if (ctx.request.url().startsWith('/v1/') || ctx.request.url() === '/v1') {
-      return ctx.response.status(answer.status).send({
+      // OpenAI answers every invalid request with 400, validation included.
+      const status = answer.status === 422 ? 400 : answer.status
+      return ctx.response.status(status).send({
         error: {
-          message: answer.detail ?? answer.title,
-          type: openAiErrorType(answer.status),
+          message: answer.errors?.length
+            ? `${answer.detail ?? answer.title} ${answer.errors.map((entry) => `${entry.field}: ${entry.message}`).join('; ')}`
+            : (answer.detail ?? answer.title),
+          type: openAiErrorType(status),
           param: answer.errors?.[0]?.field ?? null,
           code: answer.code,
         },

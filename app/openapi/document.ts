@@ -45,6 +45,11 @@ export function buildDocument(info: DocumentInfo, fragments: OpenApiFragment[]) 
       parameters: sharedParameters,
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+        apiKey: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'A gateway API key (atr_…), for the OpenAI-compatible /v1 API',
+        },
       },
     },
   }

@@ -6,3 +6,4 @@ export { principalResolver } from '#modules/identity/services/principal_resolver
 export { signingKeys } from '#modules/identity/services/signing_keys'
 export type { MembershipRole, MembershipView, UserView } from '#modules/identity/services/accounts'
 export { provisioning, ProvisioningError } from '#modules/identity/services/provisioning'
+export { isTenantMember } from '#modules/identity/services/tenants'

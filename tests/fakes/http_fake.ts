@@ -33,6 +33,11 @@ export async function startHttpFake(routes: Record<string, FakeHandler>): Promis
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve())
+        // Keep-alive connections of the clients under test would hold close() open.
+        server.closeAllConnections()
+      }),
   }
 }

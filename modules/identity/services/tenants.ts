@@ -400,3 +400,17 @@ async function findTarget(
   if (!row) throw memberNotFound()
   return { userId: row.user_id, role: row.role }
 }
+
+/** For other modules (through index.ts): whether a user belongs to the tenant of the unit of work. */
+export async function isTenantMember(
+  trx: TransactionClientContract,
+  tenantId: string,
+  userId: string
+) {
+  if (!isUuid(userId)) return false
+  const row = await trx
+    .from('identity_memberships')
+    .where({ tenant_id: tenantId, user_id: userId })
+    .first()
+  return Boolean(row)
+}

@@ -1,0 +1,46 @@
+import app from '@adonisjs/core/services/app'
+import router from '@adonisjs/core/services/router'
+import { middleware } from '#start/kernel'
+import { keyResolver } from '#modules/gateway/services/key_auth'
+
+const AdminController = () => import('#modules/gateway/controllers/admin_controller')
+const OpenAiController = () => import('#modules/gateway/controllers/openai_controller')
+
+/** /api/v1/gateway: providers, model aliases and API keys (tenant owners and admins). */
+export default function gatewayRoutes() {
+  router
+    .group(() => {
+      router.get('/providers', [AdminController, 'listProviders'])
+      router.post('/providers', [AdminController, 'createProvider'])
+      router.get('/providers/:id', [AdminController, 'showProvider'])
+      router.patch('/providers/:id', [AdminController, 'updateProvider'])
+      router.delete('/providers/:id', [AdminController, 'deleteProvider'])
+      router.get('/models', [AdminController, 'listModels'])
+      router.post('/models', [AdminController, 'createModel'])
+      router.get('/models/:id', [AdminController, 'showModel'])
+      router.patch('/models/:id', [AdminController, 'updateModel'])
+      router.delete('/models/:id', [AdminController, 'deleteModel'])
+      router.get('/keys', [AdminController, 'listKeys'])
+      router.post('/keys', [AdminController, 'createKey'])
+      router.get('/keys/:id', [AdminController, 'showKey'])
+      router.patch('/keys/:id', [AdminController, 'updateKey'])
+      router.post('/keys/:id/rotate', [AdminController, 'rotateKey'])
+      router.post('/keys/:id/revoke', [AdminController, 'revokeKey'])
+    })
+    .prefix('/gateway')
+    .use(middleware.auth())
+}
+
+/** The OpenAI-compatible API at /v1, authenticated by API key. */
+export function rootRoutes() {
+  router
+    .group(() => {
+      router.post('/chat/completions', [OpenAiController, 'chatCompletions'])
+      router.post('/embeddings', [OpenAiController, 'embeddings'])
+      router.get('/models', [OpenAiController, 'models'])
+      router.get('/models/:model', [OpenAiController, 'model'])
+    })
+    .prefix('/v1')
+  // The key cache's LISTEN connection must not hold the process open at shutdown.
+  app.terminating(() => keyResolver.close())
+}

@@ -1,0 +1,192 @@
+import type { ChatCompletion, ChatCompletionChunk } from 'openai/resources/chat/completions'
+import { ProblemException } from '#app/http/problem'
+import { tenancy } from '#app/tenancy/tenancy'
+import { models, type ModelView } from '#modules/gateway/services/models'
+import type { ProviderRow } from '#modules/gateway/services/providers'
+import {
+  AllDeploymentsFailed,
+  breaker,
+  orderDeployments,
+  routeCall,
+  type Deployment,
+} from '#modules/gateway/services/routing'
+import { UpstreamError, type ChatParams, type Usage } from '#modules/gateway/services/upstreams'
+
+/** Who a gateway call is for: an API key, or a user acting through another module. */
+export interface Caller {
+  tenantId: string
+  userId?: string | null
+  keyId?: string | null
+  /** null: every model of the tenant. */
+  allowedModels?: string[] | null
+}
+
+export interface ResolvedModel {
+  alias: string
+  view: ModelView
+  deployments: Deployment[]
+}
+
+export interface CallTiming {
+  /** Milliseconds spent waiting on upstreams (all attempts). */
+  upstreamMs: number
+}
+
+function modelNotAllowed(alias: string) {
+  return new ProblemException(403, 'model_not_allowed', `This key may not use the model ${alias}.`)
+}
+
+function upstreamProblem(error: unknown) {
+  if (error instanceof AllDeploymentsFailed) {
+    const last = error.lastError
+    if (!last) {
+      return new ProblemException(
+        503,
+        'model_unavailable',
+        'Every deployment of this model is cooling down after failures; retry shortly.',
+        undefined,
+        { 'retry-after': '5' }
+      )
+    }
+    if (last.status === 504) {
+      return new ProblemException(
+        504,
+        'upstream_timeout',
+        'The model provider did not answer in time.'
+      )
+    }
+    return new ProblemException(502, 'upstream_error', 'The model provider failed to answer.')
+  }
+  if (error instanceof UpstreamError) {
+    // The upstream refused the request itself (e.g. context too long): the client's to fix.
+    if (error.status && error.status >= 400 && error.status < 500) {
+      return new ProblemException(
+        400,
+        'upstream_rejected',
+        `The model provider refused the request: ${error.message}`
+      )
+    }
+    return new ProblemException(502, 'upstream_error', 'The model provider failed to answer.')
+  }
+  return error
+}
+
+/** The caller's view of an alias, with its deployments and providers; 403/404 when it may not or does not exist. */
+export async function resolveModel(caller: Caller, alias: string): Promise<ResolvedModel> {
+  if (caller.allowedModels && !caller.allowedModels.includes(alias)) throw modelNotAllowed(alias)
+  return tenancy.run(caller.tenantId, async (trx) => {
+    const view = await models.byAlias(trx, alias)
+    if (!view) {
+      throw new ProblemException(404, 'model_not_found', `The model ${alias} does not exist.`)
+    }
+    const providerIds = [...new Set(view.deployments.map((deployment) => deployment.providerId))]
+    const providers: ProviderRow[] = providerIds.length
+      ? await trx.from('gateway_providers').whereIn('id', providerIds)
+      : []
+    const byId = new Map(providers.map((provider) => [provider.id, provider]))
+    const deployments = view.deployments.map((deployment) => ({
+      id: deployment.id,
+      provider: byId.get(deployment.providerId)!,
+      upstreamModel: deployment.upstreamModel,
+      weight: deployment.weight,
+    }))
+    return { alias, view, deployments: orderDeployments(view.strategy, deployments) }
+  })
+}
+
+/** The models a caller may use (GET /v1/models). */
+export async function listModels(caller: Caller) {
+  const all = await tenancy.run(caller.tenantId, (trx) => models.list(trx))
+  return all.filter((model) => !caller.allowedModels || caller.allowedModels.includes(model.alias))
+}
+
+function timed<T>(timing: CallTiming, work: () => Promise<T>) {
+  const started = performance.now()
+  return work().finally(() => (timing.upstreamMs += performance.now() - started))
+}
+
+export async function chat(
+  model: ResolvedModel,
+  params: ChatParams,
+  signal: AbortSignal,
+  timing: CallTiming = { upstreamMs: 0 }
+): Promise<{ completion: ChatCompletion; usage: Usage; deployment: Deployment }> {
+  try {
+    const { result, deployment } = await routeCall(
+      model.alias,
+      model.deployments,
+      signal,
+      (upstream, target) => timed(timing, () => upstream.chat(target.upstreamModel, params, signal))
+    )
+    const usage = result.usage ?? { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 }
+    return { completion: { ...result, model: model.alias }, usage, deployment }
+  } catch (error) {
+    throw upstreamProblem(error)
+  }
+}
+
+/**
+ * Opens a stream: the first chunk is awaited inside the router, so a
+ * deployment that fails before answering falls back to the next one. After
+ * that the stream is committed to its deployment; a later failure reaches
+ * the caller as an error from the iterator.
+ */
+export async function chatStream(
+  model: ResolvedModel,
+  params: ChatParams,
+  signal: AbortSignal,
+  timing: CallTiming = { upstreamMs: 0 }
+) {
+  try {
+    const { result, deployment } = await routeCall(
+      model.alias,
+      model.deployments,
+      signal,
+      (upstream, target) =>
+        timed(timing, async () => {
+          const iterator = upstream
+            .chatStream(target.upstreamModel, params, signal)
+            [Symbol.asyncIterator]()
+          const first = await iterator.next()
+          return { iterator, first }
+        })
+    )
+    const { iterator, first } = result
+    async function* chunks(): AsyncGenerator<ChatCompletionChunk> {
+      if (!first.done) yield { ...first.value, model: model.alias }
+      for (;;) {
+        let next: IteratorResult<ChatCompletionChunk>
+        try {
+          next = await iterator.next()
+        } catch (error) {
+          if (!signal.aborted) breaker.failure(deployment.id)
+          throw upstreamProblem(error)
+        }
+        if (next.done) return
+        yield { ...next.value, model: model.alias }
+      }
+    }
+    return { chunks: chunks(), deployment }
+  } catch (error) {
+    throw upstreamProblem(error)
+  }
+}
+
+export async function embed(
+  model: ResolvedModel,
+  input: string | string[],
+  signal: AbortSignal,
+  timing: CallTiming = { upstreamMs: 0 }
+) {
+  try {
+    const { result, deployment } = await routeCall(
+      model.alias,
+      model.deployments,
+      signal,
+      (upstream, target) => timed(timing, () => upstream.embed(target.upstreamModel, input, signal))
+    )
+    return { ...result, deployment }
+  } catch (error) {
+    throw upstreamProblem(error)
+  }
+}

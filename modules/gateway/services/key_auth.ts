@@ -1,0 +1,132 @@
+import pg from 'pg'
+import db from '@adonisjs/lucid/services/db'
+import logger from '@adonisjs/core/services/logger'
+import env from '#start/env'
+import {
+  hashSecret,
+  KEYS_CHANNEL,
+  type KeyLimits,
+  type KeyRow,
+  type Scope,
+} from '#modules/gateway/services/keys'
+
+/** What a request authenticated by an API key acts as. */
+export interface ApiKeyPrincipal {
+  keyId: string
+  tenantId: string
+  userId: string | null
+  name: string
+  scopes: Scope[]
+  allowedModels: string[] | null
+  limits: KeyLimits
+}
+
+interface CacheEntry {
+  key: ApiKeyPrincipal | null
+  /** The entry stops being trusted at this time (expiry, end of a rotation's grace, or the TTL). */
+  validUntil: number
+}
+
+const CACHE_TTL_MS = 60_000
+const MAX_ENTRIES = 10_000
+
+/**
+ * Resolves `atr_…` secrets to keys. Lookups by SHA-256 go to PostgreSQL as
+ * the platform (a key names its tenant), then sit in a per-process cache.
+ * Every change to a key NOTIFYs in its transaction; each process LISTENs and
+ * drops the entry, so a revoke holds everywhere at once. While the listener
+ * is down nothing is cached.
+ */
+class KeyResolver {
+  #cache = new Map<string, CacheEntry>()
+  #listener?: pg.Client
+  #listening = false
+  #connecting?: Promise<void>
+
+  async resolve(secret: string): Promise<ApiKeyPrincipal | null> {
+    if (!secret.startsWith('atr_') || secret.length > 100) return null
+    const hash = hashSecret(secret)
+    const cached = this.#cache.get(hash)
+    if (cached && cached.validUntil > Date.now() && this.#listening) return cached.key
+    this.#listen()
+
+    const row: (KeyRow & { via_previous: boolean }) | null = await db
+      .from('gateway_keys')
+      .where('secret_hash', hash)
+      .orWhere((query) =>
+        query
+          .where('previous_secret_hash', hash)
+          .where('previous_valid_until', '>', db.raw('now()'))
+      )
+      .select('*', db.raw('secret_hash <> ? AS via_previous', [hash]))
+      .first()
+    const now = Date.now()
+    const usable =
+      row && !row.revoked_at && (!row.expires_at || new Date(row.expires_at).getTime() > now)
+    const key: ApiKeyPrincipal | null = usable
+      ? {
+          keyId: row.id,
+          tenantId: row.tenant_id,
+          userId: row.user_id,
+          name: row.name,
+          scopes: row.scopes,
+          allowedModels: row.allowed_models,
+          limits: row.limits ?? {},
+        }
+      : null
+    const limits = [now + CACHE_TTL_MS]
+    if (usable && row.expires_at) limits.push(new Date(row.expires_at).getTime())
+    if (usable && row.via_previous && row.previous_valid_until) {
+      limits.push(new Date(row.previous_valid_until).getTime())
+    }
+    if (this.#listening) {
+      if (this.#cache.size >= MAX_ENTRIES) this.#cache.clear()
+      this.#cache.set(hash, { key, validUntil: Math.min(...limits) })
+    }
+    return key
+  }
+
+  #listen() {
+    if (this.#listener || this.#connecting) return
+    const listener = new pg.Client({ connectionString: env.get('DATABASE_URL') })
+    const drop = () => {
+      if (this.#listener !== listener) return
+      this.#listener = undefined
+      this.#listening = false
+      this.#cache.clear()
+      listener.end().catch(() => {})
+    }
+    listener.on('notification', (message) => this.#forget(message.payload ?? ''))
+    listener.on('error', (error) => {
+      logger.warn({ err: error }, 'gateway key listener lost; keys are not cached until it is back')
+      drop()
+    })
+    listener.on('end', drop)
+    this.#listener = listener
+    this.#connecting = listener
+      .connect()
+      .then(() => listener.query(`LISTEN ${KEYS_CHANNEL}`))
+      .then(() => {
+        if (this.#listener === listener) this.#listening = true
+      })
+      .catch(drop)
+      .finally(() => (this.#connecting = undefined))
+  }
+
+  #forget(keyId: string) {
+    for (const [hash, entry] of this.#cache) {
+      if (!entry.key || entry.key.keyId === keyId) this.#cache.delete(hash)
+    }
+  }
+
+  async close() {
+    await this.#connecting
+    const listener = this.#listener
+    this.#listener = undefined
+    this.#listening = false
+    this.#cache.clear()
+    await listener?.end().catch(() => {})
+  }
+}
+
+export const keyResolver = new KeyResolver()

@@ -1,0 +1,140 @@
+import env from '#start/env'
+import { Gauge, Counter } from 'prom-client'
+import { metricsRegistry } from '#app/observability/metrics'
+import type { ProviderRow } from '#modules/gateway/services/providers'
+import { UpstreamError, upstreamFor, type Upstream } from '#modules/gateway/services/upstreams'
+
+export interface Deployment {
+  id: string
+  provider: ProviderRow
+  upstreamModel: string
+  weight: number
+}
+
+const deploymentState = new Gauge({
+  name: 'gateway_deployment_up',
+  help: 'Whether a deployment takes traffic (1) or is cooling down after failures (0), in this process',
+  labelNames: ['deployment'] as const,
+  registers: [metricsRegistry],
+})
+
+export const fallbacksTotal = new Counter({
+  name: 'gateway_fallbacks_total',
+  help: 'Requests answered by a deployment other than the first one tried',
+  labelNames: ['model'] as const,
+  registers: [metricsRegistry],
+})
+
+/**
+ * Per-process circuit breaker: a deployment that fails `threshold` times
+ * within the window is skipped for the cooldown, then tried again. Each
+ * process learns on its own (no shared state to fail with it).
+ */
+class Breaker {
+  #failures = new Map<string, number[]>()
+  #openUntil = new Map<string, number>()
+
+  get #settings() {
+    return {
+      threshold: env.get('GATEWAY_BREAKER_THRESHOLD') ?? 5,
+      windowMs: (env.get('GATEWAY_BREAKER_WINDOW_SECONDS') ?? 60) * 1000,
+      cooldownMs: (env.get('GATEWAY_BREAKER_COOLDOWN_SECONDS') ?? 30) * 1000,
+    }
+  }
+
+  isOpen(id: string) {
+    const until = this.#openUntil.get(id)
+    if (!until) return false
+    if (until > Date.now()) return true
+    this.#openUntil.delete(id)
+    this.#failures.delete(id)
+    deploymentState.set({ deployment: id }, 1)
+    return false
+  }
+
+  failure(id: string) {
+    const { threshold, windowMs, cooldownMs } = this.#settings
+    const now = Date.now()
+    const recent = (this.#failures.get(id) ?? []).filter((at) => at > now - windowMs)
+    recent.push(now)
+    this.#failures.set(id, recent)
+    if (recent.length >= threshold) {
+      this.#openUntil.set(id, now + cooldownMs)
+      deploymentState.set({ deployment: id }, 0)
+    }
+  }
+
+  success(id: string) {
+    this.#failures.delete(id)
+    deploymentState.set({ deployment: id }, 1)
+  }
+
+  /** Tests: forget everything. */
+  reset() {
+    this.#failures.clear()
+    this.#openUntil.clear()
+  }
+}
+
+export const breaker = new Breaker()
+
+/** priority: in order. weighted: a weighted random order, the rest as fallbacks. */
+export function orderDeployments(strategy: 'priority' | 'weighted', deployments: Deployment[]) {
+  if (strategy === 'priority') return [...deployments]
+  const pool = [...deployments]
+  const ordered: Deployment[] = []
+  while (pool.length) {
+    const total = pool.reduce((sum, entry) => sum + Math.max(0, entry.weight), 0)
+    let pick = Math.random() * total
+    let index = pool.findIndex((entry) => (pick -= Math.max(0, entry.weight)) < 0)
+    if (index < 0) index = 0
+    ordered.push(pool.splice(index, 1)[0])
+  }
+  return ordered
+}
+
+export class AllDeploymentsFailed extends Error {
+  constructor(readonly lastError: UpstreamError | null) {
+    super('every deployment failed')
+  }
+}
+
+/**
+ * Runs `call` against the model's deployments: retries a retryable failure
+ * on the same deployment (provider.max_retries, exponential backoff or the
+ * upstream's retry-after up to 2 s), then falls back to the next one; skips
+ * deployments cooling down. A non-retryable error (the upstream refused the
+ * request itself) is thrown as is: another deployment would refuse it too.
+ */
+export async function routeCall<T>(
+  alias: string,
+  deployments: Deployment[],
+  signal: AbortSignal,
+  call: (upstream: Upstream, deployment: Deployment) => Promise<T>
+): Promise<{ result: T; deployment: Deployment }> {
+  let lastError: UpstreamError | null = null
+  let tried = 0
+  for (const deployment of deployments) {
+    if (breaker.isOpen(deployment.id)) continue
+    if (tried++ > 0) fallbacksTotal.inc({ model: alias })
+    const upstream = upstreamFor(deployment.provider)
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const result = await call(upstream, deployment)
+        breaker.success(deployment.id)
+        return { result, deployment }
+      } catch (error) {
+        const failure =
+          error instanceof UpstreamError ? error : new UpstreamError(String(error), 502, true)
+        if (signal.aborted) throw failure
+        if (!failure.retryable) throw failure
+        breaker.failure(deployment.id)
+        lastError = failure
+        if (attempt >= deployment.provider.max_retries || breaker.isOpen(deployment.id)) break
+        const backoff = failure.retryAfterMs ?? 100 * 2 ** attempt
+        await new Promise((resolve) => setTimeout(resolve, Math.min(backoff, 2000)))
+      }
+    }
+  }
+  throw new AllDeploymentsFailed(lastError)
+}

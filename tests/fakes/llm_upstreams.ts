@@ -1,0 +1,255 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { startHttpFake, type HttpFake } from '#tests/fakes/http_fake'
+
+/**
+ * What the next requests to a fake upstream do. Each call takes the next
+ * entry of `script` (then repeats `fallback`): answer normally, fail with a
+ * status, stall past the client's timeout, or break a stream after N chunks.
+ */
+export type Step =
+  | { kind: 'ok'; reply?: string; delayMs?: number; chunkDelayMs?: number }
+  | { kind: 'status'; status: number; retryAfter?: number }
+  | { kind: 'stall'; ms: number }
+  | { kind: 'break_stream'; afterChunks: number; chunkDelayMs?: number }
+
+export interface FakeUpstream extends HttpFake {
+  script: Step[]
+  fallback: Step
+  /** Requests whose client went away before the answer was complete. */
+  aborted: number
+  chatCalls(): Array<Record<string, unknown>>
+}
+
+const words = (reply: string) => reply.split(/(?<= )/)
+const tokenCount = (text: string) => Math.max(1, Math.ceil(text.length / 4))
+
+function nextStep(fake: FakeUpstream): Step {
+  return fake.script.shift() ?? fake.fallback
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+function trackAbort(fake: FakeUpstream, response: ServerResponse) {
+  response.once('close', () => {
+    if (!response.writableFinished) fake.aborted++
+  })
+}
+
+/** Handles the failure steps; returns the ok step when the request should be answered. */
+async function failOrProceed(
+  step: Step,
+  response: ServerResponse,
+  json: (status: number, body: unknown) => void
+) {
+  if (step.kind === 'status') {
+    if (step.retryAfter !== undefined) response.setHeader('retry-after', String(step.retryAfter))
+    json(step.status, {
+      error: { message: `fake failure ${step.status}`, type: 'server_error', code: null },
+    })
+    return null
+  }
+  if (step.kind === 'stall') {
+    await sleep(step.ms)
+    if (!response.writableEnded) json(500, { error: { message: 'stalled', type: 'server_error' } })
+    return null
+  }
+  return step
+}
+
+function jsonWriter(response: ServerResponse) {
+  return (status: number, body: unknown) => {
+    if (response.writableEnded || response.destroyed) return
+    response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body))
+  }
+}
+
+/** Speaks OpenAI's chat completions and embeddings API under /v1. */
+export async function startOpenAiFake(): Promise<FakeUpstream> {
+  const fake = (await startHttpFake({
+    'POST /v1/chat/completions': async (request, response, body) =>
+      chat(fake, request, response, body),
+    'POST /v1/embeddings': async (_request, response, body) => {
+      const json = jsonWriter(response)
+      const step = await failOrProceed(nextStep(fake), response, json)
+      if (!step) return
+      const input = JSON.parse(body).input
+      const inputs: string[] = Array.isArray(input) ? input : [input]
+      json(200, {
+        object: 'list',
+        model: JSON.parse(body).model,
+        data: inputs.map((text, index) => ({
+          object: 'embedding',
+          index,
+          embedding: embeddingOf(text),
+        })),
+        usage: {
+          prompt_tokens: inputs.reduce((sum, text) => sum + tokenCount(text), 0),
+          total_tokens: 0,
+        },
+      })
+    },
+  })) as FakeUpstream
+  fake.script = []
+  fake.fallback = { kind: 'ok' }
+  fake.aborted = 0
+  fake.chatCalls = () =>
+    fake.requests
+      .filter((entry) => entry.path === '/v1/chat/completions')
+      .map((entry) => JSON.parse(entry.body))
+  return fake
+}
+
+async function chat(
+  fake: FakeUpstream,
+  _request: IncomingMessage,
+  response: ServerResponse,
+  body: string
+) {
+  trackAbort(fake, response)
+  const json = jsonWriter(response)
+  const step = nextStep(fake)
+  const proceed = await failOrProceed(step, response, json)
+  if (!proceed && step.kind !== 'break_stream') return
+  const params = JSON.parse(body)
+  const reply = (proceed?.kind === 'ok' && proceed.reply) || 'Hello from the fake upstream.'
+  const promptTokens = JSON.stringify(params.messages).length >> 2
+  const completionTokens = tokenCount(reply)
+  if (proceed?.kind === 'ok' && proceed.delayMs) await sleep(proceed.delayMs)
+  const base = { id: 'chatcmpl-fake', created: 1_700_000_000, model: params.model }
+  if (!params.stream) {
+    json(200, {
+      ...base,
+      object: 'chat.completion',
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: reply },
+          finish_reason: 'stop',
+          logprobs: null,
+        },
+      ],
+      usage: {
+        prompt_tokens: promptTokens,
+        completion_tokens: completionTokens,
+        total_tokens: promptTokens + completionTokens,
+      },
+    })
+    return
+  }
+  response.writeHead(200, { 'content-type': 'text/event-stream' })
+  const send = (payload: unknown) => response.write(`data: ${JSON.stringify(payload)}\n\n`)
+  const parts = words(reply)
+  for (const [index, part] of parts.entries()) {
+    if (step.kind === 'break_stream' && index === step.afterChunks) {
+      response.destroy()
+      return
+    }
+    if (response.destroyed) return
+    send({
+      ...base,
+      object: 'chat.completion.chunk',
+      choices: [
+        {
+          index: 0,
+          delta: index === 0 ? { role: 'assistant', content: part } : { content: part },
+          finish_reason: null,
+        },
+      ],
+      usage: null,
+    })
+    const delay =
+      proceed?.kind === 'ok'
+        ? proceed.chunkDelayMs
+        : step.kind === 'break_stream'
+          ? step.chunkDelayMs
+          : 0
+    if (delay) await sleep(delay)
+  }
+  send({
+    ...base,
+    object: 'chat.completion.chunk',
+    choices: [{ index: 0, delta: {}, finish_reason: 'stop' }],
+    usage: null,
+  })
+  if (params.stream_options?.include_usage) {
+    send({
+      ...base,
+      object: 'chat.completion.chunk',
+      choices: [],
+      usage: {
+        prompt_tokens: promptTokens,
+        completion_tokens: completionTokens,
+        total_tokens: promptTokens + completionTokens,
+      },
+    })
+  }
+  response.end('data: [DONE]\n\n')
+}
+
+/** A deterministic small vector per text, so tests can tell inputs apart. */
+export function embeddingOf(text: string) {
+  return [text.length, text.charCodeAt(0) ?? 0, 1]
+}
+
+/** Speaks Ollama's /api/chat (JSON or NDJSON stream) and /api/embed. */
+export async function startOllamaChatFake(): Promise<FakeUpstream> {
+  const fake = (await startHttpFake({
+    'GET /api/version': (_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{"version":"0.12.0"}')
+    },
+    'POST /api/chat': async (_request, response, body) => {
+      trackAbort(fake, response)
+      const json = jsonWriter(response)
+      const step = nextStep(fake)
+      const proceed = await failOrProceed(step, response, json)
+      if (!proceed && step.kind !== 'break_stream') return
+      const params = JSON.parse(body)
+      const reply = (proceed?.kind === 'ok' && proceed.reply) || 'Hello from the fake Ollama.'
+      const done = {
+        model: params.model,
+        created_at: new Date().toISOString(),
+        message: { role: 'assistant', content: '' },
+        done: true,
+        done_reason: 'stop',
+        prompt_eval_count: 12,
+        eval_count: tokenCount(reply),
+      }
+      if (params.stream === false) {
+        json(200, { ...done, message: { role: 'assistant', content: reply } })
+        return
+      }
+      response.writeHead(200, { 'content-type': 'application/x-ndjson' })
+      for (const [index, part] of words(reply).entries()) {
+        if (step.kind === 'break_stream' && index === step.afterChunks) {
+          response.destroy()
+          return
+        }
+        response.write(
+          `${JSON.stringify({ model: params.model, created_at: new Date().toISOString(), message: { role: 'assistant', content: part }, done: false })}\n`
+        )
+        if (proceed?.kind === 'ok' && proceed.chunkDelayMs) await sleep(proceed.chunkDelayMs)
+      }
+      response.end(`${JSON.stringify(done)}\n`)
+    },
+    'POST /api/embed': async (_request, response, body) => {
+      const json = jsonWriter(response)
+      const step = await failOrProceed(nextStep(fake), response, json)
+      if (!step) return
+      const input = JSON.parse(body).input
+      const inputs: string[] = Array.isArray(input) ? input : [input]
+      json(200, {
+        model: JSON.parse(body).model,
+        embeddings: inputs.map(embeddingOf),
+        prompt_eval_count: 7,
+      })
+    },
+  })) as FakeUpstream
+  fake.script = []
+  fake.fallback = { kind: 'ok' }
+  fake.aborted = 0
+  fake.chatCalls = () =>
+    fake.requests
+      .filter((entry) => entry.path === '/api/chat')
+      .map((entry) => JSON.parse(entry.body))
+  return fake
+}
