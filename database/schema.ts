@@ -117,6 +117,94 @@ export class GatewayProviderSchema extends BaseModel {
   declare updatedAt: DateTime
 }
 
+export class GatewayQuotaCounterSchema extends BaseModel {
+  static $columns = ['expiresAt', 'key', 'used'] as const
+  $columns = GatewayQuotaCounterSchema.$columns
+  @column.dateTime()
+  declare expiresAt: DateTime
+  @column({ isPrimary: true })
+  declare key: string
+  @column()
+  declare used: bigint | number
+}
+
+export class GatewayTenantLimitSchema extends BaseModel {
+  static $columns = ['limits', 'tenantId', 'updatedAt'] as const
+  $columns = GatewayTenantLimitSchema.$columns
+  @column()
+  declare limits: any
+  @column({ isPrimary: true })
+  declare tenantId: string
+  @column.dateTime({ autoCreate: true, autoUpdate: true })
+  declare updatedAt: DateTime
+}
+
+export class GatewayUsageSchema extends BaseModel {
+  static $columns = ['completionTokens', 'costMicro', 'createdAt', 'currency', 'deploymentId', 'id', 'keyId', 'kind', 'latencyMs', 'modelAlias', 'promptTokens', 'requestId', 'status', 'tenantId', 'ttftMs', 'updatedAt', 'userId'] as const
+  $columns = GatewayUsageSchema.$columns
+  @column()
+  declare completionTokens: number
+  @column()
+  declare costMicro: bigint | number
+  @column.dateTime({ autoCreate: true })
+  declare createdAt: DateTime
+  @column()
+  declare currency: string
+  @column()
+  declare deploymentId: string | null
+  @column({ isPrimary: true })
+  declare id: string
+  @column()
+  declare keyId: string | null
+  @column()
+  declare kind: string
+  @column()
+  declare latencyMs: number
+  @column()
+  declare modelAlias: string
+  @column()
+  declare promptTokens: number
+  @column()
+  declare requestId: string | null
+  @column()
+  declare status: number
+  @column()
+  declare tenantId: string
+  @column()
+  declare ttftMs: number | null
+  @column.dateTime({ autoCreate: true, autoUpdate: true })
+  declare updatedAt: DateTime
+  @column()
+  declare userId: string | null
+}
+
+export class GatewayUsageDailySchema extends BaseModel {
+  static $columns = ['completionTokens', 'costMicro', 'currency', 'day', 'errors', 'keyId', 'latencyMsSum', 'modelAlias', 'promptTokens', 'requests', 'tenantId'] as const
+  $columns = GatewayUsageDailySchema.$columns
+  @column()
+  declare completionTokens: bigint | number
+  @column()
+  declare costMicro: bigint | number
+  @column()
+  declare currency: string
+  @column.date()
+  declare day: DateTime
+  @column()
+  declare errors: bigint | number
+  @column()
+  declare keyId: string
+  @column()
+  declare latencyMsSum: bigint | number
+  @column()
+  declare modelAlias: string
+  @column()
+  declare promptTokens: bigint | number
+  @column()
+  declare requests: bigint | number
+  @column({ isPrimary: true })
+  declare tenantId: string
+}
+
 export class IdempotencyKeySchema extends BaseModel {
   static $columns = ['createdAt', 'expiresAt', 'id', 'key', 'lockedUntil', 'principal', 'requestHash', 'responseBody', 'responseHeaders', 'responseStatus', 'route', 'state'] as const
   $columns = IdempotencyKeySchema.$columns

@@ -118,6 +118,8 @@ const env = await Env.create(new URL('../', import.meta.url), {
   GATEWAY_BREAKER_THRESHOLD: Env.schema.number.optional(),
   GATEWAY_BREAKER_WINDOW_SECONDS: Env.schema.number.optional(),
   GATEWAY_BREAKER_COOLDOWN_SECONDS: Env.schema.number.optional(),
+  /** Raw gateway usage records older than this are deleted (the daily rollups stay). */
+  GATEWAY_USAGE_RETENTION_DAYS: Env.schema.number.optional(),
 })
 
 const transport = env.get('BUS_TRANSPORT')

@@ -20,6 +20,20 @@ const adminErrors = {
 }
 const openAiError = (description: string) => json(ref('OpenAiError'), description)
 const dateTime = { type: 'string', format: 'date-time' }
+const rateLimited = {
+  ...openAiError(
+    'rate_limit_exceeded (requests or tokens per minute, tokens per day) or budget_exceeded'
+  ),
+  headers: {
+    'retry-after': { schema: { type: 'integer' } },
+    'x-ratelimit-limit-requests': { schema: { type: 'string' } },
+    'x-ratelimit-remaining-requests': { schema: { type: 'string' } },
+    'x-ratelimit-reset-requests': { schema: { type: 'string' } },
+    'x-ratelimit-limit-tokens': { schema: { type: 'string' } },
+    'x-ratelimit-remaining-tokens': { schema: { type: 'string' } },
+    'x-ratelimit-reset-tokens': { schema: { type: 'string' } },
+  },
+}
 const nullableDateTime = { type: ['string', 'null'], format: 'date-time' }
 
 /** The CRUD operations of one admin resource. */
@@ -177,6 +191,41 @@ const fragment: OpenApiFragment = {
         responses: { 200: json(ref('GatewayKey')), ...adminErrors, 404: response('NotFound') },
       },
     },
+    '/api/v1/gateway/limits': {
+      get: {
+        operationId: 'gatewayShowLimits',
+        summary: 'The tenant-wide quotas and monthly budget (null or absent: unlimited)',
+        tags: ['gateway'],
+        security: bearer,
+        responses: { 200: json(limits), ...adminErrors },
+      },
+      put: {
+        operationId: 'gatewayUpdateLimits',
+        summary: 'Replace the tenant-wide quotas and monthly budget',
+        tags: ['gateway'],
+        security: bearer,
+        requestBody: { required: true, content: { 'application/json': { schema: limits } } },
+        responses: { 200: json(limits), ...adminErrors, 422: response('ValidationFailed') },
+      },
+    },
+    '/api/v1/gateway/usage': {
+      get: {
+        operationId: 'gatewayUsage',
+        summary: 'Usage per key, model or day, from the daily rollups (default: this month by day)',
+        tags: ['gateway'],
+        security: bearer,
+        parameters: [
+          { name: 'groupBy', in: 'query', schema: { enum: ['key', 'model', 'day'] } },
+          { name: 'from', in: 'query', schema: { type: 'string', format: 'date' } },
+          { name: 'to', in: 'query', schema: { type: 'string', format: 'date' } },
+        ],
+        responses: {
+          200: json(ref('GatewayUsageReport')),
+          ...adminErrors,
+          422: response('ValidationFailed'),
+        },
+      },
+    },
     '/v1/chat/completions': {
       post: {
         operationId: 'openaiChatCompletions',
@@ -198,6 +247,7 @@ const fragment: OpenApiFragment = {
           401: openAiError('invalid_api_key'),
           403: openAiError('model_not_allowed or insufficient_scope'),
           404: openAiError('model_not_found'),
+          429: rateLimited,
           502: openAiError('upstream_error: every deployment failed'),
           503: openAiError('model_unavailable: every deployment is cooling down'),
           504: openAiError('upstream_timeout'),
@@ -217,6 +267,7 @@ const fragment: OpenApiFragment = {
           401: openAiError('invalid_api_key'),
           403: openAiError('model_not_allowed or insufficient_scope'),
           404: openAiError('model_not_found'),
+          429: rateLimited,
           502: openAiError('upstream_error'),
           503: openAiError('model_unavailable'),
           504: openAiError('upstream_timeout'),
@@ -396,6 +447,39 @@ const fragment: OpenApiFragment = {
     GatewayKeyRotate: {
       type: 'object',
       properties: { gracePeriodSeconds: { type: 'integer', minimum: 0, maximum: 2592000 } },
+    },
+    GatewayUsageReport: {
+      type: 'object',
+      required: ['groupBy', 'from', 'to', 'data'],
+      properties: {
+        groupBy: { enum: ['key', 'model', 'day'] },
+        from: { type: 'string' },
+        to: { type: 'string' },
+        data: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['group', 'requests', 'errors', 'promptTokens', 'completionTokens', 'cost'],
+            properties: {
+              group: { type: ['string', 'null'], description: 'Key id, model alias or day' },
+              requests: { type: 'integer' },
+              errors: { type: 'integer' },
+              promptTokens: { type: 'integer' },
+              completionTokens: { type: 'integer' },
+              cost: {
+                type: 'object',
+                required: ['amount', 'currency'],
+                properties: {
+                  amount: { type: 'number', description: 'Minor units (fractions kept)' },
+                  currency: { type: 'string' },
+                },
+              },
+              averageLatencyMs: { type: 'integer' },
+            },
+            additionalProperties: false,
+          },
+        },
+      },
     },
     OpenAiError: {
       type: 'object',

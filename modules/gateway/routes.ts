@@ -2,6 +2,7 @@ import app from '@adonisjs/core/services/app'
 import router from '@adonisjs/core/services/router'
 import { middleware } from '#start/kernel'
 import { keyResolver } from '#modules/gateway/services/key_auth'
+import { usageRecorder } from '#modules/gateway/services/usage'
 
 const AdminController = () => import('#modules/gateway/controllers/admin_controller')
 const OpenAiController = () => import('#modules/gateway/controllers/openai_controller')
@@ -26,6 +27,9 @@ export default function gatewayRoutes() {
       router.patch('/keys/:id', [AdminController, 'updateKey'])
       router.post('/keys/:id/rotate', [AdminController, 'rotateKey'])
       router.post('/keys/:id/revoke', [AdminController, 'revokeKey'])
+      router.get('/limits', [AdminController, 'showLimits'])
+      router.put('/limits', [AdminController, 'updateLimits'])
+      router.get('/usage', [AdminController, 'usage'])
     })
     .prefix('/gateway')
     .use(middleware.auth())
@@ -41,6 +45,9 @@ export function rootRoutes() {
       router.get('/models/:model', [OpenAiController, 'model'])
     })
     .prefix('/v1')
-  // The key cache's LISTEN connection must not hold the process open at shutdown.
-  app.terminating(() => keyResolver.close())
+  // Buffered usage is written, and the key cache's LISTEN connection closed, before the process exits.
+  app.terminating(async () => {
+    await usageRecorder.close()
+    await keyResolver.close()
+  })
 }

@@ -3,12 +3,16 @@ import db from '@adonisjs/lucid/services/db'
 import env from '#start/env'
 import OpenAI from 'openai'
 import { registerUser } from '#tests/helpers/identity'
+import { usageRecorder } from '#modules/gateway/services/usage'
 
 export type Session = Awaited<ReturnType<typeof registerUser>>
 
 export async function resetGateway() {
+  // Usage buffered by an earlier test would land after the truncate otherwise.
+  await usageRecorder.flush()
   await db.rawQuery(
-    'TRUNCATE gateway_keys, gateway_deployments, gateway_models, gateway_providers CASCADE'
+    `TRUNCATE gateway_keys, gateway_deployments, gateway_models, gateway_providers,
+              gateway_quota_counters, gateway_tenant_limits, gateway_usage, gateway_usage_daily CASCADE`
   )
 }
 

@@ -4,10 +4,13 @@ import { asTenantAdmin } from '#modules/gateway/services/admin_access'
 import { providers, presentProvider } from '#modules/gateway/services/providers'
 import { models } from '#modules/gateway/services/models'
 import { keys, presentKey } from '#modules/gateway/services/keys'
+import { tenantLimits, usageReport } from '#modules/gateway/services/reports'
 import {
   keyCreateValidator,
   keyRotateValidator,
   keyUpdateValidator,
+  limitsValidator,
+  usageQueryValidator,
   modelCreateValidator,
   modelUpdateValidator,
   providerCreateValidator,
@@ -106,5 +109,27 @@ export default class GatewayAdminController {
 
   async revokeKey(ctx: HttpContext) {
     return asTenantAdmin(principalOf(ctx), (trx) => keys.revoke(trx, ctx.params.id))
+  }
+
+  async showLimits(ctx: HttpContext) {
+    return asTenantAdmin(principalOf(ctx), (trx, tenantId) => tenantLimits.get(trx, tenantId))
+  }
+
+  async updateLimits(ctx: HttpContext) {
+    const input = await ctx.request.validateUsing(limitsValidator)
+    return asTenantAdmin(principalOf(ctx), (trx, tenantId) =>
+      tenantLimits.put(trx, tenantId, input)
+    )
+  }
+
+  async usage(ctx: HttpContext) {
+    const query = await usageQueryValidator.validate(ctx.request.qs())
+    const today = new Date().toISOString().slice(0, 10)
+    const from = query.from ?? `${today.slice(0, 8)}01`
+    const to = query.to ?? today
+    const data = await asTenantAdmin(principalOf(ctx), (trx) =>
+      usageReport(trx, { groupBy: query.groupBy ?? 'day', from, to })
+    )
+    return { groupBy: query.groupBy ?? 'day', from, to, data }
   }
 }

@@ -12,7 +12,14 @@ import {
   type Caller,
   type CallTiming,
 } from '#modules/gateway/services/gateway'
-import type { ChatParams } from '#modules/gateway/services/upstreams'
+import type { ChatParams, Usage } from '#modules/gateway/services/upstreams'
+import {
+  admit,
+  DEFAULT_OUTPUT_RESERVE,
+  estimatePrompt,
+  estimateTokens,
+  finish,
+} from '#modules/gateway/services/metering'
 import {
   chatCompletionValidator,
   embeddingsValidator,
@@ -43,7 +50,10 @@ const callerOf = (key: ApiKeyPrincipal): Caller => ({
   userId: key.userId,
   keyId: key.keyId,
   allowedModels: key.allowedModels,
+  limits: key.limits,
 })
+
+const statusOf = (error: unknown) => (error instanceof ProblemException ? error.problemStatus : 500)
 
 /** Aborts the upstream call when the client goes away before the answer is complete. */
 function clientAbort(ctx: HttpContext) {
@@ -66,31 +76,78 @@ export default class OpenAiController {
     const body = ctx.request.body()
     refuseUnknownFields(body, 'chat')
     const input = await chatCompletionValidator.validate(body)
-    const model = await resolveModel(callerOf(key), input.model)
+    const caller = callerOf(key)
+    const model = await resolveModel(caller, input.model)
     // Validated above; the SDK's parameter type is wider than what the validator produces.
     const { stream, stream_options: streamOptions, ...rest } = input
-    const params = { ...rest, model: undefined }
+    const params = { ...rest, model: undefined } as unknown as ChatParams
+    const promptEstimate = estimatePrompt(params.messages)
+    const reservation = await admit(caller, model, {
+      promptTokens: promptEstimate,
+      maxOutput: input.max_completion_tokens ?? input.max_tokens ?? DEFAULT_OUTPUT_RESERVE,
+    })
+    for (const [name, value] of Object.entries(reservation.headers))
+      ctx.response.header(name, value)
     const signal = clientAbort(ctx)
     const timing: CallTiming = { upstreamMs: 0 }
+    const outcome = (status: number, deploymentId: string | null, tokens: [number, number]) => ({
+      kind: 'chat' as const,
+      deploymentId,
+      promptTokens: tokens[0],
+      completionTokens: tokens[1],
+      status,
+      latencyMs: performance.now() - started,
+      upstreamMs: timing.upstreamMs,
+      ttftMs: null as number | null,
+      requestId: ctx.request.id() ?? null,
+    })
 
     if (!stream) {
-      const { completion } = await chat(model, params as unknown as ChatParams, signal, timing)
-      ctx.response.header(OVERHEAD_HEADER, overhead(started, timing))
-      return completion
+      try {
+        const { completion, usage, deployment } = await chat(model, params, signal, timing)
+        ctx.response.header(OVERHEAD_HEADER, overhead(started, timing))
+        await finish(
+          caller,
+          model,
+          reservation,
+          outcome(200, deployment.id, [usage.prompt_tokens, usage.completion_tokens])
+        )
+        return completion
+      } catch (error) {
+        await finish(caller, model, reservation, outcome(statusOf(error), null, [0, 0]))
+        throw error
+      }
     }
 
-    const { chunks } = await chatStream(model, params as unknown as ChatParams, signal, timing)
+    let opened
+    try {
+      opened = await chatStream(model, params, signal, timing)
+    } catch (error) {
+      await finish(caller, model, reservation, outcome(statusOf(error), null, [0, 0]))
+      throw error
+    }
+    const { chunks, deployment } = opened
     const includeUsage = Boolean(streamOptions?.include_usage)
     const out = new PassThrough()
     ctx.response.header('content-type', 'text/event-stream; charset=utf-8')
     ctx.response.header('cache-control', 'no-cache')
     ctx.response.header('x-accel-buffering', 'no')
-    // Streaming: the overhead before the first byte (auth, routing), upstream time excluded.
+    // Streaming: the overhead before the first byte (auth, quotas, routing), upstream time excluded.
     ctx.response.header(OVERHEAD_HEADER, overhead(started, timing))
     ctx.response.stream(out)
     void (async () => {
+      let reported: Usage | null = null
+      let produced = ''
+      let ttftMs: number | null = null
+      let status = 200
       try {
         for await (const chunk of chunks) {
+          const text = chunk.choices[0]?.delta?.content
+          if (text) {
+            ttftMs ??= performance.now() - started
+            produced += text
+          }
+          if (chunk.usage) reported = chunk.usage
           if (!includeUsage && chunk.choices.length === 0) continue
           const sent = includeUsage
             ? { ...chunk, usage: chunk.usage ?? null }
@@ -99,6 +156,7 @@ export default class OpenAiController {
         }
         out.write('data: [DONE]\n\n')
       } catch (error) {
+        status = signal.aborted ? 499 : statusOf(error)
         if (!signal.aborted) {
           const problem = error instanceof ProblemException ? error : null
           out.write(
@@ -114,6 +172,16 @@ export default class OpenAiController {
         }
       } finally {
         out.end()
+        // Only what was produced is charged: the upstream's count, or an estimate of the text sent.
+        const usage: Usage = reported ?? {
+          prompt_tokens: promptEstimate,
+          completion_tokens: estimateTokens(produced),
+          total_tokens: 0,
+        }
+        await finish(caller, model, reservation, {
+          ...outcome(status, deployment.id, [usage.prompt_tokens, usage.completion_tokens]),
+          ttftMs,
+        }).catch((error) => ctx.logger.error({ err: error }, 'usage of a stream not settled'))
       }
     })()
   }
@@ -124,13 +192,44 @@ export default class OpenAiController {
     const body = ctx.request.body()
     refuseUnknownFields(body, 'embeddings')
     const input = await embeddingsValidator.validate(body)
-    const model = await resolveModel(callerOf(key), input.model)
+    const caller = callerOf(key)
+    const model = await resolveModel(caller, input.model)
+    const texts = Array.isArray(input.input) ? input.input : [input.input]
+    const reservation = await admit(caller, model, {
+      promptTokens: texts.reduce((sum, text) => sum + estimateTokens(text), 0),
+      maxOutput: 0,
+    })
+    for (const [name, value] of Object.entries(reservation.headers))
+      ctx.response.header(name, value)
     const timing: CallTiming = { upstreamMs: 0 }
-    const { embeddings, promptTokens } = await embed(model, input.input, clientAbort(ctx), timing)
+    const outcome = (status: number, deploymentId: string | null, promptTokens: number) => ({
+      kind: 'embeddings' as const,
+      deploymentId,
+      promptTokens,
+      completionTokens: 0,
+      status,
+      latencyMs: performance.now() - started,
+      upstreamMs: timing.upstreamMs,
+      ttftMs: null,
+      requestId: ctx.request.id() ?? null,
+    })
+    let result
+    try {
+      result = await embed(model, input.input, clientAbort(ctx), timing)
+    } catch (error) {
+      await finish(caller, model, reservation, outcome(statusOf(error), null, 0))
+      throw error
+    }
+    await finish(
+      caller,
+      model,
+      reservation,
+      outcome(200, result.deployment.id, result.promptTokens)
+    )
     ctx.response.header(OVERHEAD_HEADER, overhead(started, timing))
     return {
       object: 'list',
-      data: embeddings.map((embedding, index) => ({
+      data: result.embeddings.map((embedding, index) => ({
         object: 'embedding',
         index,
         // The OpenAI SDK asks for base64 (little-endian float32) and decodes it itself.
@@ -140,7 +239,7 @@ export default class OpenAiController {
             : embedding,
       })),
       model: model.alias,
-      usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
+      usage: { prompt_tokens: result.promptTokens, total_tokens: result.promptTokens },
     }
   }
 

@@ -11,6 +11,7 @@ import {
   type Deployment,
 } from '#modules/gateway/services/routing'
 import { UpstreamError, type ChatParams, type Usage } from '#modules/gateway/services/upstreams'
+import type { KeyLimits } from '#modules/gateway/services/keys'
 
 /** Who a gateway call is for: an API key, or a user acting through another module. */
 export interface Caller {
@@ -19,12 +20,16 @@ export interface Caller {
   keyId?: string | null
   /** null: every model of the tenant. */
   allowedModels?: string[] | null
+  /** The key's own quotas (the tenant's come with the model). */
+  limits?: KeyLimits
 }
 
 export interface ResolvedModel {
   alias: string
   view: ModelView
   deployments: Deployment[]
+  /** The tenant-wide quotas, read in the same unit of work. */
+  tenantLimits: KeyLimits
 }
 
 export interface CallTiming {
@@ -90,7 +95,16 @@ export async function resolveModel(caller: Caller, alias: string): Promise<Resol
       upstreamModel: deployment.upstreamModel,
       weight: deployment.weight,
     }))
-    return { alias, view, deployments: orderDeployments(view.strategy, deployments) }
+    const limitsRow = await trx
+      .from('gateway_tenant_limits')
+      .where('tenant_id', caller.tenantId)
+      .first()
+    return {
+      alias,
+      view,
+      deployments: orderDeployments(view.strategy, deployments),
+      tenantLimits: (limitsRow?.limits ?? {}) as KeyLimits,
+    }
   })
 }
 

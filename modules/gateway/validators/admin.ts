@@ -72,7 +72,8 @@ export const modelUpdateValidator = vine.compile(
   })
 )
 
-const limit = vine.number().withoutDecimals().min(1).max(1e12).nullable().optional()
+// Budgets are counted in millionths of a minor unit: 1e9 minor units keeps that within 2^53.
+const limit = vine.number().withoutDecimals().min(1).max(1e9).nullable().optional()
 const keyFields = {
   name: vine.string().trim().minLength(1).maxLength(120),
   userId: vine.string().uuid().nullable().optional(),
@@ -118,5 +119,23 @@ export const keyRotateValidator = vine.compile(
       .withoutDecimals()
       .range([0, 30 * 24 * 3600])
       .optional(),
+  })
+)
+
+export const limitsValidator = vine.compile(
+  vine.object({
+    requestsPerMinute: limit,
+    tokensPerMinute: limit,
+    tokensPerDay: limit,
+    monthlyBudget: limit,
+  })
+)
+
+const day = vine.string().regex(/^\d{4}-\d{2}-\d{2}$/)
+export const usageQueryValidator = vine.compile(
+  vine.object({
+    groupBy: vine.enum(['key', 'model', 'day']).optional(),
+    from: day.clone().optional(),
+    to: day.clone().optional(),
   })
 )

@@ -1,0 +1,299 @@
+import db from '@adonisjs/lucid/services/db'
+import redis from '@adonisjs/redis/services/main'
+import { Counter } from 'prom-client'
+import { redisConfigured } from '#config/redis'
+import { metricsRegistry } from '#app/observability/metrics'
+import { ProblemException } from '#app/http/problem'
+import type { KeyLimits } from '#modules/gateway/services/keys'
+
+/**
+ * Quotas and budgets, exact across processes: every limited dimension is a
+ * counter in a fixed window (minute, UTC day, UTC month). A request reserves
+ * its estimate on every counter of its key and its tenant in one atomic step
+ * (a Lua script on Redis, row locks in one transaction on PostgreSQL): either
+ * all fit and all are incremented, or none is. After the answer the
+ * reservation is settled to the real usage (the difference is refunded).
+ */
+
+export type Dimension = 'requests' | 'tokens' | 'tokensPerDay' | 'spend'
+
+export interface Limits extends KeyLimits {}
+
+interface CounterSpec {
+  key: string
+  dimension: Dimension
+  scope: 'key' | 'tenant'
+  limit: number
+  amount: number
+  windowEndsAt: number
+}
+
+export interface Reservation {
+  counters: CounterSpec[]
+  /** x-ratelimit-* headers for the answer. */
+  headers: Record<string, string>
+}
+
+export const quotaRejections = new Counter({
+  name: 'gateway_quota_rejections_total',
+  help: 'Requests refused by a quota or budget, by dimension and scope',
+  labelNames: ['dimension', 'scope'] as const,
+  registers: [metricsRegistry],
+})
+
+/** Spend is counted in millionths of a minor unit: tokens × price-per-million needs no rounding. */
+export const MICRO = 1_000_000
+
+function windows(now: number) {
+  const date = new Date(now)
+  const minute = Math.floor(now / 60_000)
+  const dayEnd = Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate() + 1)
+  const monthEnd = Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1)
+  return {
+    minute: { bucket: `m${minute}`, endsAt: (minute + 1) * 60_000 },
+    day: { bucket: `d${date.toISOString().slice(0, 10)}`, endsAt: dayEnd },
+    month: { bucket: `M${date.toISOString().slice(0, 7)}`, endsAt: monthEnd },
+  }
+}
+
+/** The counters a request touches: one per limited dimension, for the key and for the tenant. */
+export function countersFor(
+  scopes: Array<{ scope: 'key' | 'tenant'; id: string; limits: Limits }>,
+  estimate: { tokens: number; costMicro: number },
+  now = Date.now()
+): CounterSpec[] {
+  const window = windows(now)
+  const counters: CounterSpec[] = []
+  for (const { scope, id, limits } of scopes) {
+    const add = (
+      dimension: Dimension,
+      limit: number | null | undefined,
+      amount: number,
+      period: { bucket: string; endsAt: number }
+    ) => {
+      if (limit === null || limit === undefined) return
+      counters.push({
+        key: `gw:q:${scope}:${id}:${dimension}:${period.bucket}`,
+        dimension,
+        scope,
+        limit,
+        amount,
+        windowEndsAt: period.endsAt,
+      })
+    }
+    add('requests', limits.requestsPerMinute, 1, window.minute)
+    add('tokens', limits.tokensPerMinute, estimate.tokens, window.minute)
+    add('tokensPerDay', limits.tokensPerDay, estimate.tokens, window.day)
+    add(
+      'spend',
+      limits.monthlyBudget === null || limits.monthlyBudget === undefined
+        ? null
+        : limits.monthlyBudget * MICRO,
+      estimate.costMicro,
+      window.month
+    )
+  }
+  // A fixed order: two requests lock PostgreSQL rows in the same order, never in a cycle.
+  return counters.sort((a, b) => a.key.localeCompare(b.key))
+}
+
+interface StoreAnswer {
+  /** Index of the counter that refused, or -1 when everything was reserved. */
+  refused: number
+  /** Each counter's value after the call (before, when refused). */
+  used: number[]
+}
+
+interface QuotaStore {
+  reserve(counters: CounterSpec[]): Promise<StoreAnswer>
+  adjust(changes: Array<{ key: string; delta: number; windowEndsAt: number }>): Promise<void>
+}
+
+/** All or nothing in one script: Redis runs it atomically, across every process sharing it. */
+const RESERVE_SCRIPT = `
+local used = {}
+for i = 1, #KEYS do
+  local limit = tonumber(ARGV[(i - 1) * 3 + 1])
+  local amount = tonumber(ARGV[(i - 1) * 3 + 2])
+  local current = tonumber(redis.call('GET', KEYS[i]) or '0')
+  used[i] = current
+  if current + amount > limit then
+    return { i - 1, unpack(used) }
+  end
+end
+for i = 1, #KEYS do
+  local amount = tonumber(ARGV[(i - 1) * 3 + 2])
+  used[i] = redis.call('INCRBY', KEYS[i], amount)
+  redis.call('PEXPIREAT', KEYS[i], tonumber(ARGV[(i - 1) * 3 + 3]))
+end
+return { -1, unpack(used) }
+`
+
+const GRACE_MS = 5 * 60_000
+
+const redisStore: QuotaStore = {
+  async reserve(counters) {
+    const args = counters.flatMap((counter) => [
+      counter.limit,
+      counter.amount,
+      counter.windowEndsAt + GRACE_MS,
+    ])
+    const answer = (await redis
+      .connection()
+      .ioConnection.eval(
+        RESERVE_SCRIPT,
+        counters.length,
+        ...counters.map((counter) => counter.key),
+        ...args
+      )) as number[]
+    const [refused, ...used] = answer.map(Number)
+    return { refused, used }
+  },
+  async adjust(changes) {
+    const pipeline = redis.connection().ioConnection.pipeline()
+    for (const change of changes) {
+      if (change.delta !== 0) pipeline.incrby(change.key, change.delta)
+      pipeline.pexpireat(change.key, change.windowEndsAt + GRACE_MS)
+    }
+    await pipeline.exec()
+  },
+}
+
+/** Row locks in key order inside one transaction: concurrent reservations queue, none overshoots. */
+const postgresStore: QuotaStore = {
+  async reserve(counters) {
+    return db.transaction(async (trx) => {
+      await trx
+        .table('gateway_quota_counters')
+        .multiInsert(
+          counters.map((counter) => ({
+            key: counter.key,
+            used: 0,
+            expires_at: new Date(counter.windowEndsAt + GRACE_MS),
+          }))
+        )
+        .onConflict('key')
+        .ignore()
+      const rows: Array<{ key: string; used: string }> = await trx
+        .from('gateway_quota_counters')
+        .whereIn(
+          'key',
+          counters.map((counter) => counter.key)
+        )
+        .orderBy('key')
+        .forUpdate()
+        .select('key', 'used')
+      const current = counters.map((counter) =>
+        Number(rows.find((row) => row.key === counter.key)?.used ?? 0)
+      )
+      const refused = counters.findIndex(
+        (counter, index) => current[index] + counter.amount > counter.limit
+      )
+      if (refused >= 0) return { refused, used: current }
+      for (const counter of counters) {
+        await trx
+          .from('gateway_quota_counters')
+          .where('key', counter.key)
+          .increment('used', counter.amount)
+      }
+      return { refused: -1, used: current.map((value, index) => value + counters[index].amount) }
+    })
+  },
+  async adjust(changes) {
+    const real = changes.filter((change) => change.delta !== 0)
+    if (real.length === 0) return
+    await db.transaction(async (trx) => {
+      for (const change of [...real].sort((a, b) => a.key.localeCompare(b.key))) {
+        await trx
+          .from('gateway_quota_counters')
+          .where('key', change.key)
+          .increment('used', change.delta)
+      }
+    })
+  },
+}
+
+function store(): QuotaStore {
+  return redisConfigured() ? redisStore : postgresStore
+}
+
+/** OpenAI's reset format: "1s", "6m0s", "2h3m4s". */
+function resetIn(ms: number) {
+  const seconds = Math.max(1, Math.ceil(ms / 1000))
+  const hours = Math.floor(seconds / 3600)
+  const minutes = Math.floor((seconds % 3600) / 60)
+  const rest = seconds % 60
+  if (hours) return `${hours}h${minutes}m${rest}s`
+  if (minutes) return `${minutes}m${rest}s`
+  return `${rest}s`
+}
+
+/** The tightest counter per dimension, as OpenAI's x-ratelimit-* headers (requests and tokens per minute). */
+function headersFor(counters: CounterSpec[], used: number[], now: number) {
+  const headers: Record<string, string> = {}
+  for (const [dimension, suffix] of [
+    ['requests', 'requests'],
+    ['tokens', 'tokens'],
+  ] as const) {
+    let tightest: { limit: number; remaining: number; resetMs: number } | null = null
+    counters.forEach((counter, index) => {
+      if (counter.dimension !== dimension) return
+      const remaining = Math.max(0, counter.limit - used[index])
+      if (!tightest || remaining < tightest.remaining) {
+        tightest = { limit: counter.limit, remaining, resetMs: counter.windowEndsAt - now }
+      }
+    })
+    if (!tightest) continue
+    const { limit, remaining, resetMs } = tightest
+    headers[`x-ratelimit-limit-${suffix}`] = String(limit)
+    headers[`x-ratelimit-remaining-${suffix}`] = String(remaining)
+    headers[`x-ratelimit-reset-${suffix}`] = resetIn(resetMs)
+  }
+  return headers
+}
+
+const REFUSALS: Record<Dimension, { code: string; message: string }> = {
+  requests: { code: 'rate_limit_exceeded', message: 'Rate limit reached for requests per minute' },
+  tokens: { code: 'rate_limit_exceeded', message: 'Rate limit reached for tokens per minute' },
+  tokensPerDay: { code: 'rate_limit_exceeded', message: 'Rate limit reached for tokens per day' },
+  spend: { code: 'budget_exceeded', message: 'The monthly budget is spent' },
+}
+
+export const quotas = {
+  /**
+   * Reserves the estimate on every limited counter, or throws a 429 (with
+   * retry-after and x-ratelimit-* headers) naming what ran out. Nothing is
+   * reserved when one counter refuses.
+   */
+  async reserve(counters: CounterSpec[], now = Date.now()): Promise<Reservation> {
+    if (counters.length === 0) return { counters, headers: {} }
+    const { refused, used } = await store().reserve(counters)
+    const headers = headersFor(counters, used, now)
+    if (refused >= 0) {
+      const counter = counters[refused]
+      quotaRejections.inc({ dimension: counter.dimension, scope: counter.scope })
+      const retryAfter = Math.max(1, Math.ceil((counter.windowEndsAt - now) / 1000))
+      const { code, message } = REFUSALS[counter.dimension]
+      throw new ProblemException(
+        429,
+        code,
+        `${message} (${counter.scope === 'key' ? 'this key' : 'this tenant'}).`,
+        undefined,
+        { ...headers, 'retry-after': String(retryAfter) }
+      )
+    }
+    return { counters, headers }
+  },
+
+  /** Replaces the estimate by what was used (a refund when less, a charge when more; never refused). */
+  async settle(reservation: Reservation, actual: { tokens: number; costMicro: number }) {
+    const changes = reservation.counters
+      .filter((counter) => counter.dimension !== 'requests')
+      .map((counter) => ({
+        key: counter.key,
+        windowEndsAt: counter.windowEndsAt,
+        delta: (counter.dimension === 'spend' ? actual.costMicro : actual.tokens) - counter.amount,
+      }))
+    await store().adjust(changes)
+  },
+}

@@ -1,0 +1,59 @@
+import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
+import type { KeyLimits } from '#modules/gateway/services/keys'
+import { MICRO } from '#modules/gateway/services/quotas'
+import { NO_KEY } from '#modules/gateway/services/usage'
+
+export const tenantLimits = {
+  async get(trx: TransactionClientContract, tenantId: string): Promise<KeyLimits> {
+    const row = await trx.from('gateway_tenant_limits').where('tenant_id', tenantId).first()
+    return row?.limits ?? {}
+  },
+
+  async put(trx: TransactionClientContract, tenantId: string, limits: KeyLimits) {
+    await trx
+      .table('gateway_tenant_limits')
+      .insert({ tenant_id: tenantId, limits: JSON.stringify(limits) })
+      .onConflict('tenant_id')
+      .merge({ limits: JSON.stringify(limits), updated_at: trx.raw('now()') })
+    return limits
+  },
+}
+
+export type GroupBy = 'key' | 'model' | 'day'
+
+const GROUP_COLUMN: Record<GroupBy, string> = { key: 'key_id', model: 'model_alias', day: 'day' }
+
+/** Usage from the daily rollups: a handful of rows per day, however many requests there were. */
+export async function usageReport(
+  trx: TransactionClientContract,
+  options: { groupBy: GroupBy; from: string; to: string }
+) {
+  const column = GROUP_COLUMN[options.groupBy]
+  const rows = await trx
+    .from('gateway_usage_daily')
+    .whereBetween('day', [options.from, options.to])
+    .groupBy(column, 'currency')
+    .orderBy(column)
+    .select(
+      trx.raw(`${column}::text AS "group"`),
+      'currency',
+      trx.raw('sum(requests)::bigint AS requests'),
+      trx.raw('sum(errors)::bigint AS errors'),
+      trx.raw('sum(prompt_tokens)::bigint AS prompt_tokens'),
+      trx.raw('sum(completion_tokens)::bigint AS completion_tokens'),
+      trx.raw('sum(cost_micro)::bigint AS cost_micro'),
+      trx.raw('sum(latency_ms_sum)::bigint AS latency_ms_sum')
+    )
+  return rows.map((row) => {
+    const requests = Number(row.requests)
+    return {
+      group: options.groupBy === 'key' && row.group === NO_KEY ? null : row.group,
+      requests,
+      errors: Number(row.errors),
+      promptTokens: Number(row.prompt_tokens),
+      completionTokens: Number(row.completion_tokens),
+      cost: { amount: Number(row.cost_micro) / MICRO, currency: row.currency },
+      averageLatencyMs: requests ? Math.round(Number(row.latency_ms_sum) / requests) : 0,
+    }
+  })
+}

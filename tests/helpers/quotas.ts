@@ -1,0 +1,23 @@
+import db from '@adonisjs/lucid/services/db'
+import redis from '@adonisjs/redis/services/main'
+import { redisConfigured } from '#config/redis'
+import type { Dimension } from '#modules/gateway/services/quotas'
+
+/** The current window's value of a key's counter, in whichever store is in use. */
+export async function quotaCounter(keyId: string, dimension: Dimension) {
+  const prefix = `gw:q:key:${keyId}:${dimension}:`
+  if (redisConfigured()) {
+    const connection = redis.connection()
+    const keys = await connection.ioConnection.keys(
+      `${connection.ioConnection.options.keyPrefix ?? ''}${prefix}*`
+    )
+    if (keys.length === 0) return 0
+    const stripped = keys.map((key) =>
+      key.slice((connection.ioConnection.options.keyPrefix ?? '').length)
+    )
+    const values = await Promise.all(stripped.map((key) => connection.get(key)))
+    return values.reduce((sum, value) => sum + Number(value ?? 0), 0)
+  }
+  const rows = await db.from('gateway_quota_counters').where('key', 'like', `${prefix}%`)
+  return rows.reduce((sum, row) => sum + Number(row.used), 0)
+}
