@@ -1,14 +1,8 @@
 /*
 | Public face of the gateway: other modules (chat, creator) call models
-| through these, with the same routing, fallbacks and (soon) limits and
-| accounting as /v1.
+| through `gateway`, acting for a user (or a key), with the same routing,
+| fallbacks, quotas, budgets and usage accounting as /v1.
 */
-export {
-  chat,
-  chatStream,
-  embed,
-  listModels,
-  resolveModel,
-  type Caller,
-} from '#modules/gateway/services/gateway'
+export { gateway, type CallOptions, type Metered } from '#modules/gateway/services/service'
+export type { Caller } from '#modules/gateway/services/gateway'
 export type { ChatParams, Usage } from '#modules/gateway/services/upstreams'

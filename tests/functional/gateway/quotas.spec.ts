@@ -14,6 +14,8 @@ import { startOpenAiFake, type FakeUpstream } from '#tests/fakes/llm_upstreams'
 import { breaker } from '#modules/gateway/services/routing'
 import { usageRecorder } from '#modules/gateway/services/usage'
 import { quotaCounter } from '#tests/helpers/quotas'
+import { gateway } from '#modules/gateway/index'
+import { ProblemException } from '#app/http/problem'
 
 const hello = [{ role: 'user' as const, content: 'Say hello' }]
 
@@ -215,5 +217,31 @@ test.group('gateway quotas and budgets', (group) => {
       422,
       'validation_failed'
     )
+  })
+
+  test('the public service: another module acting for a user gets the same limits and accounting', async ({
+    client,
+    assert,
+  }) => {
+    const { owner } = await gatewayTenant(client, upstream)
+    await client
+      .put('/api/v1/gateway/limits')
+      .bearerToken(owner.tokens.accessToken)
+      .json({ requestsPerMinute: 1 })
+    const caller = { tenantId: owner.activeTenantId!, userId: owner.user.id }
+    const answer = await gateway.chat(caller, { model: 'chat-default', messages: hello })
+    assert.equal(answer.result.choices[0].message.content, 'Hello from the fake upstream.')
+    assert.equal(answer.rateLimit['x-ratelimit-remaining-requests'], '0')
+
+    const refused = await gateway.chat(caller, { model: 'chat-default', messages: hello }).then(
+      () => null,
+      (error: unknown) => error
+    )
+    assert.instanceOf(refused, ProblemException)
+    assert.equal((refused as ProblemException).problemStatus, 429)
+
+    await usageRecorder.flush()
+    const [record] = await db.from('gateway_usage')
+    assert.include(record, { user_id: owner.user.id, key_id: null, status: 200 })
   })
 })

@@ -1,0 +1,230 @@
+import type { ChatCompletion, ChatCompletionChunk } from 'openai/resources/chat/completions'
+import { ProblemException } from '#app/http/problem'
+import {
+  chat as routedChat,
+  chatStream as routedChatStream,
+  embed as routedEmbed,
+  listModels,
+  resolveModel,
+  type Caller,
+  type CallTiming,
+} from '#modules/gateway/services/gateway'
+import {
+  admit,
+  DEFAULT_OUTPUT_RESERVE,
+  estimatePrompt,
+  estimateTokens,
+  finish,
+  type Outcome,
+} from '#modules/gateway/services/metering'
+import type { ChatParams, Usage } from '#modules/gateway/services/upstreams'
+
+export interface CallOptions {
+  signal?: AbortSignal
+  requestId?: string | null
+}
+
+export interface Metered<T> {
+  result: T
+  /** x-ratelimit-* values of the call (what /v1 sends as headers). */
+  rateLimit: Record<string, string>
+  /** Time spent outside upstream calls, in ms (for x-atrium-overhead-ms). */
+  overheadMs: number
+}
+
+const statusOf = (error: unknown) => (error instanceof ProblemException ? error.problemStatus : 500)
+
+/**
+ * The gateway as every caller uses it — /v1 for API keys, other modules
+ * (chat, creator) for their users: resolve the alias the caller may use,
+ * reserve quotas, route with fallbacks, settle to real usage and record it.
+ */
+async function prepare(
+  caller: Caller,
+  alias: string,
+  estimate: { promptTokens: number; maxOutput: number }
+) {
+  const started = performance.now()
+  const model = await resolveModel(caller, alias)
+  const reservation = await admit(caller, model, estimate)
+  const timing: CallTiming = { upstreamMs: 0 }
+  const outcome = (
+    kind: Outcome['kind'],
+    status: number,
+    deploymentId: string | null,
+    tokens: [number, number],
+    requestId: string | null | undefined
+  ): Outcome => ({
+    kind,
+    deploymentId,
+    promptTokens: tokens[0],
+    completionTokens: tokens[1],
+    status,
+    latencyMs: performance.now() - started,
+    upstreamMs: timing.upstreamMs,
+    ttftMs: null,
+    requestId: requestId ?? null,
+  })
+  const overheadMs = () => Math.max(0, performance.now() - started - timing.upstreamMs)
+  return { started, model, reservation, timing, outcome, overheadMs }
+}
+
+export const gateway = {
+  listModels,
+
+  async chat(
+    caller: Caller,
+    request: ChatParams & { model: string },
+    options: CallOptions = {}
+  ): Promise<Metered<ChatCompletion>> {
+    const { model: alias, ...params } = request
+    const call = await prepare(caller, alias, {
+      promptTokens: estimatePrompt(params.messages),
+      maxOutput: params.max_completion_tokens ?? params.max_tokens ?? DEFAULT_OUTPUT_RESERVE,
+    })
+    const signal = options.signal ?? new AbortController().signal
+    try {
+      const { completion, usage, deployment } = await routedChat(
+        call.model,
+        params,
+        signal,
+        call.timing
+      )
+      const overheadMs = call.overheadMs()
+      await finish(
+        caller,
+        call.model,
+        call.reservation,
+        call.outcome(
+          'chat',
+          200,
+          deployment.id,
+          [usage.prompt_tokens, usage.completion_tokens],
+          options.requestId
+        )
+      )
+      return { result: completion, rateLimit: call.reservation.headers, overheadMs }
+    } catch (error) {
+      await finish(
+        caller,
+        call.model,
+        call.reservation,
+        call.outcome('chat', statusOf(error), null, [0, 0], options.requestId)
+      )
+      throw error
+    }
+  },
+
+  /**
+   * Opens a stream (fallbacks happen before its first chunk). The chunks are
+   * OpenAI's, with `model` set to the alias; the last has `usage`. Usage is
+   * settled when the iteration ends — completed, failed or abandoned — and
+   * only what was produced is charged.
+   */
+  async chatStream(
+    caller: Caller,
+    request: ChatParams & { model: string },
+    options: CallOptions = {}
+  ): Promise<Metered<AsyncGenerator<ChatCompletionChunk>>> {
+    const { model: alias, ...params } = request
+    const promptEstimate = estimatePrompt(params.messages)
+    const call = await prepare(caller, alias, {
+      promptTokens: promptEstimate,
+      maxOutput: params.max_completion_tokens ?? params.max_tokens ?? DEFAULT_OUTPUT_RESERVE,
+    })
+    const signal = options.signal ?? new AbortController().signal
+    let opened
+    try {
+      opened = await routedChatStream(call.model, params, signal, call.timing)
+    } catch (error) {
+      await finish(
+        caller,
+        call.model,
+        call.reservation,
+        call.outcome('chat', statusOf(error), null, [0, 0], options.requestId)
+      )
+      throw error
+    }
+    const overheadMs = call.overheadMs()
+    const { chunks, deployment } = opened
+    async function* metered(): AsyncGenerator<ChatCompletionChunk> {
+      let reported: Usage | null = null
+      let produced = ''
+      let ttftMs: number | null = null
+      let status = 200
+      try {
+        for await (const chunk of chunks) {
+          const text = chunk.choices[0]?.delta?.content
+          if (text) {
+            ttftMs ??= performance.now() - call.started
+            produced += text
+          }
+          if (chunk.usage) reported = chunk.usage
+          yield chunk
+        }
+      } catch (error) {
+        status = signal.aborted ? 499 : statusOf(error)
+        throw error
+      } finally {
+        if (signal.aborted && status === 200) status = 499
+        const usage = reported ?? {
+          prompt_tokens: promptEstimate,
+          completion_tokens: estimateTokens(produced),
+        }
+        await finish(caller, call.model, call.reservation, {
+          ...call.outcome(
+            'chat',
+            status,
+            deployment.id,
+            [usage.prompt_tokens, usage.completion_tokens],
+            options.requestId
+          ),
+          ttftMs,
+        })
+      }
+    }
+    return { result: metered(), rateLimit: call.reservation.headers, overheadMs }
+  },
+
+  async embed(
+    caller: Caller,
+    request: { model: string; input: string | string[] },
+    options: CallOptions = {}
+  ): Promise<Metered<{ embeddings: number[][]; promptTokens: number }>> {
+    const texts = Array.isArray(request.input) ? request.input : [request.input]
+    const call = await prepare(caller, request.model, {
+      promptTokens: texts.reduce((sum, text) => sum + estimateTokens(text), 0),
+      maxOutput: 0,
+    })
+    const signal = options.signal ?? new AbortController().signal
+    try {
+      const result = await routedEmbed(call.model, request.input, signal, call.timing)
+      const overheadMs = call.overheadMs()
+      await finish(
+        caller,
+        call.model,
+        call.reservation,
+        call.outcome(
+          'embeddings',
+          200,
+          result.deployment.id,
+          [result.promptTokens, 0],
+          options.requestId
+        )
+      )
+      return {
+        result: { embeddings: result.embeddings, promptTokens: result.promptTokens },
+        rateLimit: call.reservation.headers,
+        overheadMs,
+      }
+    } catch (error) {
+      await finish(
+        caller,
+        call.model,
+        call.reservation,
+        call.outcome('embeddings', statusOf(error), null, [0, 0], options.requestId)
+      )
+      throw error
+    }
+  },
+}
