@@ -1,7 +1,7 @@
 import app from '@adonisjs/core/services/app'
 import router from '@adonisjs/core/services/router'
 import { middleware } from '#start/kernel'
-import { keyResolver } from '#modules/gateway/services/key_auth'
+import { changeFeed } from '#modules/gateway/services/change_feed'
 import { usageRecorder } from '#modules/gateway/services/usage'
 
 const AdminController = () => import('#modules/gateway/controllers/admin_controller')
@@ -48,6 +48,6 @@ export function rootRoutes() {
   // Buffered usage is written, and the key cache's LISTEN connection closed, before the process exits.
   app.terminating(async () => {
     await usageRecorder.close()
-    await keyResolver.close()
+    await changeFeed.close()
   })
 }

@@ -27,8 +27,10 @@ export default class GatewayAdminController {
 
   async createProvider(ctx: HttpContext) {
     const input = await ctx.request.validateUsing(providerCreateValidator)
-    const created = await asTenantAdmin(principalOf(ctx), (trx, tenantId) =>
-      providers.create(trx, tenantId, input)
+    const created = await asTenantAdmin(
+      principalOf(ctx),
+      (trx, tenantId) => providers.create(trx, tenantId, input),
+      { changesConfig: true }
     )
     return ctx.response.created(created)
   }
@@ -41,11 +43,15 @@ export default class GatewayAdminController {
 
   async updateProvider(ctx: HttpContext) {
     const input = await ctx.request.validateUsing(providerUpdateValidator)
-    return asTenantAdmin(principalOf(ctx), (trx) => providers.update(trx, ctx.params.id, input))
+    return asTenantAdmin(principalOf(ctx), (trx) => providers.update(trx, ctx.params.id, input), {
+      changesConfig: true,
+    })
   }
 
   async deleteProvider(ctx: HttpContext) {
-    await asTenantAdmin(principalOf(ctx), (trx) => providers.remove(trx, ctx.params.id))
+    await asTenantAdmin(principalOf(ctx), (trx) => providers.remove(trx, ctx.params.id), {
+      changesConfig: true,
+    })
     return ctx.response.noContent()
   }
 
@@ -55,8 +61,10 @@ export default class GatewayAdminController {
 
   async createModel(ctx: HttpContext) {
     const input = await ctx.request.validateUsing(modelCreateValidator)
-    const created = await asTenantAdmin(principalOf(ctx), (trx, tenantId) =>
-      models.create(trx, tenantId, input)
+    const created = await asTenantAdmin(
+      principalOf(ctx),
+      (trx, tenantId) => models.create(trx, tenantId, input),
+      { changesConfig: true }
     )
     return ctx.response.created(created)
   }
@@ -67,13 +75,17 @@ export default class GatewayAdminController {
 
   async updateModel(ctx: HttpContext) {
     const input = await ctx.request.validateUsing(modelUpdateValidator)
-    return asTenantAdmin(principalOf(ctx), (trx, tenantId) =>
-      models.update(trx, tenantId, ctx.params.id, input)
+    return asTenantAdmin(
+      principalOf(ctx),
+      (trx, tenantId) => models.update(trx, tenantId, ctx.params.id, input),
+      { changesConfig: true }
     )
   }
 
   async deleteModel(ctx: HttpContext) {
-    await asTenantAdmin(principalOf(ctx), (trx) => models.remove(trx, ctx.params.id))
+    await asTenantAdmin(principalOf(ctx), (trx) => models.remove(trx, ctx.params.id), {
+      changesConfig: true,
+    })
     return ctx.response.noContent()
   }
 
@@ -117,8 +129,10 @@ export default class GatewayAdminController {
 
   async updateLimits(ctx: HttpContext) {
     const input = await ctx.request.validateUsing(limitsValidator)
-    return asTenantAdmin(principalOf(ctx), (trx, tenantId) =>
-      tenantLimits.put(trx, tenantId, input)
+    return asTenantAdmin(
+      principalOf(ctx),
+      (trx, tenantId) => tenantLimits.put(trx, tenantId, input),
+      { changesConfig: true }
     )
   }
 

@@ -2,6 +2,7 @@ import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import type { Principal } from '#app/auth/jwt_guard'
 import { ProblemException } from '#app/http/problem'
 import { tenancy } from '#app/tenancy/tenancy'
+import { CONFIG_CHANNEL } from '#modules/gateway/services/change_feed'
 
 const ADMIN_ROLES = ['owner', 'admin']
 
@@ -11,7 +12,8 @@ const ADMIN_ROLES = ['owner', 'admin']
  */
 export function asTenantAdmin<T>(
   principal: Principal,
-  work: (trx: TransactionClientContract, tenantId: string) => Promise<T>
+  work: (trx: TransactionClientContract, tenantId: string) => Promise<T>,
+  options: { changesConfig?: boolean } = {}
 ) {
   const tenantId = principal.tenantId
   if (!tenantId) {
@@ -28,7 +30,17 @@ export function asTenantAdmin<T>(
       'Only tenant owners and admins manage the gateway.'
     )
   }
-  return tenancy.run(tenantId, (trx) => work(trx, tenantId), { userId: principal.userId })
+  return tenancy.run(
+    tenantId,
+    async (trx) => {
+      const result = await work(trx, tenantId)
+      // Every process drops its cached routing for the tenant when this commits.
+      if (options.changesConfig)
+        await trx.rawQuery('SELECT pg_notify(?, ?)', [CONFIG_CHANNEL, tenantId])
+      return result
+    },
+    { userId: principal.userId }
+  )
 }
 
 export const notFound = (what: string) =>

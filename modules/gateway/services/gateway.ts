@@ -1,6 +1,7 @@
 import type { ChatCompletion, ChatCompletionChunk } from 'openai/resources/chat/completions'
 import { ProblemException } from '#app/http/problem'
 import { tenancy } from '#app/tenancy/tenancy'
+import { changeFeed, CONFIG_CHANNEL } from '#modules/gateway/services/change_feed'
 import { models, type ModelView } from '#modules/gateway/services/models'
 import type { ProviderRow } from '#modules/gateway/services/providers'
 import {
@@ -76,36 +77,85 @@ function upstreamProblem(error: unknown) {
   return error
 }
 
-/** The caller's view of an alias, with its deployments and providers; 403/404 when it may not or does not exist. */
-export async function resolveModel(caller: Caller, alias: string): Promise<ResolvedModel> {
-  if (caller.allowedModels && !caller.allowedModels.includes(alias)) throw modelNotAllowed(alias)
-  return tenancy.run(caller.tenantId, async (trx) => {
-    const view = await models.byAlias(trx, alias)
-    if (!view) {
-      throw new ProblemException(404, 'model_not_found', `The model ${alias} does not exist.`)
+interface RoutingEntry {
+  view: ModelView
+  deployments: Deployment[]
+  tenantLimits: KeyLimits
+}
+
+const ROUTING_TTL_MS = 30_000
+const routingCache = new Map<string, RoutingEntry | null>()
+const routingExpiry = new Map<string, number>()
+
+// A tenant's provider, model or limits changed (or '*': the feed was lost).
+changeFeed.on(CONFIG_CHANNEL, (tenantId) => {
+  if (tenantId === '*') {
+    routingCache.clear()
+    routingExpiry.clear()
+    return
+  }
+  for (const cacheKey of routingCache.keys()) {
+    if (cacheKey.startsWith(`${tenantId}\n`)) {
+      routingCache.delete(cacheKey)
+      routingExpiry.delete(cacheKey)
     }
+  }
+})
+
+async function loadRouting(tenantId: string, alias: string): Promise<RoutingEntry | null> {
+  return tenancy.run(tenantId, async (trx) => {
+    const view = await models.byAlias(trx, alias)
+    if (!view) return null
     const providerIds = [...new Set(view.deployments.map((deployment) => deployment.providerId))]
     const providers: ProviderRow[] = providerIds.length
       ? await trx.from('gateway_providers').whereIn('id', providerIds)
       : []
     const byId = new Map(providers.map((provider) => [provider.id, provider]))
-    const deployments = view.deployments.map((deployment) => ({
-      id: deployment.id,
-      provider: byId.get(deployment.providerId)!,
-      upstreamModel: deployment.upstreamModel,
-      weight: deployment.weight,
-    }))
-    const limitsRow = await trx
-      .from('gateway_tenant_limits')
-      .where('tenant_id', caller.tenantId)
-      .first()
+    const limitsRow = await trx.from('gateway_tenant_limits').where('tenant_id', tenantId).first()
     return {
-      alias,
       view,
-      deployments: orderDeployments(view.strategy, deployments),
+      deployments: view.deployments.map((deployment) => ({
+        id: deployment.id,
+        provider: byId.get(deployment.providerId)!,
+        upstreamModel: deployment.upstreamModel,
+        weight: deployment.weight,
+      })),
       tenantLimits: (limitsRow?.limits ?? {}) as KeyLimits,
     }
   })
+}
+
+/**
+ * The caller's view of an alias, with its deployments and providers; 403/404
+ * when it may not or does not exist. Routing is cached per process while the
+ * change feed listens (admin changes NOTIFY in their transaction), so the hot
+ * path reads no configuration from the database.
+ */
+export async function resolveModel(caller: Caller, alias: string): Promise<ResolvedModel> {
+  if (caller.allowedModels && !caller.allowedModels.includes(alias)) throw modelNotAllowed(alias)
+  const cacheKey = `${caller.tenantId}\n${alias}`
+  let entry = routingCache.get(cacheKey)
+  if (
+    entry === undefined ||
+    !changeFeed.listening ||
+    (routingExpiry.get(cacheKey) ?? 0) < Date.now()
+  ) {
+    changeFeed.ensure()
+    entry = await loadRouting(caller.tenantId, alias)
+    if (changeFeed.listening) {
+      if (routingCache.size > 10_000) routingCache.clear()
+      routingCache.set(cacheKey, entry)
+      routingExpiry.set(cacheKey, Date.now() + ROUTING_TTL_MS)
+    }
+  }
+  if (!entry)
+    throw new ProblemException(404, 'model_not_found', `The model ${alias} does not exist.`)
+  return {
+    alias,
+    view: entry.view,
+    deployments: orderDeployments(entry.view.strategy, entry.deployments),
+    tenantLimits: entry.tenantLimits,
+  }
 }
 
 /** The models a caller may use (GET /v1/models). */

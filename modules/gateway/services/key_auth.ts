@@ -1,14 +1,6 @@
-import pg from 'pg'
 import db from '@adonisjs/lucid/services/db'
-import logger from '@adonisjs/core/services/logger'
-import env from '#start/env'
-import {
-  hashSecret,
-  KEYS_CHANNEL,
-  type KeyLimits,
-  type KeyRow,
-  type Scope,
-} from '#modules/gateway/services/keys'
+import { hashSecret, type KeyLimits, type KeyRow, type Scope } from '#modules/gateway/services/keys'
+import { changeFeed, KEYS_CHANNEL } from '#modules/gateway/services/change_feed'
 
 /** What a request authenticated by an API key acts as. */
 export interface ApiKeyPrincipal {
@@ -34,21 +26,22 @@ const MAX_ENTRIES = 10_000
  * Resolves `atr_…` secrets to keys. Lookups by SHA-256 go to PostgreSQL as
  * the platform (a key names its tenant), then sit in a per-process cache.
  * Every change to a key NOTIFYs in its transaction; each process LISTENs and
- * drops the entry, so a revoke holds everywhere at once. While the listener
- * is down nothing is cached.
+ * drops the entry (change_feed.ts), so a revoke holds everywhere at once.
+ * While the feed is down nothing is cached.
  */
 class KeyResolver {
   #cache = new Map<string, CacheEntry>()
-  #listener?: pg.Client
-  #listening = false
-  #connecting?: Promise<void>
+
+  constructor() {
+    changeFeed.on(KEYS_CHANNEL, (keyId) => this.#forget(keyId))
+  }
 
   async resolve(secret: string): Promise<ApiKeyPrincipal | null> {
     if (!secret.startsWith('atr_') || secret.length > 100) return null
     const hash = hashSecret(secret)
     const cached = this.#cache.get(hash)
-    if (cached && cached.validUntil > Date.now() && this.#listening) return cached.key
-    this.#listen()
+    if (cached && cached.validUntil > Date.now() && changeFeed.listening) return cached.key
+    changeFeed.ensure()
 
     const row: (KeyRow & { via_previous: boolean }) | null = await db
       .from('gateway_keys')
@@ -79,53 +72,19 @@ class KeyResolver {
     if (usable && row.via_previous && row.previous_valid_until) {
       limits.push(new Date(row.previous_valid_until).getTime())
     }
-    if (this.#listening) {
+    if (changeFeed.listening) {
       if (this.#cache.size >= MAX_ENTRIES) this.#cache.clear()
       this.#cache.set(hash, { key, validUntil: Math.min(...limits) })
     }
     return key
   }
 
-  #listen() {
-    if (this.#listener || this.#connecting) return
-    const listener = new pg.Client({ connectionString: env.get('DATABASE_URL') })
-    const drop = () => {
-      if (this.#listener !== listener) return
-      this.#listener = undefined
-      this.#listening = false
-      this.#cache.clear()
-      listener.end().catch(() => {})
-    }
-    listener.on('notification', (message) => this.#forget(message.payload ?? ''))
-    listener.on('error', (error) => {
-      logger.warn({ err: error }, 'gateway key listener lost; keys are not cached until it is back')
-      drop()
-    })
-    listener.on('end', drop)
-    this.#listener = listener
-    this.#connecting = listener
-      .connect()
-      .then(() => listener.query(`LISTEN ${KEYS_CHANNEL}`))
-      .then(() => {
-        if (this.#listener === listener) this.#listening = true
-      })
-      .catch(drop)
-      .finally(() => (this.#connecting = undefined))
-  }
-
+  /** A key changed (or '*': the feed was lost): drop it, and every negative entry. */
   #forget(keyId: string) {
+    if (keyId === '*') return this.#cache.clear()
     for (const [hash, entry] of this.#cache) {
       if (!entry.key || entry.key.keyId === keyId) this.#cache.delete(hash)
     }
-  }
-
-  async close() {
-    await this.#connecting
-    const listener = this.#listener
-    this.#listener = undefined
-    this.#listening = false
-    this.#cache.clear()
-    await listener?.end().catch(() => {})
   }
 }
 

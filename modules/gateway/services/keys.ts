@@ -3,9 +3,9 @@ import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import { ProblemException } from '#app/http/problem'
 import { isUuid, newId } from '#app/platform/ids'
 import { notFound } from '#modules/gateway/services/admin_access'
+import { KEYS_CHANNEL } from '#modules/gateway/services/change_feed'
 import { isTenantMember } from '#modules/identity/index'
 
-export const KEYS_CHANNEL = 'atrium_gateway_keys'
 export const SCOPES = ['chat', 'embeddings', 'models'] as const
 export type Scope = (typeof SCOPES)[number]
 

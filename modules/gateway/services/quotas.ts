@@ -159,57 +159,38 @@ const redisStore: QuotaStore = {
   },
 }
 
-/** Row locks in key order inside one transaction: concurrent reservations queue, none overshoots. */
+/** Row locks in key order, checked and incremented server-side in one call (gateway_reserve). */
 const postgresStore: QuotaStore = {
   async reserve(counters) {
-    return db.transaction(async (trx) => {
-      await trx
-        .table('gateway_quota_counters')
-        .multiInsert(
-          counters.map((counter) => ({
-            key: counter.key,
-            used: 0,
-            expires_at: new Date(counter.windowEndsAt + GRACE_MS),
-          }))
-        )
-        .onConflict('key')
-        .ignore()
-      const rows: Array<{ key: string; used: string }> = await trx
-        .from('gateway_quota_counters')
-        .whereIn(
-          'key',
-          counters.map((counter) => counter.key)
-        )
-        .orderBy('key')
-        .forUpdate()
-        .select('key', 'used')
-      const current = counters.map((counter) =>
-        Number(rows.find((row) => row.key === counter.key)?.used ?? 0)
-      )
-      const refused = counters.findIndex(
-        (counter, index) => current[index] + counter.amount > counter.limit
-      )
-      if (refused >= 0) return { refused, used: current }
-      for (const counter of counters) {
-        await trx
-          .from('gateway_quota_counters')
-          .where('key', counter.key)
-          .increment('used', counter.amount)
-      }
-      return { refused: -1, used: current.map((value, index) => value + counters[index].amount) }
-    })
+    const { rows } = await db.rawQuery(
+      'SELECT gateway_reserve(?::text[], ?::bigint[], ?::bigint[], ?::timestamptz[]) AS answer',
+      [
+        counters.map((counter) => counter.key),
+        counters.map((counter) => counter.amount),
+        counters.map((counter) => counter.limit),
+        counters.map((counter) => new Date(counter.windowEndsAt + GRACE_MS).toISOString()),
+      ]
+    )
+    const [refused, ...used] = (rows[0].answer as Array<string | number>).map(Number)
+    return { refused, used }
   },
   async adjust(changes) {
     const real = changes.filter((change) => change.delta !== 0)
     if (real.length === 0) return
-    await db.transaction(async (trx) => {
-      for (const change of [...real].sort((a, b) => a.key.localeCompare(b.key))) {
-        await trx
-          .from('gateway_quota_counters')
-          .where('key', change.key)
-          .increment('used', change.delta)
-      }
-    })
+    // One statement; rows are locked in key order first, as reservations take them, so no deadlock.
+    await db.rawQuery(
+      `WITH locked AS MATERIALIZED (
+         SELECT key FROM gateway_quota_counters WHERE key = ANY(?::text[]) ORDER BY key FOR UPDATE
+       )
+       UPDATE gateway_quota_counters c SET used = c.used + t.delta
+         FROM locked l JOIN unnest(?::text[], ?::bigint[]) AS t(key, delta) ON t.key = l.key
+        WHERE c.key = l.key`,
+      [
+        real.map((change) => change.key),
+        real.map((change) => change.key),
+        real.map((change) => change.delta),
+      ]
+    )
   },
 }
 
