@@ -4,21 +4,13 @@ import env from '#start/env'
 import { events } from '#app/messaging/outbox'
 import { childEnv, finished, startNode, waitForLine } from '#tests/helpers/processes'
 import { CRASH_EFFECTS } from '#tests/fixtures/messaging'
+import { until } from '#tests/helpers/waiting'
 
 const EVENTS = 200
 
 async function effectCount() {
   const [{ count }] = await db.from(CRASH_EFFECTS).count('* as count')
   return Number(count)
-}
-
-async function until(condition: () => Promise<boolean>, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (await condition()) return true
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  return false
 }
 
 const TRANSPORTS: Array<{ name: string; skip?: string }> = [

@@ -2,7 +2,6 @@ import { test } from '@japa/runner'
 import { spawnSync } from 'node:child_process'
 import db from '@adonisjs/lucid/services/db'
 import env from '#start/env'
-import { events } from '#app/messaging/outbox'
 import { subscribe, unsubscribe } from '#app/messaging/subscribers'
 import { MessagingWorker } from '#app/messaging/worker'
 import { RabbitMqTransport, moduleQueue } from '#app/messaging/transports/rabbitmq'
@@ -10,6 +9,7 @@ import { postgresOperations } from '#app/operations/operations'
 import { newId } from '#app/platform/ids'
 import amqp from 'amqplib'
 import '#tests/fixtures/messaging'
+import { publishProbeRange, rowCount, until } from '#tests/helpers/waiting'
 
 const EFFECTS = 'test_reconnect_effects'
 const rabbitmqctl = (...args: string[]) =>
@@ -20,27 +20,9 @@ const skip = !env.get('AMQP_URL')
     ? 'rabbitmqctl is not available to drop the connections'
     : undefined
 
-async function until(condition: () => Promise<boolean>, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (await condition()) return true
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  return false
-}
+const effectCount = () => rowCount(EFFECTS)
 
-async function effectCount() {
-  const [{ count }] = await db.from(EFFECTS).count('* as count')
-  return Number(count)
-}
-
-async function publish(from: number, count: number) {
-  await db.transaction(async (trx) => {
-    for (let index = from; index < from + count; index++) {
-      await events.publish(trx, 'test.transport_probe', { index }, { version: 1, tenantId: null })
-    }
-  })
-}
+const publish = publishProbeRange
 
 test.group('rabbitmq transport when the broker drops its connections', () => {
   test('publisher and consumers reconnect by themselves; every effect once', async ({

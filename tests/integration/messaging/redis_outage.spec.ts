@@ -5,12 +5,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import db from '@adonisjs/lucid/services/db'
 import env from '#start/env'
-import { events } from '#app/messaging/outbox'
 import { subscribe, unsubscribe } from '#app/messaging/subscribers'
 import { MessagingWorker } from '#app/messaging/worker'
 import { BullMqTransport } from '#app/messaging/transports/bullmq'
 import { portOpen } from '#tests/helpers/embedded'
 import '#tests/fixtures/messaging'
+import { publishProbeRange, rowCount, until } from '#tests/helpers/waiting'
 
 /*
 | A Redis of the test's own (the machine's stays up for everything else),
@@ -43,27 +43,9 @@ function startRedis(dir: string) {
   )
 }
 
-async function until(condition: () => Promise<boolean>, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (await condition()) return true
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  return false
-}
+const effectCount = () => rowCount(EFFECTS)
 
-async function effectCount() {
-  const [{ count }] = await db.from(EFFECTS).count('* as count')
-  return Number(count)
-}
-
-async function publish(from: number, count: number) {
-  await db.transaction(async (trx) => {
-    for (let index = from; index < from + count; index++) {
-      await events.publish(trx, 'test.transport_probe', { index }, { version: 1, tenantId: null })
-    }
-  })
-}
+const publish = publishProbeRange
 
 test.group('bullmq transport while Redis is away', () => {
   test('publishing keeps working; the backlog drains once Redis is back; every effect once', async ({

@@ -5,18 +5,10 @@ import amqp from 'amqplib'
 import { childEnv, finished, startNode, waitForLine } from '#tests/helpers/processes'
 import { SPLIT_EFFECTS } from '#tests/fixtures/split'
 import { moduleQueue } from '#app/messaging/transports/rabbitmq'
+import { until } from '#tests/helpers/waiting'
 
 const PORT = 3393
 const EVENTS = 25
-
-async function until(condition: () => Promise<boolean>, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (await condition()) return true
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  return false
-}
 
 const TRANSPORTS: Array<{ name: string; skip?: string }> = [
   { name: 'rabbitmq', skip: env.get('AMQP_URL') ? undefined : 'AMQP_URL is not set' },

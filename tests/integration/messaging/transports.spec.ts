@@ -17,6 +17,7 @@ import { newId } from '#app/platform/ids'
 import { FakeKafka } from '#tests/fakes/kafka'
 import { childEnv, runNode } from '#tests/helpers/processes'
 import '#tests/fixtures/messaging'
+import { until } from '#tests/helpers/waiting'
 
 /*
 | One contract, every broker transport: the same scenarios run against BullMQ
@@ -31,15 +32,6 @@ const MAX_ATTEMPTS = 4
 /** Attempts per event id, counted outside the handler's (rolled back) transaction. */
 const attempts = new Map<string, number>()
 let poisonHealed = false
-
-async function until(condition: () => Promise<boolean>, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (await condition()) return true
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-  return false
-}
 
 async function effectCount() {
   const [{ count }] = await db.from(EFFECTS).count('* as count')

@@ -1,0 +1,27 @@
+import db from '@adonisjs/lucid/services/db'
+import { events } from '#app/messaging/outbox'
+import '#tests/fixtures/messaging'
+
+/** Polls `condition` until it holds (true) or the time is up (false). */
+export async function until(condition: () => Promise<boolean>, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (await condition()) return true
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+  return false
+}
+
+export async function rowCount(table: string) {
+  const [{ count }] = await db.from(table).count('* as count')
+  return Number(count)
+}
+
+/** Publishes `test.transport_probe` events index from … from + count - 1, in one transaction. */
+export async function publishProbeRange(from: number, count: number) {
+  await db.transaction(async (trx) => {
+    for (let index = from; index < from + count; index++) {
+      await events.publish(trx, 'test.transport_probe', { index }, { version: 1, tenantId: null })
+    }
+  })
+}
