@@ -14,6 +14,8 @@ import { APP_ROOT, rssMiB, spawnNode, stop, waitUntilOk } from './lib/processes.
 import { printTable, writeResults } from './lib/report.js'
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10)
+/** The second load: a fixed rate well below saturation, where added latency is Atrium's, not queueing. */
+const FIXED_RATE = Number(process.env.BENCH_RATE ?? 400)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64)
 const WARMUP = 3
 const UPSTREAM_PORT = 3411
@@ -39,12 +41,14 @@ async function load(
   name: string,
   url: string,
   headers: Record<string, string>,
-  body: unknown
+  body: unknown,
+  rate?: number
 ): Promise<Row> {
   const options = {
     url,
     method: 'POST' as const,
-    connections: CONNECTIONS,
+    connections: rate ? 16 : CONNECTIONS,
+    ...(rate ? { overallRate: rate } : {}),
     headers: { 'content-type': 'application/json', ...headers },
     body: JSON.stringify(body),
   }
@@ -148,20 +152,36 @@ try {
     request
   )
   const directTtft = await timeToFirstToken(`${upstreamBase}/v1/chat/completions`, {})
+  const directAtRate = await load(
+    'direct to the fake upstream',
+    `${upstreamBase}/v1/chat/completions`,
+    {},
+    request,
+    FIXED_RATE
+  )
   const rows: Row[] = [direct]
+  const rateRows: Row[] = [directAtRate]
   const ttft: Array<[string, { p50: number; p99: number }]> = [['direct', directTtft]]
   for (const { store, env } of stores) {
-    const server = spawnNode(['--import=@poppinss/ts-exec', 'bin/server.ts'], {
-      NODE_ENV: 'production',
-      APP_KEY: process.env.APP_KEY ?? 'atrium-bench-only-app-key-0123456789abcdef',
-      LOG_LEVEL: 'warn',
-      PORT: String(ATRIUM_PORT),
-      HOST: '127.0.0.1',
-      ATRIUM_ROLE: 'web',
-      EMBEDDED_PG_PORT: '54403',
-      EMBEDDED_PG_DATA: join(APP_ROOT, 'storage', 'bench-postgres', 'data'),
-      ...env,
-    })
+    // BENCH_BUILD=1: the compiled server of `npm run build`, as production runs it.
+    const entry = process.env.BENCH_BUILD
+      ? { args: ['bin/server.js'], cwd: join(APP_ROOT, 'build') }
+      : { args: ['--import=@poppinss/ts-exec', 'bin/server.ts'], cwd: APP_ROOT }
+    const server = spawnNode(
+      entry.args,
+      {
+        NODE_ENV: 'production',
+        APP_KEY: process.env.APP_KEY ?? 'atrium-bench-only-app-key-0123456789abcdef',
+        LOG_LEVEL: 'warn',
+        PORT: String(ATRIUM_PORT),
+        HOST: '127.0.0.1',
+        ATRIUM_ROLE: 'web',
+        EMBEDDED_PG_PORT: '54403',
+        EMBEDDED_PG_DATA: join(APP_ROOT, 'storage', 'bench-postgres', 'data'),
+        ...env,
+      },
+      entry.cwd
+    )
     try {
       await waitUntilOk(`${atriumBase}/health/ready`, performance.now())
       const headers = await setUpTenant()
@@ -172,7 +192,15 @@ try {
         request
       )
       const rss = await rssMiB(server.pid!)
+      const atRate = await load(
+        `through Atrium (${store} store)`,
+        `${atriumBase}/v1/chat/completions`,
+        headers,
+        request,
+        FIXED_RATE
+      )
       rows.push(row)
+      rateRows.push(atRate)
       ttft.push([
         `through Atrium (${store})`,
         await timeToFirstToken(`${atriumBase}/v1/chat/completions`, headers),
@@ -185,6 +213,11 @@ try {
         throughputVsDirect:
           Math.round((row.requestsPerSecond / direct.requestsPerSecond) * 100) / 100,
         rssAfterLoadMiB: rss,
+        atFixedRate: {
+          ...atRate,
+          addedP50: atRate.p50 - directAtRate.p50,
+          addedP99: atRate.p99 - directAtRate.p99,
+        },
       })
     } finally {
       await stop(server, 'SIGINT')
@@ -223,6 +256,19 @@ try {
       ]
     })
   )
+  console.log(`\nAt a fixed ${FIXED_RATE} req/s (16 connections), below saturation:`)
+  printTable(
+    ['path', 'req/s', 'p50 ms', 'p99 ms', 'added p50', 'added p99', 'non-2xx'],
+    rateRows.map((row) => [
+      row.name,
+      row.requestsPerSecond,
+      row.p50,
+      row.p99,
+      row === directAtRate ? '-' : String(row.p50 - directAtRate.p50),
+      row === directAtRate ? '-' : String(row.p99 - directAtRate.p99),
+      row.non2xx,
+    ])
+  )
   console.log('\nStreaming time to first chunk, 200 sequential requests:')
   printTable(
     ['path', 'p50 ms', 'p99 ms', 'added p50'],
@@ -243,6 +289,8 @@ try {
       warmupSeconds: WARMUP,
     },
     direct,
+    directAtFixedRate: directAtRate,
+    fixedRate: FIXED_RATE,
     atrium: results,
     timeToFirstChunk: Object.fromEntries(ttft),
   })

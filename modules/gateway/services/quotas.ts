@@ -253,14 +253,16 @@ export const quotas = {
     if (refused >= 0) {
       const counter = counters[refused]
       quotaRejections.inc({ dimension: counter.dimension, scope: counter.scope })
-      const retryAfter = Math.max(1, Math.ceil((counter.windowEndsAt - now) / 1000))
+      const retryAfterMs = Math.max(1, counter.windowEndsAt - now)
+      const retryAfter = Math.ceil(retryAfterMs / 1000)
       const { code, message } = REFUSALS[counter.dimension]
       throw new ProblemException(
         429,
         code,
         `${message} (${counter.scope === 'key' ? 'this key' : 'this tenant'}).`,
         undefined,
-        { ...headers, 'retry-after': String(retryAfter) }
+        // retry-after-ms too: OpenAI's SDKs prefer it, and wait exactly until the window turns.
+        { ...headers, 'retry-after': String(retryAfter), 'retry-after-ms': String(retryAfterMs) }
       )
     }
     return { counters, headers }

@@ -337,6 +337,46 @@ test.group('gateway /v1 through the openai SDK', (group) => {
     }
   })
 
+  test('fallback on a timeout: a primary that does not answer in time hands over to the secondary', async ({
+    client,
+    assert,
+  }) => {
+    const secondary = await startOpenAiFake()
+    try {
+      const { owner, key } = await gatewayTenant(client, upstream)
+      const slow = await createProvider(client, owner, {
+        name: 'slow',
+        kind: 'openai-compatible',
+        baseUrl: `${upstream.url}/v1`,
+        timeoutMs: 200,
+      })
+      const backup = await createProvider(client, owner, {
+        name: 'backup',
+        kind: 'openai-compatible',
+        baseUrl: `${secondary.url}/v1`,
+      })
+      await createModel(client, owner, {
+        alias: 'chat-timeout',
+        deployments: [
+          { providerId: slow.id, upstreamModel: 'slow-model' },
+          { providerId: backup.id, upstreamModel: 'backup-model' },
+        ],
+      })
+      upstream.fallback = { kind: 'stall', ms: 1500 }
+      secondary.fallback = { kind: 'ok', reply: 'in time' }
+      const started = Date.now()
+      const answer = await openaiClient(key.secret).chat.completions.create({
+        model: 'chat-timeout',
+        messages: hello,
+      })
+      assert.equal(answer.choices[0].message.content, 'in time')
+      assert.isBelow(Date.now() - started, 1200, 'the stalled primary was abandoned at its timeout')
+      assert.lengthOf(upstream.chatCalls(), 1)
+    } finally {
+      await secondary.close()
+    }
+  })
+
   test('every deployment failing is a 502; a timeout is a 504; nothing leaks', async ({
     client,
     assert,
