@@ -4,6 +4,7 @@ import { middleware } from '#start/kernel'
 import { changeFeed } from '#modules/gateway/services/change_feed'
 import { usageRecorder } from '#modules/gateway/services/usage'
 
+const OVERHEAD_HEADER = 'x-atrium-overhead-ms'
 const AdminController = () => import('#modules/gateway/controllers/admin_controller')
 const OpenAiController = () => import('#modules/gateway/controllers/openai_controller')
 
@@ -45,6 +46,17 @@ export function rootRoutes() {
       router.get('/models/:model', [OpenAiController, 'model'])
     })
     .prefix('/v1')
+    .use(async (ctx, next) => {
+      // Answers that never reached an upstream (refusals, errors) still say what Atrium spent.
+      const started = performance.now()
+      try {
+        await next()
+      } finally {
+        if (!ctx.response.getHeader(OVERHEAD_HEADER)) {
+          ctx.response.header(OVERHEAD_HEADER, (performance.now() - started).toFixed(2))
+        }
+      }
+    })
   // Buffered usage is written, and the key cache's LISTEN connection closed, before the process exits.
   app.terminating(async () => {
     await usageRecorder.close()

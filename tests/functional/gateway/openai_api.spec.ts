@@ -231,6 +231,8 @@ test.group('gateway /v1 through the openai SDK', (group) => {
 
     const missing = await fetch(`${gatewayBase()}/v1/models`)
     assert.equal(missing.status, 401)
+    assert.match(missing.headers.get('x-atrium-overhead-ms') ?? '', /^\d+(\.\d+)?$/)
+    assert.isString(missing.headers.get('x-request-id'))
     assert.equal(((await missing.json()) as OpenAiErrorBody).error.code, 'invalid_api_key')
 
     const unknown = await rejection(
