@@ -392,6 +392,79 @@ export class IdentityUserSchema extends BaseModel {
   declare updatedAt: DateTime
 }
 
+export class InventoryItemSchema extends BaseModel {
+  static $columns = ['active', 'createdAt', 'currency', 'id', 'name', 'onHand', 'priceMinor', 'reserved', 'sku', 'tenantId', 'updatedAt'] as const
+  $columns = InventoryItemSchema.$columns
+  @column()
+  declare active: boolean
+  @column.dateTime({ autoCreate: true })
+  declare createdAt: DateTime
+  @column()
+  declare currency: string
+  @column({ isPrimary: true })
+  declare id: string
+  @column()
+  declare name: string
+  @column()
+  declare onHand: number
+  @column()
+  declare priceMinor: bigint | number
+  @column()
+  declare reserved: number
+  @column()
+  declare sku: string
+  @column()
+  declare tenantId: string
+  @column.dateTime({ autoCreate: true, autoUpdate: true })
+  declare updatedAt: DateTime
+}
+
+export class InventoryLedgerSchema extends BaseModel {
+  static $columns = ['actorUserId', 'createdAt', 'id', 'kind', 'onHandDelta', 'orderId', 'reason', 'reservedDelta', 'sku', 'tenantId', 'updatedAt'] as const
+  $columns = InventoryLedgerSchema.$columns
+  @column()
+  declare actorUserId: string | null
+  @column.dateTime({ autoCreate: true })
+  declare createdAt: DateTime
+  @column({ isPrimary: true })
+  declare id: string
+  @column()
+  declare kind: string
+  @column()
+  declare onHandDelta: number
+  @column()
+  declare orderId: string | null
+  @column()
+  declare reason: string | null
+  @column()
+  declare reservedDelta: number
+  @column()
+  declare sku: string
+  @column()
+  declare tenantId: string
+  @column.dateTime({ autoCreate: true, autoUpdate: true })
+  declare updatedAt: DateTime
+}
+
+export class InventoryReservationSchema extends BaseModel {
+  static $columns = ['createdAt', 'id', 'lines', 'orderId', 'status', 'tenantId', 'updatedAt'] as const
+  $columns = InventoryReservationSchema.$columns
+  @column.dateTime({ autoCreate: true })
+  declare createdAt: DateTime
+  @column({ isPrimary: true })
+  declare id: string
+  @column()
+  declare lines: any
+  @column()
+  declare orderId: string
+  @column()
+  declare status: string
+  @column()
+  declare tenantId: string
+  @column.dateTime({ autoCreate: true, autoUpdate: true })
+  declare updatedAt: DateTime
+}
+
 export class MessagingDeliverySchema extends BaseModel {
   static $columns = ['attempts', 'availableAt', 'createdAt', 'eventId', 'handledAt', 'id', 'lastError', 'state', 'subscriber', 'transport'] as const
   $columns = MessagingDeliverySchema.$columns
@@ -451,6 +524,60 @@ export class MessagingOutboxSchema extends BaseModel {
   declare type: string
   @column()
   declare version: number
+}
+
+export class OrdersOrderSchema extends BaseModel {
+  static $columns = ['createdAt', 'currency', 'customerEmail', 'id', 'lines', 'note', 'placedBy', 'pricedLines', 'shortages', 'status', 'tenantId', 'totalMinor', 'updatedAt'] as const
+  $columns = OrdersOrderSchema.$columns
+  @column.dateTime({ autoCreate: true })
+  declare createdAt: DateTime
+  @column()
+  declare currency: string | null
+  @column()
+  declare customerEmail: string
+  @column({ isPrimary: true })
+  declare id: string
+  @column()
+  declare lines: any
+  @column()
+  declare note: string | null
+  @column()
+  declare placedBy: string | null
+  @column()
+  declare pricedLines: any | null
+  @column()
+  declare shortages: any | null
+  @column()
+  declare status: string
+  @column()
+  declare tenantId: string
+  @column()
+  declare totalMinor: bigint | number | null
+  @column.dateTime({ autoCreate: true, autoUpdate: true })
+  declare updatedAt: DateTime
+}
+
+export class OrdersStatusHistorySchema extends BaseModel {
+  static $columns = ['actorUserId', 'createdAt', 'fromStatus', 'id', 'orderId', 'reason', 'tenantId', 'toStatus', 'updatedAt'] as const
+  $columns = OrdersStatusHistorySchema.$columns
+  @column()
+  declare actorUserId: string | null
+  @column.dateTime({ autoCreate: true })
+  declare createdAt: DateTime
+  @column()
+  declare fromStatus: string | null
+  @column({ isPrimary: true })
+  declare id: string
+  @column()
+  declare orderId: string
+  @column()
+  declare reason: string | null
+  @column()
+  declare tenantId: string
+  @column()
+  declare toStatus: string
+  @column.dateTime({ autoCreate: true, autoUpdate: true })
+  declare updatedAt: DateTime
 }
 
 export class PlatformOperationSchema extends BaseModel {

@@ -25,3 +25,23 @@ export async function publishProbeRange(from: number, count: number) {
     }
   })
 }
+
+/**
+ * Runs the local transport in this process until nothing is left to relay or
+ * deliver: the saga's steps, one after another, without a worker.
+ */
+export async function drainBus(maxPasses = 500) {
+  const { relayBatch } = await import('#app/messaging/relay')
+  const { processDeliveries } = await import('#app/messaging/deliveries')
+  for (let pass = 0; pass < maxPasses; pass++) {
+    const relayed = await relayBatch(undefined, 500)
+    const outcomes = await processDeliveries({
+      batchSize: 200,
+      leaseSeconds: 0,
+      baseBackoffMs: 1,
+      maxBackoffMs: 1,
+    })
+    if (relayed === 0 && outcomes.length === 0) return
+  }
+  throw new Error('the bus did not drain')
+}

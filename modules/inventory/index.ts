@@ -1,0 +1,16 @@
+/*
+| Public face of the inventory: its events (orders and notifications react to
+| them) and the catalog check orders makes when an order is placed.
+*/
+import '#modules/inventory/events'
+import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
+import { items } from '#modules/inventory/services/stock'
+
+export type { ReservedLine, Shortage } from '#modules/inventory/events'
+
+export const catalog = {
+  /** The SKUs among these that the tenant of the unit of work does not sell (unknown or inactive). */
+  unsellable(trx: TransactionClientContract, skus: string[]) {
+    return items.unknownSkus(trx, skus)
+  },
+}

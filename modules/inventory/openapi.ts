@@ -1,0 +1,184 @@
+import type { OpenApiFragment } from '#app/openapi/types'
+import { json, pageOf, parameter, ref, response } from '#app/openapi/components'
+
+const bearer = [{ bearer: [] }]
+const sku = { name: 'sku', in: 'path', required: true, schema: { type: 'string' } }
+const body = (schema: string) => ({
+  required: true,
+  content: { 'application/json': { schema: ref(schema) } },
+})
+const errors = {
+  401: response('Unauthorized'),
+  403: { ...response('Forbidden'), description: 'forbidden (role) or no_active_tenant' },
+}
+
+const fragment: OpenApiFragment = {
+  tags: [{ name: 'inventory', description: 'Catalog, stock and its ledger' }],
+  paths: {
+    '/api/v1/inventory/items': {
+      get: {
+        operationId: 'inventoryListItems',
+        summary: 'Items by SKU; lowStock=N keeps those with at most N available',
+        tags: ['inventory'],
+        security: bearer,
+        parameters: [
+          { name: 'lowStock', in: 'query', schema: { type: 'integer', minimum: 0 } },
+          parameter('Limit'),
+          parameter('Cursor'),
+        ],
+        responses: {
+          200: json(pageOf(ref('InventoryItem'))),
+          ...errors,
+          422: response('ValidationFailed'),
+        },
+      },
+      post: {
+        operationId: 'inventoryCreateItem',
+        summary: 'Add an item (owners and admins), optionally with initial stock',
+        tags: ['inventory'],
+        security: bearer,
+        requestBody: body('InventoryItemInput'),
+        responses: {
+          201: json(ref('InventoryItem'), 'Created'),
+          ...errors,
+          409: { ...response('Conflict'), description: 'sku_taken' },
+          422: response('ValidationFailed'),
+        },
+      },
+    },
+    '/api/v1/inventory/items/{sku}': {
+      get: {
+        operationId: 'inventoryShowItem',
+        summary: 'One item with its stock',
+        tags: ['inventory'],
+        security: bearer,
+        parameters: [sku],
+        responses: { 200: json(ref('InventoryItem')), ...errors, 404: response('NotFound') },
+      },
+      patch: {
+        operationId: 'inventoryUpdateItem',
+        summary: 'Change name, price, currency or whether it is for sale',
+        tags: ['inventory'],
+        security: bearer,
+        parameters: [sku],
+        requestBody: body('InventoryItemPatch'),
+        responses: {
+          200: json(ref('InventoryItem')),
+          ...errors,
+          404: response('NotFound'),
+          422: response('ValidationFailed'),
+        },
+      },
+    },
+    '/api/v1/inventory/items/{sku}/adjustments': {
+      post: {
+        operationId: 'inventoryAdjustStock',
+        summary: 'Add or remove stock with a reason (appended to the ledger)',
+        tags: ['inventory'],
+        security: bearer,
+        parameters: [sku],
+        requestBody: body('StockAdjustment'),
+        responses: {
+          201: json(ref('InventoryItem'), 'Adjusted'),
+          ...errors,
+          404: response('NotFound'),
+          409: {
+            ...response('Conflict'),
+            description: 'insufficient_stock: below what is reserved',
+          },
+          422: response('ValidationFailed'),
+        },
+      },
+    },
+    '/api/v1/inventory/items/{sku}/ledger': {
+      get: {
+        operationId: 'inventoryItemLedger',
+        summary: 'Every stock movement of an item, oldest first',
+        tags: ['inventory'],
+        security: bearer,
+        parameters: [sku],
+        responses: {
+          200: json({
+            type: 'object',
+            required: ['data'],
+            properties: { data: { type: 'array', items: ref('LedgerEntry') } },
+          }),
+          ...errors,
+          404: response('NotFound'),
+        },
+      },
+    },
+  },
+  schemas: {
+    InventoryItem: {
+      type: 'object',
+      required: [
+        'sku',
+        'name',
+        'priceMinor',
+        'currency',
+        'active',
+        'onHand',
+        'reserved',
+        'available',
+      ],
+      properties: {
+        sku: { type: 'string' },
+        name: { type: 'string' },
+        priceMinor: { type: 'integer' },
+        currency: { type: 'string' },
+        active: { type: 'boolean' },
+        onHand: { type: 'integer' },
+        reserved: { type: 'integer' },
+        available: { type: 'integer', description: 'onHand − reserved' },
+        createdAt: { type: 'string', format: 'date-time' },
+        updatedAt: { type: 'string', format: 'date-time' },
+      },
+      additionalProperties: false,
+    },
+    InventoryItemInput: {
+      type: 'object',
+      required: ['sku', 'name', 'priceMinor', 'currency'],
+      properties: {
+        sku: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' },
+        name: { type: 'string' },
+        priceMinor: { type: 'integer', minimum: 0 },
+        currency: { type: 'string', pattern: '^[A-Z]{3}$' },
+        active: { type: 'boolean' },
+        onHand: { type: 'integer', minimum: 0 },
+      },
+    },
+    InventoryItemPatch: {
+      type: 'object',
+      properties: {
+        name: { type: 'string' },
+        priceMinor: { type: 'integer', minimum: 0 },
+        currency: { type: 'string' },
+        active: { type: 'boolean' },
+      },
+    },
+    StockAdjustment: {
+      type: 'object',
+      required: ['delta', 'reason'],
+      properties: {
+        delta: { type: 'integer', not: { const: 0 } },
+        reason: { type: 'string', maxLength: 300 },
+      },
+    },
+    LedgerEntry: {
+      type: 'object',
+      required: ['kind', 'onHandDelta', 'reservedDelta', 'at'],
+      properties: {
+        kind: { enum: ['adjustment', 'reservation', 'release', 'commit'] },
+        onHandDelta: { type: 'integer' },
+        reservedDelta: { type: 'integer' },
+        reason: { type: ['string', 'null'] },
+        orderId: { type: ['string', 'null'] },
+        actorUserId: { type: ['string', 'null'] },
+        at: { type: 'string', format: 'date-time' },
+      },
+    },
+  },
+}
+
+export default fragment

@@ -1,0 +1,354 @@
+import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
+import { ProblemException } from '#app/http/problem'
+import { newId } from '#app/platform/ids'
+import { events } from '#app/messaging/outbox'
+import type { ReservedLine, Shortage } from '#modules/inventory/events'
+
+export interface ItemRow {
+  id: string
+  tenant_id: string
+  sku: string
+  name: string
+  price_minor: string | number
+  currency: string
+  active: boolean
+  on_hand: number
+  reserved: number
+  created_at: Date
+  updated_at: Date
+}
+
+export function presentItem(row: ItemRow) {
+  return {
+    sku: row.sku,
+    name: row.name,
+    priceMinor: Number(row.price_minor),
+    currency: row.currency,
+    active: row.active,
+    onHand: row.on_hand,
+    reserved: row.reserved,
+    available: row.on_hand - row.reserved,
+    createdAt: new Date(row.created_at).toISOString(),
+    updatedAt: new Date(row.updated_at).toISOString(),
+  }
+}
+
+export const itemNotFound = (sku: string) =>
+  new ProblemException(404, 'item_not_found', `No item with SKU ${sku}.`)
+
+export interface ItemInput {
+  sku: string
+  name: string
+  priceMinor: number
+  currency: string
+  active?: boolean
+  onHand?: number
+}
+
+async function ledger(
+  trx: TransactionClientContract,
+  tenantId: string,
+  entries: Array<{
+    sku: string
+    kind: 'adjustment' | 'reservation' | 'release' | 'commit'
+    onHandDelta?: number
+    reservedDelta?: number
+    reason?: string | null
+    actorUserId?: string | null
+    orderId?: string | null
+  }>
+) {
+  if (entries.length === 0) return
+  await trx.table('inventory_ledger').multiInsert(
+    entries.map((entry) => ({
+      id: newId(),
+      tenant_id: tenantId,
+      sku: entry.sku,
+      kind: entry.kind,
+      on_hand_delta: entry.onHandDelta ?? 0,
+      reserved_delta: entry.reservedDelta ?? 0,
+      reason: entry.reason ?? null,
+      actor_user_id: entry.actorUserId ?? null,
+      order_id: entry.orderId ?? null,
+    }))
+  )
+}
+
+export const items = {
+  async find(trx: TransactionClientContract, sku: string, options: { lock?: boolean } = {}) {
+    const query = trx.from('inventory_items').where('sku', sku)
+    if (options.lock) query.forUpdate()
+    const row: ItemRow | null = await query.first()
+    if (!row) throw itemNotFound(sku)
+    return row
+  },
+
+  async create(
+    trx: TransactionClientContract,
+    tenantId: string,
+    input: ItemInput,
+    actorUserId: string
+  ) {
+    const existing = await trx.from('inventory_items').where('sku', input.sku).first()
+    if (existing) {
+      throw new ProblemException(409, 'sku_taken', `An item with SKU ${input.sku} already exists.`)
+    }
+    const [row] = await trx
+      .table('inventory_items')
+      .insert({
+        id: newId(),
+        tenant_id: tenantId,
+        sku: input.sku,
+        name: input.name,
+        price_minor: input.priceMinor,
+        currency: input.currency,
+        active: input.active ?? true,
+        on_hand: input.onHand ?? 0,
+      })
+      .returning('*')
+    if (input.onHand) {
+      await ledger(trx, tenantId, [
+        {
+          sku: input.sku,
+          kind: 'adjustment',
+          onHandDelta: input.onHand,
+          reason: 'initial stock',
+          actorUserId,
+        },
+      ])
+    }
+    return presentItem(row)
+  },
+
+  async update(
+    trx: TransactionClientContract,
+    sku: string,
+    input: Partial<Omit<ItemInput, 'sku' | 'onHand'>>
+  ) {
+    await this.find(trx, sku)
+    const changes: Record<string, unknown> = { updated_at: trx.raw('now()') }
+    if (input.name !== undefined) changes.name = input.name
+    if (input.priceMinor !== undefined) changes.price_minor = input.priceMinor
+    if (input.currency !== undefined) changes.currency = input.currency
+    if (input.active !== undefined) changes.active = input.active
+    const [row] = await trx.from('inventory_items').where('sku', sku).update(changes).returning('*')
+    return presentItem(row)
+  },
+
+  /** An append-only ledger entry and the stock change, together; stock never drops below what is reserved. */
+  async adjust(
+    trx: TransactionClientContract,
+    tenantId: string,
+    sku: string,
+    input: { delta: number; reason: string },
+    actorUserId: string
+  ) {
+    const row = await this.find(trx, sku, { lock: true })
+    if (row.on_hand + input.delta < row.reserved) {
+      throw new ProblemException(
+        409,
+        'insufficient_stock',
+        `On hand would be ${row.on_hand + input.delta}, below the ${row.reserved} reserved for orders.`
+      )
+    }
+    const [updated] = await trx
+      .from('inventory_items')
+      .where('sku', sku)
+      .update({ on_hand: row.on_hand + input.delta, updated_at: trx.raw('now()') })
+      .returning('*')
+    await ledger(trx, tenantId, [
+      { sku, kind: 'adjustment', onHandDelta: input.delta, reason: input.reason, actorUserId },
+    ])
+    return presentItem(updated)
+  },
+
+  async ledgerOf(trx: TransactionClientContract, sku: string) {
+    await this.find(trx, sku)
+    const rows = await trx
+      .from('inventory_ledger')
+      .where('sku', sku)
+      .orderBy('created_at')
+      .orderBy('id')
+    return rows.map((row) => ({
+      kind: row.kind,
+      onHandDelta: row.on_hand_delta,
+      reservedDelta: row.reserved_delta,
+      reason: row.reason,
+      orderId: row.order_id,
+      actorUserId: row.actor_user_id,
+      at: new Date(row.created_at).toISOString(),
+    }))
+  },
+
+  /** For the orders module (through index.ts): which of these SKUs the tenant does not sell. */
+  async unknownSkus(trx: TransactionClientContract, skus: string[]) {
+    const rows = await trx
+      .from('inventory_items')
+      .whereIn('sku', skus)
+      .where('active', true)
+      .select('sku')
+    const known = new Set(rows.map((row) => row.sku))
+    return [...new Set(skus)].filter((sku) => !known.has(sku))
+  },
+}
+
+/**
+ * The saga's inventory steps, each run by a subscriber inside the event's
+ * tenant unit of work (with its inbox row, so a redelivery does nothing).
+ */
+export const reservations = {
+  /**
+   * Reserves every line or none: quantities summed per SKU, rows locked in
+   * SKU order (two orders sharing SKUs cannot deadlock), then checked and
+   * updated. Publishes stock_reserved or stock_rejected.
+   */
+  async reserve(
+    trx: TransactionClientContract,
+    tenantId: string,
+    orderId: string,
+    lines: Array<{ sku: string; quantity: number }>
+  ) {
+    const existing = await trx.from('inventory_reservations').where('order_id', orderId).first()
+    if (existing) return
+    const wanted = new Map<string, number>()
+    for (const line of lines) wanted.set(line.sku, (wanted.get(line.sku) ?? 0) + line.quantity)
+    const skus = [...wanted.keys()].sort()
+    const rows: ItemRow[] = await trx
+      .from('inventory_items')
+      .whereIn('sku', skus)
+      .orderBy('sku')
+      .forUpdate()
+    const bySku = new Map(rows.map((row) => [row.sku, row]))
+    const shortages: Shortage[] = []
+    for (const sku of skus) {
+      const row = bySku.get(sku)
+      const requested = wanted.get(sku)!
+      const available = row ? row.on_hand - row.reserved : 0
+      if (!row) shortages.push({ sku, requested, available: 0, reason: 'unknown' })
+      else if (!row.active) shortages.push({ sku, requested, available, reason: 'inactive' })
+      else if (available < requested) shortages.push({ sku, requested, available, reason: 'short' })
+    }
+    if (shortages.length) {
+      await events.publish(
+        trx,
+        'inventory.stock_rejected',
+        { orderId, shortages },
+        {
+          version: 1,
+          tenantId,
+          aggregateId: orderId,
+        }
+      )
+      return
+    }
+    for (const sku of skus) {
+      await trx.from('inventory_items').where('sku', sku).increment('reserved', wanted.get(sku)!)
+    }
+    const reserved: ReservedLine[] = skus.map((sku) => ({
+      sku,
+      quantity: wanted.get(sku)!,
+      unitPriceMinor: Number(bySku.get(sku)!.price_minor),
+      currency: bySku.get(sku)!.currency,
+    }))
+    await trx.table('inventory_reservations').insert({
+      id: newId(),
+      tenant_id: tenantId,
+      order_id: orderId,
+      status: 'reserved',
+      lines: JSON.stringify(reserved),
+    })
+    await ledger(
+      trx,
+      tenantId,
+      reserved.map((line) => ({
+        sku: line.sku,
+        kind: 'reservation',
+        reservedDelta: line.quantity,
+        orderId,
+      }))
+    )
+    const currencies = new Set(reserved.map((line) => line.currency))
+    await events.publish(
+      trx,
+      'inventory.stock_reserved',
+      {
+        orderId,
+        lines: reserved,
+        totalMinor: reserved.reduce((sum, line) => sum + line.quantity * line.unitPriceMinor, 0),
+        // One order, one currency: a mixed cart is priced in its first line's currency.
+        currency: [...currencies][0],
+      },
+      { version: 1, tenantId, aggregateId: orderId }
+    )
+  },
+
+  /** Compensation: gives a cancelled order's reservation back (once). */
+  async release(trx: TransactionClientContract, tenantId: string, orderId: string) {
+    const reservation = await trx
+      .from('inventory_reservations')
+      .where({ order_id: orderId, status: 'reserved' })
+      .forUpdate()
+      .first()
+    if (!reservation) return
+    const lines = reservation.lines as ReservedLine[]
+    for (const line of [...lines].sort((a, b) => a.sku.localeCompare(b.sku))) {
+      await trx.from('inventory_items').where('sku', line.sku).decrement('reserved', line.quantity)
+    }
+    await trx
+      .from('inventory_reservations')
+      .where('id', reservation.id)
+      .update({ status: 'released', updated_at: trx.raw('now()') })
+    await ledger(
+      trx,
+      tenantId,
+      lines.map((line) => ({
+        sku: line.sku,
+        kind: 'release',
+        reservedDelta: -line.quantity,
+        orderId,
+      }))
+    )
+    await events.publish(
+      trx,
+      'inventory.stock_released',
+      { orderId },
+      { version: 1, tenantId, aggregateId: orderId }
+    )
+  },
+
+  /** Fulfilment: the reserved units leave the warehouse (on hand and reserved both drop). */
+  async commit(trx: TransactionClientContract, tenantId: string, orderId: string) {
+    const reservation = await trx
+      .from('inventory_reservations')
+      .where({ order_id: orderId, status: 'reserved' })
+      .forUpdate()
+      .first()
+    if (!reservation) return
+    const lines = reservation.lines as ReservedLine[]
+    for (const line of [...lines].sort((a, b) => a.sku.localeCompare(b.sku))) {
+      await trx
+        .from('inventory_items')
+        .where('sku', line.sku)
+        .update({
+          on_hand: trx.raw('on_hand - ?', [line.quantity]),
+          reserved: trx.raw('reserved - ?', [line.quantity]),
+          updated_at: trx.raw('now()'),
+        })
+    }
+    await trx
+      .from('inventory_reservations')
+      .where('id', reservation.id)
+      .update({ status: 'committed', updated_at: trx.raw('now()') })
+    await ledger(
+      trx,
+      tenantId,
+      lines.map((line) => ({
+        sku: line.sku,
+        kind: 'commit',
+        onHandDelta: -line.quantity,
+        reservedDelta: -line.quantity,
+        orderId,
+      }))
+    )
+  },
+}
