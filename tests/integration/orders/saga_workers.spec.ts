@@ -1,0 +1,214 @@
+import { test } from '@japa/runner'
+import type { Assert } from '@japa/assert'
+import type { ChildProcess } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import db from '@adonisjs/lucid/services/db'
+import env from '#start/env'
+import { childEnv, finished, startNode, waitForLine } from '#tests/helpers/processes'
+import { registerUser, resetIdentity } from '#tests/helpers/identity'
+import { createItem, resetOrders } from '#tests/helpers/orders'
+import { until } from '#tests/helpers/waiting'
+
+/*
+| The saga with real worker processes: orders are placed over HTTP in this
+| process (which runs no worker); the relay and every saga step run in the
+| workers, over BullMQ or RabbitMQ.
+*/
+
+interface Worker {
+  child: ChildProcess
+  done: ReturnType<typeof finished>
+}
+
+async function startWorker(transport: string, modules?: string): Promise<Worker> {
+  const child = startNode(
+    ['tests/fixtures/worker.ts'],
+    childEnv({ BUS_TRANSPORT: transport, BUS_RETRY_BASE_MS: '100', ATRIUM_MODULES: modules })
+  )
+  const done = finished(child, 240_000)
+  await waitForLine(child, /fixture worker ready/)
+  return { child, done }
+}
+
+async function placeMany(
+  token: string,
+  count: number,
+  lines: () => Array<{ sku: string; quantity: number }>
+) {
+  const base = `http://127.0.0.1:${env.get('PORT')}`
+  return Promise.all(
+    Array.from({ length: count }, () =>
+      fetch(`${base}/api/v1/orders`, {
+        method: 'POST',
+        headers: {
+          'authorization': `Bearer ${token}`,
+          'content-type': 'application/json',
+          'idempotency-key': randomUUID(),
+        },
+        body: JSON.stringify({ lines: lines(), customerEmail: 'buyer@example.com' }),
+      }).then(async (response) => {
+        await response.text()
+        return response.status
+      })
+    )
+  )
+}
+
+async function statusCounts() {
+  const { rows } = await db.rawQuery(
+    `SELECT status, count(*)::int AS count FROM orders_orders GROUP BY status ORDER BY status`
+  )
+  return Object.fromEntries(
+    rows.map((row: { status: string; count: number }) => [row.status, row.count])
+  )
+}
+
+async function settled() {
+  const [{ pending }] = await db
+    .from('orders_orders')
+    .where('status', 'pending')
+    .count('* as pending')
+  return Number(pending) === 0
+}
+
+/** Stock and ledger agree with the confirmed orders: nothing reserved twice, nothing lost. */
+async function assertConsistent(assert: Assert, sku: string) {
+  const item = await db.from('inventory_items').where('sku', sku).firstOrFail()
+  const [{ confirmed }] = await db
+    .from('orders_orders')
+    .where('status', 'confirmed')
+    .count('* as confirmed')
+  const [{ reserved }] = await db
+    .from('inventory_ledger')
+    .where({ sku, kind: 'reservation' })
+    .sum('reserved_delta as reserved')
+  assert.equal(item.reserved, Number(confirmed), 'reserved = confirmed orders')
+  assert.equal(Number(reserved), Number(confirmed), 'one ledger reservation per confirmed order')
+  assert.equal(item.reserved + (item.on_hand - item.reserved), item.on_hand)
+  assert.isAtMost(item.reserved, item.on_hand)
+}
+
+const skipBullmq = env.get('REDIS_URL') ? undefined : 'REDIS_URL is not set'
+const skipRabbit = env.get('AMQP_URL') ? undefined : 'AMQP_URL is not set'
+
+test.group('order saga with worker processes', (group) => {
+  group.each.setup(async () => {
+    await resetIdentity()
+    await resetOrders()
+  })
+  group.each.timeout(240_000)
+
+  test('bullmq, two workers: 50 in stock, 500 concurrent orders → exactly 50 confirmed', async ({
+    client,
+    assert,
+    cleanup,
+  }) => {
+    const owner = await registerUser(client)
+    await createItem(client, owner, { sku: 'HOT', onHand: 50 })
+    const workers = await Promise.all([startWorker('bullmq'), startWorker('bullmq')])
+    cleanup(() => workers.forEach((worker) => worker.child.kill('SIGKILL')))
+
+    const statuses = await placeMany(owner.tokens.accessToken, 500, () => [
+      { sku: 'HOT', quantity: 1 },
+    ])
+    assert.isTrue(statuses.every((status) => status === 202))
+    assert.isTrue(
+      await until(settled, 120_000),
+      `still pending: ${JSON.stringify(await statusCounts())}`
+    )
+    for (const worker of workers) worker.child.kill('SIGINT')
+    await Promise.all(workers.map((worker) => worker.done))
+
+    assert.deepEqual(await statusCounts(), { confirmed: 50, rejected: 450 })
+    await assertConsistent(assert, 'HOT')
+  }).skip(Boolean(skipBullmq), skipBullmq)
+
+  test('bullmq: a worker SIGKILLed mid-burst, then restarted → every order answered once', async ({
+    client,
+    assert,
+    cleanup,
+  }) => {
+    const owner = await registerUser(client)
+    await createItem(client, owner, { sku: 'HOT', onHand: 40 })
+    const first = await startWorker('bullmq')
+    cleanup(() => {
+      first.child.kill('SIGKILL')
+    })
+
+    const placing = placeMany(owner.tokens.accessToken, 300, () => [{ sku: 'HOT', quantity: 1 }])
+    assert.isTrue(
+      await until(async () => {
+        const counts = await statusCounts()
+        return (counts.confirmed ?? 0) + (counts.rejected ?? 0) >= 20
+      }, 60_000),
+      'the first worker made no progress'
+    )
+    first.child.kill('SIGKILL')
+    await first.done
+    await placing
+    const atCrash = await statusCounts()
+    assert.isAbove(atCrash.pending ?? 0, 0, 'the crash came too late to test anything')
+
+    const second = await startWorker('bullmq')
+    cleanup(() => {
+      second.child.kill('SIGKILL')
+    })
+    assert.isTrue(
+      await until(settled, 120_000),
+      `still pending: ${JSON.stringify(await statusCounts())}`
+    )
+    second.child.kill('SIGINT')
+    await second.done
+
+    assert.deepEqual(await statusCounts(), { confirmed: 40, rejected: 260 })
+    await assertConsistent(assert, 'HOT')
+    const [{ duplicates }] = await db
+      .from(
+        db
+          .from('orders_status_history')
+          .select('order_id', 'to_status')
+          .count('* as times')
+          .groupBy('order_id', 'to_status')
+          .as('transitions')
+      )
+      .where('times', '>', 1)
+      .count('* as duplicates')
+    assert.equal(Number(duplicates), 0, 'no order went through the same transition twice')
+  }).skip(Boolean(skipBullmq), skipBullmq)
+
+  test('rabbitmq split: inventory in its own worker, orders in another → the saga completes', async ({
+    client,
+    assert,
+    cleanup,
+  }) => {
+    const owner = await registerUser(client)
+    await createItem(client, owner, { sku: 'A', onHand: 10 })
+    const inventory = await startWorker('rabbitmq', 'inventory')
+    const orders = await startWorker('rabbitmq', 'orders')
+    cleanup(() => [inventory, orders].forEach((worker) => worker.child.kill('SIGKILL')))
+
+    const statuses = await placeMany(owner.tokens.accessToken, 30, () => [
+      { sku: 'A', quantity: 1 },
+    ])
+    assert.isTrue(statuses.every((status) => status === 202))
+    assert.isTrue(
+      await until(settled, 60_000),
+      `still pending: ${JSON.stringify(await statusCounts())}`
+    )
+    for (const worker of [inventory, orders]) worker.child.kill('SIGINT')
+    await Promise.all([inventory.done, orders.done])
+
+    assert.deepEqual(await statusCounts(), { confirmed: 10, rejected: 20 })
+    await assertConsistent(assert, 'A')
+    // Each step ran where its module is mounted.
+    const handledBy = await db
+      .from('messaging_inbox')
+      .select('subscriber')
+      .groupBy('subscriber')
+      .orderBy('subscriber')
+    assert.deepEqual(
+      handledBy.map((row) => row.subscriber),
+      ['inventory.reserve_stock', 'orders.confirm_order', 'orders.reject_order']
+    )
+  }).skip(Boolean(skipRabbit), skipRabbit)
+})
