@@ -12,6 +12,8 @@ import {
 
 export interface DeliveryOptions {
   batchSize?: number
+  /** Handlers run at once (each in its own transaction); default 4. */
+  concurrency?: number
   /** How long a claimed delivery is hidden from other workers; a crashed worker's claims come back after it. */
   leaseSeconds?: number
   /** First retry delay; doubles per attempt up to maxBackoffMs. */
@@ -43,11 +45,17 @@ export async function processDeliveries(options: DeliveryOptions = {}): Promise<
   const claimed = await claim(consumed, options.batchSize ?? 50, options.leaseSeconds ?? 60)
   const outcomes: DeliveryOutcome[] = []
   const settled: string[] = []
-  for (const delivery of claimed) {
-    const outcome = await handle(delivery, options)
-    outcomes.push(outcome)
-    if (outcome === 'handled' || outcome === 'duplicate') settled.push(delivery.delivery_id)
+  // A few handlers at once: most wait on the database, and the pool has room.
+  let next = 0
+  const lane = async () => {
+    while (next < claimed.length) {
+      const delivery = claimed[next++]
+      const outcome = await handle(delivery, options)
+      outcomes.push(outcome)
+      if (outcome === 'handled' || outcome === 'duplicate') settled.push(delivery.delivery_id)
+    }
   }
+  await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 4) }, lane))
   // One commit marks the whole batch done. A crash before it only means
   // redelivery after the lease, which the inbox turns into a no-op.
   if (settled.length) {

@@ -1,0 +1,207 @@
+/*
+| Order saga throughput and latency, with a baseline, in one run.
+|
+|   npm run bench:orders          (BENCH_ORDERS=1000 by default)
+|
+| baseline: place and reserve in one transaction, no events (what a single
+|           service without a saga would do).
+| local / bullmq: orders placed through the orders service (order row +
+|           outbox, committed), then the saga over the bus — reserve,
+|           confirm — with the worker in this process. Latency is placement
+|           (created_at) to confirmed (the history row), from database clocks.
+| Orders are placed by 16 concurrent placers; stock is ample, so all confirm.
+*/
+import 'reflect-metadata'
+import { join } from 'node:path'
+import { Ignitor } from '@adonisjs/core'
+import { preboot } from '#app/platform/preboot'
+import { APP_ROOT } from './lib/processes.js'
+import { printTable, writeResults } from './lib/report.js'
+
+const ORDERS = Number(process.env.BENCH_ORDERS ?? 1000)
+const PLACERS = 16
+process.env.NODE_ENV ??= 'production'
+process.env.APP_KEY ??= 'atrium-bench-only-app-key-0123456789abcdef'
+process.env.LOG_LEVEL ??= 'warn'
+process.env.EMBEDDED_PG_PORT ??= '54403'
+process.env.EMBEDDED_PG_DATA ??= join(APP_ROOT, 'storage', 'bench-postgres', 'data')
+
+const appRoot = new URL('../', import.meta.url)
+const { database } = await preboot(appRoot, { database: true })
+const app = new Ignitor(appRoot, {
+  importer: (path: string) =>
+    path.startsWith('.') ? import(new URL(path, appRoot).href) : import(path),
+})
+  .tap((application) => application.booting(async () => void (await import('#start/env'))))
+  .createApp('console')
+await app.init()
+await app.boot()
+await app.start(async () => {})
+
+try {
+  const { runPendingMigrations } = await import('#app/platform/migrate')
+  await runPendingMigrations(app)
+  const { default: db } = await import('@adonisjs/lucid/services/db')
+  const { default: env } = await import('#start/env')
+  const { tenancy } = await import('#app/tenancy/tenancy')
+  const { newId } = await import('#app/platform/ids')
+  const { MessagingWorker } = await import('#app/messaging/worker')
+  const { localTransport } = await import('#app/messaging/relay')
+  const { postgresOperations } = await import('#app/operations/operations')
+  const { BullMqTransport, moduleQueueName } = await import('#app/messaging/transports/bullmq')
+  const { Queue } = await import('bullmq')
+  // The modules' subscribers (the saga) and the orders service, as a worker process loads them.
+  await import('#modules/inventory/subscribers')
+  await import('#modules/orders/subscribers')
+  const { orders } = await import('#modules/orders/services/orders')
+  type Transport = import('#app/messaging/relay').Transport
+
+  const tenantId = newId()
+  const ownerId = newId()
+  await db
+    .table('identity_tenants')
+    .insert({ id: tenantId, name: 'Bench', slug: `bench-${tenantId}` })
+  const reset = async () => {
+    await db.rawQuery(
+      `TRUNCATE orders_status_history, orders_orders, inventory_reservations, inventory_ledger,
+                inventory_items, messaging_inbox, messaging_deliveries, messaging_outbox CASCADE`
+    )
+    await tenancy.run(tenantId, (trx) =>
+      trx.table('inventory_items').insert({
+        id: newId(),
+        tenant_id: tenantId,
+        sku: 'BENCH',
+        name: 'Bench item',
+        price_minor: 100,
+        currency: 'EUR',
+        on_hand: ORDERS * 10,
+      })
+    )
+  }
+  const lines = [{ sku: 'BENCH', quantity: 1 }]
+
+  /** Runs `place` ORDERS times with PLACERS at once; returns seconds. */
+  const placeAll = async (place: () => Promise<unknown>) => {
+    let next = 0
+    const started = performance.now()
+    await Promise.all(
+      Array.from({ length: PLACERS }, async () => {
+        while (next++ < ORDERS) await place()
+      })
+    )
+    return (performance.now() - started) / 1000
+  }
+
+  const latency = async () => {
+    const { rows } = await db.rawQuery(`SELECT
+        percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50,
+        percentile_cont(0.95) WITHIN GROUP (ORDER BY ms) AS p95
+      FROM (SELECT extract(epoch FROM h.created_at - o.created_at) * 1000 AS ms
+              FROM orders_orders o JOIN orders_status_history h
+                ON h.order_id = o.id AND h.to_status = 'confirmed') t`)
+    return {
+      p50: Math.round(Number(rows[0].p50 ?? 0) * 10) / 10,
+      p95: Math.round(Number(rows[0].p95 ?? 0) * 10) / 10,
+    }
+  }
+
+  // Baseline: one transaction places the order and reserves its stock, no events.
+  await reset()
+  const baselineSeconds = await placeAll(() =>
+    tenancy.run(tenantId, async (trx) => {
+      const id = newId()
+      await trx
+        .from('inventory_items')
+        .where('sku', 'BENCH')
+        .whereRaw('on_hand - reserved >= 1')
+        .increment('reserved', 1)
+      await trx.table('orders_orders').insert({
+        id,
+        tenant_id: tenantId,
+        status: 'confirmed',
+        customer_email: 'bench@example.com',
+        lines: JSON.stringify(lines),
+      })
+    })
+  )
+  const baseline = {
+    name: 'baseline: place + reserve, one transaction',
+    ordersPerSecond: Math.round(ORDERS / baselineSeconds),
+    p50: 0,
+    p95: 0,
+  }
+
+  const measure = async (name: string, transport: Transport) => {
+    await reset()
+    const worker = new MessagingWorker({
+      connectionString: env.get('DATABASE_URL')!,
+      batchSize: 100,
+      transport,
+      operations: postgresOperations,
+    })
+    await worker.start()
+    const started = performance.now()
+    await placeAll(() =>
+      tenancy.run(tenantId, (trx) =>
+        orders.place(trx, tenantId, { lines, customerEmail: 'bench@example.com' }, ownerId)
+      )
+    )
+    for (;;) {
+      const [{ open }] = await db
+        .from('orders_orders')
+        .where('status', 'pending')
+        .count('* as open')
+      if (Number(open) === 0) break
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    const seconds = (performance.now() - started) / 1000
+    await worker.stop()
+    return { name, ordersPerSecond: Math.round(ORDERS / seconds), ...(await latency()) }
+  }
+
+  const rows = [baseline]
+  rows.push(await measure('local (placed → reserved → confirmed)', localTransport))
+  if (env.get('REDIS_URL')) {
+    for (const module of ['orders', 'inventory']) {
+      const stale = new Queue(moduleQueueName(module), {
+        prefix: 'atrium-bench',
+        connection: { url: env.get('REDIS_URL')! },
+      })
+      await stale.obliterate({ force: true })
+      await stale.close()
+    }
+    rows.push(
+      await measure(
+        'bullmq (placed → reserved → confirmed)',
+        new BullMqTransport({
+          redisUrl: env.get('REDIS_URL')!,
+          prefix: 'atrium-bench',
+          retryBaseMs: 1000,
+        })
+      )
+    )
+  } else console.log('bullmq: skipped (REDIS_URL is not set)')
+
+  console.log(`${ORDERS} orders, ${PLACERS} placers, Node ${process.version}, ${database?.label}`)
+  printTable(
+    ['path', 'orders/s', 'p50 ms', 'p95 ms', 'vs baseline'],
+    rows.map((row) => [
+      row.name,
+      row.ordersPerSecond,
+      row.p50,
+      row.p95,
+      `x${Math.round((row.ordersPerSecond / baseline.ordersPerSecond) * 100) / 100}`,
+    ])
+  )
+  const file = await writeResults('orders', {
+    date: new Date().toISOString(),
+    node: process.version,
+    orders: ORDERS,
+    placers: PLACERS,
+    results: rows,
+  })
+  console.log(`wrote ${file}`)
+} finally {
+  await app.terminate()
+  await database?.embedded?.stop()
+}
