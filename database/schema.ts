@@ -526,6 +526,130 @@ export class MessagingOutboxSchema extends BaseModel {
   declare version: number
 }
 
+export class NotificationsEmailSchema extends BaseModel {
+  static $columns = ['attempts', 'createdAt', 'eventId', 'id', 'lastError', 'nextAttemptAt', 'sentAt', 'status', 'subject', 'tenantId', 'text', 'to', 'updatedAt'] as const
+  $columns = NotificationsEmailSchema.$columns
+  @column()
+  declare attempts: number
+  @column.dateTime({ autoCreate: true })
+  declare createdAt: DateTime
+  @column()
+  declare eventId: string | null
+  @column({ isPrimary: true })
+  declare id: string
+  @column()
+  declare lastError: string | null
+  @column.dateTime()
+  declare nextAttemptAt: DateTime
+  @column.dateTime()
+  declare sentAt: DateTime | null
+  @column()
+  declare status: string
+  @column()
+  declare subject: string
+  @column()
+  declare tenantId: string
+  @column()
+  declare text: string
+  @column()
+  declare to: string
+  @column.dateTime({ autoCreate: true, autoUpdate: true })
+  declare updatedAt: DateTime
+}
+
+export class NotificationsNotificationSchema extends BaseModel {
+  static $columns = ['body', 'createdAt', 'data', 'eventId', 'id', 'kind', 'readAt', 'tenantId', 'title', 'updatedAt', 'userId'] as const
+  $columns = NotificationsNotificationSchema.$columns
+  @column()
+  declare body: string
+  @column.dateTime({ autoCreate: true })
+  declare createdAt: DateTime
+  @column()
+  declare data: any
+  @column()
+  declare eventId: string | null
+  @column({ isPrimary: true })
+  declare id: string
+  @column()
+  declare kind: string
+  @column.dateTime()
+  declare readAt: DateTime | null
+  @column()
+  declare tenantId: string
+  @column()
+  declare title: string
+  @column.dateTime({ autoCreate: true, autoUpdate: true })
+  declare updatedAt: DateTime
+  @column()
+  declare userId: string | null
+}
+
+export class NotificationsWebhookDeliverySchema extends BaseModel {
+  static $columns = ['attempts', 'createdAt', 'deliveredAt', 'eventId', 'eventType', 'id', 'lastDurationMs', 'lastError', 'lastStatusCode', 'nextAttemptAt', 'payload', 'status', 'tenantId', 'updatedAt', 'webhookId'] as const
+  $columns = NotificationsWebhookDeliverySchema.$columns
+  @column()
+  declare attempts: number
+  @column.dateTime({ autoCreate: true })
+  declare createdAt: DateTime
+  @column.dateTime()
+  declare deliveredAt: DateTime | null
+  @column()
+  declare eventId: string
+  @column()
+  declare eventType: string
+  @column({ isPrimary: true })
+  declare id: string
+  @column()
+  declare lastDurationMs: number | null
+  @column()
+  declare lastError: string | null
+  @column()
+  declare lastStatusCode: number | null
+  @column.dateTime()
+  declare nextAttemptAt: DateTime
+  @column()
+  declare payload: any
+  @column()
+  declare status: string
+  @column()
+  declare tenantId: string
+  @column.dateTime({ autoCreate: true, autoUpdate: true })
+  declare updatedAt: DateTime
+  @column()
+  declare webhookId: string
+}
+
+export class NotificationsWebhookSchema extends BaseModel {
+  static $columns = ['active', 'consecutiveFailures', 'createdAt', 'deletedAt', 'description', 'disabledAt', 'disabledReason', 'eventTypes', 'id', 'secretEncrypted', 'tenantId', 'updatedAt', 'url'] as const
+  $columns = NotificationsWebhookSchema.$columns
+  @column()
+  declare active: boolean
+  @column()
+  declare consecutiveFailures: number
+  @column.dateTime({ autoCreate: true })
+  declare createdAt: DateTime
+  @column.dateTime()
+  declare deletedAt: DateTime | null
+  @column()
+  declare description: string | null
+  @column.dateTime()
+  declare disabledAt: DateTime | null
+  @column()
+  declare disabledReason: string | null
+  @column()
+  declare eventTypes: any
+  @column({ isPrimary: true })
+  declare id: string
+  @column()
+  declare secretEncrypted: string
+  @column()
+  declare tenantId: string
+  @column.dateTime({ autoCreate: true, autoUpdate: true })
+  declare updatedAt: DateTime
+  @column()
+  declare url: string
+}
+
 export class OrdersOrderSchema extends BaseModel {
   static $columns = ['createdAt', 'currency', 'customerEmail', 'id', 'lines', 'note', 'placedBy', 'pricedLines', 'shortages', 'status', 'tenantId', 'totalMinor', 'updatedAt'] as const
   $columns = OrdersOrderSchema.$columns

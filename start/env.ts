@@ -118,6 +118,17 @@ const env = await Env.create(new URL('../', import.meta.url), {
   GATEWAY_BREAKER_THRESHOLD: Env.schema.number.optional(),
   GATEWAY_BREAKER_WINDOW_SECONDS: Env.schema.number.optional(),
   GATEWAY_BREAKER_COOLDOWN_SECONDS: Env.schema.number.optional(),
+  /** Mail: SMTP when SMTP_HOST is set, otherwise .eml files in MAIL_DIR (default storage/mail). */
+  SMTP_HOST: Env.schema.string.optional({ format: 'host' }),
+  SMTP_PORT: Env.schema.number.optional(),
+  SMTP_USERNAME: Env.schema.string.optional(),
+  SMTP_PASSWORD: Env.schema.secret.optional(),
+  MAIL_FROM: Env.schema.string.optional({ format: 'email' }),
+  MAIL_DIR: Env.schema.string.optional(),
+  /** Webhooks: a delivery is given up after this many attempts; an endpoint after this many failures in a row. */
+  WEBHOOK_MAX_ATTEMPTS: Env.schema.number.optional(),
+  WEBHOOK_DISABLE_AFTER: Env.schema.number.optional(),
+  WEBHOOK_RETRY_BASE_MS: Env.schema.number.optional(),
   /** Raw gateway usage records older than this are deleted (the daily rollups stay). */
   GATEWAY_USAGE_RETENTION_DAYS: Env.schema.number.optional(),
 })

@@ -8,7 +8,14 @@ import { fileURLToPath } from 'node:url'
 import type { OpenApiFragment } from '#app/openapi/types'
 import { isModuleSelected } from '#app/platform/module_selection'
 
-export const MODULE_NAMES = ['system', 'identity', 'gateway', 'inventory', 'orders'] as const
+export const MODULE_NAMES = [
+  'system',
+  'identity',
+  'gateway',
+  'inventory',
+  'orders',
+  'notifications',
+] as const
 export type ModuleName = (typeof MODULE_NAMES)[number]
 
 /** ATRIUM_MODULES=orders,identity limits what a process mounts; unset means all. */

@@ -5,6 +5,7 @@ import { DELIVERIES_CHANNEL, relayBatch, type Transport } from '#app/messaging/r
 import { createOperationsRunner, createTransport } from '#app/messaging/transports/index'
 import { processDeliveries, type DeliveryOptions } from '#app/messaging/deliveries'
 import { runMaintenance } from '#app/platform/maintenance'
+import { runBackgroundTasks } from '#app/platform/background'
 import { OPERATIONS_CHANNEL, type OperationsRunner } from '#app/operations/operations'
 
 const MAINTENANCE_EVERY_MS = 10 * 60 * 1000
@@ -112,7 +113,8 @@ export class MessagingWorker {
           const relayed = await relayBatch(this.#transport!)
           const outcomes = await processDeliveries(this.options)
           const operations = await this.#operations!.runDue()
-          busy = relayed > 0 || operations > 0 || outcomes.length > 0
+          const background = await runBackgroundTasks()
+          busy = relayed > 0 || operations > 0 || outcomes.length > 0 || background > 0
         }
         if (Date.now() - this.#lastMaintenance > MAINTENANCE_EVERY_MS) {
           this.#lastMaintenance = Date.now()

@@ -1,0 +1,179 @@
+import type { OpenApiFragment } from '#app/openapi/types'
+import { json, pageOf, parameter, ref, response } from '#app/openapi/components'
+import { WEBHOOK_EVENT_TYPES } from '#modules/notifications/services/webhooks'
+
+const bearer = [{ bearer: [] }]
+const id = { name: 'id', in: 'path', required: true, schema: { type: 'string' } }
+const errors = {
+  401: response('Unauthorized'),
+  403: { ...response('Forbidden'), description: 'forbidden (role) or no_active_tenant' },
+}
+const webhookProperties = {
+  id: { type: 'string', format: 'uuid' },
+  url: { type: 'string' },
+  eventTypes: { type: 'array', items: { enum: [...WEBHOOK_EVENT_TYPES] } },
+  description: { type: ['string', 'null'] },
+  active: { type: 'boolean' },
+  consecutiveFailures: { type: 'integer' },
+  disabledAt: { type: ['string', 'null'], format: 'date-time' },
+  disabledReason: { type: ['string', 'null'] },
+  createdAt: { type: 'string', format: 'date-time' },
+}
+
+const fragment: OpenApiFragment = {
+  tags: [{ name: 'notifications', description: 'In-app notifications and signed webhooks' }],
+  paths: {
+    '/api/v1/notifications': {
+      get: {
+        operationId: 'notificationsList',
+        summary: 'Your notifications in the active tenant, newest first (unread=true to filter)',
+        tags: ['notifications'],
+        security: bearer,
+        parameters: [
+          { name: 'unread', in: 'query', schema: { type: 'boolean' } },
+          parameter('Limit'),
+          parameter('Cursor'),
+        ],
+        responses: {
+          200: json(pageOf(ref('Notification'))),
+          ...errors,
+          422: response('ValidationFailed'),
+        },
+      },
+    },
+    '/api/v1/notifications/{id}/read': {
+      post: {
+        operationId: 'notificationsMarkRead',
+        summary: 'Mark a notification read',
+        tags: ['notifications'],
+        security: bearer,
+        parameters: [id],
+        responses: { 200: json(ref('Notification')), ...errors, 404: response('NotFound') },
+      },
+    },
+    '/api/v1/webhooks': {
+      post: {
+        operationId: 'webhooksCreate',
+        summary: 'Register an endpoint for event types; the signing secret is in this answer only',
+        tags: ['notifications'],
+        security: bearer,
+        requestBody: {
+          required: true,
+          content: { 'application/json': { schema: ref('WebhookInput') } },
+        },
+        responses: {
+          201: json(ref('WebhookWithSecret'), 'Created'),
+          ...errors,
+          422: response('ValidationFailed'),
+        },
+      },
+      get: {
+        operationId: 'webhooksList',
+        summary: 'The tenant’s webhooks',
+        tags: ['notifications'],
+        security: bearer,
+        responses: {
+          200: json({
+            type: 'object',
+            required: ['data'],
+            properties: { data: { type: 'array', items: ref('Webhook') } },
+          }),
+          ...errors,
+        },
+      },
+    },
+    '/api/v1/webhooks/{id}': {
+      get: {
+        operationId: 'webhooksShow',
+        summary: 'One webhook (active, failure streak, why it was disabled)',
+        tags: ['notifications'],
+        security: bearer,
+        parameters: [id],
+        responses: { 200: json(ref('Webhook')), ...errors, 404: response('NotFound') },
+      },
+      delete: {
+        operationId: 'webhooksDelete',
+        summary: 'Stop delivering to a webhook (its delivery log stays)',
+        tags: ['notifications'],
+        security: bearer,
+        parameters: [id],
+        responses: { 204: { description: 'Deleted' }, ...errors, 404: response('NotFound') },
+      },
+    },
+    '/api/v1/webhooks/{id}/deliveries': {
+      get: {
+        operationId: 'webhooksDeliveries',
+        summary: 'The last 100 deliveries: status, attempts, last answer',
+        tags: ['notifications'],
+        security: bearer,
+        parameters: [id],
+        responses: {
+          200: json({
+            type: 'object',
+            required: ['data'],
+            properties: { data: { type: 'array', items: ref('WebhookDelivery') } },
+          }),
+          ...errors,
+          404: response('NotFound'),
+        },
+      },
+    },
+  },
+  schemas: {
+    Notification: {
+      type: 'object',
+      required: ['id', 'kind', 'title', 'body', 'data', 'readAt', 'createdAt'],
+      properties: {
+        id: { type: 'string', format: 'uuid' },
+        kind: { type: 'string' },
+        title: { type: 'string' },
+        body: { type: 'string' },
+        data: { type: 'object' },
+        userId: { type: ['string', 'null'] },
+        readAt: { type: ['string', 'null'], format: 'date-time' },
+        createdAt: { type: 'string', format: 'date-time' },
+      },
+      additionalProperties: false,
+    },
+    WebhookInput: {
+      type: 'object',
+      required: ['url', 'eventTypes'],
+      properties: {
+        url: { type: 'string', format: 'uri' },
+        eventTypes: { type: 'array', minItems: 1, items: { enum: [...WEBHOOK_EVENT_TYPES] } },
+        description: { type: ['string', 'null'] },
+      },
+    },
+    Webhook: {
+      type: 'object',
+      required: ['id', 'url', 'eventTypes', 'active'],
+      properties: webhookProperties,
+      additionalProperties: false,
+    },
+    WebhookWithSecret: {
+      type: 'object',
+      required: ['id', 'url', 'eventTypes', 'active', 'secret'],
+      properties: { ...webhookProperties, secret: { type: 'string', pattern: '^whsec_' } },
+      additionalProperties: false,
+    },
+    WebhookDelivery: {
+      type: 'object',
+      required: ['id', 'eventId', 'eventType', 'status', 'attempts'],
+      properties: {
+        id: { type: 'string' },
+        eventId: { type: 'string' },
+        eventType: { type: 'string' },
+        status: { enum: ['pending', 'delivered', 'failed'] },
+        attempts: { type: 'integer' },
+        lastStatusCode: { type: ['integer', 'null'] },
+        lastError: { type: ['string', 'null'] },
+        lastDurationMs: { type: ['integer', 'null'] },
+        deliveredAt: { type: ['string', 'null'] },
+        nextAttemptAt: { type: ['string', 'null'] },
+        createdAt: { type: 'string' },
+      },
+    },
+  },
+}
+
+export default fragment

@@ -1,0 +1,142 @@
+import db from '@adonisjs/lucid/services/db'
+import mail from '@adonisjs/mail/services/main'
+import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
+import { ProblemException } from '#app/http/problem'
+import { isUuid, newId } from '#app/platform/ids'
+
+export interface NotificationRow {
+  id: string
+  user_id: string | null
+  kind: string
+  title: string
+  body: string
+  data: Record<string, unknown>
+  read_at: Date | null
+  created_at: Date
+}
+
+export function presentNotification(row: NotificationRow) {
+  return {
+    id: row.id,
+    kind: row.kind,
+    title: row.title,
+    body: row.body,
+    data: row.data,
+    userId: row.user_id,
+    readAt: row.read_at ? new Date(row.read_at).toISOString() : null,
+    createdAt: new Date(row.created_at).toISOString(),
+  }
+}
+
+export const inbox = {
+  /** In the caller's unit of work (an event handler's): the notification exists if the change commits. */
+  async notify(
+    trx: TransactionClientContract,
+    tenantId: string,
+    input: {
+      kind: string
+      title: string
+      body: string
+      data?: Record<string, unknown>
+      userId?: string | null
+      eventId?: string
+    }
+  ) {
+    await trx.table('notifications_notifications').insert({
+      id: newId(),
+      tenant_id: tenantId,
+      user_id: input.userId ?? null,
+      kind: input.kind,
+      title: input.title.slice(0, 200),
+      body: input.body.slice(0, 2000),
+      data: JSON.stringify(input.data ?? {}),
+      event_id: input.eventId ?? null,
+    })
+  },
+
+  async markRead(trx: TransactionClientContract, id: string, userId: string) {
+    const row = isUuid(id)
+      ? await trx
+          .from('notifications_notifications')
+          .where('id', id)
+          .where((query) => query.whereNull('user_id').orWhere('user_id', userId))
+          .first()
+      : null
+    if (!row) throw new ProblemException(404, 'notification_not_found', 'No such notification.')
+    const [updated] = await trx
+      .from('notifications_notifications')
+      .where('id', id)
+      .update({ read_at: row.read_at ?? trx.raw('now()'), updated_at: trx.raw('now()') })
+      .returning('*')
+    return presentNotification(updated)
+  },
+}
+
+export const outboundMail = {
+  /** Queued in the event's unit of work; the background task sends it. */
+  async queue(
+    trx: TransactionClientContract,
+    tenantId: string,
+    input: { to: string; subject: string; text: string; eventId?: string }
+  ) {
+    await trx.table('notifications_emails').insert({
+      id: newId(),
+      tenant_id: tenantId,
+      to: input.to,
+      subject: input.subject.slice(0, 300),
+      text: input.text,
+      event_id: input.eventId ?? null,
+    })
+  },
+}
+
+/** Background task: sends due mail (SMTP, or .eml files without it); retries with backoff, 8 attempts. */
+export async function sendDueEmails(limit = 20): Promise<number> {
+  const { rows } = await db.rawQuery(
+    `WITH due AS (
+       SELECT id FROM notifications_emails
+        WHERE status = 'pending' AND next_attempt_at <= now()
+        ORDER BY next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED
+     )
+     UPDATE notifications_emails e
+        SET attempts = e.attempts + 1, next_attempt_at = now() + interval '120 seconds'
+       FROM due WHERE e.id = due.id
+     RETURNING e.id, e.to, e.subject, e.text, e.attempts`,
+    [limit]
+  )
+  for (const email of rows as Array<{
+    id: string
+    to: string
+    subject: string
+    text: string
+    attempts: number
+  }>) {
+    try {
+      await mail.send((message) => {
+        message.to(email.to).subject(email.subject).text(email.text)
+      })
+      await db
+        .from('notifications_emails')
+        .where('id', email.id)
+        .update({
+          status: 'sent',
+          sent_at: db.raw('now()'),
+          last_error: null,
+          updated_at: db.raw('now()'),
+        })
+    } catch (error) {
+      await db
+        .from('notifications_emails')
+        .where('id', email.id)
+        .update({
+          status: email.attempts >= 8 ? 'failed' : 'pending',
+          last_error: String((error as Error).message).slice(0, 1000),
+          next_attempt_at: db.raw(`now() + make_interval(secs => ?)`, [
+            Math.min(30 * 2 ** email.attempts, 3600),
+          ]),
+          updated_at: db.raw('now()'),
+        })
+    }
+  }
+  return rows.length
+}

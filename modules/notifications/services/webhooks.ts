@@ -1,0 +1,324 @@
+import { createHmac, randomBytes } from 'node:crypto'
+import db from '@adonisjs/lucid/services/db'
+import encryption from '@adonisjs/core/services/encryption'
+import logger from '@adonisjs/core/services/logger'
+import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
+import env from '#start/env'
+import { ProblemException } from '#app/http/problem'
+import { isUuid, newId } from '#app/platform/ids'
+import type { EventEnvelope } from '#app/messaging/types'
+
+/** The events a webhook may ask for. */
+export const WEBHOOK_EVENT_TYPES = [
+  'orders.order_confirmed',
+  'orders.order_rejected',
+  'orders.order_cancelled',
+  'orders.order_fulfilled',
+] as const
+
+const PURPOSE = 'notifications.webhook_secret'
+const TIMEOUT_MS = 10_000
+
+interface WebhookRow {
+  id: string
+  tenant_id: string
+  url: string
+  event_types: string[]
+  secret_encrypted: string
+  description: string | null
+  active: boolean
+  consecutive_failures: number
+  disabled_at: Date | null
+  disabled_reason: string | null
+  created_at: Date
+  updated_at: Date
+}
+
+const iso = (value: Date | null) => (value ? new Date(value).toISOString() : null)
+
+export function presentWebhook(row: WebhookRow) {
+  return {
+    id: row.id,
+    url: row.url,
+    eventTypes: row.event_types,
+    description: row.description,
+    active: row.active,
+    consecutiveFailures: row.consecutive_failures,
+    disabledAt: iso(row.disabled_at),
+    disabledReason: row.disabled_reason,
+    createdAt: iso(row.created_at)!,
+  }
+}
+
+/**
+ * `Atrium-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`,
+ * keyed by the webhook's secret. Receivers recompute it over the raw body and
+ * refuse old timestamps (replays).
+ */
+export function sign(secret: string, timestamp: number, body: string) {
+  const digest = createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')
+  return `t=${timestamp},v1=${digest}`
+}
+
+/** Only http(s) URLs without credentials; production also insists on https. */
+export function checkWebhookUrl(value: string) {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw badUrl('not a URL')
+  }
+  if (!['http:', 'https:'].includes(url.protocol))
+    throw badUrl('only http and https URLs are allowed')
+  if (url.username || url.password)
+    throw badUrl('credentials do not belong in the URL; use the signature')
+  if (env.get('NODE_ENV') === 'production' && url.protocol !== 'https:')
+    throw badUrl('must be https')
+  return url.toString()
+}
+
+function badUrl(reason: string) {
+  return new ProblemException(422, 'validation_failed', 'The webhook URL is not acceptable.', [
+    { field: 'url', rule: 'url', message: reason },
+  ])
+}
+
+const notFound = () => new ProblemException(404, 'webhook_not_found', 'No such webhook.')
+
+async function find(trx: TransactionClientContract, id: string): Promise<WebhookRow> {
+  const row = isUuid(id)
+    ? await trx.from('notifications_webhooks').where('id', id).whereNull('deleted_at').first()
+    : null
+  if (!row) throw notFound()
+  return row
+}
+
+export const webhooks = {
+  async create(
+    trx: TransactionClientContract,
+    tenantId: string,
+    input: { url: string; eventTypes: string[]; description?: string | null }
+  ) {
+    const secret = `whsec_${randomBytes(24).toString('base64url')}`
+    const [row] = await trx
+      .table('notifications_webhooks')
+      .insert({
+        id: newId(),
+        tenant_id: tenantId,
+        url: checkWebhookUrl(input.url),
+        event_types: input.eventTypes,
+        description: input.description ?? null,
+        secret_encrypted: encryption.encrypt(secret, undefined, PURPOSE),
+      })
+      .returning('*')
+    return { ...presentWebhook(row), secret }
+  },
+
+  async list(trx: TransactionClientContract) {
+    const rows = await trx
+      .from('notifications_webhooks')
+      .whereNull('deleted_at')
+      .orderBy('created_at')
+    return rows.map(presentWebhook)
+  },
+
+  async get(trx: TransactionClientContract, id: string) {
+    return presentWebhook(await find(trx, id))
+  },
+
+  /** Soft delete: the delivery log stays for audits; no further deliveries. */
+  async remove(trx: TransactionClientContract, id: string) {
+    await find(trx, id)
+    await trx
+      .from('notifications_webhooks')
+      .where('id', id)
+      .update({ deleted_at: trx.raw('now()'), active: false, updated_at: trx.raw('now()') })
+  },
+
+  async deliveries(trx: TransactionClientContract, id: string) {
+    await find(trx, id)
+    const rows = await trx
+      .from('notifications_webhook_deliveries')
+      .where('webhook_id', id)
+      .orderBy('created_at', 'desc')
+      .limit(100)
+    return rows.map((row) => ({
+      id: row.id,
+      eventId: row.event_id,
+      eventType: row.event_type,
+      status: row.status,
+      attempts: row.attempts,
+      lastStatusCode: row.last_status_code,
+      lastError: row.last_error,
+      lastDurationMs: row.last_duration_ms,
+      deliveredAt: iso(row.delivered_at),
+      nextAttemptAt: row.status === 'pending' ? iso(row.next_attempt_at) : null,
+      createdAt: iso(row.created_at)!,
+    }))
+  },
+
+  /** In the event's unit of work: one delivery per active webhook that wants this type. */
+  async fanOut(trx: TransactionClientContract, tenantId: string, event: EventEnvelope) {
+    const targets = await trx
+      .from('notifications_webhooks')
+      .where('active', true)
+      .whereNull('deleted_at')
+      .whereRaw('? = ANY(event_types)', [event.type])
+      .select('id')
+    if (targets.length === 0) return
+    await trx
+      .table('notifications_webhook_deliveries')
+      .multiInsert(
+        targets.map((target) => ({
+          id: newId(),
+          tenant_id: tenantId,
+          webhook_id: target.id,
+          event_id: event.id,
+          event_type: event.type,
+          payload: JSON.stringify({
+            id: event.id,
+            type: event.type,
+            createdAt: event.occurredAt,
+            data: event.payload,
+          }),
+        }))
+      )
+      .onConflict(['webhook_id', 'event_id'])
+      .ignore()
+  },
+}
+
+interface ClaimedDelivery {
+  id: string
+  webhook_id: string
+  event_type: string
+  payload: unknown
+  attempts: number
+  url: string
+  secret_encrypted: string
+}
+
+/**
+ * Background task: POSTs due deliveries (claimed by lease across tenants,
+ * so several workers never send the same one at the same time). 2xx is
+ * delivered; anything else or a timeout is retried with exponential backoff
+ * up to WEBHOOK_MAX_ATTEMPTS (8); WEBHOOK_DISABLE_AFTER (10) failures in a
+ * row disable the endpoint.
+ */
+export async function deliverDueWebhooks(limit = 20): Promise<number> {
+  const { rows } = await db.rawQuery(
+    `WITH due AS (
+       SELECT d.id FROM notifications_webhook_deliveries d
+        WHERE d.status = 'pending' AND d.next_attempt_at <= now()
+        ORDER BY d.next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED
+     )
+     UPDATE notifications_webhook_deliveries d
+        SET attempts = d.attempts + 1, next_attempt_at = now() + interval '60 seconds'
+       FROM due, notifications_webhooks w
+      WHERE d.id = due.id AND w.id = d.webhook_id
+     RETURNING d.id, d.webhook_id, d.event_type, d.payload, d.attempts, w.url, w.secret_encrypted, w.active`,
+    [limit]
+  )
+  await Promise.all((rows as Array<ClaimedDelivery & { active: boolean }>).map(deliver))
+  return rows.length
+}
+
+async function deliver(delivery: ClaimedDelivery & { active: boolean }) {
+  if (!delivery.active) {
+    await db
+      .from('notifications_webhook_deliveries')
+      .where('id', delivery.id)
+      .update({
+        status: 'failed',
+        last_error: 'webhook disabled or deleted',
+        updated_at: db.raw('now()'),
+      })
+    return
+  }
+  const body = JSON.stringify(delivery.payload)
+  const secret = encryption.decrypt<string>(delivery.secret_encrypted, PURPOSE)!
+  const started = performance.now()
+  let status: number | null = null
+  let error: string | null = null
+  try {
+    const response = await fetch(delivery.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'user-agent': 'Atrium-Webhooks/1',
+        'atrium-event': delivery.event_type,
+        'atrium-delivery': delivery.id,
+        'atrium-signature': sign(secret, Math.floor(Date.now() / 1000), body),
+      },
+      body,
+      redirect: 'manual',
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    })
+    status = response.status
+    await response.body?.cancel()
+    if (status < 200 || status >= 300) error = `answered ${status}`
+  } catch (failure) {
+    error =
+      (failure as Error).name === 'TimeoutError'
+        ? 'timed out'
+        : `unreachable: ${(failure as Error).message}`
+  }
+  const durationMs = Math.round(performance.now() - started)
+  if (!error) {
+    await db.transaction(async (trx) => {
+      await trx
+        .from('notifications_webhook_deliveries')
+        .where('id', delivery.id)
+        .update({
+          status: 'delivered',
+          last_status_code: status,
+          last_error: null,
+          last_duration_ms: durationMs,
+          delivered_at: trx.raw('now()'),
+          updated_at: trx.raw('now()'),
+        })
+      await trx
+        .from('notifications_webhooks')
+        .where('id', delivery.webhook_id)
+        .update({ consecutive_failures: 0 })
+    })
+    return
+  }
+  const maxAttempts = env.get('WEBHOOK_MAX_ATTEMPTS') ?? 8
+  const disableAfter = env.get('WEBHOOK_DISABLE_AFTER') ?? 10
+  const baseMs = env.get('WEBHOOK_RETRY_BASE_MS') ?? 10_000
+  const backoffMs = Math.min(baseMs * 2 ** (delivery.attempts - 1), 6 * 3600 * 1000)
+  await db.transaction(async (trx) => {
+    await trx
+      .from('notifications_webhook_deliveries')
+      .where('id', delivery.id)
+      .update({
+        status: delivery.attempts >= maxAttempts ? 'failed' : 'pending',
+        last_status_code: status,
+        last_error: error!.slice(0, 500),
+        last_duration_ms: durationMs,
+        next_attempt_at: trx.raw(`now() + make_interval(secs => ?)`, [backoffMs / 1000]),
+        updated_at: trx.raw('now()'),
+      })
+    const [webhook] = await trx
+      .from('notifications_webhooks')
+      .where('id', delivery.webhook_id)
+      .increment('consecutive_failures', 1)
+      .returning(['consecutive_failures', 'active'])
+    if (webhook.active && webhook.consecutive_failures >= disableAfter) {
+      await trx
+        .from('notifications_webhooks')
+        .where('id', delivery.webhook_id)
+        .update({
+          active: false,
+          disabled_at: trx.raw('now()'),
+          disabled_reason:
+            `${webhook.consecutive_failures} failed deliveries in a row (last: ${error})`.slice(
+              0,
+              300
+            ),
+        })
+      logger.warn({ webhook: delivery.webhook_id }, 'webhook disabled after a run of failures')
+    }
+  })
+}

@@ -1,0 +1,242 @@
+import { test } from '@japa/runner'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { createHmac } from 'node:crypto'
+import { readdir, readFile, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import db from '@adonisjs/lucid/services/db'
+import app from '@adonisjs/core/services/app'
+import { assertMatchesOpenApi, assertProblem } from '#tests/helpers/openapi'
+import { registerUser, resetIdentity } from '#tests/helpers/identity'
+import { createItem, placeOrder, resetOrders } from '#tests/helpers/orders'
+import { drainBus } from '#tests/helpers/waiting'
+import { deliverDueWebhooks } from '#modules/notifications/services/webhooks'
+import { sendDueEmails } from '#modules/notifications/services/notifications'
+
+interface Received {
+  headers: Record<string, string | string[] | undefined>
+  body: string
+}
+
+/** A webhook receiver on loopback that answers with the status the test chooses. */
+async function startReceiver() {
+  const received: Received[] = []
+  let status = 200
+  const server: Server = createServer(async (request, response) => {
+    let body = ''
+    for await (const chunk of request) body += chunk
+    received.push({ headers: request.headers, body })
+    response.writeHead(status).end()
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/atrium`,
+    received,
+    answer(code: number) {
+      status = code
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      }),
+  }
+}
+
+/** What a receiver does (docs/orders.md): recompute the HMAC over "<t>.<raw body>". */
+function verify(secret: string, header: string, body: string) {
+  const parts = Object.fromEntries(header.split(',').map((part) => part.split('=')))
+  const expected = createHmac('sha256', secret).update(`${parts.t}.${body}`).digest('hex')
+  return parts.v1 === expected && Math.abs(Date.now() / 1000 - Number(parts.t)) < 300
+}
+
+const MAIL_DIR = () => app.makePath('tmp', 'mail-test')
+
+test.group('notifications: in-app, email and signed webhooks for the order saga', (group) => {
+  group.each.setup(async () => {
+    await resetIdentity()
+    await resetOrders()
+    await db.rawQuery(
+      `TRUNCATE notifications_webhook_deliveries, notifications_webhooks, notifications_emails,
+                notifications_notifications CASCADE`
+    )
+    await rm(MAIL_DIR(), { recursive: true, force: true })
+  })
+
+  test('confirmed and rejected orders notify in-app, mail the customer and call signed webhooks', async ({
+    client,
+    assert,
+    cleanup,
+  }) => {
+    const receiver = await startReceiver()
+    cleanup(() => receiver.close())
+    const owner = await registerUser(client)
+    const created = await client
+      .post('/api/v1/webhooks')
+      .bearerToken(owner.tokens.accessToken)
+      .json({ url: receiver.url, eventTypes: ['orders.order_confirmed', 'orders.order_rejected'] })
+    created.assertStatus(201)
+    assertMatchesOpenApi(created, 'POST', '/api/v1/webhooks')
+    const { id: webhookId, secret } = created.body()
+    assert.match(secret, /^whsec_/)
+    const listed = await client.get('/api/v1/webhooks').bearerToken(owner.tokens.accessToken)
+    assert.notInclude(listed.text(), secret, 'the secret is shown once')
+
+    await createItem(client, owner, { sku: 'A', onHand: 1 })
+    const confirmedPlaced = await placeOrder(client, owner, [{ sku: 'A', quantity: 1 }])
+    const confirmed = confirmedPlaced.body().id
+    const rejectedPlaced = await placeOrder(client, owner, [{ sku: 'A', quantity: 1 }])
+    const rejected = rejectedPlaced.body().id
+    await drainBus()
+    // Redelivering every event changes nothing: one notification, mail and delivery each.
+    await db
+      .from('messaging_deliveries')
+      .update({ state: 'pending', available_at: db.raw('now()') })
+    await drainBus()
+    assert.equal(await deliverDueWebhooks(), 2)
+    assert.equal(await sendDueEmails(), 2)
+
+    assert.lengthOf(receiver.received, 2)
+    const byType = Object.fromEntries(
+      receiver.received.map((request) => [request.headers['atrium-event'], request])
+    )
+    for (const [type, orderId] of [
+      ['orders.order_confirmed', confirmed],
+      ['orders.order_rejected', rejected],
+    ]) {
+      const request = byType[type]
+      assert.exists(request, type)
+      assert.isTrue(
+        verify(secret, String(request.headers['atrium-signature']), request.body),
+        'signature'
+      )
+      assert.isFalse(
+        verify('whsec_wrong', String(request.headers['atrium-signature']), request.body)
+      )
+      const body = JSON.parse(request.body)
+      assert.equal(body.type, type)
+      assert.equal(body.data.orderId, orderId)
+    }
+
+    const inApp = await client.get('/api/v1/notifications').bearerToken(owner.tokens.accessToken)
+    assertMatchesOpenApi(inApp, 'GET', '/api/v1/notifications')
+    assert.sameMembers(
+      inApp.body().data.map((entry: { kind: string }) => entry.kind),
+      ['orders.order_confirmed', 'orders.order_rejected']
+    )
+    const first = inApp.body().data[0]
+    const read = await client
+      .post(`/api/v1/notifications/${first.id}/read`)
+      .bearerToken(owner.tokens.accessToken)
+    assert.isString(read.body().readAt)
+    const unread = await client
+      .get('/api/v1/notifications?unread=true')
+      .bearerToken(owner.tokens.accessToken)
+    assert.lengthOf(unread.body().data, 1)
+
+    const files = await readdir(MAIL_DIR())
+    assert.lengthOf(files, 2)
+    const mails = await Promise.all(files.map((file) => readFile(join(MAIL_DIR(), file), 'utf8')))
+    assert.isTrue(mails.some((text) => text.includes('Subject: Your order is confirmed')))
+    assert.isTrue(mails.every((text) => text.includes('To: buyer@example.com')))
+
+    const log = await client
+      .get(`/api/v1/webhooks/${webhookId}/deliveries`)
+      .bearerToken(owner.tokens.accessToken)
+    assertMatchesOpenApi(log, 'GET', `/api/v1/webhooks/${webhookId}/deliveries`)
+    assert.deepEqual(
+      log
+        .body()
+        .data.map((entry: { status: string; lastStatusCode: number }) => [
+          entry.status,
+          entry.lastStatusCode,
+        ]),
+      [
+        ['delivered', 200],
+        ['delivered', 200],
+      ]
+    )
+  })
+
+  test('a failing endpoint is retried with backoff, then disabled after a run of failures', async ({
+    client,
+    assert,
+    cleanup,
+  }) => {
+    const receiver = await startReceiver()
+    cleanup(() => receiver.close())
+    const owner = await registerUser(client)
+    const created = await client
+      .post('/api/v1/webhooks')
+      .bearerToken(owner.tokens.accessToken)
+      .json({ url: receiver.url, eventTypes: ['orders.order_confirmed'] })
+    const webhookId = created.body().id
+    await createItem(client, owner, { sku: 'A', onHand: 5 })
+    await placeOrder(client, owner, [{ sku: 'A', quantity: 1 }])
+    await drainBus()
+
+    receiver.answer(500)
+    assert.equal(await deliverDueWebhooks(), 1)
+    const [failed] = await db.from('notifications_webhook_deliveries')
+    assert.include(failed, { status: 'pending', attempts: 1, last_status_code: 500 })
+    assert.isAbove(new Date(failed.next_attempt_at).getTime(), Date.now() + 1000, 'backing off')
+    assert.equal(await deliverDueWebhooks(), 0, 'not before its next attempt')
+
+    receiver.answer(204)
+    await db.from('notifications_webhook_deliveries').update({ next_attempt_at: db.raw('now()') })
+    assert.equal(await deliverDueWebhooks(), 1)
+    const [delivered] = await db.from('notifications_webhook_deliveries')
+    assert.include(delivered, { status: 'delivered', attempts: 2, last_status_code: 204 })
+
+    // A run of failures (the tenth in a row) disables the endpoint.
+    receiver.answer(503)
+    await db
+      .from('notifications_webhooks')
+      .where('id', webhookId)
+      .update({ consecutive_failures: 9 })
+    await placeOrder(client, owner, [{ sku: 'A', quantity: 1 }])
+    await drainBus()
+    await deliverDueWebhooks()
+    const webhook = await client
+      .get(`/api/v1/webhooks/${webhookId}`)
+      .bearerToken(owner.tokens.accessToken)
+    assert.isFalse(webhook.body().active)
+    assert.match(webhook.body().disabledReason, /10 failed deliveries in a row/)
+  })
+
+  test('bad webhook input and roles: a clear problem, nothing stored', async ({
+    client,
+    assert,
+  }) => {
+    const owner = await registerUser(client)
+    for (const url of ['ftp://example.com/hook', 'not a url', 'https://user:pw@example.com/hook']) {
+      assertProblem(
+        await client
+          .post('/api/v1/webhooks')
+          .bearerToken(owner.tokens.accessToken)
+          .json({ url, eventTypes: ['orders.order_confirmed'] }),
+        422,
+        'validation_failed'
+      )
+    }
+    assertProblem(
+      await client
+        .post('/api/v1/webhooks')
+        .bearerToken(owner.tokens.accessToken)
+        .json({ url: 'https://example.com/hook', eventTypes: ['orders.order_exploded'] }),
+      422,
+      'validation_failed'
+    )
+    const noTenant = await registerUser(client, { tenantName: undefined })
+    assertProblem(
+      await client
+        .post('/api/v1/webhooks')
+        .bearerToken(noTenant.tokens.accessToken)
+        .json({ url: 'https://example.com/hook', eventTypes: ['orders.order_confirmed'] }),
+      403,
+      'no_active_tenant'
+    )
+    const [{ count }] = await db.from('notifications_webhooks').count('* as count')
+    assert.equal(Number(count), 0)
+  })
+})
