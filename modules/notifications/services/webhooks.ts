@@ -199,7 +199,8 @@ interface ClaimedDelivery {
 }
 
 /**
- * Background task: POSTs due deliveries (claimed by lease across tenants,
+ * Background task: POSTs due deliveries (claimed by a 30 s lease — three
+ * times the request timeout — across tenants,
  * so several workers never send the same one at the same time). 2xx is
  * delivered; anything else or a timeout is retried with exponential backoff
  * up to WEBHOOK_MAX_ATTEMPTS (8); WEBHOOK_DISABLE_AFTER (10) failures in a
@@ -213,7 +214,7 @@ export async function deliverDueWebhooks(limit = 20): Promise<number> {
         ORDER BY d.next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED
      )
      UPDATE notifications_webhook_deliveries d
-        SET attempts = d.attempts + 1, next_attempt_at = now() + interval '60 seconds'
+        SET attempts = d.attempts + 1, next_attempt_at = now() + interval '30 seconds'
        FROM due, notifications_webhooks w
       WHERE d.id = due.id AND w.id = d.webhook_id
      RETURNING d.id, d.webhook_id, d.event_type, d.payload, d.attempts, w.url, w.secret_encrypted, w.active`,

@@ -2,18 +2,56 @@ import { test } from '@japa/runner'
 import type { Assert } from '@japa/assert'
 import type { ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import db from '@adonisjs/lucid/services/db'
 import env from '#start/env'
 import { childEnv, finished, startNode, waitForLine } from '#tests/helpers/processes'
 import { registerUser, resetIdentity } from '#tests/helpers/identity'
 import { createItem, resetOrders } from '#tests/helpers/orders'
 import { until } from '#tests/helpers/waiting'
+import amqp from 'amqplib'
+import { moduleQueue } from '#app/messaging/transports/rabbitmq'
 
 /*
 | The saga with real worker processes: orders are placed over HTTP in this
 | process (which runs no worker); the relay and every saga step run in the
 | workers, over BullMQ or RabbitMQ.
 */
+
+/** A webhook receiver on loopback that records what it gets. */
+async function startReceiver() {
+  const received: Array<{ body: string }> = []
+  const server = createServer(async (request, response) => {
+    let body = ''
+    for await (const chunk of request) body += chunk
+    received.push({ body })
+    response.writeHead(204).end()
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
+    received,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        server.closeAllConnections()
+      }),
+  }
+}
+
+async function purgeRabbitQueues(modules: string[]) {
+  const connection = await amqp.connect(env.get('AMQP_URL')!)
+  const channel = await connection.createChannel()
+  channel.on('error', () => {})
+  for (const module of modules) {
+    await channel.checkQueue(moduleQueue(module)).then(
+      () => channel.purgeQueue(moduleQueue(module)),
+      () => null
+    )
+  }
+  await connection.close().catch(() => {})
+}
 
 interface Worker {
   child: ChildProcess
@@ -95,6 +133,10 @@ test.group('order saga with worker processes', (group) => {
   group.each.setup(async () => {
     await resetIdentity()
     await resetOrders()
+    await db.rawQuery(
+      `TRUNCATE notifications_webhook_deliveries, notifications_webhooks, notifications_emails,
+                notifications_notifications CASCADE`
+    )
   })
   group.each.timeout(240_000)
 
@@ -130,6 +172,13 @@ test.group('order saga with worker processes', (group) => {
   }) => {
     const owner = await registerUser(client)
     await createItem(client, owner, { sku: 'HOT', onHand: 40 })
+    const receiver = await startReceiver()
+    cleanup(() => receiver.close())
+    const hook = await client
+      .post('/api/v1/webhooks')
+      .bearerToken(owner.tokens.accessToken)
+      .json({ url: receiver.url, eventTypes: ['orders.order_confirmed', 'orders.order_rejected'] })
+    hook.assertStatus(201)
     const first = await startWorker('bullmq')
     cleanup(() => {
       first.child.kill('SIGKILL')
@@ -157,8 +206,30 @@ test.group('order saga with worker processes', (group) => {
       await until(settled, 120_000),
       `still pending: ${JSON.stringify(await statusCounts())}`
     )
+    assert.isTrue(
+      await until(async () => {
+        const [{ open }] = await db
+          .from('notifications_webhook_deliveries')
+          .whereNot('status', 'delivered')
+          .count('* as open')
+        const [{ all }] = await db.from('notifications_webhook_deliveries').count('* as all')
+        return Number(all) === 300 && Number(open) === 0
+      }, 60_000),
+      'webhooks not all delivered'
+    )
     second.child.kill('SIGINT')
     await second.done
+    // Once per event: one notification and one webhook delivery each; the receiver saw every event
+    // (a crash between its POST and the commit may repeat one: Atrium-Delivery lets it deduplicate).
+    const [{ notified, events }] = await db
+      .from('notifications_notifications')
+      .select(
+        db.raw('count(*)::int AS notified'),
+        db.raw('count(DISTINCT event_id)::int AS events')
+      )
+    assert.deepEqual({ notified, events }, { notified: 300, events: 300 })
+    const seen = new Set(receiver.received.map((request) => JSON.parse(request.body).id))
+    assert.equal(seen.size, 300)
 
     assert.deepEqual(await statusCounts(), { confirmed: 40, rejected: 260 })
     await assertConsistent(assert, 'HOT')
@@ -176,15 +247,17 @@ test.group('order saga with worker processes', (group) => {
     assert.equal(Number(duplicates), 0, 'no order went through the same transition twice')
   }).skip(Boolean(skipBullmq), skipBullmq)
 
-  test('rabbitmq split: inventory in its own worker, orders in another → the saga completes', async ({
+  test('rabbitmq split: inventory in one worker, orders + notifications in another → the saga completes', async ({
     client,
     assert,
     cleanup,
   }) => {
+    // Durable queues outlive test runs; earlier runs' events must not reach this one.
+    await purgeRabbitQueues(['inventory', 'orders', 'notifications'])
     const owner = await registerUser(client)
     await createItem(client, owner, { sku: 'A', onHand: 10 })
     const inventory = await startWorker('rabbitmq', 'inventory')
-    const orders = await startWorker('rabbitmq', 'orders')
+    const orders = await startWorker('rabbitmq', 'orders,notifications')
     cleanup(() => [inventory, orders].forEach((worker) => worker.child.kill('SIGKILL')))
 
     const statuses = await placeMany(owner.tokens.accessToken, 30, () => [
@@ -194,6 +267,14 @@ test.group('order saga with worker processes', (group) => {
     assert.isTrue(
       await until(settled, 60_000),
       `still pending: ${JSON.stringify(await statusCounts())}`
+    )
+    // The outcome events reach notifications after the orders settle.
+    assert.isTrue(
+      await until(async () => {
+        const [{ notified }] = await db.from('notifications_notifications').count('* as notified')
+        return Number(notified) >= 30
+      }, 30_000),
+      'notifications missing'
     )
     for (const worker of [inventory, orders]) worker.child.kill('SIGINT')
     await Promise.all([inventory.done, orders.done])
@@ -208,7 +289,15 @@ test.group('order saga with worker processes', (group) => {
       .orderBy('subscriber')
     assert.deepEqual(
       handledBy.map((row) => row.subscriber),
-      ['inventory.reserve_stock', 'orders.confirm_order', 'orders.reject_order']
+      [
+        'inventory.reserve_stock',
+        'notifications.order_confirmed',
+        'notifications.order_rejected',
+        'orders.confirm_order',
+        'orders.reject_order',
+      ]
     )
+    const [{ notified }] = await db.from('notifications_notifications').count('* as notified')
+    assert.equal(Number(notified), 30, 'one notification per outcome')
   }).skip(Boolean(skipRabbit), skipRabbit)
 })
