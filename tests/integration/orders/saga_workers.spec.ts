@@ -165,6 +165,64 @@ test.group('order saga with worker processes', (group) => {
     await assertConsistent(assert, 'HOT')
   }).skip(Boolean(skipBullmq), skipBullmq)
 
+  test('bullmq, two workers: mixed multi-line orders sharing SKUs never oversell', async ({
+    client,
+    assert,
+    cleanup,
+  }) => {
+    const owner = await registerUser(client)
+    for (const sku of ['X', 'Y', 'Z']) await createItem(client, owner, { sku, onHand: 25 })
+    const workers = await Promise.all([startWorker('bullmq'), startWorker('bullmq')])
+    cleanup(() => workers.forEach((worker) => worker.child.kill('SIGKILL')))
+    const shapes = [
+      [
+        { sku: 'X', quantity: 1 },
+        { sku: 'Y', quantity: 1 },
+      ],
+      [
+        { sku: 'Z', quantity: 2 },
+        { sku: 'X', quantity: 1 },
+      ],
+      [{ sku: 'Y', quantity: 3 }],
+      [
+        { sku: 'Z', quantity: 1 },
+        { sku: 'Y', quantity: 1 },
+        { sku: 'X', quantity: 1 },
+      ],
+    ]
+    let next = 0
+    const statuses = await placeMany(
+      owner.tokens.accessToken,
+      200,
+      () => shapes[next++ % shapes.length]
+    )
+    assert.isTrue(statuses.every((status) => status === 202))
+    assert.isTrue(
+      await until(settled, 120_000),
+      `still pending: ${JSON.stringify(await statusCounts())}`
+    )
+    for (const worker of workers) worker.child.kill('SIGINT')
+    await Promise.all(workers.map((worker) => worker.done))
+
+    const confirmed = await db.from('orders_orders').where('status', 'confirmed').select('lines')
+    const reservedBySku: Record<string, number> = { X: 0, Y: 0, Z: 0 }
+    for (const order of confirmed) {
+      for (const line of order.lines as Array<{ sku: string; quantity: number }>) {
+        reservedBySku[line.sku] += line.quantity
+      }
+    }
+    for (const sku of ['X', 'Y', 'Z']) {
+      const item = await db.from('inventory_items').where('sku', sku).firstOrFail()
+      assert.equal(item.reserved, reservedBySku[sku], `reserved ${sku} = confirmed quantities`)
+      assert.isAtMost(item.reserved, item.on_hand, `no oversell of ${sku}`)
+      const [{ reserved }] = await db
+        .from('inventory_ledger')
+        .where({ sku, kind: 'reservation' })
+        .sum('reserved_delta as reserved')
+      assert.equal(Number(reserved), item.reserved, `ledger of ${sku} agrees`)
+    }
+  }).skip(Boolean(skipBullmq), skipBullmq)
+
   test('bullmq: a worker SIGKILLed mid-burst, then restarted → every order answered once', async ({
     client,
     assert,
