@@ -11,11 +11,7 @@
 | bullmq / rabbitmq: the same, through the broker (REDIS_URL / AMQP_URL set;
 |           each row says when it was skipped).
 */
-import 'reflect-metadata'
-import { join } from 'node:path'
-import { Ignitor } from '@adonisjs/core'
-import { preboot } from '#app/platform/preboot'
-import { APP_ROOT } from './lib/processes.js'
+import { bootInProcess } from './lib/in_process_app.js'
 import { printTable, writeResults } from './lib/report.js'
 
 declare module '#app/messaging/types' {
@@ -25,27 +21,9 @@ declare module '#app/messaging/types' {
 }
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 2000)
-process.env.NODE_ENV ??= 'production'
-process.env.APP_KEY ??= 'atrium-bench-only-app-key-0123456789abcdef'
-process.env.LOG_LEVEL ??= 'warn'
-process.env.EMBEDDED_PG_PORT ??= '54403'
-process.env.EMBEDDED_PG_DATA ??= join(APP_ROOT, 'storage', 'bench-postgres', 'data')
-
-const appRoot = new URL('../', import.meta.url)
-const { database } = await preboot(appRoot, { database: true })
-const app = new Ignitor(appRoot, {
-  importer: (path: string) =>
-    path.startsWith('.') ? import(new URL(path, appRoot).href) : import(path),
-})
-  .tap((application) => application.booting(async () => void (await import('#start/env'))))
-  .createApp('console')
-await app.init()
-await app.boot()
-await app.start(async () => {})
+const atrium = await bootInProcess()
 
 try {
-  const { runPendingMigrations } = await import('#app/platform/migrate')
-  await runPendingMigrations(app)
   const { default: db } = await import('@adonisjs/lucid/services/db')
   const { default: env } = await import('#start/env')
   const { events } = await import('#app/messaging/outbox')
@@ -152,7 +130,7 @@ try {
   } else console.log('rabbitmq: skipped (AMQP_URL is not set)')
 
   console.log(
-    `${EVENTS} events, one publish transaction each, Node ${process.version}, ${database?.label}`
+    `${EVENTS} events, one publish transaction each, Node ${process.version}, ${atrium.label}`
   )
   printTable(
     ['path', 'events/s', 'p50 ms', 'p95 ms', 'vs baseline'],
@@ -180,6 +158,5 @@ try {
   })
   console.log(`wrote ${file}`)
 } finally {
-  await app.terminate()
-  await database?.embedded?.stop()
+  await atrium.stop()
 }

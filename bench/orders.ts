@@ -11,36 +11,14 @@
 |           (created_at) to confirmed (the history row), from database clocks.
 | Orders are placed by 16 concurrent placers; stock is ample, so all confirm.
 */
-import 'reflect-metadata'
-import { join } from 'node:path'
-import { Ignitor } from '@adonisjs/core'
-import { preboot } from '#app/platform/preboot'
-import { APP_ROOT } from './lib/processes.js'
+import { bootInProcess } from './lib/in_process_app.js'
 import { printTable, writeResults } from './lib/report.js'
 
 const ORDERS = Number(process.env.BENCH_ORDERS ?? 1000)
 const PLACERS = 16
-process.env.NODE_ENV ??= 'production'
-process.env.APP_KEY ??= 'atrium-bench-only-app-key-0123456789abcdef'
-process.env.LOG_LEVEL ??= 'warn'
-process.env.EMBEDDED_PG_PORT ??= '54403'
-process.env.EMBEDDED_PG_DATA ??= join(APP_ROOT, 'storage', 'bench-postgres', 'data')
-
-const appRoot = new URL('../', import.meta.url)
-const { database } = await preboot(appRoot, { database: true })
-const app = new Ignitor(appRoot, {
-  importer: (path: string) =>
-    path.startsWith('.') ? import(new URL(path, appRoot).href) : import(path),
-})
-  .tap((application) => application.booting(async () => void (await import('#start/env'))))
-  .createApp('console')
-await app.init()
-await app.boot()
-await app.start(async () => {})
+const atrium = await bootInProcess()
 
 try {
-  const { runPendingMigrations } = await import('#app/platform/migrate')
-  await runPendingMigrations(app)
   const { default: db } = await import('@adonisjs/lucid/services/db')
   const { default: env } = await import('#start/env')
   const { tenancy } = await import('#app/tenancy/tenancy')
@@ -182,7 +160,7 @@ try {
     )
   } else console.log('bullmq: skipped (REDIS_URL is not set)')
 
-  console.log(`${ORDERS} orders, ${PLACERS} placers, Node ${process.version}, ${database?.label}`)
+  console.log(`${ORDERS} orders, ${PLACERS} placers, Node ${process.version}, ${atrium.label}`)
   printTable(
     ['path', 'orders/s', 'p50 ms', 'p95 ms', 'vs baseline'],
     rows.map((row) => [
@@ -202,6 +180,5 @@ try {
   })
   console.log(`wrote ${file}`)
 } finally {
-  await app.terminate()
-  await database?.embedded?.stop()
+  await atrium.stop()
 }

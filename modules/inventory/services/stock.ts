@@ -284,71 +284,69 @@ export const reservations = {
 
   /** Compensation: gives a cancelled order's reservation back (once). */
   async release(trx: TransactionClientContract, tenantId: string, orderId: string) {
-    const reservation = await trx
-      .from('inventory_reservations')
-      .where({ order_id: orderId, status: 'reserved' })
-      .forUpdate()
-      .first()
-    if (!reservation) return
-    const lines = reservation.lines as ReservedLine[]
-    for (const line of [...lines].sort((a, b) => a.sku.localeCompare(b.sku))) {
-      await trx.from('inventory_items').where('sku', line.sku).decrement('reserved', line.quantity)
+    const released = await settle(trx, tenantId, orderId, 'release')
+    if (released) {
+      await events.publish(
+        trx,
+        'inventory.stock_released',
+        { orderId },
+        { version: 1, tenantId, aggregateId: orderId }
+      )
     }
-    await trx
-      .from('inventory_reservations')
-      .where('id', reservation.id)
-      .update({ status: 'released', updated_at: trx.raw('now()') })
-    await ledger(
-      trx,
-      tenantId,
-      lines.map((line) => ({
-        sku: line.sku,
-        kind: 'release',
-        reservedDelta: -line.quantity,
-        orderId,
-      }))
-    )
-    await events.publish(
-      trx,
-      'inventory.stock_released',
-      { orderId },
-      { version: 1, tenantId, aggregateId: orderId }
-    )
   },
 
   /** Fulfilment: the reserved units leave the warehouse (on hand and reserved both drop). */
   async commit(trx: TransactionClientContract, tenantId: string, orderId: string) {
-    const reservation = await trx
-      .from('inventory_reservations')
-      .where({ order_id: orderId, status: 'reserved' })
-      .forUpdate()
-      .first()
-    if (!reservation) return
-    const lines = reservation.lines as ReservedLine[]
-    for (const line of [...lines].sort((a, b) => a.sku.localeCompare(b.sku))) {
-      await trx
-        .from('inventory_items')
-        .where('sku', line.sku)
-        .update({
-          on_hand: trx.raw('on_hand - ?', [line.quantity]),
-          reserved: trx.raw('reserved - ?', [line.quantity]),
-          updated_at: trx.raw('now()'),
-        })
-    }
-    await trx
-      .from('inventory_reservations')
-      .where('id', reservation.id)
-      .update({ status: 'committed', updated_at: trx.raw('now()') })
-    await ledger(
-      trx,
-      tenantId,
-      lines.map((line) => ({
-        sku: line.sku,
-        kind: 'commit',
-        onHandDelta: -line.quantity,
-        reservedDelta: -line.quantity,
-        orderId,
-      }))
-    )
+    await settle(trx, tenantId, orderId, 'commit')
   },
+}
+
+/**
+ * Ends an order's reservation once: release gives the units back to
+ * `available`, commit takes them out of `on_hand` too. Items are updated in
+ * SKU order, like reservations lock them. Returns false when the order holds
+ * nothing (already settled, or never reserved).
+ */
+async function settle(
+  trx: TransactionClientContract,
+  tenantId: string,
+  orderId: string,
+  kind: 'release' | 'commit'
+) {
+  const reservation = await trx
+    .from('inventory_reservations')
+    .where({ order_id: orderId, status: 'reserved' })
+    .forUpdate()
+    .first()
+  if (!reservation) return false
+  const lines = [...(reservation.lines as ReservedLine[])].sort((a, b) =>
+    a.sku.localeCompare(b.sku)
+  )
+  const onHandDelta = (line: ReservedLine) => (kind === 'commit' ? -line.quantity : 0)
+  for (const line of lines) {
+    await trx
+      .from('inventory_items')
+      .where('sku', line.sku)
+      .update({
+        on_hand: trx.raw('on_hand + ?', [onHandDelta(line)]),
+        reserved: trx.raw('reserved - ?', [line.quantity]),
+        updated_at: trx.raw('now()'),
+      })
+  }
+  await trx
+    .from('inventory_reservations')
+    .where('id', reservation.id)
+    .update({ status: kind === 'commit' ? 'committed' : 'released', updated_at: trx.raw('now()') })
+  await ledger(
+    trx,
+    tenantId,
+    lines.map((line) => ({
+      sku: line.sku,
+      kind,
+      onHandDelta: onHandDelta(line),
+      reservedDelta: -line.quantity,
+      orderId,
+    }))
+  )
+  return true
 }
