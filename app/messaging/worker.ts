@@ -30,6 +30,8 @@ export class MessagingWorker {
   #listener?: pg.Client
   #running = false
   #wake?: () => void
+  /** A notification arrived while no sleep was waiting for it: the next sleep must not wait. */
+  #nudged = false
   #loop?: Promise<void>
   #lastMaintenance = 0
   #transport?: Transport
@@ -62,7 +64,7 @@ export class MessagingWorker {
   /** Finishes the current pass and the broker consumers' in-flight handlers, then closes the connections. */
   async stop() {
     this.#running = false
-    this.#wake?.()
+    this.#nudge()
     await this.#loop
     await this.#transport?.close?.()
     await this.#operations?.close?.()
@@ -89,7 +91,7 @@ export class MessagingWorker {
         logger.warn({ err: error }, 'messaging listener lost; polling until it is back')
       listener.end().catch(() => {})
     }
-    listener.on('notification', () => this.#wake?.())
+    listener.on('notification', () => this.#nudge())
     listener.on('error', drop)
     listener.on('end', () => drop())
     this.#listener = listener
@@ -110,6 +112,8 @@ export class MessagingWorker {
       try {
         let busy = true
         while (busy && this.#running) {
+          // Anything notified from here on is looked at by this pass or, if it comes too late for it, the next.
+          this.#nudged = false
           const relayed = await relayBatch(this.#transport!)
           const outcomes = await processDeliveries(this.options)
           const operations = await this.#operations!.runDue()
@@ -128,14 +132,28 @@ export class MessagingWorker {
     }
   }
 
+  #nudge() {
+    this.#nudged = true
+    this.#wake?.()
+  }
+
   #sleep(ms: number) {
     return new Promise<void>((resolve) => {
+      // A commit notified between the last pass and this sleep: go round again at once.
+      if (this.#nudged) {
+        this.#nudged = false
+        return resolve()
+      }
       const timer = setTimeout(done, ms)
+      const wake = () => {
+        this.#wake = undefined
+        done()
+      }
       function done() {
         clearTimeout(timer)
         resolve()
       }
-      this.#wake = done
+      this.#wake = wake
     })
   }
 }
