@@ -5,6 +5,7 @@ import { events } from '#app/messaging/outbox'
 import { childEnv, finished, startNode, waitForLine } from '#tests/helpers/processes'
 import { CRASH_EFFECTS } from '#tests/fixtures/messaging'
 import { until } from '#tests/helpers/waiting'
+import { purgeRabbitQueues } from '#tests/helpers/rabbitmq'
 
 const EVENTS = 200
 
@@ -39,6 +40,7 @@ test.group('messaging under a crash', (group) => {
         }
       })
 
+      if (transport.name === 'rabbitmq') await purgeRabbitQueues(['test'])
       const workerEnv = childEnv({ BUS_TRANSPORT: transport.name, BUS_RETRY_BASE_MS: '100' })
       const first = startNode(['tests/fixtures/worker.ts'], workerEnv)
       cleanup(() => {

@@ -10,8 +10,7 @@ import { childEnv, finished, startNode, waitForLine } from '#tests/helpers/proce
 import { registerUser, resetIdentity } from '#tests/helpers/identity'
 import { createItem, resetOrders } from '#tests/helpers/orders'
 import { until } from '#tests/helpers/waiting'
-import amqp from 'amqplib'
-import { moduleQueue } from '#app/messaging/transports/rabbitmq'
+import { purgeRabbitQueues } from '#tests/helpers/rabbitmq'
 
 /*
 | The saga with real worker processes: orders are placed over HTTP in this
@@ -38,19 +37,6 @@ async function startReceiver() {
         server.closeAllConnections()
       }),
   }
-}
-
-async function purgeRabbitQueues(modules: string[]) {
-  const connection = await amqp.connect(env.get('AMQP_URL')!)
-  const channel = await connection.createChannel()
-  channel.on('error', () => {})
-  for (const module of modules) {
-    await channel.checkQueue(moduleQueue(module)).then(
-      () => channel.purgeQueue(moduleQueue(module)),
-      () => null
-    )
-  }
-  await connection.close().catch(() => {})
 }
 
 interface Worker {
