@@ -177,20 +177,10 @@ const postgresStore: QuotaStore = {
   async adjust(changes) {
     const real = changes.filter((change) => change.delta !== 0)
     if (real.length === 0) return
-    // One statement; rows are locked in key order first, as reservations take them, so no deadlock.
-    await db.rawQuery(
-      `WITH locked AS MATERIALIZED (
-         SELECT key FROM gateway_quota_counters WHERE key = ANY(?::text[]) ORDER BY key FOR UPDATE
-       )
-       UPDATE gateway_quota_counters c SET used = c.used + t.delta
-         FROM locked l JOIN unnest(?::text[], ?::bigint[]) AS t(key, delta) ON t.key = l.key
-        WHERE c.key = l.key`,
-      [
-        real.map((change) => change.key),
-        real.map((change) => change.key),
-        real.map((change) => change.delta),
-      ]
-    )
+    await db.rawQuery('SELECT gateway_adjust(?::text[], ?::bigint[])', [
+      real.map((change) => change.key),
+      real.map((change) => change.delta),
+    ])
   },
 }
 
