@@ -34,3 +34,24 @@ export async function registerUser(client: ApiClient, overrides: Record<string, 
     tokens: { accessToken: string; refreshToken: string }
   }
 }
+
+/**
+ * A new user added to the owner's active tenant with `role`, switched into
+ * it: returns that user and an access token acting in the owner's tenant.
+ */
+export async function joinAs(
+  client: ApiClient,
+  owner: Awaited<ReturnType<typeof registerUser>>,
+  role: 'admin' | 'agent' | 'member'
+) {
+  const user = await registerUser(client, { tenantName: undefined })
+  await client
+    .post(`/api/v1/tenants/${owner.activeTenantId}/members`)
+    .bearerToken(owner.tokens.accessToken)
+    .json({ email: user.user.email, role })
+  const switched = await client
+    .post('/api/v1/auth/switch-tenant')
+    .bearerToken(user.tokens.accessToken)
+    .json({ tenantId: owner.activeTenantId })
+  return { user, token: switched.body().tokens.accessToken as string }
+}

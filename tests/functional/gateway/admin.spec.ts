@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto'
 import db from '@adonisjs/lucid/services/db'
 import OpenAI from 'openai'
 import { assertMatchesOpenApi, assertProblem } from '#tests/helpers/openapi'
-import { registerUser, resetIdentity } from '#tests/helpers/identity'
+import { joinAs, registerUser, resetIdentity } from '#tests/helpers/identity'
 import { createKey, gatewayTenant, openaiClient, resetGateway } from '#tests/helpers/gateway'
 import { startOpenAiFake, type FakeUpstream } from '#tests/fakes/llm_upstreams'
 
@@ -78,16 +78,7 @@ test.group('gateway admin API', (group) => {
     client,
   }) => {
     const { owner, provider } = await gatewayTenant(client, upstream)
-    const member = await registerUser(client, { tenantName: undefined })
-    await client
-      .post(`/api/v1/tenants/${owner.activeTenantId}/members`)
-      .bearerToken(owner.tokens.accessToken)
-      .json({ email: member.user.email, role: 'member' })
-    const switched = await client
-      .post('/api/v1/auth/switch-tenant')
-      .bearerToken(member.tokens.accessToken)
-      .json({ tenantId: owner.activeTenantId })
-    const memberToken = switched.body().tokens.accessToken
+    const { user: member, token: memberToken } = await joinAs(client, owner, 'member')
     assertProblem(
       await client.get('/api/v1/gateway/keys').bearerToken(memberToken),
       403,

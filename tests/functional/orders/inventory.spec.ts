@@ -1,6 +1,6 @@
 import { test } from '@japa/runner'
 import { assertMatchesOpenApi, assertProblem } from '#tests/helpers/openapi'
-import { registerUser, resetIdentity } from '#tests/helpers/identity'
+import { joinAs, registerUser, resetIdentity } from '#tests/helpers/identity'
 import { createItem, resetOrders } from '#tests/helpers/orders'
 
 test.group('inventory catalog and stock', (group) => {
@@ -63,16 +63,7 @@ test.group('inventory catalog and stock', (group) => {
   test('members read the catalog; only owners and admins change it', async ({ client, assert }) => {
     const owner = await registerUser(client)
     await createItem(client, owner, { sku: 'A', onHand: 1 })
-    const member = await registerUser(client, { tenantName: undefined })
-    await client
-      .post(`/api/v1/tenants/${owner.activeTenantId}/members`)
-      .bearerToken(owner.tokens.accessToken)
-      .json({ email: member.user.email, role: 'member' })
-    const switched = await client
-      .post('/api/v1/auth/switch-tenant')
-      .bearerToken(member.tokens.accessToken)
-      .json({ tenantId: owner.activeTenantId })
-    const token = switched.body().tokens.accessToken
+    const { token } = await joinAs(client, owner, 'member')
     const read = await client.get('/api/v1/inventory/items/A').bearerToken(token)
     read.assertStatus(200)
     assertProblem(
