@@ -24,7 +24,7 @@ const server = spawnNode(['--import=@poppinss/ts-exec', 'bin/server.ts'], {
   LOG_LEVEL: 'warn',
   PORT: String(PORT),
   HOST: '127.0.0.1',
-  EMBEDDED_PG_PORT: '54403',
+  EMBEDDED_PG_PORT: '29403',
   EMBEDDED_PG_DATA: join(APP_ROOT, 'storage', 'bench-postgres', 'data'),
 })
 

@@ -177,7 +177,7 @@ try {
         PORT: String(ATRIUM_PORT),
         HOST: '127.0.0.1',
         ATRIUM_ROLE: 'web',
-        EMBEDDED_PG_PORT: '54403',
+        EMBEDDED_PG_PORT: '29403',
         EMBEDDED_PG_DATA: join(APP_ROOT, 'storage', 'bench-postgres', 'data'),
         ...env,
       },

@@ -9,7 +9,7 @@ export interface DatabaseTarget {
   embedded: EmbeddedPostgres | null
 }
 
-export const EMBEDDED_DEFAULT_PORT = 54329
+export const EMBEDDED_DEFAULT_PORT = 25432
 
 /**
  * Decides which PostgreSQL the process uses: DATABASE_URL when set, otherwise

@@ -13,7 +13,7 @@ export async function bootInProcess() {
   process.env.NODE_ENV ??= 'production'
   process.env.APP_KEY ??= 'atrium-bench-only-app-key-0123456789abcdef'
   process.env.LOG_LEVEL ??= 'warn'
-  process.env.EMBEDDED_PG_PORT ??= '54403'
+  process.env.EMBEDDED_PG_PORT ??= '29403'
   process.env.EMBEDDED_PG_DATA ??= join(APP_ROOT, 'storage', 'bench-postgres', 'data')
 
   const appRoot = new URL('../../', import.meta.url)

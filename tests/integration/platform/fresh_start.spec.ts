@@ -6,7 +6,7 @@ import { EmbeddedPostgres } from '#app/platform/embedded_postgres'
 import { embeddedDataRoot, portOpen } from '#tests/helpers/embedded'
 
 const PORT = 3391
-const PG_PORT = 54391
+const PG_PORT = 29391
 
 /**
  * What `npm start` does on a machine with nothing running: no DATABASE_URL, so

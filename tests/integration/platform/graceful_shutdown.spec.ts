@@ -3,7 +3,7 @@ import { childEnv, finished, startNode, waitForLine } from '#tests/helpers/proce
 import { embeddedDataRoot, portOpen } from '#tests/helpers/embedded'
 
 const PORT = 3392
-const PG_PORT = 54392
+const PG_PORT = 29392
 
 /**
  * Ctrl-C while a request is still using the database: the server stops
