@@ -7,7 +7,14 @@ import { startHttpFake, type HttpFake } from '#tests/fakes/http_fake'
  * status, stall past the client's timeout, or break a stream after N chunks.
  */
 export type Step =
-  | { kind: 'ok'; reply?: string; delayMs?: number; chunkDelayMs?: number }
+  | {
+      kind: 'ok'
+      reply?: string
+      delayMs?: number
+      chunkDelayMs?: number
+      /** Usage to report instead of the counted one (e.g. exactly the gateway's estimate). */
+      usage?: { prompt: number; completion: number }
+    }
   | { kind: 'status'; status: number; retryAfter?: number }
   | { kind: 'stall'; ms: number }
   | { kind: 'break_stream'; afterChunks: number; chunkDelayMs?: number }
@@ -112,8 +119,9 @@ async function chat(
   if (!proceed && step.kind !== 'break_stream') return
   const params = JSON.parse(body)
   const reply = (proceed?.kind === 'ok' && proceed.reply) || 'Hello from the fake upstream.'
-  const promptTokens = JSON.stringify(params.messages).length >> 2
-  const completionTokens = tokenCount(reply)
+  const reported = proceed?.kind === 'ok' ? proceed.usage : undefined
+  const promptTokens = reported?.prompt ?? JSON.stringify(params.messages).length >> 2
+  const completionTokens = reported?.completion ?? tokenCount(reply)
   if (proceed?.kind === 'ok' && proceed.delayMs) await sleep(proceed.delayMs)
   const base = { id: 'chatcmpl-fake', created: 1_700_000_000, model: params.model }
   if (!params.stream) {
