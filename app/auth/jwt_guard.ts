@@ -3,12 +3,27 @@ import type { HttpContext } from '@adonisjs/core/http'
 import type { AuthClientResponse, GuardContract } from '@adonisjs/auth/types'
 import { ProblemException } from '#app/http/problem'
 
+/** A role inside one tenant (platform superadmin is a flag on the user, not a membership role). */
+export type TenantRole = 'owner' | 'admin' | 'agent' | 'member'
+
+/** The caller's membership in their active tenant, read from the database on this request. */
+export interface Membership {
+  tenantId: string
+  role: TenantRole
+}
+
 /** Who is calling, as every module sees it after authentication. */
 export interface Principal {
   userId: string
   email: string
+  /** The tenant the token was issued for (`tid`); membership says whether it still holds. */
   tenantId: string | null
-  roles: string[]
+  /**
+   * Live membership in `tenantId`, joined into the token check: null once the
+   * user was removed, and the current role after a demotion. Authorization
+   * uses this, never the role claims inside the token (a hint at most).
+   */
+  membership: Membership | null
   isSuperadmin: boolean
   tokenId: string
   sessionId: string
@@ -52,7 +67,8 @@ export class JwtGuard implements GuardContract<Principal> {
 
     this.user = principal
     this.isAuthenticated = true
-    this.ctx.principal = `user:${principal.userId}`
+    // Idempotency keys are scoped to the user *in* a tenant: a replay never crosses tenants.
+    this.ctx.principal = `user:${principal.userId}/tenant:${principal.tenantId ?? 'none'}`
     return principal
   }
 

@@ -1,5 +1,7 @@
 import app from '@adonisjs/core/services/app'
 import { errors as vineErrors } from '@vinejs/vine'
+import { errors as bouncerErrors } from '@adonisjs/bouncer'
+import { Denial } from '#app/auth/policies'
 import { ExceptionHandler, type HttpContext } from '@adonisjs/core/http'
 import {
   PROBLEM_CONTENT_TYPE,
@@ -60,6 +62,13 @@ export default class HttpExceptionHandler extends ExceptionHandler {
   toProblem(error: unknown): Problem {
     if (error instanceof ProblemException) {
       return problem(error.problemStatus, error.problemCode, error.message, error.fieldErrors)
+    }
+    if (error instanceof bouncerErrors.E_AUTHORIZATION_FAILURE) {
+      const refusal = error.response
+      if (refusal instanceof Denial) {
+        return problem(refusal.problemStatus, refusal.problemCode, refusal.message)
+      }
+      return problem(403, 'forbidden', refusal.message ?? 'Your role does not allow this action.')
     }
     if (error instanceof vineErrors.E_VALIDATION_ERROR) {
       return problem(

@@ -1,5 +1,4 @@
 import vine from '@vinejs/vine'
-import type { HttpContext } from '@adonisjs/core/http'
 import { ProblemException } from '#app/http/problem'
 
 export const DEFAULT_LIMIT = 25
@@ -10,14 +9,26 @@ export interface Page<T> {
   meta: { nextCursor: string | null }
 }
 
-const pageValidator = vine.compile(
-  vine.object({
-    limit: vine.number().withoutDecimals().min(1).max(MAX_LIMIT).optional(),
-    cursor: vine.string().trim().maxLength(512).optional(),
-  })
-)
+/** What a caller asks of a list: plain input, validated by the list's own validator. */
+export interface PageRequest {
+  limit?: number
+  cursor?: string
+}
 
-/** The subset of Lucid's query builders keyset pagination needs. */
+/**
+ * The page parameters every list validator spreads into its object, so one
+ * rule set (and one OpenAPI description) serves every list:
+ * `vine.compile(vine.object({ ...pageFields, status: … }))`.
+ */
+export const pageFields = {
+  limit: vine.number().withoutDecimals().min(1).max(MAX_LIMIT).optional(),
+  cursor: vine.string().trim().maxLength(512).optional(),
+}
+
+/** For lists that take nothing but the page parameters. */
+export const pageValidator = vine.compile(vine.object(pageFields))
+
+/** The subset of Lucid's query builders (raw and model) keyset pagination needs. */
 interface KeysetQuery<Row> {
   whereRaw(sql: string, bindings: unknown[]): this
   orderBy(column: string, direction: 'asc' | 'desc'): this
@@ -25,27 +36,22 @@ interface KeysetQuery<Row> {
   then: PromiseLike<Row[]>['then']
 }
 
-export interface KeysetOptions<Row> {
-  /** Column to sort by; ties are broken by `idColumn`. Both must be indexed together. */
-  sortColumn: string
-  idColumn?: string
-  direction?: 'asc' | 'desc'
-  /** Reads the sort value back from a row, for the next cursor. */
-  sortValue: (row: Row) => string | number | Date
-  idValue: (row: Row) => string | number
-  /** Kinds of the two columns, so a tampered cursor is a 422 rather than a database cast error. */
-  sortKind?: ValueKind
-  idKind?: ValueKind
-}
+/** Kinds of exact sort values. Timestamps are deliberately absent: see `paginate`. */
+type ExactKind = 'uuid' | 'integer' | 'text'
 
-type ValueKind = 'timestamp' | 'uuid' | 'integer' | 'text'
+export interface KeysetOptions<Row> {
+  /** Unique key and last tie-breaker; a UUIDv7 id orders rows by creation. Default `id`. */
+  idColumn?: string
+  idValue?: (row: Row) => string
+  /** An exact, indexed column to sort by before the id (a SKU, a position); omit to sort by id alone. */
+  sort?: { column: string; kind: Exclude<ExactKind, 'uuid'>; value: (row: Row) => string | number }
+  direction?: 'asc' | 'desc'
+}
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
-function hasKind(value: string | number, kind: ValueKind) {
+function hasKind(value: string | number, kind: ExactKind) {
   switch (kind) {
-    case 'timestamp':
-      return typeof value === 'string' && !Number.isNaN(Date.parse(value))
     case 'uuid':
       return typeof value === 'string' && UUID.test(value)
     case 'integer':
@@ -59,66 +65,66 @@ function hasKind(value: string | number, kind: ValueKind) {
  * Keyset ("cursor") pagination: stable under concurrent inserts and as fast on
  * page 1000 as on page 1. The cursor is opaque to clients; a tampered or
  * foreign one is a 422, never a 500.
+ *
+ * Keys must round-trip exactly, which is why "newest first" sorts by the
+ * UUIDv7 id rather than `created_at`: PostgreSQL keeps microseconds, a JS Date
+ * keeps milliseconds, and a cursor carrying a truncated timestamp skipped rows
+ * created in the same millisecond as a page's last row.
  */
 export async function paginate<Row, Out = Row>(
-  ctx: HttpContext,
   query: KeysetQuery<Row>,
+  page: PageRequest,
   options: KeysetOptions<Row>,
   present: (row: Row) => Out = (row) => row as unknown as Out
 ): Promise<Page<Out>> {
-  const { limit = DEFAULT_LIMIT, cursor } = await pageValidator.validate(ctx.request.qs())
+  const limit = page.limit ?? DEFAULT_LIMIT
   const direction = options.direction ?? 'desc'
   const idColumn = options.idColumn ?? 'id'
+  const idValue = options.idValue ?? ((row: Row) => (row as { id: string }).id)
+  const sort = options.sort
+  const operator = direction === 'desc' ? '<' : '>'
 
-  if (cursor) {
-    const [sortValue, idValue] = decodeCursor(cursor)
-    if (
-      !hasKind(sortValue, options.sortKind ?? 'timestamp') ||
-      !hasKind(idValue, options.idKind ?? 'uuid')
-    ) {
-      throw invalidCursor()
+  if (page.cursor) {
+    const keys = decodeCursor(page.cursor)
+    if (sort) {
+      if (keys.length !== 2 || !hasKind(keys[0], sort.kind) || !hasKind(keys[1], 'uuid'))
+        throw invalidCursor()
+      query.whereRaw(`(??, ??) ${operator} (?, ?)`, [sort.column, idColumn, keys[0], keys[1]])
+    } else {
+      if (keys.length !== 1 || !hasKind(keys[0], 'uuid')) throw invalidCursor()
+      query.whereRaw(`?? ${operator} ?`, [idColumn, keys[0]])
     }
-    const operator = direction === 'desc' ? '<' : '>'
-    query.whereRaw(`(??, ??) ${operator} (?, ?)`, [
-      options.sortColumn,
-      idColumn,
-      sortValue,
-      idValue,
-    ])
   }
-  const rows = await query
-    .orderBy(options.sortColumn, direction)
-    .orderBy(idColumn, direction)
-    .limit(limit + 1)
+  if (sort) query.orderBy(sort.column, direction)
+  const rows = await query.orderBy(idColumn, direction).limit(limit + 1)
 
   const hasMore = rows.length > limit
   const pageRows = hasMore ? rows.slice(0, limit) : rows
   const last = pageRows.at(-1)
-  return {
-    data: pageRows.map(present),
-    meta: {
-      nextCursor:
-        hasMore && last ? encodeCursor(options.sortValue(last), options.idValue(last)) : null,
-    },
+  let nextCursor: string | null = null
+  if (hasMore && last) {
+    nextCursor = encodeCursor(sort ? [sort.value(last), idValue(last)] : [idValue(last)])
   }
+  return { data: pageRows.map(present), meta: { nextCursor } }
 }
 
-export function encodeCursor(sortValue: string | number | Date, idValue: string | number) {
-  const sort = sortValue instanceof Date ? sortValue.toISOString() : sortValue
-  return Buffer.from(JSON.stringify(['v1', sort, idValue])).toString('base64url')
+const CURSOR_VERSION = 'v2'
+
+export function encodeCursor(keys: Array<string | number>) {
+  return Buffer.from(JSON.stringify([CURSOR_VERSION, ...keys])).toString('base64url')
 }
 
-export function decodeCursor(cursor: string): [string | number, string | number] {
+export function decodeCursor(cursor: string): Array<string | number> {
   try {
     const decoded: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
     if (
       Array.isArray(decoded) &&
-      decoded.length === 3 &&
-      decoded[0] === 'v1' &&
-      isScalar(decoded[1]) &&
-      isScalar(decoded[2])
+      decoded.length >= 2 &&
+      decoded.length <= 3 &&
+      decoded[0] === CURSOR_VERSION &&
+      decoded.slice(1).every(isScalar)
     ) {
-      return [decoded[1], decoded[2]]
+      return decoded.slice(1) as Array<string | number>
     }
   } catch {}
   throw invalidCursor()

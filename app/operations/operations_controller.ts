@@ -1,7 +1,8 @@
 import { PassThrough } from 'node:stream'
 import type { HttpContext } from '@adonisjs/core/http'
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
-import { principalOf, type Principal } from '#app/auth/jwt_guard'
+import { actorOf, type TenantActor } from '#app/auth/policies'
+import OperationPolicy from '#app/operations/operation_policy'
 import { ProblemException } from '#app/http/problem'
 import { isUuid } from '#app/platform/ids'
 import { tenancy } from '#app/tenancy/tenancy'
@@ -9,6 +10,7 @@ import { OPERATIONS_CHANNEL, type OperationStatus } from '#app/operations/operat
 
 interface OperationRow {
   id: string
+  created_by: string | null
   kind: string
   status: OperationStatus
   progress: number
@@ -43,37 +45,45 @@ export function presentOperation(row: OperationRow) {
 
 /** Operations belong to the caller's active tenant; anything else (or a malformed id) is a 404. */
 async function inTenant<T>(
-  principal: Principal,
+  actor: TenantActor,
   id: string,
   work: (trx: TransactionClientContract) => Promise<T>
 ) {
-  if (!principal.tenantId || !isUuid(id)) throw notFound()
-  return tenancy.run(principal.tenantId, work, { userId: principal.userId })
+  if (!isUuid(id)) throw notFound()
+  return tenancy.run(actor.tenantId, work, { userId: actor.userId })
 }
 
-async function find(principal: Principal, id: string) {
-  return inTenant(principal, id, async (trx) => {
+async function find(actor: TenantActor, id: string) {
+  return inTenant(actor, id, async (trx) => {
     const row: OperationRow | null = await trx
       .from('platform_operations')
-      .where({ id, tenant_id: principal.tenantId })
+      .where({ id, tenant_id: actor.tenantId })
       .first()
     if (!row) throw notFound()
     return row
   })
 }
 
+/** The operation, when the caller may see it (OperationPolicy), else the same 404 as a missing one. */
+async function authorizedFind(ctx: HttpContext) {
+  const row = await find(actorOf(ctx), ctx.params.id)
+  await ctx.bouncer.with(OperationPolicy).authorize('view', row)
+  return row
+}
+
 export default class OperationsController {
   async show(ctx: HttpContext) {
-    return ctx.response.ok(presentOperation(await find(principalOf(ctx), ctx.params.id)))
+    return ctx.response.ok(presentOperation(await authorizedFind(ctx)))
   }
 
   /** Cancels a queued operation at once, or asks a running one to stop; a finished one is a 409. */
   async destroy(ctx: HttpContext) {
-    const principal = principalOf(ctx)
-    const row = await inTenant(principal, ctx.params.id, async (trx) => {
+    await authorizedFind(ctx)
+    const actor = actorOf(ctx)
+    const row = await inTenant(actor, ctx.params.id, async (trx) => {
       const current: OperationRow | null = await trx
         .from('platform_operations')
-        .where({ id: ctx.params.id, tenant_id: principal.tenantId })
+        .where({ id: ctx.params.id, tenant_id: actor.tenantId })
         .forUpdate()
         .first()
       if (!current) throw notFound()
@@ -101,8 +111,8 @@ export default class OperationsController {
 
   /** Server-sent events: a `progress` event on every change, then `done` with the final state. */
   async events(ctx: HttpContext) {
-    const principal = principalOf(ctx)
-    let row = await find(principal, ctx.params.id)
+    let row = await authorizedFind(ctx)
+    const actor = actorOf(ctx)
     const stream = new PassThrough()
     let closed = false
     ctx.request.request.on('close', () => (closed = true))
@@ -125,7 +135,7 @@ export default class OperationsController {
             break
           }
           await new Promise((resolve) => setTimeout(resolve, 250))
-          row = await find(principal, ctx.params.id)
+          row = await find(actor, ctx.params.id)
         }
       } catch {
         stream.write(`event: error\ndata: {"code":"stream_failed"}\n\n`)

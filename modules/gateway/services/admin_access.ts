@@ -1,45 +1,28 @@
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
-import type { Principal } from '#app/auth/jwt_guard'
+import type { TenantActor } from '#app/auth/policies'
 import { ProblemException } from '#app/http/problem'
 import { tenancy } from '#app/tenancy/tenancy'
 import { CONFIG_CHANNEL } from '#modules/gateway/services/change_feed'
 
-const ADMIN_ROLES = ['owner', 'admin']
-
 /**
- * Gateway configuration belongs to the caller's active tenant and is managed
- * by its owners and admins (roles from the access token, at most 15 minutes old).
+ * A unit of work on the gateway settings of the actor's tenant; GatewayPolicy
+ * has decided who may. `changesConfig` tells every process to drop its cached
+ * routing for the tenant when the change commits.
  */
-export function asTenantAdmin<T>(
-  principal: Principal,
+export function inGatewayTenant<T>(
+  actor: TenantActor,
   work: (trx: TransactionClientContract, tenantId: string) => Promise<T>,
   options: { changesConfig?: boolean } = {}
 ) {
-  const tenantId = principal.tenantId
-  if (!tenantId) {
-    throw new ProblemException(
-      403,
-      'no_active_tenant',
-      'Switch to a tenant first: gateway settings belong to a tenant.'
-    )
-  }
-  if (!principal.roles.some((role) => ADMIN_ROLES.includes(role))) {
-    throw new ProblemException(
-      403,
-      'forbidden',
-      'Only tenant owners and admins manage the gateway.'
-    )
-  }
   return tenancy.run(
-    tenantId,
+    actor.tenantId,
     async (trx) => {
-      const result = await work(trx, tenantId)
-      // Every process drops its cached routing for the tenant when this commits.
+      const result = await work(trx, actor.tenantId)
       if (options.changesConfig)
-        await trx.rawQuery('SELECT pg_notify(?, ?)', [CONFIG_CHANNEL, tenantId])
+        await trx.rawQuery('SELECT pg_notify(?, ?)', [CONFIG_CHANNEL, actor.tenantId])
       return result
     },
-    { userId: principal.userId }
+    { userId: actor.userId }
   )
 }
 

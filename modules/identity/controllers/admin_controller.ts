@@ -1,12 +1,13 @@
 import type { HttpContext } from '@adonisjs/core/http'
 import { principalOf } from '#app/auth/jwt_guard'
+import { pageValidator } from '#app/http/pagination'
 import { admin } from '#modules/identity/services/admin'
 import { userPatchValidator, userSearchValidator } from '#modules/identity/validators/admin'
 
 export default class AdminController {
   async users(ctx: HttpContext) {
     const search = await userSearchValidator.validate(ctx.request.qs())
-    return ctx.response.ok(await admin.users(ctx, principalOf(ctx), search))
+    return ctx.response.ok(await admin.users(principalOf(ctx), search))
   }
 
   async updateUser(ctx: HttpContext) {
@@ -15,6 +16,7 @@ export default class AdminController {
   }
 
   async tenants(ctx: HttpContext) {
-    return ctx.response.ok(await admin.tenants(ctx, principalOf(ctx)))
+    const page = await pageValidator.validate(ctx.request.qs())
+    return ctx.response.ok(await admin.tenants(principalOf(ctx), page))
   }
 }

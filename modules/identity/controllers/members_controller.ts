@@ -1,11 +1,13 @@
 import type { HttpContext } from '@adonisjs/core/http'
 import { principalOf } from '#app/auth/jwt_guard'
+import { pageValidator } from '#app/http/pagination'
 import { tenants } from '#modules/identity/services/tenants'
 import { addMemberValidator, changeRoleValidator } from '#modules/identity/validators/tenants'
 
 export default class MembersController {
   async index(ctx: HttpContext) {
-    return ctx.response.ok(await tenants.members(ctx, principalOf(ctx), ctx.params.id))
+    const page = await pageValidator.validate(ctx.request.qs())
+    return ctx.response.ok(await tenants.members(principalOf(ctx), ctx.params.id, page))
   }
 
   async store(ctx: HttpContext) {

@@ -1,11 +1,13 @@
 import type { HttpContext } from '@adonisjs/core/http'
 import { principalOf } from '#app/auth/jwt_guard'
+import { pageValidator } from '#app/http/pagination'
 import { tenantAudit, tenants } from '#modules/identity/services/tenants'
 import { createTenantValidator, updateTenantValidator } from '#modules/identity/validators/tenants'
 
 export default class TenantsController {
   async index(ctx: HttpContext) {
-    return ctx.response.ok(await tenants.list(ctx, principalOf(ctx)))
+    const page = await pageValidator.validate(ctx.request.qs())
+    return ctx.response.ok(await tenants.list(principalOf(ctx), page))
   }
 
   async store(ctx: HttpContext) {
@@ -18,7 +20,8 @@ export default class TenantsController {
   }
 
   async audit(ctx: HttpContext) {
-    return ctx.response.ok(await tenantAudit(ctx, principalOf(ctx), ctx.params.id))
+    const page = await pageValidator.validate(ctx.request.qs())
+    return ctx.response.ok(await tenantAudit(principalOf(ctx), ctx.params.id, page))
   }
 
   async update(ctx: HttpContext) {

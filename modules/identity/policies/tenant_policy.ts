@@ -23,6 +23,10 @@ export default class TenantPolicy extends BasePolicy {
     return MANAGERS.includes(acting.role)
   }
 
+  viewInvitations(_principal: Principal, acting: ActingMembership) {
+    return MANAGERS.includes(acting.role)
+  }
+
   /** Adding a member, or giving someone a role: only an owner can make owners. */
   grant(_principal: Principal, acting: ActingMembership, role: MembershipRole) {
     if (role === 'owner') return acting.role === 'owner'

@@ -249,7 +249,7 @@ export const accounts = {
       return {
         user: present(user),
         activeTenantId: principal.tenantId,
-        roles: principal.roles,
+        roles: rolesFor(user, principal.membership?.role ?? null),
         memberships: await membershipsOf(trx, principal.userId),
       }
     })

@@ -1,7 +1,6 @@
 import db from '@adonisjs/lucid/services/db'
-import type { HttpContext } from '@adonisjs/core/http'
 import { ProblemException } from '#app/http/problem'
-import { paginate, type Page } from '#app/http/pagination'
+import { paginate, type Page, type PageRequest } from '#app/http/pagination'
 import { isUuid } from '#app/platform/ids'
 import type { Principal } from '#app/auth/jwt_guard'
 import { recordAudit } from '#modules/identity/services/audit'
@@ -55,19 +54,13 @@ function likeFragment(text: string) {
 
 export const admin = {
   async users(
-    ctx: HttpContext,
     principal: Principal,
-    search: { email?: string }
+    search: { email?: string } & PageRequest
   ): Promise<Page<AdminUserView>> {
     requireSuperadmin(principal)
     const query = db.from('identity_users')
     if (search.email) query.whereILike('email', `%${likeFragment(search.email.toLowerCase())}%`)
-    return paginate<UserRow, AdminUserView>(
-      ctx,
-      query,
-      { sortColumn: 'created_at', sortValue: (row) => row.created_at, idValue: (row) => row.id },
-      presentUser
-    )
+    return paginate<UserRow, AdminUserView>(query, search, {}, presentUser)
   },
 
   /** Disabling takes effect on the user's next request: tokens are checked against it, sessions are revoked. */
@@ -107,7 +100,7 @@ export const admin = {
     })
   },
 
-  async tenants(ctx: HttpContext, principal: Principal): Promise<Page<AdminTenantView>> {
+  async tenants(principal: Principal, page: PageRequest): Promise<Page<AdminTenantView>> {
     requireSuperadmin(principal)
     const query = db
       .from('identity_tenants as t')
@@ -120,22 +113,12 @@ export const admin = {
     return paginate<
       { id: string; name: string; slug: string; member_count: number; created_at: Date },
       AdminTenantView
-    >(
-      ctx,
-      query,
-      {
-        sortColumn: 't.created_at',
-        idColumn: 't.id',
-        sortValue: (row) => row.created_at,
-        idValue: (row) => row.id,
-      },
-      (row) => ({
-        id: row.id,
-        name: row.name,
-        slug: row.slug,
-        memberCount: row.member_count,
-        createdAt: new Date(row.created_at).toISOString(),
-      })
-    )
+    >(query, page, { idColumn: 't.id' }, (row) => ({
+      id: row.id,
+      name: row.name,
+      slug: row.slug,
+      memberCount: row.member_count,
+      createdAt: new Date(row.created_at).toISOString(),
+    }))
   },
 }

@@ -77,7 +77,9 @@ export const invitations = {
   },
 
   async pending(principal: Principal, tenantId: string) {
-    return asMember(principal, tenantId, async (trx) => {
+    return asMember(principal, tenantId, async (trx, acting, policy) => {
+      // Invitations name people who are not members yet: not for every member's eyes.
+      await policy.authorize('viewInvitations', acting)
       const rows: InvitationRow[] = await trx
         .from('identity_invitations')
         .where('tenant_id', tenantId)

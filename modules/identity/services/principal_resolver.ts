@@ -3,8 +3,8 @@ import { tokens } from '#modules/identity/services/tokens'
 
 /**
  * Bearer token → principal: signature and claims first (no I/O once keys are
- * cached), then one indexed query so a disabled user or a logged-out token
- * stops working at once rather than when the token expires.
+ * cached), then one indexed query so a disabled user, a logged-out token or a
+ * removed or demoted member is seen at once rather than when the token expires.
  */
 export const principalResolver: PrincipalResolver = {
   async resolve(token: string): Promise<Principal | null> {
@@ -14,13 +14,16 @@ export const principalResolver: PrincipalResolver = {
     } catch {
       return null
     }
-    const state = await tokens.principalState(claims.sub, claims.jti)
+    const state = await tokens.principalState(claims.sub, claims.jti, claims.tid)
     if (!state || state.disabled_at || state.revoked) return null
     return {
       userId: claims.sub,
       email: state.email,
       tenantId: claims.tid,
-      roles: claims.roles,
+      membership:
+        claims.tid && state.membership_role
+          ? { tenantId: claims.tid, role: state.membership_role }
+          : null,
       isSuperadmin: state.is_superadmin,
       tokenId: claims.jti,
       sessionId: claims.sid,

@@ -1,8 +1,7 @@
 import { Bouncer } from '@adonisjs/bouncer'
-import type { HttpContext } from '@adonisjs/core/http'
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import { ProblemException } from '#app/http/problem'
-import { paginate, type Page } from '#app/http/pagination'
+import { paginate, type Page, type PageRequest } from '#app/http/pagination'
 import { isUuid, newId } from '#app/platform/ids'
 import { tenancy } from '#app/tenancy/tenancy'
 import type { Principal } from '#app/auth/jwt_guard'
@@ -133,10 +132,9 @@ const lastOwner = () =>
   )
 
 export const tenants = {
-  async list(ctx: HttpContext, principal: Principal): Promise<Page<TenantView>> {
+  async list(principal: Principal, page: PageRequest): Promise<Page<TenantView>> {
     return tenancy.runAsUser(principal.userId, (trx) =>
       paginate<TenantListRow, TenantView>(
-        ctx,
         trx
           .from('identity_memberships as m')
           .join('identity_tenants as t', 't.id', 'm.tenant_id')
@@ -150,12 +148,8 @@ export const tenants = {
             't.slug',
             't.created_at as tenant_created_at'
           ),
-        {
-          sortColumn: 'm.created_at',
-          idColumn: 'm.id',
-          sortValue: (row) => row.created_at,
-          idValue: (row) => row.id,
-        },
+        page,
+        { idColumn: 'm.id' },
         (row) => ({
           id: row.tenant_id,
           name: row.name,
@@ -209,21 +203,15 @@ export const tenants = {
   },
 
   async members(
-    ctx: HttpContext,
     principal: Principal,
-    tenantId: string
+    tenantId: string,
+    page: PageRequest
   ): Promise<Page<MemberView>> {
     return asMember(principal, tenantId, (trx) =>
-      paginate(
-        ctx,
+      paginate<MemberRow, MemberView>(
         membersQuery(trx, tenantId),
-        {
-          sortColumn: 'm.created_at',
-          idColumn: 'm.id',
-          direction: 'asc',
-          sortValue: (row: MemberRow) => row.created_at,
-          idValue: (row: MemberRow) => row.id,
-        },
+        page,
+        { idColumn: 'm.id', direction: 'asc' },
         presentMember
       )
     )
@@ -362,16 +350,16 @@ interface AuditRow {
 }
 
 export async function tenantAudit(
-  ctx: HttpContext,
   principal: Principal,
-  tenantId: string
+  tenantId: string,
+  page: PageRequest
 ): Promise<Page<AuditView>> {
   return asMember(principal, tenantId, async (trx, acting, policy) => {
     await policy.authorize('viewAudit', acting)
     return paginate<AuditRow, AuditView>(
-      ctx,
       trx.from('identity_audit_events').where('tenant_id', tenantId),
-      { sortColumn: 'created_at', sortValue: (row) => row.created_at, idValue: (row) => row.id },
+      page,
+      {},
       (row) => ({
         id: row.id,
         event: row.event,

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import db from '@adonisjs/lucid/services/db'
+import type { TenantRole } from '#app/auth/jwt_guard'
 import { SignJWT, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose'
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import { newId, isUuid } from '#app/platform/ids'
@@ -192,13 +193,21 @@ export const tokens = {
       .ignore()
   },
 
-  /** One indexed lookup per request: is the user active, and is this token still allowed? */
-  async principalState(userId: string, jti: string) {
+  /**
+   * One round trip per request: is the user active, is this token still
+   * allowed, and what is their membership in the token's tenant right now
+   * (null once removed). Authorization reads the role from here, not from
+   * the token's claims.
+   */
+  async principalState(userId: string, jti: string, tenantId: string | null) {
     const { rows } = await db.rawQuery(
       `SELECT u.id, u.email, u.is_superadmin, u.disabled_at,
-              EXISTS (SELECT 1 FROM identity_revoked_access_tokens r WHERE r.jti = ?) AS revoked
-         FROM identity_users u WHERE u.id = ?`,
-      [jti, userId]
+              EXISTS (SELECT 1 FROM identity_revoked_access_tokens r WHERE r.jti = ?) AS revoked,
+              m.role AS membership_role
+         FROM identity_users u
+         LEFT JOIN identity_memberships m ON m.user_id = u.id AND m.tenant_id = ?
+        WHERE u.id = ?`,
+      [jti, tenantId, userId]
     )
     return rows[0] as
       | {
@@ -207,6 +216,7 @@ export const tokens = {
           is_superadmin: boolean
           disabled_at: Date | null
           revoked: boolean
+          membership_role: TenantRole | null
         }
       | undefined
   },

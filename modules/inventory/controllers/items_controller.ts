@@ -1,8 +1,9 @@
 import type { HttpContext } from '@adonisjs/core/http'
-import { principalOf } from '#app/auth/jwt_guard'
+import { actorOf } from '#app/auth/policies'
 import { ProblemException } from '#app/http/problem'
 import { paginate } from '#app/http/pagination'
 import { inActiveTenant } from '#app/tenancy/active_tenant'
+import ItemPolicy from '#modules/inventory/policies/item_policy'
 import { items, presentItem, type ItemRow } from '#modules/inventory/services/stock'
 import {
   adjustmentValidator,
@@ -11,77 +12,66 @@ import {
   itemUpdateValidator,
 } from '#modules/inventory/validators/items'
 
-const MANAGERS = { roles: ['owner', 'admin'], action: 'manage the catalog and stock' }
-
 /** The catalog and stock of the caller's active tenant: members read, owners and admins change. */
 export default class ItemsController {
   async index(ctx: HttpContext) {
-    const { lowStock } = await itemListValidator.validate(ctx.request.qs())
-    return inActiveTenant(principalOf(ctx), (trx) => {
+    await ctx.bouncer.with(ItemPolicy).authorize('view')
+    const { lowStock, ...page } = await itemListValidator.validate(ctx.request.qs())
+    return inActiveTenant(actorOf(ctx), (trx) => {
       const query = trx.from('inventory_items')
       // Low stock: what is left to sell is at or below the threshold.
       if (lowStock !== undefined) query.whereRaw('on_hand - reserved <= ?', [lowStock])
       return paginate<ItemRow, ReturnType<typeof presentItem>>(
-        ctx,
         query,
-        {
-          sortColumn: 'sku',
-          idColumn: 'id',
-          direction: 'asc',
-          sortKind: 'text',
-          sortValue: (row) => row.sku,
-          idValue: (row) => row.id,
-        },
+        page,
+        { direction: 'asc', sort: { column: 'sku', kind: 'text', value: (row) => row.sku } },
         presentItem
       )
     })
   }
 
   async store(ctx: HttpContext) {
+    await ctx.bouncer.with(ItemPolicy).authorize('manage')
     const input = await ctx.request.validateUsing(itemCreateValidator)
-    const principal = principalOf(ctx)
-    const item = await inActiveTenant(
-      principal,
-      (trx, tenantId) => items.create(trx, tenantId, input, principal.userId),
-      MANAGERS
+    const actor = actorOf(ctx)
+    const item = await inActiveTenant(actor, (trx, tenantId) =>
+      items.create(trx, tenantId, input, actor.userId)
     )
     return ctx.response.created(item)
   }
 
   async show(ctx: HttpContext) {
-    return inActiveTenant(principalOf(ctx), async (trx) =>
+    await ctx.bouncer.with(ItemPolicy).authorize('view')
+    return inActiveTenant(actorOf(ctx), async (trx) =>
       presentItem(await items.find(trx, ctx.params.sku))
     )
   }
 
   async update(ctx: HttpContext) {
+    await ctx.bouncer.with(ItemPolicy).authorize('manage')
     const input = await ctx.request.validateUsing(itemUpdateValidator)
-    return inActiveTenant(
-      principalOf(ctx),
-      (trx) => items.update(trx, ctx.params.sku, input),
-      MANAGERS
-    )
+    return inActiveTenant(actorOf(ctx), (trx) => items.update(trx, ctx.params.sku, input))
   }
 
   async adjust(ctx: HttpContext) {
+    await ctx.bouncer.with(ItemPolicy).authorize('manage')
     const input = await ctx.request.validateUsing(adjustmentValidator)
     if (input.delta === 0) {
       throw new ProblemException(422, 'validation_failed', 'An adjustment must change the stock.', [
         { field: 'delta', rule: 'notZero', message: 'Must not be 0' },
       ])
     }
-    const principal = principalOf(ctx)
-    const item = await inActiveTenant(
-      principal,
-      (trx, tenantId) => items.adjust(trx, tenantId, ctx.params.sku, input, principal.userId),
-      MANAGERS
+    const actor = actorOf(ctx)
+    const item = await inActiveTenant(actor, (trx, tenantId) =>
+      items.adjust(trx, tenantId, ctx.params.sku, input, actor.userId)
     )
     return ctx.response.created(item)
   }
 
   async ledger(ctx: HttpContext) {
+    await ctx.bouncer.with(ItemPolicy).authorize('view')
     return {
-      data: await inActiveTenant(principalOf(ctx), (trx) => items.ledgerOf(trx, ctx.params.sku)),
+      data: await inActiveTenant(actorOf(ctx), (trx) => items.ledgerOf(trx, ctx.params.sku)),
     }
   }
 }

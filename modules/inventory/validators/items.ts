@@ -1,4 +1,5 @@
 import vine from '@vinejs/vine'
+import { pageFields } from '#app/http/pagination'
 
 const sku = vine
   .string()
@@ -38,7 +39,6 @@ export const adjustmentValidator = vine.compile(
 export const itemListValidator = vine.compile(
   vine.object({
     lowStock: vine.number().withoutDecimals().min(0).optional(),
-    limit: vine.number().optional(),
-    cursor: vine.string().optional(),
+    ...pageFields,
   })
 )

@@ -1,7 +1,9 @@
 import type { HttpContext } from '@adonisjs/core/http'
-import { principalOf } from '#app/auth/jwt_guard'
+import { actorOf } from '#app/auth/policies'
 import { paginate } from '#app/http/pagination'
 import { inActiveTenant } from '#app/tenancy/active_tenant'
+import NotificationPolicy from '#modules/notifications/policies/notification_policy'
+import WebhookPolicy from '#modules/notifications/policies/webhook_policy'
 import {
   inbox,
   presentNotification,
@@ -13,66 +15,61 @@ import {
   webhookCreateValidator,
 } from '#modules/notifications/validators/webhooks'
 
-const MANAGERS = { roles: ['owner', 'admin'], action: 'manage webhooks' }
-
 export default class NotificationsController {
   /** The caller's notifications in the active tenant (theirs, and the tenant-wide ones), newest first. */
   async index(ctx: HttpContext) {
-    const { unread } = await notificationListValidator.validate(ctx.request.qs())
-    const principal = principalOf(ctx)
-    return inActiveTenant(principal, (trx) => {
+    await ctx.bouncer.with(NotificationPolicy).authorize('view')
+    const { unread, ...page } = await notificationListValidator.validate(ctx.request.qs())
+    const actor = actorOf(ctx)
+    return inActiveTenant(actor, (trx) => {
       const query = trx
         .from('notifications_notifications')
-        .where((scope) => scope.whereNull('user_id').orWhere('user_id', principal.userId))
+        .where((scope) => scope.whereNull('user_id').orWhere('user_id', actor.userId))
       if (unread) query.whereNull('read_at')
       return paginate<NotificationRow, ReturnType<typeof presentNotification>>(
-        ctx,
         query,
-        {
-          sortColumn: 'created_at',
-          sortValue: (row) => new Date(row.created_at).toISOString(),
-          idValue: (row) => row.id,
-        },
+        page,
+        {},
         presentNotification
       )
     })
   }
 
   async markRead(ctx: HttpContext) {
-    const principal = principalOf(ctx)
-    return inActiveTenant(principal, (trx) => inbox.markRead(trx, ctx.params.id, principal.userId))
+    await ctx.bouncer.with(NotificationPolicy).authorize('view')
+    const actor = actorOf(ctx)
+    return inActiveTenant(actor, (trx) => inbox.markRead(trx, ctx.params.id, actor.userId))
   }
 
   async createWebhook(ctx: HttpContext) {
+    await ctx.bouncer.with(WebhookPolicy).authorize('manage')
     const input = await ctx.request.validateUsing(webhookCreateValidator)
-    const created = await inActiveTenant(
-      principalOf(ctx),
-      (trx, tenantId) => webhooks.create(trx, tenantId, input),
-      MANAGERS
+    const created = await inActiveTenant(actorOf(ctx), (trx, tenantId) =>
+      webhooks.create(trx, tenantId, input)
     )
     return ctx.response.created(created)
   }
 
   async listWebhooks(ctx: HttpContext) {
-    return { data: await inActiveTenant(principalOf(ctx), (trx) => webhooks.list(trx), MANAGERS) }
+    await ctx.bouncer.with(WebhookPolicy).authorize('manage')
+    return { data: await inActiveTenant(actorOf(ctx), (trx) => webhooks.list(trx)) }
   }
 
   async showWebhook(ctx: HttpContext) {
-    return inActiveTenant(principalOf(ctx), (trx) => webhooks.get(trx, ctx.params.id), MANAGERS)
+    await ctx.bouncer.with(WebhookPolicy).authorize('manage')
+    return inActiveTenant(actorOf(ctx), (trx) => webhooks.get(trx, ctx.params.id))
   }
 
   async deleteWebhook(ctx: HttpContext) {
-    await inActiveTenant(principalOf(ctx), (trx) => webhooks.remove(trx, ctx.params.id), MANAGERS)
+    await ctx.bouncer.with(WebhookPolicy).authorize('manage')
+    await inActiveTenant(actorOf(ctx), (trx) => webhooks.remove(trx, ctx.params.id))
     return ctx.response.noContent()
   }
 
   async webhookDeliveries(ctx: HttpContext) {
+    await ctx.bouncer.with(WebhookPolicy).authorize('manage')
     return {
-      data: await inActiveTenant(
-        principalOf(ctx),
-        (trx) => webhooks.deliveries(trx, ctx.params.id),
-        MANAGERS
-      ),
+      data: await inActiveTenant(actorOf(ctx), (trx) => webhooks.deliveries(trx, ctx.params.id)),
     }
   }
 }

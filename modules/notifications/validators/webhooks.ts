@@ -1,4 +1,5 @@
 import vine from '@vinejs/vine'
+import { pageFields } from '#app/http/pagination'
 import { WEBHOOK_EVENT_TYPES } from '#modules/notifications/services/webhooks'
 
 export const webhookCreateValidator = vine.compile(
@@ -13,7 +14,6 @@ export const webhookCreateValidator = vine.compile(
 export const notificationListValidator = vine.compile(
   vine.object({
     unread: vine.boolean().optional(),
-    limit: vine.number().optional(),
-    cursor: vine.string().optional(),
+    ...pageFields,
   })
 )

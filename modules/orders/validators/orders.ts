@@ -1,4 +1,5 @@
 import vine from '@vinejs/vine'
+import { pageFields } from '#app/http/pagination'
 
 export const placeOrderValidator = vine.compile(
   vine.object({
@@ -23,7 +24,6 @@ export const listOrdersValidator = vine.compile(
     customer: vine.string().trim().maxLength(254).optional(),
     from: day.clone().optional(),
     to: day.clone().optional(),
-    limit: vine.number().optional(),
-    cursor: vine.string().optional(),
+    ...pageFields,
   })
 )

@@ -72,8 +72,8 @@ test.group('cursor pagination', (group) => {
     ['limit with decimals', { limit: 2.5 }, 'limit'],
     ['cursor not base64 JSON', { cursor: '!!!not-a-cursor' }, 'cursor'],
     ['cursor of another shape', { cursor: Buffer.from('{"a":1}').toString('base64url') }, 'cursor'],
-    ['cursor with a non-date sort value', { cursor: encodeCursor('yesterday', newId()) }, 'cursor'],
-    ['cursor with a non-uuid id', { cursor: encodeCursor(new Date(), "1' OR 1=1") }, 'cursor'],
+    ['cursor with two keys on an id-only list', { cursor: encodeCursor(['x', newId()]) }, 'cursor'],
+    ['cursor with a non-uuid id', { cursor: encodeCursor(["1' OR 1=1"]) }, 'cursor'],
     ['cursor too long', { cursor: 'a'.repeat(600) }, 'cursor'],
   ] as const) {
     test(`bad input → 422 naming the field: ${label}`, async ({ client, assert }) => {

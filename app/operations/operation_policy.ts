@@ -1,0 +1,18 @@
+import type { Principal } from '#app/auth/jwt_guard'
+import { ActiveTenantPolicy, MANAGERS, deny } from '#app/auth/policies'
+
+/**
+ * Operations of the active tenant: each member sees and cancels the ones they
+ * started; owners and admins see every one. Someone else's is a 404, so ids
+ * confirm nothing.
+ */
+export default class OperationPolicy extends ActiveTenantPolicy {
+  view(principal: Principal, operation: { created_by: string | null }) {
+    if (operation.created_by === principal.userId || this.hasRole(principal, MANAGERS)) return true
+    return deny.notFound('operation_not_found', 'No such operation.')
+  }
+
+  cancel(principal: Principal, operation: { created_by: string | null }) {
+    return this.view(principal, operation)
+  }
+}
