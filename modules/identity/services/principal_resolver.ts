@@ -14,7 +14,7 @@ export const principalResolver: PrincipalResolver = {
     } catch {
       return null
     }
-    const state = await tokens.principalState(claims.sub, claims.jti, claims.tid)
+    const state = await tokens.principalState(claims)
     if (!state || state.disabled_at || state.revoked) return null
     return {
       userId: claims.sub,

@@ -194,20 +194,24 @@ export const tokens = {
   },
 
   /**
-   * One round trip per request: is the user active, is this token still
-   * allowed, and what is their membership in the token's tenant right now
+   * One round trip per request: is the user active, is this token (and its
+   * session) still allowed, and what is their membership in the token's tenant right now
    * (null once removed). Authorization reads the role from here, not from
    * the token's claims.
    */
-  async principalState(userId: string, jti: string, tenantId: string | null) {
+  async principalState(claims: Pick<AccessClaims, 'sub' | 'jti' | 'sid' | 'tid'>) {
+    // A revoked session (logout, refresh-token reuse, tenant switch, account disabled)
+    // takes every access token issued for it along: they all carry its id as `sid`.
     const { rows } = await db.rawQuery(
       `SELECT u.id, u.email, u.is_superadmin, u.disabled_at,
-              EXISTS (SELECT 1 FROM identity_revoked_access_tokens r WHERE r.jti = ?) AS revoked,
+              EXISTS (SELECT 1 FROM identity_revoked_access_tokens r WHERE r.jti = ?)
+                OR EXISTS (SELECT 1 FROM identity_refresh_tokens f
+                            WHERE f.family_id = ? AND f.revoked_at IS NOT NULL) AS revoked,
               m.role AS membership_role
          FROM identity_users u
          LEFT JOIN identity_memberships m ON m.user_id = u.id AND m.tenant_id = ?
         WHERE u.id = ?`,
-      [jti, tenantId, userId]
+      [claims.jti, claims.sid, claims.tid, claims.sub]
     )
     return rows[0] as
       | {

@@ -84,8 +84,15 @@ test.group('gateway admin API', (group) => {
       403,
       'forbidden'
     )
+    // Switching into the owner's tenant ended the member's first session.
     assertProblem(
       await client.get('/api/v1/gateway/keys').bearerToken(member.tokens.accessToken),
+      401,
+      'unauthenticated'
+    )
+    const tenantless = await registerUser(client, { tenantName: undefined })
+    assertProblem(
+      await client.get('/api/v1/gateway/keys').bearerToken(tenantless.tokens.accessToken),
       403,
       'no_active_tenant'
     )
