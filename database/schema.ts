@@ -31,12 +31,14 @@ export class GatewayDeploymentSchema extends BaseModel {
 }
 
 export class GatewayKeySchema extends BaseModel {
-  static $columns = ['allowedModels', 'createdAt', 'expiresAt', 'id', 'lastUsedAt', 'limits', 'metadata', 'name', 'prefix', 'previousSecretHash', 'previousValidUntil', 'revokedAt', 'scopes', 'secretHash', 'tenantId', 'updatedAt', 'userId'] as const
+  static $columns = ['allowedModels', 'createdAt', 'createdBy', 'expiresAt', 'id', 'lastUsedAt', 'limits', 'metadata', 'name', 'prefix', 'previousSecretHash', 'previousValidUntil', 'revokedAt', 'scopes', 'secretHash', 'tenantId', 'updatedAt', 'userId'] as const
   $columns = GatewayKeySchema.$columns
   @column()
   declare allowedModels: any | null
   @column.dateTime({ autoCreate: true })
   declare createdAt: DateTime
+  @column()
+  declare createdBy: string | null
   @column.dateTime()
   declare expiresAt: DateTime | null
   @column({ isPrimary: true })

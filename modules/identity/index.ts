@@ -2,6 +2,8 @@
 | Public face of the identity module: what other modules (and config/auth.ts)
 | may import.
 */
+import '#modules/identity/events'
+
 export { principalResolver } from '#modules/identity/services/principal_resolver'
 export { signingKeys } from '#modules/identity/services/signing_keys'
 export type { MembershipRole, MembershipView, UserView } from '#modules/identity/services/accounts'

@@ -108,8 +108,9 @@ export default class GatewayAdminController {
   async createKey(ctx: HttpContext) {
     await ctx.bouncer.with(GatewayPolicy).authorize('manage')
     const input = await ctx.request.validateUsing(keyCreateValidator)
-    const created = await inGatewayTenant(actorOf(ctx), (trx, tenantId) =>
-      keys.create(trx, tenantId, input)
+    const actor = actorOf(ctx)
+    const created = await inGatewayTenant(actor, (trx, tenantId) =>
+      keys.create(trx, tenantId, input, actor.userId)
     )
     return ctx.response.created(created)
   }

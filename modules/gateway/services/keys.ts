@@ -92,7 +92,12 @@ export const keys = {
     return row
   },
 
-  async create(trx: TransactionClientContract, tenantId: string, input: KeyInput) {
+  async create(
+    trx: TransactionClientContract,
+    tenantId: string,
+    input: KeyInput,
+    createdBy: string | null
+  ) {
     assertFuture(input.expiresAt)
     if (input.userId) await assertMember(trx, tenantId, input.userId)
     const { secret, prefix, hash } = newSecret()
@@ -102,6 +107,7 @@ export const keys = {
         id: newId(),
         tenant_id: tenantId,
         user_id: input.userId ?? null,
+        created_by: createdBy,
         name: input.name,
         prefix,
         secret_hash: hash,
@@ -150,6 +156,28 @@ export const keys = {
       .returning('*')
     await announceChange(trx, id)
     return { ...presentKey(row), secret }
+  },
+
+  /**
+   * A member left the tenant: keys they created, or that act for them, stop
+   * working. Keys belong to the tenant, but one a former member still holds
+   * would keep their access alive; a remaining admin issues replacements.
+   */
+  async revokeForDepartedMember(trx: TransactionClientContract, tenantId: string, userId: string) {
+    const revoked: Array<{ id: string }> = await trx
+      .from('gateway_keys')
+      .where('tenant_id', tenantId)
+      .whereNull('revoked_at')
+      .where((scope) => scope.where('created_by', userId).orWhere('user_id', userId))
+      .update({
+        revoked_at: trx.raw('now()'),
+        previous_secret_hash: null,
+        previous_valid_until: null,
+        updated_at: trx.raw('now()'),
+      })
+      .returning('id')
+    for (const { id } of revoked) await announceChange(trx, id)
+    return revoked.length
   },
 
   async revoke(trx: TransactionClientContract, id: string) {

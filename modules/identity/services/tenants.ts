@@ -9,6 +9,8 @@ import type { MembershipRole } from '#modules/identity/services/accounts'
 import { normalizeEmail } from '#modules/identity/services/accounts'
 import TenantPolicy, { type ActingMembership } from '#modules/identity/policies/tenant_policy'
 import { recordAudit } from '#modules/identity/services/audit'
+import { events } from '#app/messaging/outbox'
+import '#modules/identity/events'
 import { tenantSlug } from '#modules/identity/services/slugs'
 
 export interface TenantView {
@@ -311,6 +313,12 @@ export const tenants = {
         .from('identity_memberships')
         .where({ tenant_id: tenantId, user_id: userId })
         .delete()
+      await events.publish(
+        trx,
+        'identity.member_removed',
+        { userId, role: target.role, byUserId: principal.userId, left: leaving },
+        { version: 1, tenantId, aggregateId: userId }
+      )
       await recordAudit(
         'member.removed',
         {

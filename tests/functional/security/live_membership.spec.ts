@@ -5,6 +5,9 @@ import { newId } from '#app/platform/ids'
 import { FIXTURE_PREFIX } from '#tests/fixtures/routes'
 import { joinAs, registerUser, resetIdentity } from '#tests/helpers/identity'
 import { resetOrders } from '#tests/helpers/orders'
+import { createKey, resetGateway } from '#tests/helpers/gateway'
+import { drainBus } from '#tests/helpers/waiting'
+import db from '@adonisjs/lucid/services/db'
 
 interface RouteJson {
   pattern: string
@@ -147,5 +150,50 @@ test.group('authorization reads the membership live, on every tenant route', (gr
     await changeRole(client, owner, member.user.user.id, 'admin')
     const after = await client.get('/api/v1/webhooks').bearerToken(member.token)
     after.assertStatus(200)
+  })
+})
+
+test.group('a departed member’s API keys stop working', (group) => {
+  group.each.setup(async () => {
+    await resetIdentity()
+    await resetGateway()
+  })
+
+  test('keys a removed admin created, or that act for them, are revoked; others keep working', async ({
+    client,
+    assert,
+  }) => {
+    const owner = await registerUser(client)
+    const admin = await joinAs(client, owner, 'admin')
+    const theirs = await createKey(client, {
+      ...owner,
+      tokens: { ...owner.tokens, accessToken: admin.token },
+    })
+    const forThem = await createKey(client, owner, {
+      name: 'acts for admin',
+      userId: admin.user.user.id,
+    })
+    const ownersOwn = await createKey(client, owner)
+
+    const removed = await client
+      .delete(`/api/v1/tenants/${owner.activeTenantId}/members/${admin.user.user.id}`)
+      .bearerToken(owner.tokens.accessToken)
+    removed.assertStatus(204)
+    await drainBus()
+
+    const states = await db
+      .from('gateway_keys')
+      .whereIn('id', [theirs.id, forThem.id, ownersOwn.id])
+      .select('id', 'revoked_at', 'created_by')
+    const byId = Object.fromEntries(states.map((row) => [row.id, row]))
+    assert.isNotNull(byId[theirs.id].revoked_at)
+    assert.equal(byId[theirs.id].created_by, admin.user.user.id)
+    assert.isNotNull(byId[forThem.id].revoked_at)
+    assert.isNull(byId[ownersOwn.id].revoked_at)
+
+    const refused = await client.get('/v1/models').bearerToken(theirs.secret)
+    refused.assertStatus(401)
+    const allowed = await client.get('/v1/models').bearerToken(ownersOwn.secret)
+    allowed.assertStatus(200)
   })
 })
