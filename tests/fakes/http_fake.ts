@@ -9,7 +9,12 @@ export type FakeHandler = (
 
 export interface HttpFake {
   url: string
-  requests: Array<{ method: string; path: string; body: string }>
+  requests: Array<{
+    method: string
+    path: string
+    body: string
+    headers: Record<string, string | string[] | undefined>
+  }>
   close(): Promise<void>
 }
 
@@ -20,7 +25,7 @@ export async function startHttpFake(routes: Record<string, FakeHandler>): Promis
     let body = ''
     for await (const chunk of request) body += chunk
     const path = (request.url ?? '/').split('?')[0]
-    requests.push({ method: request.method ?? 'GET', path, body })
+    requests.push({ method: request.method ?? 'GET', path, body, headers: request.headers })
     const handler = routes[`${request.method} ${path}`]
     if (!handler) {
       response.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}')

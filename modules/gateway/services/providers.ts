@@ -1,6 +1,7 @@
 import encryption from '@adonisjs/core/services/encryption'
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import { ProblemException } from '#app/http/problem'
+import { checkOutboundUrl } from '#app/http/outbound'
 import { isUuid, newId } from '#app/platform/ids'
 import { isUniqueViolation, notFound } from '#modules/gateway/services/admin_access'
 
@@ -50,6 +51,14 @@ export function providerApiKey(row: Pick<ProviderRow, 'api_key_encrypted'>) {
   return encryption.decrypt<string>(row.api_key_encrypted, PURPOSE)
 }
 
+/** A provider base URL as stored: checked like every tenant-supplied URL, without a trailing slash. */
+function checkBaseUrl(value: string) {
+  return checkOutboundUrl(value, { field: 'baseUrl', what: 'provider base URL' }).replace(
+    /\/+$/,
+    ''
+  )
+}
+
 const nameTaken = () =>
   new ProblemException(
     409,
@@ -78,7 +87,7 @@ export const providers = {
           tenant_id: tenantId,
           name: input.name,
           kind: input.kind,
-          base_url: input.baseUrl.replace(/\/+$/, ''),
+          base_url: checkBaseUrl(input.baseUrl),
           api_key_encrypted: input.apiKey
             ? encryption.encrypt(input.apiKey, undefined, PURPOSE)
             : null,
@@ -94,10 +103,17 @@ export const providers = {
   },
 
   async update(trx: TransactionClientContract, id: string, input: Partial<ProviderInput>) {
-    await this.find(trx, id)
+    const current = await this.find(trx, id)
     const changes: Record<string, unknown> = { updated_at: trx.raw('now()') }
     if (input.name !== undefined) changes.name = input.name
-    if (input.baseUrl !== undefined) changes.base_url = input.baseUrl.replace(/\/+$/, '')
+    if (input.baseUrl !== undefined) {
+      changes.base_url = checkBaseUrl(input.baseUrl)
+      // The stored key was given for one host; it must not follow the URL to another
+      // (whoever can edit the URL could otherwise collect it). A new key may come along.
+      if (new URL(changes.base_url as string).origin !== new URL(current.base_url).origin) {
+        changes.api_key_encrypted = null
+      }
+    }
     if (input.timeoutMs !== undefined) changes.timeout_ms = input.timeoutMs
     if (input.maxRetries !== undefined) changes.max_retries = input.maxRetries
     // null removes the key; absent leaves it as it is.

@@ -1,4 +1,5 @@
-import { Agent, request, type Dispatcher } from 'undici'
+import { request, type Dispatcher } from 'undici'
+import { isOutboundRefusal, outboundDispatcher, outboundFetch } from '#app/http/outbound'
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -62,11 +63,25 @@ export function upstreamFor(provider: ProviderRow): Upstream {
   return upstream
 }
 
+/** The address policy refused the provider's host; another deployment may still answer. */
+function refused() {
+  return new UpstreamError('upstream refused: destination not allowed', 502, true)
+}
+
 /** Ollama client errors (ResponseError carries status_code), timeouts and aborts. */
 function translateError(error: unknown): UpstreamError {
   if (error instanceof UpstreamError) return error
+  if (isOutboundRefusal(error)) return refused()
   const name = (error as Error)?.name
-  if (name === 'TimeoutError') return new UpstreamError('upstream timed out', 504, true)
+  // fetch wraps undici's errors: the silence timeouts arrive as the cause's code.
+  const causeCode = (error as { cause?: { code?: string } })?.cause?.code
+  if (
+    name === 'TimeoutError' ||
+    causeCode === 'UND_ERR_HEADERS_TIMEOUT' ||
+    causeCode === 'UND_ERR_BODY_TIMEOUT'
+  ) {
+    return new UpstreamError('upstream timed out', 504, true)
+  }
   if (name === 'AbortError') return new UpstreamError('aborted', null, false)
   const status = (error as { status_code?: number }).status_code
   if (typeof status === 'number') {
@@ -75,12 +90,13 @@ function translateError(error: unknown): UpstreamError {
   return new UpstreamError(`upstream unreachable: ${(error as Error)?.message}`, 502, true)
 }
 
-/**
- * One keep-alive connection pool per upstream origin for the whole process:
- * undici's request API, not fetch or the openai SDK, on the hot path
- * (bench:gateway showed a fifth of the CPU per request going to those).
+/*
+ * Upstreams are tenant-supplied URLs: every call goes through the kernel's
+ * outbound pool (address policy at connect time, no redirects), one
+ * keep-alive pool per origin for the process — undici's request API, not
+ * fetch or the openai SDK, on the hot path (bench:gateway showed a fifth of
+ * the CPU per request going to those).
  */
-const pool = new Agent({ keepAliveTimeout: 30_000, connections: 256 })
 
 /** OpenAI's chat completions and embeddings API of any compatible server. */
 class OpenAiCompatibleUpstream implements Upstream {
@@ -108,7 +124,7 @@ class OpenAiCompatibleUpstream implements Upstream {
         headers: this.#headers,
         body: JSON.stringify(body),
         signal,
-        dispatcher: pool,
+        dispatcher: outboundDispatcher(this.provider.timeout_ms),
         headersTimeout: this.provider.timeout_ms,
         bodyTimeout: this.provider.timeout_ms,
       })
@@ -203,6 +219,7 @@ class OpenAiCompatibleUpstream implements Upstream {
 function translateTransportError(error: unknown, signal: AbortSignal): UpstreamError {
   if (error instanceof UpstreamError) return error
   if (signal.aborted) return new UpstreamError('aborted', null, false)
+  if (isOutboundRefusal(error)) return refused()
   const name = (error as Error)?.name
   const code = (error as { code?: string })?.code
   if (
@@ -220,12 +237,21 @@ function translateTransportError(error: unknown, signal: AbortSignal): UpstreamE
 class OllamaUpstream implements Upstream {
   constructor(private provider: ProviderRow) {}
 
-  /** A client whose every request carries the caller's signal and the provider's timeout. */
+  /**
+   * A client whose every request carries the caller's signal, through the
+   * outbound pool, where the provider's timeout bounds each silence (the wait
+   * for the answer, then every gap between chunks) — a long answer that keeps
+   * streaming is not cut.
+   */
   #client(signal: AbortSignal) {
-    const timeout = AbortSignal.timeout(this.provider.timeout_ms)
+    const guardedFetch = outboundFetch(this.provider.timeout_ms)
     return new Ollama({
       host: this.provider.base_url,
-      fetch: (input, init) => fetch(input, { ...init, signal: AbortSignal.any([signal, timeout]) }),
+      fetch: (input, init) =>
+        guardedFetch(input, {
+          ...init,
+          signal: init?.signal ? AbortSignal.any([signal, init.signal]) : signal,
+        }),
     })
   }
 

@@ -5,6 +5,7 @@ import logger from '@adonisjs/core/services/logger'
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import env from '#start/env'
 import { ProblemException } from '#app/http/problem'
+import { checkOutboundUrl, isOutboundRefusal, outboundRequest } from '#app/http/outbound'
 import { isUuid, newId } from '#app/platform/ids'
 import type { EventEnvelope } from '#app/messaging/types'
 
@@ -17,6 +18,19 @@ export const WEBHOOK_EVENT_TYPES = [
 ] as const
 
 const PURPOSE = 'notifications.webhook_secret'
+
+/** What the delivery log says about a failed attempt: never more than the receiver's owner needs. */
+function describeFailure(failure: unknown) {
+  if (isOutboundRefusal(failure)) return 'destination not allowed'
+  const { name, code } = failure as { name?: string; code?: string }
+  if (
+    name === 'TimeoutError' ||
+    code === 'UND_ERR_HEADERS_TIMEOUT' ||
+    code === 'UND_ERR_BODY_TIMEOUT'
+  )
+    return 'timed out'
+  return `unreachable${code ? ` (${code})` : ''}`
+}
 const TIMEOUT_MS = 10_000
 
 interface WebhookRow {
@@ -61,26 +75,13 @@ export function sign(secret: string, timestamp: number, body: string) {
 }
 
 /** Only http(s) URLs without credentials; production also insists on https. */
+/** A webhook URL as stored: http(s) (https in production), no credentials, not a local address. */
 export function checkWebhookUrl(value: string) {
-  let url: URL
-  try {
-    url = new URL(value)
-  } catch {
-    throw badUrl('not a URL')
-  }
-  if (!['http:', 'https:'].includes(url.protocol))
-    throw badUrl('only http and https URLs are allowed')
-  if (url.username || url.password)
-    throw badUrl('credentials do not belong in the URL; use the signature')
-  if (env.get('NODE_ENV') === 'production' && url.protocol !== 'https:')
-    throw badUrl('must be https')
-  return url.toString()
-}
-
-function badUrl(reason: string) {
-  return new ProblemException(422, 'validation_failed', 'The webhook URL is not acceptable.', [
-    { field: 'url', rule: 'url', message: reason },
-  ])
+  return checkOutboundUrl(value, {
+    field: 'url',
+    what: 'webhook URL',
+    httpsOnly: env.get('NODE_ENV') === 'production',
+  })
 }
 
 const notFound = () => new ProblemException(404, 'webhook_not_found', 'No such webhook.')
@@ -99,13 +100,32 @@ export const webhooks = {
     tenantId: string,
     input: { url: string; eventTypes: string[]; description?: string | null }
   ) {
+    const url = checkWebhookUrl(input.url)
+    // Serialises creations per tenant so two at once cannot both pass the cap.
+    await trx.rawQuery(`SELECT pg_advisory_xact_lock(hashtextextended(?, 0))`, [
+      `notifications_webhooks:${tenantId}`,
+    ])
+    const cap = env.get('WEBHOOKS_MAX_PER_TENANT') ?? 20
+    const existing = await trx
+      .from('notifications_webhooks')
+      .where('tenant_id', tenantId)
+      .whereNull('deleted_at')
+      .count('* as n')
+      .first()
+    if (Number(existing?.n ?? 0) >= cap) {
+      throw new ProblemException(
+        409,
+        'webhook_limit_reached',
+        `A tenant may have ${cap} webhooks; delete one first (WEBHOOKS_MAX_PER_TENANT).`
+      )
+    }
     const secret = `whsec_${randomBytes(24).toString('base64url')}`
     const [row] = await trx
       .table('notifications_webhooks')
       .insert({
         id: newId(),
         tenant_id: tenantId,
-        url: checkWebhookUrl(input.url),
+        url,
         event_types: input.eventTypes,
         description: input.description ?? null,
         secret_encrypted: encryption.encrypt(secret, undefined, PURPOSE),
@@ -242,7 +262,9 @@ async function deliver(delivery: ClaimedDelivery & { active: boolean }) {
   let status: number | null = null
   let error: string | null = null
   try {
-    const response = await fetch(delivery.url, {
+    // Through the kernel's outbound client: the receiver's address is checked at connect
+    // time (no loopback or private network), and a redirect is an answer, not followed.
+    const response = await outboundRequest(delivery.url, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
@@ -252,17 +274,14 @@ async function deliver(delivery: ClaimedDelivery & { active: boolean }) {
         'atrium-signature': sign(secret, Math.floor(Date.now() / 1000), body),
       },
       body,
-      redirect: 'manual',
       signal: AbortSignal.timeout(TIMEOUT_MS),
+      silenceMs: TIMEOUT_MS,
     })
-    status = response.status
-    await response.body?.cancel()
+    status = response.statusCode
+    await response.body.dump()
     if (status < 200 || status >= 300) error = `answered ${status}`
   } catch (failure) {
-    error =
-      (failure as Error).name === 'TimeoutError'
-        ? 'timed out'
-        : `unreachable: ${(failure as Error).message}`
+    error = describeFailure(failure)
   }
   const durationMs = Math.round(performance.now() - started)
   if (!error) {
