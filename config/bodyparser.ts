@@ -21,8 +21,11 @@ const bodyParserConfig = defineConfig({
     limit,
     strict: true,
   },
+  // No route takes uploads yet, so nothing is parsed to disk; multipart bodies are
+  // refused with a 415 before this runs (request_guard_middleware). A future upload
+  // route lists itself in autoProcess and deletes its files when it is done.
   multipart: {
-    autoProcess: true,
+    autoProcess: false,
     convertEmptyStringsToNull: true,
     processManually: [],
     limit: '20mb',

@@ -100,6 +100,14 @@ const env = await Env.create(new URL('../', import.meta.url), {
   /** Redis key prefix of the BullMQ queues (several Atrium installs can share one Redis). */
   BULLMQ_PREFIX: optionalKeyPrefix,
   BODY_LIMIT: Env.schema.string.optional(),
+  /** How long a client may take to send a whole request (headers and body). */
+  HTTP_REQUEST_TIMEOUT_SECONDS: Env.schema.number.optional(),
+  /** When set, /metrics and /api/v1/system/info need `Authorization: Bearer <this>`. */
+  METRICS_TOKEN: Env.schema.secret.optional(),
+  /** Addresses that may read /metrics without the token (CIDRs or addresses, comma-separated). */
+  METRICS_ALLOW: Env.schema.string.optional(),
+  /** Believe X-Forwarded-For from these proxies (CIDRs or addresses, comma-separated); default none. */
+  TRUST_PROXY: Env.schema.string.optional(),
   MIGRATE_ON_START: Env.schema.boolean.optional(),
   RELAY_LAG_WARN_SECONDS: Env.schema.number.optional(),
 
@@ -129,6 +137,13 @@ const env = await Env.create(new URL('../', import.meta.url), {
   WEBHOOK_MAX_ATTEMPTS: Env.schema.number.optional(),
   WEBHOOK_DISABLE_AFTER: Env.schema.number.optional(),
   WEBHOOK_RETRY_BASE_MS: Env.schema.number.optional(),
+  /** How many webhooks one tenant may register. */
+  WEBHOOKS_MAX_PER_TENANT: Env.schema.number.optional(),
+  /**
+   * Origins a tenant-supplied URL may reach although they are loopback or
+   * private (e.g. a local Ollama): `http://127.0.0.1:11434,http://10.0.0.5:*`.
+   */
+  OUTBOUND_ALLOWLIST: Env.schema.string.optional(),
   /** Raw gateway usage records older than this are deleted (the daily rollups stay). */
   GATEWAY_USAGE_RETENTION_DAYS: Env.schema.number.optional(),
 })

@@ -17,7 +17,7 @@ const OperationsController = () => import('#app/operations/operations_controller
 
 router.get('/health/live', [PlatformController, 'live'])
 router.get('/health/ready', [PlatformController, 'ready'])
-router.get('/metrics', [PlatformController, 'metrics'])
+router.get('/metrics', [PlatformController, 'metrics']).use(middleware.operatorOnly())
 router.get('/openapi.json', [PlatformController, 'openapi'])
 router.get('/docs', [PlatformController, 'docs'])
 router.get('/docs/init.js', [PlatformController, 'docsInit'])

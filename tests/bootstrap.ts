@@ -31,6 +31,9 @@ export const runnerHooks: Required<Pick<Config, 'setup' | 'teardown'>> = {
 
 export const configureSuite: Config['configureSuite'] = (suite) => {
   if (['browser', 'functional', 'e2e', 'integration'].includes(suite.name)) {
-    return suite.setup(() => testUtils.httpServer().start())
+    return suite.setup(async () => {
+      const { createAtriumHttpServer } = await import('#app/platform/http_server')
+      return testUtils.httpServer().start(createAtriumHttpServer)
+    })
   }
 }

@@ -3,6 +3,7 @@ import { Ignitor, prettyPrintError } from '@adonisjs/core'
 import { preboot } from '#app/platform/preboot'
 import { runPendingMigrations } from '#app/platform/migrate'
 import { gracefulShutdown } from '#app/platform/shutdown'
+import { createAtriumHttpServer } from '#app/platform/http_server'
 
 export interface HttpEntryOptions {
   appRoot: URL
@@ -62,7 +63,7 @@ export async function startHttpServer({ appRoot, beforeStart, afterMigrations }:
       app.listen('SIGINT', stop)
     })
     .httpServer()
-    .start()
+    .start(createAtriumHttpServer)
     .then(() => {
       // Printed once start() has resolved, ready hooks included: "up" means fully up.
       if (!listening) return

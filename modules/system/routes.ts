@@ -1,4 +1,5 @@
 import router from '@adonisjs/core/services/router'
+import { middleware } from '#start/kernel'
 
 const SystemController = () => import('#modules/system/controllers/system_controller')
 
@@ -6,7 +7,7 @@ export default function systemRoutes() {
   router
     .group(() => {
       router.get('/ping', [SystemController, 'ping'])
-      router.get('/info', [SystemController, 'info'])
+      router.get('/info', [SystemController, 'info']).use(middleware.operatorOnly())
     })
     .prefix('/system')
 }

@@ -91,7 +91,17 @@ const keyFields = {
       monthlyBudget: limit,
     })
     .optional(),
-  metadata: vine.record(vine.any()).optional(),
+  // Labels for the key's owner, not a data store: at most 50 flat entries.
+  metadata: vine
+    .record(vine.unionOfTypes([vine.string().maxLength(500), vine.number(), vine.boolean()]))
+    .maxLength(50)
+    .validateKeys((keys, field) => {
+      const long = keys.find((key) => key.length > 64)
+      if (long !== undefined) {
+        field.report('Metadata names are at most 64 characters', 'metadataKey', field)
+      }
+    })
+    .optional(),
   // ISO 8601 with a zone; whether it is in the future is checked by the keys service.
   expiresAt: vine
     .string()

@@ -1,0 +1,58 @@
+import type { HttpContext } from '@adonisjs/core/http'
+import type { NextFn } from '@adonisjs/core/types/http'
+import { ProblemException } from '#app/http/problem'
+import type { FieldError } from '#app/http/problem'
+
+const MAX_REPORTED = 10
+
+/**
+ * One rule for every route, before any validator: no NUL character in any
+ * string of the query or body (PostgreSQL cannot store one in text, and no
+ * legitimate input needs it). The answer names each field, like a
+ * validation error.
+ */
+export default class InputGuardMiddleware {
+  async handle(ctx: HttpContext, next: NextFn) {
+    const found: FieldError[] = []
+    collectNul(ctx.request.qs(), '', found)
+    collectNul(ctx.request.body(), '', found)
+    if (found.length) {
+      throw new ProblemException(422, 'validation_failed', 'The request has invalid fields.', found)
+    }
+    return next()
+  }
+}
+
+function collectNul(value: unknown, path: string, found: FieldError[]) {
+  if (found.length >= MAX_REPORTED) return
+  if (typeof value === 'string') {
+    if (value.includes('\u0000')) {
+      found.push({
+        field: path || '(body)',
+        rule: 'noNul',
+        message: 'Must not contain a NUL character',
+      })
+    }
+    return
+  }
+  if (Array.isArray(value)) {
+    value.forEach((entry, index) =>
+      collectNul(entry, path ? `${path}.${index}` : String(index), found)
+    )
+    return
+  }
+  if (value && typeof value === 'object') {
+    for (const [key, entry] of Object.entries(value)) {
+      const field = path ? `${path}.${key}` : key
+      if (key.includes('\u0000')) {
+        found.push({
+          field: field.replaceAll('\u0000', '\\0'),
+          rule: 'noNul',
+          message: 'Must not contain a NUL character',
+        })
+        continue
+      }
+      collectNul(entry, field, found)
+    }
+  }
+}
