@@ -5,14 +5,17 @@ import { newId } from '#app/platform/ids'
 import { tenancy } from '#app/tenancy/tenancy'
 import { normalizeEmail } from '#modules/identity/services/accounts'
 import { tenantSlug } from '#modules/identity/services/slugs'
+import { PASSWORD_MIN_LENGTH, passwordWeakness } from '#modules/identity/services/password_policy'
 
 export class ProvisioningError extends Error {}
 
 /** For operators (ace commands) and first start: create accounts and tenants without the HTTP API. */
 export const provisioning = {
   async createUser(input: { email: string; name: string; password: string; superadmin?: boolean }) {
-    if (input.password.length < 12)
-      throw new ProvisioningError('The password needs at least 12 characters')
+    if (input.password.length < PASSWORD_MIN_LENGTH)
+      throw new ProvisioningError(`The password needs at least ${PASSWORD_MIN_LENGTH} characters`)
+    const weakness = passwordWeakness(input.password, input.email)
+    if (weakness) throw new ProvisioningError(weakness)
     const email = normalizeEmail(input.email)
     if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email))
       throw new ProvisioningError(`Not an email address: ${input.email}`)

@@ -1,8 +1,22 @@
 import vine from '@vinejs/vine'
+import {
+  PASSWORD_MAX_LENGTH,
+  PASSWORD_MIN_LENGTH,
+  passwordWeakness,
+} from '#modules/identity/services/password_policy'
 
 const email = () => vine.string().trim().maxLength(254).email()
-/** At least 12 characters (NIST 800-63B favours length over composition rules); 128 caps hashing cost. */
-const newPassword = () => vine.string().minLength(12).maxLength(128)
+
+/** Not a common password, not the account's email (read from the sibling `email` field). */
+const notWeak = vine.createRule((value, _options, field) => {
+  if (typeof value !== 'string') return
+  const sibling = (field.parent as { email?: unknown } | undefined)?.email
+  const weakness = passwordWeakness(value, typeof sibling === 'string' ? sibling : null)
+  if (weakness) field.report(weakness, 'weakPassword', field)
+})
+
+const newPassword = () =>
+  vine.string().minLength(PASSWORD_MIN_LENGTH).maxLength(PASSWORD_MAX_LENGTH).use(notWeak())
 
 export const registerValidator = vine.compile(
   vine.object({

@@ -23,6 +23,18 @@ function multipartBody(boundary: string, size: number) {
   ])
 }
 
+test('X-Forwarded-For is believed only from the proxies TRUST_PROXY names', async ({ assert }) => {
+  const none = addressList(undefined, 'TRUST_PROXY')
+  assert.isFalse(none.includes('127.0.0.1'), 'nothing is trusted by default')
+  const some = addressList('10.0.0.0/8, ::1', 'TRUST_PROXY')
+  assert.isTrue(some.includes('10.1.2.3'))
+  assert.isTrue(some.includes('::ffff:10.1.2.3'))
+  assert.isTrue(some.includes('::1'))
+  assert.isFalse(some.includes('127.0.0.1'))
+  assert.isFalse(some.includes('11.0.0.1'))
+  assert.throws(() => addressList('not-an-address', 'TRUST_PROXY'), /TRUST_PROXY/)
+})
+
 test.group('HTTP hardening', (group) => {
   group.each.setup(() => resetIdentity())
 
@@ -140,12 +152,15 @@ test.group('HTTP hardening', (group) => {
     operatorAccess.allow = addressList('127.0.0.1, ::1', 'test')
     const local = await client.get('/metrics')
     local.assertStatus(200)
-    // A forged X-Forwarded-For is not believed without TRUST_PROXY.
+    // The test environment trusts loopback as a proxy (TRUST_PROXY): the forwarded
+    // address is the caller's, and it is not an allowed one.
     operatorAccess.allow = addressList('203.0.113.7', 'test')
     assertProblem(
-      await client.get('/metrics').header('x-forwarded-for', '203.0.113.7'),
+      await client.get('/metrics').header('x-forwarded-for', '198.51.100.9'),
       403,
       'operator_only'
     )
+    const forwarded = await client.get('/metrics').header('x-forwarded-for', '203.0.113.7')
+    forwarded.assertStatus(200)
   })
 })
