@@ -236,6 +236,25 @@ export class IdempotencyKeySchema extends BaseModel {
   declare state: string
 }
 
+export class IdentityEmailVerificationSchema extends BaseModel {
+  static $columns = ['createdAt', 'email', 'expiresAt', 'id', 'tokenHash', 'usedAt', 'userId'] as const
+  $columns = IdentityEmailVerificationSchema.$columns
+  @column.dateTime({ autoCreate: true })
+  declare createdAt: DateTime
+  @column()
+  declare email: string
+  @column.dateTime()
+  declare expiresAt: DateTime
+  @column({ isPrimary: true })
+  declare id: string
+  @column()
+  declare tokenHash: string
+  @column.dateTime()
+  declare usedAt: DateTime | null
+  @column()
+  declare userId: string
+}
+
 export class IdentityAuditEventSchema extends BaseModel {
   static $columns = ['actorUserId', 'createdAt', 'details', 'event', 'id', 'ip', 'requestId', 'subjectUserId', 'tenantId', 'userAgent'] as const
   $columns = IdentityAuditEventSchema.$columns
@@ -374,7 +393,7 @@ export class IdentityTenantSchema extends BaseModel {
 }
 
 export class IdentityUserSchema extends BaseModel {
-  static $columns = ['createdAt', 'disabledAt', 'email', 'id', 'isSuperadmin', 'name', 'passwordHash', 'updatedAt'] as const
+  static $columns = ['createdAt', 'disabledAt', 'email', 'emailVerifiedAt', 'id', 'isSuperadmin', 'name', 'passwordHash', 'updatedAt'] as const
   $columns = IdentityUserSchema.$columns
   @column.dateTime({ autoCreate: true })
   declare createdAt: DateTime
@@ -382,6 +401,8 @@ export class IdentityUserSchema extends BaseModel {
   declare disabledAt: DateTime | null
   @column()
   declare email: string
+  @column.dateTime()
+  declare emailVerifiedAt: DateTime | null
   @column({ isPrimary: true })
   declare id: string
   @column()

@@ -89,6 +89,41 @@ const fragment: OpenApiFragment = {
         responses: { 204: { description: 'Logged out' }, 401: response('Unauthorized') },
       },
     },
+    '/api/v1/auth/verify-email': {
+      post: {
+        operationId: 'authVerifyEmail',
+        summary: 'Confirm an email address with the code mailed to it (no sign-in needed)',
+        tags: ['identity'],
+        requestBody: body('VerifyEmailInput'),
+        responses: {
+          200: json(ref('EmailVerified')),
+          404: { ...response('NotFound'), description: 'verification_not_found' },
+          422: response('ValidationFailed'),
+        },
+      },
+    },
+    '/api/v1/auth/verify-email/resend': {
+      post: {
+        operationId: 'authResendVerification',
+        summary: 'Mail a new verification code to your address (five an hour)',
+        tags: ['identity'],
+        security: bearer,
+        responses: {
+          202: json(
+            {
+              type: 'object',
+              required: ['sent'],
+              properties: { sent: { const: true } },
+              additionalProperties: false,
+            },
+            'Mailed'
+          ),
+          401: response('Unauthorized'),
+          409: { ...response('Conflict'), description: 'already_verified' },
+          429: response('RateLimited'),
+        },
+      },
+    },
     '/api/v1/auth/me': {
       get: {
         operationId: 'authMe',
@@ -203,6 +238,15 @@ const fragment: OpenApiFragment = {
         requestBody: body('MemberInput'),
         responses: {
           201: json(ref('Member'), 'Added'),
+          202: json(
+            {
+              type: 'object',
+              required: ['invitation'],
+              properties: { invitation: ref('Invitation') },
+              additionalProperties: false,
+            },
+            'The account has not verified its email: an invitation was mailed to it instead'
+          ),
           401: response('Unauthorized'),
           403: forbidden,
           404: notMember,
@@ -429,10 +473,11 @@ const fragment: OpenApiFragment = {
     },
     User: {
       type: 'object',
-      required: ['id', 'email', 'name', 'isSuperadmin', 'createdAt'],
+      required: ['id', 'email', 'emailVerified', 'name', 'isSuperadmin', 'createdAt'],
       properties: {
         id: { type: 'string', format: 'uuid' },
         email: { type: 'string', format: 'email' },
+        emailVerified: { type: 'boolean' },
         name: { type: 'string' },
         isSuperadmin: { type: 'boolean' },
         createdAt: { type: 'string', format: 'date-time' },
@@ -494,6 +539,20 @@ const fragment: OpenApiFragment = {
         activeTenantId: { type: ['string', 'null'], format: 'uuid' },
         roles: { type: 'array', items: { type: 'string' } },
         memberships: { type: 'array', items: ref('Membership') },
+      },
+      additionalProperties: false,
+    },
+    VerifyEmailInput: {
+      type: 'object',
+      required: ['token'],
+      properties: { token: { type: 'string', minLength: 1, maxLength: 200 } },
+    },
+    EmailVerified: {
+      type: 'object',
+      required: ['email', 'emailVerified'],
+      properties: {
+        email: { type: 'string', format: 'email' },
+        emailVerified: { const: true },
       },
       additionalProperties: false,
     },

@@ -14,6 +14,10 @@ export default function identityRoutes() {
       router.post('/register', [AuthController, 'register'])
       router.post('/login', [AuthController, 'login'])
       router.post('/refresh', [AuthController, 'refresh'])
+      router.post('/verify-email', [AuthController, 'verifyEmail'])
+      router
+        .post('/verify-email/resend', [AuthController, 'resendVerification'])
+        .use(middleware.auth())
       router.post('/logout', [AuthController, 'logout']).use(middleware.auth())
       router.get('/me', [AuthController, 'me']).use(middleware.auth())
       router.post('/switch-tenant', [AuthController, 'switchTenant']).use(middleware.auth())

@@ -9,14 +9,23 @@ export const PASSWORD = 'correct horse battery staple'
 export async function resetIdentity() {
   await db.rawQuery(
     `TRUNCATE identity_audit_events, identity_memberships, identity_refresh_tokens, identity_revoked_access_tokens,
-              identity_users, identity_tenants, identity_signing_keys CASCADE`
+              identity_email_verifications, identity_users, identity_tenants, identity_signing_keys CASCADE`
   )
   signingKeys.forget()
   for (const ip of ['127.0.0.1', '::1', '::ffff:127.0.0.1']) await authLimits.reset({ ip })
 }
 
 let counter = 0
-export async function registerUser(client: ApiClient, overrides: Record<string, unknown> = {}) {
+/**
+ * Registers through the API. The account's email is then marked verified
+ * (as if its owner had used the mailed code) unless `verified: false`: most
+ * tests add users to tenants, which needs a verified address.
+ */
+export async function registerUser(
+  client: ApiClient,
+  overrides: Record<string, unknown> = {},
+  options: { verified?: boolean } = {}
+) {
   counter++
   const response = await client.post('/api/v1/auth/register').json({
     email: `user${counter}.${Date.now()}@example.com`,
@@ -27,12 +36,26 @@ export async function registerUser(client: ApiClient, overrides: Record<string, 
   })
   if (response.status() !== 201)
     throw new Error(`register failed: ${response.status()} ${response.text()}`)
-  return response.body() as {
-    user: { id: string; email: string }
+  const session = response.body() as {
+    user: { id: string; email: string; emailVerified: boolean }
     activeTenantId: string | null
     roles: string[]
     tokens: { accessToken: string; refreshToken: string }
   }
+  if (options.verified !== false) await markEmailVerified(session.user.id)
+  return session
+}
+
+/**
+ * Stands in for the user reading their verification mail (tested for real in
+ * security/email_verification.spec.ts): only verified accounts can be added
+ * to a tenant by email.
+ */
+export async function markEmailVerified(userId: string) {
+  await db
+    .from('identity_users')
+    .where('id', userId)
+    .update({ email_verified_at: db.raw('now()') })
 }
 
 /**

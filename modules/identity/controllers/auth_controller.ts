@@ -7,7 +7,9 @@ import {
   refreshValidator,
   registerValidator,
   switchTenantValidator,
+  verifyEmailValidator,
 } from '#modules/identity/validators/auth'
+import { emailVerification } from '#modules/identity/services/email_verification'
 
 export default class AuthController {
   async register({ request, response }: HttpContext) {
@@ -27,6 +29,17 @@ export default class AuthController {
   async refresh({ request, response }: HttpContext) {
     const { refreshToken } = await request.validateUsing(refreshValidator)
     return response.ok(await accounts.refresh(refreshToken))
+  }
+
+  /** Public: the code arrives by mail, and the reader may not be signed in on that device. */
+  async verifyEmail({ request, response }: HttpContext) {
+    const { token } = await request.validateUsing(verifyEmailValidator)
+    return response.ok(await emailVerification.verify(token))
+  }
+
+  async resendVerification(ctx: HttpContext) {
+    await emailVerification.resend(principalOf(ctx))
+    return ctx.response.accepted({ sent: true })
   }
 
   async logout(ctx: HttpContext) {

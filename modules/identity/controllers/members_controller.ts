@@ -12,7 +12,10 @@ export default class MembersController {
 
   async store(ctx: HttpContext) {
     const input = await ctx.request.validateUsing(addMemberValidator)
-    return ctx.response.created(await tenants.addMember(principalOf(ctx), ctx.params.id, input))
+    const outcome = await tenants.addMember(principalOf(ctx), ctx.params.id, input)
+    // An unverified account is invited (by mail) rather than added: 202, nothing joined yet.
+    if ('invited' in outcome) return ctx.response.accepted({ invitation: outcome.invited })
+    return ctx.response.created(outcome.added)
   }
 
   async update(ctx: HttpContext) {

@@ -8,12 +8,16 @@ import type { Principal } from '#app/auth/jwt_guard'
 import { tokens, type TokenPair } from '#modules/identity/services/tokens'
 import { recordAudit } from '#modules/identity/services/audit'
 import { tenantSlug } from '#modules/identity/services/slugs'
+import { emailVerification } from '#modules/identity/services/email_verification'
+import { identityMail } from '#modules/identity/services/identity_mail'
 
 export type MembershipRole = 'owner' | 'admin' | 'agent' | 'member'
 
 export interface UserView {
   id: string
   email: string
+  /** Proven by a code sent to the address; only verified accounts can be added to tenants by email. */
+  emailVerified: boolean
   name: string
   isSuperadmin: boolean
   createdAt: string
@@ -39,6 +43,7 @@ interface UserRow {
   name: string
   password_hash: string
   is_superadmin: boolean
+  email_verified_at: Date | null
   disabled_at: Date | null
   created_at: Date
 }
@@ -68,6 +73,7 @@ function present(user: UserRow): UserView {
   return {
     id: user.id,
     email: user.email,
+    emailVerified: user.email_verified_at !== null,
     name: user.name,
     isSuperadmin: user.is_superadmin,
     createdAt: new Date(user.created_at).toISOString(),
@@ -133,11 +139,18 @@ export const accounts = {
         }
         const roles = rolesFor(created, tenantId ? 'owner' : null)
         const pair = await tokens.issuePair(trx, { userId, tenantId, roles })
-        return { user: present(created), activeTenantId: tenantId, roles, tokens: pair }
+        const verificationToken = await emailVerification.issue(trx, created)
+        return {
+          session: { user: present(created), activeTenantId: tenantId, roles, tokens: pair },
+          verificationToken,
+        }
       }
-      return tenantId
+      const { session, verificationToken } = tenantId
         ? await tenancy.run(tenantId, work, { userId })
         : await tenancy.runAsUser(userId, work)
+      // After the commit: a rolled-back registration mails nothing.
+      await identityMail.verification(user.email, user.name, verificationToken)
+      return session
     } catch (error) {
       if (isUniqueViolation(error, 'identity_users_email_unique')) {
         throw new ProblemException(409, 'email_taken', 'An account with this email already exists.')

@@ -13,6 +13,7 @@ export type AuditEvent =
   | 'keys.rotated'
   | 'user.disabled'
   | 'user.enabled'
+  | 'email.verified'
 
 export interface AuditEntry {
   tenantId?: string | null

@@ -1,37 +1,25 @@
-import { createHash, randomBytes } from 'node:crypto'
 import db from '@adonisjs/lucid/services/db'
 import { ProblemException } from '#app/http/problem'
 import { isUuid, newId } from '#app/platform/ids'
+export type { InvitationView } from '#modules/identity/services/invitation_tokens'
 import { tenancy } from '#app/tenancy/tenancy'
 import type { Principal } from '#app/auth/jwt_guard'
 import type { MembershipRole } from '#modules/identity/services/accounts'
 import { normalizeEmail } from '#modules/identity/services/accounts'
 import { recordAudit } from '#modules/identity/services/audit'
 import { asMember } from '#modules/identity/services/tenants'
+import {
+  INVITATION_TOKEN_PREFIX,
+  hashInvitationToken,
+  recordInvitation,
+  presentInvitation,
+  type InvitationRow,
+} from '#modules/identity/services/invitation_tokens'
+import { identityMail } from '#modules/identity/services/identity_mail'
 
-export const INVITATION_TTL_DAYS = 7
-const TOKEN_PREFIX = 'atr_inv_'
+export { INVITATION_TTL_DAYS } from '#modules/identity/services/invitation_tokens'
 
-export interface InvitationView {
-  id: string
-  email: string
-  role: MembershipRole
-  expiresAt: string
-  createdAt: string
-}
-
-interface InvitationRow {
-  id: string
-  tenant_id: string
-  email: string
-  role: MembershipRole
-  expires_at: Date
-  accepted_at: Date | null
-  revoked_at: Date | null
-  created_at: Date
-}
-
-const hashToken = (token: string) => createHash('sha256').update(token).digest('hex')
+const hashToken = hashInvitationToken
 const invalidInvitation = () =>
   new ProblemException(
     404,
@@ -39,41 +27,29 @@ const invalidInvitation = () =>
     'This invitation is invalid, used, revoked or expired.'
   )
 
-const present = (row: InvitationRow): InvitationView => ({
-  id: row.id,
-  email: row.email,
-  role: row.role,
-  expiresAt: new Date(row.expires_at).toISOString(),
-  createdAt: new Date(row.created_at).toISOString(),
-})
+const present = presentInvitation
 
 export const invitations = {
   /**
    * Invites an email (with or without an account) into the tenant. The token
-   * is returned once, for the inviter to pass on until email delivery exists.
+   * is mailed to that address, and returned once to the inviter as well.
    */
   async create(
     principal: Principal,
     tenantId: string,
     input: { email: string; role: MembershipRole }
   ) {
-    return asMember(principal, tenantId, async (trx, acting, policy) => {
+    const invited = await asMember(principal, tenantId, async (trx, acting, policy) => {
       await policy.authorize('grant', acting, input.role)
-      const token = `${TOKEN_PREFIX}${randomBytes(24).toString('base64url')}`
-      const [row] = await trx
-        .table('identity_invitations')
-        .insert({
-          id: newId(),
-          tenant_id: tenantId,
-          email: normalizeEmail(input.email),
-          role: input.role,
-          token_hash: hashToken(token),
-          invited_by: principal.userId,
-          expires_at: trx.raw(`now() + make_interval(days => ?)`, [INVITATION_TTL_DAYS]),
-        })
-        .returning('*')
-      return { ...present(row), token }
+      return recordInvitation(trx, { tenantId, ...input, invitedBy: principal.userId })
     })
+    await identityMail.invitation(
+      invited.row.email,
+      invited.tenantName,
+      invited.row.role,
+      invited.token
+    )
+    return { ...present(invited.row), token: invited.token }
   },
 
   async pending(principal: Principal, tenantId: string) {
@@ -114,7 +90,7 @@ export const invitations = {
    * their email (otherwise it is indistinguishable from a missing one).
    */
   async accept(principal: Principal, token: string) {
-    if (!token.startsWith(TOKEN_PREFIX) || token.length > 100) throw invalidInvitation()
+    if (!token.startsWith(INVITATION_TOKEN_PREFIX) || token.length > 100) throw invalidInvitation()
     // Found by token across tenants, as the platform: the invitee is not a member yet.
     const row: InvitationRow | null = await db
       .from('identity_invitations')

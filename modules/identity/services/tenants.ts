@@ -12,6 +12,9 @@ import { recordAudit } from '#modules/identity/services/audit'
 import { events } from '#app/messaging/outbox'
 import '#modules/identity/events'
 import { tenantSlug } from '#modules/identity/services/slugs'
+import { recordInvitation, presentInvitation } from '#modules/identity/services/invitation_tokens'
+import type { InvitationView } from '#modules/identity/services/invitation_tokens'
+import { identityMail } from '#modules/identity/services/identity_mail'
 
 export interface TenantView {
   id: string
@@ -219,54 +222,81 @@ export const tenants = {
     )
   },
 
+  /**
+   * Adds a verified account by email. An account whose address was never
+   * verified may not be its owner's (anyone can register any address), so it
+   * gets an invitation mailed to that address instead: only whoever reads
+   * that mailbox can join.
+   */
   async addMember(
     principal: Principal,
     tenantId: string,
     input: { email: string; role: MembershipRole }
-  ) {
-    return asMember(principal, tenantId, async (trx, acting, policy) => {
-      await policy.authorize('grant', acting, input.role)
-      // Users are global: look the account up outside RLS (the app role may read users).
-      const user = await trx
-        .from('identity_users')
-        .where('email', normalizeEmail(input.email))
-        .first()
-      if (!user) {
-        throw new ProblemException(422, 'validation_failed', 'The request has invalid fields.', [
+  ): Promise<{ added: MemberView } | { invited: InvitationView }> {
+    type Outcome =
+      { member: MemberView } | { invitation: Awaited<ReturnType<typeof recordInvitation>> }
+    const outcome = await asMember(
+      principal,
+      tenantId,
+      async (trx, acting, policy): Promise<Outcome> => {
+        await policy.authorize('grant', acting, input.role)
+        // Users are global: look the account up outside RLS (the app role may read users).
+        const user = await trx
+          .from('identity_users')
+          .where('email', normalizeEmail(input.email))
+          .first()
+        if (!user) {
+          throw new ProblemException(422, 'validation_failed', 'The request has invalid fields.', [
+            {
+              field: 'email',
+              rule: 'exists',
+              message:
+                'No account has this email; invite it with POST /tenants/:id/invitations instead.',
+            },
+          ])
+        }
+        if (!user.email_verified_at) {
+          return {
+            invitation: await recordInvitation(trx, {
+              tenantId,
+              email: user.email,
+              role: input.role,
+              invitedBy: principal.userId,
+            }),
+          }
+        }
+        const inserted = await trx
+          .table('identity_memberships')
+          .insert({ id: newId(), tenant_id: tenantId, user_id: user.id, role: input.role })
+          .onConflict(['tenant_id', 'user_id'])
+          .ignore()
+          .returning('id')
+        if (inserted.length === 0) {
+          throw new ProblemException(
+            409,
+            'already_member',
+            'This user is already a member of the tenant.'
+          )
+        }
+        await recordAudit(
+          'member.added',
           {
-            field: 'email',
-            rule: 'exists',
-            message:
-              'No account has this email; invite it with POST /tenants/:id/invitations instead.',
+            tenantId,
+            actorUserId: principal.userId,
+            subjectUserId: user.id,
+            details: { role: input.role },
           },
-        ])
-      }
-      const inserted = await trx
-        .table('identity_memberships')
-        .insert({ id: newId(), tenant_id: tenantId, user_id: user.id, role: input.role })
-        .onConflict(['tenant_id', 'user_id'])
-        .ignore()
-        .returning('id')
-      if (inserted.length === 0) {
-        throw new ProblemException(
-          409,
-          'already_member',
-          'This user is already a member of the tenant.'
+          trx
         )
+        const row = await membersQuery(trx, tenantId).where('m.user_id', user.id).firstOrFail()
+        return { member: presentMember(row) }
       }
-      await recordAudit(
-        'member.added',
-        {
-          tenantId,
-          actorUserId: principal.userId,
-          subjectUserId: user.id,
-          details: { role: input.role },
-        },
-        trx
-      )
-      const row = await membersQuery(trx, tenantId).where('m.user_id', user.id).firstOrFail()
-      return presentMember(row)
-    })
+    )
+    if ('member' in outcome) return { added: outcome.member }
+    const { row, token, tenantName } = outcome.invitation
+    // The token goes to the mailbox only: the inviter cannot hand it to whoever registered the address.
+    await identityMail.invitation(row.email, tenantName, row.role, token)
+    return { invited: presentInvitation(row) }
   },
 
   async changeRole(principal: Principal, tenantId: string, userId: string, role: MembershipRole) {

@@ -41,6 +41,10 @@ export const refreshValidator = vine.compile(
   })
 )
 
+export const verifyEmailValidator = vine.compile(
+  vine.object({ token: vine.string().minLength(1).maxLength(200) })
+)
+
 export const switchTenantValidator = vine.compile(
   vine.object({
     tenantId: vine.string().uuid(),
