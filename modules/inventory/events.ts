@@ -10,8 +10,11 @@ export interface Shortage {
   sku: string
   requested: number
   available: number
-  /** unknown: no such SKU; inactive: not for sale; short: not enough available. */
-  reason: 'unknown' | 'inactive' | 'short'
+  /**
+   * unknown: no such SKU; inactive: not for sale; short: not enough available;
+   * currency: priced in another currency than the order's first line.
+   */
+  reason: 'unknown' | 'inactive' | 'short' | 'currency'
 }
 
 declare module '#app/messaging/types' {

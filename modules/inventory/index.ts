@@ -9,8 +9,11 @@ import { items } from '#modules/inventory/services/stock'
 export type { ReservedLine, Shortage } from '#modules/inventory/events'
 
 export const catalog = {
-  /** The SKUs among these that the tenant of the unit of work does not sell (unknown or inactive). */
-  unsellable(trx: TransactionClientContract, skus: string[]) {
-    return items.unknownSkus(trx, skus)
+  /**
+   * For the tenant of the unit of work: the SKUs among these it does not sell
+   * (unknown or inactive), and the currencies the others are priced in.
+   */
+  saleability(trx: TransactionClientContract, skus: string[]) {
+    return items.saleability(trx, skus)
   },
 }

@@ -152,7 +152,7 @@ const fragment: OpenApiFragment = {
               sku: { type: 'string' },
               requested: { type: 'integer' },
               available: { type: 'integer' },
-              reason: { enum: ['unknown', 'inactive', 'short'] },
+              reason: { enum: ['unknown', 'inactive', 'short', 'currency'] },
             },
           },
         },

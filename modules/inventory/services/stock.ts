@@ -181,14 +181,18 @@ export const items = {
   },
 
   /** For the orders module (through index.ts): which of these SKUs the tenant does not sell. */
-  async unknownSkus(trx: TransactionClientContract, skus: string[]) {
+  /** What placing an order needs to know: SKUs not for sale, and the currencies of the rest. */
+  async saleability(trx: TransactionClientContract, skus: string[]) {
     const rows = await trx
       .from('inventory_items')
       .whereIn('sku', skus)
       .where('active', true)
-      .select('sku')
+      .select('sku', 'currency')
     const known = new Set(rows.map((row) => row.sku))
-    return [...new Set(skus)].filter((sku) => !known.has(sku))
+    return {
+      unsellable: [...new Set(skus)].filter((sku) => !known.has(sku)),
+      currencies: [...new Set(rows.map((row) => row.currency as string))].sort(),
+    }
   },
 }
 
@@ -208,6 +212,8 @@ export const reservations = {
     orderId: string,
     lines: Array<{ sku: string; quantity: number }>
   ) {
+    // Any row means this order was handled: reserved already, or released before it arrived
+    // (the marker release() leaves), in which case reserving now would hold stock for nobody.
     const existing = await trx.from('inventory_reservations').where('order_id', orderId).first()
     if (existing) return
     const wanted = new Map<string, number>()
@@ -220,12 +226,16 @@ export const reservations = {
       .forUpdate()
     const bySku = new Map(rows.map((row) => [row.sku, row]))
     const shortages: Shortage[] = []
+    // Placement refuses mixed currencies; a price changed since then is caught here.
+    const orderCurrency = rows[0]?.currency
     for (const sku of skus) {
       const row = bySku.get(sku)
       const requested = wanted.get(sku)!
       const available = row ? row.on_hand - row.reserved : 0
       if (!row) shortages.push({ sku, requested, available: 0, reason: 'unknown' })
       else if (!row.active) shortages.push({ sku, requested, available, reason: 'inactive' })
+      else if (row.currency !== orderCurrency)
+        shortages.push({ sku, requested, available, reason: 'currency' })
       else if (available < requested) shortages.push({ sku, requested, available, reason: 'short' })
     }
     if (shortages.length) {
@@ -267,7 +277,6 @@ export const reservations = {
         orderId,
       }))
     )
-    const currencies = new Set(reserved.map((line) => line.currency))
     await events.publish(
       trx,
       'inventory.stock_reserved',
@@ -275,16 +284,36 @@ export const reservations = {
         orderId,
         lines: reserved,
         totalMinor: reserved.reduce((sum, line) => sum + line.quantity * line.unitPriceMinor, 0),
-        // One order, one currency: a mixed cart is priced in its first line's currency.
-        currency: [...currencies][0],
+        currency: orderCurrency!,
       },
       { version: 1, tenantId, aggregateId: orderId }
     )
   },
 
-  /** Compensation: gives a cancelled order's reservation back (once). */
+  /**
+   * Compensation: gives a cancelled order's reservation back (once). When the
+   * cancellation overtakes the placement (events of one order may arrive in
+   * either order), there is nothing to give back yet: a 'released' marker is
+   * left instead, and the late reservation becomes a no-op. The unique
+   * (tenant, order) key makes a reserve and a release racing on one order
+   * serialise: the loser fails, is retried by the bus, and sees the winner's row.
+   */
   async release(trx: TransactionClientContract, tenantId: string, orderId: string) {
     const released = await settle(trx, tenantId, orderId, 'release')
+    if (!released) {
+      const handled = await trx.from('inventory_reservations').where('order_id', orderId).first()
+      // No onConflict: a reservation committing meanwhile must fail this attempt, so the
+      // retry releases it rather than leaving stock held for a cancelled order.
+      if (!handled) {
+        await trx.table('inventory_reservations').insert({
+          id: newId(),
+          tenant_id: tenantId,
+          order_id: orderId,
+          status: 'released',
+          lines: JSON.stringify([]),
+        })
+      }
+    }
     if (released) {
       await events.publish(
         trx,

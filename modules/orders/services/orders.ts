@@ -117,7 +117,7 @@ export const orders = {
     input: { lines: OrderLine[]; customerEmail: string; note?: string | null },
     placedBy: string
   ) {
-    const unsellable = await catalog.unsellable(
+    const { unsellable, currencies } = await catalog.saleability(
       trx,
       input.lines.map((line) => line.sku)
     )
@@ -127,6 +127,16 @@ export const orders = {
           field: 'lines',
           rule: 'sku',
           message: `Unknown or inactive SKU: ${unsellable.join(', ')}`,
+        },
+      ])
+    }
+    if (currencies.length > 1) {
+      // A total in one currency cannot add up euros and dollars.
+      throw new ProblemException(422, 'validation_failed', 'An order is paid in one currency.', [
+        {
+          field: 'lines',
+          rule: 'currency',
+          message: `These items are priced in ${currencies.join(' and ')}; place one order per currency.`,
         },
       ])
     }
@@ -185,7 +195,12 @@ export const orders = {
     return updated
   },
 
-  /** Saga: stock was reserved. A pending order is confirmed; one cancelled meanwhile gives it back. */
+  /**
+   * Saga: stock was reserved. A pending order is confirmed. One cancelled
+   * meanwhile needs nothing here: its single orders.order_cancelled reaches
+   * the inventory too, which releases the reservation (or, arriving first,
+   * prevented it).
+   */
   async onStockReserved(
     trx: TransactionClientContract,
     payload: { orderId: string; lines: ReservedLine[]; totalMinor: number; currency: string }
@@ -209,14 +224,6 @@ export const orders = {
           totalMinor: payload.totalMinor,
           currency: payload.currency,
         },
-        { version: 1, tenantId: order.tenant_id, aggregateId: order.id }
-      )
-    } else if (order.status === 'cancelled') {
-      // Cancelled while the reservation was on its way: ask inventory to release it.
-      await events.publish(
-        trx,
-        'orders.order_cancelled',
-        { orderId: order.id, customerEmail: order.customer_email, previousStatus: 'cancelled' },
         { version: 1, tenantId: order.tenant_id, aggregateId: order.id }
       )
     }
