@@ -212,10 +212,23 @@ export const reservations = {
     orderId: string,
     lines: Array<{ sku: string; quantity: number }>
   ) {
-    // Any row means this order was handled: reserved already, or released before it arrived
-    // (the marker release() leaves), in which case reserving now would hold stock for nobody.
-    const existing = await trx.from('inventory_reservations').where('order_id', orderId).first()
-    if (existing) return
+    // Claim the order first. A row already there means it was handled: reserved before, or
+    // released before it arrived (release() leaves a marker), and reserving now would hold
+    // stock for nobody. A release racing with this claim waits on the row and then sees it.
+    const claimed = await trx
+      .table('inventory_reservations')
+      .insert({
+        id: newId(),
+        tenant_id: tenantId,
+        order_id: orderId,
+        status: 'pending',
+        lines: JSON.stringify([]),
+      })
+      .onConflict(['tenant_id', 'order_id'])
+      .ignore()
+      .returning('id')
+    if (claimed.length === 0) return
+    const reservationId = claimed[0].id as string
     const wanted = new Map<string, number>()
     for (const line of lines) wanted.set(line.sku, (wanted.get(line.sku) ?? 0) + line.quantity)
     const skus = [...wanted.keys()].sort()
@@ -239,6 +252,10 @@ export const reservations = {
       else if (available < requested) shortages.push({ sku, requested, available, reason: 'short' })
     }
     if (shortages.length) {
+      await trx
+        .from('inventory_reservations')
+        .where('id', reservationId)
+        .update({ status: 'rejected', updated_at: trx.raw('now()') })
       await events.publish(
         trx,
         'inventory.stock_rejected',
@@ -260,13 +277,10 @@ export const reservations = {
       unitPriceMinor: Number(bySku.get(sku)!.price_minor),
       currency: bySku.get(sku)!.currency,
     }))
-    await trx.table('inventory_reservations').insert({
-      id: newId(),
-      tenant_id: tenantId,
-      order_id: orderId,
-      status: 'reserved',
-      lines: JSON.stringify(reserved),
-    })
+    await trx
+      .from('inventory_reservations')
+      .where('id', reservationId)
+      .update({ status: 'reserved', lines: JSON.stringify(reserved), updated_at: trx.raw('now()') })
     await ledger(
       trx,
       tenantId,
@@ -294,25 +308,28 @@ export const reservations = {
    * Compensation: gives a cancelled order's reservation back (once). When the
    * cancellation overtakes the placement (events of one order may arrive in
    * either order), there is nothing to give back yet: a 'released' marker is
-   * left instead, and the late reservation becomes a no-op. The unique
-   * (tenant, order) key makes a reserve and a release racing on one order
-   * serialise: the loser fails, is retried by the bus, and sees the winner's row.
+   * left instead, and the late reservation becomes a no-op. If a reservation
+   * of the same order is being made at this moment, the marker's insert waits
+   * for it and then finds its row: the reservation is released here, in the
+   * same attempt.
    */
   async release(trx: TransactionClientContract, tenantId: string, orderId: string) {
-    const released = await settle(trx, tenantId, orderId, 'release')
+    let released = await settle(trx, tenantId, orderId, 'release')
     if (!released) {
-      const handled = await trx.from('inventory_reservations').where('order_id', orderId).first()
-      // No onConflict: a reservation committing meanwhile must fail this attempt, so the
-      // retry releases it rather than leaving stock held for a cancelled order.
-      if (!handled) {
-        await trx.table('inventory_reservations').insert({
+      const marked = await trx
+        .table('inventory_reservations')
+        .insert({
           id: newId(),
           tenant_id: tenantId,
           order_id: orderId,
           status: 'released',
           lines: JSON.stringify([]),
         })
-      }
+        .onConflict(['tenant_id', 'order_id'])
+        .ignore()
+        .returning('id')
+      // A row was there after all (committed while we waited): settle it if it holds stock.
+      if (marked.length === 0) released = await settle(trx, tenantId, orderId, 'release')
     }
     if (released) {
       await events.publish(

@@ -4,6 +4,10 @@ import { assertProblem } from '#tests/helpers/openapi'
 import { registerUser, resetIdentity } from '#tests/helpers/identity'
 import { createItem, placeOrder, resetOrders } from '#tests/helpers/orders'
 import { drainBus } from '#tests/helpers/waiting'
+import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
+import { newId } from '#app/platform/ids'
+import { tenancy } from '#app/tenancy/tenancy'
+import { reservations } from '#modules/inventory/services/stock'
 
 async function stock(sku: string) {
   return db.from('inventory_items').where('sku', sku).firstOrFail()
@@ -102,6 +106,28 @@ test.group('the saga states facts once', (group) => {
     const order = await db.from('orders_orders').where('id', id).first()
     assert.equal(order.status, 'cancelled')
     await assertOneCancellation(assert, id)
+  })
+
+  test('reserve and release of one order racing: nothing held, each done in one attempt', async ({
+    client,
+    assert,
+  }) => {
+    const owner = await registerUser(client)
+    await createItem(client, owner, { sku: 'A', onHand: 1000 })
+    const tenantId = owner.activeTenantId!
+    const run = (work: (trx: TransactionClientContract) => Promise<void>) =>
+      tenancy.run(tenantId, work)
+    for (let round = 0; round < 40; round++) {
+      const orderId = newId()
+      const reserve = () =>
+        run((trx) => reservations.reserve(trx, tenantId, orderId, [{ sku: 'A', quantity: 3 }]))
+      const release = () => run((trx) => reservations.release(trx, tenantId, orderId))
+      // Both at once, in alternating order of start; neither may throw (no retry needed).
+      await Promise.all(round % 2 ? [reserve(), release()] : [release(), reserve()])
+      const row = await db.from('inventory_reservations').where('order_id', orderId).first()
+      assert.equal(row.status, 'released', `round ${round}`)
+    }
+    assert.include(await stock('A'), { on_hand: 1000, reserved: 0 })
   })
 
   test('an order mixing currencies is refused at placement; nothing is stored', async ({
