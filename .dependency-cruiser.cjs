@@ -23,6 +23,17 @@ module.exports = {
       to: { path: '^modules/' },
     },
     {
+      name: 'thin-controllers',
+      comment:
+        'A controller validates, authorizes, calls a service and answers: the service owns units of work and SQL.',
+      severity: 'error',
+      from: {
+        path: '(^modules/[^/]+/controllers/|_controller\\.ts$)',
+        pathNot: '^tests/fixtures/lint/',
+      },
+      to: { path: ['app/tenancy/', 'node_modules/@adonisjs/lucid/', 'node_modules/pg/'] },
+    },
+    {
       name: 'not-to-unresolvable',
       comment: 'An import that does not resolve would fail at run time.',
       severity: 'error',

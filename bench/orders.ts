@@ -120,8 +120,9 @@ try {
     await worker.start()
     const started = performance.now()
     await placeAll(() =>
-      tenancy.run(tenantId, (trx) =>
-        orders.place(trx, tenantId, { lines, customerEmail: 'bench@example.com' }, ownerId)
+      orders.place(
+        { tenantId, userId: ownerId, role: 'owner' },
+        { lines, customerEmail: 'bench@example.com' }
       )
     )
     for (;;) {

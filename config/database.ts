@@ -1,7 +1,7 @@
 import env from '#start/env'
 import app from '@adonisjs/core/services/app'
 import { defineConfig } from '@adonisjs/lucid'
-import { migrationPaths } from '#start/modules'
+import { migrationPaths } from '#start/module_names'
 
 const dbConfig = defineConfig({
   connection: 'postgres',

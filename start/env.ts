@@ -3,7 +3,7 @@
 | the process with one line naming the variable (see bin/ entrypoints).
 */
 import { Env } from '@adonisjs/core/env'
-import { MODULE_NAMES } from '#start/modules'
+import { MODULE_NAMES } from '#start/module_names'
 
 function optionalUrl(protocols: string[], hint: string) {
   return (name: string, value?: string) => {

@@ -1,67 +1,48 @@
 /*
-| The composition root's list of modules. A module is a folder under modules/
-| with routes.ts (default export: a function registering its routes under
-| /api/v1) and openapi.ts (default export: its OpenAPI fragment).
+| The composition root's modules: each module's definition (module.ts),
+| imported, so a module missing here — or a definition whose parts do not fit
+| — is a type error rather than a file the loader did not find.
 */
-import { existsSync } from 'node:fs'
-import { fileURLToPath } from 'node:url'
-import type { OpenApiFragment } from '#app/openapi/types'
+import type { ModuleDefinition } from '#app/modules/definition'
+import { registerBackgroundTask } from '#app/platform/background'
+import { registerMaintenance } from '#app/platform/maintenance'
 import { isModuleSelected } from '#app/platform/module_selection'
+import { MODULE_NAMES, type ModuleName } from '#start/module_names'
+import system from '#modules/system/module'
+import identity from '#modules/identity/module'
+import gateway from '#modules/gateway/module'
+import inventory from '#modules/inventory/module'
+import orders from '#modules/orders/module'
+import notifications from '#modules/notifications/module'
 
-export const MODULE_NAMES = [
-  'system',
-  'identity',
-  'gateway',
-  'inventory',
-  'orders',
-  'notifications',
-] as const
-export type ModuleName = (typeof MODULE_NAMES)[number]
+export { MODULE_NAMES, type ModuleName } from '#start/module_names'
+
+export const MODULES = {
+  system,
+  identity,
+  gateway,
+  inventory,
+  orders,
+  notifications,
+} satisfies { [Name in ModuleName]: ModuleDefinition<Name> }
 
 /** ATRIUM_MODULES=orders,identity limits what a process mounts; unset means all. */
-export function mountedModules(selection?: string): ModuleName[] {
-  return MODULE_NAMES.filter((name) => isModuleSelected(name, selection))
-}
-
-/** Every module's migrations run in every process: split processes share one schema. */
-export function migrationPaths(): string[] {
-  return MODULE_NAMES.map((name) => `modules/${name}/database/migrations`).filter((path) =>
-    existsSync(fileURLToPath(new URL(`../${path}`, import.meta.url)))
+export function mountedModules(selection?: string): ModuleDefinition[] {
+  return MODULE_NAMES.filter((name) => isModuleSelected(name, selection)).map(
+    (name) => MODULES[name] as ModuleDefinition
   )
 }
 
-export interface ModuleDefinition {
-  name: ModuleName
-  /** Routes under /api/v1. */
-  registerRoutes: () => void
-  /** Routes outside /api/v1 (e.g. /.well-known/jwks.json), when the module has any. */
-  registerRootRoutes?: () => void
-  openapi: OpenApiFragment
-}
-
 /**
- * Imports the module's subscribers.ts, when it has one, so its `subscribe()`
- * calls register handlers in this process. Every process loads every
- * module's: the relay routes by the full table (an event for a module mounted
- * elsewhere still needs its queue), while consumers only take the mounted ones.
+ * Plugs every module's background parts into this process: event handlers
+ * (all modules': the relay routes by the full table; consumers take only the
+ * mounted ones'), jobs (run only while their module is mounted) and purges.
  */
-export async function loadSubscribers(name: ModuleName) {
-  const file = new URL(`../modules/${name}/subscribers.ts`, import.meta.url)
-  const compiled = new URL(`../modules/${name}/subscribers.js`, import.meta.url)
-  if (existsSync(fileURLToPath(file)) || existsSync(fileURLToPath(compiled))) {
-    await import(`#modules/${name}/subscribers`)
+export async function registerModuleParts() {
+  for (const name of MODULE_NAMES) {
+    const module: ModuleDefinition = MODULES[name]
+    for (const job of module.jobs ?? []) registerBackgroundTask(job)
+    for (const task of module.maintenance ?? []) registerMaintenance(task)
   }
-}
-
-export async function loadModule(name: ModuleName): Promise<ModuleDefinition> {
-  const [routes, openapi] = await Promise.all([
-    import(`#modules/${name}/routes`) as Promise<{ default: () => void; rootRoutes?: () => void }>,
-    import(`#modules/${name}/openapi`) as Promise<{ default: OpenApiFragment }>,
-  ])
-  return {
-    name,
-    registerRoutes: routes.default,
-    registerRootRoutes: routes.rootRoutes,
-    openapi: openapi.default,
-  }
+  await Promise.all(MODULE_NAMES.map((name) => (MODULES[name] as ModuleDefinition).subscribers?.()))
 }

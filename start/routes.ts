@@ -4,12 +4,14 @@
 */
 import env from '#start/env'
 import router from '@adonisjs/core/services/router'
-import { MODULE_NAMES, loadModule, loadSubscribers, mountedModules } from '#start/modules'
+import app from '@adonisjs/core/services/app'
+import { MODULE_NAMES, MODULES, mountedModules, registerModuleParts } from '#start/modules'
 import { buildDocument } from '#app/openapi/document'
 import { publishDocument } from '#app/openapi/registry'
 import { platformOpenApi } from '#app/http/platform_openapi'
 import { operationsOpenApi } from '#app/operations/openapi'
 import { middleware } from '#start/kernel'
+import { changeFeed } from '#app/platform/change_feed'
 import packageJson from '../package.json' with { type: 'json' }
 
 const PlatformController = () => import('#app/http/platform_controller')
@@ -23,26 +25,31 @@ router.get('/docs', [PlatformController, 'docs'])
 router.get('/docs/init.js', [PlatformController, 'docsInit'])
 router.get('/docs/assets/:name', [PlatformController, 'docsAsset'])
 
-const mounted = mountedModules(env.get('ATRIUM_MODULES'))
-const modules = await Promise.all(mounted.map(loadModule))
-// Every module's subscribers: the relay's routing table. Workers consume only the mounted ones.
-await Promise.all(MODULE_NAMES.map(loadSubscribers))
+const modules = mountedModules(env.get('ATRIUM_MODULES'))
+await registerModuleParts()
+app.terminating(() => changeFeed.close())
+// Every loaded module's shutdown runs, mounted or not: its buffers and listeners live in this process.
+for (const name of MODULE_NAMES) {
+  const { onShutdown } = MODULES[name] as { onShutdown?: () => Promise<void> }
+  if (onShutdown) app.terminating(onShutdown)
+}
 
 router
   .group(() => {
     router
       .group(() => {
+        router.get('/', [OperationsController, 'index'])
         router.get('/:id', [OperationsController, 'show'])
         router.delete('/:id', [OperationsController, 'destroy'])
         router.get('/:id/events', [OperationsController, 'events'])
       })
       .prefix('/operations')
       .use(middleware.auth())
-    for (const module of modules) module.registerRoutes()
+    for (const module of modules) module.routes()
   })
   .prefix('/api/v1')
 
-for (const module of modules) module.registerRootRoutes?.()
+for (const module of modules) module.rootRoutes?.()
 
 publishDocument(
   buildDocument(

@@ -1,5 +1,5 @@
 import type { OpenApiFragment } from '#app/openapi/types'
-import { json, ref, response } from '#app/openapi/components'
+import { json, pageOf, parameter, ref, response } from '#app/openapi/components'
 
 const id = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }
 const bearer = [{ bearer: [] }]
@@ -16,6 +16,30 @@ export const operationsOpenApi: OpenApiFragment = {
     },
   ],
   paths: {
+    '/api/v1/operations': {
+      get: {
+        operationId: 'operationsList',
+        summary: 'Your operations, newest first (owners and admins: everyone’s)',
+        tags: ['operations'],
+        security: bearer,
+        parameters: [
+          {
+            name: 'status',
+            in: 'query',
+            schema: { enum: ['queued', 'running', 'succeeded', 'failed', 'cancelled'] },
+          },
+          { name: 'kind', in: 'query', schema: { type: 'string', maxLength: 80 } },
+          parameter('Limit'),
+          parameter('Cursor'),
+        ],
+        responses: {
+          200: json(pageOf(ref('Operation'))),
+          401: response('Unauthorized'),
+          404: { ...response('NotFound'), description: 'tenant_not_found' },
+          422: response('ValidationFailed'),
+        },
+      },
+    },
     '/api/v1/operations/{id}': {
       get: {
         operationId: 'operationsShow',
@@ -69,6 +93,7 @@ export const operationsOpenApi: OpenApiFragment = {
         'result',
         'error',
         'cancelRequested',
+        'createdBy',
         'createdAt',
         'startedAt',
         'finishedAt',
@@ -82,6 +107,7 @@ export const operationsOpenApi: OpenApiFragment = {
         result: { description: 'The operation’s result once succeeded, else null' },
         error: { oneOf: [ref('Problem'), { type: 'null' }] },
         cancelRequested: { type: 'boolean' },
+        createdBy: { type: ['string', 'null'], format: 'uuid' },
         createdAt: { type: 'string', format: 'date-time' },
         startedAt: { type: ['string', 'null'], format: 'date-time' },
         finishedAt: { type: ['string', 'null'], format: 'date-time' },

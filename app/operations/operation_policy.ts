@@ -15,4 +15,13 @@ export default class OperationPolicy extends ActiveTenantPolicy {
   cancel(principal: Principal, operation: { created_by: string | null }) {
     return this.view(principal, operation)
   }
+
+  /** Listing: anyone lists their own; owners and admins see everyone's. */
+  list(_principal: Principal) {
+    return true
+  }
+
+  viewEveryone(principal: Principal) {
+    return this.hasRole(principal, MANAGERS)
+  }
 }

@@ -1,8 +1,5 @@
-import app from '@adonisjs/core/services/app'
 import router from '@adonisjs/core/services/router'
 import { middleware } from '#start/kernel'
-import { changeFeed } from '#modules/gateway/services/change_feed'
-import { usageRecorder } from '#modules/gateway/services/usage'
 
 const OVERHEAD_HEADER = 'x-atrium-overhead-ms'
 const AdminController = () => import('#modules/gateway/controllers/admin_controller')
@@ -57,9 +54,4 @@ export function rootRoutes() {
         }
       }
     })
-  // Buffered usage is written, and the key cache's LISTEN connection closed, before the process exits.
-  app.terminating(async () => {
-    await usageRecorder.close()
-    await changeFeed.close()
-  })
 }

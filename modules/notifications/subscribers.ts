@@ -2,14 +2,13 @@
 | Notifications react to the order saga's outcomes: an in-app notification
 | for the tenant, an email to the customer and the tenant's webhooks — all
 | written in the event's unit of work (through the inbox, so once per event)
-| and sent by background tasks.
+| and sent by the module's jobs (module.ts).
 */
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import { subscribe } from '#app/messaging/subscribers'
-import { registerBackgroundTask } from '#app/platform/background'
 import type { EventEnvelope } from '#app/messaging/types'
-import { inbox, outboundMail, sendDueEmails } from '#modules/notifications/services/notifications'
-import { deliverDueWebhooks, webhooks } from '#modules/notifications/services/webhooks'
+import { inbox, outboundMail } from '#modules/notifications/services/notifications'
+import { webhooks } from '#modules/notifications/services/webhooks'
 import '#modules/orders/index'
 
 type OrderOutcome =
@@ -70,6 +69,3 @@ for (const type of Object.keys(COPY) as OrderOutcome[]) {
     onOrderOutcome(type, event as EventEnvelope<OrderOutcome>, trx)
   )
 }
-
-registerBackgroundTask({ name: 'notifications.send_emails', run: () => sendDueEmails() })
-registerBackgroundTask({ name: 'notifications.deliver_webhooks', run: () => deliverDueWebhooks() })

@@ -3,13 +3,13 @@
 | has answered. Runs in the event's tenant unit of work, through the inbox.
 */
 import { subscribe } from '#app/messaging/subscribers'
-import { orders } from '#modules/orders/services/orders'
+import { orderSaga } from '#modules/orders/services/orders'
 import '#modules/inventory/index'
 
 subscribe('inventory.stock_reserved', 'orders.confirm_order', async (event, trx) => {
-  await orders.onStockReserved(trx, event.payload)
+  await orderSaga.onStockReserved(trx, event.payload)
 })
 
 subscribe('inventory.stock_rejected', 'orders.reject_order', async (event, trx) => {
-  await orders.onStockRejected(trx, event.payload)
+  await orderSaga.onStockRejected(trx, event.payload)
 })

@@ -1,6 +1,6 @@
-import { PassThrough } from 'node:stream'
 import type { HttpContext } from '@adonisjs/core/http'
 import { ProblemException } from '#app/http/problem'
+import { sse } from '#app/http/sse'
 import { keyResolver, type ApiKeyPrincipal } from '#modules/gateway/services/key_auth'
 import type { Scope } from '#modules/gateway/services/keys'
 import { listModels, type Caller } from '#modules/gateway/services/gateway'
@@ -77,12 +77,8 @@ export default class OpenAiController {
 
     const answer = await gateway.chatStream(callerOf(key), request, options)
     const includeUsage = Boolean(streamOptions?.include_usage)
-    const out = new PassThrough()
     sendMeta(ctx, answer)
-    ctx.response.header('content-type', 'text/event-stream; charset=utf-8')
-    ctx.response.header('cache-control', 'no-cache')
-    ctx.response.header('x-accel-buffering', 'no')
-    ctx.response.stream(out)
+    const events = sse(ctx)
     void (async () => {
       try {
         for await (const chunk of answer.result) {
@@ -90,25 +86,23 @@ export default class OpenAiController {
           const sent = includeUsage
             ? { ...chunk, usage: chunk.usage ?? null }
             : { ...chunk, usage: undefined }
-          out.write(`data: ${JSON.stringify(sent)}\n\n`)
+          await events.send(sent)
         }
-        out.write('data: [DONE]\n\n')
+        await events.send('[DONE]')
       } catch (error) {
         if (!options.signal.aborted) {
           const problem = error instanceof ProblemException ? error : null
-          out.write(
-            `data: ${JSON.stringify({
-              error: {
-                message: problem?.message ?? 'The stream failed.',
-                type: 'server_error',
-                param: null,
-                code: problem?.problemCode ?? 'stream_failed',
-              },
-            })}\n\n`
-          )
+          await events.send({
+            error: {
+              message: problem?.message ?? 'The stream failed.',
+              type: 'server_error',
+              param: null,
+              code: problem?.problemCode ?? 'stream_failed',
+            },
+          })
         }
       } finally {
-        out.end()
+        events.close()
       }
     })().catch((error) => ctx.logger.error({ err: error }, 'stream not settled'))
   }

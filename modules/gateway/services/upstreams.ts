@@ -1,5 +1,6 @@
 import { request, type Dispatcher } from 'undici'
 import { isOutboundRefusal, outboundDispatcher, outboundFetch } from '#app/http/outbound'
+import { readEvents } from '#app/http/sse'
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -168,27 +169,14 @@ class OpenAiCompatibleUpstream implements Upstream {
       { ...params, model, stream: true, stream_options: { include_usage: true } },
       signal
     )
-    let buffered = ''
     try {
-      for await (const part of response.body) {
-        buffered += part.toString()
-        let end: number
-        // Server-sent events: blocks separated by a blank line, payload on "data:" lines.
-        while ((end = buffered.indexOf('\n\n')) >= 0) {
-          const block = buffered.slice(0, end)
-          buffered = buffered.slice(end + 2)
-          const data = block
-            .split('\n')
-            .filter((line) => line.startsWith('data:'))
-            .map((line) => line.slice(5).trimStart())
-            .join('\n')
-          if (!data) continue
-          if (data === '[DONE]') return
-          const chunk = JSON.parse(data)
-          if (chunk.error)
-            throw new UpstreamError(chunk.error.message ?? 'upstream stream error', 502, true)
-          yield chunk as ChatCompletionChunk
-        }
+      for await (const { data } of readEvents(response.body)) {
+        if (!data) continue
+        if (data === '[DONE]') return
+        const chunk = JSON.parse(data)
+        if (chunk.error)
+          throw new UpstreamError(chunk.error.message ?? 'upstream stream error', 502, true)
+        yield chunk as ChatCompletionChunk
       }
     } catch (error) {
       throw translateTransportError(error, signal)

@@ -2,6 +2,9 @@ import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import { ProblemException } from '#app/http/problem'
 import { isUuid, newId } from '#app/platform/ids'
 import { events } from '#app/messaging/outbox'
+import type { TenantActor } from '#app/auth/policies'
+import { paginate, type PageRequest } from '#app/http/pagination'
+import { inActiveTenant } from '#app/tenancy/active_tenant'
 import { catalog, type ReservedLine, type Shortage } from '#modules/inventory/index'
 import type { OrderLine } from '#modules/orders/events'
 
@@ -92,109 +95,156 @@ async function transition(
   return updated as OrderRow
 }
 
+async function historyOf(trx: TransactionClientContract, id: string) {
+  const rows = await trx
+    .from('orders_status_history')
+    .where('order_id', id)
+    .orderBy('created_at')
+    .orderBy('id')
+  return rows.map((row) => ({
+    from: row.from_status,
+    to: row.to_status,
+    reason: row.reason,
+    actorUserId: row.actor_user_id,
+    at: new Date(row.created_at).toISOString(),
+  }))
+}
+
+export interface OrderFilters extends PageRequest {
+  status?: OrderStatus
+  customer?: string
+  /** YYYY-MM-DD, inclusive. */
+  from?: string
+  to?: string
+}
+
+/** The use cases, each its own unit of work in the actor's tenant (OrderPolicy has decided who may). */
 export const orders = {
-  find,
-
-  async history(trx: TransactionClientContract, id: string) {
-    const rows = await trx
-      .from('orders_status_history')
-      .where('order_id', id)
-      .orderBy('created_at')
-      .orderBy('id')
-    return rows.map((row) => ({
-      from: row.from_status,
-      to: row.to_status,
-      reason: row.reason,
-      actorUserId: row.actor_user_id,
-      at: new Date(row.created_at).toISOString(),
-    }))
-  },
-
-  /** Records the order as pending and publishes orders.order_placed, in one transaction. */
-  async place(
-    trx: TransactionClientContract,
-    tenantId: string,
-    input: { lines: OrderLine[]; customerEmail: string; note?: string | null },
-    placedBy: string
-  ) {
-    const { unsellable, currencies } = await catalog.saleability(
-      trx,
-      input.lines.map((line) => line.sku)
-    )
-    if (unsellable.length) {
-      throw new ProblemException(422, 'validation_failed', 'Some SKUs are not for sale.', [
-        {
-          field: 'lines',
-          rule: 'sku',
-          message: `Unknown or inactive SKU: ${unsellable.join(', ')}`,
-        },
-      ])
-    }
-    if (currencies.length > 1) {
-      // A total in one currency cannot add up euros and dollars.
-      throw new ProblemException(422, 'validation_failed', 'An order is paid in one currency.', [
-        {
-          field: 'lines',
-          rule: 'currency',
-          message: `These items are priced in ${currencies.join(' and ')}; place one order per currency.`,
-        },
-      ])
-    }
-    const id = newId()
-    const [row] = await trx
-      .table('orders_orders')
-      .insert({
-        id,
-        tenant_id: tenantId,
-        status: 'pending',
-        customer_email: input.customerEmail.toLowerCase(),
-        note: input.note ?? null,
-        lines: JSON.stringify(input.lines),
-        placed_by: placedBy,
-      })
-      .returning('*')
-    await trx.table('orders_status_history').insert({
-      id: newId(),
-      tenant_id: tenantId,
-      order_id: id,
-      from_status: null,
-      to_status: 'pending',
-      reason: 'placed',
-      actor_user_id: placedBy,
+  list(actor: TenantActor, filters: OrderFilters) {
+    return inActiveTenant(actor, (trx) => {
+      const query = trx.from('orders_orders').where('tenant_id', actor.tenantId)
+      if (filters.status) query.where('status', filters.status)
+      if (filters.customer) query.where('customer_email', filters.customer.toLowerCase())
+      if (filters.from) query.where('created_at', '>=', filters.from)
+      if (filters.to) query.where('created_at', '<', trx.raw(`?::date + 1`, [filters.to]))
+      return paginate<OrderRow, ReturnType<typeof presentOrder>>(query, filters, {}, (row) =>
+        presentOrder(row)
+      )
     })
-    await events.publish(
-      trx,
-      'orders.order_placed',
-      { orderId: id, lines: input.lines, customerEmail: input.customerEmail.toLowerCase() },
-      { version: 1, tenantId, aggregateId: id }
-    )
-    return row as OrderRow
   },
 
-  async cancel(trx: TransactionClientContract, id: string, actorUserId: string) {
-    const order = await find(trx, id, true)
-    const updated = await transition(trx, order, 'cancelled', { reason: 'cancelled', actorUserId })
-    await events.publish(
-      trx,
-      'orders.order_cancelled',
-      { orderId: id, customerEmail: order.customer_email, previousStatus: order.status },
-      { version: 1, tenantId: order.tenant_id, aggregateId: id }
-    )
-    return updated
+  show(actor: TenantActor, id: string) {
+    return inActiveTenant(actor, async (trx) => {
+      const row = await find(trx, id)
+      return presentOrder(row, await historyOf(trx, row.id))
+    })
   },
 
-  async fulfil(trx: TransactionClientContract, id: string, actorUserId: string) {
-    const order = await find(trx, id, true)
-    const updated = await transition(trx, order, 'fulfilled', { reason: 'fulfilled', actorUserId })
-    await events.publish(
-      trx,
-      'orders.order_fulfilled',
-      { orderId: id, customerEmail: order.customer_email },
-      { version: 1, tenantId: order.tenant_id, aggregateId: id }
+  async place(
+    actor: TenantActor,
+    input: { lines: OrderLine[]; customerEmail: string; note?: string | null }
+  ) {
+    return presentOrder(
+      await inActiveTenant(actor, (trx, tenantId) => place(trx, tenantId, input, actor.userId))
     )
-    return updated
   },
 
+  async cancel(actor: TenantActor, id: string) {
+    return presentOrder(await inActiveTenant(actor, (trx) => cancel(trx, id, actor.userId)))
+  },
+
+  async fulfil(actor: TenantActor, id: string) {
+    return presentOrder(await inActiveTenant(actor, (trx) => fulfil(trx, id, actor.userId)))
+  },
+}
+
+/** Records the order as pending and publishes orders.order_placed, in one transaction. */
+async function place(
+  trx: TransactionClientContract,
+  tenantId: string,
+  input: { lines: OrderLine[]; customerEmail: string; note?: string | null },
+  placedBy: string
+) {
+  const { unsellable, currencies } = await catalog.saleability(
+    trx,
+    input.lines.map((line) => line.sku)
+  )
+  if (unsellable.length) {
+    throw new ProblemException(422, 'validation_failed', 'Some SKUs are not for sale.', [
+      {
+        field: 'lines',
+        rule: 'sku',
+        message: `Unknown or inactive SKU: ${unsellable.join(', ')}`,
+      },
+    ])
+  }
+  if (currencies.length > 1) {
+    // A total in one currency cannot add up euros and dollars.
+    throw new ProblemException(422, 'validation_failed', 'An order is paid in one currency.', [
+      {
+        field: 'lines',
+        rule: 'currency',
+        message: `These items are priced in ${currencies.join(' and ')}; place one order per currency.`,
+      },
+    ])
+  }
+  const id = newId()
+  const [row] = await trx
+    .table('orders_orders')
+    .insert({
+      id,
+      tenant_id: tenantId,
+      status: 'pending',
+      customer_email: input.customerEmail.toLowerCase(),
+      note: input.note ?? null,
+      lines: JSON.stringify(input.lines),
+      placed_by: placedBy,
+    })
+    .returning('*')
+  await trx.table('orders_status_history').insert({
+    id: newId(),
+    tenant_id: tenantId,
+    order_id: id,
+    from_status: null,
+    to_status: 'pending',
+    reason: 'placed',
+    actor_user_id: placedBy,
+  })
+  await events.publish(
+    trx,
+    'orders.order_placed',
+    { orderId: id, lines: input.lines, customerEmail: input.customerEmail.toLowerCase() },
+    { version: 1, tenantId, aggregateId: id }
+  )
+  return row as OrderRow
+}
+
+async function cancel(trx: TransactionClientContract, id: string, actorUserId: string) {
+  const order = await find(trx, id, true)
+  const updated = await transition(trx, order, 'cancelled', { reason: 'cancelled', actorUserId })
+  await events.publish(
+    trx,
+    'orders.order_cancelled',
+    { orderId: id, customerEmail: order.customer_email, previousStatus: order.status },
+    { version: 1, tenantId: order.tenant_id, aggregateId: id }
+  )
+  return updated
+}
+
+async function fulfil(trx: TransactionClientContract, id: string, actorUserId: string) {
+  const order = await find(trx, id, true)
+  const updated = await transition(trx, order, 'fulfilled', { reason: 'fulfilled', actorUserId })
+  await events.publish(
+    trx,
+    'orders.order_fulfilled',
+    { orderId: id, customerEmail: order.customer_email },
+    { version: 1, tenantId: order.tenant_id, aggregateId: id }
+  )
+  return updated
+}
+
+/** The saga's steps, run by subscribers inside the event's tenant unit of work. */
+export const orderSaga = {
   /**
    * Saga: stock was reserved. A pending order is confirmed. One cancelled
    * meanwhile needs nothing here: its single orders.order_cancelled reaches

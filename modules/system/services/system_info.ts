@@ -1,5 +1,6 @@
 import env from '#start/env'
-import { mountedModules } from '#start/modules'
+import { MODULE_NAMES } from '#start/module_names'
+import { isModuleSelected } from '#app/platform/module_selection'
 import packageJson from '../../../package.json' with { type: 'json' }
 
 export interface SystemInfo {
@@ -17,6 +18,6 @@ export function systemInfo(): SystemInfo {
     version: packageJson.version,
     node: process.version,
     role: env.get('ATRIUM_ROLE') ?? 'all',
-    modules: mountedModules(env.get('ATRIUM_MODULES')),
+    modules: MODULE_NAMES.filter((name) => isModuleSelected(name, env.get('ATRIUM_MODULES'))),
   }
 }

@@ -1,4 +1,5 @@
 import { test } from '@japa/runner'
+import { createParser, type EventSourceMessage } from 'eventsource-parser'
 import OpenAI from 'openai'
 import { resetIdentity } from '#tests/helpers/identity'
 import {
@@ -30,11 +31,13 @@ async function rawChat(secret: string, body: unknown, headers: Record<string, st
 }
 
 /** Parses an SSE body into its data payloads. */
+/** The data of each event, parsed as the spec says; every event must carry an id. */
 function sseData(text: string) {
-  return text
-    .split('\n\n')
-    .filter((block) => block.startsWith('data: '))
-    .map((block) => block.slice('data: '.length))
+  const events: EventSourceMessage[] = []
+  const parser = createParser({ onEvent: (event) => events.push(event) })
+  parser.feed(text)
+  if (events.some((event) => !event.id)) throw new Error(`an event without an id in ${text}`)
+  return events.map((event) => event.data)
 }
 
 /** The SDK error a call rejects with (fails the test when it resolves). */

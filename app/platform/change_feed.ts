@@ -1,0 +1,96 @@
+import pg from 'pg'
+import logger from '@adonisjs/core/services/logger'
+import env from '#start/env'
+
+type Handler = (payload: string) => void
+
+/**
+ * One LISTEN connection per process for every channel the process cares
+ * about (cache invalidation, operation progress). Writers NOTIFY inside their
+ * transaction, so listeners hear about a commit right after it. While the
+ * connection is down `listening` is false and every handler gets '*' once:
+ * caches must stop trusting themselves and streams fall back to reading.
+ */
+class ChangeFeed {
+  #handlers = new Map<string, Set<Handler>>()
+  #client?: pg.Client
+  #connecting?: Promise<void>
+  #listened = new Set<string>()
+  listening = false
+
+  /** Calls `handler` with each NOTIFY payload on `channel`; returns a function that stops it. */
+  on(channel: string, handler: Handler) {
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(channel)) throw new Error(`Not a channel name: ${channel}`)
+    const handlers = this.#handlers.get(channel) ?? new Set()
+    handlers.add(handler)
+    this.#handlers.set(channel, handlers)
+    if (this.listening && !this.#listened.has(channel)) void this.#listen(this.#client!, channel)
+    return () => {
+      handlers.delete(handler)
+    }
+  }
+
+  /** Starts listening if it is not (never throws; call it whenever a listener is about to rely on it). */
+  ensure() {
+    if (this.#client || this.#connecting) return
+    const client = new pg.Client({ connectionString: env.get('DATABASE_URL') })
+    const drop = () => {
+      if (this.#client !== client) return
+      this.#client = undefined
+      this.listening = false
+      this.#listened.clear()
+      this.#broadcast('*')
+      client.end().catch(() => {})
+    }
+    client.on('notification', (message) => {
+      for (const handler of this.#handlers.get(message.channel) ?? []) {
+        handler(message.payload ?? '')
+      }
+    })
+    client.on('error', (error) => {
+      logger.warn(
+        { err: error },
+        'change feed lost; listeners fall back to reading until it is back'
+      )
+      drop()
+    })
+    client.on('end', drop)
+    this.#client = client
+    this.#connecting = client
+      .connect()
+      .then(async () => {
+        for (const channel of this.#handlers.keys()) await this.#listen(client, channel)
+        if (this.#client === client) this.listening = true
+      })
+      .catch(drop)
+      .finally(() => (this.#connecting = undefined))
+  }
+
+  /** Resolves once listening (or once the attempt failed). */
+  async ready() {
+    this.ensure()
+    await this.#connecting
+    return this.listening
+  }
+
+  async #listen(client: pg.Client, channel: string) {
+    this.#listened.add(channel)
+    await client.query(`LISTEN ${channel}`).catch(() => this.#listened.delete(channel))
+  }
+
+  #broadcast(payload: string) {
+    for (const handlers of this.#handlers.values()) for (const handler of handlers) handler(payload)
+  }
+
+  async close() {
+    await this.#connecting
+    const client = this.#client
+    this.#client = undefined
+    this.listening = false
+    this.#listened.clear()
+    this.#broadcast('*')
+    await client?.end().catch(() => {})
+  }
+}
+
+export const changeFeed = new ChangeFeed()

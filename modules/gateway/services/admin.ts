@@ -1,0 +1,68 @@
+import type { TenantActor } from '#app/auth/policies'
+import { inGatewayTenant } from '#modules/gateway/services/admin_access'
+import { keys, presentKey, type KeyInput, type KeyLimits } from '#modules/gateway/services/keys'
+import { models, type ModelInput } from '#modules/gateway/services/models'
+import { presentProvider, providers, type ProviderInput } from '#modules/gateway/services/providers'
+import { tenantLimits, usageReport } from '#modules/gateway/services/reports'
+
+const DEFAULT_GRACE_SECONDS = 24 * 3600
+const config = { changesConfig: true }
+
+/**
+ * The gateway's settings as the API manages them, each its own unit of work
+ * in the actor's tenant (GatewayPolicy has decided who may). Changes to
+ * routing tell every process to drop its cached routing when they commit.
+ */
+export const gatewayAdmin = {
+  listProviders: (actor: TenantActor) => inGatewayTenant(actor, (trx) => providers.list(trx)),
+  createProvider: (actor: TenantActor, input: ProviderInput) =>
+    inGatewayTenant(actor, (trx, tenantId) => providers.create(trx, tenantId, input), config),
+  showProvider: (actor: TenantActor, id: string) =>
+    inGatewayTenant(actor, async (trx) => presentProvider(await providers.find(trx, id))),
+  updateProvider: (actor: TenantActor, id: string, input: Partial<ProviderInput>) =>
+    inGatewayTenant(actor, (trx) => providers.update(trx, id, input), config),
+  deleteProvider: (actor: TenantActor, id: string) =>
+    inGatewayTenant(actor, (trx) => providers.remove(trx, id), config),
+
+  listModels: (actor: TenantActor) => inGatewayTenant(actor, (trx) => models.list(trx)),
+  createModel: (actor: TenantActor, input: ModelInput) =>
+    inGatewayTenant(actor, (trx, tenantId) => models.create(trx, tenantId, input), config),
+  showModel: (actor: TenantActor, id: string) =>
+    inGatewayTenant(actor, (trx) => models.get(trx, id)),
+  updateModel: (actor: TenantActor, id: string, input: Partial<ModelInput>) =>
+    inGatewayTenant(actor, (trx, tenantId) => models.update(trx, tenantId, id, input), config),
+  deleteModel: (actor: TenantActor, id: string) =>
+    inGatewayTenant(actor, (trx) => models.remove(trx, id), config),
+
+  listKeys: (actor: TenantActor) => inGatewayTenant(actor, (trx) => keys.list(trx)),
+  createKey: (actor: TenantActor, input: KeyInput) =>
+    inGatewayTenant(actor, (trx, tenantId) => keys.create(trx, tenantId, input, actor.userId)),
+  showKey: (actor: TenantActor, id: string) =>
+    inGatewayTenant(actor, async (trx) => presentKey(await keys.find(trx, id))),
+  updateKey: (actor: TenantActor, id: string, input: Partial<KeyInput>) =>
+    inGatewayTenant(actor, (trx) => keys.update(trx, id, input)),
+  rotateKey: (actor: TenantActor, id: string, gracePeriodSeconds?: number) =>
+    inGatewayTenant(actor, (trx) =>
+      keys.rotate(trx, id, gracePeriodSeconds ?? DEFAULT_GRACE_SECONDS)
+    ),
+  revokeKey: (actor: TenantActor, id: string) =>
+    inGatewayTenant(actor, (trx) => keys.revoke(trx, id)),
+
+  showLimits: (actor: TenantActor) =>
+    inGatewayTenant(actor, (trx, tenantId) => tenantLimits.get(trx, tenantId)),
+  updateLimits: (actor: TenantActor, limits: KeyLimits) =>
+    inGatewayTenant(actor, (trx, tenantId) => tenantLimits.put(trx, tenantId, limits), config),
+
+  /** Usage between two days (inclusive), this month by default. */
+  async usage(
+    actor: TenantActor,
+    query: { groupBy?: 'day' | 'model' | 'key'; from?: string; to?: string }
+  ) {
+    const today = new Date().toISOString().slice(0, 10)
+    const from = query.from ?? `${today.slice(0, 8)}01`
+    const to = query.to ?? today
+    const groupBy = query.groupBy ?? 'day'
+    const data = await inGatewayTenant(actor, (trx) => usageReport(trx, { groupBy, from, to }))
+    return { groupBy, from, to, data }
+  },
+}

@@ -1,0 +1,56 @@
+import type { TenantActor } from '#app/auth/policies'
+import { ProblemException } from '#app/http/problem'
+import { paginate, type PageRequest } from '#app/http/pagination'
+import { inActiveTenant } from '#app/tenancy/active_tenant'
+import { items, presentItem, type ItemInput, type ItemRow } from '#modules/inventory/services/stock'
+
+/**
+ * The catalog's use cases, each its own unit of work in the actor's tenant
+ * (ItemPolicy has decided who may).
+ */
+export const catalogAdmin = {
+  list(actor: TenantActor, filters: { lowStock?: number } & PageRequest) {
+    return inActiveTenant(actor, (trx) => {
+      const query = trx.from('inventory_items').where('tenant_id', actor.tenantId)
+      // Low stock: what is left to sell is at or below the threshold.
+      if (filters.lowStock !== undefined) {
+        query.whereRaw('on_hand - reserved <= ?', [filters.lowStock])
+      }
+      return paginate<ItemRow, ReturnType<typeof presentItem>>(
+        query,
+        filters,
+        { direction: 'asc', sort: { column: 'sku', kind: 'text', value: (row) => row.sku } },
+        presentItem
+      )
+    })
+  },
+
+  show(actor: TenantActor, sku: string) {
+    return inActiveTenant(actor, async (trx) => presentItem(await items.find(trx, sku)))
+  },
+
+  create(actor: TenantActor, input: ItemInput) {
+    return inActiveTenant(actor, (trx, tenantId) =>
+      items.create(trx, tenantId, input, actor.userId)
+    )
+  },
+
+  update(actor: TenantActor, sku: string, input: Partial<Omit<ItemInput, 'sku' | 'onHand'>>) {
+    return inActiveTenant(actor, (trx) => items.update(trx, sku, input))
+  },
+
+  adjust(actor: TenantActor, sku: string, input: { delta: number; reason: string }) {
+    if (input.delta === 0) {
+      throw new ProblemException(422, 'validation_failed', 'An adjustment must change the stock.', [
+        { field: 'delta', rule: 'notZero', message: 'Must not be 0' },
+      ])
+    }
+    return inActiveTenant(actor, (trx, tenantId) =>
+      items.adjust(trx, tenantId, sku, input, actor.userId)
+    )
+  },
+
+  ledger(actor: TenantActor, sku: string) {
+    return inActiveTenant(actor, (trx) => items.ledgerOf(trx, sku))
+  },
+}

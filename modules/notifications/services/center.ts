@@ -1,0 +1,59 @@
+import type { TenantActor } from '#app/auth/policies'
+import { paginate, type PageRequest } from '#app/http/pagination'
+import { inActiveTenant } from '#app/tenancy/active_tenant'
+import {
+  inbox,
+  presentNotification,
+  type NotificationRow,
+} from '#modules/notifications/services/notifications'
+import { webhooks } from '#modules/notifications/services/webhooks'
+
+/**
+ * What members and admins do through the API, each its own unit of work in
+ * the actor's tenant (NotificationPolicy and WebhookPolicy decide who may).
+ */
+export const notificationCenter = {
+  /** The actor's notifications (theirs, and the tenant-wide ones), newest first. */
+  list(actor: TenantActor, filters: { unread?: boolean } & PageRequest) {
+    return inActiveTenant(actor, (trx) => {
+      const query = trx
+        .from('notifications_notifications')
+        .where('tenant_id', actor.tenantId)
+        .where((scope) => scope.whereNull('user_id').orWhere('user_id', actor.userId))
+      if (filters.unread) query.whereNull('read_at')
+      return paginate<NotificationRow, ReturnType<typeof presentNotification>>(
+        query,
+        filters,
+        {},
+        presentNotification
+      )
+    })
+  },
+
+  markRead(actor: TenantActor, id: string) {
+    return inActiveTenant(actor, (trx) => inbox.markRead(trx, id, actor.userId))
+  },
+
+  createWebhook(
+    actor: TenantActor,
+    input: { url: string; eventTypes: string[]; description?: string | null }
+  ) {
+    return inActiveTenant(actor, (trx, tenantId) => webhooks.create(trx, tenantId, input))
+  },
+
+  listWebhooks(actor: TenantActor) {
+    return inActiveTenant(actor, (trx) => webhooks.list(trx))
+  },
+
+  showWebhook(actor: TenantActor, id: string) {
+    return inActiveTenant(actor, (trx) => webhooks.get(trx, id))
+  },
+
+  deleteWebhook(actor: TenantActor, id: string) {
+    return inActiveTenant(actor, (trx) => webhooks.remove(trx, id))
+  },
+
+  webhookDeliveries(actor: TenantActor, id: string) {
+    return inActiveTenant(actor, (trx) => webhooks.deliveries(trx, id))
+  },
+}

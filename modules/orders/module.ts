@@ -1,0 +1,11 @@
+import { defineModule } from '#app/modules/definition'
+import routes from '#modules/orders/routes'
+import openapi from '#modules/orders/openapi'
+
+/** Orders and their saga: placed, confirmed or rejected by the inventory, cancelled, fulfilled. */
+export default defineModule({
+  name: 'orders',
+  routes,
+  openapi,
+  subscribers: () => import('#modules/orders/subscribers'),
+})
