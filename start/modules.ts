@@ -44,5 +44,10 @@ export async function registerModuleParts() {
     for (const job of module.jobs ?? []) registerBackgroundTask(job)
     for (const task of module.maintenance ?? []) registerMaintenance(task)
   }
-  await Promise.all(MODULE_NAMES.map((name) => (MODULES[name] as ModuleDefinition).subscribers?.()))
+  await Promise.all(
+    MODULE_NAMES.flatMap((name) => {
+      const module: ModuleDefinition = MODULES[name]
+      return [module.subscribers?.(), module.operations?.()]
+    })
+  )
 }

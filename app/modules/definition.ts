@@ -21,6 +21,8 @@ export interface ModuleDefinition<Name extends string = string> {
    * consumes only the mounted ones'.
    */
   subscribers?: () => Promise<unknown>
+  /** Loads the module's operation handlers (their `defineOperation()` calls); every process loads them. */
+  operations?: () => Promise<unknown>
   /** Recurring work the worker runs on each pass while the module is mounted; names start `<module>.`. */
   jobs?: BackgroundTask[]
   /** Purges the maintenance loop runs (rows that can no longer matter); names start `<module>_` or `<module>.`. */

@@ -8,4 +8,6 @@ export default defineModule({
   routes,
   openapi,
   subscribers: () => import('#modules/inventory/subscribers'),
+  // Registers the import operation's handler in every process (any may run it).
+  operations: () => import('#modules/inventory/jobs/import_items'),
 })

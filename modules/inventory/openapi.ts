@@ -108,6 +108,38 @@ const fragment: OpenApiFragment = {
         },
       },
     },
+    '/api/v1/inventory/imports': {
+      post: {
+        operationId: 'inventoryImport',
+        summary:
+          'Import items from CSV (sku, name, priceMinor, currency; optional onHand, active) as an operation',
+        description:
+          'New SKUs are created, existing ones updated; a different onHand becomes a ledger adjustment. ' +
+          'Runs in the background in batches of 100 rows: follow GET /api/v1/operations/{id} (or its ' +
+          '/events stream); the result counts created and updated items and lists rejected rows by line.',
+        tags: ['inventory'],
+        security: bearer,
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                required: ['csv'],
+                properties: { csv: { type: 'string', minLength: 1 } },
+                additionalProperties: false,
+              },
+            },
+          },
+        },
+        responses: {
+          202: json(ref('Operation'), 'Queued; Location names the operation'),
+          ...errors,
+          404: { ...response('NotFound'), description: 'tenant_not_found' },
+          422: response('ValidationFailed'),
+        },
+      },
+    },
   },
   schemas: {
     InventoryItem: {

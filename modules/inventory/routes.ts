@@ -12,6 +12,7 @@ export default function inventoryRoutes() {
       router.patch('/items/:sku', [ItemsController, 'update'])
       router.post('/items/:sku/adjustments', [ItemsController, 'adjust'])
       router.get('/items/:sku/ledger', [ItemsController, 'ledger'])
+      router.post('/imports', [ItemsController, 'import'])
     })
     .prefix('/inventory')
     .use(middleware.auth())

@@ -7,6 +7,7 @@ import {
   itemCreateValidator,
   itemListValidator,
   itemUpdateValidator,
+  importValidator,
 } from '#modules/inventory/validators/items'
 
 /** The catalog and stock of the caller's active tenant: members read, owners and admins change. */
@@ -38,6 +39,15 @@ export default class ItemsController {
     await ctx.bouncer.with(ItemPolicy).authorize('manage')
     const input = await ctx.request.validateUsing(adjustmentValidator)
     return ctx.response.created(await catalogAdmin.adjust(actorOf(ctx), ctx.params.sku, input))
+  }
+
+  /** 202: the import runs as an operation; follow it at the Location. */
+  async import(ctx: HttpContext) {
+    await ctx.bouncer.with(ItemPolicy).authorize('manage')
+    const { csv } = await ctx.request.validateUsing(importValidator)
+    const operation = await catalogAdmin.startImport(actorOf(ctx), csv)
+    ctx.response.header('location', `/api/v1/operations/${operation.id}`)
+    return ctx.response.accepted(operation)
   }
 
   async ledger(ctx: HttpContext) {

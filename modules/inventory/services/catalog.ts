@@ -2,6 +2,9 @@ import type { TenantActor } from '#app/auth/policies'
 import { ProblemException } from '#app/http/problem'
 import { paginate, type PageRequest } from '#app/http/pagination'
 import { inActiveTenant } from '#app/tenancy/active_tenant'
+import { startOperation } from '#app/operations/operations'
+import { operationsService, presentOperation } from '#app/operations/service'
+import { IMPORT_KIND, parseImport } from '#modules/inventory/jobs/import_items'
 import { items, presentItem, type ItemInput, type ItemRow } from '#modules/inventory/services/stock'
 
 /**
@@ -48,6 +51,20 @@ export const catalogAdmin = {
     return inActiveTenant(actor, (trx, tenantId) =>
       items.adjust(trx, tenantId, sku, input, actor.userId)
     )
+  },
+
+  /** Queues a CSV import (checked here, so a bad file is a 422 now); 202 with the operation. */
+  async startImport(actor: TenantActor, csv: string) {
+    parseImport(csv)
+    const id = await inActiveTenant(actor, (trx, tenantId) =>
+      startOperation(trx, {
+        tenantId,
+        kind: IMPORT_KIND,
+        input: { csv, actorUserId: actor.userId },
+        createdBy: actor.userId,
+      })
+    )
+    return operationsService.find(actor, id).then(presentOperation)
   },
 
   ledger(actor: TenantActor, sku: string) {

@@ -120,6 +120,49 @@ export const items = {
     return presentItem(row)
   },
 
+  /**
+   * One imported row: created when the SKU is new; otherwise its name, price,
+   * currency and active flag are set, and a different onHand becomes an
+   * adjustment in the ledger (never below what is reserved).
+   */
+  async upsertFromImport(
+    trx: TransactionClientContract,
+    tenantId: string,
+    row: ItemInput,
+    actorUserId: string
+  ): Promise<'created' | 'updated'> {
+    const current: ItemRow | null = await trx
+      .from('inventory_items')
+      .where('sku', row.sku)
+      .forUpdate()
+      .first()
+    if (!current) {
+      await items.create(trx, tenantId, row, actorUserId)
+      return 'created'
+    }
+    await trx
+      .from('inventory_items')
+      .where('id', current.id)
+      .update({
+        name: row.name,
+        price_minor: row.priceMinor,
+        currency: row.currency,
+        ...(row.active === undefined ? {} : { active: row.active }),
+        updated_at: trx.raw('now()'),
+      })
+    if (row.onHand !== undefined && row.onHand !== current.on_hand) {
+      const target = Math.max(row.onHand, current.reserved)
+      const delta = target - current.on_hand
+      if (delta !== 0) {
+        await trx.from('inventory_items').where('id', current.id).update({ on_hand: target })
+        await ledger(trx, tenantId, [
+          { sku: row.sku, kind: 'adjustment', onHandDelta: delta, reason: 'import', actorUserId },
+        ])
+      }
+    }
+    return 'updated'
+  },
+
   async update(
     trx: TransactionClientContract,
     sku: string,

@@ -42,3 +42,10 @@ export const itemListValidator = vine.compile(
     ...pageFields,
   })
 )
+
+export const importValidator = vine.compile(
+  vine.object({
+    // The body limit (BODY_LIMIT) bounds it too; the row count is checked when parsed.
+    csv: vine.string().minLength(1),
+  })
+)
