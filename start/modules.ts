@@ -6,6 +6,7 @@
 import type { ModuleDefinition } from '#app/modules/definition'
 import { registerBackgroundTask } from '#app/platform/background'
 import { registerMaintenance } from '#app/platform/maintenance'
+import { declareWebhookEvents } from '#app/messaging/webhook_events'
 import { isModuleSelected } from '#app/platform/module_selection'
 import { MODULE_NAMES, type ModuleName } from '#start/module_names'
 import system from '#modules/system/module'
@@ -25,6 +26,12 @@ export const MODULES = {
   orders,
   notifications,
 } satisfies { [Name in ModuleName]: ModuleDefinition<Name> }
+
+// Declared before anything asks which events webhooks may carry.
+for (const name of MODULE_NAMES) {
+  const events = (MODULES[name] as ModuleDefinition).webhookEvents
+  if (events) declareWebhookEvents(events)
+}
 
 /** ATRIUM_MODULES=orders,identity limits what a process mounts; unset means all. */
 export function mountedModules(selection?: string): ModuleDefinition[] {

@@ -60,6 +60,12 @@ publishDocument(
         'One REST API for chat, the LLM gateway, orders, the helpdesk and creator workspaces. ' +
         'Errors are RFC 9457 problems; lists use cursor pagination.',
     },
-    [platformOpenApi, operationsOpenApi, ...modules.map((module) => module.openapi)]
+    [
+      platformOpenApi,
+      operationsOpenApi,
+      ...modules.map((module) =>
+        typeof module.openapi === 'function' ? module.openapi() : module.openapi
+      ),
+    ]
   )
 )

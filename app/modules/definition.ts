@@ -1,6 +1,7 @@
 import type { OpenApiFragment } from '#app/openapi/types'
 import type { BackgroundTask } from '#app/platform/background'
 import type { MaintenanceTask } from '#app/platform/maintenance'
+import type { WebhookEventDeclaration } from '#app/messaging/webhook_events'
 
 /**
  * How a module plugs into the platform — everything it contributes, in one
@@ -13,8 +14,14 @@ export interface ModuleDefinition<Name extends string = string> {
   routes: () => void
   /** Routes outside /api/v1 (`/.well-known/jwks.json`, the OpenAI-compatible `/v1`). */
   rootRoutes?: () => void
-  /** What the module adds to /openapi.json; a test fails for any route missing from it. */
-  openapi: OpenApiFragment
+  /**
+   * What the module adds to /openapi.json; a test fails for any route missing
+   * from it. A function when it depends on what other modules declared
+   * (called once every definition is loaded).
+   */
+  openapi: OpenApiFragment | (() => OpenApiFragment)
+  /** Integration events tenants may receive by webhook, with their payload schemas. */
+  webhookEvents?: Record<string, WebhookEventDeclaration>
   /**
    * Loads the module's event handlers (their `subscribe()` calls). Every
    * process loads every module's — the relay routes by the full table — and

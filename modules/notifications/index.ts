@@ -1,8 +1,38 @@
 /*
-| Public face of notifications: the webhook signature scheme (for docs and
-| receivers' tests). Other modules reach notifications through events.
+| Public face of notifications: the notify() facade every module uses inside
+| its unit of work, and the webhook signature scheme (for docs and receivers'
+| tests). Which events webhooks carry is declared by the modules that publish
+| them (webhookEvents in their module.ts); notifications imports none of them.
 */
-export {
-  sign as signWebhookBody,
-  WEBHOOK_EVENT_TYPES,
-} from '#modules/notifications/services/webhooks'
+import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
+import { inbox, outboundMail } from '#modules/notifications/services/notifications'
+
+export { sign as signWebhookBody } from '#modules/notifications/services/webhooks'
+
+export interface Notice {
+  tenantId: string
+  /** What happened, e.g. the event type ('orders.order_confirmed'). */
+  kind: string
+  title: string
+  body: string
+  data?: Record<string, unknown>
+  /** One member's notification; omitted: everyone in the tenant sees it. */
+  userId?: string | null
+  /** The event that caused it, when there is one (shown to API clients, used to trace). */
+  eventId?: string
+  /** Mail to send as well (queued here, sent by the background sender with retries). */
+  email?: { to: string; subject: string; text: string }
+}
+
+export const notifications = {
+  /**
+   * Records an in-app notification (and queues its mail) in the caller's
+   * unit of work: it exists if and only if the change it reports commits.
+   */
+  async notify(trx: TransactionClientContract, notice: Notice) {
+    await inbox.notify(trx, notice.tenantId, notice)
+    if (notice.email) {
+      await outboundMail.queue(trx, notice.tenantId, { ...notice.email, eventId: notice.eventId })
+    }
+  },
+}

@@ -1,6 +1,6 @@
 import type { OpenApiFragment } from '#app/openapi/types'
 import { json, pageOf, parameter, ref, response } from '#app/openapi/components'
-import { WEBHOOK_EVENT_TYPES } from '#modules/notifications/services/webhooks'
+import { webhookEventDeclarations, webhookEventTypes } from '#app/messaging/webhook_events'
 
 const bearer = [{ bearer: [] }]
 const id = { name: 'id', in: 'path', required: true, schema: { type: 'string' } }
@@ -8,19 +8,23 @@ const errors = {
   401: response('Unauthorized'),
   403: { ...response('Forbidden'), description: 'forbidden (role) or no_active_tenant' },
 }
-const webhookProperties = {
+const webhookProperties = () => ({
   id: { type: 'string', format: 'uuid' },
   url: { type: 'string' },
-  eventTypes: { type: 'array', items: { enum: [...WEBHOOK_EVENT_TYPES] } },
+  eventTypes: { type: 'array', items: { enum: webhookEventTypes() } },
   description: { type: ['string', 'null'] },
   active: { type: 'boolean' },
   consecutiveFailures: { type: 'integer' },
   disabledAt: { type: ['string', 'null'], format: 'date-time' },
   disabledReason: { type: ['string', 'null'] },
   createdAt: { type: 'string', format: 'date-time' },
-}
+})
 
-const fragment: OpenApiFragment = {
+/**
+ * A function: the webhook event types, and their payload schemas, are what the
+ * other modules declared, known once every definition is loaded.
+ */
+const fragment = (): OpenApiFragment => ({
   tags: [{ name: 'notifications', description: 'In-app notifications and signed webhooks' }],
   paths: {
     '/api/v1/notifications': {
@@ -120,6 +124,21 @@ const fragment: OpenApiFragment = {
     },
   },
   schemas: {
+    WebhookBody: {
+      description:
+        'The JSON body of every webhook POST (signed in Atrium-Signature); `data` is the event payload.',
+      oneOf: webhookEventDeclarations().map(([type, declaration]) => ({
+        type: 'object',
+        description: declaration.description,
+        required: ['id', 'type', 'createdAt', 'data'],
+        properties: {
+          id: { type: 'string', format: 'uuid' },
+          type: { const: type },
+          createdAt: { type: 'string', format: 'date-time' },
+          data: declaration.payload,
+        },
+      })),
+    },
     Notification: {
       type: 'object',
       required: ['id', 'kind', 'title', 'body', 'data', 'readAt', 'createdAt'],
@@ -140,20 +159,20 @@ const fragment: OpenApiFragment = {
       required: ['url', 'eventTypes'],
       properties: {
         url: { type: 'string', format: 'uri' },
-        eventTypes: { type: 'array', minItems: 1, items: { enum: [...WEBHOOK_EVENT_TYPES] } },
+        eventTypes: { type: 'array', minItems: 1, items: { enum: webhookEventTypes() } },
         description: { type: ['string', 'null'] },
       },
     },
     Webhook: {
       type: 'object',
       required: ['id', 'url', 'eventTypes', 'active'],
-      properties: webhookProperties,
+      properties: webhookProperties(),
       additionalProperties: false,
     },
     WebhookWithSecret: {
       type: 'object',
       required: ['id', 'url', 'eventTypes', 'active', 'secret'],
-      properties: { ...webhookProperties, secret: { type: 'string', pattern: '^whsec_' } },
+      properties: { ...webhookProperties(), secret: { type: 'string', pattern: '^whsec_' } },
       additionalProperties: false,
     },
     WebhookDelivery: {
@@ -174,6 +193,6 @@ const fragment: OpenApiFragment = {
       },
     },
   },
-}
+})
 
 export default fragment

@@ -25,3 +25,51 @@ declare module '#app/messaging/types' {
     'orders.order_fulfilled': { version: 1; payload: { orderId: string; customerEmail: string } }
   }
 }
+
+const orderId = { type: 'string', format: 'uuid' }
+const customerEmail = { type: 'string', format: 'email' }
+
+/** The order outcomes tenants may receive by webhook (their payloads as published). */
+export const ORDER_WEBHOOK_EVENTS = {
+  'orders.order_confirmed': {
+    description: 'Stock was reserved: the order is confirmed and priced.',
+    payload: {
+      type: 'object',
+      required: ['orderId', 'customerEmail', 'totalMinor', 'currency'],
+      properties: {
+        orderId,
+        customerEmail,
+        totalMinor: { type: 'integer' },
+        currency: { type: 'string', pattern: '^[A-Z]{3}$' },
+      },
+    },
+  },
+  'orders.order_rejected': {
+    description: 'Not enough stock: the order is rejected, naming the short SKUs.',
+    payload: {
+      type: 'object',
+      required: ['orderId', 'customerEmail', 'shortSkus'],
+      properties: {
+        orderId,
+        customerEmail,
+        shortSkus: { type: 'array', items: { type: 'string' } },
+      },
+    },
+  },
+  'orders.order_cancelled': {
+    description: 'The order was cancelled (from pending or confirmed).',
+    payload: {
+      type: 'object',
+      required: ['orderId', 'customerEmail', 'previousStatus'],
+      properties: { orderId, customerEmail, previousStatus: { enum: ['pending', 'confirmed'] } },
+    },
+  },
+  'orders.order_fulfilled': {
+    description: 'The order left the warehouse.',
+    payload: {
+      type: 'object',
+      required: ['orderId', 'customerEmail'],
+      properties: { orderId, customerEmail },
+    },
+  },
+}

@@ -17,14 +17,18 @@ export const notificationCenter = {
   list(actor: TenantActor, filters: { unread?: boolean } & PageRequest) {
     return inActiveTenant(actor, (trx) => {
       const query = trx
-        .from('notifications_notifications')
-        .where('tenant_id', actor.tenantId)
-        .where((scope) => scope.whereNull('user_id').orWhere('user_id', actor.userId))
-      if (filters.unread) query.whereNull('read_at')
+        .from('notifications_notifications as n')
+        .leftJoin('notifications_reads as r', (join) =>
+          join.on('r.notification_id', 'n.id').andOnVal('r.user_id', actor.userId)
+        )
+        .where('n.tenant_id', actor.tenantId)
+        .where((scope) => scope.whereNull('n.user_id').orWhere('n.user_id', actor.userId))
+        .select('n.*', 'r.created_at as read_at')
+      if (filters.unread) query.whereNull('r.id')
       return paginate<NotificationRow, ReturnType<typeof presentNotification>>(
         query,
         filters,
-        {},
+        { idColumn: 'n.id' },
         presentNotification
       )
     })

@@ -11,6 +11,7 @@ export interface NotificationRow {
   title: string
   body: string
   data: Record<string, unknown>
+  /** When the user the list is for read it (joined from notifications_reads). */
   read_at: Date | null
   created_at: Date
 }
@@ -54,6 +55,7 @@ export const inbox = {
     })
   },
 
+  /** Marks it read for this user only (idempotent: the first read time stays). */
   async markRead(trx: TransactionClientContract, id: string, userId: string) {
     const row = isUuid(id)
       ? await trx
@@ -63,12 +65,17 @@ export const inbox = {
           .first()
       : null
     if (!row) throw new ProblemException(404, 'notification_not_found', 'No such notification.')
-    const [updated] = await trx
-      .from('notifications_notifications')
-      .where('id', id)
-      .update({ read_at: row.read_at ?? trx.raw('now()'), updated_at: trx.raw('now()') })
-      .returning('*')
-    return presentNotification(updated)
+    await trx
+      .table('notifications_reads')
+      .insert({ id: newId(), tenant_id: row.tenant_id, notification_id: id, user_id: userId })
+      .onConflict(['notification_id', 'user_id'])
+      .ignore()
+    const read = await trx
+      .from('notifications_reads')
+      .where({ notification_id: id, user_id: userId })
+      .select('created_at')
+      .first()
+    return presentNotification({ ...row, read_at: read.created_at })
   },
 }
 

@@ -9,14 +9,6 @@ import { checkOutboundUrl, isOutboundRefusal, outboundRequest } from '#app/http/
 import { isUuid, newId } from '#app/platform/ids'
 import type { EventEnvelope } from '#app/messaging/types'
 
-/** The events a webhook may ask for. */
-export const WEBHOOK_EVENT_TYPES = [
-  'orders.order_confirmed',
-  'orders.order_rejected',
-  'orders.order_cancelled',
-  'orders.order_fulfilled',
-] as const
-
 const PURPOSE = 'notifications.webhook_secret'
 
 /** What the delivery log says about a failed attempt: never more than the receiver's owner needs. */

@@ -1,12 +1,16 @@
 import vine from '@vinejs/vine'
 import { pageFields } from '#app/http/pagination'
-import { WEBHOOK_EVENT_TYPES } from '#modules/notifications/services/webhooks'
+import { webhookEventTypes } from '#app/messaging/webhook_events'
 
 export const webhookCreateValidator = vine.compile(
   vine.object({
     // Checked in full (scheme, credentials) by checkWebhookUrl, with a clear reason.
     url: vine.string().trim().maxLength(2000),
-    eventTypes: vine.array(vine.enum(WEBHOOK_EVENT_TYPES)).minLength(1).distinct(),
+    // The types other modules declared webhook-able (read when validating, not at import).
+    eventTypes: vine
+      .array(vine.enum(() => webhookEventTypes()))
+      .minLength(1)
+      .distinct(),
     description: vine.string().trim().maxLength(200).nullable().optional(),
   })
 )

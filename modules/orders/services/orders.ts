@@ -1,7 +1,9 @@
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import { ProblemException } from '#app/http/problem'
 import { isUuid, newId } from '#app/platform/ids'
-import { events } from '#app/messaging/outbox'
+import { events, type PublishOptions } from '#app/messaging/outbox'
+import type { PayloadOf } from '#app/messaging/types'
+import { noticeOutcome } from '#modules/orders/services/notices'
 import type { TenantActor } from '#app/auth/policies'
 import { paginate, type PageRequest } from '#app/http/pagination'
 import { inActiveTenant } from '#app/tenancy/active_tenant'
@@ -222,25 +224,48 @@ async function place(
 async function cancel(trx: TransactionClientContract, id: string, actorUserId: string) {
   const order = await find(trx, id, true)
   const updated = await transition(trx, order, 'cancelled', { reason: 'cancelled', actorUserId })
-  await events.publish(
-    trx,
-    'orders.order_cancelled',
-    { orderId: id, customerEmail: order.customer_email, previousStatus: order.status },
-    { version: 1, tenantId: order.tenant_id, aggregateId: id }
-  )
+  await publishOutcome(trx, order, 'cancelled', {
+    orderId: id,
+    customerEmail: order.customer_email,
+    previousStatus: order.status,
+  })
   return updated
 }
 
 async function fulfil(trx: TransactionClientContract, id: string, actorUserId: string) {
   const order = await find(trx, id, true)
   const updated = await transition(trx, order, 'fulfilled', { reason: 'fulfilled', actorUserId })
-  await events.publish(
-    trx,
-    'orders.order_fulfilled',
-    { orderId: id, customerEmail: order.customer_email },
-    { version: 1, tenantId: order.tenant_id, aggregateId: id }
-  )
+  await publishOutcome(trx, order, 'fulfilled', {
+    orderId: id,
+    customerEmail: order.customer_email,
+  })
   return updated
+}
+
+type Outcome = 'confirmed' | 'rejected' | 'cancelled' | 'fulfilled'
+
+/**
+ * States an outcome as an integration event (for the inventory, webhooks and
+ * anyone else) and tells the tenant and the customer — all in the unit of
+ * work that reached it, so each happens once.
+ */
+async function publishOutcome<T extends Outcome>(
+  trx: TransactionClientContract,
+  order: OrderRow,
+  outcome: T,
+  payload: PayloadOf<`orders.order_${T}`>
+) {
+  const eventId = await events.publish(trx, `orders.order_${outcome}`, payload, {
+    version: 1,
+    tenantId: order.tenant_id,
+    aggregateId: order.id,
+  } as PublishOptions<`orders.order_${T}`>)
+  await noticeOutcome(
+    trx,
+    outcome,
+    { id: order.id, tenantId: order.tenant_id, customerEmail: order.customer_email },
+    { id: eventId, payload: payload as Record<string, unknown> }
+  )
 }
 
 /** The saga's steps, run by subscribers inside the event's tenant unit of work. */
@@ -265,17 +290,12 @@ export const orderSaga = {
           currency: payload.currency,
         },
       })
-      await events.publish(
-        trx,
-        'orders.order_confirmed',
-        {
-          orderId: order.id,
-          customerEmail: order.customer_email,
-          totalMinor: payload.totalMinor,
-          currency: payload.currency,
-        },
-        { version: 1, tenantId: order.tenant_id, aggregateId: order.id }
-      )
+      await publishOutcome(trx, order, 'confirmed', {
+        orderId: order.id,
+        customerEmail: order.customer_email,
+        totalMinor: payload.totalMinor,
+        currency: payload.currency,
+      })
     }
   },
 
@@ -290,15 +310,10 @@ export const orderSaga = {
       reason: 'insufficient stock',
       changes: { shortages: JSON.stringify(payload.shortages) },
     })
-    await events.publish(
-      trx,
-      'orders.order_rejected',
-      {
-        orderId: order.id,
-        customerEmail: order.customer_email,
-        shortSkus: payload.shortages.map((shortage) => shortage.sku),
-      },
-      { version: 1, tenantId: order.tenant_id, aggregateId: order.id }
-    )
+    await publishOutcome(trx, order, 'rejected', {
+      orderId: order.id,
+      customerEmail: order.customer_email,
+      shortSkus: payload.shortages.map((shortage) => shortage.sku),
+    })
   },
 }
