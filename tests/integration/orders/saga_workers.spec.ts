@@ -312,7 +312,7 @@ test.group('order saga with worker processes', (group) => {
       await until(settled, 60_000),
       `still pending: ${JSON.stringify(await statusCounts())}`
     )
-    // The outcome events reach notifications after the orders settle.
+    // Orders write their notifications when they settle (notify() in the same unit of work).
     assert.isTrue(
       await until(async () => {
         const [{ notified }] = await db.from('notifications_notifications').count('* as notified')
@@ -335,8 +335,9 @@ test.group('order saga with worker processes', (group) => {
       handledBy.map((row) => row.subscriber),
       [
         'inventory.reserve_stock',
-        'notifications.order_confirmed',
-        'notifications.order_rejected',
+        // Webhook fan-out for the outcome events orders declared webhook-able.
+        'notifications.webhook_orders_order_confirmed',
+        'notifications.webhook_orders_order_rejected',
         'orders.confirm_order',
         'orders.reject_order',
       ]
