@@ -5,24 +5,11 @@
 | them (webhookEvents in their module.ts); notifications imports none of them.
 */
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
-import { inbox, outboundMail } from '#modules/notifications/services/notifications'
+import { inbox, outboundMail, type Notice } from '#modules/notifications/services/notifications'
+
+export type { Notice } from '#modules/notifications/services/notifications'
 
 export { sign as signWebhookBody } from '#modules/notifications/services/webhooks'
-
-export interface Notice {
-  tenantId: string
-  /** What happened, e.g. the event type ('orders.order_confirmed'). */
-  kind: string
-  title: string
-  body: string
-  data?: Record<string, unknown>
-  /** One member's notification; omitted: everyone in the tenant sees it. */
-  userId?: string | null
-  /** The event that caused it, when there is one (shown to API clients, used to trace). */
-  eventId?: string
-  /** Mail to send as well (queued here, sent by the background sender with retries). */
-  email?: { to: string; subject: string; text: string }
-}
 
 export const notifications = {
   /**

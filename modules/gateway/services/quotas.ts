@@ -1,3 +1,4 @@
+import { clock } from '#app/platform/clock'
 import db from '@adonisjs/lucid/services/db'
 import redis from '@adonisjs/redis/services/main'
 import { Counter } from 'prom-client'
@@ -60,7 +61,7 @@ function windows(now: number) {
 export function countersFor(
   scopes: Array<{ scope: 'key' | 'tenant'; id: string; limits: Limits }>,
   estimate: { tokens: number; costMicro: number },
-  now = Date.now()
+  now = clock.now()
 ): CounterSpec[] {
   const window = windows(now)
   const counters: CounterSpec[] = []
@@ -236,7 +237,7 @@ export const quotas = {
    * retry-after and x-ratelimit-* headers) naming what ran out. Nothing is
    * reserved when one counter refuses.
    */
-  async reserve(counters: CounterSpec[], now = Date.now()): Promise<Reservation> {
+  async reserve(counters: CounterSpec[], now = clock.now()): Promise<Reservation> {
     if (counters.length === 0) return { counters, headers: {} }
     const { refused, used } = await store().reserve(counters)
     const headers = headersFor(counters, used, now)

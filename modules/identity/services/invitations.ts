@@ -1,12 +1,12 @@
 import db from '@adonisjs/lucid/services/db'
 import { ProblemException } from '#app/http/problem'
-import { isUuid, newId } from '#app/platform/ids'
+import { isUuid } from '#app/platform/ids'
 export type { InvitationView } from '#modules/identity/services/invitation_tokens'
 import { tenancy } from '#app/tenancy/tenancy'
 import type { Principal } from '#app/auth/jwt_guard'
 import type { MembershipRole } from '#modules/identity/services/accounts'
 import { normalizeEmail } from '#modules/identity/services/accounts'
-import { recordAudit } from '#modules/identity/services/audit'
+import { addMembership } from '#modules/identity/services/memberships'
 import { asMember } from '#modules/identity/services/tenants'
 import {
   INVITATION_TOKEN_PREFIX,
@@ -110,34 +110,14 @@ export const invitations = {
           .whereNull('accepted_at')
           .update({ accepted_at: trx.raw('now()'), accepted_by: principal.userId })
         if (Number(claimed) === 0) throw invalidInvitation()
-        const inserted = await trx
-          .table('identity_memberships')
-          .insert({
-            id: newId(),
-            tenant_id: row.tenant_id,
-            user_id: principal.userId,
-            role: row.role,
-          })
-          .onConflict(['tenant_id', 'user_id'])
-          .ignore()
-          .returning('id')
-        if (inserted.length === 0) {
-          throw new ProblemException(
-            409,
-            'already_member',
-            'You are already a member of this tenant.'
-          )
-        }
-        await recordAudit(
-          'member.added',
-          {
-            tenantId: row.tenant_id,
-            actorUserId: principal.userId,
-            subjectUserId: principal.userId,
-            details: { role: row.role, invitation: row.id },
-          },
-          trx
-        )
+        await addMembership(trx, {
+          tenantId: row.tenant_id,
+          userId: principal.userId,
+          role: row.role,
+          actorUserId: principal.userId,
+          alreadyMember: 'You are already a member of this tenant.',
+          details: { invitation: row.id },
+        })
         return { tenantId: row.tenant_id, role: row.role }
       },
       { userId: principal.userId }

@@ -9,6 +9,7 @@ import type { MembershipRole } from '#modules/identity/services/accounts'
 import { normalizeEmail } from '#modules/identity/services/accounts'
 import TenantPolicy, { type ActingMembership } from '#modules/identity/policies/tenant_policy'
 import { recordAudit } from '#modules/identity/services/audit'
+import { addMembership } from '#modules/identity/services/memberships'
 import { events } from '#app/messaging/outbox'
 import '#modules/identity/events'
 import { tenantSlug } from '#modules/identity/services/slugs'
@@ -265,29 +266,13 @@ export const tenants = {
             }),
           }
         }
-        const inserted = await trx
-          .table('identity_memberships')
-          .insert({ id: newId(), tenant_id: tenantId, user_id: user.id, role: input.role })
-          .onConflict(['tenant_id', 'user_id'])
-          .ignore()
-          .returning('id')
-        if (inserted.length === 0) {
-          throw new ProblemException(
-            409,
-            'already_member',
-            'This user is already a member of the tenant.'
-          )
-        }
-        await recordAudit(
-          'member.added',
-          {
-            tenantId,
-            actorUserId: principal.userId,
-            subjectUserId: user.id,
-            details: { role: input.role },
-          },
-          trx
-        )
+        await addMembership(trx, {
+          tenantId,
+          userId: user.id,
+          role: input.role,
+          actorUserId: principal.userId,
+          alreadyMember: 'This user is already a member of the tenant.',
+        })
         const row = await membersQuery(trx, tenantId).where('m.user_id', user.id).firstOrFail()
         return { member: presentMember(row) }
       }

@@ -29,20 +29,25 @@ export function presentNotification(row: NotificationRow) {
   }
 }
 
+/** What a module asks notifications to tell (notify() in index.ts). */
+export interface Notice {
+  tenantId: string
+  /** What happened, e.g. the event type ('orders.order_confirmed'). */
+  kind: string
+  title: string
+  body: string
+  data?: Record<string, unknown>
+  /** One member's notification; omitted: everyone in the tenant sees it. */
+  userId?: string | null
+  /** The event that caused it, when there is one (shown to API clients, used to trace). */
+  eventId?: string
+  /** Mail to send as well (queued here, sent by the background sender with retries). */
+  email?: { to: string; subject: string; text: string }
+}
+
 export const inbox = {
-  /** In the caller's unit of work (an event handler's): the notification exists if the change commits. */
-  async notify(
-    trx: TransactionClientContract,
-    tenantId: string,
-    input: {
-      kind: string
-      title: string
-      body: string
-      data?: Record<string, unknown>
-      userId?: string | null
-      eventId?: string
-    }
-  ) {
+  /** In the caller's unit of work: the notification exists if the change commits. */
+  async notify(trx: TransactionClientContract, tenantId: string, input: Omit<Notice, 'tenantId'>) {
     await trx.table('notifications_notifications').insert({
       id: newId(),
       tenant_id: tenantId,

@@ -1,4 +1,5 @@
 import { test } from '@japa/runner'
+import { resetModuleTables } from '#tests/helpers/database'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createHmac } from 'node:crypto'
@@ -56,10 +57,7 @@ test.group('notifications: in-app, email and signed webhooks for the order saga'
   group.each.setup(async () => {
     await resetIdentity()
     await resetOrders()
-    await db.rawQuery(
-      `TRUNCATE notifications_webhook_deliveries, notifications_webhooks, notifications_emails,
-                notifications_notifications CASCADE`
-    )
+    await resetModuleTables('notifications')
     await rm(MAIL_DIR(), { recursive: true, force: true })
   })
 

@@ -1,4 +1,5 @@
 import { test } from '@japa/runner'
+import { resetModuleTables } from '#tests/helpers/database'
 import db from '@adonisjs/lucid/services/db'
 import { assertProblem } from '#tests/helpers/openapi'
 import { registerUser, resetIdentity } from '#tests/helpers/identity'
@@ -38,10 +39,7 @@ test.group('the saga states facts once', (group) => {
   group.each.setup(async () => {
     await resetIdentity()
     await resetOrders()
-    await db.rawQuery(
-      `TRUNCATE notifications_webhook_deliveries, notifications_webhooks, notifications_emails,
-                notifications_notifications CASCADE`
-    )
+    await resetModuleTables('notifications')
   })
 
   async function shopWithWebhook(client: Parameters<typeof registerUser>[0]) {

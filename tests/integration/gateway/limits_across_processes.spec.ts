@@ -21,6 +21,16 @@ interface Server {
   done: ReturnType<typeof finished>
 }
 
+/**
+ * Fixed windows: a burst must not straddle a minute boundary. Instead of
+ * waiting for a minute to begin, the servers' clocks are set to just after
+ * one (ATRIUM_TEST_CLOCK_OFFSET_MS): the burst has most of a minute.
+ */
+function minuteStartOffset() {
+  const nextMinute = (Math.floor(Date.now() / 60_000) + 1) * 60_000
+  return String(nextMinute + 1000 - Date.now())
+}
+
 async function startServer(port: number, overrides: Record<string, string | undefined> = {}) {
   const child = startNode(
     ['tests/fixtures/server.ts'],
@@ -29,6 +39,7 @@ async function startServer(port: number, overrides: Record<string, string | unde
       HOST: '127.0.0.1',
       ATRIUM_ROLE: 'web',
       LOG_LEVEL: 'warn',
+      ATRIUM_TEST_CLOCK_OFFSET_MS: minuteStartOffset(),
       ...overrides,
     })
   )
@@ -51,12 +62,6 @@ function chat(base: string, secret: string, body: Record<string, unknown> = {}) 
     await response.text()
     return response.status
   })
-}
-
-/** Fixed windows: a burst must not straddle a minute boundary. */
-async function awayFromMinuteEdge() {
-  const second = new Date().getUTCSeconds()
-  if (second > 45) await new Promise((resolve) => setTimeout(resolve, (61 - second) * 1000))
 }
 
 function tally(statuses: number[]) {
@@ -85,7 +90,6 @@ test.group('gateway limits across processes', (group) => {
     const { key } = await gatewayTenant(client, upstream, { limits: { requestsPerMinute: 20 } })
     const servers = await Promise.all([startServer(3394), startServer(3395)])
     cleanup(() => servers.forEach((server) => server.child.kill('SIGKILL')))
-    await awayFromMinuteEdge()
     const statuses = await Promise.all(
       Array.from({ length: 100 }, (_, index) => chat(servers[index % 2].url, key.secret))
     )
@@ -108,7 +112,6 @@ test.group('gateway limits across processes', (group) => {
     })
     const servers = await Promise.all([startServer(3394), startServer(3395)])
     cleanup(() => servers.forEach((server) => server.child.kill('SIGKILL')))
-    await awayFromMinuteEdge()
     const statuses = await Promise.all(
       Array.from({ length: 100 }, (_, index) =>
         chat(servers[index % 2].url, key.secret, { max_tokens: 50 })
@@ -128,7 +131,6 @@ test.group('gateway limits across processes', (group) => {
     cleanup(() => {
       server.child.kill('SIGKILL')
     })
-    await awayFromMinuteEdge()
     const statuses = await Promise.all(
       Array.from({ length: 100 }, () => chat(server.url, key.secret))
     )

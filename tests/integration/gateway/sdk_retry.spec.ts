@@ -1,4 +1,5 @@
 import { test } from '@japa/runner'
+import { clock } from '#app/platform/clock'
 import { resetIdentity } from '#tests/helpers/identity'
 import { gatewayTenant, openaiClient, resetGateway } from '#tests/helpers/gateway'
 import { startOpenAiFake, type FakeUpstream } from '#tests/fakes/llm_upstreams'
@@ -6,8 +7,8 @@ import { startOpenAiFake, type FakeUpstream } from '#tests/fakes/llm_upstreams'
 /*
 | The OpenAI SDK's own retry on 429: Atrium's refusal says when the window
 | turns (retry-after, retry-after-ms), the SDK waits that long and succeeds.
-| Fixed one-minute windows: the test starts in the last seconds of a minute,
-| so the wait is short.
+| Fixed one-minute windows: the test moves the clock to 1.5 s before a minute
+| turns, so the wait is short and nobody waits for a real minute.
 */
 test.group('gateway 429 and the OpenAI SDK retry', (group) => {
   let upstream: FakeUpstream
@@ -21,12 +22,13 @@ test.group('gateway 429 and the OpenAI SDK retry', (group) => {
   test('a request refused by the per-minute limit is retried by the SDK when the window turns', async ({
     client,
     assert,
+    cleanup,
   }) => {
     const { key } = await gatewayTenant(client, upstream, { limits: { requestsPerMinute: 1 } })
     const messages = [{ role: 'user' as const, content: 'hi' }]
-    // Wait for the last 3 seconds of a minute.
-    const second = new Date().getUTCSeconds() + new Date().getUTCMilliseconds() / 1000
-    if (second < 57) await new Promise((resolve) => setTimeout(resolve, (57 - second) * 1000))
+    const nextMinute = (Math.floor(Date.now() / 60_000) + 2) * 60_000
+    clock.travelTo(nextMinute - 1500)
+    cleanup(() => clock.reset())
 
     const sdk = openaiClient(key.secret, { maxRetries: 2 })
     await sdk.chat.completions.create({ model: 'chat-default', messages })
@@ -40,5 +42,5 @@ test.group('gateway 429 and the OpenAI SDK retry', (group) => {
     assert.isBelow(waited, 8000)
     assert.equal(retried.response.headers.get('x-ratelimit-remaining-requests'), '0')
     assert.lengthOf(upstream.chatCalls(), 2, 'the refused attempt never reached the upstream')
-  }).timeout(90_000)
+  }).timeout(30_000)
 })

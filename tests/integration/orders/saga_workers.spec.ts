@@ -1,4 +1,5 @@
 import { test } from '@japa/runner'
+import { resetModuleTables } from '#tests/helpers/database'
 import type { Assert } from '@japa/assert'
 import type { ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
@@ -119,10 +120,7 @@ test.group('order saga with worker processes', (group) => {
   group.each.setup(async () => {
     await resetIdentity()
     await resetOrders()
-    await db.rawQuery(
-      `TRUNCATE notifications_webhook_deliveries, notifications_webhooks, notifications_emails,
-                notifications_notifications CASCADE`
-    )
+    await resetModuleTables('notifications')
   })
   group.each.timeout(240_000)
 
