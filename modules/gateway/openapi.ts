@@ -1,5 +1,19 @@
 import type { OpenApiFragment, Operation } from '#app/openapi/types'
 import { json, ref, response } from '#app/openapi/components'
+import { requestBody } from '#app/openapi/from_validators'
+import {
+  keyCreateValidator,
+  keyRotateValidator,
+  keyUpdateValidator,
+  limitsValidator,
+  modelCreateValidator,
+  modelUpdateValidator,
+  providerCreateValidator,
+  providerUpdateValidator,
+} from '#modules/gateway/validators/admin'
+
+/** A compiled VineJS validator: request schemas come from it. */
+type SchemaSource = Parameters<typeof requestBody>[0]
 
 const bearer = [{ bearer: [] }]
 const apiKey = [{ apiKey: [] }]
@@ -40,7 +54,7 @@ const nullableDateTime = { type: ['string', 'null'], format: 'date-time' }
 function crud(
   path: string,
   name: string,
-  schemas: { item: string; input: string; patch: string },
+  schemas: { item: string; input: SchemaSource; patch: SchemaSource },
   extra: Record<string, unknown> = {}
 ) {
   const single = `${path}/{id}`
@@ -55,7 +69,7 @@ function crud(
       post: op({
         operationId: `gatewayCreate${name}`,
         summary: `Create a ${name.toLowerCase()}`,
-        requestBody: body(schemas.input),
+        requestBody: requestBody(schemas.input),
         responses: {
           201: json(ref(extra.created ? String(extra.created) : schemas.item), 'Created'),
           ...adminErrors,
@@ -75,7 +89,7 @@ function crud(
         operationId: `gatewayUpdate${name}`,
         summary: `Change a ${name.toLowerCase()}`,
         parameters: [id],
-        requestBody: body(schemas.patch),
+        requestBody: requestBody(schemas.patch),
         responses: {
           200: json(ref(schemas.item)),
           ...adminErrors,
@@ -114,15 +128,6 @@ const limits = {
   additionalProperties: false,
 }
 const scopes = { type: 'array', items: { enum: ['chat', 'embeddings', 'models'] }, minItems: 1 }
-const deploymentInput = {
-  type: 'object',
-  required: ['providerId', 'upstreamModel'],
-  properties: {
-    providerId: { type: 'string', format: 'uuid' },
-    upstreamModel: { type: 'string' },
-    weight: { type: 'integer', minimum: 0 },
-  },
-}
 
 const keyProperties = {
   id: { type: 'string', format: 'uuid' },
@@ -149,18 +154,18 @@ const fragment: OpenApiFragment = {
   paths: {
     ...crud('/api/v1/gateway/providers', 'Provider', {
       item: 'GatewayProvider',
-      input: 'GatewayProviderInput',
-      patch: 'GatewayProviderPatch',
+      input: providerCreateValidator,
+      patch: providerUpdateValidator,
     }),
     ...crud('/api/v1/gateway/models', 'Model', {
       item: 'GatewayModel',
-      input: 'GatewayModelInput',
-      patch: 'GatewayModelPatch',
+      input: modelCreateValidator,
+      patch: modelUpdateValidator,
     }),
     ...crud(
       '/api/v1/gateway/keys',
       'Key',
-      { item: 'GatewayKey', input: 'GatewayKeyInput', patch: 'GatewayKeyPatch' },
+      { item: 'GatewayKey', input: keyCreateValidator, patch: keyUpdateValidator },
       { created: 'GatewayKeyWithSecret', noDelete: true }
     ),
     '/api/v1/gateway/keys/{id}/rotate': {
@@ -171,7 +176,7 @@ const fragment: OpenApiFragment = {
         tags: ['gateway'],
         security: bearer,
         parameters: [id],
-        requestBody: { content: { 'application/json': { schema: ref('GatewayKeyRotate') } } },
+        requestBody: { ...requestBody(keyRotateValidator), required: false },
         responses: {
           200: json(ref('GatewayKeyWithSecret')),
           ...adminErrors,
@@ -204,7 +209,7 @@ const fragment: OpenApiFragment = {
         summary: 'Replace the tenant-wide quotas and monthly budget',
         tags: ['gateway'],
         security: bearer,
-        requestBody: { required: true, content: { 'application/json': { schema: limits } } },
+        requestBody: requestBody(limitsValidator),
         responses: { 200: json(limits), ...adminErrors, 422: response('ValidationFailed') },
       },
     },
@@ -320,28 +325,6 @@ const fragment: OpenApiFragment = {
       },
       additionalProperties: false,
     },
-    GatewayProviderInput: {
-      type: 'object',
-      required: ['name', 'kind', 'baseUrl'],
-      properties: {
-        name: { type: 'string', maxLength: 80 },
-        kind: { enum: ['ollama', 'openai-compatible'] },
-        baseUrl: { type: 'string', format: 'uri' },
-        apiKey: { type: ['string', 'null'], description: 'Stored encrypted; write-only' },
-        timeoutMs: { type: 'integer', minimum: 100, maximum: 600000 },
-        maxRetries: { type: 'integer', minimum: 0, maximum: 10 },
-      },
-    },
-    GatewayProviderPatch: {
-      type: 'object',
-      properties: {
-        name: { type: 'string' },
-        baseUrl: { type: 'string', format: 'uri' },
-        apiKey: { type: ['string', 'null'], description: 'null removes it' },
-        timeoutMs: { type: 'integer' },
-        maxRetries: { type: 'integer' },
-      },
-    },
     GatewayModel: {
       type: 'object',
       required: ['id', 'alias', 'strategy', 'pricing', 'deployments'],
@@ -382,29 +365,6 @@ const fragment: OpenApiFragment = {
       },
       additionalProperties: false,
     },
-    GatewayModelInput: {
-      type: 'object',
-      required: ['alias', 'deployments'],
-      properties: {
-        alias: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._:/-]{0,119}$' },
-        strategy: { enum: ['priority', 'weighted'] },
-        inputPricePerMTok: { type: 'integer', minimum: 0 },
-        outputPricePerMTok: { type: 'integer', minimum: 0 },
-        currency: { type: 'string', pattern: '^[A-Z]{3}$' },
-        deployments: { type: 'array', items: deploymentInput, minItems: 1 },
-      },
-    },
-    GatewayModelPatch: {
-      type: 'object',
-      properties: {
-        alias: { type: 'string' },
-        strategy: { enum: ['priority', 'weighted'] },
-        inputPricePerMTok: { type: 'integer', minimum: 0 },
-        outputPricePerMTok: { type: 'integer', minimum: 0 },
-        currency: { type: 'string' },
-        deployments: { type: 'array', items: deploymentInput, minItems: 1 },
-      },
-    },
     GatewayKey: {
       type: 'object',
       required: ['id', 'name', 'prefix', 'scopes', 'limits', 'metadata', 'createdAt'],
@@ -419,34 +379,6 @@ const fragment: OpenApiFragment = {
         secret: { type: 'string', pattern: '^atr_', description: 'Shown once' },
       },
       additionalProperties: false,
-    },
-    GatewayKeyInput: {
-      type: 'object',
-      required: ['name'],
-      properties: {
-        name: { type: 'string' },
-        userId: { type: ['string', 'null'], format: 'uuid' },
-        scopes,
-        allowedModels: { type: ['array', 'null'], items: { type: 'string' } },
-        limits,
-        metadata: { type: 'object' },
-        expiresAt: nullableDateTime,
-      },
-    },
-    GatewayKeyPatch: {
-      type: 'object',
-      properties: {
-        name: { type: 'string' },
-        scopes,
-        allowedModels: { type: ['array', 'null'], items: { type: 'string' } },
-        limits,
-        metadata: { type: 'object' },
-        expiresAt: nullableDateTime,
-      },
-    },
-    GatewayKeyRotate: {
-      type: 'object',
-      properties: { gracePeriodSeconds: { type: 'integer', minimum: 0, maximum: 2592000 } },
     },
     GatewayUsageReport: {
       type: 'object',

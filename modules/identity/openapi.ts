@@ -1,5 +1,21 @@
 import type { OpenApiFragment } from '#app/openapi/types'
 import { json, pageOf, parameter, ref, response } from '#app/openapi/components'
+import { requestBody } from '#app/openapi/from_validators'
+import {
+  loginValidator,
+  refreshValidator,
+  registerValidator,
+  switchTenantValidator,
+  verifyEmailValidator,
+} from '#modules/identity/validators/auth'
+import {
+  acceptInvitationValidator,
+  addMemberValidator,
+  changeRoleValidator,
+  createTenantValidator,
+  updateTenantValidator,
+} from '#modules/identity/validators/tenants'
+import { userPatchValidator } from '#modules/identity/validators/admin'
 
 const bearer = [{ bearer: [] }]
 const tenantId = {
@@ -22,10 +38,6 @@ const notMember = {
   ...response('NotFound'),
   description: 'tenant_not_found: missing, or you are not a member',
 }
-const body = (schema: string) => ({
-  required: true,
-  content: { 'application/json': { schema: ref(schema) } },
-})
 
 const fragment: OpenApiFragment = {
   tags: [{ name: 'identity', description: 'Accounts, sessions and tokens' }],
@@ -35,7 +47,7 @@ const fragment: OpenApiFragment = {
         operationId: 'authRegister',
         summary: 'Create an account (and, with tenantName, a tenant you own); returns a session',
         tags: ['identity'],
-        requestBody: body('RegisterInput'),
+        requestBody: requestBody(registerValidator),
         responses: {
           201: json(ref('Session'), 'Account created'),
           400: response('BadRequest'),
@@ -49,7 +61,7 @@ const fragment: OpenApiFragment = {
         operationId: 'authLogin',
         summary: 'Log in with email and password; optionally choose the active tenant',
         tags: ['identity'],
-        requestBody: body('LoginInput'),
+        requestBody: requestBody(loginValidator),
         responses: {
           200: json(ref('Session')),
           400: response('BadRequest'),
@@ -71,7 +83,7 @@ const fragment: OpenApiFragment = {
         summary:
           'Trade a refresh token for a new pair (single use; reuse revokes the whole session)',
         tags: ['identity'],
-        requestBody: body('RefreshInput'),
+        requestBody: requestBody(refreshValidator),
         responses: {
           200: json(ref('Refreshed')),
           400: response('BadRequest'),
@@ -94,7 +106,7 @@ const fragment: OpenApiFragment = {
         operationId: 'authVerifyEmail',
         summary: 'Confirm an email address with the code mailed to it (no sign-in needed)',
         tags: ['identity'],
-        requestBody: body('VerifyEmailInput'),
+        requestBody: requestBody(verifyEmailValidator),
         responses: {
           200: json(ref('EmailVerified')),
           404: { ...response('NotFound'), description: 'verification_not_found' },
@@ -139,7 +151,7 @@ const fragment: OpenApiFragment = {
         summary: 'A new session bound to another tenant you belong to; the current one ends',
         tags: ['identity'],
         security: bearer,
-        requestBody: body('SwitchTenantInput'),
+        requestBody: requestBody(switchTenantValidator),
         responses: {
           200: json(ref('Session')),
           401: response('Unauthorized'),
@@ -166,7 +178,7 @@ const fragment: OpenApiFragment = {
         summary: 'Create a tenant; you become its owner',
         tags: ['identity'],
         security: bearer,
-        requestBody: body('TenantInput'),
+        requestBody: requestBody(createTenantValidator),
         responses: {
           201: json(ref('Tenant'), 'Created'),
           401: response('Unauthorized'),
@@ -189,7 +201,7 @@ const fragment: OpenApiFragment = {
         tags: ['identity'],
         security: bearer,
         parameters: [tenantId],
-        requestBody: body('TenantPatch'),
+        requestBody: requestBody(updateTenantValidator),
         responses: {
           200: json(ref('Tenant')),
           401: response('Unauthorized'),
@@ -235,7 +247,7 @@ const fragment: OpenApiFragment = {
         tags: ['identity'],
         security: bearer,
         parameters: [tenantId],
-        requestBody: body('MemberInput'),
+        requestBody: requestBody(addMemberValidator),
         responses: {
           201: json(ref('Member'), 'Added'),
           202: json(
@@ -262,7 +274,7 @@ const fragment: OpenApiFragment = {
         tags: ['identity'],
         security: bearer,
         parameters: [tenantId, userId],
-        requestBody: body('RoleInput'),
+        requestBody: requestBody(changeRoleValidator),
         responses: {
           200: json(ref('Member')),
           401: response('Unauthorized'),
@@ -311,7 +323,7 @@ const fragment: OpenApiFragment = {
         tags: ['identity'],
         security: bearer,
         parameters: [tenantId],
-        requestBody: body('MemberInput'),
+        requestBody: requestBody(addMemberValidator),
         responses: {
           201: json(ref('CreatedInvitation'), 'Invited'),
           401: response('Unauthorized'),
@@ -350,7 +362,7 @@ const fragment: OpenApiFragment = {
         summary: 'Accept an invitation addressed to your account’s email; you become a member',
         tags: ['identity'],
         security: bearer,
-        requestBody: body('AcceptInvitationInput'),
+        requestBody: requestBody(acceptInvitationValidator),
         responses: {
           200: json({
             type: 'object',
@@ -406,7 +418,7 @@ const fragment: OpenApiFragment = {
         parameters: [
           { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } },
         ],
-        requestBody: body('AdminUserPatch'),
+        requestBody: requestBody(userPatchValidator),
         responses: {
           200: json(ref('AdminUser')),
           401: response('Unauthorized'),
@@ -442,35 +454,6 @@ const fragment: OpenApiFragment = {
     },
   },
   schemas: {
-    RegisterInput: {
-      type: 'object',
-      required: ['email', 'password', 'name'],
-      properties: {
-        email: { type: 'string', format: 'email', maxLength: 254 },
-        password: { type: 'string', minLength: 12, maxLength: 128 },
-        name: { type: 'string', minLength: 1, maxLength: 120 },
-        tenantName: { type: 'string', minLength: 2, maxLength: 120 },
-      },
-    },
-    LoginInput: {
-      type: 'object',
-      required: ['email', 'password'],
-      properties: {
-        email: { type: 'string', format: 'email' },
-        password: { type: 'string' },
-        tenantId: { type: 'string', format: 'uuid' },
-      },
-    },
-    RefreshInput: {
-      type: 'object',
-      required: ['refreshToken'],
-      properties: { refreshToken: { type: 'string' } },
-    },
-    SwitchTenantInput: {
-      type: 'object',
-      required: ['tenantId'],
-      properties: { tenantId: { type: 'string', format: 'uuid' } },
-    },
     User: {
       type: 'object',
       required: ['id', 'email', 'emailVerified', 'name', 'isSuperadmin', 'createdAt'],
@@ -542,11 +525,6 @@ const fragment: OpenApiFragment = {
       },
       additionalProperties: false,
     },
-    VerifyEmailInput: {
-      type: 'object',
-      required: ['token'],
-      properties: { token: { type: 'string', minLength: 1, maxLength: 200 } },
-    },
     EmailVerified: {
       type: 'object',
       required: ['email', 'emailVerified'],
@@ -555,15 +533,6 @@ const fragment: OpenApiFragment = {
         emailVerified: { const: true },
       },
       additionalProperties: false,
-    },
-    TenantInput: {
-      type: 'object',
-      required: ['name'],
-      properties: { name: { type: 'string', minLength: 2, maxLength: 120 } },
-    },
-    TenantPatch: {
-      type: 'object',
-      properties: { name: { type: 'string', minLength: 2, maxLength: 120 } },
     },
     Tenant: {
       type: 'object',
@@ -576,19 +545,6 @@ const fragment: OpenApiFragment = {
         createdAt: { type: 'string', format: 'date-time' },
       },
       additionalProperties: false,
-    },
-    MemberInput: {
-      type: 'object',
-      required: ['email', 'role'],
-      properties: {
-        email: { type: 'string', format: 'email' },
-        role: { enum: ['owner', 'admin', 'agent', 'member'] },
-      },
-    },
-    RoleInput: {
-      type: 'object',
-      required: ['role'],
-      properties: { role: { enum: ['owner', 'admin', 'agent', 'member'] } },
     },
     Member: {
       type: 'object',
@@ -656,11 +612,6 @@ const fragment: OpenApiFragment = {
       },
       additionalProperties: false,
     },
-    AcceptInvitationInput: {
-      type: 'object',
-      required: ['token'],
-      properties: { token: { type: 'string' } },
-    },
     AdminUser: {
       type: 'object',
       required: ['id', 'email', 'name', 'isSuperadmin', 'disabledAt', 'createdAt'],
@@ -673,11 +624,6 @@ const fragment: OpenApiFragment = {
         createdAt: { type: 'string', format: 'date-time' },
       },
       additionalProperties: false,
-    },
-    AdminUserPatch: {
-      type: 'object',
-      required: ['disabled'],
-      properties: { disabled: { type: 'boolean' } },
     },
     AdminTenant: {
       type: 'object',

@@ -1,12 +1,16 @@
 import type { OpenApiFragment } from '#app/openapi/types'
-import { json, pageOf, parameter, ref, response } from '#app/openapi/components'
+import { json, pageOf, ref, response } from '#app/openapi/components'
+import { queryParameters, requestBody } from '#app/openapi/from_validators'
+import {
+  adjustmentValidator,
+  importValidator,
+  itemCreateValidator,
+  itemListValidator,
+  itemUpdateValidator,
+} from '#modules/inventory/validators/items'
 
 const bearer = [{ bearer: [] }]
 const sku = { name: 'sku', in: 'path', required: true, schema: { type: 'string' } }
-const body = (schema: string) => ({
-  required: true,
-  content: { 'application/json': { schema: ref(schema) } },
-})
 const errors = {
   401: response('Unauthorized'),
   403: { ...response('Forbidden'), description: 'forbidden (role) or no_active_tenant' },
@@ -21,11 +25,7 @@ const fragment: OpenApiFragment = {
         summary: 'Items by SKU; lowStock=N keeps those with at most N available',
         tags: ['inventory'],
         security: bearer,
-        parameters: [
-          { name: 'lowStock', in: 'query', schema: { type: 'integer', minimum: 0 } },
-          parameter('Limit'),
-          parameter('Cursor'),
-        ],
+        parameters: queryParameters(itemListValidator),
         responses: {
           200: json(pageOf(ref('InventoryItem'))),
           ...errors,
@@ -37,7 +37,7 @@ const fragment: OpenApiFragment = {
         summary: 'Add an item (owners and admins), optionally with initial stock',
         tags: ['inventory'],
         security: bearer,
-        requestBody: body('InventoryItemInput'),
+        requestBody: requestBody(itemCreateValidator),
         responses: {
           201: json(ref('InventoryItem'), 'Created'),
           ...errors,
@@ -61,7 +61,7 @@ const fragment: OpenApiFragment = {
         tags: ['inventory'],
         security: bearer,
         parameters: [sku],
-        requestBody: body('InventoryItemPatch'),
+        requestBody: requestBody(itemUpdateValidator),
         responses: {
           200: json(ref('InventoryItem')),
           ...errors,
@@ -77,7 +77,7 @@ const fragment: OpenApiFragment = {
         tags: ['inventory'],
         security: bearer,
         parameters: [sku],
-        requestBody: body('StockAdjustment'),
+        requestBody: requestBody(adjustmentValidator),
         responses: {
           201: json(ref('InventoryItem'), 'Adjusted'),
           ...errors,
@@ -119,19 +119,7 @@ const fragment: OpenApiFragment = {
           '/events stream); the result counts created and updated items and lists rejected rows by line.',
         tags: ['inventory'],
         security: bearer,
-        requestBody: {
-          required: true,
-          content: {
-            'application/json': {
-              schema: {
-                type: 'object',
-                required: ['csv'],
-                properties: { csv: { type: 'string', minLength: 1 } },
-                additionalProperties: false,
-              },
-            },
-          },
-        },
+        requestBody: requestBody(importValidator),
         responses: {
           202: json(ref('Operation'), 'Queued; Location names the operation'),
           ...errors,
@@ -167,35 +155,6 @@ const fragment: OpenApiFragment = {
         updatedAt: { type: 'string', format: 'date-time' },
       },
       additionalProperties: false,
-    },
-    InventoryItemInput: {
-      type: 'object',
-      required: ['sku', 'name', 'priceMinor', 'currency'],
-      properties: {
-        sku: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' },
-        name: { type: 'string' },
-        priceMinor: { type: 'integer', minimum: 0 },
-        currency: { type: 'string', pattern: '^[A-Z]{3}$' },
-        active: { type: 'boolean' },
-        onHand: { type: 'integer', minimum: 0 },
-      },
-    },
-    InventoryItemPatch: {
-      type: 'object',
-      properties: {
-        name: { type: 'string' },
-        priceMinor: { type: 'integer', minimum: 0 },
-        currency: { type: 'string' },
-        active: { type: 'boolean' },
-      },
-    },
-    StockAdjustment: {
-      type: 'object',
-      required: ['delta', 'reason'],
-      properties: {
-        delta: { type: 'integer', not: { const: 0 } },
-        reason: { type: 'string', maxLength: 300 },
-      },
     },
     LedgerEntry: {
       type: 'object',

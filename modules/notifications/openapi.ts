@@ -1,5 +1,10 @@
 import type { OpenApiFragment } from '#app/openapi/types'
-import { json, pageOf, parameter, ref, response } from '#app/openapi/components'
+import { json, pageOf, ref, response } from '#app/openapi/components'
+import { queryParameters, requestBody } from '#app/openapi/from_validators'
+import {
+  notificationListValidator,
+  webhookCreateValidator,
+} from '#modules/notifications/validators/webhooks'
 import { webhookEventDeclarations, webhookEventTypes } from '#app/messaging/webhook_events'
 
 const bearer = [{ bearer: [] }]
@@ -33,11 +38,7 @@ const fragment = (): OpenApiFragment => ({
         summary: 'Your notifications in the active tenant, newest first (unread=true to filter)',
         tags: ['notifications'],
         security: bearer,
-        parameters: [
-          { name: 'unread', in: 'query', schema: { type: 'boolean' } },
-          parameter('Limit'),
-          parameter('Cursor'),
-        ],
+        parameters: queryParameters(notificationListValidator),
         responses: {
           200: json(pageOf(ref('Notification'))),
           ...errors,
@@ -61,10 +62,7 @@ const fragment = (): OpenApiFragment => ({
         summary: 'Register an endpoint for event types; the signing secret is in this answer only',
         tags: ['notifications'],
         security: bearer,
-        requestBody: {
-          required: true,
-          content: { 'application/json': { schema: ref('WebhookInput') } },
-        },
+        requestBody: requestBody(webhookCreateValidator),
         responses: {
           201: json(ref('WebhookWithSecret'), 'Created'),
           ...errors,
@@ -153,15 +151,6 @@ const fragment = (): OpenApiFragment => ({
         createdAt: { type: 'string', format: 'date-time' },
       },
       additionalProperties: false,
-    },
-    WebhookInput: {
-      type: 'object',
-      required: ['url', 'eventTypes'],
-      properties: {
-        url: { type: 'string', format: 'uri' },
-        eventTypes: { type: 'array', minItems: 1, items: { enum: webhookEventTypes() } },
-        description: { type: ['string', 'null'] },
-      },
     },
     Webhook: {
       type: 'object',

@@ -1,5 +1,7 @@
 import type { OpenApiFragment } from '#app/openapi/types'
 import { json, pageOf, parameter, ref, response } from '#app/openapi/components'
+import { queryParameters, requestBody } from '#app/openapi/from_validators'
+import { listOrdersValidator, placeOrderValidator } from '#modules/orders/validators/orders'
 
 const bearer = [{ bearer: [] }]
 const id = { name: 'id', in: 'path', required: true, schema: { type: 'string' } }
@@ -23,10 +25,7 @@ const fragment: OpenApiFragment = {
         tags: ['orders'],
         security: bearer,
         parameters: [{ ...parameter('IdempotencyKey'), required: true }],
-        requestBody: {
-          required: true,
-          content: { 'application/json': { schema: ref('OrderInput') } },
-        },
+        requestBody: requestBody(placeOrderValidator),
         responses: {
           202: json(ref('Order'), 'Accepted, pending'),
           400: {
@@ -49,18 +48,7 @@ const fragment: OpenApiFragment = {
         summary: 'Orders, newest first; filter by status, customer email and creation day',
         tags: ['orders'],
         security: bearer,
-        parameters: [
-          {
-            name: 'status',
-            in: 'query',
-            schema: { enum: ['pending', 'confirmed', 'rejected', 'cancelled', 'fulfilled'] },
-          },
-          { name: 'customer', in: 'query', schema: { type: 'string' } },
-          { name: 'from', in: 'query', schema: { type: 'string', format: 'date' } },
-          { name: 'to', in: 'query', schema: { type: 'string', format: 'date' } },
-          parameter('Limit'),
-          parameter('Cursor'),
-        ],
+        parameters: queryParameters(listOrdersValidator),
         responses: {
           200: json(pageOf(ref('Order'))),
           ...errors,
@@ -100,27 +88,6 @@ const fragment: OpenApiFragment = {
     },
   },
   schemas: {
-    OrderInput: {
-      type: 'object',
-      required: ['lines', 'customerEmail'],
-      properties: {
-        lines: {
-          type: 'array',
-          minItems: 1,
-          maxItems: 100,
-          items: {
-            type: 'object',
-            required: ['sku', 'quantity'],
-            properties: {
-              sku: { type: 'string' },
-              quantity: { type: 'integer', minimum: 1, maximum: 100000 },
-            },
-          },
-        },
-        customerEmail: { type: 'string', format: 'email' },
-        note: { type: ['string', 'null'], maxLength: 1000 },
-      },
-    },
     Order: {
       type: 'object',
       required: ['id', 'status', 'customerEmail', 'lines', 'createdAt'],
