@@ -57,8 +57,8 @@ publishDocument(
       title: 'Atrium API',
       version: packageJson.version,
       description:
-        'One REST API for chat, the LLM gateway, orders, the helpdesk and creator workspaces. ' +
-        'Errors are RFC 9457 problems; lists use cursor pagination.',
+        'One REST API: accounts and tenants, the LLM gateway (with the OpenAI-compatible /v1), ' +
+        'orders, inventory and notifications. Errors are RFC 9457 problems; lists use cursor pagination.',
     },
     [
       platformOpenApi,
