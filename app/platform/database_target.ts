@@ -43,11 +43,43 @@ export async function resolveDatabase(options: {
   await createDatabaseIfMissing(url)
 
   const where = `${url.hostname}:${url.port || 5432}/${name}`
+  if (!embedded) await probe(url, where)
   // Inside the project: the short relative path; elsewhere: the absolute one.
   const inside = relative(process.cwd(), options.embeddedDataDir)
   const shownDir = inside && !inside.startsWith('..') ? inside : options.embeddedDataDir
   const label = embedded ? `embedded PostgreSQL (${shownDir}, ${where})` : `PostgreSQL at ${where}`
   return { url: url.toString(), label, embedded }
+}
+
+/**
+ * Connects once before anything else does, so an unreachable or refusing
+ * DATABASE_URL stops start-up with one line naming it (and never its password)
+ * instead of a stack trace from the first migration.
+ */
+async function probe(target: URL, where: string) {
+  const client = new pg.Client({
+    connectionString: target.toString(),
+    connectionTimeoutMillis: 5000,
+  })
+  try {
+    await client.connect()
+    await client.query('SELECT 1')
+  } catch (error) {
+    const { code, message } = error as { code?: string; message?: string }
+    const reason =
+      code === 'ECONNREFUSED'
+        ? 'the connection was refused'
+        : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
+          ? 'the host name does not resolve'
+          : code === '28P01' || code === '28000'
+            ? 'the user or password was refused'
+            : /timeout/i.test(message ?? '')
+              ? 'no answer within 5 s'
+              : (code ?? message?.split('\n')[0] ?? 'unknown error')
+    throw new Error(`DATABASE_URL (${where}): ${reason}`)
+  } finally {
+    await client.end().catch(() => {})
+  }
 }
 
 async function createDatabaseIfMissing(target: URL) {

@@ -77,7 +77,16 @@ export async function startHttpServer({ appRoot, beforeStart, afterMigrations }:
     })
     .catch(async (error) => {
       process.exitCode = 1
-      prettyPrintError(error)
+      if ((error as { code?: string }).code === 'EADDRINUSE') {
+        // The commonest start-up failure gets one line naming what to change, not a stack.
+        const { address, port } = error as { address?: string; port?: number }
+        process.stderr.write(
+          `atrium: cannot listen on ${address ?? 'the host'}:${port ?? '?'}: the address is in use (set PORT or HOST)\n`
+        )
+      } else {
+        prettyPrintError(error)
+      }
       await database?.embedded?.stop()
+      process.exit(1)
     })
 }

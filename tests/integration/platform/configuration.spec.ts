@@ -1,4 +1,5 @@
 import { test } from '@japa/runner'
+import net from 'node:net'
 import { childEnv, runNode } from '#tests/helpers/processes'
 
 /** Each bad value must stop boot with exactly one line that names the variable, and no stack trace. */
@@ -51,4 +52,44 @@ test.group('configuration validation at boot', () => {
       assert.notInclude(result.stdout, 'Atrium is up')
     })
   }
+})
+
+test.group('start-up failures outside the configuration', () => {
+  const oneLine = (stderr: string) =>
+    stderr.split('\n').filter((line) => line.trim() && !line.includes('ExperimentalWarning'))
+
+  test('an unreachable DATABASE_URL stops start-up with one line naming it, no password', async ({
+    assert,
+  }) => {
+    const result = await runNode(
+      ['bin/server.ts'],
+      childEnv({ DATABASE_URL: 'postgres://postgres:s3cr3t-pw@127.0.0.1:1/atrium', PORT: '0' })
+    )
+    assert.equal(result.code, 1)
+    const lines = oneLine(result.stderr)
+    assert.lengthOf(lines, 1, `expected one line, got:\n${result.stderr}`)
+    assert.match(lines[0], /^atrium: cannot reach the database: DATABASE_URL \(127\.0\.0\.1:1\//)
+    assert.match(lines[0], /refused/)
+    assert.notInclude(result.stderr, 's3cr3t-pw')
+    assert.notMatch(result.stderr, /\n\s+at /, 'no stack trace')
+  })
+
+  test('a port in use stops start-up with one line naming PORT', async ({ assert, cleanup }) => {
+    const taken = net.createServer()
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+    cleanup(() => new Promise<void>((resolve) => taken.close(() => resolve())))
+    const { port } = taken.address() as net.AddressInfo
+    const result = await runNode(
+      ['bin/server.ts'],
+      childEnv({ PORT: String(port), HOST: '127.0.0.1', ATRIUM_ROLE: 'web' })
+    )
+    assert.equal(result.code, 1)
+    const lines = oneLine(result.stderr)
+    assert.lengthOf(lines, 1, `expected one line, got:\n${result.stderr}`)
+    assert.equal(
+      lines[0],
+      `atrium: cannot listen on 127.0.0.1:${port}: the address is in use (set PORT or HOST)`
+    )
+    assert.notInclude(result.stdout, 'Atrium is up')
+  })
 })
