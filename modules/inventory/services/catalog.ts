@@ -5,7 +5,8 @@ import { inActiveTenant } from '#app/tenancy/active_tenant'
 import { startOperation } from '#app/operations/operations'
 import { operationsService, presentOperation } from '#app/operations/service'
 import { IMPORT_KIND, parseImport } from '#modules/inventory/jobs/import_items'
-import { items, presentItem, type ItemInput, type ItemRow } from '#modules/inventory/services/stock'
+import Item from '#modules/inventory/models/item'
+import { items, type ItemInput } from '#modules/inventory/services/stock'
 
 /**
  * The catalog's use cases, each its own unit of work in the actor's tenant
@@ -14,43 +15,47 @@ import { items, presentItem, type ItemInput, type ItemRow } from '#modules/inven
 export const catalogAdmin = {
   list(actor: TenantActor, filters: { lowStock?: number } & PageRequest) {
     return inActiveTenant(actor, (trx) => {
-      const query = trx.from('inventory_items').where('tenant_id', actor.tenantId)
+      const query = Item.query({ client: trx }).where('tenant_id', actor.tenantId)
       // Low stock: what is left to sell is at or below the threshold.
       if (filters.lowStock !== undefined) {
         query.whereRaw('on_hand - reserved <= ?', [filters.lowStock])
       }
-      return paginate<ItemRow, ReturnType<typeof presentItem>>(
+      return paginate(
         query,
         filters,
-        { direction: 'asc', sort: { column: 'sku', kind: 'text', value: (row) => row.sku } },
-        presentItem
+        { direction: 'asc', sort: { column: 'sku', kind: 'text', value: (item) => item.sku } },
+        (item) => item.serialize()
       )
     })
   },
 
-  show(actor: TenantActor, sku: string) {
-    return inActiveTenant(actor, async (trx) => presentItem(await items.find(trx, sku)))
+  async show(actor: TenantActor, sku: string) {
+    const item = await inActiveTenant(actor, (trx) => items.find(trx, sku))
+    return item.serialize()
   },
 
-  create(actor: TenantActor, input: ItemInput) {
-    return inActiveTenant(actor, (trx, tenantId) =>
+  async create(actor: TenantActor, input: ItemInput) {
+    const item = await inActiveTenant(actor, (trx, tenantId) =>
       items.create(trx, tenantId, input, actor.userId)
     )
+    return item.serialize()
   },
 
-  update(actor: TenantActor, sku: string, input: Partial<Omit<ItemInput, 'sku' | 'onHand'>>) {
-    return inActiveTenant(actor, (trx) => items.update(trx, sku, input))
+  async update(actor: TenantActor, sku: string, input: Partial<Omit<ItemInput, 'sku' | 'onHand'>>) {
+    const item = await inActiveTenant(actor, (trx) => items.update(trx, sku, input))
+    return item.serialize()
   },
 
-  adjust(actor: TenantActor, sku: string, input: { delta: number; reason: string }) {
+  async adjust(actor: TenantActor, sku: string, input: { delta: number; reason: string }) {
     if (input.delta === 0) {
       throw new ProblemException(422, 'validation_failed', 'An adjustment must change the stock.', [
         { field: 'delta', rule: 'notZero', message: 'Must not be 0' },
       ])
     }
-    return inActiveTenant(actor, (trx, tenantId) =>
+    const item = await inActiveTenant(actor, (trx, tenantId) =>
       items.adjust(trx, tenantId, sku, input, actor.userId)
     )
+    return item.serialize()
   },
 
   /** Queues a CSV import (checked here, so a bad file is a 422 now); 202 with the operation. */
@@ -67,7 +72,8 @@ export const catalogAdmin = {
     return operationsService.find(actor, id).then(presentOperation)
   },
 
-  ledger(actor: TenantActor, sku: string) {
-    return inActiveTenant(actor, (trx) => items.ledgerOf(trx, sku))
+  async ledger(actor: TenantActor, sku: string) {
+    const entries = await inActiveTenant(actor, (trx) => items.ledgerOf(trx, sku))
+    return entries.map((entry) => entry.serialize())
   },
 }

@@ -3,34 +3,17 @@ import { ProblemException } from '#app/http/problem'
 import { newId } from '#app/platform/ids'
 import { events } from '#app/messaging/outbox'
 import type { ReservedLine, Shortage } from '#modules/inventory/events'
+import Item from '#modules/inventory/models/item'
+import LedgerEntry, { type LedgerKind } from '#modules/inventory/models/ledger_entry'
 
-export interface ItemRow {
-  id: string
-  tenant_id: string
+/** The columns a reservation reads from its locked rows. */
+interface StockRow {
   sku: string
-  name: string
   price_minor: string | number
   currency: string
   active: boolean
   on_hand: number
   reserved: number
-  created_at: Date
-  updated_at: Date
-}
-
-export function presentItem(row: ItemRow) {
-  return {
-    sku: row.sku,
-    name: row.name,
-    priceMinor: Number(row.price_minor),
-    currency: row.currency,
-    active: row.active,
-    onHand: row.on_hand,
-    reserved: row.reserved,
-    available: row.on_hand - row.reserved,
-    createdAt: new Date(row.created_at).toISOString(),
-    updatedAt: new Date(row.updated_at).toISOString(),
-  }
 }
 
 export const itemNotFound = (sku: string) =>
@@ -50,7 +33,7 @@ async function ledger(
   tenantId: string,
   entries: Array<{
     sku: string
-    kind: 'adjustment' | 'reservation' | 'release' | 'commit'
+    kind: LedgerKind
     onHandDelta?: number
     reservedDelta?: number
     reason?: string | null
@@ -59,6 +42,7 @@ async function ledger(
   }>
 ) {
   if (entries.length === 0) return
+  // One statement for all of a reservation's lines (a model would insert them one by one).
   await trx.table('inventory_ledger').multiInsert(
     entries.map((entry) => ({
       id: newId(),
@@ -76,11 +60,11 @@ async function ledger(
 
 export const items = {
   async find(trx: TransactionClientContract, sku: string, options: { lock?: boolean } = {}) {
-    const query = trx.from('inventory_items').where('sku', sku)
+    const query = Item.query({ client: trx }).where('sku', sku)
     if (options.lock) query.forUpdate()
-    const row: ItemRow | null = await query.first()
-    if (!row) throw itemNotFound(sku)
-    return row
+    const item = await query.first()
+    if (!item) throw itemNotFound(sku)
+    return item
   },
 
   async create(
@@ -89,23 +73,24 @@ export const items = {
     input: ItemInput,
     actorUserId: string
   ) {
-    const existing = await trx.from('inventory_items').where('sku', input.sku).first()
+    const existing = await Item.query({ client: trx }).where('sku', input.sku).first()
     if (existing) {
       throw new ProblemException(409, 'sku_taken', `An item with SKU ${input.sku} already exists.`)
     }
-    const [row] = await trx
-      .table('inventory_items')
-      .insert({
+    const item = await Item.create(
+      {
         id: newId(),
-        tenant_id: tenantId,
+        tenantId,
         sku: input.sku,
         name: input.name,
-        price_minor: input.priceMinor,
+        priceMinor: input.priceMinor,
         currency: input.currency,
         active: input.active ?? true,
-        on_hand: input.onHand ?? 0,
-      })
-      .returning('*')
+        onHand: input.onHand ?? 0,
+        reserved: 0,
+      },
+      { client: trx }
+    )
     if (input.onHand) {
       await ledger(trx, tenantId, [
         {
@@ -117,7 +102,7 @@ export const items = {
         },
       ])
     }
-    return presentItem(row)
+    return item
   },
 
   /**
@@ -131,34 +116,24 @@ export const items = {
     row: ItemInput,
     actorUserId: string
   ): Promise<'created' | 'updated'> {
-    const current: ItemRow | null = await trx
-      .from('inventory_items')
-      .where('sku', row.sku)
-      .forUpdate()
-      .first()
+    const current = await Item.query({ client: trx }).where('sku', row.sku).forUpdate().first()
     if (!current) {
       await items.create(trx, tenantId, row, actorUserId)
       return 'created'
     }
-    await trx
-      .from('inventory_items')
-      .where('id', current.id)
-      .update({
-        name: row.name,
-        price_minor: row.priceMinor,
-        currency: row.currency,
-        ...(row.active === undefined ? {} : { active: row.active }),
-        updated_at: trx.raw('now()'),
-      })
-    if (row.onHand !== undefined && row.onHand !== current.on_hand) {
-      const target = Math.max(row.onHand, current.reserved)
-      const delta = target - current.on_hand
-      if (delta !== 0) {
-        await trx.from('inventory_items').where('id', current.id).update({ on_hand: target })
-        await ledger(trx, tenantId, [
-          { sku: row.sku, kind: 'adjustment', onHandDelta: delta, reason: 'import', actorUserId },
-        ])
-      }
+    current.merge({ name: row.name, priceMinor: row.priceMinor, currency: row.currency })
+    if (row.active !== undefined) current.active = row.active
+    let delta = 0
+    if (row.onHand !== undefined && row.onHand !== current.onHand) {
+      // Never below what is reserved for orders.
+      delta = Math.max(row.onHand, current.reserved) - current.onHand
+      current.onHand += delta
+    }
+    await current.useTransaction(trx).save()
+    if (delta !== 0) {
+      await ledger(trx, tenantId, [
+        { sku: row.sku, kind: 'adjustment', onHandDelta: delta, reason: 'import', actorUserId },
+      ])
     }
     return 'updated'
   },
@@ -168,14 +143,8 @@ export const items = {
     sku: string,
     input: Partial<Omit<ItemInput, 'sku' | 'onHand'>>
   ) {
-    await this.find(trx, sku)
-    const changes: Record<string, unknown> = { updated_at: trx.raw('now()') }
-    if (input.name !== undefined) changes.name = input.name
-    if (input.priceMinor !== undefined) changes.price_minor = input.priceMinor
-    if (input.currency !== undefined) changes.currency = input.currency
-    if (input.active !== undefined) changes.active = input.active
-    const [row] = await trx.from('inventory_items').where('sku', sku).update(changes).returning('*')
-    return presentItem(row)
+    const item = await this.find(trx, sku)
+    return item.useTransaction(trx).merge(input).save()
   },
 
   /** An append-only ledger entry and the stock change, together; stock never drops below what is reserved. */
@@ -186,41 +155,25 @@ export const items = {
     input: { delta: number; reason: string },
     actorUserId: string
   ) {
-    const row = await this.find(trx, sku, { lock: true })
-    if (row.on_hand + input.delta < row.reserved) {
+    const item = await this.find(trx, sku, { lock: true })
+    if (item.onHand + input.delta < item.reserved) {
       throw new ProblemException(
         409,
         'insufficient_stock',
-        `On hand would be ${row.on_hand + input.delta}, below the ${row.reserved} reserved for orders.`
+        `On hand would be ${item.onHand + input.delta}, below the ${item.reserved} reserved for orders.`
       )
     }
-    const [updated] = await trx
-      .from('inventory_items')
-      .where('sku', sku)
-      .update({ on_hand: row.on_hand + input.delta, updated_at: trx.raw('now()') })
-      .returning('*')
+    item.onHand += input.delta
+    await item.useTransaction(trx).save()
     await ledger(trx, tenantId, [
       { sku, kind: 'adjustment', onHandDelta: input.delta, reason: input.reason, actorUserId },
     ])
-    return presentItem(updated)
+    return item
   },
 
   async ledgerOf(trx: TransactionClientContract, sku: string) {
     await this.find(trx, sku)
-    const rows = await trx
-      .from('inventory_ledger')
-      .where('sku', sku)
-      .orderBy('created_at')
-      .orderBy('id')
-    return rows.map((row) => ({
-      kind: row.kind,
-      onHandDelta: row.on_hand_delta,
-      reservedDelta: row.reserved_delta,
-      reason: row.reason,
-      orderId: row.order_id,
-      actorUserId: row.actor_user_id,
-      at: new Date(row.created_at).toISOString(),
-    }))
+    return LedgerEntry.query({ client: trx }).where('sku', sku).orderBy('created_at').orderBy('id')
   },
 
   /** For the orders module (through index.ts): which of these SKUs the tenant does not sell. */
@@ -275,7 +228,8 @@ export const reservations = {
     const wanted = new Map<string, number>()
     for (const line of lines) wanted.set(line.sku, (wanted.get(line.sku) ?? 0) + line.quantity)
     const skus = [...wanted.keys()].sort()
-    const rows: ItemRow[] = await trx
+    // Row locks in SKU order are the point here (see above), so this stays a plain query.
+    const rows: StockRow[] = await trx
       .from('inventory_items')
       .whereIn('sku', skus)
       .orderBy('sku')

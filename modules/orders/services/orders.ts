@@ -9,8 +9,8 @@ import { paginate, type PageRequest } from '#app/http/pagination'
 import { inActiveTenant } from '#app/tenancy/active_tenant'
 import { catalog, type ReservedLine, type Shortage } from '#modules/inventory/index'
 import type { OrderLine } from '#modules/orders/events'
-
-export type OrderStatus = 'pending' | 'confirmed' | 'rejected' | 'cancelled' | 'fulfilled'
+import Order, { type OrderStatus } from '#modules/orders/models/order'
+import OrderStatusChange from '#modules/orders/models/order_status_change'
 
 /** The status machine: what each status may become. */
 const TRANSITIONS: Record<OrderStatus, OrderStatus[]> = {
@@ -21,36 +21,9 @@ const TRANSITIONS: Record<OrderStatus, OrderStatus[]> = {
   fulfilled: [],
 }
 
-export interface OrderRow {
-  id: string
-  tenant_id: string
-  status: OrderStatus
-  customer_email: string
-  note: string | null
-  lines: OrderLine[]
-  priced_lines: ReservedLine[] | null
-  total_minor: string | number | null
-  currency: string | null
-  shortages: Shortage[] | null
-  placed_by: string | null
-  created_at: Date
-  updated_at: Date
-}
-
-export function presentOrder(row: OrderRow, history?: Array<Record<string, unknown>>) {
-  return {
-    id: row.id,
-    status: row.status,
-    customerEmail: row.customer_email,
-    note: row.note,
-    lines: row.priced_lines ?? row.lines,
-    totalMinor: row.total_minor === null ? null : Number(row.total_minor),
-    currency: row.currency,
-    shortages: row.shortages,
-    createdAt: new Date(row.created_at).toISOString(),
-    updatedAt: new Date(row.updated_at).toISOString(),
-    ...(history ? { history } : {}),
-  }
+/** Whether the status machine lets an order go from one status to another. */
+export function canTransition(from: OrderStatus, to: OrderStatus) {
+  return TRANSITIONS[from].includes(to)
 }
 
 const notFound = () => new ProblemException(404, 'order_not_found', 'No such order.')
@@ -63,53 +36,45 @@ function illegal(from: OrderStatus, to: OrderStatus) {
   )
 }
 
-async function find(trx: TransactionClientContract, id: string, lock = false): Promise<OrderRow> {
+async function find(trx: TransactionClientContract, id: string, lock = false) {
   if (!isUuid(id)) throw notFound()
-  const query = trx.from('orders_orders').where('id', id)
+  const query = Order.query({ client: trx }).where('id', id)
   if (lock) query.forUpdate()
-  const row = await query.first()
-  if (!row) throw notFound()
-  return row
+  const order = await query.first()
+  if (!order) throw notFound()
+  return order
 }
 
-/** Moves an order along the status machine (locked, recorded in its history), or throws the 409. */
+/** Moves an order along the status machine, recorded in its history, or throws the 409. */
 async function transition(
   trx: TransactionClientContract,
-  order: OrderRow,
+  order: Order,
   to: OrderStatus,
-  details: { reason?: string; actorUserId?: string | null; changes?: Record<string, unknown> } = {}
+  details: {
+    reason?: string
+    actorUserId?: string | null
+    changes?: Partial<Pick<Order, 'pricedLines' | 'totalMinor' | 'currency' | 'shortages'>>
+  } = {}
 ) {
-  if (!TRANSITIONS[order.status].includes(to)) throw illegal(order.status, to)
-  const [updated] = await trx
-    .from('orders_orders')
-    .where('id', order.id)
-    .update({ status: to, updated_at: trx.raw('now()'), ...details.changes })
-    .returning('*')
-  await trx.table('orders_status_history').insert({
-    id: newId(),
-    tenant_id: order.tenant_id,
-    order_id: order.id,
-    from_status: order.status,
-    to_status: to,
-    reason: details.reason ?? null,
-    actor_user_id: details.actorUserId ?? null,
-  })
-  return updated as OrderRow
-}
-
-async function historyOf(trx: TransactionClientContract, id: string) {
-  const rows = await trx
-    .from('orders_status_history')
-    .where('order_id', id)
-    .orderBy('created_at')
-    .orderBy('id')
-  return rows.map((row) => ({
-    from: row.from_status,
-    to: row.to_status,
-    reason: row.reason,
-    actorUserId: row.actor_user_id,
-    at: new Date(row.created_at).toISOString(),
-  }))
+  const from = order.status
+  if (!canTransition(from, to)) throw illegal(from, to)
+  await order
+    .useTransaction(trx)
+    .merge({ status: to, ...details.changes })
+    .save()
+  await OrderStatusChange.create(
+    {
+      id: newId(),
+      tenantId: order.tenantId,
+      orderId: order.id,
+      fromStatus: from,
+      toStatus: to,
+      reason: details.reason ?? null,
+      actorUserId: details.actorUserId ?? null,
+    },
+    { client: trx }
+  )
+  return order
 }
 
 export interface OrderFilters extends PageRequest {
@@ -124,21 +89,20 @@ export interface OrderFilters extends PageRequest {
 export const orders = {
   list(actor: TenantActor, filters: OrderFilters) {
     return inActiveTenant(actor, (trx) => {
-      const query = trx.from('orders_orders').where('tenant_id', actor.tenantId)
+      const query = Order.query({ client: trx }).where('tenant_id', actor.tenantId)
       if (filters.status) query.where('status', filters.status)
       if (filters.customer) query.where('customer_email', filters.customer.toLowerCase())
       if (filters.from) query.where('created_at', '>=', filters.from)
       if (filters.to) query.where('created_at', '<', trx.raw(`?::date + 1`, [filters.to]))
-      return paginate<OrderRow, ReturnType<typeof presentOrder>>(query, filters, {}, (row) =>
-        presentOrder(row)
-      )
+      return paginate(query, filters, {}, (order) => order.serialize())
     })
   },
 
   show(actor: TenantActor, id: string) {
     return inActiveTenant(actor, async (trx) => {
-      const row = await find(trx, id)
-      return presentOrder(row, await historyOf(trx, row.id))
+      const order = await find(trx, id)
+      await order.load('history', (query) => query.orderBy('created_at').orderBy('id'))
+      return order.serialize()
     })
   },
 
@@ -146,17 +110,20 @@ export const orders = {
     actor: TenantActor,
     input: { lines: OrderLine[]; customerEmail: string; note?: string | null }
   ) {
-    return presentOrder(
-      await inActiveTenant(actor, (trx, tenantId) => place(trx, tenantId, input, actor.userId))
+    const order = await inActiveTenant(actor, (trx, tenantId) =>
+      place(trx, tenantId, input, actor.userId)
     )
+    return order.serialize()
   },
 
   async cancel(actor: TenantActor, id: string) {
-    return presentOrder(await inActiveTenant(actor, (trx) => cancel(trx, id, actor.userId)))
+    const order = await inActiveTenant(actor, (trx) => cancel(trx, id, actor.userId))
+    return order.serialize()
   },
 
   async fulfil(actor: TenantActor, id: string) {
-    return presentOrder(await inActiveTenant(actor, (trx) => fulfil(trx, id, actor.userId)))
+    const order = await inActiveTenant(actor, (trx) => fulfil(trx, id, actor.userId))
+    return order.serialize()
   },
 }
 
@@ -190,56 +157,60 @@ async function place(
       },
     ])
   }
-  const id = newId()
-  const [row] = await trx
-    .table('orders_orders')
-    .insert({
-      id,
-      tenant_id: tenantId,
+  const order = await Order.create(
+    {
+      id: newId(),
+      tenantId,
       status: 'pending',
-      customer_email: input.customerEmail.toLowerCase(),
+      customerEmail: input.customerEmail.toLowerCase(),
       note: input.note ?? null,
-      lines: JSON.stringify(input.lines),
-      placed_by: placedBy,
-    })
-    .returning('*')
-  await trx.table('orders_status_history').insert({
-    id: newId(),
-    tenant_id: tenantId,
-    order_id: id,
-    from_status: null,
-    to_status: 'pending',
-    reason: 'placed',
-    actor_user_id: placedBy,
-  })
+      lines: input.lines,
+      pricedLines: null,
+      totalMinor: null,
+      currency: null,
+      shortages: null,
+      placedBy,
+    },
+    { client: trx }
+  )
+  await OrderStatusChange.create(
+    {
+      id: newId(),
+      tenantId,
+      orderId: order.id,
+      fromStatus: null,
+      toStatus: 'pending',
+      reason: 'placed',
+      actorUserId: placedBy,
+    },
+    { client: trx }
+  )
   await events.publish(
     trx,
     'orders.order_placed',
-    { orderId: id, lines: input.lines, customerEmail: input.customerEmail.toLowerCase() },
-    { version: 1, tenantId, aggregateId: id }
+    { orderId: order.id, lines: input.lines, customerEmail: order.customerEmail },
+    { version: 1, tenantId, aggregateId: order.id }
   )
-  return row as OrderRow
+  return order
 }
 
 async function cancel(trx: TransactionClientContract, id: string, actorUserId: string) {
   const order = await find(trx, id, true)
-  const updated = await transition(trx, order, 'cancelled', { reason: 'cancelled', actorUserId })
+  const previousStatus = order.status
+  await transition(trx, order, 'cancelled', { reason: 'cancelled', actorUserId })
   await publishOutcome(trx, order, 'cancelled', {
     orderId: id,
-    customerEmail: order.customer_email,
-    previousStatus: order.status,
+    customerEmail: order.customerEmail,
+    previousStatus,
   })
-  return updated
+  return order
 }
 
 async function fulfil(trx: TransactionClientContract, id: string, actorUserId: string) {
   const order = await find(trx, id, true)
-  const updated = await transition(trx, order, 'fulfilled', { reason: 'fulfilled', actorUserId })
-  await publishOutcome(trx, order, 'fulfilled', {
-    orderId: id,
-    customerEmail: order.customer_email,
-  })
-  return updated
+  await transition(trx, order, 'fulfilled', { reason: 'fulfilled', actorUserId })
+  await publishOutcome(trx, order, 'fulfilled', { orderId: id, customerEmail: order.customerEmail })
+  return order
 }
 
 type Outcome = 'confirmed' | 'rejected' | 'cancelled' | 'fulfilled'
@@ -251,19 +222,19 @@ type Outcome = 'confirmed' | 'rejected' | 'cancelled' | 'fulfilled'
  */
 async function publishOutcome<T extends Outcome>(
   trx: TransactionClientContract,
-  order: OrderRow,
+  order: Order,
   outcome: T,
   payload: PayloadOf<`orders.order_${T}`>
 ) {
   const eventId = await events.publish(trx, `orders.order_${outcome}`, payload, {
     version: 1,
-    tenantId: order.tenant_id,
+    tenantId: order.tenantId,
     aggregateId: order.id,
   } as PublishOptions<`orders.order_${T}`>)
   await noticeOutcome(
     trx,
     outcome,
-    { id: order.id, tenantId: order.tenant_id, customerEmail: order.customer_email },
+    { id: order.id, tenantId: order.tenantId, customerEmail: order.customerEmail },
     { id: eventId, payload: payload as Record<string, unknown> }
   )
 }
@@ -285,14 +256,14 @@ export const orderSaga = {
       await transition(trx, order, 'confirmed', {
         reason: 'stock reserved',
         changes: {
-          priced_lines: JSON.stringify(payload.lines),
-          total_minor: payload.totalMinor,
+          pricedLines: payload.lines,
+          totalMinor: payload.totalMinor,
           currency: payload.currency,
         },
       })
       await publishOutcome(trx, order, 'confirmed', {
         orderId: order.id,
-        customerEmail: order.customer_email,
+        customerEmail: order.customerEmail,
         totalMinor: payload.totalMinor,
         currency: payload.currency,
       })
@@ -308,11 +279,11 @@ export const orderSaga = {
     if (order.status !== 'pending') return
     await transition(trx, order, 'rejected', {
       reason: 'insufficient stock',
-      changes: { shortages: JSON.stringify(payload.shortages) },
+      changes: { shortages: payload.shortages },
     })
     await publishOutcome(trx, order, 'rejected', {
       orderId: order.id,
-      customerEmail: order.customer_email,
+      customerEmail: order.customerEmail,
       shortSkus: payload.shortages.map((shortage) => shortage.sku),
     })
   },

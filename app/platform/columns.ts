@@ -1,0 +1,30 @@
+import { Settings } from 'luxon'
+
+/*
+ * Column options shared by every module's Lucid models, so a model says what a
+ * column is (money, JSON, internal) rather than how pg happens to return it.
+ */
+
+// The API speaks UTC ("…Z") whatever TZ the container runs in: Lucid builds
+// DateTimes in Luxon's default zone and serializes them with toISO().
+Settings.defaultZone = 'utc'
+
+/**
+ * jsonb: pg would send a JS array as a PostgreSQL array literal, so write JSON
+ * text; reads come back parsed.
+ */
+export const jsonb = {
+  prepare: (value: unknown) =>
+    value === null || value === undefined ? value : JSON.stringify(value),
+}
+
+/**
+ * bigint amounts (minor units, token counts): pg returns int8 as text; every
+ * amount we store is far below 2^53, so a JSON number is exact.
+ */
+export const int8 = {
+  consume: (value: unknown) => (value === null || value === undefined ? null : Number(value)),
+}
+
+/** Internal columns (tenant ids, hashes) never appear in a serialized model. */
+export const internal = { serializeAs: null }
