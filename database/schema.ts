@@ -236,25 +236,6 @@ export class IdempotencyKeySchema extends BaseModel {
   declare state: string
 }
 
-export class IdentityEmailVerificationSchema extends BaseModel {
-  static $columns = ['createdAt', 'email', 'expiresAt', 'id', 'tokenHash', 'usedAt', 'userId'] as const
-  $columns = IdentityEmailVerificationSchema.$columns
-  @column.dateTime({ autoCreate: true })
-  declare createdAt: DateTime
-  @column()
-  declare email: string
-  @column.dateTime()
-  declare expiresAt: DateTime
-  @column({ isPrimary: true })
-  declare id: string
-  @column()
-  declare tokenHash: string
-  @column.dateTime()
-  declare usedAt: DateTime | null
-  @column()
-  declare userId: string
-}
-
 export class IdentityAuditEventSchema extends BaseModel {
   static $columns = ['actorUserId', 'createdAt', 'details', 'event', 'id', 'ip', 'requestId', 'subjectUserId', 'tenantId', 'userAgent'] as const
   $columns = IdentityAuditEventSchema.$columns
@@ -278,6 +259,25 @@ export class IdentityAuditEventSchema extends BaseModel {
   declare tenantId: string | null
   @column()
   declare userAgent: string | null
+}
+
+export class IdentityEmailVerificationSchema extends BaseModel {
+  static $columns = ['createdAt', 'email', 'expiresAt', 'id', 'tokenHash', 'usedAt', 'userId'] as const
+  $columns = IdentityEmailVerificationSchema.$columns
+  @column.dateTime({ autoCreate: true })
+  declare createdAt: DateTime
+  @column()
+  declare email: string
+  @column.dateTime()
+  declare expiresAt: DateTime
+  @column({ isPrimary: true })
+  declare id: string
+  @column()
+  declare tokenHash: string
+  @column.dateTime()
+  declare usedAt: DateTime | null
+  @column()
+  declare userId: string
 }
 
 export class IdentityInvitationSchema extends BaseModel {
@@ -581,7 +581,7 @@ export class NotificationsEmailSchema extends BaseModel {
 }
 
 export class NotificationsNotificationSchema extends BaseModel {
-  static $columns = ['body', 'createdAt', 'data', 'eventId', 'id', 'kind', 'readAt', 'tenantId', 'title', 'updatedAt', 'userId'] as const
+  static $columns = ['body', 'createdAt', 'data', 'eventId', 'id', 'kind', 'tenantId', 'title', 'updatedAt', 'userId'] as const
   $columns = NotificationsNotificationSchema.$columns
   @column()
   declare body: string
@@ -595,8 +595,6 @@ export class NotificationsNotificationSchema extends BaseModel {
   declare id: string
   @column()
   declare kind: string
-  @column.dateTime()
-  declare readAt: DateTime | null
   @column()
   declare tenantId: string
   @column()
@@ -605,6 +603,23 @@ export class NotificationsNotificationSchema extends BaseModel {
   declare updatedAt: DateTime
   @column()
   declare userId: string | null
+}
+
+export class NotificationsReadSchema extends BaseModel {
+  static $columns = ['createdAt', 'id', 'notificationId', 'tenantId', 'updatedAt', 'userId'] as const
+  $columns = NotificationsReadSchema.$columns
+  @column.dateTime({ autoCreate: true })
+  declare createdAt: DateTime
+  @column({ isPrimary: true })
+  declare id: string
+  @column()
+  declare notificationId: string
+  @column()
+  declare tenantId: string
+  @column.dateTime({ autoCreate: true, autoUpdate: true })
+  declare updatedAt: DateTime
+  @column()
+  declare userId: string
 }
 
 export class NotificationsWebhookDeliverySchema extends BaseModel {

@@ -1,11 +1,8 @@
 import type { TenantActor } from '#app/auth/policies'
 import { paginate, type PageRequest } from '#app/http/pagination'
 import { inActiveTenant } from '#app/tenancy/active_tenant'
-import {
-  inbox,
-  presentNotification,
-  type NotificationRow,
-} from '#modules/notifications/services/notifications'
+import Notification from '#modules/notifications/models/notification'
+import { inbox } from '#modules/notifications/services/notifications'
 import { webhooks } from '#modules/notifications/services/webhooks'
 
 /**
@@ -16,26 +13,24 @@ export const notificationCenter = {
   /** The actor's notifications (theirs, and the tenant-wide ones), newest first. */
   list(actor: TenantActor, filters: { unread?: boolean } & PageRequest) {
     return inActiveTenant(actor, (trx) => {
-      const query = trx
-        .from('notifications_notifications as n')
+      const n = Notification.table
+      const query = Notification.query({ client: trx })
         .leftJoin('notifications_reads as r', (join) =>
-          join.on('r.notification_id', 'n.id').andOnVal('r.user_id', actor.userId)
+          join.on('r.notification_id', `${n}.id`).andOnVal('r.user_id', actor.userId)
         )
-        .where('n.tenant_id', actor.tenantId)
-        .where((scope) => scope.whereNull('n.user_id').orWhere('n.user_id', actor.userId))
-        .select('n.*', 'r.created_at as read_at')
+        .where(`${n}.tenant_id`, actor.tenantId)
+        .where((scope) => scope.whereNull(`${n}.user_id`).orWhere(`${n}.user_id`, actor.userId))
+        .select(`${n}.*`, 'r.created_at as read_at')
       if (filters.unread) query.whereNull('r.id')
-      return paginate<NotificationRow, ReturnType<typeof presentNotification>>(
-        query,
-        filters,
-        { idColumn: 'n.id' },
-        presentNotification
+      return paginate(query, filters, { idColumn: `${n}.id` }, (notification) =>
+        notification.serialize()
       )
     })
   },
 
-  markRead(actor: TenantActor, id: string) {
-    return inActiveTenant(actor, (trx) => inbox.markRead(trx, id, actor.userId))
+  async markRead(actor: TenantActor, id: string) {
+    const notification = await inActiveTenant(actor, (trx) => inbox.markRead(trx, id, actor.userId))
+    return notification.serialize()
   },
 
   createWebhook(

@@ -3,31 +3,7 @@ import mail from '@adonisjs/mail/services/main'
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import { ProblemException } from '#app/http/problem'
 import { isUuid, newId } from '#app/platform/ids'
-
-export interface NotificationRow {
-  id: string
-  user_id: string | null
-  kind: string
-  title: string
-  body: string
-  data: Record<string, unknown>
-  /** When the user the list is for read it (joined from notifications_reads). */
-  read_at: Date | null
-  created_at: Date
-}
-
-export function presentNotification(row: NotificationRow) {
-  return {
-    id: row.id,
-    kind: row.kind,
-    title: row.title,
-    body: row.body,
-    data: row.data,
-    userId: row.user_id,
-    readAt: row.read_at ? new Date(row.read_at).toISOString() : null,
-    createdAt: new Date(row.created_at).toISOString(),
-  }
-}
+import Notification from '#modules/notifications/models/notification'
 
 /** What a module asks notifications to tell (notify() in index.ts). */
 export interface Notice {
@@ -39,7 +15,7 @@ export interface Notice {
   data?: Record<string, unknown>
   /** One member's notification; omitted: everyone in the tenant sees it. */
   userId?: string | null
-  /** The event that caused it, when there is one (shown to API clients, used to trace). */
+  /** The event that caused it, when there is one (kept to trace; not shown to API clients). */
   eventId?: string
   /** Mail to send as well (queued here, sent by the background sender with retries). */
   email?: { to: string; subject: string; text: string }
@@ -48,31 +24,41 @@ export interface Notice {
 export const inbox = {
   /** In the caller's unit of work: the notification exists if the change commits. */
   async notify(trx: TransactionClientContract, tenantId: string, input: Omit<Notice, 'tenantId'>) {
-    await trx.table('notifications_notifications').insert({
-      id: newId(),
-      tenant_id: tenantId,
-      user_id: input.userId ?? null,
-      kind: input.kind,
-      title: input.title.slice(0, 200),
-      body: input.body.slice(0, 2000),
-      data: JSON.stringify(input.data ?? {}),
-      event_id: input.eventId ?? null,
-    })
+    await Notification.create(
+      {
+        id: newId(),
+        tenantId,
+        userId: input.userId ?? null,
+        kind: input.kind,
+        title: input.title.slice(0, 200),
+        body: input.body.slice(0, 2000),
+        data: input.data ?? {},
+        eventId: input.eventId ?? null,
+      },
+      { client: trx }
+    )
   },
 
   /** Marks it read for this user only (idempotent: the first read time stays). */
   async markRead(trx: TransactionClientContract, id: string, userId: string) {
-    const row = isUuid(id)
-      ? await trx
-          .from('notifications_notifications')
+    const notification = isUuid(id)
+      ? await Notification.query({ client: trx })
           .where('id', id)
           .where((query) => query.whereNull('user_id').orWhere('user_id', userId))
           .first()
       : null
-    if (!row) throw new ProblemException(404, 'notification_not_found', 'No such notification.')
+    if (!notification) {
+      throw new ProblemException(404, 'notification_not_found', 'No such notification.')
+    }
+    // ON CONFLICT DO NOTHING is the point: a second read keeps the first read time.
     await trx
       .table('notifications_reads')
-      .insert({ id: newId(), tenant_id: row.tenant_id, notification_id: id, user_id: userId })
+      .insert({
+        id: newId(),
+        tenant_id: notification.tenantId,
+        notification_id: id,
+        user_id: userId,
+      })
       .onConflict(['notification_id', 'user_id'])
       .ignore()
     const read = await trx
@@ -80,7 +66,8 @@ export const inbox = {
       .where({ notification_id: id, user_id: userId })
       .select('created_at')
       .first()
-    return presentNotification({ ...row, read_at: read.created_at })
+    notification.$extras.read_at = read.created_at
+    return notification
   },
 }
 

@@ -8,6 +8,9 @@ import { ProblemException } from '#app/http/problem'
 import { checkOutboundUrl, isOutboundRefusal, outboundRequest } from '#app/http/outbound'
 import { isUuid, newId } from '#app/platform/ids'
 import type { EventEnvelope } from '#app/messaging/types'
+import { DateTime } from 'luxon'
+import Webhook from '#modules/notifications/models/webhook'
+import WebhookDelivery from '#modules/notifications/models/webhook_delivery'
 
 const PURPOSE = 'notifications.webhook_secret'
 
@@ -24,37 +27,6 @@ function describeFailure(failure: unknown) {
   return `unreachable${code ? ` (${code})` : ''}`
 }
 const TIMEOUT_MS = 10_000
-
-interface WebhookRow {
-  id: string
-  tenant_id: string
-  url: string
-  event_types: string[]
-  secret_encrypted: string
-  description: string | null
-  active: boolean
-  consecutive_failures: number
-  disabled_at: Date | null
-  disabled_reason: string | null
-  created_at: Date
-  updated_at: Date
-}
-
-const iso = (value: Date | null) => (value ? new Date(value).toISOString() : null)
-
-export function presentWebhook(row: WebhookRow) {
-  return {
-    id: row.id,
-    url: row.url,
-    eventTypes: row.event_types,
-    description: row.description,
-    active: row.active,
-    consecutiveFailures: row.consecutive_failures,
-    disabledAt: iso(row.disabled_at),
-    disabledReason: row.disabled_reason,
-    createdAt: iso(row.created_at)!,
-  }
-}
 
 /**
  * `Atrium-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`,
@@ -78,12 +50,12 @@ export function checkWebhookUrl(value: string) {
 
 const notFound = () => new ProblemException(404, 'webhook_not_found', 'No such webhook.')
 
-async function find(trx: TransactionClientContract, id: string): Promise<WebhookRow> {
-  const row = isUuid(id)
-    ? await trx.from('notifications_webhooks').where('id', id).whereNull('deleted_at').first()
+async function find(trx: TransactionClientContract, id: string) {
+  const webhook = isUuid(id)
+    ? await Webhook.query({ client: trx }).where('id', id).whereNull('deleted_at').first()
     : null
-  if (!row) throw notFound()
-  return row
+  if (!webhook) throw notFound()
+  return webhook
 }
 
 export const webhooks = {
@@ -112,61 +84,48 @@ export const webhooks = {
       )
     }
     const secret = `whsec_${randomBytes(24).toString('base64url')}`
-    const [row] = await trx
-      .table('notifications_webhooks')
-      .insert({
+    const webhook = await Webhook.create(
+      {
         id: newId(),
-        tenant_id: tenantId,
+        tenantId,
         url,
-        event_types: input.eventTypes,
+        eventTypes: input.eventTypes,
         description: input.description ?? null,
-        secret_encrypted: encryption.encrypt(secret, undefined, PURPOSE),
-      })
-      .returning('*')
-    return { ...presentWebhook(row), secret }
+        secretEncrypted: encryption.encrypt(secret, undefined, PURPOSE),
+        active: true,
+        consecutiveFailures: 0,
+        disabledAt: null,
+        disabledReason: null,
+        deletedAt: null,
+      },
+      { client: trx }
+    )
+    return { ...webhook.serialize(), secret }
   },
 
   async list(trx: TransactionClientContract) {
-    const rows = await trx
-      .from('notifications_webhooks')
-      .whereNull('deleted_at')
-      .orderBy('created_at')
-    return rows.map(presentWebhook)
+    const list = await Webhook.query({ client: trx }).whereNull('deleted_at').orderBy('id')
+    return list.map((webhook) => webhook.serialize())
   },
 
   async get(trx: TransactionClientContract, id: string) {
-    return presentWebhook(await find(trx, id))
+    const webhook = await find(trx, id)
+    return webhook.serialize()
   },
 
   /** Soft delete: the delivery log stays for audits; no further deliveries. */
   async remove(trx: TransactionClientContract, id: string) {
-    await find(trx, id)
-    await trx
-      .from('notifications_webhooks')
-      .where('id', id)
-      .update({ deleted_at: trx.raw('now()'), active: false, updated_at: trx.raw('now()') })
+    const webhook = await find(trx, id)
+    await webhook.useTransaction(trx).merge({ deletedAt: DateTime.now(), active: false }).save()
   },
 
   async deliveries(trx: TransactionClientContract, id: string) {
     await find(trx, id)
-    const rows = await trx
-      .from('notifications_webhook_deliveries')
+    const log = await WebhookDelivery.query({ client: trx })
       .where('webhook_id', id)
-      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
       .limit(100)
-    return rows.map((row) => ({
-      id: row.id,
-      eventId: row.event_id,
-      eventType: row.event_type,
-      status: row.status,
-      attempts: row.attempts,
-      lastStatusCode: row.last_status_code,
-      lastError: row.last_error,
-      lastDurationMs: row.last_duration_ms,
-      deliveredAt: iso(row.delivered_at),
-      nextAttemptAt: row.status === 'pending' ? iso(row.next_attempt_at) : null,
-      createdAt: iso(row.created_at)!,
-    }))
+    return log.map((delivery) => delivery.serialize())
   },
 
   /** In the event's unit of work: one delivery per active webhook that wants this type. */
