@@ -28,3 +28,13 @@ export const int8 = {
 
 /** Internal columns (tenant ids, hashes) never appear in a serialized model. */
 export const internal = { serializeAs: null }
+
+/**
+ * The fields a PATCH actually sent: Lucid's merge() would set a field given
+ * as undefined to undefined (and serialize it so), so leave those out.
+ */
+export function sentFields<T extends Record<string, unknown>>(input: T) {
+  return Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined)) as {
+    [K in keyof T]?: Exclude<T[K], undefined>
+  }
+}

@@ -1,4 +1,5 @@
 import type { HttpContext } from '@adonisjs/core/http'
+import type { DateTime } from 'luxon'
 import { ProblemException } from '#app/http/problem'
 import { sse } from '#app/http/sse'
 import { keyResolver, type ApiKeyPrincipal } from '#modules/gateway/services/key_auth'
@@ -156,11 +157,11 @@ export default class OpenAiController {
   }
 }
 
-function presentModel(model: { alias: string; createdAt: string }) {
+function presentModel(model: { alias: string; createdAt: DateTime }) {
   return {
     id: model.alias,
     object: 'model',
-    created: Math.floor(new Date(model.createdAt).getTime() / 1000),
+    created: Math.floor(model.createdAt.toSeconds()),
     owned_by: 'atrium',
   }
 }

@@ -1,8 +1,8 @@
 import type { TenantActor } from '#app/auth/policies'
 import { inGatewayTenant } from '#modules/gateway/services/admin_access'
-import { keys, presentKey, type KeyInput, type KeyLimits } from '#modules/gateway/services/keys'
+import { keys, type KeyInput, type KeyLimits } from '#modules/gateway/services/keys'
 import { models, type ModelInput } from '#modules/gateway/services/models'
-import { presentProvider, providers, type ProviderInput } from '#modules/gateway/services/providers'
+import { providers, type ProviderInput } from '#modules/gateway/services/providers'
 import { tenantLimits, usageReport } from '#modules/gateway/services/reports'
 
 const DEFAULT_GRACE_SECONDS = 24 * 3600
@@ -18,7 +18,10 @@ export const gatewayAdmin = {
   createProvider: (actor: TenantActor, input: ProviderInput) =>
     inGatewayTenant(actor, (trx, tenantId) => providers.create(trx, tenantId, input), config),
   showProvider: (actor: TenantActor, id: string) =>
-    inGatewayTenant(actor, async (trx) => presentProvider(await providers.find(trx, id))),
+    inGatewayTenant(actor, async (trx) => {
+      const provider = await providers.find(trx, id)
+      return provider.serialize()
+    }),
   updateProvider: (actor: TenantActor, id: string, input: Partial<ProviderInput>) =>
     inGatewayTenant(actor, (trx) => providers.update(trx, id, input), config),
   deleteProvider: (actor: TenantActor, id: string) =>
@@ -38,7 +41,10 @@ export const gatewayAdmin = {
   createKey: (actor: TenantActor, input: KeyInput) =>
     inGatewayTenant(actor, (trx, tenantId) => keys.create(trx, tenantId, input, actor.userId)),
   showKey: (actor: TenantActor, id: string) =>
-    inGatewayTenant(actor, async (trx) => presentKey(await keys.find(trx, id))),
+    inGatewayTenant(actor, async (trx) => {
+      const key = await keys.find(trx, id)
+      return key.serialize()
+    }),
   updateKey: (actor: TenantActor, id: string, input: Partial<KeyInput>) =>
     inGatewayTenant(actor, (trx) => keys.update(trx, id, input)),
   rotateKey: (actor: TenantActor, id: string, gracePeriodSeconds?: number) =>

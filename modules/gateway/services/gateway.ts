@@ -3,7 +3,6 @@ import { ProblemException } from '#app/http/problem'
 import { tenancy } from '#app/tenancy/tenancy'
 import { changeFeed, CONFIG_CHANNEL } from '#modules/gateway/services/change_feed'
 import { models, type ModelView } from '#modules/gateway/services/models'
-import type { ProviderRow } from '#modules/gateway/services/providers'
 import {
   AllDeploymentsFailed,
   breaker,
@@ -106,17 +105,12 @@ async function loadRouting(tenantId: string, alias: string): Promise<RoutingEntr
   return tenancy.run(tenantId, async (trx) => {
     const view = await models.byAlias(trx, alias)
     if (!view) return null
-    const providerIds = [...new Set(view.deployments.map((deployment) => deployment.providerId))]
-    const providers: ProviderRow[] = providerIds.length
-      ? await trx.from('gateway_providers').whereIn('id', providerIds)
-      : []
-    const byId = new Map(providers.map((provider) => [provider.id, provider]))
     const limitsRow = await trx.from('gateway_tenant_limits').where('tenant_id', tenantId).first()
     return {
       view,
       deployments: view.deployments.map((deployment) => ({
         id: deployment.id,
-        provider: byId.get(deployment.providerId)!,
+        provider: deployment.provider,
         upstreamModel: deployment.upstreamModel,
         weight: deployment.weight,
       })),
@@ -160,7 +154,7 @@ export async function resolveModel(caller: Caller, alias: string): Promise<Resol
 
 /** The models a caller may use (GET /v1/models). */
 export async function listModels(caller: Caller) {
-  const all = await tenancy.run(caller.tenantId, (trx) => models.list(trx))
+  const all = await tenancy.run(caller.tenantId, (trx) => models.aliases(trx))
   return all.filter((model) => !caller.allowedModels || caller.allowedModels.includes(model.alias))
 }
 

@@ -1,5 +1,6 @@
 import db from '@adonisjs/lucid/services/db'
-import { hashSecret, type KeyLimits, type KeyRow, type Scope } from '#modules/gateway/services/keys'
+import GatewayKey from '#modules/gateway/models/gateway_key'
+import { hashSecret, type KeyLimits, type Scope } from '#modules/gateway/services/keys'
 import { changeFeed, KEYS_CHANNEL } from '#modules/gateway/services/change_feed'
 
 /** What a request authenticated by an API key acts as. */
@@ -43,8 +44,7 @@ class KeyResolver {
     if (cached && cached.validUntil > Date.now() && changeFeed.listening) return cached.key
     changeFeed.ensure()
 
-    const row: (KeyRow & { via_previous: boolean }) | null = await db
-      .from('gateway_keys')
+    const row = await GatewayKey.query()
       .where('secret_hash', hash)
       .orWhere((query) =>
         query
@@ -54,23 +54,23 @@ class KeyResolver {
       .select('*', db.raw('secret_hash <> ? AS via_previous', [hash]))
       .first()
     const now = Date.now()
-    const usable =
-      row && !row.revoked_at && (!row.expires_at || new Date(row.expires_at).getTime() > now)
-    const key: ApiKeyPrincipal | null = usable
-      ? {
-          keyId: row.id,
-          tenantId: row.tenant_id,
-          userId: row.user_id,
-          name: row.name,
-          scopes: row.scopes,
-          allowedModels: row.allowed_models,
-          limits: row.limits ?? {},
-        }
-      : null
+    const usable = row?.isUsable === true
+    const key: ApiKeyPrincipal | null =
+      row && usable
+        ? {
+            keyId: row.id,
+            tenantId: row.tenantId,
+            userId: row.userId,
+            name: row.name,
+            scopes: row.scopes,
+            allowedModels: row.allowedModels,
+            limits: row.limits ?? {},
+          }
+        : null
     const limits = [now + CACHE_TTL_MS]
-    if (usable && row.expires_at) limits.push(new Date(row.expires_at).getTime())
-    if (usable && row.via_previous && row.previous_valid_until) {
-      limits.push(new Date(row.previous_valid_until).getTime())
+    if (row && usable && row.expiresAt) limits.push(row.expiresAt.toMillis())
+    if (row && usable && row.$extras.via_previous && row.previousValidUntil) {
+      limits.push(row.previousValidUntil.toMillis())
     }
     if (changeFeed.listening) {
       if (this.#cache.size >= MAX_ENTRIES) this.#cache.clear()

@@ -1,10 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
+import { DateTime } from 'luxon'
 import { ProblemException } from '#app/http/problem'
+import { sentFields } from '#app/platform/columns'
 import { isUuid, newId } from '#app/platform/ids'
 import { notFound } from '#modules/gateway/services/admin_access'
 import { KEYS_CHANNEL } from '#modules/gateway/services/change_feed'
 import { isTenantMember } from '#modules/identity/index'
+import GatewayKey from '#modules/gateway/models/gateway_key'
 
 export const SCOPES = ['chat', 'embeddings', 'models'] as const
 export type Scope = (typeof SCOPES)[number]
@@ -26,53 +29,12 @@ export interface KeyInput {
   expiresAt?: Date | null
 }
 
-export interface KeyRow {
-  id: string
-  tenant_id: string
-  user_id: string | null
-  name: string
-  prefix: string
-  secret_hash: string
-  previous_secret_hash: string | null
-  previous_valid_until: Date | null
-  scopes: Scope[]
-  allowed_models: string[] | null
-  limits: KeyLimits
-  metadata: Record<string, unknown>
-  expires_at: Date | null
-  revoked_at: Date | null
-  last_used_at: Date | null
-  created_at: Date
-  updated_at: Date
-}
-
 export const hashSecret = (secret: string) => createHash('sha256').update(secret).digest('hex')
 
 /** `atr_` + 43 url-safe characters (256 random bits); the first 12 characters are kept for display. */
 function newSecret() {
   const secret = `atr_${randomBytes(32).toString('base64url')}`
   return { secret, prefix: secret.slice(0, 12), hash: hashSecret(secret) }
-}
-
-const iso = (value: Date | null) => (value ? new Date(value).toISOString() : null)
-
-export function presentKey(row: KeyRow) {
-  return {
-    id: row.id,
-    name: row.name,
-    prefix: row.prefix,
-    userId: row.user_id,
-    scopes: row.scopes,
-    allowedModels: row.allowed_models,
-    limits: row.limits,
-    metadata: row.metadata,
-    expiresAt: iso(row.expires_at),
-    revokedAt: iso(row.revoked_at),
-    previousSecretValidUntil: iso(row.previous_valid_until),
-    lastUsedAt: iso(row.last_used_at),
-    createdAt: iso(row.created_at)!,
-    updatedAt: iso(row.updated_at)!,
-  }
 }
 
 /** Every process drops its cached copy of the key when this commits. */
@@ -82,14 +44,14 @@ async function announceChange(trx: TransactionClientContract, id: string) {
 
 export const keys = {
   async list(trx: TransactionClientContract) {
-    const rows: KeyRow[] = await trx.from('gateway_keys').orderBy('created_at', 'desc')
-    return rows.map(presentKey)
+    const list = await GatewayKey.query({ client: trx }).orderBy('id', 'desc')
+    return list.map((key) => key.serialize())
   },
 
-  async find(trx: TransactionClientContract, id: string): Promise<KeyRow> {
-    const row = isUuid(id) ? await trx.from('gateway_keys').where('id', id).first() : null
-    if (!row) throw notFound('key')
-    return row
+  async find(trx: TransactionClientContract, id: string) {
+    const key = isUuid(id) ? await GatewayKey.query({ client: trx }).where('id', id).first() : null
+    if (!key) throw notFound('key')
+    return key
   },
 
   async create(
@@ -101,61 +63,57 @@ export const keys = {
     assertFuture(input.expiresAt)
     if (input.userId) await assertMember(trx, tenantId, input.userId)
     const { secret, prefix, hash } = newSecret()
-    const [row] = await trx
-      .table('gateway_keys')
-      .insert({
+    const key = await GatewayKey.create(
+      {
         id: newId(),
-        tenant_id: tenantId,
-        user_id: input.userId ?? null,
-        created_by: createdBy,
+        tenantId,
+        userId: input.userId ?? null,
+        createdBy,
         name: input.name,
         prefix,
-        secret_hash: hash,
+        secretHash: hash,
+        previousSecretHash: null,
+        previousValidUntil: null,
         scopes: input.scopes ?? [...SCOPES],
-        allowed_models: input.allowedModels ?? null,
-        limits: JSON.stringify(input.limits ?? {}),
-        metadata: JSON.stringify(input.metadata ?? {}),
-        expires_at: input.expiresAt ?? null,
-      })
-      .returning('*')
-    return { ...presentKey(row), secret }
+        allowedModels: input.allowedModels ?? null,
+        limits: input.limits ?? {},
+        metadata: input.metadata ?? {},
+        expiresAt: toDateTime(input.expiresAt),
+        revokedAt: null,
+        lastUsedAt: null,
+      },
+      { client: trx }
+    )
+    return { ...key.serialize(), secret }
   },
 
   async update(trx: TransactionClientContract, id: string, input: Partial<KeyInput>) {
     const key = await this.find(trx, id)
-    if (key.revoked_at) throw revoked()
+    if (key.revokedAt) throw revoked()
     assertFuture(input.expiresAt)
-    const changes: Record<string, unknown> = { updated_at: trx.raw('now()') }
-    if (input.name !== undefined) changes.name = input.name
-    if (input.scopes !== undefined) changes.scopes = input.scopes
-    if (input.allowedModels !== undefined) changes.allowed_models = input.allowedModels
-    if (input.limits !== undefined) changes.limits = JSON.stringify(input.limits)
-    if (input.metadata !== undefined) changes.metadata = JSON.stringify(input.metadata)
-    if (input.expiresAt !== undefined) changes.expires_at = input.expiresAt
-    const [row] = await trx.from('gateway_keys').where('id', id).update(changes).returning('*')
+    // Who a key acts for is fixed at creation; the rest may change.
+    const { name, scopes, allowedModels, limits, metadata, expiresAt } = input
+    key.merge(sentFields({ name, scopes, allowedModels, limits, metadata }))
+    if (expiresAt !== undefined) key.expiresAt = toDateTime(expiresAt)
+    await key.useTransaction(trx).save()
     await announceChange(trx, id)
-    return presentKey(row)
+    return key.serialize()
   },
 
   /** A new secret; the current one keeps working for `graceSeconds` (0: stops at once). */
   async rotate(trx: TransactionClientContract, id: string, graceSeconds: number) {
     const key = await this.find(trx, id)
-    if (key.revoked_at) throw revoked()
+    if (key.revokedAt) throw revoked()
     const { secret, prefix, hash } = newSecret()
-    const [row] = await trx
-      .from('gateway_keys')
-      .where('id', id)
-      .update({
-        prefix,
-        secret_hash: hash,
-        previous_secret_hash: graceSeconds > 0 ? key.secret_hash : null,
-        previous_valid_until:
-          graceSeconds > 0 ? trx.raw('now() + make_interval(secs => ?)', [graceSeconds]) : null,
-        updated_at: trx.raw('now()'),
-      })
-      .returning('*')
+    key.merge({
+      prefix,
+      secretHash: hash,
+      previousSecretHash: graceSeconds > 0 ? key.secretHash : null,
+      previousValidUntil: graceSeconds > 0 ? DateTime.now().plus({ seconds: graceSeconds }) : null,
+    })
+    await key.useTransaction(trx).save()
     await announceChange(trx, id)
-    return { ...presentKey(row), secret }
+    return { ...key.serialize(), secret }
   },
 
   /**
@@ -182,19 +140,11 @@ export const keys = {
 
   async revoke(trx: TransactionClientContract, id: string) {
     const key = await this.find(trx, id)
-    if (key.revoked_at) return presentKey(key)
-    const [row] = await trx
-      .from('gateway_keys')
-      .where('id', id)
-      .update({
-        revoked_at: trx.raw('now()'),
-        previous_secret_hash: null,
-        previous_valid_until: null,
-        updated_at: trx.raw('now()'),
-      })
-      .returning('*')
+    if (key.revokedAt) return key.serialize()
+    key.merge({ revokedAt: DateTime.now(), previousSecretHash: null, previousValidUntil: null })
+    await key.useTransaction(trx).save()
     await announceChange(trx, id)
-    return presentKey(row)
+    return key.serialize()
   },
 }
 
@@ -207,6 +157,10 @@ async function assertMember(trx: TransactionClientContract, tenantId: string, us
       { field: 'userId', rule: 'member', message: 'Not a member of this tenant' },
     ])
   }
+}
+
+function toDateTime(value: Date | null | undefined) {
+  return value ? DateTime.fromJSDate(value) : null
 }
 
 function assertFuture(expiresAt: Date | null | undefined) {

@@ -1,9 +1,13 @@
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import { ProblemException } from '#app/http/problem'
 import { isUuid, newId } from '#app/platform/ids'
+import { sentFields } from '#app/platform/columns'
+import Deployment from '#modules/gateway/models/deployment'
+import GatewayModel, { type Strategy } from '#modules/gateway/models/gateway_model'
+import Provider from '#modules/gateway/models/provider'
 import { isUniqueViolation, notFound } from '#modules/gateway/services/admin_access'
 
-export type Strategy = 'priority' | 'weighted'
+export type { Strategy }
 
 export interface DeploymentInput {
   providerId: string
@@ -20,63 +24,13 @@ export interface ModelInput {
   deployments: DeploymentInput[]
 }
 
-interface ModelRow {
-  id: string
-  alias: string
-  strategy: Strategy
-  input_price_per_mtok: string | number
-  output_price_per_mtok: string | number
-  currency: string
-  created_at: Date
-  updated_at: Date
-}
+/** The alias as /v1 routes it: the model with its deployments (in order) and their providers. */
+export type ModelView = GatewayModel
 
-interface DeploymentRow {
-  id: string
-  model_id: string
-  provider_id: string
-  provider_name: string
-  upstream_model: string
-  weight: number
-  position: number
-}
-
-export type ModelView = ReturnType<typeof presentModel>
-
-function presentModel(row: ModelRow, deployments: DeploymentRow[]) {
-  return {
-    id: row.id,
-    alias: row.alias,
-    strategy: row.strategy,
-    pricing: {
-      inputPerMTok: Number(row.input_price_per_mtok),
-      outputPerMTok: Number(row.output_price_per_mtok),
-      currency: row.currency,
-    },
-    deployments: deployments
-      .filter((deployment) => deployment.model_id === row.id)
-      .sort((a, b) => a.position - b.position)
-      .map((deployment) => ({
-        id: deployment.id,
-        providerId: deployment.provider_id,
-        providerName: deployment.provider_name,
-        upstreamModel: deployment.upstream_model,
-        weight: deployment.weight,
-      })),
-    createdAt: new Date(row.created_at).toISOString(),
-    updatedAt: new Date(row.updated_at).toISOString(),
-  }
-}
-
-function deploymentsOf(
-  trx: TransactionClientContract,
-  modelIds: string[]
-): Promise<DeploymentRow[]> {
-  return trx
-    .from('gateway_deployments as d')
-    .join('gateway_providers as p', 'p.id', 'd.provider_id')
-    .whereIn('d.model_id', modelIds)
-    .select('d.*', 'p.name as provider_name')
+function withDeployments(trx: TransactionClientContract) {
+  return GatewayModel.query({ client: trx }).preload('deployments', (deployments) =>
+    deployments.preload('provider')
+  )
 }
 
 const aliasTaken = () =>
@@ -89,8 +43,7 @@ async function replaceDeployments(
   deployments: DeploymentInput[]
 ) {
   const providerIds = [...new Set(deployments.map((deployment) => deployment.providerId))]
-  const known = await trx
-    .from('gateway_providers')
+  const known = await Provider.query({ client: trx })
     .whereIn('id', providerIds.filter(isUuid))
     .select('id')
   const unknown = providerIds.filter((id) => !known.some((row) => row.id === id))
@@ -108,7 +61,8 @@ async function replaceDeployments(
       ]
     )
   }
-  await trx.from('gateway_deployments').where('model_id', modelId).delete()
+  await Deployment.query({ client: trx }).where('model_id', modelId).delete()
+  // One statement for the whole list, replaced as a whole.
   await trx.table('gateway_deployments').multiInsert(
     deployments.map((deployment, position) => ({
       id: newId(),
@@ -124,49 +78,52 @@ async function replaceDeployments(
 
 export const models = {
   async list(trx: TransactionClientContract) {
-    const rows: ModelRow[] = await trx.from('gateway_models').orderBy('alias')
-    const deployments = rows.length
-      ? await deploymentsOf(
-          trx,
-          rows.map((row) => row.id)
-        )
-      : []
-    return rows.map((row) => presentModel(row, deployments))
+    const list = await withDeployments(trx).orderBy('alias')
+    return list.map((model) => model.serialize())
+  },
+
+  /** Aliases and their creation times, as /v1/models lists them. */
+  async aliases(trx: TransactionClientContract) {
+    const list = await GatewayModel.query({ client: trx })
+      .select('alias', 'created_at')
+      .orderBy('alias')
+    return list.map((model) => ({ alias: model.alias, createdAt: model.createdAt }))
+  },
+
+  async find(trx: TransactionClientContract, id: string) {
+    const model = isUuid(id) ? await withDeployments(trx).where('id', id).first() : null
+    if (!model) throw notFound('model')
+    return model
   },
 
   async get(trx: TransactionClientContract, id: string) {
-    const row: ModelRow | null = isUuid(id)
-      ? await trx.from('gateway_models').where('id', id).first()
-      : null
-    if (!row) throw notFound('model')
-    return presentModel(row, await deploymentsOf(trx, [row.id]))
+    const model = await this.find(trx, id)
+    return model.serialize()
   },
 
   /** The alias as /v1 sees it, with its deployments in order; null when the tenant has no such alias. */
-  async byAlias(trx: TransactionClientContract, alias: string) {
-    const row: ModelRow | null = await trx.from('gateway_models').where('alias', alias).first()
-    if (!row) return null
-    return presentModel(row, await deploymentsOf(trx, [row.id]))
+  byAlias(trx: TransactionClientContract, alias: string): Promise<ModelView | null> {
+    return withDeployments(trx).where('alias', alias).first()
   },
 
   async create(trx: TransactionClientContract, tenantId: string, input: ModelInput) {
-    const id = newId()
+    const model = new GatewayModel().merge({
+      id: newId(),
+      tenantId,
+      alias: input.alias,
+      strategy: input.strategy ?? 'priority',
+      inputPricePerMtok: input.inputPricePerMTok ?? 0,
+      outputPricePerMtok: input.outputPricePerMTok ?? 0,
+      currency: input.currency ?? 'USD',
+    })
     try {
-      await trx.table('gateway_models').insert({
-        id,
-        tenant_id: tenantId,
-        alias: input.alias,
-        strategy: input.strategy ?? 'priority',
-        input_price_per_mtok: input.inputPricePerMTok ?? 0,
-        output_price_per_mtok: input.outputPricePerMTok ?? 0,
-        currency: input.currency ?? 'USD',
-      })
+      await model.useTransaction(trx).save()
     } catch (error) {
       if (isUniqueViolation(error)) throw aliasTaken()
       throw error
     }
-    await replaceDeployments(trx, tenantId, id, input.deployments)
-    return this.get(trx, id)
+    await replaceDeployments(trx, tenantId, model.id, input.deployments)
+    return this.get(trx, model.id)
   },
 
   async update(
@@ -175,17 +132,18 @@ export const models = {
     id: string,
     input: Partial<ModelInput>
   ) {
-    await this.get(trx, id)
-    const changes: Record<string, unknown> = { updated_at: trx.raw('now()') }
-    if (input.alias !== undefined) changes.alias = input.alias
-    if (input.strategy !== undefined) changes.strategy = input.strategy
-    if (input.inputPricePerMTok !== undefined)
-      changes.input_price_per_mtok = input.inputPricePerMTok
-    if (input.outputPricePerMTok !== undefined)
-      changes.output_price_per_mtok = input.outputPricePerMTok
-    if (input.currency !== undefined) changes.currency = input.currency
+    const model = await this.find(trx, id)
+    model.merge(
+      sentFields({
+        alias: input.alias,
+        strategy: input.strategy,
+        inputPricePerMtok: input.inputPricePerMTok,
+        outputPricePerMtok: input.outputPricePerMTok,
+        currency: input.currency,
+      })
+    )
     try {
-      await trx.from('gateway_models').where('id', id).update(changes)
+      await model.useTransaction(trx).save()
     } catch (error) {
       if (isUniqueViolation(error)) throw aliasTaken()
       throw error
@@ -195,7 +153,7 @@ export const models = {
   },
 
   async remove(trx: TransactionClientContract, id: string) {
-    await this.get(trx, id)
-    await trx.from('gateway_models').where('id', id).delete()
+    const model = await this.find(trx, id)
+    await model.useTransaction(trx).delete()
   },
 }

@@ -1,12 +1,12 @@
 import env from '#start/env'
 import { Gauge, Counter } from 'prom-client'
 import { metricsRegistry } from '#app/observability/metrics'
-import type { ProviderRow } from '#modules/gateway/services/providers'
+import type Provider from '#modules/gateway/models/provider'
 import { UpstreamError, upstreamFor, type Upstream } from '#modules/gateway/services/upstreams'
 
 export interface Deployment {
   id: string
-  provider: ProviderRow
+  provider: Provider
   upstreamModel: string
   weight: number
 }
@@ -101,7 +101,7 @@ export class AllDeploymentsFailed extends Error {
 
 /**
  * Runs `call` against the model's deployments: retries a retryable failure
- * on the same deployment (provider.max_retries, exponential backoff or the
+ * on the same deployment (provider.maxRetries, exponential backoff or the
  * upstream's retry-after up to 2 s), then falls back to the next one; skips
  * deployments cooling down. A non-retryable error (the upstream refused the
  * request itself) is thrown as is: another deployment would refuse it too.
@@ -130,7 +130,7 @@ export async function routeCall<T>(
         if (!failure.retryable) throw failure
         breaker.failure(deployment.id)
         lastError = failure
-        if (attempt >= deployment.provider.max_retries || breaker.isOpen(deployment.id)) break
+        if (attempt >= deployment.provider.maxRetries || breaker.isOpen(deployment.id)) break
         const backoff = failure.retryAfterMs ?? 100 * 2 ** attempt
         await new Promise((resolve) => setTimeout(resolve, Math.min(backoff, 2000)))
       }

@@ -7,7 +7,7 @@ import type {
   ChatCompletionCreateParamsNonStreaming,
 } from 'openai/resources/chat/completions'
 import { Ollama, type Message as OllamaMessage } from 'ollama'
-import { providerApiKey, type ProviderRow } from '#modules/gateway/services/providers'
+import type Provider from '#modules/gateway/models/provider'
 
 /** The chat request as clients send it, minus `model` and `stream` (the gateway sets those). */
 export type ChatParams = Omit<ChatCompletionCreateParamsNonStreaming, 'model' | 'stream'>
@@ -52,8 +52,8 @@ export interface Upstream {
 /** Cached per provider row version, so a changed URL or key takes effect at once. */
 const clients = new Map<string, { version: number; upstream: Upstream }>()
 
-export function upstreamFor(provider: ProviderRow): Upstream {
-  const version = new Date(provider.updated_at).getTime()
+export function upstreamFor(provider: Provider): Upstream {
+  const version = provider.updatedAt.toMillis()
   const cached = clients.get(provider.id)
   if (cached && cached.version === version) return cached.upstream
   const upstream =
@@ -104,9 +104,9 @@ class OpenAiCompatibleUpstream implements Upstream {
   #base: string
   #headers: Record<string, string>
 
-  constructor(private provider: ProviderRow) {
-    this.#base = provider.base_url.replace(/\/+$/, '')
-    const apiKey = providerApiKey(provider)
+  constructor(private provider: Provider) {
+    this.#base = provider.baseUrl.replace(/\/+$/, '')
+    const apiKey = provider.apiKey
     this.#headers = {
       'content-type': 'application/json',
       'accept': 'application/json, text/event-stream',
@@ -125,9 +125,9 @@ class OpenAiCompatibleUpstream implements Upstream {
         headers: this.#headers,
         body: JSON.stringify(body),
         signal,
-        dispatcher: outboundDispatcher(this.provider.timeout_ms),
-        headersTimeout: this.provider.timeout_ms,
-        bodyTimeout: this.provider.timeout_ms,
+        dispatcher: outboundDispatcher(this.provider.timeoutMs),
+        headersTimeout: this.provider.timeoutMs,
+        bodyTimeout: this.provider.timeoutMs,
       })
     } catch (error) {
       throw translateTransportError(error, signal)
@@ -223,7 +223,7 @@ function translateTransportError(error: unknown, signal: AbortSignal): UpstreamE
 
 /** Ollama's /api/chat and /api/embed, translated to OpenAI's shapes. */
 class OllamaUpstream implements Upstream {
-  constructor(private provider: ProviderRow) {}
+  constructor(private provider: Provider) {}
 
   /**
    * A client whose every request carries the caller's signal, through the
@@ -232,9 +232,9 @@ class OllamaUpstream implements Upstream {
    * streaming is not cut.
    */
   #client(signal: AbortSignal) {
-    const guardedFetch = outboundFetch(this.provider.timeout_ms)
+    const guardedFetch = outboundFetch(this.provider.timeoutMs)
     return new Ollama({
-      host: this.provider.base_url,
+      host: this.provider.baseUrl,
       fetch: (input, init) =>
         guardedFetch(input, {
           ...init,

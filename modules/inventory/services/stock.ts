@@ -1,6 +1,7 @@
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import { ProblemException } from '#app/http/problem'
 import { newId } from '#app/platform/ids'
+import { sentFields } from '#app/platform/columns'
 import { events } from '#app/messaging/outbox'
 import type { ReservedLine, Shortage } from '#modules/inventory/events'
 import Item from '#modules/inventory/models/item'
@@ -144,7 +145,7 @@ export const items = {
     input: Partial<Omit<ItemInput, 'sku' | 'onHand'>>
   ) {
     const item = await this.find(trx, sku)
-    return item.useTransaction(trx).merge(input).save()
+    return item.useTransaction(trx).merge(sentFields(input)).save()
   },
 
   /** An append-only ledger entry and the stock change, together; stock never drops below what is reserved. */

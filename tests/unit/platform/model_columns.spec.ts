@@ -38,11 +38,11 @@ test.group('model columns', () => {
   })
 
   test('jsonb arrays are written as JSON text, not as a PostgreSQL array', ({ assert }) => {
-    const order = new Order()
-    order.lines = [{ sku: 'A', quantity: 2 }]
-    order.pricedLines = null
-    const prepared = order.prepareForAdapter(order.$dirty)
-    assert.equal(prepared.lines, '[{"sku":"A","quantity":2}]')
-    assert.isNull(prepared.priced_lines)
+    const prepare = Order.$getColumn('lines')!.prepare!
+    assert.equal(
+      prepare([{ sku: 'A', quantity: 2 }], 'lines', new Order()),
+      '[{"sku":"A","quantity":2}]'
+    )
+    assert.isNull(prepare(null, 'lines', new Order()))
   })
 })
