@@ -1,5 +1,6 @@
 import type { Principal } from '#app/auth/jwt_guard'
 import { ActiveTenantPolicy, MANAGERS, deny } from '#app/auth/policies'
+import type Operation from '#app/operations/operation'
 
 /**
  * Operations of the active tenant: each member sees and cancels the ones they
@@ -7,12 +8,12 @@ import { ActiveTenantPolicy, MANAGERS, deny } from '#app/auth/policies'
  * confirm nothing.
  */
 export default class OperationPolicy extends ActiveTenantPolicy {
-  view(principal: Principal, operation: { created_by: string | null }) {
-    if (operation.created_by === principal.userId || this.hasRole(principal, MANAGERS)) return true
+  view(principal: Principal, operation: Pick<Operation, 'createdBy'>) {
+    if (operation.createdBy === principal.userId || this.hasRole(principal, MANAGERS)) return true
     return deny.notFound('operation_not_found', 'No such operation.')
   }
 
-  cancel(principal: Principal, operation: { created_by: string | null }) {
+  cancel(principal: Principal, operation: Pick<Operation, 'createdBy'>) {
     return this.view(principal, operation)
   }
 

@@ -6,7 +6,7 @@ import { sse } from '#app/http/sse'
 import { changeFeed } from '#app/platform/change_feed'
 import OperationPolicy from '#app/operations/operation_policy'
 import { OPERATIONS_CHANNEL } from '#app/operations/operations'
-import { TERMINAL, operationsService, presentOperation } from '#app/operations/service'
+import { operationsService } from '#app/operations/service'
 
 /** Without a working change feed, a progress stream looks this often. */
 const FALLBACK_POLL_MS = 2_000
@@ -21,9 +21,9 @@ export const operationListValidator = vine.compile(
 
 /** The operation, when the caller may see it (OperationPolicy), else the same 404 as a missing one. */
 async function authorizedFind(ctx: HttpContext) {
-  const row = await operationsService.find(actorOf(ctx), ctx.params.id)
-  await ctx.bouncer.with(OperationPolicy).authorize('view', row)
-  return row
+  const operation = await operationsService.find(actorOf(ctx), ctx.params.id)
+  await ctx.bouncer.with(OperationPolicy).authorize('view', operation)
+  return operation
 }
 
 export default class OperationsController {
@@ -35,13 +35,14 @@ export default class OperationsController {
   }
 
   async show(ctx: HttpContext) {
-    return presentOperation(await authorizedFind(ctx))
+    const operation = await authorizedFind(ctx)
+    return operation.serialize()
   }
 
   async destroy(ctx: HttpContext) {
     await authorizedFind(ctx)
-    const row = await operationsService.cancel(actorOf(ctx), ctx.params.id)
-    return ctx.response.accepted(presentOperation(row))
+    const operation = await operationsService.cancel(actorOf(ctx), ctx.params.id)
+    return ctx.response.accepted(operation.serialize())
   }
 
   /**
@@ -51,11 +52,11 @@ export default class OperationsController {
    */
   async events(ctx: HttpContext) {
     const actor = actorOf(ctx)
-    let row = await authorizedFind(ctx)
+    let operation = await authorizedFind(ctx)
     const stream = sse(ctx)
     let wake: () => void = () => {}
     const stop = changeFeed.on(OPERATIONS_CHANNEL, (payload) => {
-      if (payload === row.id || payload === '*') wake()
+      if (payload === operation.id || payload === '*') wake()
     })
     changeFeed.ensure()
 
@@ -63,12 +64,12 @@ export default class OperationsController {
       let last = ''
       try {
         while (!stream.signal.aborted) {
-          const json = JSON.stringify(presentOperation(row))
+          const json = JSON.stringify(operation.serialize())
           if (json !== last) {
             await stream.send(json, { event: 'progress' })
             last = json
           }
-          if (TERMINAL.includes(row.status)) {
+          if (operation.finished) {
             await stream.send(json, { event: 'done' })
             break
           }
@@ -80,7 +81,7 @@ export default class OperationsController {
             }
             stream.signal.addEventListener('abort', wake, { once: true })
           })
-          if (!stream.signal.aborted) row = await operationsService.find(actor, row.id)
+          if (!stream.signal.aborted) operation = await operationsService.find(actor, operation.id)
         }
       } catch (error) {
         ctx.logger.warn({ err: error }, 'operation progress stream failed')

@@ -3,43 +3,13 @@ import { ProblemException } from '#app/http/problem'
 import { paginate, type PageRequest } from '#app/http/pagination'
 import { isUuid } from '#app/platform/ids'
 import { inActiveTenant } from '#app/tenancy/active_tenant'
+import { DateTime } from 'luxon'
 import { OPERATIONS_CHANNEL, type OperationStatus } from '#app/operations/operations'
+import Operation, { TERMINAL } from '#app/operations/operation'
 
-export interface OperationRow {
-  id: string
-  created_by: string | null
-  kind: string
-  status: OperationStatus
-  progress: number
-  message: string | null
-  result: unknown
-  error: unknown
-  cancel_requested: boolean
-  created_at: Date
-  started_at: Date | null
-  finished_at: Date | null
-}
+export { TERMINAL }
 
-export const TERMINAL: OperationStatus[] = ['succeeded', 'failed', 'cancelled']
 const notFound = () => new ProblemException(404, 'operation_not_found', 'No such operation.')
-
-export function presentOperation(row: OperationRow) {
-  const iso = (value: Date | null) => (value ? new Date(value).toISOString() : null)
-  return {
-    id: row.id,
-    kind: row.kind,
-    status: row.status,
-    progress: row.progress,
-    message: row.message,
-    result: TERMINAL.includes(row.status) ? (row.result ?? null) : null,
-    error: row.error ?? null,
-    cancelRequested: row.cancel_requested,
-    createdBy: row.created_by,
-    createdAt: iso(row.created_at),
-    startedAt: iso(row.started_at),
-    finishedAt: iso(row.finished_at),
-  }
-}
 
 /** Operations as the API sees them, each read its own short unit of work in the actor's tenant. */
 export const operationsService = {
@@ -50,16 +20,11 @@ export const operationsService = {
     options: { everyone: boolean }
   ) {
     return inActiveTenant(actor, (trx) => {
-      const query = trx.from('platform_operations').where('tenant_id', actor.tenantId)
+      const query = Operation.query({ client: trx }).where('tenant_id', actor.tenantId)
       if (!options.everyone) query.where('created_by', actor.userId)
       if (filters.status) query.where('status', filters.status)
       if (filters.kind) query.where('kind', filters.kind)
-      return paginate<OperationRow, ReturnType<typeof presentOperation>>(
-        query,
-        filters,
-        {},
-        presentOperation
-      )
+      return paginate(query, filters, {}, (operation) => operation.serialize())
     })
   },
 
@@ -67,43 +32,37 @@ export const operationsService = {
   find(actor: TenantActor, id: string) {
     if (!isUuid(id)) throw notFound()
     return inActiveTenant(actor, async (trx) => {
-      const row: OperationRow | null = await trx
-        .from('platform_operations')
+      const operation = await Operation.query({ client: trx })
         .where({ id, tenant_id: actor.tenantId })
         .first()
-      if (!row) throw notFound()
-      return row
+      if (!operation) throw notFound()
+      return operation
     })
   },
 
   /** Cancels a queued operation at once, or asks a running one to stop; a finished one is a 409. */
   cancel(actor: TenantActor, id: string) {
     return inActiveTenant(actor, async (trx) => {
-      const current: OperationRow | null = await trx
-        .from('platform_operations')
+      const current = await Operation.query({ client: trx })
         .where({ id, tenant_id: actor.tenantId })
         .forUpdate()
         .first()
       if (!current) throw notFound()
-      if (TERMINAL.includes(current.status)) {
+      if (current.finished) {
         throw new ProblemException(
           409,
           'operation_finished',
           `The operation already ${current.status}.`
         )
       }
-      const changes =
-        current.status === 'queued'
-          ? { status: 'cancelled', cancel_requested: true, finished_at: trx.raw('now()') }
-          : { cancel_requested: true }
-      const [updated] = await trx
-        .from('platform_operations')
-        .where('id', current.id)
-        .update({ ...changes, updated_at: trx.raw('now()') })
-        .returning('*')
+      current.cancelRequested = true
+      if (current.status === 'queued') {
+        current.merge({ status: 'cancelled', finishedAt: DateTime.now() })
+      }
+      await current.useTransaction(trx).save()
       // Wakes progress streams and the runner's cancellation check.
       await trx.rawQuery('SELECT pg_notify(?, ?)', [OPERATIONS_CHANNEL, current.id])
-      return updated as OperationRow
+      return current
     })
   },
 }

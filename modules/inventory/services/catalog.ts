@@ -3,7 +3,7 @@ import { ProblemException } from '#app/http/problem'
 import { paginate, type PageRequest } from '#app/http/pagination'
 import { inActiveTenant } from '#app/tenancy/active_tenant'
 import { startOperation } from '#app/operations/operations'
-import { operationsService, presentOperation } from '#app/operations/service'
+import { operationsService } from '#app/operations/service'
 import { IMPORT_KIND, parseImport } from '#modules/inventory/jobs/import_items'
 import Item from '#modules/inventory/models/item'
 import { items, type ItemInput } from '#modules/inventory/services/stock'
@@ -69,7 +69,8 @@ export const catalogAdmin = {
         createdBy: actor.userId,
       })
     )
-    return operationsService.find(actor, id).then(presentOperation)
+    const operation = await operationsService.find(actor, id)
+    return operation.serialize()
   },
 
   async ledger(actor: TenantActor, sku: string) {
