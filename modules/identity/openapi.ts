@@ -456,13 +456,21 @@ const fragment: OpenApiFragment = {
   schemas: {
     User: {
       type: 'object',
-      required: ['id', 'email', 'emailVerified', 'name', 'isSuperadmin', 'createdAt'],
+      required: ['id', 'email', 'emailVerified', 'name', 'isSuperadmin', 'disabledAt', 'createdAt'],
       properties: {
         id: { type: 'string', format: 'uuid' },
         email: { type: 'string', format: 'email' },
-        emailVerified: { type: 'boolean' },
+        emailVerified: {
+          type: 'boolean',
+          description: 'Proven by a mailed code; only verified accounts are added to tenants by email',
+        },
         name: { type: 'string' },
         isSuperadmin: { type: 'boolean' },
+        disabledAt: {
+          type: ['string', 'null'],
+          format: 'date-time',
+          description: 'Set by a platform administrator; a disabled account cannot sign in',
+        },
         createdAt: { type: 'string', format: 'date-time' },
       },
       additionalProperties: false,
@@ -612,19 +620,7 @@ const fragment: OpenApiFragment = {
       },
       additionalProperties: false,
     },
-    AdminUser: {
-      type: 'object',
-      required: ['id', 'email', 'name', 'isSuperadmin', 'disabledAt', 'createdAt'],
-      properties: {
-        id: { type: 'string', format: 'uuid' },
-        email: { type: 'string', format: 'email' },
-        name: { type: 'string' },
-        isSuperadmin: { type: 'boolean' },
-        disabledAt: { type: ['string', 'null'], format: 'date-time' },
-        createdAt: { type: 'string', format: 'date-time' },
-      },
-      additionalProperties: false,
-    },
+    AdminUser: ref('User'),
     AdminTenant: {
       type: 'object',
       required: ['id', 'name', 'slug', 'memberCount', 'createdAt'],

@@ -1,5 +1,8 @@
 import hash from '@adonisjs/core/services/hash'
 import db from '@adonisjs/lucid/services/db'
+import Membership, { type MembershipRole } from '#modules/identity/models/membership'
+import Tenant from '#modules/identity/models/tenant'
+import User from '#modules/identity/models/user'
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import { ProblemException } from '#app/http/problem'
 import { newId } from '#app/platform/ids'
@@ -11,17 +14,10 @@ import { tenantSlug } from '#modules/identity/services/slugs'
 import { emailVerification } from '#modules/identity/services/email_verification'
 import { identityMail } from '#modules/identity/services/identity_mail'
 
-export type MembershipRole = 'owner' | 'admin' | 'agent' | 'member'
+export type { MembershipRole }
 
-export interface UserView {
-  id: string
-  email: string
-  /** Proven by a code sent to the address; only verified accounts can be added to tenants by email. */
-  emailVerified: boolean
-  name: string
-  isSuperadmin: boolean
-  createdAt: string
-}
+/** An account as the API shows it (User serialized). */
+export type UserView = ReturnType<User['serialize']>
 
 export interface MembershipView {
   tenantId: string
@@ -35,17 +31,6 @@ export interface SessionView {
   activeTenantId: string | null
   roles: string[]
   tokens: TokenPair
-}
-
-interface UserRow {
-  id: string
-  email: string
-  name: string
-  password_hash: string
-  is_superadmin: boolean
-  email_verified_at: Date | null
-  disabled_at: Date | null
-  created_at: Date
 }
 
 /** Verified against when the email is unknown, so both failures cost the same scrypt work. */
@@ -69,39 +54,23 @@ export function normalizeEmail(email: string) {
   return email.trim().toLowerCase()
 }
 
-function present(user: UserRow): UserView {
-  return {
-    id: user.id,
-    email: user.email,
-    emailVerified: user.email_verified_at !== null,
-    name: user.name,
-    isSuperadmin: user.is_superadmin,
-    createdAt: new Date(user.created_at).toISOString(),
-  }
-}
-
-function rolesFor(user: Pick<UserRow, 'is_superadmin'>, membershipRole: string | null) {
-  return [
-    ...(membershipRole ? [membershipRole] : []),
-    ...(user.is_superadmin ? ['superadmin'] : []),
-  ]
+function rolesFor(user: Pick<User, 'isSuperadmin'>, membershipRole: string | null) {
+  return [...(membershipRole ? [membershipRole] : []), ...(user.isSuperadmin ? ['superadmin'] : [])]
 }
 
 async function membershipsOf(
   trx: TransactionClientContract,
   userId: string
 ): Promise<MembershipView[]> {
-  const rows = await trx
-    .from('identity_memberships as m')
-    .join('identity_tenants as t', 't.id', 'm.tenant_id')
-    .where('m.user_id', userId)
-    .orderBy('m.created_at', 'asc')
-    .select('m.tenant_id', 'm.role', 't.name', 't.slug')
-  return rows.map((row) => ({
-    tenantId: row.tenant_id,
-    tenantName: row.name,
-    tenantSlug: row.slug,
-    role: row.role,
+  const memberships = await Membership.query({ client: trx })
+    .where('user_id', userId)
+    .preload('tenant')
+    .orderBy('created_at', 'asc')
+  return memberships.map((membership) => ({
+    tenantId: membership.tenantId,
+    tenantName: membership.tenant.name,
+    tenantSlug: membership.tenant.slug,
+    role: membership.role,
   }))
 }
 
@@ -118,30 +87,32 @@ export const accounts = {
     tenantName?: string
   }): Promise<SessionView> {
     const userId = newId()
-    const user = {
+    const user = new User().merge({
       id: userId,
       email: normalizeEmail(input.email),
       name: input.name,
-      password_hash: await hash.make(input.password),
-    }
+      passwordHash: await hash.make(input.password),
+      isSuperadmin: false,
+      emailVerifiedAt: null,
+      disabledAt: null,
+    })
     const tenantId = input.tenantName ? newId() : null
 
     try {
       const work = async (trx: TransactionClientContract) => {
-        const [created] = await trx.table('identity_users').insert(user).returning('*')
+        await user.useTransaction(trx).save()
         if (tenantId) {
-          await trx
-            .table('identity_tenants')
-            .insert({ id: tenantId, name: input.tenantName, slug: tenantSlug(input.tenantName!) })
-          await trx
-            .table('identity_memberships')
-            .insert({ id: newId(), tenant_id: tenantId, user_id: userId, role: 'owner' })
+          await Tenant.create(
+            { id: tenantId, name: input.tenantName!, slug: tenantSlug(input.tenantName!) },
+            { client: trx }
+          )
+          await Membership.create({ id: newId(), tenantId, userId, role: 'owner' }, { client: trx })
         }
-        const roles = rolesFor(created, tenantId ? 'owner' : null)
+        const roles = rolesFor(user, tenantId ? 'owner' : null)
         const pair = await tokens.issuePair(trx, { userId, tenantId, roles })
-        const verificationToken = await emailVerification.issue(trx, created)
+        const verificationToken = await emailVerification.issue(trx, user)
         return {
-          session: { user: present(created), activeTenantId: tenantId, roles, tokens: pair },
+          session: { user: user.serialize(), activeTenantId: tenantId, roles, tokens: pair },
           verificationToken,
         }
       }
@@ -160,29 +131,24 @@ export const accounts = {
   },
 
   async login(input: { email: string; password: string; tenantId?: string }): Promise<SessionView> {
-    const user: UserRow | null = await db
-      .from('identity_users')
-      .where('email', normalizeEmail(input.email))
-      .first()
+    const user = await User.findBy('email', normalizeEmail(input.email))
     const passwordOk = user
-      ? await hash.verify(user.password_hash, input.password)
+      ? await hash.verify(user.passwordHash, input.password)
       : await hash.verify(await timingDummy(), input.password).then(() => false)
-    if (!user || !passwordOk || user.disabled_at) {
+    if (!user || !passwordOk || user.disabledAt) {
       await recordAudit('login.failed', {
         subjectUserId: user?.id ?? null,
         details: {
           email: normalizeEmail(input.email),
-          reason: !user ? 'unknown_email' : user.disabled_at ? 'disabled' : 'wrong_password',
+          reason: !user ? 'unknown_email' : user.disabledAt ? 'disabled' : 'wrong_password',
         },
       })
       throw invalidCredentials()
     }
 
-    if (hash.needsReHash(user.password_hash)) {
-      await db
-        .from('identity_users')
-        .where('id', user.id)
-        .update({ password_hash: await hash.make(input.password) })
+    if (hash.needsReHash(user.passwordHash)) {
+      user.passwordHash = await hash.make(input.password)
+      await user.save()
     }
     const session = await tenancy.runAsUser(user.id, async (trx) => {
       const memberships = await membershipsOf(trx, user.id)
@@ -196,7 +162,12 @@ export const accounts = {
         tenantId: active?.tenantId ?? null,
         roles,
       })
-      return { user: present(user), activeTenantId: active?.tenantId ?? null, roles, tokens: pair }
+      return {
+        user: user.serialize(),
+        activeTenantId: active?.tenantId ?? null,
+        roles,
+        tokens: pair,
+      }
     })
     await recordAudit('login.succeeded', { tenantId: session.activeTenantId, actorUserId: user.id })
     return session
@@ -223,11 +194,8 @@ export const accounts = {
         }
         return consumed
       }
-      const user: UserRow | null = await trx
-        .from('identity_users')
-        .where('id', consumed.userId)
-        .first()
-      if (!user || user.disabled_at) return { ok: false as const, reason: 'revoked' as const }
+      const user = await User.find(consumed.userId, { client: trx })
+      if (!user || user.disabledAt) return { ok: false as const, reason: 'revoked' as const }
 
       await tenancy.enter(trx, { userId: user.id })
       const memberships = await membershipsOf(trx, user.id)
@@ -255,12 +223,9 @@ export const accounts = {
 
   async me(principal: Principal) {
     return tenancy.runAsUser(principal.userId, async (trx) => {
-      const user: UserRow = await trx
-        .from('identity_users')
-        .where('id', principal.userId)
-        .firstOrFail()
+      const user = await User.findOrFail(principal.userId, { client: trx })
       return {
-        user: present(user),
+        user: user.serialize(),
         activeTenantId: principal.tenantId,
         roles: rolesFor(user, principal.membership?.role ?? null),
         memberships: await membershipsOf(trx, principal.userId),
@@ -271,17 +236,14 @@ export const accounts = {
   /** A new session bound to another tenant the user belongs to; the current session ends. */
   async switchTenant(principal: Principal, tenantId: string): Promise<SessionView> {
     return tenancy.runAsUser(principal.userId, async (trx) => {
-      const user: UserRow = await trx
-        .from('identity_users')
-        .where('id', principal.userId)
-        .firstOrFail()
+      const user = await User.findOrFail(principal.userId, { client: trx })
       const memberships = await membershipsOf(trx, user.id)
       const membership = memberships.find((entry) => entry.tenantId === tenantId)
       if (!membership) throw tenantNotFound()
       await tokens.revokeFamily(trx, principal.sessionId)
       const roles = rolesFor(user, membership.role)
       const pair = await tokens.issuePair(trx, { userId: user.id, tenantId, roles })
-      return { user: present(user), activeTenantId: tenantId, roles, tokens: pair }
+      return { user: user.serialize(), activeTenantId: tenantId, roles, tokens: pair }
     })
   },
 }

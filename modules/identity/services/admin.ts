@@ -1,35 +1,18 @@
 import db from '@adonisjs/lucid/services/db'
+import { DateTime } from 'luxon'
+import Tenant from '#modules/identity/models/tenant'
+import User from '#modules/identity/models/user'
 import { ProblemException } from '#app/http/problem'
 import { paginate, type Page, type PageRequest } from '#app/http/pagination'
 import { isUuid } from '#app/platform/ids'
 import type { Principal } from '#app/auth/jwt_guard'
 import { recordAudit } from '#modules/identity/services/audit'
 
-export interface AdminUserView {
-  id: string
-  email: string
-  name: string
-  isSuperadmin: boolean
-  disabledAt: string | null
-  createdAt: string
-}
+/** An account as platform administrators see it (User serialized). */
+export type AdminUserView = ReturnType<User['serialize']>
 
-export interface AdminTenantView {
-  id: string
-  name: string
-  slug: string
-  memberCount: number
-  createdAt: string
-}
-
-interface UserRow {
-  id: string
-  email: string
-  name: string
-  is_superadmin: boolean
-  disabled_at: Date | null
-  created_at: Date
-}
+/** A tenant as platform administrators see it: Tenant serialized, with its member count. */
+export type AdminTenantView = ReturnType<Tenant['serialize']> & { memberCount: number }
 
 /** Platform administration reads across tenants on purpose, so it is for superadmins only. */
 function requireSuperadmin(principal: Principal) {
@@ -37,15 +20,6 @@ function requireSuperadmin(principal: Principal) {
     throw new ProblemException(403, 'forbidden', 'Only platform administrators may do this.')
   }
 }
-
-const presentUser = (row: UserRow): AdminUserView => ({
-  id: row.id,
-  email: row.email,
-  name: row.name,
-  isSuperadmin: row.is_superadmin,
-  disabledAt: row.disabled_at ? new Date(row.disabled_at).toISOString() : null,
-  createdAt: new Date(row.created_at).toISOString(),
-})
 
 /** Escapes LIKE wildcards so a search for "a_b" matches that text. */
 function likeFragment(text: string) {
@@ -58,9 +32,9 @@ export const admin = {
     search: { email?: string } & PageRequest
   ): Promise<Page<AdminUserView>> {
     requireSuperadmin(principal)
-    const query = db.from('identity_users')
+    const query = User.query()
     if (search.email) query.whereILike('email', `%${likeFragment(search.email.toLowerCase())}%`)
-    return paginate<UserRow, AdminUserView>(query, search, {}, presentUser)
+    return paginate(query, search, {}, (user) => user.serialize())
   },
 
   /** Disabling takes effect on the user's next request: tokens are checked against it, sessions are revoked. */
@@ -75,15 +49,11 @@ export const admin = {
       throw new ProblemException(409, 'cannot_disable_self', 'You cannot disable your own account.')
     }
     return db.transaction(async (trx) => {
-      const [row] = await trx
-        .from('identity_users')
-        .where('id', userId)
-        .update({
-          disabled_at: disabled ? trx.raw('coalesce(disabled_at, now())') : null,
-          updated_at: trx.raw('now()'),
-        })
-        .returning('*')
-      if (!row) throw new ProblemException(404, 'user_not_found', 'No such user.')
+      const user = await User.query({ client: trx }).where('id', userId).forUpdate().first()
+      if (!user) throw new ProblemException(404, 'user_not_found', 'No such user.')
+      // Disabling twice keeps the first time.
+      user.disabledAt = disabled ? (user.disabledAt ?? DateTime.now()) : null
+      await user.useTransaction(trx).save()
       if (disabled) {
         await trx
           .from('identity_refresh_tokens')
@@ -96,29 +66,16 @@ export const admin = {
         { actorUserId: principal.userId, subjectUserId: userId },
         trx
       )
-      return presentUser(row)
+      return user.serialize()
     })
   },
 
   async tenants(principal: Principal, page: PageRequest): Promise<Page<AdminTenantView>> {
     requireSuperadmin(principal)
-    const query = db
-      .from('identity_tenants as t')
-      .select(
-        't.*',
-        db.raw(
-          '(SELECT count(*)::int FROM identity_memberships m WHERE m.tenant_id = t.id) AS member_count'
-        )
-      )
-    return paginate<
-      { id: string; name: string; slug: string; member_count: number; created_at: Date },
-      AdminTenantView
-    >(query, page, { idColumn: 't.id' }, (row) => ({
-      id: row.id,
-      name: row.name,
-      slug: row.slug,
-      memberCount: row.member_count,
-      createdAt: new Date(row.created_at).toISOString(),
+    const query = Tenant.query().withCount('memberships')
+    return paginate(query, page, {}, (tenant) => ({
+      ...tenant.serialize(),
+      memberCount: Number(tenant.$extras.memberships_count),
     }))
   },
 }

@@ -1,7 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import { newId } from '#app/platform/ids'
-import type { MembershipRole } from '#modules/identity/services/accounts'
+import { DateTime } from 'luxon'
+import Invitation from '#modules/identity/models/invitation'
+import type { MembershipRole } from '#modules/identity/models/membership'
+import Tenant from '#modules/identity/models/tenant'
 import { normalizeEmail } from '#modules/identity/services/accounts'
 
 export const INVITATION_TTL_DAYS = 7
@@ -10,32 +13,8 @@ export const INVITATION_TOKEN_PREFIX = 'atr_inv_'
 export const hashInvitationToken = (token: string) =>
   createHash('sha256').update(token).digest('hex')
 
-export interface InvitationRow {
-  id: string
-  tenant_id: string
-  email: string
-  role: MembershipRole
-  expires_at: Date
-  accepted_at: Date | null
-  revoked_at: Date | null
-  created_at: Date
-}
-
-export interface InvitationView {
-  id: string
-  email: string
-  role: MembershipRole
-  expiresAt: string
-  createdAt: string
-}
-
-export const presentInvitation = (row: InvitationRow): InvitationView => ({
-  id: row.id,
-  email: row.email,
-  role: row.role,
-  expiresAt: new Date(row.expires_at).toISOString(),
-  createdAt: new Date(row.created_at).toISOString(),
-})
+/** An invitation as the API shows it (Invitation serialized). */
+export type InvitationView = ReturnType<Invitation['serialize']>
 
 /**
  * Records an invitation inside the tenant's unit of work and returns it with
@@ -47,22 +26,21 @@ export async function recordInvitation(
   input: { tenantId: string; email: string; role: MembershipRole; invitedBy: string }
 ) {
   const token = `${INVITATION_TOKEN_PREFIX}${randomBytes(24).toString('base64url')}`
-  const [row] = await trx
-    .table('identity_invitations')
-    .insert({
+  const invitation = await Invitation.create(
+    {
       id: newId(),
-      tenant_id: input.tenantId,
+      tenantId: input.tenantId,
       email: normalizeEmail(input.email),
       role: input.role,
-      token_hash: hashInvitationToken(token),
-      invited_by: input.invitedBy,
-      expires_at: trx.raw(`now() + make_interval(days => ?)`, [INVITATION_TTL_DAYS]),
-    })
-    .returning('*')
-  const tenant = await trx
-    .from('identity_tenants')
-    .where('id', input.tenantId)
-    .select('name')
-    .first()
-  return { row: row as InvitationRow, token, tenantName: (tenant?.name as string) ?? 'a workspace' }
+      tokenHash: hashInvitationToken(token),
+      invitedBy: input.invitedBy,
+      expiresAt: DateTime.now().plus({ days: INVITATION_TTL_DAYS }),
+      acceptedAt: null,
+      acceptedBy: null,
+      revokedAt: null,
+    },
+    { client: trx }
+  )
+  const tenant = await Tenant.find(input.tenantId, { client: trx })
+  return { invitation, token, tenantName: tenant?.name ?? 'a workspace' }
 }

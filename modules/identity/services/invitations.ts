@@ -1,4 +1,5 @@
 import db from '@adonisjs/lucid/services/db'
+import { DateTime } from 'luxon'
 import { ProblemException } from '#app/http/problem'
 import { isUuid } from '#app/platform/ids'
 export type { InvitationView } from '#modules/identity/services/invitation_tokens'
@@ -8,12 +9,11 @@ import type { MembershipRole } from '#modules/identity/services/accounts'
 import { normalizeEmail } from '#modules/identity/services/accounts'
 import { addMembership } from '#modules/identity/services/memberships'
 import { asMember } from '#modules/identity/services/tenants'
+import Invitation from '#modules/identity/models/invitation'
 import {
   INVITATION_TOKEN_PREFIX,
   hashInvitationToken,
   recordInvitation,
-  presentInvitation,
-  type InvitationRow,
 } from '#modules/identity/services/invitation_tokens'
 import { identityMail } from '#modules/identity/services/identity_mail'
 
@@ -26,8 +26,6 @@ const invalidInvitation = () =>
     'invitation_not_found',
     'This invitation is invalid, used, revoked or expired.'
   )
-
-const present = presentInvitation
 
 export const invitations = {
   /**
@@ -43,45 +41,37 @@ export const invitations = {
       await policy.authorize('grant', acting, input.role)
       return recordInvitation(trx, { tenantId, ...input, invitedBy: principal.userId })
     })
-    await identityMail.invitation(
-      invited.row.email,
-      invited.tenantName,
-      invited.row.role,
-      invited.token
-    )
-    return { ...present(invited.row), token: invited.token }
+    const { invitation, tenantName, token } = invited
+    await identityMail.invitation(invitation.email, tenantName, invitation.role, token)
+    return { ...invitation.serialize(), token }
   },
 
   async pending(principal: Principal, tenantId: string) {
     return asMember(principal, tenantId, async (trx, acting, policy) => {
       // Invitations name people who are not members yet: not for every member's eyes.
       await policy.authorize('viewInvitations', acting)
-      const rows: InvitationRow[] = await trx
-        .from('identity_invitations')
+      const pending = await Invitation.query({ client: trx })
         .where('tenant_id', tenantId)
         .whereNull('accepted_at')
         .whereNull('revoked_at')
         .where('expires_at', '>', trx.raw('now()'))
-        .orderBy('created_at', 'desc')
-      return { data: rows.map(present) }
+        .orderBy('id', 'desc')
+      return { data: pending.map((invitation) => invitation.serialize()) }
     })
   },
 
   async revoke(principal: Principal, tenantId: string, invitationId: string) {
     return asMember(principal, tenantId, async (trx, acting, policy) => {
       if (!isUuid(invitationId)) throw invalidInvitation()
-      const row: InvitationRow | null = await trx
-        .from('identity_invitations')
+      const invitation = await Invitation.query({ client: trx })
         .where({ id: invitationId, tenant_id: tenantId })
         .whereNull('accepted_at')
         .whereNull('revoked_at')
         .first()
-      if (!row) throw invalidInvitation()
-      await policy.authorize('grant', acting, row.role)
-      await trx
-        .from('identity_invitations')
-        .where('id', row.id)
-        .update({ revoked_at: trx.raw('now()') })
+      if (!invitation) throw invalidInvitation()
+      await policy.authorize('grant', acting, invitation.role)
+      invitation.revokedAt = DateTime.now()
+      await invitation.useTransaction(trx).save()
     })
   },
 
@@ -92,33 +82,35 @@ export const invitations = {
   async accept(principal: Principal, token: string) {
     if (!token.startsWith(INVITATION_TOKEN_PREFIX) || token.length > 100) throw invalidInvitation()
     // Found by token across tenants, as the platform: the invitee is not a member yet.
-    const row: InvitationRow | null = await db
-      .from('identity_invitations')
+    const invitation = await Invitation.query()
       .where('token_hash', hashToken(token))
       .whereNull('accepted_at')
       .whereNull('revoked_at')
       .where('expires_at', '>', db.raw('now()'))
       .first()
-    if (!row || row.email !== normalizeEmail(principal.email)) throw invalidInvitation()
+    if (!invitation || invitation.email !== normalizeEmail(principal.email)) {
+      throw invalidInvitation()
+    }
 
     return tenancy.run(
-      row.tenant_id,
+      invitation.tenantId,
       async (trx) => {
+        // A conditional UPDATE is the point: of two accepts at once, exactly one claims it.
         const claimed = await trx
           .from('identity_invitations')
-          .where('id', row.id)
+          .where('id', invitation.id)
           .whereNull('accepted_at')
           .update({ accepted_at: trx.raw('now()'), accepted_by: principal.userId })
         if (Number(claimed) === 0) throw invalidInvitation()
         await addMembership(trx, {
-          tenantId: row.tenant_id,
+          tenantId: invitation.tenantId,
           userId: principal.userId,
-          role: row.role,
+          role: invitation.role,
           actorUserId: principal.userId,
           alreadyMember: 'You are already a member of this tenant.',
-          details: { invitation: row.id },
+          details: { invitation: invitation.id },
         })
-        return { tenantId: row.tenant_id, role: row.role }
+        return { tenantId: invitation.tenantId, role: invitation.role }
       },
       { userId: principal.userId }
     )

@@ -5,7 +5,11 @@ import { paginate, type Page, type PageRequest } from '#app/http/pagination'
 import { isUuid, newId } from '#app/platform/ids'
 import { tenancy } from '#app/tenancy/tenancy'
 import type { Principal } from '#app/auth/jwt_guard'
-import type { MembershipRole } from '#modules/identity/services/accounts'
+import { sentFields } from '#app/platform/columns'
+import AuditRecord from '#modules/identity/models/audit_record'
+import Membership, { type MembershipRole } from '#modules/identity/models/membership'
+import Tenant from '#modules/identity/models/tenant'
+import User from '#modules/identity/models/user'
 import { normalizeEmail } from '#modules/identity/services/accounts'
 import TenantPolicy, { type ActingMembership } from '#modules/identity/policies/tenant_policy'
 import { recordAudit } from '#modules/identity/services/audit'
@@ -13,70 +17,22 @@ import { addMembership } from '#modules/identity/services/memberships'
 import { events } from '#app/messaging/outbox'
 import '#modules/identity/events'
 import { tenantSlug } from '#modules/identity/services/slugs'
-import { recordInvitation, presentInvitation } from '#modules/identity/services/invitation_tokens'
+import { recordInvitation } from '#modules/identity/services/invitation_tokens'
 import type { InvitationView } from '#modules/identity/services/invitation_tokens'
 import { identityMail } from '#modules/identity/services/identity_mail'
 
-export interface TenantView {
-  id: string
-  name: string
-  slug: string
-  role: MembershipRole
-  createdAt: string
-}
+/** A tenant as its members see it: Tenant serialized, with the caller's role. */
+export type TenantView = ReturnType<Tenant['serialize']> & { role: MembershipRole }
 
-export interface MemberView {
-  userId: string
-  email: string
-  name: string
-  role: MembershipRole
-  joinedAt: string
-}
-
-interface MemberRow {
-  id: string
-  user_id: string
-  email: string
-  name: string
-  role: MembershipRole
-  created_at: Date
-}
-
-interface TenantListRow {
-  id: string
-  created_at: Date
-  role: MembershipRole
-  tenant_id: string
-  name: string
-  slug: string
-  tenant_created_at: Date
-}
+/** A member as the tenant sees it (Membership serialized with its user). */
+export type MemberView = ReturnType<Membership['serialize']>
 
 const notFound = () => new ProblemException(404, 'tenant_not_found', 'No such tenant.')
 const memberNotFound = () =>
   new ProblemException(404, 'member_not_found', 'No such member in this tenant.')
 
-function presentTenant(
-  tenant: { id: string; name: string; slug: string; created_at: Date },
-  role: MembershipRole
-): TenantView {
-  return {
-    id: tenant.id,
-    name: tenant.name,
-    slug: tenant.slug,
-    role,
-    createdAt: new Date(tenant.created_at).toISOString(),
-  }
-}
-
-function presentMember(row: MemberRow): MemberView {
-  return {
-    userId: row.user_id,
-    email: row.email,
-    name: row.name,
-    role: row.role,
-    joinedAt: new Date(row.created_at).toISOString(),
-  }
+function presentTenant(tenant: Tenant, role: MembershipRole): TenantView {
+  return { ...tenant.serialize(), role }
 }
 
 /**
@@ -97,12 +53,11 @@ export async function asMember<T>(
   return tenancy.run(
     tenantId,
     async (trx) => {
-      const membership = await trx
-        .from('identity_memberships')
+      const membership = await Membership.query({ client: trx })
         .where({ tenant_id: tenantId, user_id: principal.userId })
         .first()
       if (!membership) throw notFound()
-      return work(trx, { userId: membership.user_id, role: membership.role }, bouncerFor(principal))
+      return work(trx, { userId: membership.userId, role: membership.role }, bouncerFor(principal))
     },
     { userId: principal.userId }
   )
@@ -113,11 +68,7 @@ function bouncerFor(principal: Principal) {
 }
 
 function membersQuery(trx: TransactionClientContract, tenantId: string) {
-  return trx
-    .from('identity_memberships as m')
-    .join('identity_users as u', 'u.id', 'm.user_id')
-    .where('m.tenant_id', tenantId)
-    .select('m.id', 'm.user_id', 'm.role', 'm.created_at', 'u.email', 'u.name')
+  return Membership.query({ client: trx }).where('tenant_id', tenantId).preload('user')
 }
 
 /** Locks the tenant's owner rows, so two concurrent demotions cannot leave it without an owner. */
@@ -140,29 +91,11 @@ const lastOwner = () =>
 export const tenants = {
   async list(principal: Principal, page: PageRequest): Promise<Page<TenantView>> {
     return tenancy.runAsUser(principal.userId, (trx) =>
-      paginate<TenantListRow, TenantView>(
-        trx
-          .from('identity_memberships as m')
-          .join('identity_tenants as t', 't.id', 'm.tenant_id')
-          .where('m.user_id', principal.userId)
-          .select(
-            'm.id',
-            'm.created_at',
-            'm.role',
-            't.id as tenant_id',
-            't.name',
-            't.slug',
-            't.created_at as tenant_created_at'
-          ),
+      paginate(
+        Membership.query({ client: trx }).where('user_id', principal.userId).preload('tenant'),
         page,
-        { idColumn: 'm.id' },
-        (row) => ({
-          id: row.tenant_id,
-          name: row.name,
-          slug: row.slug,
-          role: row.role,
-          createdAt: new Date(row.tenant_created_at).toISOString(),
-        })
+        {},
+        (membership) => presentTenant(membership.tenant, membership.role)
       )
     )
   },
@@ -172,13 +105,14 @@ export const tenants = {
     return tenancy.run(
       tenantId,
       async (trx) => {
-        const [tenant] = await trx
-          .table('identity_tenants')
-          .insert({ id: tenantId, name, slug: tenantSlug(name) })
-          .returning('*')
-        await trx
-          .table('identity_memberships')
-          .insert({ id: newId(), tenant_id: tenantId, user_id: principal.userId, role: 'owner' })
+        const tenant = await Tenant.create(
+          { id: tenantId, name, slug: tenantSlug(name) },
+          { client: trx }
+        )
+        await Membership.create(
+          { id: newId(), tenantId, userId: principal.userId, role: 'owner' },
+          { client: trx }
+        )
         return presentTenant(tenant, 'owner')
       },
       { userId: principal.userId }
@@ -187,7 +121,7 @@ export const tenants = {
 
   async show(principal: Principal, tenantId: string): Promise<TenantView> {
     return asMember(principal, tenantId, async (trx, acting) => {
-      const tenant = await trx.from('identity_tenants').where('id', tenantId).firstOrFail()
+      const tenant = await Tenant.findOrFail(tenantId, { client: trx })
       return presentTenant(tenant, acting.role)
     })
   },
@@ -199,11 +133,8 @@ export const tenants = {
   ): Promise<TenantView> {
     return asMember(principal, tenantId, async (trx, acting, policy) => {
       await policy.authorize('update', acting)
-      const [tenant] = await trx
-        .from('identity_tenants')
-        .where('id', tenantId)
-        .update({ ...changes, updated_at: trx.raw('now()') })
-        .returning('*')
+      const tenant = await Tenant.findOrFail(tenantId, { client: trx })
+      await tenant.useTransaction(trx).merge(sentFields(changes)).save()
       return presentTenant(tenant, acting.role)
     })
   },
@@ -214,11 +145,8 @@ export const tenants = {
     page: PageRequest
   ): Promise<Page<MemberView>> {
     return asMember(principal, tenantId, (trx) =>
-      paginate<MemberRow, MemberView>(
-        membersQuery(trx, tenantId),
-        page,
-        { idColumn: 'm.id', direction: 'asc' },
-        presentMember
+      paginate(membersQuery(trx, tenantId), page, { direction: 'asc' }, (member) =>
+        member.serialize()
       )
     )
   },
@@ -242,10 +170,7 @@ export const tenants = {
       async (trx, acting, policy): Promise<Outcome> => {
         await policy.authorize('grant', acting, input.role)
         // Users are global: look the account up outside RLS (the app role may read users).
-        const user = await trx
-          .from('identity_users')
-          .where('email', normalizeEmail(input.email))
-          .first()
+        const user = await User.findBy('email', normalizeEmail(input.email), { client: trx })
         if (!user) {
           throw new ProblemException(422, 'validation_failed', 'The request has invalid fields.', [
             {
@@ -256,7 +181,7 @@ export const tenants = {
             },
           ])
         }
-        if (!user.email_verified_at) {
+        if (!user.emailVerified) {
           return {
             invitation: await recordInvitation(trx, {
               tenantId,
@@ -273,15 +198,15 @@ export const tenants = {
           actorUserId: principal.userId,
           alreadyMember: 'This user is already a member of the tenant.',
         })
-        const row = await membersQuery(trx, tenantId).where('m.user_id', user.id).firstOrFail()
-        return { member: presentMember(row) }
+        const member = await membersQuery(trx, tenantId).where('user_id', user.id).firstOrFail()
+        return { member: member.serialize() }
       }
     )
     if ('member' in outcome) return { added: outcome.member }
-    const { row, token, tenantName } = outcome.invitation
+    const { invitation, token, tenantName } = outcome.invitation
     // The token goes to the mailbox only: the inviter cannot hand it to whoever registered the address.
-    await identityMail.invitation(row.email, tenantName, row.role, token)
-    return { invited: presentInvitation(row) }
+    await identityMail.invitation(invitation.email, tenantName, invitation.role, token)
+    return { invited: invitation.serialize() }
   },
 
   async changeRole(principal: Principal, tenantId: string, userId: string, role: MembershipRole) {
@@ -296,25 +221,20 @@ export const tenants = {
       ) {
         throw lastOwner()
       }
-      await trx
-        .from('identity_memberships')
-        .where({ tenant_id: tenantId, user_id: userId })
-        .update({
-          role,
-          updated_at: trx.raw('now()'),
-        })
+      const previousRole = target.role
+      await target.useTransaction(trx).merge({ role }).save()
       await recordAudit(
         'member.role_changed',
         {
           tenantId,
           actorUserId: principal.userId,
           subjectUserId: userId,
-          details: { from: target.role, to: role },
+          details: { from: previousRole, to: role },
         },
         trx
       )
-      const row = await membersQuery(trx, tenantId).where('m.user_id', userId).firstOrFail()
-      return presentMember(row)
+      await target.load('user')
+      return target.serialize()
     })
   },
 
@@ -324,10 +244,7 @@ export const tenants = {
       const leaving = await policy.allows('leave', acting, target)
       if (!leaving) await policy.authorize('changeMember', acting, target)
       if (target.role === 'owner' && (await lockedOwnerCount(trx, tenantId)) <= 1) throw lastOwner()
-      await trx
-        .from('identity_memberships')
-        .where({ tenant_id: tenantId, user_id: userId })
-        .delete()
+      await target.useTransaction(trx).delete()
       await events.publish(
         trx,
         'identity.member_removed',
@@ -348,29 +265,8 @@ export const tenants = {
   },
 }
 
-export interface AuditView {
-  id: string
-  event: string
-  actorUserId: string | null
-  subjectUserId: string | null
-  ip: string | null
-  userAgent: string | null
-  requestId: string | null
-  details: Record<string, unknown>
-  createdAt: string
-}
-
-interface AuditRow {
-  id: string
-  event: string
-  actor_user_id: string | null
-  subject_user_id: string | null
-  ip: string | null
-  user_agent: string | null
-  request_id: string | null
-  details: Record<string, unknown>
-  created_at: Date
-}
+/** A security event as tenant managers see it (AuditRecord serialized). */
+export type AuditView = ReturnType<AuditRecord['serialize']>
 
 export async function tenantAudit(
   principal: Principal,
@@ -379,37 +275,22 @@ export async function tenantAudit(
 ): Promise<Page<AuditView>> {
   return asMember(principal, tenantId, async (trx, acting, policy) => {
     await policy.authorize('viewAudit', acting)
-    return paginate<AuditRow, AuditView>(
-      trx.from('identity_audit_events').where('tenant_id', tenantId),
+    return paginate(
+      AuditRecord.query({ client: trx }).where('tenant_id', tenantId),
       page,
       {},
-      (row) => ({
-        id: row.id,
-        event: row.event,
-        actorUserId: row.actor_user_id,
-        subjectUserId: row.subject_user_id,
-        ip: row.ip,
-        userAgent: row.user_agent,
-        requestId: row.request_id,
-        details: row.details,
-        createdAt: new Date(row.created_at).toISOString(),
-      })
+      (record) => record.serialize()
     )
   })
 }
 
-async function findTarget(
-  trx: TransactionClientContract,
-  tenantId: string,
-  userId: string
-): Promise<ActingMembership> {
+async function findTarget(trx: TransactionClientContract, tenantId: string, userId: string) {
   if (!isUuid(userId)) throw memberNotFound()
-  const row = await trx
-    .from('identity_memberships')
+  const target = await Membership.query({ client: trx })
     .where({ tenant_id: tenantId, user_id: userId })
     .first()
-  if (!row) throw memberNotFound()
-  return { userId: row.user_id, role: row.role }
+  if (!target) throw memberNotFound()
+  return target
 }
 
 /** For other modules (through index.ts): whether a user belongs to the tenant of the unit of work. */
@@ -419,9 +300,8 @@ export async function isTenantMember(
   userId: string
 ) {
   if (!isUuid(userId)) return false
-  const row = await trx
-    .from('identity_memberships')
+  const membership = await Membership.query({ client: trx })
     .where({ tenant_id: tenantId, user_id: userId })
     .first()
-  return Boolean(row)
+  return membership !== null
 }
