@@ -17,6 +17,35 @@ export interface ModuleNames {
   table: string
 }
 
+/**
+ * The class `node ace migration:run` generates into database/schema.ts for
+ * the new table (the model extends it), written now so the module typechecks
+ * before its migration has run; the generator later rewrites it identically.
+ */
+export function schemaClass(n: ModuleNames) {
+  const name = `${n.modulePascal}${n.resourcePascal}Schema`
+  return `
+export class ${name} extends BaseModel {
+  static $columns = ['body', 'createdAt', 'createdBy', 'id', 'tenantId', 'title', 'updatedAt'] as const
+  $columns = ${name}.$columns
+  @column()
+  declare body: string | null
+  @column.dateTime({ autoCreate: true })
+  declare createdAt: DateTime
+  @column()
+  declare createdBy: string
+  @column({ isPrimary: true })
+  declare id: string
+  @column()
+  declare tenantId: string
+  @column()
+  declare title: string
+  @column.dateTime({ autoCreate: true, autoUpdate: true })
+  declare updatedAt: DateTime
+}
+`
+}
+
 export function moduleFiles(n: ModuleNames, now: number): Record<string, string> {
   const base = `modules/${n.module}`
   return {
@@ -182,211 +211,168 @@ export default class ${n.resourcePascal}Policy extends ActiveTenantPolicy {
 }
 `,
 
-    [`${base}/services/${n.plural}.ts`]: `import type { TenantActor } from '#app/auth/policies'
+    [`${base}/models/${n.resource}.ts`]: `import { column } from '@adonisjs/lucid/orm'
+import { internal } from '#app/platform/columns'
+import { ${n.modulePascal}${n.resourcePascal}Schema } from '#database/schema'
+
+/**
+ * A ${n.resource} of a tenant. Extends the class the schema generator writes for
+ * ${n.table}; only what differs from the column is said here (internal
+ * columns, jsonb, int8 money, computed fields).
+ */
+export default class ${n.resourcePascal} extends ${n.modulePascal}${n.resourcePascal}Schema {
+  static table = '${n.table}'
+
+  @column(internal)
+  declare tenantId: string
+}
+`,
+
+    [`${base}/services/${n.plural}.ts`]: `import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
+import type { TenantActor } from '#app/auth/policies'
 import { ProblemException } from '#app/http/problem'
 import { paginate, type PageRequest } from '#app/http/pagination'
 import { events } from '#app/messaging/outbox'
+import { sentFields } from '#app/platform/columns'
 import { isUuid, newId } from '#app/platform/ids'
 import { inActiveTenant } from '#app/tenancy/active_tenant'
 import { ${n.moduleCamel}Config } from '#modules/${n.module}/config'
+import ${n.resourcePascal} from '#modules/${n.module}/models/${n.resource}'
 import '#modules/${n.module}/events'
 
-interface ${n.resourcePascal}Row {
-  id: string
-  tenant_id: string
-  title: string
-  body: string | null
-  created_by: string
-  created_at: Date
-  updated_at: Date
-}
-
-export interface ${n.resourcePascal}View {
-  id: string
-  title: string
-  body: string | null
-  createdBy: string
-  createdAt: string
-  updatedAt: string
-}
-
-const present = (row: ${n.resourcePascal}Row): ${n.resourcePascal}View => ({
-  id: row.id,
-  title: row.title,
-  body: row.body,
-  createdBy: row.created_by,
-  createdAt: new Date(row.created_at).toISOString(),
-  updatedAt: new Date(row.updated_at).toISOString(),
-})
+/** A ${n.resource} as the API shows it (the model serialized). */
+export type ${n.resourcePascal}View = ReturnType<${n.resourcePascal}['serialize']>
 
 const notFound = () => new ProblemException(404, '${n.resource}_not_found', 'No such ${n.resource}.')
 
 /** Escapes LIKE wildcards so a search for "a_b" matches that text. */
 const likeFragment = (text: string) => text.replace(/[\\\\%_]/g, (character) => \`\\\\\${character}\`)
 
-/** The use cases, each its own short unit of work in the actor's tenant. */
+/**
+ * The use cases, each its own short unit of work in the actor's tenant
+ * (the policy has decided who may). Queries pass { client: trx }, so
+ * row-level security applies to every one.
+ */
 export const ${n.pluralCamel} = {
   list(actor: TenantActor, filters: PageRequest & { q?: string }) {
     return inActiveTenant(actor, (trx) => {
-      const query = trx.from('${n.table}').where('tenant_id', actor.tenantId)
+      const query = ${n.resourcePascal}.query({ client: trx }).where('tenant_id', actor.tenantId)
       if (filters.q) query.whereILike('title', \`%\${likeFragment(filters.q)}%\`)
-      return paginate<${n.resourcePascal}Row, ${n.resourcePascal}View>(query, filters, {}, present)
+      return paginate(query, filters, {}, (${n.resourceCamel}) => ${n.resourceCamel}.serialize())
     })
   },
 
-  show(actor: TenantActor, id: string) {
-    if (!isUuid(id)) throw notFound()
-    return inActiveTenant(actor, async (trx) => {
-      const row = await trx.from('${n.table}').where({ id, tenant_id: actor.tenantId }).first()
-      if (!row) throw notFound()
-      return present(row)
-    })
+  async show(actor: TenantActor, id: string) {
+    const ${n.resourceCamel} = await inActiveTenant(actor, (trx) => find(trx, actor.tenantId, id))
+    return ${n.resourceCamel}.serialize()
   },
 
   /** Creates it and publishes ${n.module}.${n.resource}_created in the same transaction. */
-  create(actor: TenantActor, input: { title: string; body?: string | null }) {
-    return inActiveTenant(actor, async (trx, tenantId) => {
-      const [{ count }] = await trx.from('${n.table}').where('tenant_id', tenantId).count('* as count')
-      if (Number(count) >= ${n.moduleCamel}Config.max${n.pluralPascal}PerTenant) {
+  async create(actor: TenantActor, input: { title: string; body?: string | null }) {
+    const ${n.resourceCamel} = await inActiveTenant(actor, async (trx, tenantId) => {
+      const held = await ${n.resourcePascal}.query({ client: trx }).where('tenant_id', tenantId).count('* as total').first()
+      if (Number(held?.$extras.total ?? 0) >= ${n.moduleCamel}Config.max${n.pluralPascal}PerTenant) {
         throw new ProblemException(409, '${n.resource}_limit_reached', 'This tenant holds as many ${n.plural} as it may.')
       }
-      const [row] = await trx
-        .table('${n.table}')
-        .insert({
-          id: newId(),
-          tenant_id: tenantId,
-          title: input.title,
-          body: input.body ?? null,
-          created_by: actor.userId,
-        })
-        .returning('*')
+      const created = await ${n.resourcePascal}.create(
+        { id: newId(), tenantId, title: input.title, body: input.body ?? null, createdBy: actor.userId },
+        { client: trx }
+      )
       await events.publish(
         trx,
         '${n.module}.${n.resource}_created',
-        { ${n.resourceCamel}Id: row.id, title: row.title, createdBy: actor.userId },
-        { version: 1, tenantId, aggregateId: row.id }
+        { ${n.resourceCamel}Id: created.id, title: created.title, createdBy: actor.userId },
+        { version: 1, tenantId, aggregateId: created.id }
       )
-      return present(row)
+      return created
     })
+    return ${n.resourceCamel}.serialize()
   },
 
-  update(actor: TenantActor, id: string, input: { title?: string; body?: string | null }) {
-    if (!isUuid(id)) throw notFound()
-    return inActiveTenant(actor, async (trx) => {
-      const changes: Record<string, unknown> = { updated_at: trx.raw('now()') }
-      if (input.title !== undefined) changes.title = input.title
-      if (input.body !== undefined) changes.body = input.body
-      const [row] = await trx
-        .from('${n.table}')
-        .where({ id, tenant_id: actor.tenantId })
-        .update(changes)
-        .returning('*')
-      if (!row) throw notFound()
-      return present(row)
+  async update(actor: TenantActor, id: string, input: { title?: string; body?: string | null }) {
+    const ${n.resourceCamel} = await inActiveTenant(actor, async (trx) => {
+      const found = await find(trx, actor.tenantId, id)
+      return found.useTransaction(trx).merge(sentFields(input)).save()
     })
+    return ${n.resourceCamel}.serialize()
   },
 
   remove(actor: TenantActor, id: string) {
-    if (!isUuid(id)) throw notFound()
     return inActiveTenant(actor, async (trx) => {
-      const deleted = await trx.from('${n.table}').where({ id, tenant_id: actor.tenantId }).delete()
-      if (Number(deleted) === 0) throw notFound()
+      const found = await find(trx, actor.tenantId, id)
+      await found.useTransaction(trx).delete()
     })
   },
 }
+
+async function find(trx: TransactionClientContract, tenantId: string, id: string) {
+  if (!isUuid(id)) throw notFound()
+  const found = await ${n.resourcePascal}.query({ client: trx }).where({ id, tenant_id: tenantId }).first()
+  if (!found) throw notFound()
+  return found
+}
 `,
 
-    [`${base}/openapi.ts`]: `import type { OpenApiFragment } from '#app/openapi/types'
-import { json, pageOf, ref, response } from '#app/openapi/components'
-import { queryParameters, requestBody } from '#app/openapi/from_validators'
+    [`${base}/openapi.ts`]: `import { defineApi, ref, schema as s } from '#app/openapi/define'
 import {
   create${n.resourcePascal}Validator,
   list${n.pluralPascal}Validator,
   update${n.resourcePascal}Validator,
 } from '#modules/${n.module}/validators/${n.plural}'
 
-const tags = ['${n.module}']
-const security = [{ bearer: [] }]
-const id = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }
-const errors = {
-  401: response('Unauthorized'),
-  403: { ...response('Forbidden'), description: 'forbidden (role) or no_active_tenant' },
-}
-const missing = { ...response('NotFound'), description: '${n.resource}_not_found (also another tenant’s)' }
+const missing = { 404: '${n.resource}_not_found (also another tenant’s)' }
 
-/** Request shapes come from the validators (toJSONSchema), never retyped here. */
-const fragment: OpenApiFragment = {
-  tags: [{ name: '${n.module}', description: '${n.modulePascal}' }],
-  paths: {
-    '/api/v1/${n.module}/${n.plural}': {
-      get: {
-        operationId: '${n.moduleCamel}List${n.pluralPascal}',
-        summary: '${n.pluralPascal} of the active tenant, newest first; q searches titles',
-        tags,
-        security,
-        parameters: queryParameters(list${n.pluralPascal}Validator),
-        responses: { 200: json(pageOf(ref('${n.modulePascal}${n.resourcePascal}'))), ...errors, 422: response('ValidationFailed') },
-      },
-      post: {
-        operationId: '${n.moduleCamel}Create${n.resourcePascal}',
-        summary: 'Create a ${n.resource}',
-        tags,
-        security,
-        requestBody: requestBody(create${n.resourcePascal}Validator),
-        responses: {
-          201: json(ref('${n.modulePascal}${n.resourcePascal}'), 'Created'),
-          ...errors,
-          409: { ...response('Conflict'), description: '${n.resource}_limit_reached' },
-          422: response('ValidationFailed'),
-        },
-      },
+/**
+ * Request shapes come from the validators; path parameters, 401/403/404/422
+ * and security are derived by defineApi. Only what is particular is written here.
+ */
+export default defineApi(
+  { name: '${n.module}', description: '${n.modulePascal}' },
+  {
+    'GET /api/v1/${n.module}/${n.plural}': {
+      id: '${n.moduleCamel}List${n.pluralPascal}',
+      summary: '${n.pluralPascal} of the active tenant, newest first; q searches titles',
+      query: list${n.pluralPascal}Validator,
+      ok: { 200: s.pageOf(ref('${n.modulePascal}${n.resourcePascal}')) },
     },
-    '/api/v1/${n.module}/${n.plural}/{id}': {
-      get: {
-        operationId: '${n.moduleCamel}Show${n.resourcePascal}',
-        summary: 'One ${n.resource}',
-        tags,
-        security,
-        parameters: [id],
-        responses: { 200: json(ref('${n.modulePascal}${n.resourcePascal}')), ...errors, 404: missing },
-      },
-      patch: {
-        operationId: '${n.moduleCamel}Update${n.resourcePascal}',
-        summary: 'Change a ${n.resource} (owners, admins, agents)',
-        tags,
-        security,
-        parameters: [id],
-        requestBody: requestBody(update${n.resourcePascal}Validator),
-        responses: { 200: json(ref('${n.modulePascal}${n.resourcePascal}')), ...errors, 404: missing, 422: response('ValidationFailed') },
-      },
-      delete: {
-        operationId: '${n.moduleCamel}Delete${n.resourcePascal}',
-        summary: 'Delete a ${n.resource} (owners, admins, agents)',
-        tags,
-        security,
-        parameters: [id],
-        responses: { 204: { description: 'Deleted' }, ...errors, 404: missing },
-      },
+    'POST /api/v1/${n.module}/${n.plural}': {
+      id: '${n.moduleCamel}Create${n.resourcePascal}',
+      summary: 'Create a ${n.resource}',
+      body: create${n.resourcePascal}Validator,
+      ok: { 201: ref('${n.modulePascal}${n.resourcePascal}') },
+      errors: { 409: '${n.resource}_limit_reached' },
+    },
+    'GET /api/v1/${n.module}/${n.plural}/{id}': {
+      id: '${n.moduleCamel}Show${n.resourcePascal}',
+      summary: 'One ${n.resource}',
+      ok: { 200: ref('${n.modulePascal}${n.resourcePascal}') },
+      errors: missing,
+    },
+    'PATCH /api/v1/${n.module}/${n.plural}/{id}': {
+      id: '${n.moduleCamel}Update${n.resourcePascal}',
+      summary: 'Change a ${n.resource} (owners, admins, agents)',
+      body: update${n.resourcePascal}Validator,
+      ok: { 200: ref('${n.modulePascal}${n.resourcePascal}') },
+      errors: missing,
+    },
+    'DELETE /api/v1/${n.module}/${n.plural}/{id}': {
+      id: '${n.moduleCamel}Delete${n.resourcePascal}',
+      summary: 'Delete a ${n.resource} (owners, admins, agents)',
+      ok: { 204: null },
+      errors: missing,
     },
   },
-  schemas: {
-    ${n.modulePascal}${n.resourcePascal}: {
-      type: 'object',
-      required: ['id', 'title', 'body', 'createdBy', 'createdAt', 'updatedAt'],
-      properties: {
-        id: { type: 'string', format: 'uuid' },
-        title: { type: 'string' },
-        body: { type: ['string', 'null'] },
-        createdBy: { type: 'string', format: 'uuid' },
-        createdAt: { type: 'string', format: 'date-time' },
-        updatedAt: { type: 'string', format: 'date-time' },
-      },
-      additionalProperties: false,
-    },
-  },
-}
-
-export default fragment
+  {
+    ${n.modulePascal}${n.resourcePascal}: s.object({
+      id: s.uuid,
+      title: s.string,
+      body: s.nullable(s.string),
+      createdBy: s.uuid,
+      createdAt: s.dateTime,
+      updatedAt: s.dateTime,
+    }),
+  }
+)
 `,
 
     [`${base}/database/migrations/${now}_create_${n.table}.ts`]: `import { BaseSchema } from '@adonisjs/lucid/schema'

@@ -3,7 +3,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { BaseCommand, args, flags } from '@adonisjs/core/ace'
 import type { CommandOptions } from '@adonisjs/core/types/ace'
-import { moduleFiles, type ModuleNames } from '#commands/_module_templates'
+import { moduleFiles, schemaClass, type ModuleNames } from '#commands/_module_templates'
 
 const NAME = /^[a-z][a-z0-9_]{1,30}$/
 
@@ -57,6 +57,9 @@ export default class MakeModule extends BaseCommand {
       await writeFile(target, await formatted(target.pathname, content))
       this.logger.action(`create ${path}`).succeeded()
     }
+    const schemaFile = join(root.pathname, 'database/schema.ts')
+    await writeFile(schemaFile, (await readFile(schemaFile, 'utf8')) + schemaClass(names))
+    this.logger.action('update database/schema.ts').succeeded()
     await this.#register(root, names)
     for (const file of ['start/module_names.ts', 'start/modules.ts']) {
       const path = join(root.pathname, file)

@@ -5,7 +5,11 @@ import type { Config } from '@japa/runner/types'
 import { pluginAdonisJS } from '@japa/plugin-adonisjs'
 import testUtils from '@adonisjs/core/services/test_utils'
 
+import { checkEveryResponseAgainstOpenApi } from '#tests/helpers/openapi'
+
 export const plugins: Config['plugins'] = [assert(), apiClient(), pluginAdonisJS(app)]
+
+checkEveryResponseAgainstOpenApi()
 
 /**
  * Migrations run once per test run against the dedicated test database; the

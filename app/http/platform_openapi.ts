@@ -1,85 +1,57 @@
-import type { OpenApiFragment } from '#app/openapi/types'
-import { json } from '#app/openapi/components'
+import { defineApi, schema as s } from '#app/openapi/define'
 
-const readiness = {
-  type: 'object',
-  required: ['status', 'checks'],
-  properties: {
-    status: {
-      enum: ['ok', 'degraded', 'error'],
-      description: 'degraded: serving, but events are late',
-    },
-    checks: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: ['name', 'status', 'message'],
-        properties: {
-          name: { type: 'string' },
-          status: { type: 'string' },
-          message: { type: 'string' },
-        },
-      },
-    },
-  },
-}
+const readiness = s.object({
+  status: s.described(
+    s.enum(['ok', 'degraded', 'error']),
+    'degraded: serving, but events are late'
+  ),
+  checks: s.array(s.object({ name: s.string, status: s.string, message: s.string })),
+})
+const page = (description: string, contentType: string) => ({
+  description,
+  content: { [contentType]: { schema: s.string } },
+})
 
-export const platformOpenApi: OpenApiFragment = {
-  tags: [{ name: 'platform', description: 'Health, metrics and this document' }],
-  paths: {
-    '/health/live': {
-      get: {
-        operationId: 'healthLive',
-        summary: 'Liveness: the process answers',
-        tags: ['platform'],
-        responses: {
-          200: json({
-            type: 'object',
-            required: ['status'],
-            properties: { status: { const: 'ok' } },
-          }),
+export const platformOpenApi = defineApi(
+  { name: 'platform', description: 'Health, metrics and this document' },
+  {
+    'GET /health/live': {
+      id: 'healthLive',
+      summary: 'Liveness: the process answers',
+      auth: 'none',
+      ok: { 200: s.object({ status: { const: 'ok' } }) },
+    },
+    'GET /health/ready': {
+      id: 'healthReady',
+      summary:
+        'Readiness: the database (and Redis when configured) answer; relay lag makes it degraded',
+      auth: 'none',
+      ok: { 200: readiness },
+      errors: {
+        503: {
+          description: 'A dependency is down',
+          content: { 'application/json': { schema: readiness } },
         },
       },
     },
-    '/health/ready': {
-      get: {
-        operationId: 'healthReady',
-        summary:
-          'Readiness: the database (and Redis when configured) answer; relay lag makes it degraded',
-        tags: ['platform'],
-        responses: { 200: json(readiness), 503: json(readiness, 'A dependency is down') },
-      },
+    'GET /metrics': {
+      id: 'metrics',
+      summary: 'Prometheus metrics (operators: METRICS_TOKEN or an address in METRICS_ALLOW)',
+      auth: 'none',
+      ok: { 200: page('Text exposition format', 'text/plain') },
+      errors: { 403: 'operator_only' },
     },
-    '/metrics': {
-      get: {
-        operationId: 'metrics',
-        summary: 'Prometheus metrics (text exposition format)',
-        tags: ['platform'],
-        responses: {
-          200: { description: 'OK', content: { 'text/plain': { schema: { type: 'string' } } } },
-        },
-      },
+    'GET /openapi.json': {
+      id: 'openapi',
+      summary: 'This document',
+      auth: 'none',
+      ok: { 200: s.record },
     },
-    '/openapi.json': {
-      get: {
-        operationId: 'openapi',
-        summary: 'This document',
-        tags: ['platform'],
-        responses: { 200: json({ type: 'object' }) },
-      },
+    'GET /docs': {
+      id: 'docs',
+      summary: 'Interactive API reference',
+      auth: 'none',
+      ok: { 200: page('HTML page', 'text/html') },
     },
-    '/docs': {
-      get: {
-        operationId: 'docs',
-        summary: 'Interactive API reference',
-        tags: ['platform'],
-        responses: {
-          200: {
-            description: 'HTML page',
-            content: { 'text/html': { schema: { type: 'string' } } },
-          },
-        },
-      },
-    },
-  },
-}
+  }
+)

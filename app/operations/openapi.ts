@@ -1,118 +1,56 @@
-import type { OpenApiFragment } from '#app/openapi/types'
-import { json, pageOf, parameter, ref, response } from '#app/openapi/components'
+import { defineApi, ref, schema as s } from '#app/openapi/define'
+import { operationListValidator } from '#app/operations/validators'
 
-const id = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } }
-const bearer = [{ bearer: [] }]
-const missing = {
-  ...response('NotFound'),
-  description: 'operation_not_found (also for another tenant)',
-}
+const missing = { 404: 'operation_not_found (also for another tenant)' }
+const STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled']
 
-export const operationsOpenApi: OpenApiFragment = {
-  tags: [
-    {
-      name: 'operations',
-      description: 'Long-running work: status, progress, result, cancellation',
+export const operationsOpenApi = defineApi(
+  { name: 'operations', description: 'Long-running work: status, progress, result, cancellation' },
+  {
+    'GET /api/v1/operations': {
+      id: 'operationsList',
+      summary: 'Your operations, newest first (owners and admins: everyone’s)',
+      query: operationListValidator,
+      ok: { 200: s.pageOf(ref('Operation')) },
     },
-  ],
-  paths: {
-    '/api/v1/operations': {
-      get: {
-        operationId: 'operationsList',
-        summary: 'Your operations, newest first (owners and admins: everyone’s)',
-        tags: ['operations'],
-        security: bearer,
-        parameters: [
-          {
-            name: 'status',
-            in: 'query',
-            schema: { enum: ['queued', 'running', 'succeeded', 'failed', 'cancelled'] },
-          },
-          { name: 'kind', in: 'query', schema: { type: 'string', maxLength: 80 } },
-          parameter('Limit'),
-          parameter('Cursor'),
-        ],
-        responses: {
-          200: json(pageOf(ref('Operation'))),
-          401: response('Unauthorized'),
-          404: { ...response('NotFound'), description: 'tenant_not_found' },
-          422: response('ValidationFailed'),
+    'GET /api/v1/operations/{id}': {
+      id: 'operationsShow',
+      summary: 'Status, progress (0–100), and the result or a problem once finished',
+      ok: { 200: ref('Operation') },
+      errors: missing,
+    },
+    'DELETE /api/v1/operations/{id}': {
+      id: 'operationsCancel',
+      summary: 'Cancel: a queued operation at once, a running one as soon as it checks',
+      ok: { 202: ref('Operation') },
+      errors: { ...missing, 409: 'operation_finished' },
+    },
+    'GET /api/v1/operations/{id}/events': {
+      id: 'operationsEvents',
+      summary: 'Server-sent events: `progress` on every change, then `done`',
+      ok: {
+        200: {
+          description: 'An event stream; each event’s data is the Operation as JSON',
+          content: { 'text/event-stream': { schema: s.string } },
         },
       },
-    },
-    '/api/v1/operations/{id}': {
-      get: {
-        operationId: 'operationsShow',
-        summary: 'Status, progress (0–100), and the result or a problem once finished',
-        tags: ['operations'],
-        security: bearer,
-        parameters: [id],
-        responses: { 200: json(ref('Operation')), 401: response('Unauthorized'), 404: missing },
-      },
-      delete: {
-        operationId: 'operationsCancel',
-        summary: 'Cancel: a queued operation at once, a running one as soon as it checks',
-        tags: ['operations'],
-        security: bearer,
-        parameters: [id],
-        responses: {
-          202: json(ref('Operation'), 'Cancellation accepted'),
-          401: response('Unauthorized'),
-          404: missing,
-          409: { ...response('Conflict'), description: 'operation_finished' },
-        },
-      },
-    },
-    '/api/v1/operations/{id}/events': {
-      get: {
-        operationId: 'operationsEvents',
-        summary: 'Server-sent events: `progress` on every change, then `done`',
-        tags: ['operations'],
-        security: bearer,
-        parameters: [id],
-        responses: {
-          200: {
-            description: 'An event stream',
-            content: { 'text/event-stream': { schema: { type: 'string' } } },
-          },
-          401: response('Unauthorized'),
-          404: missing,
-        },
-      },
+      errors: missing,
     },
   },
-  schemas: {
-    Operation: {
-      type: 'object',
-      required: [
-        'id',
-        'kind',
-        'status',
-        'progress',
-        'message',
-        'result',
-        'error',
-        'cancelRequested',
-        'createdBy',
-        'createdAt',
-        'startedAt',
-        'finishedAt',
-      ],
-      properties: {
-        id: { type: 'string', format: 'uuid' },
-        kind: { type: 'string' },
-        status: { enum: ['queued', 'running', 'succeeded', 'failed', 'cancelled'] },
-        progress: { type: 'integer', minimum: 0, maximum: 100 },
-        message: { type: ['string', 'null'] },
-        result: { description: 'The operation’s result once succeeded, else null' },
-        error: { oneOf: [ref('Problem'), { type: 'null' }] },
-        cancelRequested: { type: 'boolean' },
-        createdBy: { type: ['string', 'null'], format: 'uuid' },
-        createdAt: { type: 'string', format: 'date-time' },
-        startedAt: { type: ['string', 'null'], format: 'date-time' },
-        finishedAt: { type: ['string', 'null'], format: 'date-time' },
-      },
-      additionalProperties: false,
-    },
-  },
-}
+  {
+    Operation: s.object({
+      id: s.uuid,
+      kind: s.string,
+      status: s.enum(STATUSES),
+      progress: { type: 'integer', minimum: 0, maximum: 100 },
+      message: s.nullable(s.string),
+      result: { description: 'The operation’s result once succeeded, else null' },
+      error: s.nullable(ref('Problem')),
+      cancelRequested: s.boolean,
+      createdBy: s.nullable(s.uuid),
+      createdAt: s.dateTime,
+      startedAt: s.nullable(s.dateTime),
+      finishedAt: s.nullable(s.dateTime),
+    }),
+  }
+)

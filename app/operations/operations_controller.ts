@@ -1,7 +1,6 @@
-import vine from '@vinejs/vine'
 import type { HttpContext } from '@adonisjs/core/http'
 import { actorOf } from '#app/auth/policies'
-import { pageFields } from '#app/http/pagination'
+import { operationListValidator } from '#app/operations/validators'
 import { sse } from '#app/http/sse'
 import { changeFeed } from '#app/platform/change_feed'
 import OperationPolicy from '#app/operations/operation_policy'
@@ -10,14 +9,6 @@ import { operationsService } from '#app/operations/service'
 
 /** Without a working change feed, a progress stream looks this often. */
 const FALLBACK_POLL_MS = 2_000
-
-export const operationListValidator = vine.compile(
-  vine.object({
-    status: vine.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']).optional(),
-    kind: vine.string().trim().maxLength(80).optional(),
-    ...pageFields,
-  })
-)
 
 /** The operation, when the caller may see it (OperationPolicy), else the same 404 as a missing one. */
 async function authorizedFind(ctx: HttpContext) {

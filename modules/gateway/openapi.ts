@@ -1,6 +1,6 @@
-import type { OpenApiFragment, Operation } from '#app/openapi/types'
-import { json, ref, response } from '#app/openapi/components'
-import { requestBody } from '#app/openapi/from_validators'
+import { combineApis, defineApi, optional, ref, schema as s } from '#app/openapi/define'
+import type { OperationSpec } from '#app/openapi/define'
+import type { JsonSchema } from '#app/openapi/types'
 import {
   keyCreateValidator,
   keyRotateValidator,
@@ -10,409 +10,277 @@ import {
   modelUpdateValidator,
   providerCreateValidator,
   providerUpdateValidator,
+  usageQueryValidator,
 } from '#modules/gateway/validators/admin'
+import { chatCompletionValidator, embeddingsValidator } from '#modules/gateway/validators/openai'
 
-/** A compiled VineJS validator: request schemas come from it. */
-type SchemaSource = Parameters<typeof requestBody>[0]
+type Validator = NonNullable<OperationSpec['query']>
 
-const bearer = [{ bearer: [] }]
-const apiKey = [{ apiKey: [] }]
-const id = { name: 'id', in: 'path', required: true, schema: { type: 'string' } }
-const body = (schema: string) => ({
-  required: true,
-  content: { 'application/json': { schema: ref(schema) } },
-})
-const listOf = (schema: string) => ({
-  type: 'object',
-  required: ['data'],
-  properties: { data: { type: 'array', items: ref(schema) } },
-  additionalProperties: false,
-})
-const adminErrors = {
-  401: response('Unauthorized'),
-  403: { ...response('Forbidden'), description: 'forbidden or no_active_tenant' },
-}
-const openAiError = (description: string) => json(ref('OpenAiError'), description)
-const dateTime = { type: 'string', format: 'date-time' }
-const rateLimited = {
-  ...openAiError(
-    'rate_limit_exceeded (requests or tokens per minute, tokens per day) or budget_exceeded'
-  ),
-  headers: {
-    'retry-after': { schema: { type: 'integer' } },
-    'x-ratelimit-limit-requests': { schema: { type: 'string' } },
-    'x-ratelimit-remaining-requests': { schema: { type: 'string' } },
-    'x-ratelimit-reset-requests': { schema: { type: 'string' } },
-    'x-ratelimit-limit-tokens': { schema: { type: 'string' } },
-    'x-ratelimit-remaining-tokens': { schema: { type: 'string' } },
-    'x-ratelimit-reset-tokens': { schema: { type: 'string' } },
-  },
-}
-const nullableDateTime = { type: ['string', 'null'], format: 'date-time' }
-
-/** The CRUD operations of one admin resource. */
+/** List, create, show, change (and delete) of one admin resource. */
 function crud(
-  path: string,
+  path: `/${string}`,
   name: string,
-  schemas: { item: string; input: SchemaSource; patch: SchemaSource },
-  extra: Record<string, unknown> = {}
+  schemas: { item: string; created?: string; input: Validator; patch: Validator },
+  options: { deletable: boolean; conflicts: string }
 ) {
-  const single = `${path}/{id}`
-  const op = (operation: Operation) => ({ tags: ['gateway'], security: bearer, ...operation })
-  return {
-    [path]: {
-      get: op({
-        operationId: `gatewayList${name}s`,
-        summary: `List the tenant's ${name.toLowerCase()}s`,
-        responses: { 200: json(listOf(schemas.item)), ...adminErrors },
-      }),
-      post: op({
-        operationId: `gatewayCreate${name}`,
-        summary: `Create a ${name.toLowerCase()}`,
-        requestBody: requestBody(schemas.input),
-        responses: {
-          201: json(ref(extra.created ? String(extra.created) : schemas.item), 'Created'),
-          ...adminErrors,
-          409: response('Conflict'),
-          422: response('ValidationFailed'),
-        },
-      }),
+  const lower = name.toLowerCase()
+  const missing = { 404: `${lower}_not_found` }
+  const operations: Record<string, OperationSpec> = {
+    [`GET ${path}`]: {
+      id: `gatewayList${name}s`,
+      summary: `The tenant's ${lower}s`,
+      ok: { 200: s.listOf(ref(schemas.item)) },
     },
-    [single]: {
-      get: op({
-        operationId: `gatewayShow${name}`,
-        summary: `Get a ${name.toLowerCase()}`,
-        parameters: [id],
-        responses: { 200: json(ref(schemas.item)), ...adminErrors, 404: response('NotFound') },
-      }),
-      patch: op({
-        operationId: `gatewayUpdate${name}`,
-        summary: `Change a ${name.toLowerCase()}`,
-        parameters: [id],
-        requestBody: requestBody(schemas.patch),
-        responses: {
-          200: json(ref(schemas.item)),
-          ...adminErrors,
-          404: response('NotFound'),
-          409: response('Conflict'),
-          422: response('ValidationFailed'),
-        },
-      }),
-      ...(extra.noDelete
-        ? {}
-        : {
-            delete: op({
-              operationId: `gatewayDelete${name}`,
-              summary: `Delete a ${name.toLowerCase()}`,
-              parameters: [id],
-              responses: {
-                204: { description: 'Deleted' },
-                ...adminErrors,
-                404: response('NotFound'),
-                409: response('Conflict'),
-              },
-            }),
-          }),
+    [`POST ${path}`]: {
+      id: `gatewayCreate${name}`,
+      summary: `Create a ${lower}`,
+      body: schemas.input,
+      ok: { 201: ref(schemas.created ?? schemas.item) },
+      errors: { 409: options.conflicts },
+    },
+    [`GET ${path}/{id}`]: {
+      id: `gatewayShow${name}`,
+      summary: `One ${lower}`,
+      ok: { 200: ref(schemas.item) },
+      errors: missing,
+    },
+    [`PATCH ${path}/{id}`]: {
+      id: `gatewayUpdate${name}`,
+      summary: `Change a ${lower}`,
+      body: schemas.patch,
+      ok: { 200: ref(schemas.item) },
+      errors: { ...missing, 409: options.conflicts },
     },
   }
+  if (options.deletable) {
+    operations[`DELETE ${path}/{id}`] = {
+      id: `gatewayDelete${name}`,
+      summary: `Delete a ${lower}`,
+      ok: { 204: null },
+      errors: { ...missing, 409: `${lower}_in_use` },
+    }
+  }
+  return operations
 }
 
-const limits = {
-  type: 'object',
-  properties: Object.fromEntries(
+const rateLimited = {
+  description:
+    'rate_limit_exceeded (requests or tokens per minute, tokens per day) or budget_exceeded',
+  content: { 'application/json': { schema: ref('OpenAiError') } },
+  headers: Object.fromEntries(
+    [
+      'retry-after',
+      'x-ratelimit-limit-requests',
+      'x-ratelimit-remaining-requests',
+      'x-ratelimit-reset-requests',
+      'x-ratelimit-limit-tokens',
+      'x-ratelimit-remaining-tokens',
+      'x-ratelimit-reset-tokens',
+    ].map((header) => [header, { schema: s.string }])
+  ),
+}
+const upstreamErrors = {
+  403: 'model_not_allowed or insufficient_scope',
+  404: 'model_not_found',
+  429: rateLimited,
+  502: 'upstream_error: every deployment failed',
+  503: 'model_unavailable: every deployment is cooling down',
+  504: 'upstream_timeout',
+}
+const openAi = { auth: 'apiKey', errorFormat: 'openai' } as const
+
+const limits = s.object(
+  Object.fromEntries(
     ['requestsPerMinute', 'tokensPerMinute', 'tokensPerDay', 'monthlyBudget'].map((name) => [
       name,
-      { type: ['integer', 'null'], minimum: 1 },
+      optional({ type: ['integer', 'null'], minimum: 1 }),
     ])
-  ),
-  additionalProperties: false,
-}
-const scopes = { type: 'array', items: { enum: ['chat', 'embeddings', 'models'] }, minItems: 1 }
-
-const keyProperties = {
-  id: { type: 'string', format: 'uuid' },
-  name: { type: 'string' },
-  prefix: { type: 'string', description: 'The first 12 characters, for telling keys apart' },
-  userId: { type: ['string', 'null'], format: 'uuid' },
-  scopes,
-  allowedModels: { type: ['array', 'null'], items: { type: 'string' } },
+  )
+)
+const keyFields = {
+  id: s.uuid,
+  name: s.string,
+  prefix: s.described(s.string, 'The first 12 characters, for telling keys apart'),
+  userId: s.nullable(s.uuid),
+  scopes: { ...s.array(s.enum(['chat', 'embeddings', 'models'])), minItems: 1 } as JsonSchema,
+  allowedModels: s.nullable(s.array(s.string)),
   limits,
-  metadata: { type: 'object' },
-  expiresAt: nullableDateTime,
-  revokedAt: nullableDateTime,
-  previousSecretValidUntil: nullableDateTime,
-  lastUsedAt: nullableDateTime,
-  createdAt: dateTime,
-  updatedAt: dateTime,
+  metadata: s.record,
+  expiresAt: s.nullable(s.dateTime),
+  revokedAt: s.nullable(s.dateTime),
+  previousSecretValidUntil: s.nullable(s.dateTime),
+  lastUsedAt: s.nullable(s.dateTime),
+  createdAt: s.dateTime,
+  updatedAt: s.dateTime,
 }
 
-const fragment: OpenApiFragment = {
-  tags: [
-    { name: 'gateway', description: 'LLM gateway: providers, model aliases and API keys' },
-    { name: 'openai', description: 'OpenAI-compatible API, authenticated by a gateway API key' },
-  ],
-  paths: {
-    ...crud('/api/v1/gateway/providers', 'Provider', {
-      item: 'GatewayProvider',
-      input: providerCreateValidator,
-      patch: providerUpdateValidator,
-    }),
-    ...crud('/api/v1/gateway/models', 'Model', {
-      item: 'GatewayModel',
-      input: modelCreateValidator,
-      patch: modelUpdateValidator,
-    }),
+const admin = defineApi(
+  { name: 'gateway', description: 'LLM gateway: providers, model aliases and API keys' },
+  {
+    ...crud(
+      '/api/v1/gateway/providers',
+      'Provider',
+      { item: 'GatewayProvider', input: providerCreateValidator, patch: providerUpdateValidator },
+      { deletable: true, conflicts: 'provider_name_taken' }
+    ),
+    ...crud(
+      '/api/v1/gateway/models',
+      'Model',
+      { item: 'GatewayModel', input: modelCreateValidator, patch: modelUpdateValidator },
+      { deletable: true, conflicts: 'model_alias_taken' }
+    ),
     ...crud(
       '/api/v1/gateway/keys',
       'Key',
-      { item: 'GatewayKey', input: keyCreateValidator, patch: keyUpdateValidator },
-      { created: 'GatewayKeyWithSecret', noDelete: true }
+      {
+        item: 'GatewayKey',
+        created: 'GatewayKeyWithSecret',
+        input: keyCreateValidator,
+        patch: keyUpdateValidator,
+      },
+      { deletable: false, conflicts: 'key_revoked' }
     ),
-    '/api/v1/gateway/keys/{id}/rotate': {
-      post: {
-        operationId: 'gatewayRotateKey',
-        summary:
-          'New secret (shown once); the old one keeps working for gracePeriodSeconds (default 24 h)',
-        tags: ['gateway'],
-        security: bearer,
-        parameters: [id],
-        requestBody: { ...requestBody(keyRotateValidator), required: false },
-        responses: {
-          200: json(ref('GatewayKeyWithSecret')),
-          ...adminErrors,
-          404: response('NotFound'),
-          409: { ...response('Conflict'), description: 'key_revoked' },
-          422: response('ValidationFailed'),
-        },
-      },
+    'POST /api/v1/gateway/keys/{id}/rotate': {
+      id: 'gatewayRotateKey',
+      summary:
+        'New secret (shown once); the old one keeps working for gracePeriodSeconds (default 24 h)',
+      body: keyRotateValidator,
+      ok: { 200: ref('GatewayKeyWithSecret') },
+      errors: { 404: 'key_not_found', 409: 'key_revoked' },
     },
-    '/api/v1/gateway/keys/{id}/revoke': {
-      post: {
-        operationId: 'gatewayRevokeKey',
-        summary: 'Revoke a key: refused at once by every process',
-        tags: ['gateway'],
-        security: bearer,
-        parameters: [id],
-        responses: { 200: json(ref('GatewayKey')), ...adminErrors, 404: response('NotFound') },
-      },
+    'POST /api/v1/gateway/keys/{id}/revoke': {
+      id: 'gatewayRevokeKey',
+      summary: 'Revoke a key: refused at once by every process',
+      ok: { 200: ref('GatewayKey') },
+      errors: { 404: 'key_not_found' },
     },
-    '/api/v1/gateway/limits': {
-      get: {
-        operationId: 'gatewayShowLimits',
-        summary: 'The tenant-wide quotas and monthly budget (null or absent: unlimited)',
-        tags: ['gateway'],
-        security: bearer,
-        responses: { 200: json(limits), ...adminErrors },
-      },
-      put: {
-        operationId: 'gatewayUpdateLimits',
-        summary: 'Replace the tenant-wide quotas and monthly budget',
-        tags: ['gateway'],
-        security: bearer,
-        requestBody: requestBody(limitsValidator),
-        responses: { 200: json(limits), ...adminErrors, 422: response('ValidationFailed') },
-      },
+    'GET /api/v1/gateway/limits': {
+      id: 'gatewayShowLimits',
+      summary: 'The tenant-wide quotas and monthly budget (null or absent: unlimited)',
+      ok: { 200: limits },
     },
-    '/api/v1/gateway/usage': {
-      get: {
-        operationId: 'gatewayUsage',
-        summary: 'Usage per key, model or day, from the daily rollups (default: this month by day)',
-        tags: ['gateway'],
-        security: bearer,
-        parameters: [
-          { name: 'groupBy', in: 'query', schema: { enum: ['key', 'model', 'day'] } },
-          { name: 'from', in: 'query', schema: { type: 'string', format: 'date' } },
-          { name: 'to', in: 'query', schema: { type: 'string', format: 'date' } },
-        ],
-        responses: {
-          200: json(ref('GatewayUsageReport')),
-          ...adminErrors,
-          422: response('ValidationFailed'),
-        },
-      },
+    'PUT /api/v1/gateway/limits': {
+      id: 'gatewayUpdateLimits',
+      summary: 'Replace the tenant-wide quotas and monthly budget',
+      body: limitsValidator,
+      ok: { 200: limits },
     },
-    '/v1/chat/completions': {
-      post: {
-        operationId: 'openaiChatCompletions',
-        summary: 'Chat completion (stream: true answers text/event-stream chunks ending in [DONE])',
-        tags: ['openai'],
-        security: apiKey,
-        requestBody: body('ChatCompletionRequest'),
-        responses: {
-          200: {
-            description:
-              'A chat.completion, or with stream: true server-sent chat.completion.chunk events',
-            headers: { 'x-atrium-overhead-ms': { schema: { type: 'string' } } },
-            content: {
-              'application/json': { schema: ref('ChatCompletion') },
-              'text/event-stream': { schema: { type: 'string' } },
-            },
-          },
-          400: openAiError('invalid_request_error: malformed body, unknown or invalid fields'),
-          401: openAiError('invalid_api_key'),
-          403: openAiError('model_not_allowed or insufficient_scope'),
-          404: openAiError('model_not_found'),
-          429: rateLimited,
-          502: openAiError('upstream_error: every deployment failed'),
-          503: openAiError('model_unavailable: every deployment is cooling down'),
-          504: openAiError('upstream_timeout'),
-        },
-      },
-    },
-    '/v1/embeddings': {
-      post: {
-        operationId: 'openaiEmbeddings',
-        summary: 'Embeddings for a string or a list of strings',
-        tags: ['openai'],
-        security: apiKey,
-        requestBody: body('EmbeddingRequest'),
-        responses: {
-          200: json(ref('EmbeddingList')),
-          400: openAiError('invalid_request_error'),
-          401: openAiError('invalid_api_key'),
-          403: openAiError('model_not_allowed or insufficient_scope'),
-          404: openAiError('model_not_found'),
-          429: rateLimited,
-          502: openAiError('upstream_error'),
-          503: openAiError('model_unavailable'),
-          504: openAiError('upstream_timeout'),
-        },
-      },
-    },
-    '/v1/models': {
-      get: {
-        operationId: 'openaiListModels',
-        summary: 'The model aliases this key may use',
-        tags: ['openai'],
-        security: apiKey,
-        responses: {
-          200: json(ref('ModelList')),
-          401: openAiError('invalid_api_key'),
-          403: openAiError('insufficient_scope'),
-        },
-      },
-    },
-    '/v1/models/{model}': {
-      get: {
-        operationId: 'openaiShowModel',
-        summary: 'One model alias, if this key may use it',
-        tags: ['openai'],
-        security: apiKey,
-        parameters: [{ name: 'model', in: 'path', required: true, schema: { type: 'string' } }],
-        responses: {
-          200: json(ref('OpenAiModel')),
-          401: openAiError('invalid_api_key'),
-          403: openAiError('insufficient_scope'),
-          404: openAiError('model_not_found'),
-        },
-      },
+    'GET /api/v1/gateway/usage': {
+      id: 'gatewayUsage',
+      summary: 'Usage per key, model or day, from the daily rollups (default: this month by day)',
+      query: usageQueryValidator,
+      ok: { 200: ref('GatewayUsageReport') },
     },
   },
-  schemas: {
-    GatewayProvider: {
-      type: 'object',
-      required: ['id', 'name', 'kind', 'baseUrl', 'hasApiKey', 'timeoutMs', 'maxRetries'],
-      properties: {
-        id: { type: 'string', format: 'uuid' },
-        name: { type: 'string' },
-        kind: { enum: ['ollama', 'openai-compatible'] },
-        baseUrl: { type: 'string' },
-        hasApiKey: { type: 'boolean', description: 'The key itself is never returned' },
-        timeoutMs: { type: 'integer' },
-        maxRetries: { type: 'integer' },
-        createdAt: dateTime,
-        updatedAt: dateTime,
-      },
-      additionalProperties: false,
-    },
-    GatewayModel: {
-      type: 'object',
-      required: ['id', 'alias', 'strategy', 'pricing', 'deployments'],
-      properties: {
-        id: { type: 'string', format: 'uuid' },
-        alias: { type: 'string' },
-        strategy: { enum: ['priority', 'weighted'] },
-        pricing: {
-          type: 'object',
-          required: ['inputPerMTok', 'outputPerMTok', 'currency'],
-          properties: {
-            inputPerMTok: { type: 'integer', description: 'Minor units per million input tokens' },
-            outputPerMTok: {
-              type: 'integer',
-              description: 'Minor units per million output tokens',
-            },
-            currency: { type: 'string' },
-          },
-          additionalProperties: false,
-        },
-        deployments: {
-          type: 'array',
-          items: {
-            type: 'object',
-            required: ['id', 'providerId', 'providerName', 'upstreamModel', 'weight'],
-            properties: {
-              id: { type: 'string', format: 'uuid' },
-              providerId: { type: 'string', format: 'uuid' },
-              providerName: { type: 'string' },
-              upstreamModel: { type: 'string' },
-              weight: { type: 'integer' },
-            },
-            additionalProperties: false,
-          },
-        },
-        createdAt: dateTime,
-        updatedAt: dateTime,
-      },
-      additionalProperties: false,
-    },
-    GatewayKey: {
-      type: 'object',
-      required: ['id', 'name', 'prefix', 'scopes', 'limits', 'metadata', 'createdAt'],
-      properties: keyProperties,
-      additionalProperties: false,
-    },
-    GatewayKeyWithSecret: {
-      type: 'object',
-      required: ['id', 'name', 'prefix', 'scopes', 'limits', 'metadata', 'createdAt', 'secret'],
-      properties: {
-        ...keyProperties,
-        secret: { type: 'string', pattern: '^atr_', description: 'Shown once' },
-      },
-      additionalProperties: false,
-    },
-    GatewayUsageReport: {
-      type: 'object',
-      required: ['groupBy', 'from', 'to', 'data'],
-      properties: {
-        groupBy: { enum: ['key', 'model', 'day'] },
-        from: { type: 'string' },
-        to: { type: 'string' },
-        data: {
-          type: 'array',
-          items: {
-            type: 'object',
-            required: ['group', 'requests', 'errors', 'promptTokens', 'completionTokens', 'cost'],
-            properties: {
-              group: { type: ['string', 'null'], description: 'Key id, model alias or day' },
-              requests: { type: 'integer' },
-              errors: { type: 'integer' },
-              promptTokens: { type: 'integer' },
-              completionTokens: { type: 'integer' },
-              cost: {
-                type: 'object',
-                required: ['amount', 'currency'],
-                properties: {
-                  amount: { type: 'number', description: 'Minor units (fractions kept)' },
-                  currency: { type: 'string' },
-                },
-              },
-              averageLatencyMs: { type: 'integer' },
-            },
-            additionalProperties: false,
+  {
+    GatewayProvider: s.object({
+      id: s.uuid,
+      name: s.string,
+      kind: s.enum(['ollama', 'openai-compatible']),
+      baseUrl: s.string,
+      hasApiKey: s.described(s.boolean, 'The key itself is never returned'),
+      timeoutMs: s.integer,
+      maxRetries: s.integer,
+      createdAt: s.dateTime,
+      updatedAt: s.dateTime,
+    }),
+    GatewayModel: s.object({
+      id: s.uuid,
+      alias: s.string,
+      strategy: s.enum(['priority', 'weighted']),
+      pricing: s.object({
+        inputPerMTok: s.described(s.integer, 'Minor units per million input tokens'),
+        outputPerMTok: s.described(s.integer, 'Minor units per million output tokens'),
+        currency: s.string,
+      }),
+      deployments: s.array(
+        s.object({
+          id: s.uuid,
+          providerId: s.uuid,
+          providerName: s.string,
+          upstreamModel: s.string,
+          weight: s.integer,
+        })
+      ),
+      createdAt: s.dateTime,
+      updatedAt: s.dateTime,
+    }),
+    GatewayKey: s.object(keyFields),
+    GatewayKeyWithSecret: s.object({
+      ...keyFields,
+      secret: { type: 'string', pattern: '^atr_', description: 'Shown once' },
+    }),
+    GatewayUsageReport: s.object({
+      groupBy: s.enum(['key', 'model', 'day']),
+      from: s.string,
+      to: s.string,
+      data: s.array(
+        s.object({
+          group: s.described(s.nullable(s.string), 'Key id, model alias or day'),
+          requests: s.integer,
+          errors: s.integer,
+          promptTokens: s.integer,
+          completionTokens: s.integer,
+          cost: s.object({
+            amount: s.described(s.number, 'Minor units (fractions kept)'),
+            currency: s.string,
+          }),
+          averageLatencyMs: optional(s.integer),
+        })
+      ),
+    }),
+  }
+)
+
+const openai = defineApi(
+  { name: 'openai', description: 'OpenAI-compatible API, authenticated by a gateway API key' },
+  {
+    'POST /v1/chat/completions': {
+      ...openAi,
+      id: 'openaiChatCompletions',
+      summary: 'Chat completion (stream: true answers text/event-stream chunks ending in [DONE])',
+      body: chatCompletionValidator,
+      ok: {
+        200: {
+          description:
+            'A chat.completion, or with stream: true server-sent chat.completion.chunk events',
+          headers: { 'x-atrium-overhead-ms': { schema: s.string } },
+          content: {
+            'application/json': { schema: ref('ChatCompletion') },
+            'text/event-stream': { schema: s.string },
           },
         },
       },
+      errors: {
+        400: 'invalid_request_error: malformed body, unknown or invalid fields',
+        ...upstreamErrors,
+      },
     },
+    'POST /v1/embeddings': {
+      ...openAi,
+      id: 'openaiEmbeddings',
+      summary: 'Embeddings for a string or a list of strings',
+      body: embeddingsValidator,
+      ok: { 200: ref('EmbeddingList') },
+      errors: { 400: 'invalid_request_error', ...upstreamErrors },
+    },
+    'GET /v1/models': {
+      ...openAi,
+      id: 'openaiListModels',
+      summary: 'The model aliases this key may use',
+      ok: { 200: ref('ModelList') },
+      errors: { 403: 'insufficient_scope' },
+    },
+    'GET /v1/models/{model}': {
+      ...openAi,
+      id: 'openaiShowModel',
+      summary: 'One model alias, if this key may use it',
+      ok: { 200: ref('OpenAiModel') },
+      errors: { 403: 'insufficient_scope', 404: 'model_not_found' },
+    },
+  },
+  {
+    // OpenAI's own shapes: open objects, since OpenAI adds fields clients must tolerate.
     OpenAiError: {
       type: 'object',
       required: ['error'],
@@ -421,54 +289,31 @@ const fragment: OpenApiFragment = {
           type: 'object',
           required: ['message', 'type', 'code'],
           properties: {
-            message: { type: 'string' },
-            type: { type: 'string' },
-            param: { type: ['string', 'null'] },
-            code: { type: ['string', 'null'] },
+            message: s.string,
+            type: s.string,
+            param: s.nullable(s.string),
+            code: s.nullable(s.string),
           },
         },
-      },
-    },
-    ChatCompletionRequest: {
-      type: 'object',
-      required: ['model', 'messages'],
-      description: 'OpenAI chat completion parameters; unknown fields are refused (400)',
-      properties: {
-        model: { type: 'string', description: 'A model alias of the tenant' },
-        messages: { type: 'array', minItems: 1, items: { type: 'object' } },
-        max_tokens: { type: 'integer', minimum: 1, maximum: 131072 },
-        stream: { type: 'boolean' },
-        stream_options: { type: 'object', properties: { include_usage: { type: 'boolean' } } },
       },
     },
     ChatCompletion: {
       type: 'object',
       required: ['id', 'object', 'created', 'model', 'choices'],
       properties: {
-        id: { type: 'string' },
+        id: s.string,
         object: { const: 'chat.completion' },
-        created: { type: 'integer' },
-        model: { type: 'string' },
-        choices: { type: 'array', items: { type: 'object' } },
+        created: s.integer,
+        model: s.string,
+        choices: s.array(s.record),
         usage: {
           type: 'object',
           properties: {
-            prompt_tokens: { type: 'integer' },
-            completion_tokens: { type: 'integer' },
-            total_tokens: { type: 'integer' },
+            prompt_tokens: s.integer,
+            completion_tokens: s.integer,
+            total_tokens: s.integer,
           },
         },
-      },
-    },
-    EmbeddingRequest: {
-      type: 'object',
-      required: ['model', 'input'],
-      properties: {
-        model: { type: 'string' },
-        input: { oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] },
-        encoding_format: { enum: ['float', 'base64'] },
-        user: { type: 'string' },
-        dimensions: { type: 'integer' },
       },
     },
     EmbeddingList: {
@@ -476,44 +321,33 @@ const fragment: OpenApiFragment = {
       required: ['object', 'data', 'model', 'usage'],
       properties: {
         object: { const: 'list' },
-        data: {
-          type: 'array',
-          items: {
-            type: 'object',
-            required: ['object', 'index', 'embedding'],
-            properties: {
-              object: { const: 'embedding' },
-              index: { type: 'integer' },
-              embedding: {
-                oneOf: [
-                  { type: 'array', items: { type: 'number' } },
-                  { type: 'string', description: 'base64 of little-endian float32' },
-                ],
-              },
+        data: s.array({
+          type: 'object',
+          required: ['object', 'index', 'embedding'],
+          properties: {
+            object: { const: 'embedding' },
+            index: s.integer,
+            embedding: {
+              oneOf: [s.array(s.number), s.described(s.string, 'base64 of little-endian float32')],
             },
           },
-        },
-        model: { type: 'string' },
-        usage: { type: 'object' },
+        }),
+        model: s.string,
+        usage: s.record,
       },
     },
-    OpenAiModel: {
-      type: 'object',
-      required: ['id', 'object', 'created', 'owned_by'],
-      properties: {
-        id: { type: 'string' },
-        object: { const: 'model' },
-        created: { type: 'integer' },
-        owned_by: { type: 'string' },
-      },
-      additionalProperties: false,
-    },
+    OpenAiModel: s.object({
+      id: s.string,
+      object: { const: 'model' },
+      created: s.integer,
+      owned_by: s.string,
+    }),
     ModelList: {
       type: 'object',
       required: ['object', 'data'],
-      properties: { object: { const: 'list' }, data: { type: 'array', items: ref('OpenAiModel') } },
+      properties: { object: { const: 'list' }, data: s.array(ref('OpenAiModel')) },
     },
-  },
-}
+  }
+)
 
-export default fragment
+export default combineApis(admin, openai)

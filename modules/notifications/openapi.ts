@@ -1,187 +1,111 @@
-import type { OpenApiFragment } from '#app/openapi/types'
-import { json, pageOf, ref, response } from '#app/openapi/components'
-import { queryParameters, requestBody } from '#app/openapi/from_validators'
+import { defineApi, ref, schema as s } from '#app/openapi/define'
 import {
   notificationListValidator,
   webhookCreateValidator,
 } from '#modules/notifications/validators/webhooks'
 import { webhookEventDeclarations, webhookEventTypes } from '#app/messaging/webhook_events'
 
-const bearer = [{ bearer: [] }]
-const id = { name: 'id', in: 'path', required: true, schema: { type: 'string' } }
-const errors = {
-  401: response('Unauthorized'),
-  403: { ...response('Forbidden'), description: 'forbidden (role) or no_active_tenant' },
-}
-const webhookProperties = () => ({
-  id: { type: 'string', format: 'uuid' },
-  url: { type: 'string' },
-  eventTypes: { type: 'array', items: { enum: webhookEventTypes() } },
-  description: { type: ['string', 'null'] },
-  active: { type: 'boolean' },
-  consecutiveFailures: { type: 'integer' },
-  disabledAt: { type: ['string', 'null'], format: 'date-time' },
-  disabledReason: { type: ['string', 'null'] },
-  createdAt: { type: 'string', format: 'date-time' },
+const webhookFields = () => ({
+  id: s.uuid,
+  url: s.string,
+  eventTypes: s.array(s.enum(webhookEventTypes())),
+  description: s.nullable(s.string),
+  active: s.boolean,
+  consecutiveFailures: s.integer,
+  disabledAt: s.nullable(s.dateTime),
+  disabledReason: s.nullable(s.string),
+  createdAt: s.dateTime,
 })
 
 /**
  * A function: the webhook event types, and their payload schemas, are what the
  * other modules declared, known once every definition is loaded.
  */
-const fragment = (): OpenApiFragment => ({
-  tags: [{ name: 'notifications', description: 'In-app notifications and signed webhooks' }],
-  paths: {
-    '/api/v1/notifications': {
-      get: {
-        operationId: 'notificationsList',
+export default () =>
+  defineApi(
+    { name: 'notifications', description: 'In-app notifications and signed webhooks' },
+    {
+      'GET /api/v1/notifications': {
+        id: 'notificationsList',
         summary: 'Your notifications in the active tenant, newest first (unread=true to filter)',
-        tags: ['notifications'],
-        security: bearer,
-        parameters: queryParameters(notificationListValidator),
-        responses: {
-          200: json(pageOf(ref('Notification'))),
-          ...errors,
-          422: response('ValidationFailed'),
-        },
+        query: notificationListValidator,
+        ok: { 200: s.pageOf(ref('Notification')) },
       },
-    },
-    '/api/v1/notifications/{id}/read': {
-      post: {
-        operationId: 'notificationsMarkRead',
-        summary: 'Mark a notification read',
-        tags: ['notifications'],
-        security: bearer,
-        parameters: [id],
-        responses: { 200: json(ref('Notification')), ...errors, 404: response('NotFound') },
+      'POST /api/v1/notifications/{id}/read': {
+        id: 'notificationsMarkRead',
+        summary: 'Mark a notification read, for you only',
+        ok: { 200: ref('Notification') },
+        errors: { 404: 'notification_not_found' },
       },
-    },
-    '/api/v1/webhooks': {
-      post: {
-        operationId: 'webhooksCreate',
+      'POST /api/v1/webhooks': {
+        id: 'webhooksCreate',
         summary: 'Register an endpoint for event types; the signing secret is in this answer only',
-        tags: ['notifications'],
-        security: bearer,
-        requestBody: requestBody(webhookCreateValidator),
-        responses: {
-          201: json(ref('WebhookWithSecret'), 'Created'),
-          ...errors,
-          422: response('ValidationFailed'),
-        },
+        body: webhookCreateValidator,
+        ok: { 201: ref('WebhookWithSecret') },
+        errors: { 409: 'webhook_limit_reached (WEBHOOKS_MAX_PER_TENANT)' },
       },
-      get: {
-        operationId: 'webhooksList',
+      'GET /api/v1/webhooks': {
+        id: 'webhooksList',
         summary: 'The tenant’s webhooks',
-        tags: ['notifications'],
-        security: bearer,
-        responses: {
-          200: json({
-            type: 'object',
-            required: ['data'],
-            properties: { data: { type: 'array', items: ref('Webhook') } },
-          }),
-          ...errors,
-        },
+        ok: { 200: s.listOf(ref('Webhook')) },
       },
-    },
-    '/api/v1/webhooks/{id}': {
-      get: {
-        operationId: 'webhooksShow',
+      'GET /api/v1/webhooks/{id}': {
+        id: 'webhooksShow',
         summary: 'One webhook (active, failure streak, why it was disabled)',
-        tags: ['notifications'],
-        security: bearer,
-        parameters: [id],
-        responses: { 200: json(ref('Webhook')), ...errors, 404: response('NotFound') },
+        ok: { 200: ref('Webhook') },
+        errors: { 404: 'webhook_not_found' },
       },
-      delete: {
-        operationId: 'webhooksDelete',
+      'DELETE /api/v1/webhooks/{id}': {
+        id: 'webhooksDelete',
         summary: 'Stop delivering to a webhook (its delivery log stays)',
-        tags: ['notifications'],
-        security: bearer,
-        parameters: [id],
-        responses: { 204: { description: 'Deleted' }, ...errors, 404: response('NotFound') },
+        ok: { 204: null },
+        errors: { 404: 'webhook_not_found' },
       },
-    },
-    '/api/v1/webhooks/{id}/deliveries': {
-      get: {
-        operationId: 'webhooksDeliveries',
+      'GET /api/v1/webhooks/{id}/deliveries': {
+        id: 'webhooksDeliveries',
         summary: 'The last 100 deliveries: status, attempts, last answer',
-        tags: ['notifications'],
-        security: bearer,
-        parameters: [id],
-        responses: {
-          200: json({
-            type: 'object',
-            required: ['data'],
-            properties: { data: { type: 'array', items: ref('WebhookDelivery') } },
-          }),
-          ...errors,
-          404: response('NotFound'),
-        },
+        ok: { 200: s.listOf(ref('WebhookDelivery')) },
+        errors: { 404: 'webhook_not_found' },
       },
     },
-  },
-  schemas: {
-    WebhookBody: {
-      description:
-        'The JSON body of every webhook POST (signed in Atrium-Signature); `data` is the event payload.',
-      oneOf: webhookEventDeclarations().map(([type, declaration]) => ({
-        type: 'object',
-        description: declaration.description,
-        required: ['id', 'type', 'createdAt', 'data'],
-        properties: {
-          id: { type: 'string', format: 'uuid' },
-          type: { const: type },
-          createdAt: { type: 'string', format: 'date-time' },
-          data: declaration.payload,
-        },
-      })),
-    },
-    Notification: {
-      type: 'object',
-      required: ['id', 'kind', 'title', 'body', 'data', 'readAt', 'createdAt'],
-      properties: {
-        id: { type: 'string', format: 'uuid' },
-        kind: { type: 'string' },
-        title: { type: 'string' },
-        body: { type: 'string' },
-        data: { type: 'object' },
-        userId: { type: ['string', 'null'] },
-        readAt: { type: ['string', 'null'], format: 'date-time' },
-        createdAt: { type: 'string', format: 'date-time' },
+    {
+      WebhookBody: {
+        description:
+          'The JSON body of every webhook POST (signed in Atrium-Signature); `data` is the event payload.',
+        oneOf: webhookEventDeclarations().map(([type, declaration]) =>
+          s.object(
+            { id: s.uuid, type: { const: type }, createdAt: s.dateTime, data: declaration.payload },
+            declaration.description
+          )
+        ),
       },
-      additionalProperties: false,
-    },
-    Webhook: {
-      type: 'object',
-      required: ['id', 'url', 'eventTypes', 'active'],
-      properties: webhookProperties(),
-      additionalProperties: false,
-    },
-    WebhookWithSecret: {
-      type: 'object',
-      required: ['id', 'url', 'eventTypes', 'active', 'secret'],
-      properties: { ...webhookProperties(), secret: { type: 'string', pattern: '^whsec_' } },
-      additionalProperties: false,
-    },
-    WebhookDelivery: {
-      type: 'object',
-      required: ['id', 'eventId', 'eventType', 'status', 'attempts'],
-      properties: {
-        id: { type: 'string' },
-        eventId: { type: 'string' },
-        eventType: { type: 'string' },
-        status: { enum: ['pending', 'delivered', 'failed'] },
-        attempts: { type: 'integer' },
-        lastStatusCode: { type: ['integer', 'null'] },
-        lastError: { type: ['string', 'null'] },
-        lastDurationMs: { type: ['integer', 'null'] },
-        deliveredAt: { type: ['string', 'null'] },
-        nextAttemptAt: { type: ['string', 'null'] },
-        createdAt: { type: 'string' },
-      },
-    },
-  },
-})
-
-export default fragment
+      Notification: s.object({
+        id: s.uuid,
+        kind: s.string,
+        title: s.string,
+        body: s.string,
+        data: s.record,
+        userId: s.described(s.nullable(s.uuid), 'null: for everyone in the tenant'),
+        readAt: s.described(s.nullable(s.dateTime), 'When you read it'),
+        createdAt: s.dateTime,
+      }),
+      Webhook: s.object(webhookFields()),
+      WebhookWithSecret: s.object({
+        ...webhookFields(),
+        secret: { type: 'string', pattern: '^whsec_' },
+      }),
+      WebhookDelivery: s.object({
+        id: s.uuid,
+        eventId: s.uuid,
+        eventType: s.string,
+        status: s.enum(['pending', 'delivered', 'failed']),
+        attempts: s.integer,
+        lastStatusCode: s.nullable(s.integer),
+        lastError: s.nullable(s.string),
+        lastDurationMs: s.nullable(s.integer),
+        deliveredAt: s.nullable(s.dateTime),
+        nextAttemptAt: s.described(s.nullable(s.dateTime), 'Only while pending'),
+        createdAt: s.dateTime,
+      }),
+    }
+  )

@@ -1,148 +1,91 @@
-import type { OpenApiFragment } from '#app/openapi/types'
-import { json, pageOf, parameter, ref, response } from '#app/openapi/components'
-import { queryParameters, requestBody } from '#app/openapi/from_validators'
+import { defineApi, optional, parameter, ref, schema as s } from '#app/openapi/define'
 import { listOrdersValidator, placeOrderValidator } from '#modules/orders/validators/orders'
 
-const bearer = [{ bearer: [] }]
-const id = { name: 'id', in: 'path', required: true, schema: { type: 'string' } }
-const errors = {
-  401: response('Unauthorized'),
-  403: { ...response('Forbidden'), description: 'no_active_tenant' },
-}
+const STATUSES = ['pending', 'confirmed', 'rejected', 'cancelled', 'fulfilled'] as const
 const transitionErrors = {
-  ...errors,
-  404: { ...response('NotFound'), description: 'order_not_found (also another tenant’s order)' },
-  409: { ...response('Conflict'), description: 'illegal_transition, naming both states' },
+  404: 'order_not_found (also another tenant’s order)',
+  409: 'illegal_transition, naming both states',
 }
 
-const fragment: OpenApiFragment = {
-  tags: [{ name: 'orders', description: 'Orders and their saga (see docs/orders.md)' }],
-  paths: {
-    '/api/v1/orders': {
-      post: {
-        operationId: 'ordersPlace',
-        summary: 'Place an order: 202 with it pending; the saga confirms or rejects it',
-        tags: ['orders'],
-        security: bearer,
-        parameters: [{ ...parameter('IdempotencyKey'), required: true }],
-        requestBody: requestBody(placeOrderValidator),
-        responses: {
-          202: json(ref('Order'), 'Accepted, pending'),
-          400: {
-            ...response('BadRequest'),
-            description: 'idempotency_key_required or malformed body',
-          },
-          ...errors,
-          409: {
-            ...response('Conflict'),
-            description: 'the same Idempotency-Key is still being processed',
-          },
-          422: {
-            ...response('ValidationFailed'),
-            description: 'invalid lines, unknown SKUs, or the key reused with another body',
-          },
-        },
-      },
-      get: {
-        operationId: 'ordersList',
-        summary: 'Orders, newest first; filter by status, customer email and creation day',
-        tags: ['orders'],
-        security: bearer,
-        parameters: queryParameters(listOrdersValidator),
-        responses: {
-          200: json(pageOf(ref('Order'))),
-          ...errors,
-          422: response('ValidationFailed'),
-        },
+export default defineApi(
+  { name: 'orders', description: 'Orders and their saga (see docs/orders.md)' },
+  {
+    'POST /api/v1/orders': {
+      id: 'ordersPlace',
+      summary: 'Place an order: 202 with it pending; the saga confirms or rejects it',
+      parameters: [{ ...parameter('IdempotencyKey'), required: true }],
+      body: placeOrderValidator,
+      ok: { 202: ref('Order') },
+      errors: {
+        400: 'idempotency_key_required or malformed body',
+        409: 'the same Idempotency-Key is still being processed',
+        422: 'invalid lines, unknown SKUs, mixed currencies, or the key reused with another body',
       },
     },
-    '/api/v1/orders/{id}': {
-      get: {
-        operationId: 'ordersShow',
-        summary: 'One order with its status history',
-        tags: ['orders'],
-        security: bearer,
-        parameters: [id],
-        responses: { 200: json(ref('Order')), ...errors, 404: response('NotFound') },
-      },
+    'GET /api/v1/orders': {
+      id: 'ordersList',
+      summary: 'Orders, newest first; filter by status, customer email and creation day',
+      query: listOrdersValidator,
+      ok: { 200: s.pageOf(ref('Order')) },
     },
-    '/api/v1/orders/{id}/cancel': {
-      post: {
-        operationId: 'ordersCancel',
-        summary: 'Cancel a pending or confirmed order (a confirmed one releases its stock)',
-        tags: ['orders'],
-        security: bearer,
-        parameters: [id],
-        responses: { 200: json(ref('Order')), ...transitionErrors },
-      },
+    'GET /api/v1/orders/{id}': {
+      id: 'ordersShow',
+      summary: 'One order with its status history',
+      ok: { 200: ref('Order') },
+      errors: { 404: transitionErrors[404] },
     },
-    '/api/v1/orders/{id}/fulfil': {
-      post: {
-        operationId: 'ordersFulfil',
-        summary: 'Fulfil a confirmed order (its reserved stock leaves on hand)',
-        tags: ['orders'],
-        security: bearer,
-        parameters: [id],
-        responses: { 200: json(ref('Order')), ...transitionErrors },
-      },
+    'POST /api/v1/orders/{id}/cancel': {
+      id: 'ordersCancel',
+      summary: 'Cancel a pending or confirmed order (a confirmed one releases its stock)',
+      ok: { 200: ref('Order') },
+      errors: transitionErrors,
+    },
+    'POST /api/v1/orders/{id}/fulfil': {
+      id: 'ordersFulfil',
+      summary: 'Fulfil a confirmed order (its reserved stock leaves on hand)',
+      ok: { 200: ref('Order') },
+      errors: transitionErrors,
     },
   },
-  schemas: {
-    Order: {
-      type: 'object',
-      required: ['id', 'status', 'customerEmail', 'lines', 'createdAt'],
-      properties: {
-        id: { type: 'string', format: 'uuid' },
-        status: { enum: ['pending', 'confirmed', 'rejected', 'cancelled', 'fulfilled'] },
-        customerEmail: { type: 'string' },
-        note: { type: ['string', 'null'] },
-        lines: {
-          type: 'array',
-          items: {
-            type: 'object',
-            required: ['sku', 'quantity'],
-            properties: {
-              sku: { type: 'string' },
-              quantity: { type: 'integer' },
-              unitPriceMinor: { type: 'integer', description: 'Once confirmed' },
-              currency: { type: 'string' },
-            },
-          },
-        },
-        totalMinor: { type: ['integer', 'null'] },
-        currency: { type: ['string', 'null'] },
-        shortages: {
-          type: ['array', 'null'],
-          items: {
-            type: 'object',
-            properties: {
-              sku: { type: 'string' },
-              requested: { type: 'integer' },
-              available: { type: 'integer' },
-              reason: { enum: ['unknown', 'inactive', 'short', 'currency'] },
-            },
-          },
-        },
-        createdAt: { type: 'string', format: 'date-time' },
-        updatedAt: { type: 'string', format: 'date-time' },
-        history: {
-          type: 'array',
-          items: {
-            type: 'object',
-            required: ['to', 'at'],
-            properties: {
-              from: { type: ['string', 'null'] },
-              to: { type: 'string' },
-              reason: { type: ['string', 'null'] },
-              actorUserId: { type: ['string', 'null'] },
-              at: { type: 'string', format: 'date-time' },
-            },
-          },
-        },
-      },
-      additionalProperties: false,
-    },
-  },
-}
-
-export default fragment
+  {
+    Order: s.object({
+      id: s.uuid,
+      status: s.enum(STATUSES),
+      customerEmail: s.string,
+      note: s.nullable(s.string),
+      lines: s.array(
+        s.object({
+          sku: s.string,
+          quantity: s.integer,
+          unitPriceMinor: optional(s.described(s.integer, 'Once confirmed')),
+          currency: optional(s.string),
+        })
+      ),
+      totalMinor: s.nullable(s.integer),
+      currency: s.nullable(s.string),
+      shortages: s.nullable(
+        s.array(
+          s.object({
+            sku: s.string,
+            requested: s.integer,
+            available: s.integer,
+            reason: s.enum(['unknown', 'inactive', 'short', 'currency']),
+          })
+        )
+      ),
+      createdAt: s.dateTime,
+      updatedAt: s.dateTime,
+      history: optional(
+        s.array(
+          s.object({
+            from: s.nullable(s.enum(STATUSES)),
+            to: s.enum(STATUSES),
+            reason: s.nullable(s.string),
+            actorUserId: s.nullable(s.uuid),
+            at: s.dateTime,
+          })
+        )
+      ),
+    }),
+  }
+)

@@ -1,46 +1,32 @@
-import type { OpenApiFragment } from '#app/openapi/types'
-import { json, ref } from '#app/openapi/components'
+import { defineApi, ref, schema as s } from '#app/openapi/define'
 
-const fragment: OpenApiFragment = {
-  tags: [{ name: 'system', description: 'What this Atrium process is' }],
-  paths: {
-    '/api/v1/system/ping': {
-      get: {
-        operationId: 'systemPing',
-        summary: 'Round trip through the full middleware stack',
-        tags: ['system'],
-        responses: { 200: json(ref('Pong')) },
-      },
+export default defineApi(
+  { name: 'system', description: 'What this Atrium process is' },
+  {
+    'GET /api/v1/system/ping': {
+      id: 'systemPing',
+      summary: 'Round trip through the full middleware stack',
+      auth: 'none',
+      ok: { 200: ref('Pong') },
     },
-    '/api/v1/system/info': {
-      get: {
-        operationId: 'systemInfo',
-        summary: 'Version, role and mounted modules of this process',
-        tags: ['system'],
-        responses: { 200: json(ref('SystemInfo')) },
-      },
+    'GET /api/v1/system/info': {
+      id: 'systemInfo',
+      summary: 'Version, role and mounted modules of this process (operators only)',
+      description:
+        'Send METRICS_TOKEN as a bearer token, or call from an address in METRICS_ALLOW (default: this machine).',
+      auth: 'none',
+      ok: { 200: ref('SystemInfo') },
+      errors: { 403: 'operator_only' },
     },
   },
-  schemas: {
-    Pong: {
-      type: 'object',
-      required: ['pong', 'time'],
-      properties: { pong: { const: true }, time: { type: 'string', format: 'date-time' } },
-      additionalProperties: false,
-    },
-    SystemInfo: {
-      type: 'object',
-      required: ['name', 'version', 'node', 'role', 'modules'],
-      properties: {
-        name: { const: 'atrium' },
-        version: { type: 'string' },
-        node: { type: 'string' },
-        role: { enum: ['web', 'worker', 'all'] },
-        modules: { type: 'array', items: { type: 'string' } },
-      },
-      additionalProperties: false,
-    },
-  },
-}
-
-export default fragment
+  {
+    Pong: s.object({ pong: { const: true }, time: s.dateTime }),
+    SystemInfo: s.object({
+      name: { const: 'atrium' },
+      version: s.string,
+      node: s.string,
+      role: s.enum(['web', 'worker', 'all']),
+      modules: s.array(s.string),
+    }),
+  }
+)

@@ -1,6 +1,6 @@
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js'
 import addFormats from 'ajv-formats'
-import type { ApiResponse } from '@japa/api-client'
+import { ApiClient, ApiRequest, type ApiResponse } from '@japa/api-client'
 import { currentDocument } from '#app/openapi/registry'
 
 /**
@@ -116,4 +116,47 @@ export function assertProblem(response: ApiResponse, status: number, code: strin
   if (body.requestId !== response.header('x-request-id')) {
     throw new Error('problem.requestId must equal the X-Request-Id header')
   }
+}
+
+/*
+ * Every response a test receives from a documented surface (/api, /v1) is
+ * checked against /openapi.json, so no test can forget to: the operation, the
+ * status, the content type and the body must all be documented. A test that
+ * deliberately sends something the document cannot describe (a hand-broken
+ * request line, a raw socket) opts out with `.withoutOpenApiCheck(reason)`.
+ */
+const unchecked = new WeakSet<ApiRequest>()
+
+declare module '@japa/api-client' {
+  interface ApiRequest {
+    /** Skips the automatic OpenAPI check for this request; say why. */
+    withoutOpenApiCheck(reason: string): this
+  }
+}
+
+const DOCUMENTED_SURFACES = ['/api/', '/v1/']
+/** tests/fixtures/routes.ts: routes that exist only in tests, to exercise the kernel. */
+const FIXTURES = '/api/v1/__fixtures/'
+
+export function checkEveryResponseAgainstOpenApi() {
+  ApiRequest.macro('withoutOpenApiCheck', function (this: ApiRequest, reason: string) {
+    if (!reason.trim()) throw new Error('withoutOpenApiCheck needs a reason')
+    unchecked.add(this)
+    return this
+  })
+  ApiClient.teardown((response) => {
+    if (unchecked.has(response.request)) return
+    const { method, endpoint } = response.request.config
+    const path = new URL(endpoint, 'http://test').pathname
+    if (!DOCUMENTED_SURFACES.some((surface) => path.startsWith(surface))) return
+    if (path.startsWith(FIXTURES)) return
+    if (!matchPath(currentDocument().paths, path)) {
+      // No such route: the router's answer, which every surface shares.
+      if (response.status() !== 404 && response.status() !== 405) {
+        throw new Error(`OpenAPI: no documented path matches ${method} ${path}`)
+      }
+      return
+    }
+    assertMatchesOpenApi(response, method, path)
+  })
 }
