@@ -1,40 +1,22 @@
 import type { JsonSchema } from '#app/openapi/types'
+import { optional, schema as s } from '#app/openapi/schema'
 
 /** Shared pieces every module refers to with `$ref`. */
+/** Shared pieces every module refers to with `$ref`. */
 export const sharedSchemas: Record<string, JsonSchema> = {
-  Problem: {
-    type: 'object',
-    description: 'RFC 9457 problem details; every error on /api has this shape.',
-    required: ['type', 'title', 'status', 'code'],
-    properties: {
+  Problem: s.object(
+    {
       type: { type: 'string', format: 'uri' },
-      title: { type: 'string' },
+      title: s.string,
       status: { type: 'integer', minimum: 400, maximum: 599 },
-      detail: { type: 'string' },
-      code: { type: 'string', description: 'Stable snake_case identifier clients can branch on.' },
-      errors: {
-        type: 'array',
-        items: {
-          type: 'object',
-          required: ['field', 'rule', 'message'],
-          properties: {
-            field: { type: 'string' },
-            rule: { type: 'string' },
-            message: { type: 'string' },
-          },
-          additionalProperties: false,
-        },
-      },
-      requestId: { type: 'string' },
+      detail: optional(s.string),
+      code: s.described(s.string, 'Stable snake_case identifier clients can branch on.'),
+      errors: optional(s.array(s.object({ field: s.string, rule: s.string, message: s.string }))),
+      requestId: optional(s.string),
     },
-    additionalProperties: false,
-  },
-  PageMeta: {
-    type: 'object',
-    required: ['nextCursor'],
-    properties: { nextCursor: { type: ['string', 'null'] } },
-    additionalProperties: false,
-  },
+    'RFC 9457 problem details; every error on /api has this shape.'
+  ),
+  PageMeta: s.object({ nextCursor: s.nullable(s.string) }),
 }
 
 export const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` })
@@ -68,18 +50,6 @@ export const response = (name: keyof typeof sharedResponses) => ({
 })
 
 export const sharedParameters = {
-  Limit: {
-    name: 'limit',
-    in: 'query',
-    description: 'Page size (default 25, at most 100)',
-    schema: { type: 'integer', minimum: 1, maximum: 100, default: 25 },
-  },
-  Cursor: {
-    name: 'cursor',
-    in: 'query',
-    description: 'meta.nextCursor from the previous page',
-    schema: { type: 'string' },
-  },
   IdempotencyKey: {
     name: 'Idempotency-Key',
     in: 'header',
@@ -96,12 +66,4 @@ export const parameter = (name: keyof typeof sharedParameters) => ({
 export const json = (schema: JsonSchema, description = 'OK') => ({
   description,
   content: { 'application/json': { schema } },
-})
-
-/** A list answer: `{ data: [...], meta: { nextCursor } }`. */
-export const pageOf = (item: JsonSchema): JsonSchema => ({
-  type: 'object',
-  required: ['data', 'meta'],
-  properties: { data: { type: 'array', items: item }, meta: ref('PageMeta') },
-  additionalProperties: false,
 })

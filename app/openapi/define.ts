@@ -1,5 +1,5 @@
 import type { JsonSchema, OpenApiFragment, Operation, PathItem } from '#app/openapi/types'
-import { json, pageOf, parameter, ref, sharedResponses } from '#app/openapi/components'
+import { json, parameter, ref, sharedResponses } from '#app/openapi/components'
 import { queryParameters, requestBody } from '#app/openapi/from_validators'
 
 /*
@@ -85,9 +85,14 @@ function successResponse(answer: Answer) {
   return json(answer as JsonSchema)
 }
 
-function describe(path: string, spec: OperationSpec, tag: string): Operation {
+function describe(
+  path: string,
+  spec: OperationSpec,
+  tag: string,
+  defaults: Pick<OperationSpec, 'auth'>
+): Operation {
   const format = spec.errorFormat ?? 'problem'
-  const auth = spec.auth ?? 'tenant'
+  const auth = spec.auth ?? defaults.auth ?? 'tenant'
   const derived: Record<number, string | undefined> = {}
   const parameters: Array<Record<string, unknown>> = []
 
@@ -143,17 +148,19 @@ function describe(path: string, spec: OperationSpec, tag: string): Operation {
 /**
  * A module's OpenAPI fragment from its operations, keyed `'METHOD /path'`
  * with `{param}` segments, and the response schemas it names with `ref()`.
+ * `defaults.auth` applies to operations that do not say (default: tenant).
  */
 export function defineApi(
   tag: { name: string; description: string },
   operations: Record<Route, OperationSpec>,
-  schemas: Record<string, JsonSchema> = {}
+  schemas: Record<string, JsonSchema> = {},
+  defaults: Pick<OperationSpec, 'auth'> = {}
 ): OpenApiFragment {
   const paths: Record<string, PathItem> = {}
   for (const [route, spec] of Object.entries(operations)) {
     const [method, path] = route.split(' ') as [Method, string]
     paths[path] ??= {}
-    paths[path][method.toLowerCase() as keyof PathItem] = describe(path, spec, tag.name)
+    paths[path][method.toLowerCase() as keyof PathItem] = describe(path, spec, tag.name, defaults)
   }
   return { tags: [tag], paths, schemas }
 }
@@ -167,62 +174,5 @@ export function combineApis(...fragments: OpenApiFragment[]): OpenApiFragment {
   }
 }
 
-/*
- * Response schemas, compactly: every property is required unless wrapped in
- * `optional()`, and objects allow no other properties, so a field the code
- * adds without documenting fails the response checks in tests.
- */
-const OPTIONAL = Symbol('optional')
-type Property = JsonSchema | { [OPTIONAL]: JsonSchema }
-
-export const optional = (schema: JsonSchema): Property => ({ [OPTIONAL]: schema })
-
-export const schema = {
-  uuid: { type: 'string', format: 'uuid' } as JsonSchema,
-  string: { type: 'string' } as JsonSchema,
-  integer: { type: 'integer' } as JsonSchema,
-  number: { type: 'number' } as JsonSchema,
-  boolean: { type: 'boolean' } as JsonSchema,
-  dateTime: { type: 'string', format: 'date-time' } as JsonSchema,
-  /** Any JSON object (metadata, payloads). */
-  record: { type: 'object' } as JsonSchema,
-
-  nullable(inner: JsonSchema): JsonSchema {
-    if (typeof inner.type === 'string') return { ...inner, type: [inner.type, 'null'] }
-    return { oneOf: [inner, { type: 'null' }] }
-  },
-  array: (items: JsonSchema): JsonSchema => ({ type: 'array', items }),
-  enum: (values: readonly string[]): JsonSchema => ({ enum: [...values] }),
-  described: (inner: JsonSchema, description: string): JsonSchema => ({ ...inner, description }),
-
-  object(properties: Record<string, Property>, description?: string): JsonSchema {
-    const required: string[] = []
-    const resolved: Record<string, JsonSchema> = {}
-    for (const [name, property] of Object.entries(properties)) {
-      if (OPTIONAL in property) {
-        resolved[name] = property[OPTIONAL]
-      } else {
-        resolved[name] = property
-        required.push(name)
-      }
-    }
-    return {
-      type: 'object',
-      ...(description ? { description } : {}),
-      required,
-      properties: resolved,
-      additionalProperties: false,
-    }
-  },
-
-  /** `{ data: [...] }` without paging. */
-  listOf: (item: JsonSchema): JsonSchema => ({
-    type: 'object',
-    required: ['data'],
-    properties: { data: { type: 'array', items: item } },
-    additionalProperties: false,
-  }),
-  pageOf,
-}
-
 export { parameter, ref }
+export { optional, schema } from '#app/openapi/schema'

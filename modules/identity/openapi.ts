@@ -56,7 +56,6 @@ export default defineApi(
     },
     'POST /api/v1/auth/logout': {
       id: 'authLogout',
-      auth: 'user',
       summary: 'End this session: its refresh tokens are revoked and this access token denied',
       ok: { 204: null },
     },
@@ -70,20 +69,17 @@ export default defineApi(
     },
     'POST /api/v1/auth/verify-email/resend': {
       id: 'authResendVerification',
-      auth: 'user',
       summary: 'Mail a new verification code to your address (five an hour)',
       ok: { 202: s.object({ sent: { const: true } }) },
       errors: { 409: 'already_verified', 429: throttled },
     },
     'GET /api/v1/auth/me': {
       id: 'authMe',
-      auth: 'user',
       summary: 'The current user, active tenant, roles and memberships',
       ok: { 200: ref('Me') },
     },
     'POST /api/v1/auth/switch-tenant': {
       id: 'authSwitchTenant',
-      auth: 'user',
       summary: 'A new session bound to another tenant you belong to; the current one ends',
       body: switchTenantValidator,
       ok: { 200: ref('Session') },
@@ -91,28 +87,24 @@ export default defineApi(
     },
     'GET /api/v1/tenants': {
       id: 'tenantsList',
-      auth: 'user',
       summary: 'Tenants you belong to, with your role',
       query: pageValidator,
       ok: { 200: s.pageOf(ref('Tenant')) },
     },
     'POST /api/v1/tenants': {
       id: 'tenantsCreate',
-      auth: 'user',
       summary: 'Create a tenant; you become its owner',
       body: createTenantValidator,
       ok: { 201: ref('Tenant') },
     },
     'GET /api/v1/tenants/{id}': {
       id: 'tenantsShow',
-      auth: 'user',
       summary: 'A tenant you belong to',
       ok: { 200: ref('Tenant') },
       errors: tenantScoped(),
     },
     'PATCH /api/v1/tenants/{id}': {
       id: 'tenantsUpdate',
-      auth: 'user',
       summary: 'Rename a tenant (owner, admin)',
       body: updateTenantValidator,
       ok: { 200: ref('Tenant') },
@@ -120,7 +112,6 @@ export default defineApi(
     },
     'GET /api/v1/tenants/{id}/audit': {
       id: 'tenantsAudit',
-      auth: 'user',
       summary: "The tenant's security events, newest first (owner, admin)",
       query: pageValidator,
       ok: { 200: s.pageOf(ref('AuditEvent')) },
@@ -128,7 +119,6 @@ export default defineApi(
     },
     'GET /api/v1/tenants/{id}/members': {
       id: 'membersList',
-      auth: 'user',
       summary: 'Members of a tenant you belong to',
       query: pageValidator,
       ok: { 200: s.pageOf(ref('Member')) },
@@ -136,7 +126,6 @@ export default defineApi(
     },
     'POST /api/v1/tenants/{id}/members': {
       id: 'membersAdd',
-      auth: 'user',
       summary: 'Add a registered user by email (owner, admin; only owners grant owner)',
       body: addMemberValidator,
       ok: {
@@ -153,7 +142,6 @@ export default defineApi(
     },
     'PATCH /api/v1/tenants/{id}/members/{userId}': {
       id: 'membersChangeRole',
-      auth: 'user',
       summary: "Change a member's role (owner, admin; only owners touch owners)",
       body: changeRoleValidator,
       ok: { 200: ref('Member') },
@@ -161,21 +149,18 @@ export default defineApi(
     },
     'DELETE /api/v1/tenants/{id}/members/{userId}': {
       id: 'membersRemove',
-      auth: 'user',
       summary: 'Remove a member, or leave (the last owner cannot)',
       ok: { 204: null },
       errors: { 403: forbidden, 404: memberMissing, 409: 'last_owner' },
     },
     'GET /api/v1/tenants/{id}/invitations': {
       id: 'invitationsList',
-      auth: 'user',
       summary: 'Pending invitations of a tenant you belong to (owner, admin)',
       ok: { 200: s.listOf(ref('Invitation')) },
       errors: tenantScoped({ 403: forbidden }),
     },
     'POST /api/v1/tenants/{id}/invitations': {
       id: 'invitationsCreate',
-      auth: 'user',
       summary:
         'Invite an email, with or without an account (owner, admin; only owners invite owners). The token is shown once',
       body: addMemberValidator,
@@ -184,14 +169,12 @@ export default defineApi(
     },
     'DELETE /api/v1/tenants/{id}/invitations/{invitationId}': {
       id: 'invitationsRevoke',
-      auth: 'user',
       summary: 'Revoke a pending invitation',
       ok: { 204: null },
       errors: { 403: forbidden, 404: 'tenant_not_found or invitation_not_found' },
     },
     'POST /api/v1/invitations/accept': {
       id: 'invitationsAccept',
-      auth: 'user',
       summary: 'Accept an invitation addressed to your account’s email; you become a member',
       body: acceptInvitationValidator,
       ok: { 200: s.object({ tenantId: s.uuid, role: s.enum(ROLES) }) },
@@ -202,7 +185,6 @@ export default defineApi(
     },
     'GET /api/v1/admin/users': {
       id: 'adminUsers',
-      auth: 'user',
       summary: 'All users, newest first; search by part of the email (superadmin)',
       query: userSearchValidator,
       ok: { 200: s.pageOf(ref('User')) },
@@ -210,7 +192,6 @@ export default defineApi(
     },
     'PATCH /api/v1/admin/users/{id}': {
       id: 'adminUpdateUser',
-      auth: 'user',
       summary:
         "Disable or re-enable a user; a disabled user's tokens stop working at once (superadmin)",
       body: userPatchValidator,
@@ -219,7 +200,6 @@ export default defineApi(
     },
     'GET /api/v1/admin/tenants': {
       id: 'adminTenants',
-      auth: 'user',
       summary: 'All tenants with member counts, newest first (superadmin)',
       query: pageValidator,
       ok: { 200: s.pageOf(ref('AdminTenant')) },
@@ -344,5 +324,6 @@ export default defineApi(
         })
       ),
     }),
-  }
+  },
+  { auth: 'user' }
 )
