@@ -2,13 +2,8 @@ import db from '@adonisjs/lucid/services/db'
 import { allSubscriptions, subscription } from '#app/messaging/subscribers'
 import { toEnvelope, type OutboxRow } from '#app/messaging/relay'
 import { deliveriesTotal } from '#app/messaging/metrics'
-import {
-  backoffMs,
-  consumedHere,
-  countRetry,
-  describeError,
-  runSubscriber,
-} from '#app/messaging/handling'
+import { jobQueue } from '#app/platform/job_queue'
+import { consumedHere, countRetry, describeError, runSubscriber } from '#app/messaging/handling'
 
 export interface DeliveryOptions {
   batchSize?: number
@@ -67,28 +62,26 @@ export async function processDeliveries(options: DeliveryOptions = {}): Promise<
   return outcomes
 }
 
-async function claim(
-  subscribers: string[],
-  batchSize: number,
-  leaseSeconds: number
-): Promise<ClaimedDelivery[]> {
-  const { rows } = await db.rawQuery(
-    `WITH due AS (
-       SELECT id FROM messaging_deliveries
-        WHERE state = 'pending' AND available_at <= now() AND subscriber = ANY(?)
-        ORDER BY available_at, id
-        LIMIT ?
-        FOR UPDATE SKIP LOCKED
-     )
-     UPDATE messaging_deliveries d
-        SET attempts = d.attempts + 1, available_at = now() + make_interval(secs => ?)
-       FROM due, messaging_outbox o
-      WHERE d.id = due.id AND o.id = d.event_id
-     RETURNING d.id AS delivery_id, d.subscriber, d.attempts,
+/** messaging_deliveries: one row per (event, subscriber), written with the event by the outbox. */
+export const deliveryQueue = jobQueue({
+  table: 'messaging_deliveries',
+  dueColumn: 'available_at',
+  stateColumn: 'state',
+  states: { claimable: ['pending'], pending: 'pending', dead: 'dead' },
+  // Each subscription has its own limit; see handle().
+  maxAttempts: 10,
+  backoff: { baseMs: 1000, maxMs: 5 * 60 * 1000 },
+})
+
+function claim(subscribers: string[], batchSize: number, leaseSeconds: number) {
+  return deliveryQueue.claim<ClaimedDelivery>({
+    limit: batchSize,
+    leaseSeconds,
+    where: { sql: 't.subscriber = ANY(?)', bindings: [subscribers] },
+    join: { from: 'messaging_outbox o', on: 'o.id = t.event_id' },
+    returning: `t.id AS delivery_id, t.subscriber, t.attempts,
                o.id, o.type, o.version, o.tenant_id, o.aggregate_id, o.payload, o.occurred_at`,
-    [subscribers, batchSize, leaseSeconds]
-  )
-  return rows
+  })
 }
 
 async function handle(
@@ -100,24 +93,18 @@ async function handle(
   try {
     return await runSubscriber(toEnvelope(delivery), registered, 'local')
   } catch (error) {
-    const dead = delivery.attempts >= registered.maxAttempts
-    await db
-      .from('messaging_deliveries')
-      .where('id', delivery.delivery_id)
-      .update({
-        state: dead ? 'dead' : 'pending',
-        last_error: describeError(error),
-        available_at: db.raw(`now() + make_interval(secs => ?)`, [
-          backoffSeconds(delivery.attempts, options),
-        ]),
-      })
+    const outcome = await deliveryQueue.fail(
+      { id: delivery.delivery_id, attempts: delivery.attempts },
+      { last_error: describeError(error) },
+      {
+        maxAttempts: registered.maxAttempts,
+        backoff: { baseMs: options.baseBackoffMs, maxMs: options.maxBackoffMs },
+      }
+    )
+    const dead = outcome === 'dead'
     if (dead)
       deliveriesTotal.inc({ transport: 'local', subscriber: delivery.subscriber, outcome: 'dead' })
     else countRetry(delivery.subscriber, 'local')
     return dead ? 'dead' : 'retry'
   }
-}
-
-export function backoffSeconds(attempts: number, options: DeliveryOptions = {}) {
-  return backoffMs(attempts, { baseMs: options.baseBackoffMs, maxMs: options.maxBackoffMs }) / 1000
 }

@@ -89,10 +89,4 @@ export function countRetry(subscriber: string, transport: TransportName) {
   deliveriesTotal.inc({ transport, subscriber, outcome: 'retry' })
 }
 
-/** Exponential backoff with ±20% jitter, so failing deliveries do not retry in lockstep. */
-export function backoffMs(attempts: number, options: { baseMs?: number; maxMs?: number } = {}) {
-  const base = options.baseMs ?? 1000
-  const cap = options.maxMs ?? 5 * 60 * 1000
-  const delay = Math.min(cap, base * 2 ** Math.max(0, attempts - 1))
-  return Math.round(delay * (0.8 + Math.random() * 0.4))
-}
+export { backoffMs } from '#app/platform/job_queue'

@@ -2,6 +2,7 @@ import db from '@adonisjs/lucid/services/db'
 import logger from '@adonisjs/core/services/logger'
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import { newId } from '#app/platform/ids'
+import { jobQueue } from '#app/platform/job_queue'
 
 export const OPERATIONS_CHANNEL = 'atrium_operations'
 const LEASE_SECONDS = 60
@@ -74,20 +75,11 @@ export async function startOperation(
 export async function processOperations(limit = 5): Promise<number> {
   let ran = 0
   while (ran < limit) {
-    const { rows } = await db.rawQuery(
-      `WITH due AS (
-         SELECT id FROM platform_operations
-          WHERE status IN ('queued', 'running') AND available_at <= now()
-          ORDER BY available_at, id LIMIT 1 FOR UPDATE SKIP LOCKED
-       )
-       UPDATE platform_operations o
-          SET status = 'running', attempts = o.attempts + 1, started_at = coalesce(o.started_at, now()),
-              available_at = now() + make_interval(secs => ?), updated_at = now()
-         FROM due WHERE o.id = due.id
-       RETURNING o.*`,
-      [LEASE_SECONDS]
-    )
-    const operation = rows[0]
+    const [operation] = await operationQueue.claim<ClaimedOperation>({
+      limit: 1,
+      leaseSeconds: LEASE_SECONDS,
+      set: `status = 'running', started_at = coalesce(t.started_at, now()), updated_at = now()`,
+    })
     if (!operation) return ran
     ran++
     await run(operation)
@@ -102,18 +94,13 @@ export async function processOperations(limit = 5): Promise<number> {
  * is the operation id, so offering it twice queues it once.
  */
 export async function claimForQueue(limit = 100): Promise<string[]> {
-  const { rows } = await db.rawQuery(
-    `WITH due AS (
-       SELECT id FROM platform_operations
-        WHERE status IN ('queued', 'running') AND available_at <= now()
-        ORDER BY available_at, id LIMIT ? FOR UPDATE SKIP LOCKED
-     )
-     UPDATE platform_operations o SET available_at = now() + make_interval(secs => ?)
-       FROM due WHERE o.id = due.id
-     RETURNING o.id`,
-    [limit, LEASE_SECONDS]
-  )
-  return rows.map((row: { id: string }) => row.id)
+  const rows = await operationQueue.claim<{ id: string }>({
+    limit,
+    leaseSeconds: LEASE_SECONDS,
+    countsAttempt: false,
+    returning: 't.id',
+  })
+  return rows.map((row) => row.id)
 }
 
 /**
@@ -132,14 +119,30 @@ export async function runQueuedOperation(id: string) {
   if (rows[0]) await run(rows[0])
 }
 
-async function run(operation: {
+interface ClaimedOperation {
   id: string
   tenant_id: string
   kind: string
   input: unknown
   attempts: number
   cancel_requested: boolean
-}) {
+}
+
+/**
+ * platform_operations as a job table. An operation is not retried after a
+ * failure (it ends failed, with a problem); only a worker that died mid-run
+ * lets its lease lapse, and the operation runs again, up to MAX_ATTEMPTS.
+ */
+const operationQueue = jobQueue({
+  table: 'platform_operations',
+  dueColumn: 'available_at',
+  stateColumn: 'status',
+  states: { claimable: ['queued', 'running'], pending: 'queued', dead: 'failed' },
+  maxAttempts: MAX_ATTEMPTS,
+  backoff: { baseMs: 1000, maxMs: 60_000 },
+})
+
+async function run(operation: ClaimedOperation) {
   const finish = (status: OperationStatus, extra: Record<string, unknown> = {}) =>
     update(operation.id, { status, finished_at: db.raw('now()'), ...extra })
 

@@ -1,4 +1,5 @@
 import env from '#start/env'
+import { backoffMs } from '#app/platform/job_queue'
 import { Gauge, Counter } from 'prom-client'
 import { metricsRegistry } from '#app/observability/metrics'
 import type Provider from '#modules/gateway/models/provider'
@@ -131,7 +132,8 @@ export async function routeCall<T>(
         breaker.failure(deployment.id)
         lastError = failure
         if (attempt >= deployment.provider.maxRetries || breaker.isOpen(deployment.id)) break
-        const backoff = failure.retryAfterMs ?? 100 * 2 ** attempt
+        // The upstream's Retry-After when it gave one, else the platform's backoff; a caller waits, so briefly.
+        const backoff = failure.retryAfterMs ?? backoffMs(attempt + 1, { baseMs: 100, maxMs: 2000 })
         await new Promise((resolve) => setTimeout(resolve, Math.min(backoff, 2000)))
       }
     }

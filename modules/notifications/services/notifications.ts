@@ -3,6 +3,7 @@ import mail from '@adonisjs/mail/services/main'
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import { ProblemException } from '#app/http/problem'
 import { isUuid, newId } from '#app/platform/ids'
+import { jobQueue } from '#app/platform/job_queue'
 import Notification from '#modules/notifications/models/notification'
 
 /** What a module asks notifications to tell (notify() in index.ts). */
@@ -89,27 +90,27 @@ export const outboundMail = {
   },
 }
 
+/** notifications_emails: mail queued in business transactions, sent by the background task. */
+const emailQueue = jobQueue({
+  table: 'notifications_emails',
+  dueColumn: 'next_attempt_at',
+  stateColumn: 'status',
+  states: { claimable: ['pending'], pending: 'pending', dead: 'failed' },
+  maxAttempts: 8,
+  backoff: { baseMs: 60_000, maxMs: 3600_000 },
+})
+
 /** Background task: sends due mail (SMTP, or .eml files without it); retries with backoff, 8 attempts. */
 export async function sendDueEmails(limit = 20): Promise<number> {
-  const { rows } = await db.rawQuery(
-    `WITH due AS (
-       SELECT id FROM notifications_emails
-        WHERE status = 'pending' AND next_attempt_at <= now()
-        ORDER BY next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED
-     )
-     UPDATE notifications_emails e
-        SET attempts = e.attempts + 1, next_attempt_at = now() + interval '120 seconds'
-       FROM due WHERE e.id = due.id
-     RETURNING e.id, e.to, e.subject, e.text, e.attempts`,
-    [limit]
-  )
-  for (const email of rows as Array<{
+  // A two-minute lease: longer than any SMTP exchange we wait for.
+  const rows = await emailQueue.claim<{
     id: string
     to: string
     subject: string
     text: string
     attempts: number
-  }>) {
+  }>({ limit, leaseSeconds: 120, returning: 't.id, t.to, t.subject, t.text, t.attempts' })
+  for (const email of rows) {
     try {
       await mail.send((message) => {
         message.to(email.to).subject(email.subject).text(email.text)
@@ -124,17 +125,10 @@ export async function sendDueEmails(limit = 20): Promise<number> {
           updated_at: db.raw('now()'),
         })
     } catch (error) {
-      await db
-        .from('notifications_emails')
-        .where('id', email.id)
-        .update({
-          status: email.attempts >= 8 ? 'failed' : 'pending',
-          last_error: String((error as Error).message).slice(0, 1000),
-          next_attempt_at: db.raw(`now() + make_interval(secs => ?)`, [
-            Math.min(30 * 2 ** email.attempts, 3600),
-          ]),
-          updated_at: db.raw('now()'),
-        })
+      await emailQueue.fail(email, {
+        last_error: String((error as Error).message).slice(0, 1000),
+        updated_at: db.raw('now()'),
+      })
     }
   }
   return rows.length

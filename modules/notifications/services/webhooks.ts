@@ -7,6 +7,7 @@ import env from '#start/env'
 import { ProblemException } from '#app/http/problem'
 import { checkOutboundUrl, isOutboundRefusal, outboundRequest } from '#app/http/outbound'
 import { isUuid, newId } from '#app/platform/ids'
+import { jobQueue } from '#app/platform/job_queue'
 import type { EventEnvelope } from '#app/messaging/types'
 import { DateTime } from 'luxon'
 import Webhook from '#modules/notifications/models/webhook'
@@ -178,22 +179,26 @@ interface ClaimedDelivery {
  * row disable the endpoint.
  */
 export async function deliverDueWebhooks(limit = 20): Promise<number> {
-  const { rows } = await db.rawQuery(
-    `WITH due AS (
-       SELECT d.id FROM notifications_webhook_deliveries d
-        WHERE d.status = 'pending' AND d.next_attempt_at <= now()
-        ORDER BY d.next_attempt_at LIMIT ? FOR UPDATE SKIP LOCKED
-     )
-     UPDATE notifications_webhook_deliveries d
-        SET attempts = d.attempts + 1, next_attempt_at = now() + interval '30 seconds'
-       FROM due, notifications_webhooks w
-      WHERE d.id = due.id AND w.id = d.webhook_id
-     RETURNING d.id, d.webhook_id, d.event_type, d.payload, d.attempts, w.url, w.secret_encrypted, w.active`,
-    [limit]
-  )
-  await Promise.all((rows as Array<ClaimedDelivery & { active: boolean }>).map(deliver))
+  const rows = await webhookQueue.claim<ClaimedDelivery & { active: boolean }>({
+    limit,
+    leaseSeconds: 30,
+    join: { from: 'notifications_webhooks w', on: 'w.id = t.webhook_id' },
+    returning:
+      't.id, t.webhook_id, t.event_type, t.payload, t.attempts, w.url, w.secret_encrypted, w.active',
+  })
+  await Promise.all(rows.map(deliver))
   return rows.length
 }
+
+/** notifications_webhook_deliveries: one row per (webhook, event), the log tenants read. */
+const webhookQueue = jobQueue({
+  table: 'notifications_webhook_deliveries',
+  dueColumn: 'next_attempt_at',
+  stateColumn: 'status',
+  states: { claimable: ['pending'], pending: 'pending', dead: 'failed' },
+  maxAttempts: () => env.get('WEBHOOK_MAX_ATTEMPTS') ?? 8,
+  backoff: () => ({ baseMs: env.get('WEBHOOK_RETRY_BASE_MS') ?? 10_000, maxMs: 6 * 3600 * 1000 }),
+})
 
 async function deliver(delivery: ClaimedDelivery & { active: boolean }) {
   if (!delivery.active) {
@@ -255,22 +260,18 @@ async function deliver(delivery: ClaimedDelivery & { active: boolean }) {
     })
     return
   }
-  const maxAttempts = env.get('WEBHOOK_MAX_ATTEMPTS') ?? 8
   const disableAfter = env.get('WEBHOOK_DISABLE_AFTER') ?? 10
-  const baseMs = env.get('WEBHOOK_RETRY_BASE_MS') ?? 10_000
-  const backoffMs = Math.min(baseMs * 2 ** (delivery.attempts - 1), 6 * 3600 * 1000)
   await db.transaction(async (trx) => {
-    await trx
-      .from('notifications_webhook_deliveries')
-      .where('id', delivery.id)
-      .update({
-        status: delivery.attempts >= maxAttempts ? 'failed' : 'pending',
+    await webhookQueue.fail(
+      delivery,
+      {
         last_status_code: status,
         last_error: error!.slice(0, 500),
         last_duration_ms: durationMs,
-        next_attempt_at: trx.raw(`now() + make_interval(secs => ?)`, [backoffMs / 1000]),
         updated_at: trx.raw('now()'),
-      })
+      },
+      { client: trx }
+    )
     const [webhook] = await trx
       .from('notifications_webhooks')
       .where('id', delivery.webhook_id)

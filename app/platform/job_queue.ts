@@ -1,0 +1,130 @@
+import db from '@adonisjs/lucid/services/db'
+import type { QueryClientContract } from '@adonisjs/lucid/types/database'
+import type { StrictValues } from '@adonisjs/lucid/types/querybuilder'
+
+/**
+ * Exponential backoff with ±20% jitter, so failing work does not retry in
+ * lockstep: `baseMs · 2^(attempts−1)`, at most `maxMs`. The one formula for
+ * every retry in the platform (job tables, bus transports, upstream calls).
+ */
+export function backoffMs(attempts: number, options: { baseMs?: number; maxMs?: number } = {}) {
+  const base = options.baseMs ?? 1000
+  const cap = options.maxMs ?? 5 * 60 * 1000
+  const delay = Math.min(cap, base * 2 ** Math.max(0, attempts - 1))
+  return Math.round(delay * (0.8 + Math.random() * 0.4))
+}
+
+/** The columns a job table has; names differ between tables that predate this helper. */
+export interface JobTable {
+  table: string
+  /** When the row is next due. A claim moves it a lease ahead, so a worker that dies lets it go. */
+  dueColumn: string
+  stateColumn: string
+  /** States a worker may claim, and the state of a job that ran out of attempts. */
+  states: { claimable: string[]; pending: string; dead: string }
+  maxAttempts: number | (() => number)
+  backoff: { baseMs: number; maxMs: number } | (() => { baseMs: number; maxMs: number })
+}
+
+export interface ClaimOptions {
+  limit: number
+  leaseSeconds: number
+  /** More conditions on the due rows (`t.` is the job table), e.g. `t.subscriber = ANY(?)`. */
+  where?: { sql: string; bindings: StrictValues[] }
+  /** More assignments made by the claim, e.g. `status = 'running'`. */
+  set?: string
+  /** Other tables the answer reads from, joined to `t` (e.g. the outbox event of a delivery). */
+  join?: { from: string; on: string }
+  /** What the claim returns; default every column of the job row. */
+  returning?: string
+  /** False when the claim only hands the job on (to BullMQ) and the attempt is counted where it runs. */
+  countsAttempt?: boolean
+}
+
+const resolve = <T>(value: T | (() => T)) =>
+  typeof value === 'function' ? (value as () => T)() : value
+
+const definedOnly = (values: Record<string, number | undefined>) =>
+  Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined))
+
+/**
+ * A PostgreSQL table used as a job queue (DESIGN.md §5): the outbox's
+ * deliveries, operations, mail and webhook deliveries all claim, lease, retry
+ * and dead-letter the same way, through this.
+ *
+ * Why not pg-boss: the outbox deliveries must be written in the business
+ * transaction as rows the relay joins to their events, and the other queues
+ * are rows the API shows (a webhook's delivery log, an operation's progress).
+ * pg-boss keeps its own tables and schema, so each would become two records
+ * to keep in step; this helper is ~100 lines over the tables we already have.
+ */
+export function jobQueue(spec: JobTable) {
+  const { table, dueColumn, stateColumn, states } = spec
+
+  return {
+    /**
+     * Claims up to `limit` due jobs at once for this worker: `FOR UPDATE SKIP
+     * LOCKED` so concurrent workers never claim the same row, attempts counted
+     * at claim time (a crash mid-job still counts), and the due time moved a
+     * lease ahead.
+     */
+    async claim<Row>(options: ClaimOptions, client: QueryClientContract = db.connection()) {
+      const claimable = states.claimable.map(() => '?').join(', ')
+      const where = options.where ? ` AND ${options.where.sql}` : ''
+      const from = options.join ? `, ${options.join.from}` : ''
+      const joined = options.join ? ` AND ${options.join.on}` : ''
+      // SKIP LOCKED claims are the point of this query: it stays SQL.
+      const { rows } = await client.rawQuery(
+        `WITH due AS (
+           SELECT t.id FROM ${table} t
+            WHERE t.${stateColumn} IN (${claimable}) AND t.${dueColumn} <= now()${where}
+            ORDER BY t.${dueColumn}, t.id
+            LIMIT ?
+            FOR UPDATE SKIP LOCKED
+         )
+         UPDATE ${table} t
+            SET ${options.countsAttempt === false ? '' : 'attempts = t.attempts + 1, '}${dueColumn} = now() + make_interval(secs => ?)${options.set ? `, ${options.set}` : ''}
+           FROM due${from}
+          WHERE t.id = due.id${joined}
+         RETURNING ${options.returning ?? 't.*'}`,
+        [
+          ...states.claimable,
+          ...(options.where?.bindings ?? []),
+          options.limit,
+          options.leaseSeconds,
+        ]
+      )
+      return rows as Row[]
+    },
+
+    /**
+     * A failed attempt: due again after the backoff, or dead once it has had
+     * its attempts. `changes` records why (last_error, a status code).
+     */
+    async fail(
+      job: { id: string; attempts: number },
+      changes: Record<string, unknown> = {},
+      options: {
+        /** This job's own limit (e.g. its subscriber's), instead of the table's. */
+        maxAttempts?: number
+        backoff?: { baseMs?: number; maxMs?: number }
+        client?: QueryClientContract
+      } = {}
+    ): Promise<'retry' | 'dead'> {
+      const client = options.client ?? db.connection()
+      const dead = job.attempts >= (options.maxAttempts ?? resolve(spec.maxAttempts))
+      const backoff = { ...resolve(spec.backoff), ...definedOnly(options.backoff ?? {}) }
+      await client
+        .from(table)
+        .where('id', job.id)
+        .update({
+          ...changes,
+          [stateColumn]: dead ? states.dead : states.pending,
+          [dueColumn]: client.raw('now() + make_interval(secs => ?)', [
+            backoffMs(job.attempts, backoff) / 1000,
+          ]),
+        })
+      return dead ? 'dead' : 'retry'
+    },
+  }
+}

@@ -1,0 +1,117 @@
+import { test } from '@japa/runner'
+import db from '@adonisjs/lucid/services/db'
+import { jobQueue } from '#app/platform/job_queue'
+import { newId } from '#app/platform/ids'
+
+/*
+ * The kernel's job table helper, on a table of its own: what deliveries,
+ * operations, mail and webhooks rely on when several workers share a queue.
+ */
+const TABLE = 'test_job_queue'
+const queue = jobQueue({
+  table: TABLE,
+  dueColumn: 'available_at',
+  stateColumn: 'state',
+  states: { claimable: ['pending'], pending: 'pending', dead: 'dead' },
+  maxAttempts: 3,
+  backoff: { baseMs: 60_000, maxMs: 600_000 },
+})
+
+async function enqueue(count: number, due = 'now()') {
+  const ids = Array.from({ length: count }, () => newId())
+  await db.table(TABLE).multiInsert(ids.map((id) => ({ id, available_at: db.raw(due) })))
+  return ids
+}
+
+test.group('job queue', (group) => {
+  group.setup(async () => {
+    await db.rawQuery(`DROP TABLE IF EXISTS ${TABLE}`)
+    await db.rawQuery(
+      `CREATE TABLE ${TABLE} (id uuid PRIMARY KEY, state text NOT NULL DEFAULT 'pending',
+         attempts int NOT NULL DEFAULT 0, available_at timestamptz NOT NULL, last_error text)`
+    )
+    return async () => {
+      await db.rawQuery(`DROP TABLE IF EXISTS ${TABLE}`)
+    }
+  })
+  group.each.setup(async () => {
+    await db.rawQuery(`TRUNCATE ${TABLE}`)
+  })
+
+  test('concurrent workers claim disjoint jobs, and only due ones', async ({ assert }) => {
+    const due = await enqueue(40)
+    await enqueue(5, `now() + interval '1 hour'`)
+    const claims = await Promise.all(
+      Array.from({ length: 6 }, () =>
+        queue.claim<{ id: string; attempts: number }>({ limit: 10, leaseSeconds: 30 })
+      )
+    )
+    const claimed = claims.flat()
+    assert.lengthOf(claimed, 40)
+    assert.sameMembers(
+      claimed.map((job) => job.id),
+      due
+    )
+    assert.isTrue(claimed.every((job) => job.attempts === 1))
+  })
+
+  test('a claimed job is hidden for its lease, then claimable again with another attempt', async ({
+    assert,
+  }) => {
+    const [id] = await enqueue(1)
+    assert.lengthOf(await queue.claim({ limit: 5, leaseSeconds: 30 }), 1)
+    assert.lengthOf(await queue.claim({ limit: 5, leaseSeconds: 30 }), 0, 'leased')
+    // The worker died: its lease runs out.
+    await db
+      .from(TABLE)
+      .where('id', id)
+      .update({ available_at: db.raw(`now() - interval '1 second'`) })
+    const [again] = await queue.claim<{ attempts: number }>({ limit: 5, leaseSeconds: 30 })
+    assert.equal(again.attempts, 2)
+  })
+
+  test('a failure retries after the backoff until the attempts run out, then it is dead', async ({
+    assert,
+  }) => {
+    const [id] = await enqueue(1)
+    const [first] = await queue.claim<{ id: string; attempts: number }>({
+      limit: 1,
+      leaseSeconds: 30,
+    })
+    assert.equal(await queue.fail(first, { last_error: 'boom' }), 'retry')
+    const retried = await db
+      .from(TABLE)
+      .where('id', id)
+      .select('state', 'last_error', db.raw('extract(epoch from available_at - now()) AS wait'))
+      .first()
+    assert.equal(retried.state, 'pending')
+    assert.equal(retried.last_error, 'boom')
+    // First retry: the 60 s base, ±20%.
+    assert.isAbove(Number(retried.wait), 47)
+    assert.isBelow(Number(retried.wait), 73)
+
+    assert.equal(await queue.fail({ id, attempts: 3 }, { last_error: 'again' }), 'dead')
+    const dead = await db.from(TABLE).where('id', id).first()
+    assert.equal(dead.state, 'dead')
+    assert.lengthOf(await queue.claim({ limit: 1, leaseSeconds: 30 }), 0, 'a dead job stays dead')
+  })
+
+  test('a job may carry its own attempt limit (a subscription’s)', async ({ assert }) => {
+    const [id] = await enqueue(1)
+    assert.equal(await queue.fail({ id, attempts: 3 }, {}, { maxAttempts: 5 }), 'retry')
+    assert.equal(await queue.fail({ id, attempts: 5 }, {}, { maxAttempts: 5 }), 'dead')
+  })
+
+  test('a claim that only hands jobs on counts no attempt', async ({ assert }) => {
+    await enqueue(2)
+    const handed = await queue.claim<{ attempts: number }>({
+      limit: 5,
+      leaseSeconds: 30,
+      countsAttempt: false,
+    })
+    assert.deepEqual(
+      handed.map((job) => job.attempts),
+      [0, 0]
+    )
+  })
+})
