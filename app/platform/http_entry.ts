@@ -58,9 +58,10 @@ export async function startHttpServer({ appRoot, beforeStart, afterMigrations }:
         await worker.start()
         app.terminating(() => worker.stop())
       })
-      const stop = () => gracefulShutdown(app, database?.embedded ?? null)
-      app.listen('SIGTERM', stop)
-      app.listen('SIGINT', stop)
+      const stop = (signal: string) => () =>
+        gracefulShutdown(app, database?.embedded ?? null, signal)
+      app.listen('SIGTERM', stop('SIGTERM'))
+      app.listen('SIGINT', stop('SIGINT'))
     })
     .httpServer()
     .start(createAtriumHttpServer)

@@ -3,11 +3,29 @@ import type { EmbeddedPostgres } from '#app/platform/embedded_postgres'
 
 const FORCE_EXIT_AFTER_MS = 15_000
 
+let stopping: Promise<void> | undefined
+
 /**
  * Stops accepting, lets in-flight requests finish (app.terminate closes the
- * HTTP server and the providers), and only then stops the embedded database.
+ * HTTP server and the providers), and only then stops the embedded database;
+ * then says so in one line. Idempotent: a terminal's Ctrl-C reaches both npm
+ * and Node, and npm passes its SIGINT on, so one stop often arrives twice.
  */
-export async function gracefulShutdown(app: ApplicationService, embedded: EmbeddedPostgres | null) {
+export function gracefulShutdown(
+  app: ApplicationService,
+  embedded: EmbeddedPostgres | null,
+  signal: string
+) {
+  stopping ??= shutDown(app, embedded, signal)
+  return stopping
+}
+
+async function shutDown(
+  app: ApplicationService,
+  embedded: EmbeddedPostgres | null,
+  signal: string
+) {
+  const started = performance.now()
   setTimeout(() => {
     process.stderr.write('atrium: shutdown took too long; exiting\n')
     process.exit(1)
@@ -35,4 +53,8 @@ export async function gracefulShutdown(app: ApplicationService, embedded: Embedd
     )
     process.exitCode = 1
   }
+  // The one line an operator sees for a stop, as "Atrium is up" is for a start.
+  const took = Math.round(performance.now() - started)
+  const database = embedded ? ' and the embedded PostgreSQL' : ''
+  process.stdout.write(`Atrium stopped (${signal}) · requests drained${database} in ${took} ms\n`)
 }

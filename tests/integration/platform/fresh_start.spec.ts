@@ -76,6 +76,17 @@ test.group('fresh start with the embedded database', (group) => {
       server.kill('SIGINT')
       const result = await done
       assert.equal(result.code, 0, `${run} run exited badly:\n${result.stderr}`)
+      // Stopping says one thing, last: what stopped and how long draining took.
+      const lines = result.stdout.trimEnd().split('\n')
+      assert.lengthOf(
+        lines.filter((text) => text.startsWith('Atrium stopped')),
+        1,
+        result.stdout
+      )
+      assert.match(
+        lines.at(-1)!,
+        /^Atrium stopped \(SIGINT\) · requests drained and the embedded PostgreSQL in \d+ ms$/
+      )
       assert.isFalse(await portOpen(PORT), 'HTTP port still open')
       assert.isFalse(await portOpen(PG_PORT), 'embedded PostgreSQL still running')
     }
