@@ -61,6 +61,11 @@ export class MessagingWorker {
     return this.#transport
   }
 
+  /** Waiting for a notification or the poll interval, with nothing left to do. */
+  get idle() {
+    return this.#wake !== undefined
+  }
+
   /** Finishes the current pass and the broker consumers' in-flight handlers, then closes the connections. */
   async stop() {
     this.#running = false

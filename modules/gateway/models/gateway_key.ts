@@ -1,5 +1,6 @@
 import { column } from '@adonisjs/lucid/orm'
 import type { DateTime } from 'luxon'
+import { clock } from '#app/platform/clock'
 import { internal, jsonb } from '#app/platform/columns'
 import { GatewayKeySchema } from '#database/schema'
 import type { KeyLimits, Scope } from '#modules/gateway/services/keys'
@@ -32,6 +33,6 @@ export default class GatewayKey extends GatewayKeySchema {
 
   /** Usable now: not revoked, not expired. */
   get isUsable() {
-    return !this.revokedAt && (!this.expiresAt || this.expiresAt.toMillis() > Date.now())
+    return !this.revokedAt && (!this.expiresAt || this.expiresAt.toMillis() > clock.now())
   }
 }

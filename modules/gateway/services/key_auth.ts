@@ -1,4 +1,5 @@
 import db from '@adonisjs/lucid/services/db'
+import { clock } from '#app/platform/clock'
 import GatewayKey from '#modules/gateway/models/gateway_key'
 import { hashSecret, type KeyLimits, type Scope } from '#modules/gateway/services/keys'
 import { changeFeed, KEYS_CHANNEL } from '#modules/gateway/services/change_feed'
@@ -41,7 +42,7 @@ class KeyResolver {
     if (!secret.startsWith('atr_') || secret.length > 100) return null
     const hash = hashSecret(secret)
     const cached = this.#cache.get(hash)
-    if (cached && cached.validUntil > Date.now() && changeFeed.listening) return cached.key
+    if (cached && cached.validUntil > clock.now() && changeFeed.listening) return cached.key
     changeFeed.ensure()
 
     const row = await GatewayKey.query()
@@ -53,7 +54,7 @@ class KeyResolver {
       )
       .select('*', db.raw('secret_hash <> ? AS via_previous', [hash]))
       .first()
-    const now = Date.now()
+    const now = clock.now()
     const usable = row?.isUsable === true
     const key: ApiKeyPrincipal | null =
       row && usable

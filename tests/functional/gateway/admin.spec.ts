@@ -6,6 +6,8 @@ import { assertMatchesOpenApi, assertProblem } from '#tests/helpers/openapi'
 import { joinAs, registerUser, resetIdentity } from '#tests/helpers/identity'
 import { createKey, gatewayTenant, openaiClient, resetGateway } from '#tests/helpers/gateway'
 import { startOpenAiFake, type FakeUpstream } from '#tests/fakes/llm_upstreams'
+import { clock } from '#app/platform/clock'
+import { until } from '#tests/helpers/waiting'
 
 const hello = [{ role: 'user' as const, content: 'hi' }]
 
@@ -209,23 +211,23 @@ test.group('gateway admin API', (group) => {
       .bearerToken(owner.tokens.accessToken)
       .json({ allowedModels: ['something-else'] })
     narrowed.assertStatus(200)
-    // NOTIFY arrives on the listener connection right after the commit.
-    await new Promise((resolve) => setTimeout(resolve, 100))
-    const refused = await openaiClient(key.secret)
-      .chat.completions.create({ model: 'chat-default', messages: hello })
-      .then(
-        () => null,
-        (error: unknown) => error
-      )
-    assert.instanceOf(refused, OpenAI.PermissionDeniedError)
+    // NOTIFY reaches the listener connection just after the commit; the next calls see it.
+    const attempt = () =>
+      openaiClient(key.secret)
+        .chat.completions.create({ model: 'chat-default', messages: hello })
+        .then(
+          () => null,
+          (error: unknown) => error
+        )
+    assert.isTrue(await until(async () => (await attempt()) !== null, 5000), 'never narrowed')
+    assert.instanceOf(await attempt(), OpenAI.PermissionDeniedError)
 
     const revoked = await client
       .post(`/api/v1/gateway/keys/${key.id}/revoke`)
       .bearerToken(owner.tokens.accessToken)
     revoked.assertStatus(200)
     assert.isString(revoked.body().revokedAt)
-    await new Promise((resolve) => setTimeout(resolve, 100))
-    assert.isFalse(await callWorks(key.secret))
+    assert.isTrue(await until(async () => !(await callWorks(key.secret)), 5000), 'still works')
     assertProblem(
       await client
         .patch(`/api/v1/gateway/keys/${key.id}`)
@@ -247,10 +249,15 @@ test.group('gateway admin API', (group) => {
       .json({ name: 'old', expiresAt: '2020-01-01T00:00:00Z' })
     assertProblem(past, 422, 'validation_failed')
     const soon = await createKey(client, owner, {
-      expiresAt: new Date(Date.now() + 1500).toISOString(),
+      expiresAt: new Date(Date.now() + 60_000).toISOString(),
     })
     assert.isTrue(await callWorks(soon.secret))
-    await new Promise((resolve) => setTimeout(resolve, 1700))
-    assert.isFalse(await callWorks(soon.secret))
+    // A minute later, by the injectable clock the key check reads: no waiting.
+    clock.travelTo(Date.now() + 61_000)
+    try {
+      assert.isFalse(await callWorks(soon.secret))
+    } finally {
+      clock.reset()
+    }
   })
 })

@@ -1,6 +1,7 @@
 import { test } from '@japa/runner'
 import db from '@adonisjs/lucid/services/db'
 import { assertProblem } from '#tests/helpers/openapi'
+import { until } from '#tests/helpers/waiting'
 import {
   FIXTURE_PREFIX,
   FIXTURE_TABLE,
@@ -72,7 +73,13 @@ test.group('Idempotency-Key', (group) => {
         .header('Idempotency-Key', 'key-3')
         .header('x-fixture-delay', '400')
         .json(body))()
-    await new Promise((resolve) => setTimeout(resolve, 100))
+    // The first request has claimed the key (its row exists) and is still running.
+    assert.isTrue(
+      await until(async () => {
+        const claim = await db.from('idempotency_keys').where('key', 'key-3').first()
+        return Boolean(claim)
+      })
+    )
     const duplicate = await client.post(widgets).header('Idempotency-Key', 'key-3').json(body)
     assertProblem(duplicate, 409, 'idempotency_request_in_progress')
     assert.equal(duplicate.header('retry-after'), '1')

@@ -6,6 +6,7 @@ import { resetIdentity } from '#tests/helpers/identity'
 import { createKey, gatewayTenant, resetGateway } from '#tests/helpers/gateway'
 import { startOpenAiFake, type FakeUpstream } from '#tests/fakes/llm_upstreams'
 import { estimatePrompt } from '#modules/gateway/services/metering'
+import { until } from '#tests/helpers/waiting'
 
 /*
 | Quotas must hold exactly with several Atrium processes: the requests are
@@ -158,7 +159,8 @@ test.group('gateway limits across processes', (group) => {
       headers: { authorization: `Bearer ${owner.tokens.accessToken}` },
     })
     assert.equal(revoked.status, 200)
-    await new Promise((resolve) => setTimeout(resolve, 200))
+    // The other process hears the revoke by NOTIFY: poll the effect, not the clock.
+    assert.isTrue(await until(async () => (await chat(servers[1].url, key.secret)) === 401, 5000))
     assert.equal(await chat(servers[1].url, key.secret), 401)
     assert.equal(await chat(servers[0].url, key.secret), 401)
     await stop(servers)

@@ -6,6 +6,7 @@ import { childEnv, finished, startNode, waitForLine } from '#tests/helpers/proce
 import { CRASH_EFFECTS } from '#tests/fixtures/messaging'
 import { until } from '#tests/helpers/waiting'
 import { purgeRabbitQueues } from '#tests/helpers/rabbitmq'
+import { resetBus } from '#tests/helpers/messaging'
 
 const EVENTS = 200
 
@@ -22,7 +23,7 @@ const TRANSPORTS: Array<{ name: string; skip?: string }> = [
 
 test.group('messaging under a crash', (group) => {
   group.each.setup(async () => {
-    await db.rawQuery(`TRUNCATE messaging_inbox, messaging_deliveries, messaging_outbox CASCADE`)
+    await resetBus()
     await db.rawQuery(
       `CREATE TABLE IF NOT EXISTS ${CRASH_EFFECTS} (id uuid PRIMARY KEY, event_id uuid NOT NULL, index int NOT NULL)`
     )

@@ -11,6 +11,8 @@ import { newId } from '#app/platform/ids'
 import { tenantIsolationSql } from '#app/tenancy/sql'
 import { busStatus, deadLetters, replayDeadLetters } from '#app/messaging/admin'
 import { childEnv, runNode } from '#tests/helpers/processes'
+import { resetBus } from '#tests/helpers/messaging'
+import { until } from '#tests/helpers/waiting'
 
 declare module '#app/messaging/types' {
   interface IntegrationEvents {
@@ -23,7 +25,7 @@ const FAST = { baseBackoffMs: 1, maxBackoffMs: 1 }
 const tenant = newId()
 
 async function resetTables() {
-  await db.rawQuery(`TRUNCATE messaging_inbox, messaging_deliveries, messaging_outbox CASCADE`)
+  await resetBus()
   await db.rawQuery(`CREATE TABLE IF NOT EXISTS ${EFFECTS} (
     id uuid PRIMARY KEY, tenant_id uuid NOT NULL, event_id uuid NOT NULL, subscriber text NOT NULL, name text NOT NULL)`)
   for (const statement of tenantIsolationSql(EFFECTS)) await db.rawQuery(statement)
@@ -252,15 +254,16 @@ test.group('outbox, relay and deliveries', (group) => {
     })
     await worker.start()
     try {
-      await new Promise((resolve) => setTimeout(resolve, 200))
+      // Asleep on a 30 s poll: only the notification can wake it in time.
+      assert.isTrue(await until(async () => worker.idle), 'the worker never went idle')
       const started = Date.now()
       await publishWidget('live')
-      let seen = await effects()
-      while (seen.length === 0 && Date.now() - started < 10_000) {
-        await new Promise((resolve) => setTimeout(resolve, 20))
-        seen = await effects()
-      }
-      assert.lengthOf(await effects(), 1)
+      assert.isTrue(
+        await until(async () => {
+          const seen = await effects()
+          return seen.length === 1
+        }, 10_000)
+      )
       assert.isBelow(Date.now() - started, 10_000)
     } finally {
       await worker.stop()

@@ -2,14 +2,13 @@ import { test } from '@japa/runner'
 import { spawnSync } from 'node:child_process'
 import db from '@adonisjs/lucid/services/db'
 import env from '#start/env'
-import { subscribe, unsubscribe } from '#app/messaging/subscribers'
 import { MessagingWorker } from '#app/messaging/worker'
 import { RabbitMqTransport, moduleQueue } from '#app/messaging/transports/rabbitmq'
 import { postgresOperations } from '#app/operations/operations'
-import { newId } from '#app/platform/ids'
 import amqp from 'amqplib'
 import '#tests/fixtures/messaging'
-import { publishProbeRange, rowCount, until } from '#tests/helpers/waiting'
+import { publishProbeRange, until } from '#tests/helpers/waiting'
+import { freshModule, recordProbes, resetBus } from '#tests/helpers/messaging'
 
 const EFFECTS = 'test_reconnect_effects'
 const rabbitmqctl = (...args: string[]) =>
@@ -20,8 +19,6 @@ const skip = !env.get('AMQP_URL')
     ? 'rabbitmqctl is not available to drop the connections'
     : undefined
 
-const effectCount = () => rowCount(EFFECTS)
-
 const publish = publishProbeRange
 
 test.group('rabbitmq transport when the broker drops its connections', () => {
@@ -29,16 +26,10 @@ test.group('rabbitmq transport when the broker drops its connections', () => {
     assert,
     cleanup,
   }) => {
-    await db.rawQuery(`TRUNCATE messaging_inbox, messaging_deliveries, messaging_outbox CASCADE`)
-    await db.rawQuery(
-      `CREATE TABLE IF NOT EXISTS ${EFFECTS} (event_id uuid PRIMARY KEY, index int NOT NULL)`
-    )
-    await db.rawQuery(`TRUNCATE ${EFFECTS}`)
-    const module = `t${newId().replaceAll('-', '').slice(-10)}`
-    const subscriber = `${module}.record_probe`
-    subscribe('test.transport_probe', subscriber, async (event, trx) => {
-      await trx.table(EFFECTS).insert({ event_id: event.id, index: event.payload.index })
-    })
+    await resetBus()
+    const module = freshModule()
+    const effects = await recordProbes(EFFECTS, `${module}.record_probe`)
+    const effectCount = () => effects.count()
     const worker = new MessagingWorker({
       connectionString: env.get('DATABASE_URL')!,
       transport: new RabbitMqTransport({ url: env.get('AMQP_URL')!, retryBaseMs: 50 }),
@@ -47,7 +38,7 @@ test.group('rabbitmq transport when the broker drops its connections', () => {
     })
     cleanup(async () => {
       await worker.stop()
-      unsubscribe(subscriber)
+      effects.stop()
       const connection = await amqp.connect(env.get('AMQP_URL')!)
       const channel = await connection.createChannel()
       await channel.deleteQueue(moduleQueue(module))
@@ -65,7 +56,7 @@ test.group('rabbitmq transport when the broker drops its connections', () => {
       await until(async () => (await effectCount()) === 40),
       `after the drop: ${await effectCount()} effects`
     )
-    await new Promise((resolve) => setTimeout(resolve, 300))
+    // No sleep needed for late duplicates: the inbox and the event_id key make a second effect impossible.
     const { rows } = await db.rawQuery(
       `SELECT count(*)::int AS effects, count(DISTINCT index)::int AS indexes FROM ${EFFECTS}`
     )

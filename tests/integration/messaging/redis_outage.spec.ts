@@ -5,12 +5,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import db from '@adonisjs/lucid/services/db'
 import env from '#start/env'
-import { subscribe, unsubscribe } from '#app/messaging/subscribers'
 import { MessagingWorker } from '#app/messaging/worker'
 import { BullMqTransport } from '#app/messaging/transports/bullmq'
 import { portOpen } from '#tests/helpers/embedded'
 import '#tests/fixtures/messaging'
-import { publishProbeRange, rowCount, until } from '#tests/helpers/waiting'
+import { publishProbeRange, until } from '#tests/helpers/waiting'
+import { recordProbes, resetBus } from '#tests/helpers/messaging'
+import { findLogLine } from '#tests/helpers/logs'
 
 /*
 | A Redis of the test's own (the machine's stays up for everything else),
@@ -43,8 +44,6 @@ function startRedis(dir: string) {
   )
 }
 
-const effectCount = () => rowCount(EFFECTS)
-
 const publish = publishProbeRange
 
 test.group('bullmq transport while Redis is away', () => {
@@ -52,14 +51,9 @@ test.group('bullmq transport while Redis is away', () => {
     assert,
     cleanup,
   }) => {
-    await db.rawQuery(`TRUNCATE messaging_inbox, messaging_deliveries, messaging_outbox CASCADE`)
-    await db.rawQuery(
-      `CREATE TABLE IF NOT EXISTS ${EFFECTS} (event_id uuid PRIMARY KEY, index int NOT NULL)`
-    )
-    await db.rawQuery(`TRUNCATE ${EFFECTS}`)
-    subscribe('test.transport_probe', SUBSCRIBER, async (event, trx) => {
-      await trx.table(EFFECTS).insert({ event_id: event.id, index: event.payload.index })
-    })
+    await resetBus()
+    const effects = await recordProbes(EFFECTS, SUBSCRIBER)
+    const effectCount = () => effects.count()
     const dir = mkdtempSync(join(tmpdir(), 'atrium-redis-'))
     let redis: ChildProcess = startRedis(dir)
     assert.isTrue(await until(() => portOpen(PORT), 10_000), 'redis-server did not start')
@@ -74,7 +68,7 @@ test.group('bullmq transport while Redis is away', () => {
     })
     cleanup(async () => {
       await worker.stop()
-      unsubscribe(SUBSCRIBER)
+      effects.stop()
       redis.kill('SIGKILL')
       rmSync(dir, { recursive: true, force: true })
     })
@@ -89,7 +83,14 @@ test.group('bullmq transport while Redis is away', () => {
     const started = Date.now()
     await publish(10, 40)
     assert.isBelow(Date.now() - started, 2000)
-    await new Promise((resolve) => setTimeout(resolve, 2000))
+    // The relay has tried since, and failed: its pass logged the error.
+    const failedPass = await findLogLine(
+      (line) =>
+        line.msg === 'messaging pass failed; retrying after the poll interval' &&
+        Number(line.time) > started,
+      10_000
+    )
+    assert.isNotNull(failedPass, 'the worker never tried to relay while Redis was away')
     const [{ waiting }] = await db
       .from('messaging_outbox')
       .whereNull('dispatched_at')
@@ -102,7 +103,7 @@ test.group('bullmq transport while Redis is away', () => {
       await until(async () => (await effectCount()) === 50, 30_000),
       `backlog did not drain: ${await effectCount()} effects`
     )
-    await new Promise((resolve) => setTimeout(resolve, 300))
+    // No sleep needed for late duplicates: the inbox and the event_id key make a second effect impossible.
     const { rows } = await db.rawQuery(
       `SELECT count(*)::int AS effects, count(DISTINCT index)::int AS indexes FROM ${EFFECTS}`
     )

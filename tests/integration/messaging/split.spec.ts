@@ -6,6 +6,7 @@ import { childEnv, finished, startNode, waitForLine } from '#tests/helpers/proce
 import { SPLIT_EFFECTS } from '#tests/fixtures/split'
 import { moduleQueue } from '#app/messaging/transports/rabbitmq'
 import { until } from '#tests/helpers/waiting'
+import { resetBus } from '#tests/helpers/messaging'
 
 const PORT = 3393
 const EVENTS = 25
@@ -18,7 +19,7 @@ const TRANSPORTS: Array<{ name: string; skip?: string }> = [
 
 test.group('split deployment: two processes, different modules', (group) => {
   group.each.setup(async () => {
-    await db.rawQuery(`TRUNCATE messaging_inbox, messaging_deliveries, messaging_outbox CASCADE`)
+    await resetBus()
     await db.rawQuery(
       `CREATE TABLE IF NOT EXISTS ${SPLIT_EFFECTS} (event_id uuid PRIMARY KEY, index int NOT NULL, handled_by text NOT NULL, pid int NOT NULL)`
     )
@@ -75,7 +76,7 @@ test.group('split deployment: two processes, different modules', (group) => {
         const [{ count }] = await db.from(SPLIT_EFFECTS).count('* as count')
         return Number(count) >= EVENTS
       }, 30_000)
-      await new Promise((resolve) => setTimeout(resolve, 300))
+      // Stopped before counting: nothing can add an effect after both have exited.
       processA.kill('SIGINT')
       processB.kill('SIGINT')
       const [stoppedA, stoppedB] = await Promise.all([doneA, doneB])

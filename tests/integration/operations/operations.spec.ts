@@ -9,6 +9,7 @@ import { MessagingWorker } from '#app/messaging/worker'
 import { assertMatchesOpenApi, assertProblem } from '#tests/helpers/openapi'
 import { registerUser, resetIdentity } from '#tests/helpers/identity'
 import { FIXTURE_PREFIX } from '#tests/fixtures/routes'
+import { until } from '#tests/helpers/waiting'
 
 type Session = Awaited<ReturnType<typeof registerUser>>
 
@@ -93,7 +94,13 @@ test.group('operations', (group) => {
     const session = await registerUser(client)
     const id = await start(client, session, { steps: 50 })
     const running = processOperations()
-    await new Promise((resolve) => setTimeout(resolve, 150))
+    // Running, and past its first step, when the cancel comes.
+    assert.isTrue(
+      await until(async () => {
+        const row = await db.from('platform_operations').where('id', id).first()
+        return row?.status === 'running' && row.progress > 0
+      })
+    )
     const response = await client
       .delete(`/api/v1/operations/${id}`)
       .bearerToken(session.tokens.accessToken)

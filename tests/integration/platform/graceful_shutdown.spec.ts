@@ -1,6 +1,8 @@
 import { test } from '@japa/runner'
 import { childEnv, finished, startNode, waitForLine } from '#tests/helpers/processes'
 import { embeddedDataRoot, portOpen } from '#tests/helpers/embedded'
+import pg from 'pg'
+import { until } from '#tests/helpers/waiting'
 
 const PORT = 3392
 const PG_PORT = 29392
@@ -10,6 +12,24 @@ const PG_PORT = 29392
  * accepting at once, the request finishes (so the embedded PostgreSQL must
  * still be up), and only then does the database stop and the process exit 0.
  */
+/** Whether the fixture's pg_sleep query is running on the embedded database. */
+async function sleepingQueryRuns() {
+  const probe = new pg.Client({
+    connectionString: `postgres://postgres@127.0.0.1:${PG_PORT}/postgres`,
+  })
+  try {
+    await probe.connect()
+    const { rows } = await probe.query(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'SELECT pg_sleep%'`
+    )
+    return rows[0].n > 0
+  } catch {
+    return false
+  } finally {
+    await probe.end().catch(() => {})
+  }
+}
+
 test.group('graceful shutdown', (group) => {
   let dataDir: string
   group.setup(async () => {
@@ -39,11 +59,15 @@ test.group('graceful shutdown', (group) => {
     await waitForLine(server, /Atrium is up/)
 
     const inFlight = fetch(`http://127.0.0.1:${PORT}/api/v1/__fixtures/slow-db?seconds=1.5`)
-    await new Promise((resolve) => setTimeout(resolve, 300))
+    // The request is inside its query when the signal comes.
+    assert.isTrue(await until(sleepingQueryRuns, 10_000), 'the slow request never started')
     server.kill('SIGINT')
-    await new Promise((resolve) => setTimeout(resolve, 300))
 
-    assert.isFalse(await portOpen(PORT), 'still accepting new connections after SIGINT')
+    assert.isTrue(
+      await until(async () => !(await portOpen(PORT)), 1000),
+      'still accepting new connections after SIGINT'
+    )
+    assert.isTrue(await sleepingQueryRuns(), 'the in-flight query was cut')
     assert.isTrue(await portOpen(PG_PORT), 'the database stopped while a request was using it')
 
     const response = await inFlight
