@@ -1,6 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import hash from '@adonisjs/core/services/hash'
 import db from '@adonisjs/lucid/services/db'
+import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
+import { DateTime } from 'luxon'
+import Membership from '#modules/identity/models/membership'
+import Tenant from '#modules/identity/models/tenant'
+import User from '#modules/identity/models/user'
 import { newId } from '#app/platform/ids'
 import { tenancy } from '#app/tenancy/tenancy'
 import { normalizeEmail } from '#modules/identity/services/accounts'
@@ -8,6 +13,20 @@ import { tenantSlug } from '#modules/identity/services/slugs'
 import { PASSWORD_MIN_LENGTH, passwordWeakness } from '#modules/identity/services/password_policy'
 
 export class ProvisioningError extends Error {}
+
+/** A tenant and its owner's membership, in the caller's unit of work (inside that tenant). */
+async function createOwnedTenant(
+  trx: TransactionClientContract,
+  tenantId: string,
+  name: string,
+  ownerId: string
+) {
+  await Tenant.create({ id: tenantId, name, slug: tenantSlug(name) }, { client: trx })
+  await Membership.create(
+    { id: newId(), tenantId, userId: ownerId, role: 'owner' },
+    { client: trx }
+  )
+}
 
 /** For operators (ace commands) and first start: create accounts and tenants without the HTTP API. */
 export const provisioning = {
@@ -19,49 +38,37 @@ export const provisioning = {
     const email = normalizeEmail(input.email)
     if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email))
       throw new ProvisioningError(`Not an email address: ${input.email}`)
-    const existing = await db.from('identity_users').where('email', email).first()
-    if (existing) throw new ProvisioningError(`An account with ${email} already exists`)
-    const id = newId()
-    await db.table('identity_users').insert({
-      id,
+    if (await User.findBy('email', email)) {
+      throw new ProvisioningError(`An account with ${email} already exists`)
+    }
+    const user = await User.create({
+      id: newId(),
       email,
       name: input.name,
-      password_hash: await hash.make(input.password),
-      is_superadmin: input.superadmin ?? false,
+      passwordHash: await hash.make(input.password),
+      isSuperadmin: input.superadmin ?? false,
       // An operator typed this address on the server: it needs no mailed proof.
-      email_verified_at: db.raw('now()'),
+      emailVerifiedAt: DateTime.now(),
+      disabledAt: null,
     })
-    return { id, email }
+    return { id: user.id, email }
   },
 
   async promoteToSuperadmin(email: string) {
-    const updated = await db
-      .from('identity_users')
-      .where('email', normalizeEmail(email))
-      .update({ is_superadmin: true, updated_at: db.raw('now()') })
-    if (!updated) throw new ProvisioningError(`No account with ${email}`)
+    const user = await User.findBy('email', normalizeEmail(email))
+    if (!user) throw new ProvisioningError(`No account with ${email}`)
+    user.isSuperadmin = true
+    await user.save()
   },
 
   async createTenant(input: { name: string; ownerEmail: string }) {
-    const owner = await db
-      .from('identity_users')
-      .where('email', normalizeEmail(input.ownerEmail))
-      .first()
+    const owner = await User.findBy('email', normalizeEmail(input.ownerEmail))
     if (!owner) throw new ProvisioningError(`No account with ${input.ownerEmail}; create it first`)
     const tenantId = newId()
-    await tenancy.run(
-      tenantId,
-      async (trx) => {
-        await trx
-          .table('identity_tenants')
-          .insert({ id: tenantId, name: input.name, slug: tenantSlug(input.name) })
-        await trx
-          .table('identity_memberships')
-          .insert({ id: newId(), tenant_id: tenantId, user_id: owner.id, role: 'owner' })
-      },
-      { userId: owner.id }
-    )
-    return { id: tenantId, ownerId: owner.id as string }
+    await tenancy.run(tenantId, (trx) => createOwnedTenant(trx, tenantId, input.name, owner.id), {
+      userId: owner.id,
+    })
+    return { id: tenantId, ownerId: owner.id }
   },
 
   /**
@@ -76,27 +83,24 @@ export const provisioning = {
         `SELECT to_regclass('identity_users') IS NOT NULL AS ready`
       )
       if (!rows[0].ready) return null
-      const [{ count }] = await trx.from('identity_users').count('* as count')
-      if (Number(count) > 0) return null
+      if (await User.query({ client: trx }).first()) return null
       const email = 'owner@demo.atrium.local'
       const password = randomBytes(12).toString('base64url')
-      const userId = newId()
+      const user = await User.create(
+        {
+          id: newId(),
+          email,
+          name: 'Demo Owner',
+          passwordHash: await hash.make(password),
+          isSuperadmin: true,
+          emailVerifiedAt: DateTime.now(),
+          disabledAt: null,
+        },
+        { client: trx }
+      )
       const tenantId = newId()
-      await trx.table('identity_users').insert({
-        id: userId,
-        email,
-        name: 'Demo Owner',
-        password_hash: await hash.make(password),
-        is_superadmin: true,
-        email_verified_at: trx.raw('now()'),
-      })
-      await trx
-        .table('identity_tenants')
-        .insert({ id: tenantId, name: 'Demo', slug: tenantSlug('Demo') })
-      await tenancy.enter(trx, { tenantId, userId })
-      await trx
-        .table('identity_memberships')
-        .insert({ id: newId(), tenant_id: tenantId, user_id: userId, role: 'owner' })
+      await tenancy.enter(trx, { tenantId, userId: user.id })
+      await createOwnedTenant(trx, tenantId, 'Demo', user.id)
       return { email, password, tenantId }
     })
   },
