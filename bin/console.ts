@@ -45,8 +45,9 @@ const needsDatabase =
 const SPAWNS_APP = new Set(['test', 'serve'])
 const inheritedEnv = { ...process.env }
 
-// Children of `test` and `serve` run their own pre-boot (and validation).
-await ensureDotEnv(APP_ROOT)
+// Children of `test` and `serve` run their own pre-boot (and validation). A test
+// run's settings are not the developer's: its .env gets the example's values only.
+await ensureDotEnv(APP_ROOT, command === 'test' ? { NODE_ENV: 'test' } : process.env)
 const { database } = SPAWNS_APP.has(command)
   ? { database: null }
   : await preboot(APP_ROOT, { database: needsDatabase })

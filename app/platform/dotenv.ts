@@ -3,17 +3,20 @@ import { existsSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 
-/** Never copied from the environment into .env: secrets stay where they were given. */
-const SECRET_NAME = /(KEY|SECRET|TOKEN|PASSWORD)$/
-const NOT_PERSISTED = new Set(['APP_KEY', 'NODE_ENV'])
-const URL_WITH_PASSWORD = /^[a-z][a-z0-9+.-]*:\/\/[^/@\s]*:[^/@\s]*@/i
+/**
+ * What the environment of the first start writes into .env: where this
+ * install listens and keeps its embedded database, which every later start
+ * and `node ace` command must agree on. Connection URLs and secrets are not
+ * copied (a shell's DATABASE_URL or API key stays in the shell).
+ */
+const PERSISTED = new Set(['PORT', 'HOST', 'EMBEDDED_PG_PORT', 'EMBEDDED_PG_DATA'])
 
 /**
  * A fresh clone has no .env: write one from .env.example with a new APP_KEY,
  * so `npm start` needs no set-up step. Settings given in the environment on
  * that first start (PORT=4000 npm start, EMBEDDED_PG_PORT=…) are written with
  * the values in effect, so the next `npm start` or `node ace …` finds the same
- * port and the same embedded database; secrets are not copied. An existing
+ * port and the same embedded database. An existing
  * .env is never touched, and production never gets one: a key generated on
  * each container start would make yesterday's encrypted secrets unreadable,
  * so APP_KEY must be given.
@@ -29,7 +32,7 @@ export async function ensureDotEnv(
   return true
 }
 
-/** .env.example with a new APP_KEY and the non-secret settings the environment gives. */
+/** .env.example with a new APP_KEY and the PERSISTED settings the environment gives. */
 export function dotEnvFrom(example: string, environment: NodeJS.ProcessEnv) {
   const key = randomBytes(32).toString('base64url')
   const lines = example.split('\n').map((line) => {
@@ -38,8 +41,7 @@ export function dotEnvFrom(example: string, environment: NodeJS.ProcessEnv) {
     const name = match[1]
     if (name === 'APP_KEY') return `APP_KEY=${key}`
     const value = environment[name]
-    if (!value || NOT_PERSISTED.has(name) || SECRET_NAME.test(name)) return line
-    if (URL_WITH_PASSWORD.test(value)) return line
+    if (!value || !PERSISTED.has(name)) return line
     return `${name}=${/[\s#"'\\]/.test(value) ? JSON.stringify(value) : value}`
   })
   const content = lines.join('\n')
