@@ -791,3 +791,26 @@ export class RateLimitSchema extends BaseModel {
   @column()
   declare points: number
 }
+
+export class ChatConversationSchema extends BaseModel {
+  static $columns = ['activeLeafId', 'archivedAt', 'createdAt', 'id', 'pinned', 'tenantId', 'title', 'updatedAt', 'userId'] as const
+  $columns = ChatConversationSchema.$columns
+  @column()
+  declare activeLeafId: string | null
+  @column.dateTime()
+  declare archivedAt: DateTime | null
+  @column.dateTime({ autoCreate: true })
+  declare createdAt: DateTime
+  @column({ isPrimary: true })
+  declare id: string
+  @column()
+  declare pinned: boolean
+  @column()
+  declare tenantId: string
+  @column()
+  declare title: string
+  @column.dateTime({ autoCreate: true, autoUpdate: true })
+  declare updatedAt: DateTime
+  @column()
+  declare userId: string
+}

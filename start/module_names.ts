@@ -13,6 +13,7 @@ export const MODULE_NAMES = [
   'inventory',
   'orders',
   'notifications',
+  'chat',
 ] as const
 export type ModuleName = (typeof MODULE_NAMES)[number]
 

@@ -15,6 +15,7 @@ import gateway from '#modules/gateway/module'
 import inventory from '#modules/inventory/module'
 import orders from '#modules/orders/module'
 import notifications from '#modules/notifications/module'
+import chat from '#modules/chat/module'
 
 export { MODULE_NAMES, type ModuleName } from '#start/module_names'
 
@@ -25,6 +26,7 @@ export const MODULES = {
   inventory,
   orders,
   notifications,
+  chat: chat,
 } satisfies { [Name in ModuleName]: ModuleDefinition<Name> }
 
 // Declared before anything asks which events webhooks may carry.

@@ -1,0 +1,108 @@
+import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
+import { DateTime } from 'luxon'
+import type { TenantActor } from '#app/auth/policies'
+import { ProblemException } from '#app/http/problem'
+import { paginate, type PageRequest } from '#app/http/pagination'
+import { sentFields } from '#app/platform/columns'
+import { isUuid, newId } from '#app/platform/ids'
+import { inActiveTenant } from '#app/tenancy/active_tenant'
+import { chatConfig } from '#modules/chat/config'
+import Conversation from '#modules/chat/models/conversation'
+
+/** A conversation as the API shows it (the model serialized). */
+export type ConversationView = ReturnType<Conversation['serialize']>
+
+const notFound = () => new ProblemException(404, 'conversation_not_found', 'No such conversation.')
+
+/** Escapes LIKE wildcards so a search for "50%" matches that text. */
+const likeFragment = (text: string) => text.replace(/[\\%_]/g, (character) => `\\${character}`)
+
+/** The caller's conversations only: row-level security scopes the tenant, this the user. */
+function own(trx: TransactionClientContract, actor: TenantActor) {
+  return Conversation.query({ client: trx })
+    .where('tenant_id', actor.tenantId)
+    .where('user_id', actor.userId)
+}
+
+async function find(trx: TransactionClientContract, actor: TenantActor, id: string) {
+  if (!isUuid(id)) throw notFound()
+  const conversation = await own(trx, actor).where('id', id).first()
+  if (!conversation) throw notFound()
+  return conversation
+}
+
+/** The caller's own conversations, each use case its own short unit of work. */
+export const conversations = {
+  /** Newest first; archived ones only when asked for. */
+  list(
+    actor: TenantActor,
+    filters: PageRequest & { q?: string; archived?: boolean; pinned?: boolean }
+  ) {
+    return inActiveTenant(actor, (trx) => {
+      const query = own(trx, actor)
+      if (filters.archived) query.whereNotNull('archived_at')
+      else query.whereNull('archived_at')
+      if (filters.pinned !== undefined) query.where('pinned', filters.pinned)
+      if (filters.q) query.whereILike('title', `%${likeFragment(filters.q)}%`)
+      return paginate(query, filters, {}, (conversation) => conversation.serialize())
+    })
+  },
+
+  async show(actor: TenantActor, id: string) {
+    const conversation = await inActiveTenant(actor, (trx) => find(trx, actor, id))
+    return conversation.serialize()
+  },
+
+  async create(actor: TenantActor, input: { title?: string }) {
+    const conversation = await inActiveTenant(actor, async (trx, tenantId) => {
+      // One creation at a time per user, so two at once cannot both pass the cap.
+      await trx.rawQuery('SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', [
+        `chat_conversations:${tenantId}:${actor.userId}`,
+      ])
+      const held = await own(trx, actor).count('* as total').first()
+      if (Number(held?.$extras.total ?? 0) >= chatConfig.maxConversationsPerUser) {
+        throw new ProblemException(
+          409,
+          'conversation_limit_reached',
+          `You keep ${chatConfig.maxConversationsPerUser} conversations, the most allowed; delete some first.`
+        )
+      }
+      return Conversation.create(
+        {
+          id: newId(),
+          tenantId,
+          userId: actor.userId,
+          title: input.title ?? chatConfig.defaultTitle,
+          pinned: false,
+          archivedAt: null,
+          activeLeafId: null,
+        },
+        { client: trx }
+      )
+    })
+    return conversation.serialize()
+  },
+
+  async update(
+    actor: TenantActor,
+    id: string,
+    input: { title?: string; pinned?: boolean; archived?: boolean }
+  ) {
+    const conversation = await inActiveTenant(actor, async (trx) => {
+      const found = await find(trx, actor, id)
+      found.merge(sentFields({ title: input.title, pinned: input.pinned }))
+      // Archiving twice keeps the first time.
+      if (input.archived === true) found.archivedAt ??= DateTime.now()
+      if (input.archived === false) found.archivedAt = null
+      return found.useTransaction(trx).save()
+    })
+    return conversation.serialize()
+  },
+
+  remove(actor: TenantActor, id: string) {
+    return inActiveTenant(actor, async (trx) => {
+      const found = await find(trx, actor, id)
+      await found.useTransaction(trx).delete()
+    })
+  },
+}
