@@ -143,7 +143,30 @@ async function write(batch: UsageRecord[]) {
       ]
     )
     await upsertRollups(trx, batch)
+    await markKeysUsed(trx, batch)
   })
+}
+
+/**
+ * Each key's last use, written with the batch rather than per request: one
+ * statement per flush whatever the traffic, and never moved backwards by a
+ * batch that arrives late. (Not a key change: no cache is dropped for it.)
+ */
+async function markKeysUsed(trx: TransactionClientContract, batch: UsageRecord[]) {
+  const lastUse = new Map<string, Date>()
+  for (const entry of batch) {
+    if (!entry.keyId) continue
+    const seen = lastUse.get(entry.keyId)
+    if (!seen || entry.createdAt > seen) lastUse.set(entry.keyId, entry.createdAt)
+  }
+  if (lastUse.size === 0) return
+  await trx.rawQuery(
+    `UPDATE gateway_keys k
+        SET last_used_at = greatest(k.last_used_at, u.at)
+       FROM jsonb_to_recordset(?::jsonb) AS u(id uuid, at timestamptz)
+      WHERE k.id = u.id`,
+    [JSON.stringify([...lastUse].map(([id, at]) => ({ id, at: at.toISOString() })))]
+  )
 }
 
 async function upsertRollups(trx: TransactionClientContract, batch: UsageRecord[]) {

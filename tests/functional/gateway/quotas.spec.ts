@@ -179,6 +179,14 @@ test.group('gateway quotas and budgets', (group) => {
 
     const records = await db.from('gateway_usage').orderBy('created_at')
     assert.lengthOf(records, 5)
+    const shown = await client
+      .get(`/api/v1/gateway/keys/${key.id}`)
+      .bearerToken(owner.tokens.accessToken)
+    assert.equal(
+      Date.parse(shown.body().lastUsedAt),
+      Math.max(...records.map((row) => new Date(row.created_at).getTime())),
+      'the last call of the batch'
+    )
     assert.deepEqual(
       records.map((row) => row.status),
       [200, 200, 200, 200, 502]
