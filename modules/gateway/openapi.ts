@@ -140,6 +140,24 @@ const admin = defineApi(
       },
       { deletable: false, conflicts: 'key_revoked' }
     ),
+    'POST /api/v1/gateway/providers/{id}/test': {
+      id: 'gatewayTestProvider',
+      summary: 'Ask the provider for its models: reachable, key accepted, latency, models seen',
+      description:
+        'Answers 200 whatever the outcome; `problem` says what to fix (the key, the base URL, the address). The provider’s own answer is never echoed.',
+      ok: { 200: ref('GatewayProviderCheck') },
+      errors: { 404: 'provider_not_found' },
+    },
+    'GET /api/v1/gateway/providers/{id}/models': {
+      id: 'gatewayProviderModels',
+      summary:
+        'The models the provider offers (its /models, or Ollama’s /api/tags), to create aliases from',
+      ok: { 200: s.listOf(s.object({ id: s.string })) },
+      errors: {
+        404: 'provider_not_found',
+        502: 'provider_unavailable: the detail says what to fix',
+      },
+    },
     'POST /api/v1/gateway/keys/{id}/rotate': {
       id: 'gatewayRotateKey',
       summary:
@@ -183,6 +201,13 @@ const admin = defineApi(
       maxRetries: s.integer,
       createdAt: s.dateTime,
       updatedAt: s.dateTime,
+    }),
+    GatewayProviderCheck: s.object({
+      reachable: s.boolean,
+      authenticated: s.described(s.nullable(s.boolean), 'null: its answer does not tell'),
+      latencyMs: s.nullable(s.integer),
+      models: s.array(s.string),
+      problem: s.nullable(s.string),
     }),
     GatewayModel: s.object({
       id: s.uuid,

@@ -14,6 +14,8 @@ export default function gatewayRoutes() {
       router.get('/providers/:id', [AdminController, 'showProvider'])
       router.patch('/providers/:id', [AdminController, 'updateProvider'])
       router.delete('/providers/:id', [AdminController, 'deleteProvider'])
+      router.post('/providers/:id/test', [AdminController, 'testProvider'])
+      router.get('/providers/:id/models', [AdminController, 'providerModels'])
       router.get('/models', [AdminController, 'listModels'])
       router.post('/models', [AdminController, 'createModel'])
       router.get('/models/:id', [AdminController, 'showModel'])

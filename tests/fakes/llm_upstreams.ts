@@ -25,7 +25,14 @@ export interface FakeUpstream extends HttpFake {
   /** Requests whose client went away before the answer was complete. */
   aborted: number
   chatCalls(): Array<Record<string, unknown>>
+  /** The models its model list names. */
+  models: string[]
+  /** When set, the model list answers 401 to any other bearer key. */
+  expectedKey: string | null
 }
+
+/** The fake's own error text: tests check it never reaches Atrium's clients. */
+export const UPSTREAM_ONLY_TEXT = 'upstream-internal-detail-7f3a'
 
 const words = (reply: string) => reply.split(/(?<= )/)
 const tokenCount = (text: string) => Math.max(1, Math.ceil(text.length / 4))
@@ -73,6 +80,21 @@ function jsonWriter(response: ServerResponse) {
 /** Speaks OpenAI's chat completions and embeddings API under /v1. */
 export async function startOpenAiFake(): Promise<FakeUpstream> {
   const fake = (await startHttpFake({
+    'GET /v1/models': (request, response) => {
+      const json = jsonWriter(response)
+      if (fake.expectedKey && request.headers.authorization !== `Bearer ${fake.expectedKey}`) {
+        return json(401, {
+          error: {
+            message: `Incorrect API key (${UPSTREAM_ONLY_TEXT})`,
+            type: 'invalid_request_error',
+          },
+        })
+      }
+      json(200, {
+        object: 'list',
+        data: fake.models.map((id) => ({ id, object: 'model', created: 0, owned_by: 'fake' })),
+      })
+    },
     'POST /v1/chat/completions': async (request, response, body) =>
       chat(fake, request, response, body),
     'POST /v1/embeddings': async (_request, response, body) => {
@@ -99,6 +121,8 @@ export async function startOpenAiFake(): Promise<FakeUpstream> {
   fake.script = []
   fake.fallback = { kind: 'ok' }
   fake.aborted = 0
+  fake.models = ['fake-model-1', 'fake-embed-1']
+  fake.expectedKey = null
   fake.chatCalls = () =>
     fake.requests
       .filter((entry) => entry.path === '/v1/chat/completions')
@@ -205,6 +229,19 @@ export async function startOllamaChatFake(): Promise<FakeUpstream> {
     'GET /api/version': (_request, response) => {
       response.writeHead(200, { 'content-type': 'application/json' }).end('{"version":"0.12.0"}')
     },
+    'GET /api/tags': (_request, response) => {
+      const models = fake.models.map((name) => ({
+        name,
+        model: name,
+        modified_at: '2026-01-01T00:00:00Z',
+        size: 1,
+        digest: 'sha256:0',
+        details: {},
+      }))
+      response
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ models }))
+    },
     'POST /api/chat': async (_request, response, body) => {
       trackAbort(fake, response)
       const json = jsonWriter(response)
@@ -255,6 +292,8 @@ export async function startOllamaChatFake(): Promise<FakeUpstream> {
   fake.script = []
   fake.fallback = { kind: 'ok' }
   fake.aborted = 0
+  fake.models = ['fake-model-1', 'fake-embed-1']
+  fake.expectedKey = null
   fake.chatCalls = () =>
     fake.requests
       .filter((entry) => entry.path === '/api/chat')

@@ -32,6 +32,18 @@ export default class GatewayAdminController {
     return ctx.response.created(await gatewayAdmin.createProvider(actor, input))
   }
 
+  /** Reachable, key accepted, latency and models seen — 200 even when the answer is no. */
+  async testProvider(ctx: HttpContext) {
+    await ctx.bouncer.with(GatewayPolicy).authorize('manage')
+    return gatewayAdmin.testProvider(actorOf(ctx), ctx.params.id)
+  }
+
+  /** What the provider offers, to create aliases from; 502 with the cause when it cannot say. */
+  async providerModels(ctx: HttpContext) {
+    await ctx.bouncer.with(GatewayPolicy).authorize('manage')
+    return gatewayAdmin.providerModels(actorOf(ctx), ctx.params.id)
+  }
+
   async showProvider(ctx: HttpContext) {
     await ctx.bouncer.with(GatewayPolicy).authorize('manage')
     const actor = actorOf(ctx)

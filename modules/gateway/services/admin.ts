@@ -1,5 +1,7 @@
 import type { TenantActor } from '#app/auth/policies'
+import { ProblemException } from '#app/http/problem'
 import { inGatewayTenant } from '#modules/gateway/services/admin_access'
+import { checkProvider } from '#modules/gateway/services/diagnostics'
 import { keys, type KeyInput, type KeyLimits } from '#modules/gateway/services/keys'
 import { models, type ModelInput } from '#modules/gateway/services/models'
 import { providers, type ProviderInput } from '#modules/gateway/services/providers'
@@ -26,6 +28,16 @@ export const gatewayAdmin = {
     inGatewayTenant(actor, (trx) => providers.update(trx, id, input), config),
   deleteProvider: (actor: TenantActor, id: string) =>
     inGatewayTenant(actor, (trx) => providers.remove(trx, id), config),
+  /** Read in a unit of work, then called outside it: a slow provider holds no transaction. */
+  async testProvider(actor: TenantActor, id: string) {
+    const provider = await inGatewayTenant(actor, (trx) => providers.find(trx, id))
+    return checkProvider(provider)
+  },
+  async providerModels(actor: TenantActor, id: string) {
+    const check = await this.testProvider(actor, id)
+    if (check.problem) throw new ProblemException(502, 'provider_unavailable', check.problem)
+    return { data: check.models.map((name) => ({ id: name })) }
+  },
 
   listModels: (actor: TenantActor) => inGatewayTenant(actor, (trx) => models.list(trx)),
   createModel: (actor: TenantActor, input: ModelInput) =>

@@ -28,7 +28,11 @@ export class UpstreamError extends Error {
     message: string,
     readonly status: number | null,
     readonly retryable: boolean,
-    readonly retryAfterMs: number | null = null
+    readonly retryAfterMs: number | null = null,
+    /** The transport's error code when there was no answer (ECONNREFUSED, ENOTFOUND, …). */
+    readonly code: string | null = null,
+    /** The status the upstream itself answered, when it answered. */
+    readonly upstreamStatus: number | null = null
   ) {
     super(message)
   }
@@ -47,6 +51,8 @@ export interface Upstream {
     input: string | string[],
     signal: AbortSignal
   ): Promise<{ embeddings: number[][]; promptTokens: number }>
+  /** The model names the upstream offers (`GET /models`, Ollama's `/api/tags`). */
+  listModels(signal: AbortSignal): Promise<string[]>
 }
 
 /** Cached per provider row version, so a changed URL or key takes effect at once. */
@@ -66,7 +72,7 @@ export function upstreamFor(provider: Provider): Upstream {
 
 /** The address policy refused the provider's host; another deployment may still answer. */
 function refused() {
-  return new UpstreamError('upstream refused: destination not allowed', 502, true)
+  return new UpstreamError('upstream refused: destination not allowed', 502, true, null, 'REFUSED')
 }
 
 /** Ollama client errors (ResponseError carries status_code), timeouts and aborts. */
@@ -86,9 +92,22 @@ function translateError(error: unknown): UpstreamError {
   if (name === 'AbortError') return new UpstreamError('aborted', null, false)
   const status = (error as { status_code?: number }).status_code
   if (typeof status === 'number') {
-    return new UpstreamError((error as Error).message, status, status === 429 || status >= 500)
+    return new UpstreamError(
+      (error as Error).message,
+      status,
+      status === 429 || status >= 500,
+      null,
+      null,
+      status
+    )
   }
-  return new UpstreamError(`upstream unreachable: ${(error as Error)?.message}`, 502, true)
+  return new UpstreamError(
+    `upstream unreachable: ${(error as Error)?.message}`,
+    502,
+    true,
+    null,
+    causeCode ?? (error as { code?: string })?.code ?? null
+  )
 }
 
 /*
@@ -115,15 +134,19 @@ class OpenAiCompatibleUpstream implements Upstream {
   }
 
   /** POSTs JSON; a non-2xx answer becomes an UpstreamError carrying its status and retry-after. */
-  async #post(path: string, body: unknown, signal: AbortSignal) {
+  #post(path: string, body: unknown, signal: AbortSignal) {
+    return this.#send('POST', path, body, signal)
+  }
+
+  async #send(method: 'GET' | 'POST', path: string, body: unknown, signal: AbortSignal) {
     let response: Dispatcher.ResponseData
     try {
       // The provider's timeout bounds the wait for the answer to start and every silence within
       // it, not the whole of a long stream.
       response = await request(`${this.#base}${path}`, {
-        method: 'POST',
+        method,
         headers: this.#headers,
-        body: JSON.stringify(body),
+        body: method === 'POST' ? JSON.stringify(body) : undefined,
         signal,
         dispatcher: outboundDispatcher(this.provider.timeoutMs),
         headersTimeout: this.provider.timeoutMs,
@@ -144,7 +167,9 @@ class OpenAiCompatibleUpstream implements Upstream {
         `upstream answered ${status}: ${message}`,
         status,
         status === 429 || status >= 500,
-        Number.isFinite(retryAfter) ? retryAfter * 1000 : null
+        Number.isFinite(retryAfter) ? retryAfter * 1000 : null,
+        null,
+        status
       )
     }
     return { response }
@@ -186,6 +211,16 @@ class OpenAiCompatibleUpstream implements Upstream {
     }
   }
 
+  async listModels(signal: AbortSignal) {
+    const { response } = await this.#send('GET', '/models', undefined, signal)
+    try {
+      const answer = (await response.body.json()) as { data?: Array<{ id?: unknown }> }
+      return (answer.data ?? []).map((entry) => String(entry.id))
+    } catch (error) {
+      throw translateTransportError(error, signal)
+    }
+  }
+
   async embed(model: string, input: string | string[], signal: AbortSignal) {
     const { response } = await this.#post('/embeddings', { model, input }, signal)
     try {
@@ -218,7 +253,13 @@ function translateTransportError(error: unknown, signal: AbortSignal): UpstreamE
   ) {
     return new UpstreamError('upstream timed out', 504, true)
   }
-  return new UpstreamError(`upstream unreachable: ${(error as Error)?.message}`, 502, true)
+  return new UpstreamError(
+    `upstream unreachable: ${(error as Error)?.message}`,
+    502,
+    true,
+    null,
+    code ?? null
+  )
 }
 
 /** Ollama's /api/chat and /api/embed, translated to OpenAI's shapes. */
@@ -346,6 +387,15 @@ class OllamaUpstream implements Upstream {
           } satisfies ChatCompletionChunk
         }
       }
+    } catch (error) {
+      throw translateError(error)
+    }
+  }
+
+  async listModels(signal: AbortSignal) {
+    try {
+      const { models } = await this.#client(signal).list()
+      return models.map((model) => model.name)
     } catch (error) {
       throw translateError(error)
     }
