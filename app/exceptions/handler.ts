@@ -51,8 +51,14 @@ export default class HttpExceptionHandler extends ExceptionHandler {
   }
 
   async report(error: unknown, ctx: HttpContext) {
-    const status = this.toProblem(error).status
-    if (status >= 500) {
+    const { status, code } = this.toProblem(error)
+    if (status === 499) {
+      ctx.logger.info({ code, status }, 'client closed the request')
+    } else if (status >= 500 && error instanceof ProblemException) {
+      // Answered on purpose (a provider down, a dependency away): its cause was logged where
+      // it was known; this says what the client got.
+      ctx.logger.warn({ code, status }, 'request failed')
+    } else if (status >= 500) {
       ctx.logger.error({ err: error, requestId: ctx.request.id() }, 'unhandled error')
     } else if (!app.inTest) {
       ctx.logger.debug({ code: (error as ErrorLike).code, status }, 'request failed')

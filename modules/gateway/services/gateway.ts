@@ -63,12 +63,29 @@ function upstreamProblem(error: unknown) {
     return new ProblemException(502, 'upstream_error', 'The model provider failed to answer.')
   }
   if (error instanceof UpstreamError) {
-    // The upstream refused the request itself (e.g. context too long): the client's to fix.
-    if (error.status && error.status >= 400 && error.status < 500) {
+    // The provider's own words stay in the log: they can name its internals, and the
+    // client cannot act on them. Each answer says who can fix what.
+    const answered = error.upstreamStatus
+    if (answered === 401 || answered === 403) {
+      return new ProblemException(
+        502,
+        'upstream_auth_failed',
+        "The model provider refused this tenant's credentials; a tenant admin should check the provider's API key."
+      )
+    }
+    if (answered === 404) {
+      return new ProblemException(
+        502,
+        'upstream_not_found',
+        "The model provider has no such endpoint or model (404); a tenant admin should check the provider's base URL (OpenAI-compatible servers usually end in /v1) and the deployment's upstream model."
+      )
+    }
+    if (answered && answered >= 400 && answered < 500) {
+      // The upstream refused the request itself (too long for the model, a parameter it lacks).
       return new ProblemException(
         400,
         'upstream_rejected',
-        `The model provider refused the request: ${error.message}`
+        `The model provider refused the request (${answered}): it may be too long for the model or use a parameter the model does not support.`
       )
     }
     return new ProblemException(502, 'upstream_error', 'The model provider failed to answer.')

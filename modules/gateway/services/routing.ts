@@ -1,4 +1,6 @@
 import env from '#start/env'
+import logger from '@adonisjs/core/services/logger'
+import { ProblemException } from '#app/http/problem'
 import { backoffMs } from '#app/platform/job_queue'
 import { Gauge, Counter } from 'prom-client'
 import { metricsRegistry } from '#app/observability/metrics'
@@ -94,6 +96,25 @@ export function orderDeployments(strategy: 'priority' | 'weighted', deployments:
   return ordered
 }
 
+/**
+ * The client disconnected mid-request: 499 (nginx's name for it), logged as a
+ * client abort, never as a provider failure or a server error.
+ */
+export class ClientClosedRequest extends ProblemException {
+  constructor() {
+    super(499, 'client_closed_request', 'The client closed the request before the answer.')
+  }
+}
+
+/** Host and port only: a base URL may carry a path, never credentials (refused when stored). */
+function providerHost(baseUrl: string) {
+  try {
+    return new URL(baseUrl).host
+  } catch {
+    return 'invalid URL'
+  }
+}
+
 export class AllDeploymentsFailed extends Error {
   constructor(readonly lastError: UpstreamError | null) {
     super('every deployment failed')
@@ -127,7 +148,19 @@ export async function routeCall<T>(
       } catch (error) {
         const failure =
           error instanceof UpstreamError ? error : new UpstreamError(String(error), 502, true)
-        if (signal.aborted) throw failure
+        // The caller left: not the provider's failure, and nobody is waiting for an answer.
+        if (signal.aborted) throw new ClientClosedRequest()
+        logger.warn(
+          {
+            model: alias,
+            deployment: deployment.id,
+            provider: providerHost(deployment.provider.baseUrl),
+            status: failure.upstreamStatus,
+            code: failure.code ?? (failure.status === 504 ? 'TIMEOUT' : null),
+            attempt: attempt + 1,
+          },
+          'upstream call failed'
+        )
         if (!failure.retryable) throw failure
         breaker.failure(deployment.id)
         lastError = failure
