@@ -230,7 +230,15 @@ const admin = defineApi(
       createdAt: s.dateTime,
       updatedAt: s.dateTime,
     }),
-    GatewayKey: s.object(keyFields),
+    GatewayKey: s.object({
+      ...keyFields,
+      spendThisMonth: optional(
+        s.described(
+          s.array(s.object({ amount: s.number, currency: s.string })),
+          'Per currency, this calendar month (UTC), in minor units; lists and shows carry it'
+        )
+      ),
+    }),
     GatewayKeyWithSecret: s.object({
       ...keyFields,
       secret: { type: 'string', pattern: '^atr_', description: 'Shown once' },
@@ -242,6 +250,10 @@ const admin = defineApi(
       data: s.array(
         s.object({
           group: s.described(s.nullable(s.string), 'Key id, model alias or day'),
+          label: s.described(
+            s.nullable(s.string),
+            'What to show: the key’s name, the alias or the day'
+          ),
           requests: s.integer,
           errors: s.integer,
           promptTokens: s.integer,

@@ -52,11 +52,7 @@ export const gatewayAdmin = {
   listKeys: (actor: TenantActor) => inGatewayTenant(actor, (trx) => keys.list(trx)),
   createKey: (actor: TenantActor, input: KeyInput) =>
     inGatewayTenant(actor, (trx, tenantId) => keys.create(trx, tenantId, input, actor.userId)),
-  showKey: (actor: TenantActor, id: string) =>
-    inGatewayTenant(actor, async (trx) => {
-      const key = await keys.find(trx, id)
-      return key.serialize()
-    }),
+  showKey: (actor: TenantActor, id: string) => inGatewayTenant(actor, (trx) => keys.show(trx, id)),
   updateKey: (actor: TenantActor, id: string, input: Partial<KeyInput>) =>
     inGatewayTenant(actor, (trx) => keys.update(trx, id, input)),
   rotateKey: (actor: TenantActor, id: string, gracePeriodSeconds?: number) =>

@@ -8,6 +8,7 @@ import { notFound } from '#modules/gateway/services/admin_access'
 import { KEYS_CHANNEL } from '#modules/gateway/services/change_feed'
 import { isTenantMember } from '#modules/identity/index'
 import GatewayKey from '#modules/gateway/models/gateway_key'
+import { spendThisMonth } from '#modules/gateway/services/reports'
 
 export const SCOPES = ['chat', 'embeddings', 'models'] as const
 export type Scope = (typeof SCOPES)[number]
@@ -45,7 +46,18 @@ async function announceChange(trx: TransactionClientContract, id: string) {
 export const keys = {
   async list(trx: TransactionClientContract) {
     const list = await GatewayKey.query({ client: trx }).orderBy('id', 'desc')
-    return list.map((key) => key.serialize())
+    const spend = await spendThisMonth(
+      trx,
+      list.map((key) => key.id)
+    )
+    return list.map((key) => ({ ...key.serialize(), spendThisMonth: spend.get(key.id) ?? [] }))
+  },
+
+  /** One key as the admin API shows it, with its spend this month. */
+  async show(trx: TransactionClientContract, id: string) {
+    const key = await this.find(trx, id)
+    const spend = await spendThisMonth(trx, [key.id])
+    return { ...key.serialize(), spendThisMonth: spend.get(key.id) ?? [] }
   },
 
   async find(trx: TransactionClientContract, id: string) {

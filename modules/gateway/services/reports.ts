@@ -2,6 +2,7 @@ import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import type { KeyLimits } from '#modules/gateway/services/keys'
 import { MICRO } from '#modules/gateway/services/quotas'
 import { NO_KEY } from '#modules/gateway/services/usage'
+import GatewayKey from '#modules/gateway/models/gateway_key'
 
 export const tenantLimits = {
   async get(trx: TransactionClientContract, tenantId: string): Promise<KeyLimits> {
@@ -44,10 +45,23 @@ export async function usageReport(
       trx.raw('sum(cost_micro)::bigint AS cost_micro'),
       trx.raw('sum(latency_ms_sum)::bigint AS latency_ms_sum')
     )
+  const keyNames =
+    options.groupBy === 'key'
+      ? await namesOfKeys(
+          trx,
+          rows.map((row) => row.group)
+        )
+      : null
   return rows.map((row) => {
     const requests = Number(row.requests)
+    const group = options.groupBy === 'key' && row.group === NO_KEY ? null : (row.group as string)
     return {
-      group: options.groupBy === 'key' && row.group === NO_KEY ? null : row.group,
+      group,
+      label: keyNames
+        ? group === null
+          ? 'Other modules (no key)'
+          : (keyNames.get(group) ?? 'Deleted key')
+        : group,
       requests,
       errors: Number(row.errors),
       promptTokens: Number(row.prompt_tokens),
@@ -56,4 +70,37 @@ export async function usageReport(
       averageLatencyMs: requests ? Math.round(Number(row.latency_ms_sum) / requests) : 0,
     }
   })
+}
+
+/** Key names for a report's key ids (a dashboard shows names, not uuids). */
+async function namesOfKeys(trx: TransactionClientContract, ids: string[]) {
+  const keys = await GatewayKey.query({ client: trx })
+    .whereIn(
+      'id',
+      ids.filter((id) => id !== NO_KEY)
+    )
+    .select('id', 'name')
+  return new Map(keys.map((key) => [key.id, key.name]))
+}
+
+/**
+ * What each key has spent this calendar month (UTC), per currency, from the
+ * daily rollups: what its monthly budget is measured against.
+ */
+export async function spendThisMonth(trx: TransactionClientContract, keyIds: string[]) {
+  const spend = new Map<string, Array<{ amount: number; currency: string }>>()
+  if (keyIds.length === 0) return spend
+  const rows = await trx
+    .from('gateway_usage_daily')
+    .whereIn('key_id', keyIds)
+    .where('day', '>=', trx.raw(`date_trunc('month', now() AT TIME ZONE 'UTC')::date`))
+    .groupBy('key_id', 'currency')
+    .orderBy('currency')
+    .select('key_id', 'currency', trx.raw('sum(cost_micro)::bigint AS cost_micro'))
+  for (const row of rows) {
+    const entries = spend.get(row.key_id) ?? []
+    entries.push({ amount: Number(row.cost_micro) / MICRO, currency: row.currency })
+    spend.set(row.key_id, entries)
+  }
+  return spend
 }

@@ -187,6 +187,15 @@ test.group('gateway quotas and budgets', (group) => {
       Math.max(...records.map((row) => new Date(row.created_at).getTime())),
       'the last call of the batch'
     )
+    const spent = records.reduce((sum, row) => sum + Number(row.cost_micro), 0) / 1_000_000
+    assert.deepEqual(shown.body().spendThisMonth, [{ amount: spent, currency: 'USD' }])
+    const listed = await client.get('/api/v1/gateway/keys').bearerToken(owner.tokens.accessToken)
+    assert.deepEqual(listed.body().data[0].spendThisMonth, [{ amount: spent, currency: 'USD' }])
+
+    const labelled = await client
+      .get('/api/v1/gateway/usage?groupBy=key')
+      .bearerToken(owner.tokens.accessToken)
+    assert.deepInclude(labelled.body().data[0], { group: key.id, label: shown.body().name })
     assert.deepEqual(
       records.map((row) => row.status),
       [200, 200, 200, 200, 502]
