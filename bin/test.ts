@@ -48,7 +48,10 @@ new Ignitor(APP_ROOT, { importer: IMPORTER })
     })
   })
   .run(() => run())
-  .catch((error) => {
-    process.exitCode = 1
-    prettyPrintError(error)
+  .catch(async (error) => {
+    await prettyPrintError(error)
+    // A spec that fails to load (a syntax error) rejects the run after setup started the
+    // server and opened the pools, and before teardown closes them: without this exit the
+    // run hangs until CI's timeout instead of failing at once.
+    process.exit(1)
   })
