@@ -235,6 +235,7 @@ import { paginate, type PageRequest } from '#app/http/pagination'
 import { events } from '#app/messaging/outbox'
 import { sentFields } from '#app/platform/columns'
 import { isUuid, newId } from '#app/platform/ids'
+import { containsPattern } from '#app/platform/search_text'
 import { inActiveTenant } from '#app/tenancy/active_tenant'
 import { ${n.moduleCamel}Config } from '#modules/${n.module}/config'
 import ${n.resourcePascal} from '#modules/${n.module}/models/${n.resource}'
@@ -245,9 +246,6 @@ export type ${n.resourcePascal}View = ReturnType<${n.resourcePascal}['serialize'
 
 const notFound = () => new ProblemException(404, '${n.resource}_not_found', 'No such ${n.resource}.')
 
-/** Escapes LIKE wildcards so a search for "a_b" matches that text. */
-const likeFragment = (text: string) => text.replace(/[\\\\%_]/g, (character) => \`\\\\\${character}\`)
-
 /**
  * The use cases, each its own short unit of work in the actor's tenant
  * (the policy has decided who may). Queries pass { client: trx }, so
@@ -257,7 +255,7 @@ export const ${n.pluralCamel} = {
   list(actor: TenantActor, filters: PageRequest & { q?: string }) {
     return inActiveTenant(actor, (trx) => {
       const query = ${n.resourcePascal}.query({ client: trx }).where('tenant_id', actor.tenantId)
-      if (filters.q) query.whereILike('title', \`%\${likeFragment(filters.q)}%\`)
+      if (filters.q) query.whereILike('title', containsPattern(filters.q))
       return paginate(query, filters, {}, (${n.resourceCamel}) => ${n.resourceCamel}.serialize())
     })
   },

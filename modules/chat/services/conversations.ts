@@ -5,6 +5,7 @@ import { ProblemException } from '#app/http/problem'
 import { paginate, type PageRequest } from '#app/http/pagination'
 import { sentFields } from '#app/platform/columns'
 import { isUuid, newId } from '#app/platform/ids'
+import { containsPattern } from '#app/platform/search_text'
 import { inActiveTenant } from '#app/tenancy/active_tenant'
 import { chatConfig } from '#modules/chat/config'
 import Conversation from '#modules/chat/models/conversation'
@@ -13,9 +14,6 @@ import Conversation from '#modules/chat/models/conversation'
 export type ConversationView = ReturnType<Conversation['serialize']>
 
 const notFound = () => new ProblemException(404, 'conversation_not_found', 'No such conversation.')
-
-/** Escapes LIKE wildcards so a search for "50%" matches that text. */
-const likeFragment = (text: string) => text.replace(/[\\%_]/g, (character) => `\\${character}`)
 
 /** The caller's conversations only: row-level security scopes the tenant, this the user. */
 function own(trx: TransactionClientContract, actor: TenantActor) {
@@ -43,7 +41,7 @@ export const conversations = {
       if (filters.archived) query.whereNotNull('archived_at')
       else query.whereNull('archived_at')
       if (filters.pinned !== undefined) query.where('pinned', filters.pinned)
-      if (filters.q) query.whereILike('title', `%${likeFragment(filters.q)}%`)
+      if (filters.q) query.whereILike('title', containsPattern(filters.q))
       return paginate(query, filters, {}, (conversation) => conversation.serialize())
     })
   },

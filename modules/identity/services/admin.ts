@@ -5,6 +5,7 @@ import User from '#modules/identity/models/user'
 import { ProblemException } from '#app/http/problem'
 import { paginate, type Page, type PageRequest } from '#app/http/pagination'
 import { isUuid } from '#app/platform/ids'
+import { containsPattern } from '#app/platform/search_text'
 import type { Principal } from '#app/auth/jwt_guard'
 import { recordAudit } from '#modules/identity/services/audit'
 
@@ -21,11 +22,6 @@ function requireSuperadmin(principal: Principal) {
   }
 }
 
-/** Escapes LIKE wildcards so a search for "a_b" matches that text. */
-function likeFragment(text: string) {
-  return text.replace(/[\\%_]/g, (character) => `\\${character}`)
-}
-
 export const admin = {
   async users(
     principal: Principal,
@@ -33,7 +29,7 @@ export const admin = {
   ): Promise<Page<AdminUserView>> {
     requireSuperadmin(principal)
     const query = User.query()
-    if (search.email) query.whereILike('email', `%${likeFragment(search.email.toLowerCase())}%`)
+    if (search.email) query.whereILike('email', containsPattern(search.email.toLowerCase()))
     return paginate(query, search, {}, (user) => user.serialize())
   },
 
