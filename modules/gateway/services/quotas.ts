@@ -3,6 +3,7 @@ import db from '@adonisjs/lucid/services/db'
 import redis from '@adonisjs/redis/services/main'
 import { Counter } from 'prom-client'
 import { redisConfigured } from '#config/redis'
+import { reserveScript } from '#modules/gateway/services/reserve_script'
 import { metricsRegistry } from '#app/observability/metrics'
 import { ProblemException } from '#app/http/problem'
 import type { KeyLimits } from '#modules/gateway/services/keys'
@@ -110,26 +111,6 @@ interface QuotaStore {
   adjust(changes: Array<{ key: string; delta: number; windowEndsAt: number }>): Promise<void>
 }
 
-/** All or nothing in one script: Redis runs it atomically, across every process sharing it. */
-const RESERVE_SCRIPT = `
-local used = {}
-for i = 1, #KEYS do
-  local limit = tonumber(ARGV[(i - 1) * 3 + 1])
-  local amount = tonumber(ARGV[(i - 1) * 3 + 2])
-  local current = tonumber(redis.call('GET', KEYS[i]) or '0')
-  used[i] = current
-  if current + amount > limit then
-    return { i - 1, unpack(used) }
-  end
-end
-for i = 1, #KEYS do
-  local amount = tonumber(ARGV[(i - 1) * 3 + 2])
-  used[i] = redis.call('INCRBY', KEYS[i], amount)
-  redis.call('PEXPIREAT', KEYS[i], tonumber(ARGV[(i - 1) * 3 + 3]))
-end
-return { -1, unpack(used) }
-`
-
 const GRACE_MS = 5 * 60_000
 
 const redisStore: QuotaStore = {
@@ -139,14 +120,11 @@ const redisStore: QuotaStore = {
       counter.amount,
       counter.windowEndsAt + GRACE_MS,
     ])
-    const answer = (await redis
-      .connection()
-      .ioConnection.eval(
-        RESERVE_SCRIPT,
-        counters.length,
-        ...counters.map((counter) => counter.key),
-        ...args
-      )) as number[]
+    const answer = (await reserveScript(redis.connection().ioConnection)(
+      counters.length,
+      ...counters.map((counter) => counter.key),
+      ...args
+    )) as number[]
     const [refused, ...used] = answer.map(Number)
     return { refused, used }
   },
