@@ -814,3 +814,98 @@ export class ChatConversationSchema extends BaseModel {
   @column()
   declare userId: string
 }
+
+export class ChatMessageSchema extends BaseModel {
+  static $columns = ['completionTokens', 'content', 'conversationId', 'createdAt', 'errorCode', 'id', 'model', 'parentId', 'promptTokens', 'role', 'status', 'tenantId', 'updatedAt', 'userId'] as const
+  $columns = ChatMessageSchema.$columns
+  @column()
+  declare completionTokens: number | null
+  @column()
+  declare content: string
+  @column()
+  declare conversationId: string
+  @column.dateTime({ autoCreate: true })
+  declare createdAt: DateTime
+  @column()
+  declare errorCode: string | null
+  @column({ isPrimary: true })
+  declare id: string
+  @column()
+  declare model: string | null
+  @column()
+  declare parentId: string | null
+  @column()
+  declare promptTokens: number | null
+  @column()
+  declare role: string
+  @column()
+  declare status: string
+  @column()
+  declare tenantId: string
+  @column.dateTime({ autoCreate: true, autoUpdate: true })
+  declare updatedAt: DateTime
+  @column()
+  declare userId: string
+}
+
+export class ChatGenerationSchema extends BaseModel {
+  static $columns = ['assistantMessageId', 'attempts', 'cancelRequested', 'clientRequestId', 'conversationId', 'createdAt', 'dueAt', 'errorCode', 'finishedAt', 'id', 'model', 'prompt', 'status', 'tenantId', 'ticket', 'updatedAt', 'userId', 'userMessageId'] as const
+  $columns = ChatGenerationSchema.$columns
+  @column()
+  declare assistantMessageId: string
+  @column()
+  declare attempts: number
+  @column()
+  declare cancelRequested: boolean
+  @column()
+  declare clientRequestId: string
+  @column()
+  declare conversationId: string
+  @column.dateTime({ autoCreate: true })
+  declare createdAt: DateTime
+  @column.dateTime()
+  declare dueAt: DateTime
+  @column()
+  declare errorCode: string | null
+  @column.dateTime()
+  declare finishedAt: DateTime | null
+  @column({ isPrimary: true })
+  declare id: string
+  @column()
+  declare model: string
+  @column()
+  declare prompt: any
+  @column()
+  declare status: string
+  @column()
+  declare tenantId: string
+  @column()
+  declare ticket: any
+  @column.dateTime({ autoCreate: true, autoUpdate: true })
+  declare updatedAt: DateTime
+  @column()
+  declare userId: string
+  @column()
+  declare userMessageId: string
+}
+
+export class ChatQuotaSchema extends BaseModel {
+  static $columns = ['createdAt', 'disabled', 'id', 'messagesPerMinute', 'tenantId', 'tokensPerDay', 'updatedAt', 'userId'] as const
+  $columns = ChatQuotaSchema.$columns
+  @column.dateTime({ autoCreate: true })
+  declare createdAt: DateTime
+  @column()
+  declare disabled: boolean
+  @column({ isPrimary: true })
+  declare id: string
+  @column()
+  declare messagesPerMinute: number | null
+  @column()
+  declare tenantId: string
+  @column()
+  declare tokensPerDay: number | null
+  @column.dateTime({ autoCreate: true, autoUpdate: true })
+  declare updatedAt: DateTime
+  @column()
+  declare userId: string | null
+}

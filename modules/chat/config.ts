@@ -1,7 +1,27 @@
+const optionalNumber = (value: string | undefined) =>
+  value === undefined || value.trim() === '' ? null : Number(value)
+
 /** The chat module's settings, read from the environment once. */
 export const chatConfig = {
   /** Most conversations one user may keep in a tenant (archived ones count). */
   maxConversationsPerUser: Number(process.env.CHAT_MAX_CONVERSATIONS_PER_USER ?? 10_000),
   /** The title of a conversation created without one (generated titles come with replies). */
   defaultTitle: 'New conversation',
+  /** The gateway model alias a message uses when it names none. */
+  defaultModel: process.env.CHAT_DEFAULT_MODEL || 'chat-default',
+  /** The alias that writes titles; empty: the model of the reply. */
+  titleModel: process.env.CHAT_TITLE_MODEL || null,
+  /** Tokens of context a reply may see (system prompt + ancestor chain, estimated). */
+  contextTokens: Number(process.env.CHAT_CONTEXT_TOKENS ?? 8192),
+  /** The longest reply, in tokens (also what each send reserves on the quotas). */
+  maxOutputTokens: Number(process.env.CHAT_MAX_OUTPUT_TOKENS ?? 1024),
+  /** The system prompt when the conversation has no assistant; empty: none. */
+  systemPrompt: process.env.CHAT_SYSTEM_PROMPT || null,
+  /** Generations one process runs at once; more wait queued for a free slot here or elsewhere. */
+  maxConcurrentGenerations: Number(process.env.CHAT_MAX_CONCURRENT_GENERATIONS ?? 256),
+  /** How long a finished generation's events stay replayable (Last-Event-ID), in seconds. */
+  replaySeconds: Number(process.env.CHAT_REPLAY_SECONDS ?? 600),
+  /** Per-user limits when neither the user nor the tenant default sets one; unset: unlimited. */
+  messagesPerMinute: optionalNumber(process.env.CHAT_MESSAGES_PER_MINUTE),
+  tokensPerDay: optionalNumber(process.env.CHAT_TOKENS_PER_DAY),
 } as const

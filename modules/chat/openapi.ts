@@ -1,11 +1,68 @@
 import { defineApi, ref, schema as s } from '#app/openapi/define'
 import {
+  activeLeafValidator,
   createConversationValidator,
+  forkValidator,
   listConversationsValidator,
+  quotaValidator,
+  regenerateValidator,
+  sendMessageValidator,
   updateConversationValidator,
 } from '#modules/chat/validators/conversations'
 
 const missing = { 404: 'conversation_not_found (also someone else’s, or another tenant’s)' }
+const missingMessage = {
+  404: 'conversation_not_found or message_not_found (someone else’s are the same 404)',
+}
+const missingGeneration = { 404: 'generation_not_found (also someone else’s)' }
+const refusals = {
+  403: 'chat_disabled (an admin turned chat off for you), model_not_allowed',
+  409: 'generation_in_progress: the reply you follow is still being written',
+  422: 'validation_failed, parent_not_a_reply, not_a_reply',
+  429: 'rate_limit_exceeded: your messages per minute or tokens per day (Retry-After, and what is left in the detail)',
+  502: 'upstream_* : the model provider failed before anything was accepted',
+  503: 'chat_not_configured: no gateway model with the default alias (CHAT_DEFAULT_MODEL)',
+}
+const acceptedOrStream = {
+  202: {
+    description:
+      'The question and the reply’s ids at once; the reply is generated in the background. With Accept: text/event-stream, the reply’s events in this response instead (as GET /chat/generations/{id}/stream).',
+    content: {
+      'application/json': { schema: ref('ChatAccepted') },
+      'text/event-stream': { schema: s.string },
+    },
+  },
+}
+const limitState = s.object({
+  limit: s.nullable(s.integer),
+  used: s.integer,
+  remaining: s.nullable(s.integer),
+  resetsAt: s.nullable(s.dateTime),
+})
+const quota = s.object({
+  userId: s.nullable(s.uuid),
+  messagesPerMinute: s.nullable(s.integer),
+  tokensPerDay: s.nullable(s.integer),
+  disabled: s.boolean,
+})
+
+const message = s.object({
+  id: s.uuid,
+  conversationId: s.uuid,
+  parentId: s.described(s.nullable(s.uuid), 'The message this one follows; null for a first one'),
+  role: s.enum(['user', 'assistant']),
+  content: s.string,
+  status: s.described(
+    s.enum(['complete', 'generating', 'cancelled', 'failed']),
+    'cancelled and failed replies keep the text written before they stopped'
+  ),
+  model: s.nullable(s.string),
+  promptTokens: s.nullable(s.integer),
+  completionTokens: s.nullable(s.integer),
+  errorCode: s.nullable(s.string),
+  createdAt: s.dateTime,
+  updatedAt: s.dateTime,
+})
 
 export default defineApi(
   { name: 'chat', description: 'LLM conversations of each member (see docs/chat.md)' },
@@ -42,6 +99,113 @@ export default defineApi(
       ok: { 204: null },
       errors: missing,
     },
+    'GET /api/v1/chat/conversations/{id}/messages': {
+      id: 'chatActivePath',
+      summary: 'The branch shown: first message to the active leaf, each with its siblings’ ids',
+      ok: { 200: ref('ChatPath') },
+      errors: missing,
+    },
+    'GET /api/v1/chat/conversations/{id}/tree': {
+      id: 'chatTree',
+      summary: 'Every message of every branch, oldest first',
+      ok: { 200: ref('ChatTree') },
+      errors: missing,
+    },
+    'POST /api/v1/chat/conversations/{id}/messages': {
+      id: 'chatSend',
+      summary:
+        'Ask: stores the question and starts the reply (same clientRequestId again: the same ids, one reply)',
+      body: sendMessageValidator,
+      ok: acceptedOrStream,
+      errors: { ...missingMessage, ...refusals },
+    },
+    'POST /api/v1/chat/conversations/{id}/messages/{messageId}/regenerate': {
+      id: 'chatRegenerate',
+      summary: 'Another reply to the same question, as a sibling of this one',
+      body: regenerateValidator,
+      ok: acceptedOrStream,
+      errors: { ...missingMessage, ...refusals },
+    },
+    'PUT /api/v1/chat/conversations/{id}/active-leaf': {
+      id: 'chatSetActiveLeaf',
+      summary: 'Choose the branch every client shows (a message, or the newest leaf under it)',
+      body: activeLeafValidator,
+      ok: { 200: ref('ChatConversation') },
+      errors: missingMessage,
+    },
+    'POST /api/v1/chat/conversations/{id}/fork': {
+      id: 'chatFork',
+      summary: 'A new conversation holding this message’s ancestor chain only',
+      body: forkValidator,
+      ok: { 201: ref('ChatConversation') },
+      errors: {
+        ...missingMessage,
+        409: 'conversation_limit_reached, message_generating',
+      },
+    },
+    'GET /api/v1/chat/generations/{id}': {
+      id: 'chatShowGeneration',
+      summary: 'A reply’s generation: queued, running, completed, cancelled or failed',
+      ok: { 200: ref('ChatGeneration') },
+      errors: missingGeneration,
+    },
+    'GET /api/v1/chat/generations/{id}/stream': {
+      id: 'chatStreamGeneration',
+      summary:
+        'Server-sent events: message.created, delta, usage, title, error, done; send Last-Event-ID to resume',
+      ok: {
+        200: {
+          description:
+            'An event stream; every event has an id, and reconnecting with Last-Event-ID replays what came after it',
+          content: { 'text/event-stream': { schema: s.string } },
+        },
+      },
+      errors: missingGeneration,
+    },
+    'POST /api/v1/chat/generations/{id}/cancel': {
+      id: 'chatCancelGeneration',
+      summary: 'Stop writing the reply; what it wrote stays, marked cancelled',
+      ok: { 202: ref('ChatGeneration') },
+      errors: missingGeneration,
+    },
+    'GET /api/v1/chat/me/quota': {
+      id: 'chatMyQuota',
+      summary: 'Your chat limits in this tenant and what is left of them now',
+      ok: {
+        200: s.object({
+          disabled: s.boolean,
+          messagesPerMinute: limitState,
+          tokensPerDay: limitState,
+        }),
+      },
+    },
+    'GET /api/v1/chat/admin/quotas': {
+      id: 'chatListQuotas',
+      summary: 'The tenant’s default chat limits and each user’s override (owners and admins)',
+      ok: {
+        200: s.object({
+          default: quota,
+          environment: s.object({
+            messagesPerMinute: s.nullable(s.integer),
+            tokensPerDay: s.nullable(s.integer),
+          }),
+          users: s.array(quota),
+        }),
+      },
+    },
+    'PUT /api/v1/chat/admin/quotas/default': {
+      id: 'chatSetDefaultQuota',
+      summary: 'Set the tenant’s default limits (null: the environment’s)',
+      body: quotaValidator,
+      ok: { 200: quota },
+    },
+    'PUT /api/v1/chat/admin/quotas/users/{userId}': {
+      id: 'chatSetUserQuota',
+      summary: 'Set a member’s own limits (null: the tenant default) or turn chat off for them',
+      body: quotaValidator,
+      ok: { 200: quota },
+      errors: { 404: 'member_not_found' },
+    },
   },
   {
     ChatConversation: s.object({
@@ -56,6 +220,40 @@ export default defineApi(
       ),
       createdAt: s.dateTime,
       updatedAt: s.dateTime,
+    }),
+    ChatMessage: message,
+    ChatPath: s.object({
+      activeLeafId: s.nullable(s.uuid),
+      data: s.array({
+        ...message,
+        properties: {
+          ...(message.properties as Record<string, unknown>),
+          siblingIds: s.described(
+            s.array(s.uuid),
+            'This message and its siblings (other versions), oldest first'
+          ),
+        },
+        required: [...(message.required as string[]), 'siblingIds'],
+      }),
+    }),
+    ChatTree: s.object({ activeLeafId: s.nullable(s.uuid), data: s.array(message) }),
+    ChatGeneration: s.object({
+      id: s.uuid,
+      conversationId: s.uuid,
+      clientRequestId: s.string,
+      userMessageId: s.uuid,
+      assistantMessageId: s.uuid,
+      model: s.string,
+      status: s.enum(['queued', 'running', 'completed', 'cancelled', 'failed']),
+      errorCode: s.nullable(s.string),
+      finishedAt: s.nullable(s.dateTime),
+      createdAt: s.dateTime,
+      updatedAt: s.dateTime,
+    }),
+    ChatAccepted: s.object({
+      userMessage: ref('ChatMessage'),
+      assistantMessage: ref('ChatMessage'),
+      generation: ref('ChatGeneration'),
     }),
   }
 )

@@ -2,6 +2,9 @@ import router from '@adonisjs/core/services/router'
 import { middleware } from '#start/kernel'
 
 const ConversationsController = () => import('#modules/chat/controllers/conversations_controller')
+const MessagesController = () => import('#modules/chat/controllers/messages_controller')
+const GenerationsController = () => import('#modules/chat/controllers/generations_controller')
+const QuotasController = () => import('#modules/chat/controllers/quotas_controller')
 
 /** /api/v1/chat/… for signed-in members of the active tenant. */
 export default function chatRoutes() {
@@ -12,6 +15,25 @@ export default function chatRoutes() {
       router.get('/conversations/:id', [ConversationsController, 'show'])
       router.patch('/conversations/:id', [ConversationsController, 'update'])
       router.delete('/conversations/:id', [ConversationsController, 'destroy'])
+
+      router.get('/conversations/:id/messages', [MessagesController, 'index'])
+      router.post('/conversations/:id/messages', [MessagesController, 'store'])
+      router.get('/conversations/:id/tree', [MessagesController, 'tree'])
+      router.put('/conversations/:id/active-leaf', [MessagesController, 'activeLeaf'])
+      router.post('/conversations/:id/fork', [MessagesController, 'fork'])
+      router.post('/conversations/:id/messages/:messageId/regenerate', [
+        MessagesController,
+        'regenerate',
+      ])
+
+      router.get('/generations/:id', [GenerationsController, 'show'])
+      router.get('/generations/:id/stream', [GenerationsController, 'stream'])
+      router.post('/generations/:id/cancel', [GenerationsController, 'cancel'])
+
+      router.get('/me/quota', [QuotasController, 'mine'])
+      router.get('/admin/quotas', [QuotasController, 'index'])
+      router.put('/admin/quotas/default', [QuotasController, 'updateDefault'])
+      router.put('/admin/quotas/users/:userId', [QuotasController, 'updateUser'])
     })
     .prefix('/chat')
     .use(middleware.auth())

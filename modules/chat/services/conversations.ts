@@ -22,7 +22,12 @@ function own(trx: TransactionClientContract, actor: TenantActor) {
     .where('user_id', actor.userId)
 }
 
-async function find(trx: TransactionClientContract, actor: TenantActor, id: string) {
+/** One of the caller's conversations, or the 404 a missing one gets. */
+export async function findOwnConversation(
+  trx: TransactionClientContract,
+  actor: TenantActor,
+  id: string
+) {
   if (!isUuid(id)) throw notFound()
   const conversation = await own(trx, actor).where('id', id).first()
   if (!conversation) throw notFound()
@@ -47,11 +52,16 @@ export const conversations = {
   },
 
   async show(actor: TenantActor, id: string) {
-    const conversation = await inActiveTenant(actor, (trx) => find(trx, actor, id))
+    const conversation = await inActiveTenant(actor, (trx) => findOwnConversation(trx, actor, id))
     return conversation.serialize()
   },
 
-  async create(actor: TenantActor, input: { title?: string }) {
+  /** `fill` runs in the same unit of work, e.g. to copy a fork's messages in. */
+  async create(
+    actor: TenantActor,
+    input: { title?: string },
+    fill?: (trx: TransactionClientContract, conversation: Conversation) => Promise<void>
+  ) {
     const conversation = await inActiveTenant(actor, async (trx, tenantId) => {
       // One creation at a time per user, so two at once cannot both pass the cap.
       await trx.rawQuery('SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', [
@@ -65,7 +75,7 @@ export const conversations = {
           `You keep ${chatConfig.maxConversationsPerUser} conversations, the most allowed; delete some first.`
         )
       }
-      return Conversation.create(
+      const created = await Conversation.create(
         {
           id: newId(),
           tenantId,
@@ -77,6 +87,8 @@ export const conversations = {
         },
         { client: trx }
       )
+      await fill?.(trx, created)
+      return created
     })
     return conversation.serialize()
   },
@@ -87,7 +99,7 @@ export const conversations = {
     input: { title?: string; pinned?: boolean; archived?: boolean }
   ) {
     const conversation = await inActiveTenant(actor, async (trx) => {
-      const found = await find(trx, actor, id)
+      const found = await findOwnConversation(trx, actor, id)
       found.merge(sentFields({ title: input.title, pinned: input.pinned }))
       // Archiving twice keeps the first time.
       if (input.archived === true) found.archivedAt ??= DateTime.now()
@@ -99,7 +111,7 @@ export const conversations = {
 
   remove(actor: TenantActor, id: string) {
     return inActiveTenant(actor, async (trx) => {
-      const found = await find(trx, actor, id)
+      const found = await findOwnConversation(trx, actor, id)
       await found.useTransaction(trx).delete()
     })
   },

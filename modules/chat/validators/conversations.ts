@@ -26,3 +26,41 @@ export const listConversationsValidator = vine.compile(
     ...pageFields,
   })
 )
+
+const clientRequestId = vine
+  .string()
+  .trim()
+  .minLength(1)
+  .maxLength(100)
+  .regex(/^[\w.:-]+$/)
+const modelAlias = vine.string().trim().minLength(1).maxLength(100)
+
+/** A question; the client's own id for the request makes retries safe. */
+export const sendMessageValidator = vine.compile(
+  vine.object({
+    content: vine.string().trim().minLength(1).maxLength(32_000),
+    /** The reply this question follows; null starts again from the top; absent: the active leaf. */
+    parentId: vine.string().uuid().nullable().optional(),
+    model: modelAlias.clone().optional(),
+    clientRequestId,
+  })
+)
+
+export const regenerateValidator = vine.compile(
+  vine.object({ model: modelAlias.clone().optional(), clientRequestId: clientRequestId.clone() })
+)
+
+export const activeLeafValidator = vine.compile(vine.object({ messageId: vine.string().uuid() }))
+
+export const forkValidator = vine.compile(vine.object({ fromMessageId: vine.string().uuid() }))
+
+const limit = (max: number) => vine.number().withoutDecimals().min(0).max(max).nullable().optional()
+
+/** A tenant default or a user's override; null inherits (the default, then the environment). */
+export const quotaValidator = vine.compile(
+  vine.object({
+    messagesPerMinute: limit(100_000),
+    tokensPerDay: limit(1_000_000_000_000),
+    disabled: vine.boolean().optional(),
+  })
+)

@@ -22,6 +22,8 @@ export interface Caller {
   allowedModels?: string[] | null
   /** The key's own quotas (the tenant's come with the model). */
   limits?: KeyLimits
+  /** The user's own quotas (chat's per-user limits), counted on the user's counters in every process. */
+  userLimits?: KeyLimits
 }
 
 export interface ResolvedModel {

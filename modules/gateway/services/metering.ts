@@ -29,6 +29,10 @@ export function costMicro(model: ResolvedModel, promptTokens: number, completion
   )
 }
 
+/** A user's counters are per tenant: their quota in one tenant says nothing of another. */
+export const userScopeId = (caller: { tenantId: string; userId?: string | null }) =>
+  `${caller.tenantId}:${caller.userId}`
+
 /** Reserves the estimate on the key's and the tenant's counters, or throws the 429. */
 export function admit(
   caller: Caller,
@@ -40,6 +44,8 @@ export function admit(
   ]
   if (caller.keyId)
     scopes.push({ scope: 'key' as const, id: caller.keyId, limits: caller.limits ?? {} })
+  if (caller.userId && caller.userLimits)
+    scopes.push({ scope: 'user' as const, id: userScopeId(caller), limits: caller.userLimits })
   return quotas.reserve(
     countersFor(scopes, {
       tokens: estimate.promptTokens + estimate.maxOutput,

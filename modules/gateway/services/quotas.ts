@@ -21,10 +21,19 @@ export type Dimension = 'requests' | 'tokens' | 'tokensPerDay' | 'spend'
 
 export interface Limits extends KeyLimits {}
 
+/** Whose counter: an API key's, a user's (chat's per-user quotas) or the whole tenant's. */
+export type QuotaScope = 'key' | 'user' | 'tenant'
+
+const SCOPE_NAMES: Record<QuotaScope, string> = {
+  key: 'this key',
+  user: 'your own quota',
+  tenant: 'this tenant',
+}
+
 interface CounterSpec {
   key: string
   dimension: Dimension
-  scope: 'key' | 'tenant'
+  scope: QuotaScope
   limit: number
   amount: number
   windowEndsAt: number
@@ -60,7 +69,7 @@ function windows(now: number) {
 
 /** The counters a request touches: one per limited dimension, for the key and for the tenant. */
 export function countersFor(
-  scopes: Array<{ scope: 'key' | 'tenant'; id: string; limits: Limits }>,
+  scopes: Array<{ scope: QuotaScope; id: string; limits: Limits }>,
   estimate: { tokens: number; costMicro: number },
   now = clock.now()
 ): CounterSpec[] {
@@ -108,6 +117,8 @@ interface StoreAnswer {
 
 interface QuotaStore {
   reserve(counters: CounterSpec[]): Promise<StoreAnswer>
+  /** Each counter's value now (0 when it does not exist). */
+  peek(keys: string[]): Promise<number[]>
   adjust(changes: Array<{ key: string; delta: number; windowEndsAt: number }>): Promise<void>
 }
 
@@ -127,6 +138,10 @@ const redisStore: QuotaStore = {
     )) as number[]
     const [refused, ...used] = answer.map(Number)
     return { refused, used }
+  },
+  async peek(keys) {
+    const values = await redis.connection().ioConnection.mget(...keys)
+    return values.map((value) => Number(value ?? 0))
   },
   async adjust(changes) {
     const pipeline = redis.connection().ioConnection.pipeline()
@@ -152,6 +167,10 @@ const postgresStore: QuotaStore = {
     )
     const [refused, ...used] = (rows[0].answer as Array<string | number>).map(Number)
     return { refused, used }
+  },
+  async peek(keys) {
+    const rows = await db.from('gateway_quota_counters').whereIn('key', keys).select('key', 'used')
+    return keys.map((key) => Number(rows.find((row) => row.key === key)?.used ?? 0))
   },
   async adjust(changes) {
     const real = changes.filter((change) => change.delta !== 0)
@@ -225,10 +244,11 @@ export const quotas = {
       const retryAfterMs = Math.max(1, counter.windowEndsAt - now)
       const retryAfter = Math.ceil(retryAfterMs / 1000)
       const { code, message } = REFUSALS[counter.dimension]
+      const left = Math.max(0, counter.limit - used[refused])
       throw new ProblemException(
         429,
         code,
-        `${message} (${counter.scope === 'key' ? 'this key' : 'this tenant'}).`,
+        `${message} (${SCOPE_NAMES[counter.scope]}): ${left} of ${counter.limit} left, try again in ${retryAfter} s.`,
         undefined,
         // retry-after-ms too: OpenAI's SDKs prefer it, and wait exactly until the window turns.
         { ...headers, 'retry-after': String(retryAfter), 'retry-after-ms': String(retryAfterMs) }
@@ -247,5 +267,29 @@ export const quotas = {
         delta: (counter.dimension === 'spend' ? actual.costMicro : actual.tokens) - counter.amount,
       }))
     await store().adjust(changes)
+  },
+
+  /** Where each counter stands, without reserving anything (for “how much is left” views). */
+  async peek(counters: CounterSpec[], now = clock.now()) {
+    const used = counters.length ? await store().peek(counters.map((counter) => counter.key)) : []
+    return counters.map((counter, index) => ({
+      dimension: counter.dimension,
+      limit: counter.limit,
+      used: used[index],
+      remaining: Math.max(0, counter.limit - used[index]),
+      resetsAt: new Date(counter.windowEndsAt).toISOString(),
+      resetsInMs: Math.max(0, counter.windowEndsAt - now),
+    }))
+  },
+
+  /** Gives everything back, the request counter included: for a reservation whose call never happened. */
+  async release(reservation: Reservation) {
+    await store().adjust(
+      reservation.counters.map((counter) => ({
+        key: counter.key,
+        windowEndsAt: counter.windowEndsAt,
+        delta: -counter.amount,
+      }))
+    )
   },
 }

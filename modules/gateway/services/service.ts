@@ -17,11 +17,30 @@ import {
   finish,
   type Outcome,
 } from '#modules/gateway/services/metering'
+import { countersFor, quotas, type Reservation } from '#modules/gateway/services/quotas'
+import { userScopeId } from '#modules/gateway/services/metering'
+import type { KeyLimits } from '#modules/gateway/services/keys'
 import type { ChatParams, Usage } from '#modules/gateway/services/upstreams'
 
 export interface CallOptions {
   signal?: AbortSignal
   requestId?: string | null
+  /**
+   * Quota already reserved by `gateway.reserve` (e.g. when a request was
+   * accepted and the call runs later in the background, maybe in another
+   * process): the call uses it instead of reserving again.
+   */
+  ticket?: Ticket
+}
+
+/**
+ * A reservation made ahead of a call: plain data, so it can be stored with
+ * background work and used by whichever process runs the call. Use it once,
+ * or `release` it when the call will not happen.
+ */
+export interface Ticket {
+  alias: string
+  reservation: Reservation
 }
 
 export interface Metered<T> {
@@ -42,11 +61,20 @@ const statusOf = (error: unknown) => (error instanceof ProblemException ? error.
 async function prepare(
   caller: Caller,
   alias: string,
-  estimate: { promptTokens: number; maxOutput: number }
+  estimate: { promptTokens: number; maxOutput: number },
+  ticket?: Ticket
 ) {
   const started = performance.now()
-  const model = await resolveModel(caller, alias)
-  const reservation = await admit(caller, model, estimate)
+  if (ticket && ticket.alias !== alias) throw new Error('A ticket is for the model it was made for')
+  let model
+  try {
+    model = await resolveModel(caller, alias)
+  } catch (error) {
+    // The model went away after the ticket was made: nothing will be used.
+    if (ticket) await quotas.release(ticket.reservation)
+    throw error
+  }
+  const reservation = ticket?.reservation ?? (await admit(caller, model, estimate))
   const timing: CallTiming = { upstreamMs: 0 }
   const outcome = (
     kind: Outcome['kind'],
@@ -71,6 +99,37 @@ async function prepare(
 
 export const gateway = {
   listModels,
+
+  /**
+   * Reserves what a chat call will need (the prompt's estimate and its
+   * max_tokens, or the default reserve) on every limited counter, now: throws
+   * the 429 problem when a quota is spent, or 404/403 for the model. The
+   * ticket is then passed to `chatStream`, which settles it to real usage.
+   */
+  async reserve(caller: Caller, request: ChatParams & { model: string }): Promise<Ticket> {
+    const { model: alias, ...params } = request
+    const model = await resolveModel(caller, alias)
+    const reservation = await admit(caller, model, {
+      promptTokens: estimatePrompt(params.messages),
+      maxOutput: params.max_completion_tokens ?? params.max_tokens ?? DEFAULT_OUTPUT_RESERVE,
+    })
+    return { alias, reservation }
+  },
+
+  /**
+   * Where a user's own counters stand in this tenant (limit, used, remaining,
+   * reset) for the limits given; nothing is reserved.
+   */
+  userQuota(caller: { tenantId: string; userId: string }, limits: KeyLimits) {
+    return quotas.peek(
+      countersFor([{ scope: 'user', id: userScopeId(caller), limits }], { tokens: 0, costMicro: 0 })
+    )
+  },
+
+  /** Gives a ticket's reservation back whole (the call never happened). */
+  release(ticket: Ticket) {
+    return quotas.release(ticket.reservation)
+  },
 
   async chat(
     caller: Caller,
@@ -128,10 +187,15 @@ export const gateway = {
   ): Promise<Metered<AsyncGenerator<ChatCompletionChunk>>> {
     const { model: alias, ...params } = request
     const promptEstimate = estimatePrompt(params.messages)
-    const call = await prepare(caller, alias, {
-      promptTokens: promptEstimate,
-      maxOutput: params.max_completion_tokens ?? params.max_tokens ?? DEFAULT_OUTPUT_RESERVE,
-    })
+    const call = await prepare(
+      caller,
+      alias,
+      {
+        promptTokens: promptEstimate,
+        maxOutput: params.max_completion_tokens ?? params.max_tokens ?? DEFAULT_OUTPUT_RESERVE,
+      },
+      options.ticket
+    )
     const signal = options.signal ?? new AbortController().signal
     let opened
     try {

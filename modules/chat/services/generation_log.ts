@@ -1,0 +1,227 @@
+import logger from '@adonisjs/core/services/logger'
+import redis from '@adonisjs/redis/services/main'
+import { redisConfigured } from '#config/redis'
+import { chatConfig } from '#modules/chat/config'
+
+/*
+| Every event a generation emits, numbered from 1, kept while it runs and
+| for CHAT_REPLAY_SECONDS after: a stream that reconnects with Last-Event-ID
+| gets what it missed from here, then the live events. With Redis the log is
+| shared by every process (a list per generation for the past, a channel for
+| what comes next), so the reply can be generated in one process and read in
+| another; without Redis it lives in this process's memory.
+*/
+
+export type GenerationEventName = 'message.created' | 'delta' | 'usage' | 'title' | 'done' | 'error'
+
+export interface GenerationEvent {
+  seq: number
+  event: GenerationEventName
+  data: Record<string, unknown>
+}
+
+/** The events after which nothing more comes. */
+export const isTerminal = (event: GenerationEvent) => event.event === 'done'
+
+export interface LogStore {
+  /** Appends in order (one writer per generation) and tells the followers. */
+  append(id: string, events: GenerationEvent[], options?: { finished?: boolean }): Promise<void>
+  /** The events after `afterSeq`, or null when the log is unknown here (expired, or another process's). */
+  read(id: string, afterSeq: number): Promise<GenerationEvent[] | null>
+  /** Live events as they are appended; resolves once listening. Returns the unsubscribe. */
+  listen(id: string, onEvent: (event: GenerationEvent) => void): Promise<() => void>
+  /** Closes what the store opened (its subscriber connection). */
+  close(): Promise<void>
+}
+
+/** This process's memory: enough for one process; logs expire after the replay window. */
+export function memoryLogStore(): LogStore & { size(): number } {
+  const logs = new Map<
+    string,
+    { events: GenerationEvent[]; listeners: Set<(e: GenerationEvent) => void> }
+  >()
+  const entry = (id: string) => {
+    let log = logs.get(id)
+    if (!log) {
+      log = { events: [], listeners: new Set() }
+      logs.set(id, log)
+    }
+    return log
+  }
+  return {
+    async append(id, events, options = {}) {
+      const log = entry(id)
+      for (const event of events) {
+        log.events.push(event)
+        for (const listener of log.listeners) listener(event)
+      }
+      if (options.finished) {
+        setTimeout(() => logs.delete(id), chatConfig.replaySeconds * 1000).unref()
+      }
+    },
+    async read(id, afterSeq) {
+      const log = logs.get(id)
+      if (!log || log.events.length === 0) return null
+      return log.events.filter((event) => event.seq > afterSeq)
+    },
+    async listen(id, onEvent) {
+      const log = entry(id)
+      log.listeners.add(onEvent)
+      return () => {
+        log.listeners.delete(onEvent)
+        if (log.listeners.size === 0 && log.events.length === 0) logs.delete(id)
+      }
+    },
+    size: () => logs.size,
+    async close() {},
+  }
+}
+
+const RUNNING_TTL_SECONDS = 3600
+
+/**
+ * Redis: RPUSH to `chat:gen:<id>` and PUBLISH on the same name in one
+ * MULTI, so the list and the channel never disagree on order. A follower
+ * subscribes first and reads the list second; an event seen both ways is
+ * dropped by its number. One subscriber connection per process serves every
+ * stream it follows.
+ */
+type IoRedis = ReturnType<typeof redis.connection>['ioConnection']
+
+export function redisLogStore(): LogStore {
+  let subscriber: IoRedis | undefined
+  const listeners = new Map<string, Set<(event: GenerationEvent) => void>>()
+  const keyOf = (id: string) => `chat:gen:${id}`
+
+  const connection = () => {
+    if (!subscriber) {
+      const created: IoRedis = redis.connection().ioConnection.duplicate()
+      subscriber = created
+      created.on('error', (error: Error) =>
+        logger.warn({ err: error }, 'chat stream subscriber: Redis error')
+      )
+      created.on('message', (channel: string, payload: string) => {
+        const handlers = listeners.get(channel)
+        if (!handlers) return
+        const event = JSON.parse(payload) as GenerationEvent
+        for (const handler of handlers) handler(event)
+      })
+    }
+    return subscriber
+  }
+
+  return {
+    async append(id, events, options = {}) {
+      const client = redis.connection().ioConnection
+      const multi = client.multi()
+      const payloads = events.map((event) => JSON.stringify(event))
+      multi.rpush(keyOf(id), ...payloads)
+      multi.expire(keyOf(id), options.finished ? chatConfig.replaySeconds : RUNNING_TTL_SECONDS)
+      // keyPrefix does not apply to channels: name it with the prefixed key, so test runs stay apart.
+      for (const payload of payloads) multi.publish(channelOf(client, id), payload)
+      await multi.exec()
+    },
+    async read(id, afterSeq) {
+      const raw = await redis.connection().ioConnection.lrange(keyOf(id), 0, -1)
+      if (raw.length === 0) return null
+      return raw
+        .map((payload) => JSON.parse(payload) as GenerationEvent)
+        .filter((event) => event.seq > afterSeq)
+    },
+    async listen(id, onEvent) {
+      const channel = channelOf(redis.connection().ioConnection, id)
+      let handlers = listeners.get(channel)
+      if (!handlers) {
+        handlers = new Set()
+        listeners.set(channel, handlers)
+      }
+      const own = handlers
+      own.add(onEvent)
+      if (own.size === 1) await connection().subscribe(channel)
+      return () => {
+        own.delete(onEvent)
+        if (own.size === 0) {
+          listeners.delete(channel)
+          void subscriber?.unsubscribe(channel).catch(() => {})
+        }
+      }
+    },
+    async close() {
+      const open = subscriber
+      subscriber = undefined
+      listeners.clear()
+      await open?.quit().catch(() => open.disconnect())
+    },
+  }
+
+  function channelOf(client: IoRedis, id: string) {
+    return `${client.options.keyPrefix ?? ''}${keyOf(id)}`
+  }
+}
+
+let store: LogStore | undefined
+
+/** Closes the process's log store, if one was opened (at shutdown). */
+export async function closeGenerationLog() {
+  const open = store
+  store = undefined
+  await open?.close()
+}
+
+/** Redis when configured (shared by every process), this process's memory otherwise. */
+export function generationLog(): LogStore {
+  store ??= redisConfigured() ? redisLogStore() : memoryLogStore()
+  return store
+}
+
+/**
+ * The events after `afterSeq`, then live ones, in order and each once, until
+ * the terminal one or until `signal` aborts. Yields null after `idleMs`
+ * without an event, so the caller can look at the database (the log may live
+ * in another process, or be gone) and decide whether to go on.
+ */
+export async function* follow(
+  log: LogStore,
+  id: string,
+  afterSeq: number,
+  signal: AbortSignal,
+  idleMs = 2000
+): AsyncGenerator<GenerationEvent | null> {
+  const pending: GenerationEvent[] = []
+  let wake: (() => void) | undefined
+  const stop = await log.listen(id, (event) => {
+    pending.push(event)
+    wake?.()
+  })
+  const onAbort = () => wake?.()
+  signal.addEventListener('abort', onAbort)
+  try {
+    let last = afterSeq
+    pending.unshift(...((await log.read(id, afterSeq)) ?? []))
+    while (!signal.aborted) {
+      if (pending.length === 0) {
+        const woken = await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(false), idleMs)
+          wake = () => {
+            clearTimeout(timer)
+            resolve(true)
+          }
+        })
+        wake = undefined
+        if (!woken) yield null
+        continue
+      }
+      // Past events come first, and anything heard live meanwhile may repeat them: numbers decide.
+      pending.sort((a, b) => a.seq - b.seq)
+      for (const event of pending.splice(0)) {
+        if (event.seq <= last) continue
+        last = event.seq
+        yield event
+        if (isTerminal(event)) return
+      }
+    }
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+    stop()
+  }
+}

@@ -1,0 +1,393 @@
+import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
+import logger from '@adonisjs/core/services/logger'
+import type { TenantActor } from '#app/auth/policies'
+import { ProblemException } from '#app/http/problem'
+import type { SseStream } from '#app/http/sse'
+import { isUuid, newId } from '#app/platform/ids'
+import { inActiveTenant } from '#app/tenancy/active_tenant'
+import { gateway, type ChatParams, type Ticket } from '#modules/gateway/index'
+import { chatConfig } from '#modules/chat/config'
+import type Conversation from '#modules/chat/models/conversation'
+import Generation from '#modules/chat/models/generation'
+import Message from '#modules/chat/models/message'
+import { findOwnConversation } from '#modules/chat/services/conversations'
+import { follow, generationLog } from '#modules/chat/services/generation_log'
+import { ancestorChain, findMessage } from '#modules/chat/services/messages'
+import { assertChatEnabled, gatewayLimits, limitsFor } from '#modules/chat/services/quotas'
+import {
+  CANCELS_CHANNEL,
+  GENERATIONS_CHANNEL,
+  generationRunner,
+  runsGenerationsHere,
+} from '#modules/chat/services/runner'
+
+export type GenerationView = ReturnType<Generation['serialize']>
+
+export interface Accepted {
+  userMessage: ReturnType<Message['serialize']>
+  assistantMessage: ReturnType<Message['serialize']>
+  generation: GenerationView
+}
+
+const generationNotFound = () =>
+  new ProblemException(404, 'generation_not_found', 'No such generation.')
+
+/** A cheap estimate (≈4 characters a token, plus framing), as the gateway reserves by. */
+const estimate = (text: string) => 4 + Math.ceil(text.length / 4)
+
+/**
+ * The prompt for a reply: the system prompt, then the ancestor chain, the
+ * oldest messages dropped first when it would not fit the context budget
+ * (CHAT_CONTEXT_TOKENS minus the reply's CHAT_MAX_OUTPUT_TOKENS). The
+ * question itself is always kept.
+ */
+export function buildPrompt(chain: Array<Pick<Message, 'role' | 'content' | 'status'>>) {
+  const system = chatConfig.systemPrompt
+  let budget =
+    chatConfig.contextTokens - chatConfig.maxOutputTokens - (system ? estimate(system) : 0)
+  const kept: ChatParams['messages'] = []
+  for (let index = chain.length - 1; index >= 0; index--) {
+    const message = chain[index]
+    // A failed reply with nothing in it says nothing to the model.
+    if (message.role === 'assistant' && message.content === '') continue
+    const cost = estimate(message.content)
+    if (kept.length > 0 && cost > budget) break
+    budget -= cost
+    kept.unshift({ role: message.role, content: message.content })
+  }
+  return system ? [{ role: 'system' as const, content: system }, ...kept] : kept
+}
+
+function accepted(generation: Generation, question: Message, reply: Message): Accepted {
+  return {
+    userMessage: question.serialize(),
+    assistantMessage: reply.serialize(),
+    generation: generation.serialize(),
+  }
+}
+
+async function existing(trx: TransactionClientContract, actor: TenantActor, requestId: string) {
+  const generation = await Generation.query({ client: trx })
+    .where('user_id', actor.userId)
+    .where('client_request_id', requestId)
+    .first()
+  if (!generation) return null
+  const [question, reply] = await Promise.all([
+    Message.query({ client: trx }).where('id', generation.userMessageId).firstOrFail(),
+    Message.query({ client: trx }).where('id', generation.assistantMessageId).firstOrFail(),
+  ])
+  return accepted(generation, question, reply)
+}
+
+const isDuplicateRequest = (error: unknown) =>
+  (error as { code?: string; constraint?: string }).code === '23505' &&
+  (error as { constraint?: string }).constraint?.includes('client_request_id') === true
+
+/** What a new reply answers: a new question under `parentId`, or (regenerating) an existing one. */
+type Question =
+  | { kind: 'new'; content: string; parentId: string | null | undefined }
+  | { kind: 'regenerate'; replyId: string }
+
+interface Plan {
+  conversation: Conversation
+  parentId: string | null
+  /** The existing question a regenerated reply answers. */
+  questionId: string | null
+  prompt: ChatParams['messages']
+  limits: Awaited<ReturnType<typeof limitsFor>>
+}
+
+async function plan(
+  trx: TransactionClientContract,
+  actor: TenantActor,
+  conversationId: string,
+  question: Question
+): Promise<Plan> {
+  const conversation = await findOwnConversation(trx, actor, conversationId)
+  const limits = await limitsFor(trx, actor.userId)
+  assertChatEnabled(limits)
+  if (question.kind === 'regenerate') {
+    const reply = await findMessage(trx, conversation, question.replyId)
+    if (reply.role !== 'assistant' || !reply.parentId) {
+      throw new ProblemException(422, 'not_a_reply', 'Only a reply can be regenerated.')
+    }
+    const chain = await ancestorChain(trx, conversation.id, reply.parentId)
+    return {
+      conversation,
+      parentId: reply.parentId,
+      questionId: reply.parentId,
+      prompt: buildPrompt(chain),
+      limits,
+    }
+  }
+  // Without a parent the question continues the branch shown; null starts a new first message.
+  const parentId = question.parentId === undefined ? conversation.activeLeafId : question.parentId
+  let chain: Message[] = []
+  if (parentId) {
+    const parent = await findMessage(trx, conversation, parentId)
+    if (parent.role !== 'assistant') {
+      throw new ProblemException(
+        422,
+        'parent_not_a_reply',
+        'A question follows a reply (or nothing, as a new first message); to edit a question, send the new version with the same parent.'
+      )
+    }
+    if (parent.status === 'generating') {
+      throw new ProblemException(
+        409,
+        'generation_in_progress',
+        'The reply you are answering is still being written; wait for it or cancel it.'
+      )
+    }
+    chain = await ancestorChain(trx, conversation.id, parent.id)
+  }
+  const asked = { role: 'user' as const, content: question.content, status: 'complete' as const }
+  return {
+    conversation,
+    parentId,
+    questionId: null,
+    prompt: buildPrompt([...chain, asked]),
+    limits,
+  }
+}
+
+/** Reserves the reply's quota now, so a refusal is this request's 429 and nothing is stored. */
+async function reserve(actor: TenantActor, chosen: string | undefined, planned: Plan) {
+  const model = chosen ?? chatConfig.defaultModel
+  try {
+    return await gateway.reserve(
+      {
+        tenantId: actor.tenantId,
+        userId: actor.userId,
+        userLimits: gatewayLimits(planned.limits),
+      },
+      { model, messages: planned.prompt, max_tokens: chatConfig.maxOutputTokens }
+    )
+  } catch (error) {
+    if (
+      chosen === undefined &&
+      error instanceof ProblemException &&
+      error.problemCode === 'model_not_found'
+    ) {
+      throw new ProblemException(
+        503,
+        'chat_not_configured',
+        `Chat answers with the gateway model "${model}", which this tenant does not have: an admin adds a provider (POST /api/v1/gateway/providers) and a model with that alias (POST /api/v1/gateway/models), or sets CHAT_DEFAULT_MODEL to an alias that exists.`
+      )
+    }
+    throw error
+  }
+}
+
+async function accept(
+  actor: TenantActor,
+  conversationId: string,
+  question: Question,
+  options: { model?: string; clientRequestId: string }
+): Promise<Accepted> {
+  const planned = await inActiveTenant(actor, async (trx) => {
+    const repeated = await existing(trx, actor, options.clientRequestId)
+    return repeated ?? plan(trx, actor, conversationId, question)
+  })
+  if ('generation' in planned) return planned
+
+  const ticket: Ticket = await reserve(actor, options.model, planned)
+  let result: Accepted
+  try {
+    result = await inActiveTenant(actor, async (trx, tenantId) => {
+      // One send at a time per conversation: the branch it extends is the one just read.
+      const conversation = await findOwnConversation(trx, actor, planned.conversation.id)
+      await trx.rawQuery('SELECT 1 FROM chat_conversations WHERE id = ? FOR UPDATE', [
+        conversation.id,
+      ])
+      const owned = { tenantId, conversationId: conversation.id, userId: actor.userId }
+      const asked =
+        planned.questionId !== null
+          ? await Message.query({ client: trx }).where('id', planned.questionId).firstOrFail()
+          : await Message.create(
+              {
+                ...owned,
+                id: newId(),
+                parentId: planned.parentId,
+                role: 'user',
+                content: (question as { content: string }).content,
+                status: 'complete',
+                model: null,
+                promptTokens: null,
+                completionTokens: null,
+                errorCode: null,
+              },
+              { client: trx }
+            )
+      const reply = await Message.create(
+        {
+          ...owned,
+          id: newId(),
+          parentId: asked.id,
+          role: 'assistant',
+          content: '',
+          status: 'generating',
+          model: ticket.alias,
+          promptTokens: null,
+          completionTokens: null,
+          errorCode: null,
+        },
+        { client: trx }
+      )
+      const generation = await Generation.create(
+        {
+          ...owned,
+          id: newId(),
+          clientRequestId: options.clientRequestId,
+          userMessageId: asked.id,
+          assistantMessageId: reply.id,
+          model: ticket.alias,
+          status: 'queued',
+          cancelRequested: false,
+          attempts: 0,
+          ticket,
+          prompt: planned.prompt,
+          errorCode: null,
+          finishedAt: null,
+        },
+        { client: trx }
+      )
+      conversation.activeLeafId = reply.id
+      await conversation.useTransaction(trx).save()
+      await trx.rawQuery('SELECT pg_notify(?, ?)', [GENERATIONS_CHANNEL, generation.id])
+      return accepted(generation, asked, reply)
+    })
+  } catch (error) {
+    await gateway.release(ticket).catch(() => {})
+    if (isDuplicateRequest(error)) {
+      const repeated = await inActiveTenant(actor, (trx) =>
+        existing(trx, actor, options.clientRequestId)
+      )
+      if (repeated) return repeated
+    }
+    throw error
+  }
+  if (runsGenerationsHere()) {
+    await generationRunner.start(result.generation.id).catch((error) => {
+      // Still queued: a worker's next pass claims it.
+      logger.warn({ err: error }, 'chat: generation not started here')
+    })
+  }
+  return result
+}
+
+async function findOwnGeneration(trx: TransactionClientContract, actor: TenantActor, id: string) {
+  if (!isUuid(id)) throw generationNotFound()
+  const generation = await Generation.query({ client: trx })
+    .where('user_id', actor.userId)
+    .where('id', id)
+    .first()
+  if (!generation) throw generationNotFound()
+  return generation
+}
+
+const TERMINAL = new Set(['completed', 'cancelled', 'failed'])
+
+export const generations = {
+  /** A new question (under `parentId`, or the active leaf) and its reply, generated in the background. */
+  send(
+    actor: TenantActor,
+    conversationId: string,
+    input: { content: string; parentId?: string | null; model?: string; clientRequestId: string }
+  ) {
+    return accept(
+      actor,
+      conversationId,
+      { kind: 'new', content: input.content, parentId: input.parentId },
+      input
+    )
+  },
+
+  /** Another reply to the same question, as a sibling of `replyId`. */
+  regenerate(
+    actor: TenantActor,
+    conversationId: string,
+    replyId: string,
+    input: { model?: string; clientRequestId: string }
+  ) {
+    return accept(actor, conversationId, { kind: 'regenerate', replyId }, input)
+  },
+
+  async show(actor: TenantActor, id: string) {
+    const generation = await inActiveTenant(actor, (trx) => findOwnGeneration(trx, actor, id))
+    return generation.serialize()
+  },
+
+  /**
+   * Stops a generation; the text written so far stays, marked cancelled.
+   * Cancelling a finished one changes nothing.
+   */
+  async cancel(actor: TenantActor, id: string) {
+    const generation = await inActiveTenant(actor, async (trx) => {
+      const found = await findOwnGeneration(trx, actor, id)
+      if (TERMINAL.has(found.status)) return found
+      found.cancelRequested = true
+      await found.useTransaction(trx).save()
+      // Whichever process runs it hears this at commit (and checks the flag on its lease anyway).
+      await trx.rawQuery('SELECT pg_notify(?, ?)', [CANCELS_CHANNEL, found.id])
+      return found
+    })
+    generationRunner.cancelHere(generation.id)
+    if (generation.status === 'queued' && !runsGenerationsHere()) return generation.serialize()
+    // Not claimed yet: claiming it now finishes it as cancelled at once.
+    if (generation.status === 'queued') await generationRunner.start(generation.id)
+    return generation.serialize()
+  },
+
+  /**
+   * The generation's events as server-sent events: what came after
+   * Last-Event-ID, then live ones until `done`. When the log is not here (it
+   * expired, or without Redis it lives in another process), the reply comes
+   * whole in `done` once the database has it. Checks ownership first (a
+   * problem, not a stream, for someone else's), then opens the stream and
+   * feeds it in the background: the response starts flowing once the
+   * controller returns.
+   */
+  async stream(actor: TenantActor, id: string, open: () => SseStream) {
+    await inActiveTenant(actor, (trx) => findOwnGeneration(trx, actor, id))
+    const stream = open()
+    void pump(actor, id, stream)
+      .catch(async (error) => {
+        logger.warn({ err: error, generationId: id }, 'chat stream failed')
+        await stream.send({ code: 'stream_failed' }, { event: 'error' })
+      })
+      .finally(() => stream.close())
+  },
+}
+
+async function pump(actor: TenantActor, id: string, stream: SseStream) {
+  const afterSeq = Math.max(0, Math.floor(Number(stream.lastEventId ?? 0)) || 0)
+  let last = afterSeq
+  for await (const event of follow(generationLog(), id, afterSeq, stream.signal)) {
+    if (event) {
+      last = event.seq
+      await stream.send(event.data, { event: event.event, id: String(event.seq) })
+      continue
+    }
+    const finished = await inActiveTenant(actor, async (trx) => {
+      const generation = await findOwnGeneration(trx, actor, id)
+      if (!TERMINAL.has(generation.status)) return null
+      const reply = await Message.query({ client: trx })
+        .where('id', generation.assistantMessageId)
+        .first()
+      return { generation, reply }
+    })
+    if (!finished) continue
+    // The events may have landed just now; only when they did not is the database the answer.
+    if (((await generationLog().read(id, last)) ?? []).length > 0) continue
+    await stream.send(
+      {
+        generationId: id,
+        status: finished.generation.status,
+        message: finished.reply?.serialize() ?? null,
+      },
+      { event: 'done', id: String(last + 1) }
+    )
+    return
+  }
+}

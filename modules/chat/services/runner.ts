@@ -1,0 +1,365 @@
+import db from '@adonisjs/lucid/services/db'
+import logger from '@adonisjs/core/services/logger'
+import { DateTime } from 'luxon'
+import { redisConfigured } from '#config/redis'
+import env from '#start/env'
+import { ProblemException } from '#app/http/problem'
+import { changeFeed } from '#app/platform/change_feed'
+import { jobQueue } from '#app/platform/job_queue'
+import { isModuleSelected } from '#app/platform/module_selection'
+import { tenancy } from '#app/tenancy/tenancy'
+import { gateway, type Ticket, type Usage } from '#modules/gateway/index'
+import { chatConfig } from '#modules/chat/config'
+import Generation from '#modules/chat/models/generation'
+import Message from '#modules/chat/models/message'
+import {
+  generationLog,
+  type GenerationEvent,
+  type GenerationEventName,
+} from '#modules/chat/services/generation_log'
+import { writeTitle } from '#modules/chat/services/titles'
+
+/** NOTIFY channels: a queued generation for a worker elsewhere; a cancel for whoever runs it. */
+export const GENERATIONS_CHANNEL = 'chat_generations'
+export const CANCELS_CHANNEL = 'chat_generation_cancels'
+
+const LEASE_SECONDS = 30
+const RENEW_EVERY_MS = 10_000
+/** Partial text is saved this often, so a crash or a reader without the log loses little. */
+const SAVE_EVERY_MS = 1000
+
+/*
+ * Generations are claimed like any job (DESIGN.md §5), across tenants as the
+ * table owner; what they read and write of the conversation goes through the
+ * tenant's unit of work. A generation runs once: a runner that dies leaves
+ * its lease to expire and the sweep marks it failed, keeping the partial text
+ * (running it again would send the user a second, different reply).
+ */
+const queue = jobQueue({
+  table: 'chat_generations',
+  dueColumn: 'due_at',
+  stateColumn: 'status',
+  states: { claimable: ['queued'], pending: 'queued', dead: 'failed' },
+  maxAttempts: 1,
+  backoff: { baseMs: 1000, maxMs: 1000 },
+})
+
+interface ClaimedRow {
+  id: string
+  tenant_id: string
+}
+
+/**
+ * Numbers and appends one generation's events. At most one append is in
+ * flight; deltas that arrive meanwhile are merged into one, so a slow store
+ * costs fewer, larger events rather than a growing backlog.
+ */
+class EventWriter {
+  #seq = 0
+  #queue: Array<{ event: GenerationEventName; data: Record<string, unknown> }> = []
+  #flushing: Promise<void> | null = null
+
+  constructor(private id: string) {}
+
+  emit(event: GenerationEventName, data: Record<string, unknown>) {
+    const last = this.#queue.at(-1)
+    if (event === 'delta' && last?.event === 'delta') {
+      last.data = { text: `${last.data.text}${data.text}` }
+    } else {
+      this.#queue.push({ event, data })
+    }
+    this.#flushing ??= this.#flush().finally(() => (this.#flushing = null))
+  }
+
+  async #flush() {
+    while (this.#queue.length) {
+      const batch: GenerationEvent[] = this.#queue
+        .splice(0)
+        .map((entry) => ({ seq: ++this.#seq, ...entry }))
+      try {
+        await generationLog().append(this.id, batch, {
+          finished: batch.some((event) => event.event === 'done'),
+        })
+      } catch (error) {
+        // Readers then see the result from the database when it is final.
+        logger.warn({ err: error, generationId: this.id }, 'chat stream: events not stored')
+      }
+    }
+  }
+
+  async drain() {
+    while (this.#flushing) await this.#flushing
+  }
+}
+
+const running = new Map<string, AbortController>()
+let listening = false
+
+function listenForCancels() {
+  if (listening) return
+  listening = true
+  changeFeed.on(CANCELS_CHANNEL, (id) => running.get(id)?.abort('cancel'))
+  changeFeed.ensure()
+}
+
+/** Whether this process runs the generations it accepts (a web-only process with Redis hands them to a worker). */
+export function runsGenerationsHere() {
+  if (!isModuleSelected('chat', env.get('ATRIUM_MODULES'))) return false
+  return (env.get('ATRIUM_ROLE') ?? 'all') !== 'web' || !redisConfigured()
+}
+
+async function claim(options: { id?: string; limit: number }) {
+  const free = chatConfig.maxConcurrentGenerations - running.size
+  if (free <= 0) return []
+  return queue.claim<ClaimedRow>({
+    limit: Math.min(free, options.limit),
+    leaseSeconds: LEASE_SECONDS,
+    set: `status = 'running'`,
+    where: options.id ? { sql: 't.id = ?', bindings: [options.id] } : undefined,
+    returning: 't.id, t.tenant_id',
+  })
+}
+
+const problemOf = (error: unknown) =>
+  error instanceof ProblemException
+    ? { code: error.problemCode, detail: error.message }
+    : { code: 'generation_failed', detail: 'The reply could not be generated.' }
+
+async function run(claimed: ClaimedRow) {
+  const controller = new AbortController()
+  running.set(claimed.id, controller)
+  listenForCancels()
+  const writer = new EventWriter(claimed.id)
+  const renew = setInterval(() => {
+    void db
+      .rawQuery(
+        `UPDATE chat_generations SET due_at = now() + make_interval(secs => ?)
+          WHERE id = ? RETURNING cancel_requested`,
+        [LEASE_SECONDS, claimed.id]
+      )
+      .then(({ rows }) => {
+        if (rows[0]?.cancel_requested) controller.abort('cancel')
+      })
+      .catch(() => {})
+  }, RENEW_EVERY_MS)
+  renew.unref()
+
+  let content = ''
+  let usage: Usage | null = null
+  let failure: { code: string; detail: string } | null = null
+  let generation: Generation | null = null
+  let ticket: Ticket | null = null
+  try {
+    generation = await tenancy.run(claimed.tenant_id, (trx) =>
+      Generation.query({ client: trx }).where('id', claimed.id).firstOrFail()
+    )
+    ticket = generation.ticket
+    writer.emit('message.created', {
+      generationId: generation.id,
+      conversationId: generation.conversationId,
+      userMessageId: generation.userMessageId,
+      assistantMessageId: generation.assistantMessageId,
+      model: generation.model,
+    })
+    if (generation.cancelRequested) controller.abort('cancel')
+    controller.signal.throwIfAborted()
+    const opened = await gateway.chatStream(
+      { tenantId: generation.tenantId, userId: generation.userId },
+      {
+        model: generation.model,
+        messages: generation.prompt ?? [],
+        max_tokens: chatConfig.maxOutputTokens,
+      },
+      { signal: controller.signal, ticket: ticket ?? undefined }
+    )
+    ticket = null // the gateway settles it from here on
+    let savedAt = performance.now()
+    for await (const chunk of opened.result) {
+      const text = chunk.choices[0]?.delta?.content
+      if (text) {
+        content += text
+        writer.emit('delta', { text })
+      }
+      if (chunk.usage) usage = chunk.usage
+      if (performance.now() - savedAt > SAVE_EVERY_MS) {
+        savedAt = performance.now()
+        await saveContent(generation, content)
+      }
+    }
+  } catch (error) {
+    if (!controller.signal.aborted) {
+      failure = problemOf(error)
+      if (!(error instanceof ProblemException))
+        logger.error({ err: error, generationId: claimed.id }, 'chat generation failed')
+    } else if (controller.signal.reason !== 'cancel') {
+      failure = { code: 'interrupted', detail: 'The server stopped while writing this reply.' }
+    }
+  } finally {
+    clearInterval(renew)
+  }
+  try {
+    if (ticket) await gateway.release(ticket)
+    const status = failure ? 'failed' : controller.signal.aborted ? 'cancelled' : 'completed'
+    if (generation) await finish(generation, { status, content, usage, failure, writer })
+  } finally {
+    await writer.drain()
+    running.delete(claimed.id)
+  }
+}
+
+function saveContent(generation: Generation, content: string) {
+  return tenancy
+    .run(generation.tenantId, (trx) =>
+      Message.query({ client: trx })
+        .where('id', generation.assistantMessageId)
+        .where('status', 'generating')
+        .update({ content })
+    )
+    .catch((error) => logger.warn({ err: error }, 'chat: partial reply not saved'))
+}
+
+async function finish(
+  generation: Generation,
+  outcome: {
+    status: 'completed' | 'cancelled' | 'failed'
+    content: string
+    usage: Usage | null
+    failure: { code: string; detail: string } | null
+    writer: EventWriter
+  }
+) {
+  const { status, content, usage, failure, writer } = outcome
+  const message = await tenancy.run(generation.tenantId, async (trx) => {
+    const reply = await Message.query({ client: trx })
+      .where('id', generation.assistantMessageId)
+      .first()
+    if (!reply) return null // the conversation was deleted meanwhile
+    reply.merge({
+      content,
+      status: status === 'completed' ? 'complete' : status,
+      promptTokens: usage?.prompt_tokens ?? null,
+      completionTokens: usage?.completion_tokens ?? null,
+      errorCode: failure?.code ?? null,
+    })
+    await reply.useTransaction(trx).save()
+    return reply
+  })
+  if (usage) {
+    writer.emit('usage', {
+      promptTokens: usage.prompt_tokens,
+      completionTokens: usage.completion_tokens,
+    })
+  }
+  if (failure) writer.emit('error', failure)
+  if (message && status === 'completed') {
+    const title = await writeTitle(generation, content)
+    if (title) writer.emit('title', { conversationId: generation.conversationId, title })
+  }
+  await tenancy.run(generation.tenantId, (trx) =>
+    Generation.query({ client: trx })
+      .where('id', generation.id)
+      .update({
+        status,
+        error_code: failure?.code ?? null,
+        finished_at: DateTime.now().toSQL(),
+        ticket: null,
+        prompt: null,
+      })
+  )
+  writer.emit('done', {
+    generationId: generation.id,
+    status,
+    message: message?.serialize() ?? null,
+  })
+}
+
+export const generationRunner = {
+  /** Claims this generation and runs it in the background, if this process has a free slot. */
+  async start(id: string) {
+    const [claimed] = await claim({ id, limit: 1 })
+    if (claimed) void run(claimed)
+    return claimed !== undefined
+  },
+
+  /**
+   * One pass of the worker: generations nobody claimed (queued by a web-only
+   * process, or while this one was full), and runners presumed dead.
+   */
+  async pass() {
+    if (!listeningForQueued) {
+      listeningForQueued = true
+      changeFeed.on(GENERATIONS_CHANNEL, (id) => void generationRunner.start(id).catch(() => {}))
+      changeFeed.ensure()
+    }
+    const claimed = await claim({ limit: 50 })
+    for (const row of claimed) void run(row)
+    return claimed.length + (await recoverAbandoned())
+  },
+
+  /** Asks the runner of a generation in this process to stop (the others hear it by NOTIFY). */
+  cancelHere(id: string) {
+    running.get(id)?.abort('cancel')
+  },
+
+  /** Stops every generation of this process, keeping what each wrote (for shutdown). */
+  async stopAll() {
+    const stopping = [...running.values()]
+    for (const controller of stopping) controller.abort('shutdown')
+    const deadline = Date.now() + 5000
+    while (running.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+  },
+
+  get active() {
+    return running.size
+  },
+}
+
+let listeningForQueued = false
+
+/**
+ * Generations whose runner stopped renewing its lease (the process died):
+ * failed, partial text kept, quota given back, and their streams told.
+ */
+async function recoverAbandoned() {
+  // Across tenants, like every job claim; each row is then finished in its tenant.
+  const { rows } = await db.rawQuery(
+    `UPDATE chat_generations SET status = 'failed', error_code = 'interrupted', finished_at = now()
+      WHERE status = 'running' AND due_at < now() - interval '5 seconds'
+      RETURNING id, tenant_id, assistant_message_id, ticket`
+  )
+  for (const row of rows as Array<{
+    id: string
+    tenant_id: string
+    assistant_message_id: string
+    ticket: Ticket | null
+  }>) {
+    if (row.ticket) await gateway.release(row.ticket).catch(() => {})
+    const message = await tenancy.run(row.tenant_id, async (trx) => {
+      await Message.query({ client: trx })
+        .where('id', row.assistant_message_id)
+        .where('status', 'generating')
+        .update({ status: 'failed', error_code: 'interrupted' })
+      return Message.query({ client: trx }).where('id', row.assistant_message_id).first()
+    })
+    const log = generationLog()
+    const past = (await log.read(row.id, 0)) ?? []
+    const seq = past.at(-1)?.seq ?? 0
+    await log.append(
+      row.id,
+      [
+        {
+          seq: seq + 1,
+          event: 'error',
+          data: { code: 'interrupted', detail: 'The server stopped while writing this reply.' },
+        },
+        {
+          seq: seq + 2,
+          event: 'done',
+          data: { generationId: row.id, status: 'failed', message: message?.serialize() ?? null },
+        },
+      ],
+      { finished: true }
+    )
+  }
+  return rows.length
+}

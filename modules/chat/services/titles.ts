@@ -1,0 +1,65 @@
+import logger from '@adonisjs/core/services/logger'
+import { tenancy } from '#app/tenancy/tenancy'
+import { gateway } from '#modules/gateway/index'
+import { chatConfig } from '#modules/chat/config'
+import Conversation from '#modules/chat/models/conversation'
+import type Generation from '#modules/chat/models/generation'
+import Message from '#modules/chat/models/message'
+
+const TITLE_TIMEOUT_MS = 10_000
+
+/**
+ * After the first reply of a conversation still called “New conversation”,
+ * asks CHAT_TITLE_MODEL (or the reply's model) for a short title and stores
+ * it unless the user renamed the conversation meanwhile. Counted on the
+ * tenant's quotas and the user's usage, not on the user's message quota.
+ * Returns the title, or null when none was written (a failure is only logged:
+ * a missing title must not fail the reply).
+ */
+export async function writeTitle(generation: Generation, reply: string) {
+  try {
+    const question = await tenancy.run(generation.tenantId, async (trx) => {
+      const conversation = await Conversation.query({ client: trx })
+        .where('id', generation.conversationId)
+        .first()
+      if (!conversation || conversation.title !== chatConfig.defaultTitle) return null
+      const asked = await Message.query({ client: trx })
+        .where('id', generation.userMessageId)
+        .first()
+      return asked && asked.parentId === null ? asked.content : null
+    })
+    if (question === null) return null
+    const answer = await gateway.chat(
+      { tenantId: generation.tenantId, userId: generation.userId },
+      {
+        model: chatConfig.titleModel ?? generation.model,
+        max_tokens: 24,
+        messages: [
+          {
+            role: 'system',
+            content:
+              'Write a title of at most six words for the conversation below. Answer with the title only, no quotes.',
+          },
+          { role: 'user', content: `${question.slice(0, 2000)}\n\n${reply.slice(0, 2000)}` },
+        ],
+      },
+      { signal: AbortSignal.timeout(TITLE_TIMEOUT_MS) }
+    )
+    const title = (answer.result.choices[0]?.message?.content ?? '')
+      .replace(/\s+/g, ' ')
+      .replace(/^["'“”]+|["'“”.]+$/g, '')
+      .trim()
+      .slice(0, 200)
+    if (!title) return null
+    const updated = await tenancy.run(generation.tenantId, (trx) =>
+      Conversation.query({ client: trx })
+        .where('id', generation.conversationId)
+        .where('title', chatConfig.defaultTitle)
+        .update({ title })
+    )
+    return Number(updated[0] ?? updated) > 0 ? title : null
+  } catch (error) {
+    logger.warn({ err: error, conversationId: generation.conversationId }, 'chat: no title written')
+    return null
+  }
+}

@@ -1,0 +1,585 @@
+import { test } from '@japa/runner'
+import db from '@adonisjs/lucid/services/db'
+import { assertProblem } from '#tests/helpers/openapi'
+import { joinAs, registerUser, resetIdentity } from '#tests/helpers/identity'
+import { resetModuleTables } from '#tests/helpers/database'
+import { gatewayBase, resetGateway } from '#tests/helpers/gateway'
+import { chatTenant, collect, readGeneration, textOf } from '#tests/helpers/chat'
+import { until } from '#tests/helpers/waiting'
+import { startOpenAiFake, type FakeUpstream } from '#tests/fakes/llm_upstreams'
+
+type Client = Parameters<typeof registerUser>[0]
+
+const REPLY =
+  'Lisbon sits on seven hills by the Tagus, and its trams climb them all day long while the river shines below.'
+
+let requestCounter = 0
+const requestId = () => `req-${process.pid}-${++requestCounter}`
+
+async function newConversation(client: Client, token: string) {
+  const response = await client.post('/api/v1/chat/conversations').bearerToken(token).json({})
+  return response.body().id as string
+}
+
+function send(
+  client: Client,
+  token: string,
+  conversationId: string,
+  body: Record<string, unknown>
+) {
+  return client
+    .post(`/api/v1/chat/conversations/${conversationId}/messages`)
+    .bearerToken(token)
+    .json({ clientRequestId: requestId(), ...body })
+}
+
+/** Sends and reads the reply's stream to its end. */
+async function ask(
+  client: Client,
+  token: string,
+  conversationId: string,
+  body: Record<string, unknown>
+) {
+  const response = await send(client, token, conversationId, body)
+  if (response.status() !== 202) throw new Error(`send: ${response.status()} ${response.text()}`)
+  const events = await readGeneration(token, response.body().generation.id)
+  return { accepted: response.body(), events }
+}
+
+const count = async (table: string) => {
+  const [{ total }] = await db.from(table).count('* as total')
+  return Number(total)
+}
+
+test.group('chat: messages and streamed replies', (group) => {
+  let fake: FakeUpstream
+
+  group.setup(async () => {
+    fake = await startOpenAiFake()
+    return () => fake.close()
+  })
+
+  group.each.setup(async () => {
+    await resetIdentity()
+    await resetGateway()
+    await resetModuleTables('chat')
+    fake.script = []
+    fake.fallback = { kind: 'ok' }
+    fake.requests.length = 0
+  })
+
+  test('a question is answered in the background and streamed with numbered events', async ({
+    client,
+    assert,
+  }) => {
+    const owner = await chatTenant(client, fake.url)
+    const token = owner.tokens.accessToken
+    const conversationId = await newConversation(client, token)
+    fake.script = [{ kind: 'ok', reply: REPLY, chunkDelayMs: 2 }]
+
+    const response = await send(client, token, conversationId, { content: 'Tell me about Lisbon' })
+    response.assertStatus(202)
+    const { userMessage, assistantMessage, generation } = response.body()
+    assert.include(userMessage, { role: 'user', content: 'Tell me about Lisbon', parentId: null })
+    assert.include(assistantMessage, { role: 'assistant', parentId: userMessage.id })
+    assert.include(generation, { assistantMessageId: assistantMessage.id, model: 'chat-default' })
+
+    const events = await readGeneration(token, generation.id)
+    assert.deepEqual(
+      events.map((event) => event.id),
+      events.map((_, index) => String(index + 1)),
+      'every event numbered, in order'
+    )
+    assert.equal(events[0].event, 'message.created')
+    assert.equal(textOf(events), REPLY)
+    const names = events.map((event) => event.event)
+    assert.includeMembers(names, ['usage', 'title', 'done'])
+    assert.equal(names.at(-1), 'done')
+    const done = events.at(-1)!.data
+    assert.equal(done.status, 'completed')
+    assert.include(done.message, { id: assistantMessage.id, content: REPLY, status: 'complete' })
+
+    // What the model saw: the question, nothing else.
+    const sent = fake.chatCalls()[0]
+    assert.deepEqual(sent.messages, [{ role: 'user', content: 'Tell me about Lisbon' }])
+
+    const path = await client
+      .get(`/api/v1/chat/conversations/${conversationId}/messages`)
+      .bearerToken(token)
+    path.assertStatus(200)
+    assert.deepEqual(
+      path
+        .body()
+        .data.map((message: { role: string; status: string }) => [message.role, message.status]),
+      [
+        ['user', 'complete'],
+        ['assistant', 'complete'],
+      ]
+    )
+    assert.equal(path.body().activeLeafId, assistantMessage.id)
+    const conversation = await client
+      .get(`/api/v1/chat/conversations/${conversationId}`)
+      .bearerToken(token)
+    assert.equal(conversation.body().title, 'Hello from the fake upstream')
+    const shown = await client.get(`/api/v1/chat/generations/${generation.id}`).bearerToken(token)
+    assert.equal(shown.body().status, 'completed')
+  })
+
+  test('a client that drops mid-reply resumes with Last-Event-ID: same text, no delta twice', async ({
+    client,
+    assert,
+  }) => {
+    const owner = await chatTenant(client, fake.url)
+    const token = owner.tokens.accessToken
+    const conversationId = await newConversation(client, token)
+    fake.script = [{ kind: 'ok', reply: REPLY, chunkDelayMs: 15 }]
+    const response = await send(client, token, conversationId, { content: 'Lisbon?' })
+    const generationId = response.body().generation.id
+
+    const first = await readGeneration(token, generationId, {
+      stopWhen: (events) => events.filter((event) => event.event === 'delta').length >= 3,
+    })
+    assert.notInclude(
+      first.map((event) => event.event),
+      'done',
+      'the client left before the end'
+    )
+    const rest = await readGeneration(token, generationId, { lastEventId: first.at(-1)!.id })
+    const all = [...first, ...rest]
+    assert.equal(textOf(all), REPLY)
+    const ids = all.map((event) => Number(event.id))
+    assert.deepEqual(
+      ids,
+      [...new Set(ids)].sort((a, b) => a - b),
+      'each event once, in order'
+    )
+    assert.equal(all.at(-1)!.event, 'done')
+
+    // Reading again from the start replays everything, as long as the log is kept.
+    const replay = await readGeneration(token, generationId)
+    assert.equal(textOf(replay), REPLY)
+  })
+
+  test('POST with Accept: text/event-stream answers with the stream itself', async ({
+    assert,
+    client,
+  }) => {
+    const owner = await chatTenant(client, fake.url)
+    const token = owner.tokens.accessToken
+    const conversationId = await newConversation(client, token)
+    const controller = new AbortController()
+    const response = await fetch(
+      `${gatewayBase()}/api/v1/chat/conversations/${conversationId}/messages`,
+      {
+        method: 'POST',
+        headers: {
+          'authorization': `Bearer ${token}`,
+          'content-type': 'application/json',
+          'accept': 'text/event-stream',
+        },
+        body: JSON.stringify({ content: 'Hi', clientRequestId: requestId() }),
+        signal: controller.signal,
+      }
+    )
+    assert.include(response.headers.get('content-type') ?? '', 'text/event-stream')
+    const events = await collect(response, controller)
+    assert.equal(events[0].event, 'message.created')
+    assert.equal(textOf(events), 'Hello from the fake upstream.')
+    assert.equal(events.at(-1)!.event, 'done')
+  })
+
+  test('cancel stops the reply and keeps what it wrote, marked cancelled', async ({
+    client,
+    assert,
+  }) => {
+    const owner = await chatTenant(client, fake.url)
+    const token = owner.tokens.accessToken
+    const conversationId = await newConversation(client, token)
+    fake.script = [{ kind: 'ok', reply: REPLY, chunkDelayMs: 40 }]
+    const response = await send(client, token, conversationId, { content: 'Lisbon?' })
+    const generationId = response.body().generation.id
+
+    const seen = await readGeneration(token, generationId, {
+      stopWhen: (events) => events.filter((event) => event.event === 'delta').length >= 2,
+    })
+    const cancelled = await client
+      .post(`/api/v1/chat/generations/${generationId}/cancel`)
+      .bearerToken(token)
+    cancelled.assertStatus(202)
+
+    const rest = await readGeneration(token, generationId, { lastEventId: seen.at(-1)!.id })
+    const done = rest.at(-1)!
+    assert.equal(done.event, 'done')
+    assert.equal(done.data.status, 'cancelled')
+    const partial = textOf([...seen, ...rest])
+    assert.isAbove(partial.length, 0)
+    assert.isBelow(partial.length, REPLY.length, 'stopped before the end')
+    assert.isTrue(REPLY.startsWith(partial))
+
+    const stored = await db
+      .from('chat_messages')
+      .where('id', response.body().assistantMessage.id)
+      .first()
+    assert.include(stored, { status: 'cancelled', content: partial })
+    const generation = await client
+      .get(`/api/v1/chat/generations/${generationId}`)
+      .bearerToken(token)
+    assert.equal(generation.body().status, 'cancelled')
+    await until(async () => fake.aborted > 0, 5000)
+
+    // Cancelling again changes nothing.
+    const again = await client
+      .post(`/api/v1/chat/generations/${generationId}/cancel`)
+      .bearerToken(token)
+    assert.equal(again.body().status, 'cancelled')
+  })
+
+  test('edits and regenerations are siblings; the chosen branch is kept on the server', async ({
+    client,
+    assert,
+  }) => {
+    const owner = await chatTenant(client, fake.url)
+    const token = owner.tokens.accessToken
+    const conversationId = await newConversation(client, token)
+    fake.fallback = { kind: 'ok', reply: 'First answer.' }
+    const first = await ask(client, token, conversationId, { content: 'Question one' })
+    const firstReply = first.accepted.assistantMessage.id
+
+    // Regenerate: another reply to the same question.
+    fake.fallback = { kind: 'ok', reply: 'Second answer.' }
+    const regenerated = await client
+      .post(`/api/v1/chat/conversations/${conversationId}/messages/${firstReply}/regenerate`)
+      .bearerToken(token)
+      .json({ clientRequestId: requestId() })
+    regenerated.assertStatus(202)
+    await readGeneration(token, regenerated.body().generation.id)
+    assert.equal(regenerated.body().assistantMessage.parentId, first.accepted.userMessage.id)
+    assert.equal(regenerated.body().userMessage.id, first.accepted.userMessage.id)
+
+    // Edit: a new version of the question, under the same parent (none).
+    fake.fallback = { kind: 'ok', reply: 'Answer to the edit.' }
+    const edited = await ask(client, token, conversationId, {
+      content: 'Question one, edited',
+      parentId: null,
+    })
+    assert.isNull(edited.accepted.userMessage.parentId)
+
+    const path = await client
+      .get(`/api/v1/chat/conversations/${conversationId}/messages`)
+      .bearerToken(token)
+    const [question, reply] = path.body().data
+    assert.equal(question.content, 'Question one, edited')
+    assert.deepEqual(question.siblingIds, [
+      first.accepted.userMessage.id,
+      edited.accepted.userMessage.id,
+    ])
+    assert.equal(reply.content, 'Answer to the edit.')
+
+    // Choose the first question again: its newest reply (the regenerated one) is shown.
+    const chosen = await client
+      .put(`/api/v1/chat/conversations/${conversationId}/active-leaf`)
+      .bearerToken(token)
+      .json({ messageId: first.accepted.userMessage.id })
+    chosen.assertStatus(200)
+    assert.equal(chosen.body().activeLeafId, regenerated.body().assistantMessage.id)
+
+    // A reload (a fresh read, from any client) shows the chosen branch.
+    const reloaded = await client
+      .get(`/api/v1/chat/conversations/${conversationId}/messages`)
+      .bearerToken(token)
+    assert.deepEqual(
+      reloaded.body().data.map((message: { content: string }) => message.content),
+      ['Question one', 'Second answer.']
+    )
+    assert.deepEqual(reloaded.body().data[1].siblingIds, [
+      firstReply,
+      regenerated.body().assistantMessage.id,
+    ])
+
+    const tree = await client
+      .get(`/api/v1/chat/conversations/${conversationId}/tree`)
+      .bearerToken(token)
+    assert.lengthOf(tree.body().data, 5)
+
+    // The next question follows the chosen branch, and the model sees only that branch.
+    fake.requests.length = 0
+    fake.fallback = { kind: 'ok', reply: 'Third answer.' }
+    await ask(client, token, conversationId, { content: 'And then?' })
+    assert.deepEqual(fake.chatCalls()[0].messages, [
+      { role: 'user', content: 'Question one' },
+      { role: 'assistant', content: 'Second answer.' },
+      { role: 'user', content: 'And then?' },
+    ])
+  })
+
+  test('a fork holds the ancestor chain only, and its replies see nothing else', async ({
+    client,
+    assert,
+  }) => {
+    const owner = await chatTenant(client, fake.url)
+    const token = owner.tokens.accessToken
+    const conversationId = await newConversation(client, token)
+    fake.fallback = { kind: 'ok', reply: 'A1' }
+    const one = await ask(client, token, conversationId, { content: 'Q1' })
+    fake.fallback = { kind: 'ok', reply: 'A2' }
+    await ask(client, token, conversationId, { content: 'Q2 (a later turn)' })
+    // A sibling branch under Q1's reply.
+    fake.fallback = { kind: 'ok', reply: 'B2' }
+    await ask(client, token, conversationId, {
+      content: 'Q2 other branch',
+      parentId: one.accepted.assistantMessage.id,
+    })
+
+    const forked = await client
+      .post(`/api/v1/chat/conversations/${conversationId}/fork`)
+      .bearerToken(token)
+      .json({ fromMessageId: one.accepted.assistantMessage.id })
+    forked.assertStatus(201)
+    const forkId = forked.body().id
+    assert.notEqual(forkId, conversationId)
+    const copied = await client.get(`/api/v1/chat/conversations/${forkId}/tree`).bearerToken(token)
+    assert.deepEqual(
+      copied.body().data.map((message: { content: string }) => message.content),
+      ['Q1', 'A1']
+    )
+
+    fake.requests.length = 0
+    fake.fallback = { kind: 'ok', reply: 'Fork answer' }
+    await ask(client, token, forkId, { content: 'In the fork' })
+    assert.deepEqual(fake.chatCalls()[0].messages, [
+      { role: 'user', content: 'Q1' },
+      { role: 'assistant', content: 'A1' },
+      { role: 'user', content: 'In the fork' },
+    ])
+  })
+
+  test('the same clientRequestId twice gives the same ids and one reply', async ({
+    client,
+    assert,
+  }) => {
+    const owner = await chatTenant(client, fake.url)
+    const token = owner.tokens.accessToken
+    const conversationId = await newConversation(client, token)
+    const body = { content: 'Once', clientRequestId: requestId() }
+    const [a, b] = await Promise.all([
+      send(client, token, conversationId, body),
+      send(client, token, conversationId, body),
+    ])
+    a.assertStatus(202)
+    b.assertStatus(202)
+    assert.deepEqual(a.body().generation.id, b.body().generation.id)
+    assert.deepEqual(a.body().userMessage.id, b.body().userMessage.id)
+    await readGeneration(token, a.body().generation.id)
+    const later = await send(client, token, conversationId, body)
+    assert.equal(later.body().generation.id, a.body().generation.id)
+    assert.equal(await count('chat_generations'), 1)
+    assert.equal(await count('chat_messages'), 2)
+    const replies = fake.chatCalls().filter((call) => call.stream === true)
+    assert.lengthOf(replies, 1)
+  })
+
+  test('a user over their messages-per-minute quota gets 429 and nothing is stored or charged', async ({
+    client,
+    assert,
+  }) => {
+    const owner = await chatTenant(client, fake.url)
+    const member = await joinAs(client, owner, 'member')
+    const setQuota = await client
+      .put(`/api/v1/chat/admin/quotas/users/${member.user.user.id}`)
+      .bearerToken(owner.tokens.accessToken)
+      .json({ messagesPerMinute: 3 })
+    setQuota.assertStatus(200)
+    const conversationId = await newConversation(client, member.token)
+
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, (_, index) =>
+        send(client, member.token, conversationId, { content: `Burst ${index}`, parentId: null })
+      )
+    )
+    const statuses = answers.map((answer) => answer.status()).sort()
+    assert.deepEqual(statuses, [202, 202, 202, 429, 429, 429])
+    const refused = answers.find((answer) => answer.status() === 429)!
+    assertProblem(refused, 429, 'rate_limit_exceeded')
+    assert.match(refused.body().detail, /your own quota\): 0 of 3 left/)
+    assert.isAbove(Number(refused.header('retry-after')), 0)
+    assert.equal(await count('chat_generations'), 3)
+    assert.equal(await count('chat_messages'), 6)
+
+    const quota = await client.get('/api/v1/chat/me/quota').bearerToken(member.token)
+    assert.deepInclude(quota.body().messagesPerMinute, { limit: 3, used: 3, remaining: 0 })
+    // The owner has no quota of their own, so is not limited by the member's.
+    const ownerQuota = await client
+      .get('/api/v1/chat/me/quota')
+      .bearerToken(owner.tokens.accessToken)
+    assert.deepInclude(ownerQuota.body().messagesPerMinute, { limit: null, used: 0 })
+
+    // A member may not set quotas.
+    const forbidden = await client
+      .put('/api/v1/chat/admin/quotas/default')
+      .bearerToken(member.token)
+      .json({ messagesPerMinute: 1000 })
+    assertProblem(forbidden, 403, 'forbidden')
+  })
+
+  test('chat turned off for a user: 403, nothing stored', async ({ client, assert }) => {
+    const owner = await chatTenant(client, fake.url)
+    const member = await joinAs(client, owner, 'member')
+    await client
+      .put(`/api/v1/chat/admin/quotas/users/${member.user.user.id}`)
+      .bearerToken(owner.tokens.accessToken)
+      .json({ disabled: true })
+    const conversationId = await newConversation(client, member.token)
+    const refused = await send(client, member.token, conversationId, { content: 'Hello?' })
+    assertProblem(refused, 403, 'chat_disabled')
+    assert.equal(await count('chat_messages'), 0)
+
+    const stranger = await client
+      .put(`/api/v1/chat/admin/quotas/users/${crypto.randomUUID()}`)
+      .bearerToken(owner.tokens.accessToken)
+      .json({ disabled: true })
+    assertProblem(stranger, 404, 'member_not_found')
+  })
+
+  test('someone else’s conversation, message or generation is a 404', async ({
+    client,
+    assert,
+  }) => {
+    const owner = await chatTenant(client, fake.url)
+    const colleague = await joinAs(client, owner, 'admin')
+    const outsider = await chatTenant(client, fake.url)
+    const conversationId = await newConversation(client, owner.tokens.accessToken)
+    const { accepted } = await ask(client, owner.tokens.accessToken, conversationId, {
+      content: 'Mine',
+    })
+
+    for (const token of [colleague.token, outsider.tokens.accessToken]) {
+      assertProblem(
+        await send(client, token, conversationId, { content: 'Intrude' }),
+        404,
+        'conversation_not_found'
+      )
+      assertProblem(
+        await client
+          .get(`/api/v1/chat/conversations/${conversationId}/messages`)
+          .bearerToken(token),
+        404,
+        'conversation_not_found'
+      )
+      assertProblem(
+        await client
+          .get(`/api/v1/chat/generations/${accepted.generation.id}/stream`)
+          .bearerToken(token),
+        404,
+        'generation_not_found'
+      )
+      assertProblem(
+        await client
+          .post(`/api/v1/chat/generations/${accepted.generation.id}/cancel`)
+          .bearerToken(token),
+        404,
+        'generation_not_found'
+      )
+    }
+    // A message of another conversation cannot be a parent, a leaf or a fork point here.
+    const other = await newConversation(client, owner.tokens.accessToken)
+    assertProblem(
+      await send(client, owner.tokens.accessToken, other, {
+        content: 'Cross',
+        parentId: accepted.assistantMessage.id,
+      }),
+      404,
+      'message_not_found'
+    )
+    assertProblem(
+      await client
+        .put(`/api/v1/chat/conversations/${other}/active-leaf`)
+        .bearerToken(owner.tokens.accessToken)
+        .json({ messageId: accepted.assistantMessage.id }),
+      404,
+      'message_not_found'
+    )
+    assert.equal(await count('chat_messages'), 2)
+  })
+
+  test('bad input is a problem and stores nothing', async ({ client, assert }) => {
+    const owner = await chatTenant(client, fake.url)
+    const token = owner.tokens.accessToken
+    const conversationId = await newConversation(client, token)
+    for (const body of [
+      { content: '', clientRequestId: 'a' },
+      { content: 'x'.repeat(32_001), clientRequestId: 'b' },
+      { content: 'Hi' },
+      { content: 'Hi', clientRequestId: 'has spaces' },
+      { content: 'Hi', clientRequestId: 'c', parentId: 'not-a-uuid' },
+    ]) {
+      const response = await client
+        .post(`/api/v1/chat/conversations/${conversationId}/messages`)
+        .bearerToken(token)
+        .json(body)
+      assertProblem(response, 422, 'validation_failed')
+    }
+    const { accepted } = await ask(client, token, conversationId, { content: 'Q' })
+    // A question must follow a reply, not another question.
+    assertProblem(
+      await send(client, token, conversationId, {
+        content: 'Q',
+        parentId: accepted.userMessage.id,
+      }),
+      422,
+      'parent_not_a_reply'
+    )
+    assertProblem(
+      await client
+        .post(
+          `/api/v1/chat/conversations/${conversationId}/messages/${accepted.userMessage.id}/regenerate`
+        )
+        .bearerToken(token)
+        .json({ clientRequestId: requestId() }),
+      422,
+      'not_a_reply'
+    )
+    assert.equal(await count('chat_messages'), 2)
+  })
+
+  test('without a model for chat: 503 saying what to configure; an unknown model: 404', async ({
+    client,
+    assert,
+  }) => {
+    const lonely = await registerUser(client)
+    const conversationId = await newConversation(client, lonely.tokens.accessToken)
+    const response = await send(client, lonely.tokens.accessToken, conversationId, {
+      content: 'Hi',
+    })
+    assertProblem(response, 503, 'chat_not_configured')
+    assert.match(response.body().detail, /POST \/api\/v1\/gateway\/providers/)
+
+    const owner = await chatTenant(client, fake.url)
+    const other = await newConversation(client, owner.tokens.accessToken)
+    assertProblem(
+      await send(client, owner.tokens.accessToken, other, {
+        content: 'Hi',
+        model: 'no-such-alias',
+      }),
+      404,
+      'model_not_found'
+    )
+    assert.equal(await count('chat_messages'), 0)
+  })
+
+  test('the upstream failing becomes an error event and a failed reply', async ({
+    client,
+    assert,
+  }) => {
+    const owner = await chatTenant(client, fake.url)
+    const token = owner.tokens.accessToken
+    const conversationId = await newConversation(client, token)
+    fake.script = [{ kind: 'status', status: 500 }]
+    const { accepted, events } = await ask(client, token, conversationId, { content: 'Fail' })
+    const error = events.find((event) => event.event === 'error')
+    assert.exists(error)
+    assert.equal(events.at(-1)!.data.status, 'failed')
+    const stored = await db.from('chat_messages').where('id', accepted.assistantMessage.id).first()
+    assert.equal(stored.status, 'failed')
+    assert.notInclude(JSON.stringify(events), 'fake failure')
+  })
+})
