@@ -21,10 +21,16 @@ export async function chatTenant(client: ApiClient, upstreamUrl: string) {
 export async function readGeneration(
   token: string,
   generationId: string,
-  options: { lastEventId?: string; stopWhen?: (events: StreamedEvent[]) => boolean } = {}
+  options: {
+    lastEventId?: string
+    stopWhen?: (events: StreamedEvent[]) => boolean
+    /** Another server process's address; default the test server. */
+    base?: string
+  } = {}
 ) {
   const controller = new AbortController()
-  const response = await fetch(`${gatewayBase()}/api/v1/chat/generations/${generationId}/stream`, {
+  const base = options.base ?? gatewayBase()
+  const response = await fetch(`${base}/api/v1/chat/generations/${generationId}/stream`, {
     headers: {
       authorization: `Bearer ${token}`,
       ...(options.lastEventId ? { 'last-event-id': options.lastEventId } : {}),

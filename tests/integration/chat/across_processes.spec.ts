@@ -1,0 +1,209 @@
+import { test } from '@japa/runner'
+import type { ChildProcess } from 'node:child_process'
+import db from '@adonisjs/lucid/services/db'
+import env from '#start/env'
+import { childEnv, finished, startNode, waitForLine } from '#tests/helpers/processes'
+import { joinAs, resetIdentity } from '#tests/helpers/identity'
+import { resetGateway } from '#tests/helpers/gateway'
+import { resetModuleTables } from '#tests/helpers/database'
+import { chatTenant, readGeneration, textOf } from '#tests/helpers/chat'
+import { until } from '#tests/helpers/waiting'
+import { startOpenAiFake, type FakeUpstream } from '#tests/fakes/llm_upstreams'
+
+/*
+| Chat with more than one Atrium process sharing PostgreSQL and Redis: a
+| web-only process accepts the question and a worker process writes the
+| reply; its stream is read from either, and resumed on the other.
+*/
+
+const REPLY =
+  'Porto climbs from the Douro in tiles and granite, and the bridges stitch its two banks together at dusk.'
+
+interface Server {
+  url: string
+  child: ChildProcess
+  done: ReturnType<typeof finished>
+}
+
+/** Fixed quota windows: the servers' clocks start just after a minute begins (see the gateway's test). */
+function minuteStartOffset() {
+  const nextMinute = (Math.floor(Date.now() / 60_000) + 1) * 60_000
+  return String(nextMinute + 1000 - Date.now())
+}
+
+async function startServer(port: number, role: 'web' | 'all'): Promise<Server> {
+  const child = startNode(
+    ['tests/fixtures/server.ts'],
+    childEnv({
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      ATRIUM_ROLE: role,
+      LOG_LEVEL: 'warn',
+      ATRIUM_TEST_CLOCK_OFFSET_MS: minuteStartOffset(),
+    })
+  )
+  const done = finished(child, 120_000)
+  await waitForLine(child, /Atrium is up/)
+  return { url: `http://127.0.0.1:${port}`, child, done }
+}
+
+async function stop(servers: Server[]) {
+  for (const server of servers) server.child.kill('SIGINT')
+  return Promise.all(servers.map((server) => server.done.catch(() => null)))
+}
+
+let counter = 0
+async function send(base: string, token: string, conversationId: string, content: string) {
+  const response = await fetch(`${base}/api/v1/chat/conversations/${conversationId}/messages`, {
+    method: 'POST',
+    headers: { 'authorization': `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      content,
+      parentId: null,
+      clientRequestId: `x-${process.pid}-${++counter}`,
+    }),
+  })
+  return { status: response.status, body: (await response.json()) as Record<string, any> }
+}
+
+async function conversation(base: string, token: string) {
+  const response = await fetch(`${base}/api/v1/chat/conversations`, {
+    method: 'POST',
+    headers: { 'authorization': `Bearer ${token}`, 'content-type': 'application/json' },
+    body: '{}',
+  })
+  return ((await response.json()) as { id: string }).id
+}
+
+test.group('chat across processes', (group) => {
+  let fake: FakeUpstream
+  group.each.setup(async () => {
+    await resetIdentity()
+    await resetGateway()
+    await resetModuleTables('chat')
+    fake = await startOpenAiFake()
+    return () => fake.close()
+  })
+  group.each.timeout(180_000)
+
+  test('accepted by a web process, written by a worker, resumed on the other process', async ({
+    client,
+    assert,
+    cleanup,
+  }) => {
+    const owner = await chatTenant(client, fake.url)
+    const token = owner.tokens.accessToken
+    const [web, worker] = await Promise.all([startServer(3396, 'web'), startServer(3397, 'all')])
+    cleanup(() => [web, worker].forEach((server) => server.child.kill('SIGKILL')))
+    fake.script = [{ kind: 'ok', reply: REPLY, chunkDelayMs: 25 }]
+
+    const conversationId = await conversation(web.url, token)
+    const accepted = await send(web.url, token, conversationId, 'Tell me about Porto')
+    assert.equal(accepted.status, 202)
+    const generationId = accepted.body.generation.id
+
+    const first = await readGeneration(token, generationId, {
+      base: web.url,
+      stopWhen: (events) => events.filter((event) => event.event === 'delta').length >= 3,
+    })
+    assert.notInclude(
+      first.map((event) => event.event),
+      'done'
+    )
+    const rest = await readGeneration(token, generationId, {
+      base: worker.url,
+      lastEventId: first.at(-1)!.id,
+    })
+    const all = [...first, ...rest]
+    assert.equal(textOf(all), REPLY)
+    const ids = all.map((event) => Number(event.id))
+    assert.deepEqual(
+      ids,
+      [...new Set(ids)].sort((a, b) => a - b),
+      'each event once, in order'
+    )
+    assert.equal(all.at(-1)!.data.status, 'completed')
+    const stored = await db
+      .from('chat_messages')
+      .where('id', accepted.body.assistantMessage.id)
+      .first()
+    assert.include(stored, { content: REPLY, status: 'complete' })
+
+    // A cancel sent to the web process stops the reply the worker writes.
+    fake.script = [{ kind: 'ok', reply: REPLY, chunkDelayMs: 60 }]
+    const second = await send(web.url, token, conversationId, 'And Braga?')
+    const seen = await readGeneration(token, second.body.generation.id, {
+      base: worker.url,
+      stopWhen: (events) => events.some((event) => event.event === 'delta'),
+    })
+    const cancel = await fetch(
+      `${web.url}/api/v1/chat/generations/${second.body.generation.id}/cancel`,
+      {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}` },
+      }
+    )
+    assert.equal(cancel.status, 202)
+    const after = await readGeneration(token, second.body.generation.id, {
+      base: web.url,
+      lastEventId: seen.at(-1)!.id,
+    })
+    assert.equal(after.at(-1)!.data.status, 'cancelled')
+    assert.isBelow(textOf([...seen, ...after]).length, REPLY.length)
+    await stop([web, worker])
+  }).skip(
+    !env.get('REDIS_URL'),
+    'REDIS_URL is not set: the stream log across processes lives in Redis'
+  )
+
+  test('20 sends at once over two processes against 10 messages a minute → exactly 10 replies', async ({
+    client,
+    assert,
+    cleanup,
+  }) => {
+    const owner = await chatTenant(client, fake.url)
+    const member = await joinAs(client, owner, 'member')
+    const quota = await client
+      .put(`/api/v1/chat/admin/quotas/users/${member.user.user.id}`)
+      .bearerToken(owner.tokens.accessToken)
+      .json({ messagesPerMinute: 10 })
+    quota.assertStatus(200)
+    // Slow replies: every reservation of the burst is made while the first replies still run.
+    fake.fallback = { kind: 'ok', chunkDelayMs: 20 }
+    const servers = await Promise.all([startServer(3396, 'all'), startServer(3397, 'all')])
+    cleanup(() => servers.forEach((server) => server.child.kill('SIGKILL')))
+    const conversationId = await conversation(servers[0].url, member.token)
+
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, index) =>
+        send(servers[index % 2].url, member.token, conversationId, `Question ${index}`)
+      )
+    )
+    const statuses = answers.map((answer) => answer.status).sort()
+    assert.deepEqual(statuses, [...Array(10).fill(202), ...Array(10).fill(429)])
+    const accepted = answers.filter((answer) => answer.status === 202)
+    await Promise.all(
+      accepted.map((answer) =>
+        readGeneration(member.token, answer.body.generation.id, { base: servers[0].url })
+      )
+    )
+    await until(async () => {
+      const [{ total }] = await db
+        .from('chat_generations')
+        .where('status', 'completed')
+        .count('* as total')
+      return Number(total) === 10
+    }, 20_000)
+    const [{ total }] = await db.from('chat_generations').count('* as total')
+    assert.equal(Number(total), 10, 'refused sends stored nothing')
+    assert.lengthOf(
+      fake.chatCalls().filter((call) => call.stream === true),
+      10,
+      'refused sends never reached the model'
+    )
+    await stop(servers)
+  }).skip(
+    !env.get('REDIS_URL'),
+    'REDIS_URL is not set: quotas across processes are counted in Redis'
+  )
+})

@@ -1,0 +1,77 @@
+import { test } from '@japa/runner'
+import { follow, memoryLogStore, type GenerationEvent } from '#modules/chat/services/generation_log'
+import { buildPrompt } from '#modules/chat/services/generations'
+import { chatConfig } from '#modules/chat/config'
+
+const delta = (seq: number, text: string): GenerationEvent => ({
+  seq,
+  event: 'delta',
+  data: { text },
+})
+const done = (seq: number): GenerationEvent => ({
+  seq,
+  event: 'done',
+  data: { status: 'completed' },
+})
+
+async function drain(iterator: AsyncGenerator<GenerationEvent | null>, limit = 100) {
+  const seen: Array<GenerationEvent | null> = []
+  for await (const event of iterator) {
+    seen.push(event)
+    if (seen.length >= limit) break
+  }
+  return seen
+}
+
+test.group('chat generation log (this process’s memory, as without Redis)', () => {
+  test('a follower gets the past after Last-Event-ID, then live events, each once, until done', async ({
+    assert,
+  }) => {
+    const store = memoryLogStore()
+    await store.append('g1', [delta(1, 'a'), delta(2, 'b'), delta(3, 'c')])
+    const controller = new AbortController()
+    const reading = drain(follow(store, 'g1', 1, controller.signal, 50))
+    await store.append('g1', [delta(4, 'd')])
+    await store.append('g1', [done(5)], { finished: true })
+    const seen = await reading
+    assert.deepEqual(
+      seen.map((event) => event?.seq),
+      [2, 3, 4, 5]
+    )
+  })
+
+  test('an unknown log yields null when idle, and aborting ends the follow', async ({ assert }) => {
+    const store = memoryLogStore()
+    const controller = new AbortController()
+    const iterator = follow(store, 'nobody', 0, controller.signal, 10)
+    const first = await iterator.next()
+    assert.isNull(first.value)
+    controller.abort()
+    const next = await iterator.next()
+    assert.isTrue(next.done)
+    assert.equal(store.size(), 0, 'a follower leaves nothing behind')
+  })
+})
+
+test.group('chat context trimming', () => {
+  test('keeps the newest messages within the budget, the question always', ({ assert }) => {
+    const long = 'x'.repeat(chatConfig.contextTokens * 8)
+    const chain = [
+      { role: 'user' as const, content: 'old question', status: 'complete' as const },
+      { role: 'assistant' as const, content: long, status: 'complete' as const },
+      { role: 'user' as const, content: 'recent question', status: 'complete' as const },
+      { role: 'assistant' as const, content: 'recent answer', status: 'complete' as const },
+      { role: 'assistant' as const, content: '', status: 'failed' as const },
+      { role: 'user' as const, content: 'now', status: 'complete' as const },
+    ]
+    assert.deepEqual(buildPrompt(chain), [
+      { role: 'user', content: 'recent question' },
+      { role: 'assistant', content: 'recent answer' },
+      { role: 'user', content: 'now' },
+    ])
+    // The question alone over budget is still sent whole (the model decides).
+    assert.deepEqual(buildPrompt([{ role: 'user', content: long, status: 'complete' }]), [
+      { role: 'user', content: long },
+    ])
+  })
+})
