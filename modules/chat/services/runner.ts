@@ -4,6 +4,7 @@ import { DateTime } from 'luxon'
 import { redisConfigured } from '#config/redis'
 import env from '#start/env'
 import { ProblemException } from '#app/http/problem'
+import { events } from '#app/messaging/outbox'
 import { changeFeed } from '#app/platform/change_feed'
 import { jobQueue } from '#app/platform/job_queue'
 import { isModuleSelected } from '#app/platform/module_selection'
@@ -242,6 +243,21 @@ async function finish(
       errorCode: failure?.code ?? null,
     })
     await reply.useTransaction(trx).save()
+    if (status === 'completed') {
+      await events.publish(
+        trx,
+        'chat.message_completed',
+        {
+          messageId: reply.id,
+          conversationId: reply.conversationId,
+          userId: reply.userId,
+          model: generation.model,
+          promptTokens: reply.promptTokens,
+          completionTokens: reply.completionTokens,
+        },
+        { version: 1, tenantId: generation.tenantId, aggregateId: reply.conversationId }
+      )
+    }
     return reply
   })
   if (usage) {

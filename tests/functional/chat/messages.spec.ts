@@ -5,7 +5,10 @@ import { joinAs, registerUser, resetIdentity } from '#tests/helpers/identity'
 import { resetModuleTables } from '#tests/helpers/database'
 import { gatewayBase, resetGateway } from '#tests/helpers/gateway'
 import { chatTenant, collect, readGeneration, textOf } from '#tests/helpers/chat'
-import { until } from '#tests/helpers/waiting'
+import { drainBus, until } from '#tests/helpers/waiting'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { deliverDueWebhooks } from '#modules/notifications/services/webhooks'
 import { startOpenAiFake, type FakeUpstream } from '#tests/fakes/llm_upstreams'
 
 type Client = Parameters<typeof registerUser>[0]
@@ -63,6 +66,7 @@ test.group('chat: messages and streamed replies', (group) => {
     await resetIdentity()
     await resetGateway()
     await resetModuleTables('chat')
+    await resetModuleTables('notifications')
     fake.script = []
     fake.fallback = { kind: 'ok' }
     fake.requests.length = 0
@@ -581,5 +585,46 @@ test.group('chat: messages and streamed replies', (group) => {
     const stored = await db.from('chat_messages').where('id', accepted.assistantMessage.id).first()
     assert.equal(stored.status, 'failed')
     assert.notInclude(JSON.stringify(events), 'fake failure')
+  })
+
+  test('a completed reply is a chat.message_completed webhook with usage and no text', async ({
+    client,
+    assert,
+    cleanup,
+  }) => {
+    const bodies: string[] = []
+    const receiver = createServer(async (request, response) => {
+      let body = ''
+      for await (const chunk of request) body += chunk
+      bodies.push(body)
+      response.writeHead(200).end()
+    })
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve))
+    cleanup(() => new Promise<void>((resolve) => receiver.close(() => resolve())))
+    const owner = await chatTenant(client, fake.url)
+    const token = owner.tokens.accessToken
+    const hook = await client
+      .post('/api/v1/webhooks')
+      .bearerToken(token)
+      .json({
+        url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`,
+        eventTypes: ['chat.message_completed'],
+      })
+    hook.assertStatus(201)
+    const conversationId = await newConversation(client, token)
+    const { accepted } = await ask(client, token, conversationId, { content: 'A private question' })
+    await drainBus()
+    await deliverDueWebhooks()
+    assert.lengthOf(bodies, 1)
+    const delivered = JSON.parse(bodies[0])
+    assert.equal(delivered.type, 'chat.message_completed')
+    assert.deepInclude(delivered.data, {
+      messageId: accepted.assistantMessage.id,
+      conversationId,
+      userId: owner.user.id,
+      model: 'chat-default',
+    })
+    assert.notInclude(bodies[0], 'private question')
+    assert.notInclude(bodies[0], 'Hello from the fake upstream')
   })
 })
