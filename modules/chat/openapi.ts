@@ -6,6 +6,7 @@ import {
   listConversationsValidator,
   quotaValidator,
   regenerateValidator,
+  searchValidator,
   sendMessageValidator,
   updateConversationValidator,
 } from '#modules/chat/validators/conversations'
@@ -167,6 +168,27 @@ export default defineApi(
       summary: 'Stop writing the reply; what it wrote stays, marked cancelled',
       ok: { 202: ref('ChatGeneration') },
       errors: missingGeneration,
+    },
+    'GET /api/v1/chat/search': {
+      id: 'chatSearch',
+      summary:
+        'Search your own messages (words, "a phrase", -not), newest first, with highlighted fragments',
+      query: searchValidator,
+      ok: {
+        200: s.pageOf(
+          s.object({
+            messageId: s.uuid,
+            conversationId: s.uuid,
+            conversationTitle: s.string,
+            role: s.enum(['user', 'assistant']),
+            createdAt: s.dateTime,
+            highlight: s.described(
+              s.array(s.object({ text: s.string, match: s.boolean })),
+              'The fragments around the matches, as parts: match true for the words found'
+            ),
+          })
+        ),
+      },
     },
     'GET /api/v1/chat/me/quota': {
       id: 'chatMyQuota',

@@ -5,6 +5,7 @@ const ConversationsController = () => import('#modules/chat/controllers/conversa
 const MessagesController = () => import('#modules/chat/controllers/messages_controller')
 const GenerationsController = () => import('#modules/chat/controllers/generations_controller')
 const QuotasController = () => import('#modules/chat/controllers/quotas_controller')
+const SearchController = () => import('#modules/chat/controllers/search_controller')
 
 /** /api/v1/chat/… for signed-in members of the active tenant. */
 export default function chatRoutes() {
@@ -30,6 +31,7 @@ export default function chatRoutes() {
       router.get('/generations/:id/stream', [GenerationsController, 'stream'])
       router.post('/generations/:id/cancel', [GenerationsController, 'cancel'])
 
+      router.get('/search', [SearchController, 'index'])
       router.get('/me/quota', [QuotasController, 'mine'])
       router.get('/admin/quotas', [QuotasController, 'index'])
       router.put('/admin/quotas/default', [QuotasController, 'updateDefault'])

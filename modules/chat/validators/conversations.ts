@@ -64,3 +64,8 @@ export const quotaValidator = vine.compile(
     disabled: vine.boolean().optional(),
   })
 )
+
+/** Words, "a phrase", -not: web search syntax over your own messages. */
+export const searchValidator = vine.compile(
+  vine.object({ q: vine.string().trim().minLength(1).maxLength(200), ...pageFields })
+)
