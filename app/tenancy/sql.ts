@@ -48,6 +48,9 @@ export function roleAndFunctionsSql(): string[] {
 /** Policy letting the platform's own connection user (relays, admin views) see every row. */
 export const PLATFORM_POLICY = 'platform_access'
 
+/** The read-only policy that widens what the app role sees (`extraVisibility`). */
+export const EXTRA_VISIBILITY_POLICY = 'extra_visibility'
+
 /**
  * Turns on isolation for a table with a `tenant_id uuid` column: RLS enabled
  * and forced, a policy confining the app role to the current tenant (writes
@@ -65,14 +68,20 @@ export function tenantIsolationSql(
 ): string[] {
   const name = assertIdentifier(table)
   const sameTenant = 'tenant_id = app_current_tenant()'
-  const visible = options.extraVisibility
-    ? `(${sameTenant}) OR (${options.extraVisibility})`
-    : sameTenant
+  // Extra visibility is a SELECT-only policy: policies of one command OR together, so the
+  // wider rows can be read, while UPDATE and DELETE still see only the tenant's own
+  // (one FOR ALL policy with the OR in USING let DELETE reach them too).
   return [
     `ALTER TABLE ${name} ENABLE ROW LEVEL SECURITY`,
     `ALTER TABLE ${name} FORCE ROW LEVEL SECURITY`,
     `DROP POLICY IF EXISTS ${TENANT_POLICY} ON ${name}`,
-    `CREATE POLICY ${TENANT_POLICY} ON ${name} TO ${APP_ROLE} USING (${visible}) WITH CHECK (${sameTenant})`,
+    `CREATE POLICY ${TENANT_POLICY} ON ${name} TO ${APP_ROLE} USING (${sameTenant}) WITH CHECK (${sameTenant})`,
+    `DROP POLICY IF EXISTS ${EXTRA_VISIBILITY_POLICY} ON ${name}`,
+    ...(options.extraVisibility
+      ? [
+          `CREATE POLICY ${EXTRA_VISIBILITY_POLICY} ON ${name} FOR SELECT TO ${APP_ROLE} USING (${options.extraVisibility})`,
+        ]
+      : []),
     `DROP POLICY IF EXISTS ${PLATFORM_POLICY} ON ${name}`,
     `CREATE POLICY ${PLATFORM_POLICY} ON ${name} TO CURRENT_USER USING (true) WITH CHECK (true)`,
     `GRANT SELECT, INSERT, UPDATE, DELETE ON ${name} TO ${APP_ROLE}`,

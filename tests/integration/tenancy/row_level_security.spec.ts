@@ -189,6 +189,39 @@ test.group('a non-superuser table owner (managed databases)', () => {
   })
 })
 
+test.group('row-level security with extra visibility', () => {
+  test('rows made visible to other tenants can be read there, never changed or deleted', async ({
+    assert,
+  }) => {
+    const table = 'test_shared_notes'
+    await db.rawQuery(`DROP TABLE IF EXISTS ${table}`)
+    await db.rawQuery(
+      `CREATE TABLE ${table} (id uuid PRIMARY KEY, tenant_id uuid NOT NULL, body text NOT NULL)`
+    )
+    for (const statement of tenantIsolationSql(table, { extraVisibility: "body LIKE 'public%'" }))
+      await db.rawQuery(statement)
+    const shared = newId()
+    await db.table(table).multiInsert([
+      { id: shared, tenant_id: tenantB, body: 'public note of B' },
+      { id: newId(), tenant_id: tenantB, body: 'private note of B' },
+    ])
+    const outcome = await tenancy.run(tenantA, async (trx) => {
+      const { rows } = await trx.rawQuery(`SELECT body FROM ${table}`)
+      const updated = await trx.rawQuery(`UPDATE ${table} SET body = 'public, changed by A'`)
+      const deleted = await trx.rawQuery(`DELETE FROM ${table}`)
+      return {
+        seen: rows.map((row: { body: string }) => row.body),
+        updated: updated.rowCount,
+        deleted: deleted.rowCount,
+      }
+    })
+    assert.deepEqual(outcome, { seen: ['public note of B'], updated: 0, deleted: 0 })
+    const left = await db.from(table).where('id', shared).first()
+    assert.equal(left.body, 'public note of B')
+    await db.rawQuery(`DROP TABLE ${table}`)
+  })
+})
+
 test.group('tenant table audit', () => {
   test('every table with a tenant_id column has forced RLS, the tenant policy and app-role access', async ({
     assert,
