@@ -793,8 +793,10 @@ export class RateLimitSchema extends BaseModel {
 }
 
 export class ChatConversationSchema extends BaseModel {
-  static $columns = ['activeLeafId', 'archivedAt', 'createdAt', 'id', 'pinned', 'tenantId', 'title', 'updatedAt', 'userId'] as const
+  static $columns = ['activeLeafId', 'archivedAt', 'assistantId', 'createdAt', 'id', 'pinned', 'tenantId', 'title', 'updatedAt', 'userId'] as const
   $columns = ChatConversationSchema.$columns
+  @column()
+  declare assistantId: string | null
   @column()
   declare activeLeafId: string | null
   @column.dateTime()
@@ -816,8 +818,10 @@ export class ChatConversationSchema extends BaseModel {
 }
 
 export class ChatMessageSchema extends BaseModel {
-  static $columns = ['completionTokens', 'content', 'conversationId', 'createdAt', 'errorCode', 'id', 'model', 'parentId', 'promptTokens', 'role', 'status', 'tenantId', 'updatedAt', 'userId'] as const
+  static $columns = ['assistantId', 'completionTokens', 'content', 'conversationId', 'createdAt', 'errorCode', 'id', 'model', 'parentId', 'promptTokens', 'role', 'status', 'tenantId', 'updatedAt', 'userId'] as const
   $columns = ChatMessageSchema.$columns
+  @column()
+  declare assistantId: string | null
   @column()
   declare completionTokens: number | null
   @column()
@@ -849,8 +853,12 @@ export class ChatMessageSchema extends BaseModel {
 }
 
 export class ChatGenerationSchema extends BaseModel {
-  static $columns = ['assistantMessageId', 'attempts', 'cancelRequested', 'clientRequestId', 'conversationId', 'createdAt', 'dueAt', 'errorCode', 'finishedAt', 'id', 'model', 'prompt', 'status', 'tenantId', 'ticket', 'updatedAt', 'userId', 'userMessageId'] as const
+  static $columns = ['assistantId', 'assistantMessageId', 'attempts', 'cancelRequested', 'clientRequestId', 'conversationId', 'createdAt', 'dueAt', 'errorCode', 'finishedAt', 'id', 'model', 'params', 'prompt', 'status', 'tenantId', 'ticket', 'updatedAt', 'userId', 'userMessageId'] as const
   $columns = ChatGenerationSchema.$columns
+  @column()
+  declare assistantId: string | null
+  @column()
+  declare params: any | null
   @column()
   declare assistantMessageId: string
   @column()
@@ -908,4 +916,41 @@ export class ChatQuotaSchema extends BaseModel {
   declare updatedAt: DateTime
   @column()
   declare userId: string | null
+}
+
+export class ChatAssistantSchema extends BaseModel {
+  static $columns = ['category', 'createdAt', 'description', 'forkedFrom', 'id', 'maxTokens', 'model', 'name', 'ownerId', 'publishedAt', 'starters', 'systemPrompt', 'temperature', 'tenantId', 'updatedAt', 'visibility'] as const
+  $columns = ChatAssistantSchema.$columns
+  @column()
+  declare category: string
+  @column.dateTime({ autoCreate: true })
+  declare createdAt: DateTime
+  @column()
+  declare description: string
+  @column()
+  declare forkedFrom: string | null
+  @column({ isPrimary: true })
+  declare id: string
+  @column()
+  declare maxTokens: number | null
+  @column()
+  declare model: string | null
+  @column()
+  declare name: string
+  @column()
+  declare ownerId: string
+  @column.dateTime()
+  declare publishedAt: DateTime | null
+  @column()
+  declare starters: any
+  @column()
+  declare systemPrompt: string
+  @column()
+  declare temperature: number | null
+  @column()
+  declare tenantId: string
+  @column.dateTime({ autoCreate: true, autoUpdate: true })
+  declare updatedAt: DateTime
+  @column()
+  declare visibility: string
 }

@@ -3,8 +3,8 @@
  * are private to their user: creating, renaming or archiving a conversation
  * is not an event at all, and `chat.message_completed` carries ids and usage
  * only — never a title or a word of the text — so a tenant's webhooks can
- * meter chat without reading it. `chat.assistant_published` comes with
- * assistants.
+ * meter chat without reading it. `chat.assistant_published` is sent once,
+ * when an assistant is first shared beyond its owner.
  */
 declare module '#app/messaging/types' {
   interface IntegrationEvents {
@@ -17,6 +17,16 @@ declare module '#app/messaging/types' {
         model: string
         promptTokens: number | null
         completionTokens: number | null
+      }
+    }
+    'chat.assistant_published': {
+      version: 1
+      payload: {
+        assistantId: string
+        name: string
+        category: string
+        visibility: 'private' | 'tenant' | 'public'
+        ownerId: string
       }
     }
   }
@@ -47,6 +57,21 @@ export const CHAT_WEBHOOK_EVENTS = {
         model: { type: 'string' },
         promptTokens: tokens,
         completionTokens: tokens,
+      },
+    },
+  },
+  'chat.assistant_published': {
+    description:
+      'An assistant was shared for the first time, with the tenant or publicly (its name, category and owner).',
+    payload: {
+      type: 'object',
+      required: ['assistantId', 'name', 'category', 'visibility', 'ownerId'],
+      properties: {
+        assistantId: uuid,
+        name: { type: 'string' },
+        category: { type: 'string' },
+        visibility: { enum: ['tenant', 'public'] },
+        ownerId: uuid,
       },
     },
   },

@@ -1,7 +1,12 @@
 import { defineApi, ref, schema as s } from '#app/openapi/define'
 import {
   activeLeafValidator,
+  createAssistantValidator,
   createConversationValidator,
+  exploreValidator,
+  featureValidator,
+  listAssistantsValidator,
+  updateAssistantValidator,
   forkValidator,
   listConversationsValidator,
   quotaValidator,
@@ -14,6 +19,9 @@ import {
 const missing = { 404: 'conversation_not_found (also someone else’s, or another tenant’s)' }
 const missingMessage = {
   404: 'conversation_not_found or message_not_found (someone else’s are the same 404)',
+}
+const assistantMissing = {
+  404: 'assistant_not_found (also someone else’s private one, or another tenant’s non-public one)',
 }
 const missingGeneration = { 404: 'generation_not_found (also someone else’s)' }
 const refusals = {
@@ -58,9 +66,28 @@ const message = s.object({
     'cancelled and failed replies keep the text written before they stopped'
   ),
   model: s.nullable(s.string),
+  assistantId: s.nullable(s.uuid),
   promptTokens: s.nullable(s.integer),
   completionTokens: s.nullable(s.integer),
   errorCode: s.nullable(s.string),
+  createdAt: s.dateTime,
+  updatedAt: s.dateTime,
+})
+
+const assistant = s.object({
+  id: s.uuid,
+  ownerId: s.uuid,
+  name: s.string,
+  description: s.string,
+  systemPrompt: s.string,
+  model: s.described(s.nullable(s.string), 'A gateway model alias; null: CHAT_DEFAULT_MODEL'),
+  temperature: s.nullable(s.number),
+  maxTokens: s.nullable(s.integer),
+  starters: s.described(s.array(s.string), 'Conversation starters a client can offer'),
+  category: s.string,
+  visibility: s.enum(['private', 'tenant', 'public']),
+  forkedFrom: s.nullable(s.uuid),
+  publishedAt: s.described(s.nullable(s.dateTime), 'When it was first shared beyond its owner'),
   createdAt: s.dateTime,
   updatedAt: s.dateTime,
 })
@@ -169,6 +196,80 @@ export default defineApi(
       ok: { 202: ref('ChatGeneration') },
       errors: missingGeneration,
     },
+    'GET /api/v1/chat/assistants': {
+      id: 'chatListAssistants',
+      summary: 'Your assistants (scope=mine, default) or your favourites, newest first',
+      query: listAssistantsValidator,
+      ok: { 200: s.pageOf(ref('ChatAssistant')) },
+    },
+    'POST /api/v1/chat/assistants': {
+      id: 'chatCreateAssistant',
+      summary:
+        'Make an assistant (private by default; tenant shares it; public needs an owner or admin)',
+      body: createAssistantValidator,
+      ok: { 201: ref('ChatAssistant') },
+      errors: { 403: 'forbidden: only owners and admins make assistants public' },
+    },
+    'GET /api/v1/chat/assistants/{id}': {
+      id: 'chatShowAssistant',
+      summary: 'An assistant you can see (yours, your tenant’s, or a public one)',
+      ok: { 200: ref('ChatAssistant') },
+      errors: assistantMissing,
+    },
+    'PATCH /api/v1/chat/assistants/{id}': {
+      id: 'chatUpdateAssistant',
+      summary: 'Change an assistant (its owner, or an owner or admin of its tenant)',
+      body: updateAssistantValidator,
+      ok: { 200: ref('ChatAssistant') },
+      errors: { ...assistantMissing, 403: 'not_assistant_owner, forbidden (public)' },
+    },
+    'DELETE /api/v1/chat/assistants/{id}': {
+      id: 'chatDeleteAssistant',
+      summary: 'Delete an assistant (its owner, or an owner or admin of its tenant)',
+      ok: { 204: null },
+      errors: { ...assistantMissing, 403: 'not_assistant_owner' },
+    },
+    'POST /api/v1/chat/assistants/{id}/fork': {
+      id: 'chatForkAssistant',
+      summary: 'Your own private copy of an assistant you can see',
+      ok: { 201: ref('ChatAssistant') },
+      errors: assistantMissing,
+    },
+    'PUT /api/v1/chat/assistants/{id}/favourite': {
+      id: 'chatFavouriteAssistant',
+      summary: 'Add to your favourites (idempotent)',
+      ok: { 204: null },
+      errors: assistantMissing,
+    },
+    'DELETE /api/v1/chat/assistants/{id}/favourite': {
+      id: 'chatUnfavouriteAssistant',
+      summary: 'Remove from your favourites (idempotent)',
+      ok: { 204: null },
+      errors: assistantMissing,
+    },
+    'PUT /api/v1/chat/admin/assistants/{id}/featured': {
+      id: 'chatFeatureAssistant',
+      summary: 'Feature an assistant in this tenant’s explore catalog, or stop (owners and admins)',
+      body: featureValidator,
+      ok: { 200: s.object({ assistantId: s.uuid, featured: s.boolean }) },
+      errors: { ...assistantMissing, 422: 'assistant_private, validation_failed' },
+    },
+    'GET /api/v1/chat/explore': {
+      id: 'chatExplore',
+      summary:
+        'Public and tenant-wide assistants: sort=popular (distinct users in 30 days, default), new (pages), featured',
+      query: exploreValidator,
+      ok: { 200: s.pageOf(ref('ChatExploredAssistant')) },
+    },
+    'GET /api/v1/chat/explore/categories': {
+      id: 'chatExploreCategories',
+      summary: 'The explore catalog’s categories and how many assistants each has',
+      ok: {
+        200: s.object({
+          data: s.array(s.object({ category: s.string, assistants: s.integer })),
+        }),
+      },
+    },
     'GET /api/v1/chat/search': {
       id: 'chatSearch',
       summary:
@@ -240,10 +341,24 @@ export default defineApi(
         s.nullable(s.uuid),
         'The last message of the branch you chose; every client shows that branch'
       ),
+      assistantId: s.described(
+        s.nullable(s.uuid),
+        'The assistant the conversation continues with (set by a message that names one)'
+      ),
       createdAt: s.dateTime,
       updatedAt: s.dateTime,
     }),
     ChatMessage: message,
+    ChatAssistant: assistant,
+    ChatExploredAssistant: {
+      ...assistant,
+      properties: {
+        ...(assistant.properties as Record<string, unknown>),
+        usersLast30Days: s.described(s.integer, 'Distinct users in the last 30 days'),
+        featured: s.described(s.boolean, 'Featured by this tenant’s admins'),
+      },
+      required: [...(assistant.required as string[]), 'usersLast30Days', 'featured'],
+    },
     ChatPath: s.object({
       activeLeafId: s.nullable(s.uuid),
       data: s.array({
@@ -266,6 +381,7 @@ export default defineApi(
       userMessageId: s.uuid,
       assistantMessageId: s.uuid,
       model: s.string,
+      assistantId: s.nullable(s.uuid),
       status: s.enum(['queued', 'running', 'completed', 'cancelled', 'failed']),
       errorCode: s.nullable(s.string),
       finishedAt: s.nullable(s.dateTime),

@@ -6,6 +6,7 @@ const MessagesController = () => import('#modules/chat/controllers/messages_cont
 const GenerationsController = () => import('#modules/chat/controllers/generations_controller')
 const QuotasController = () => import('#modules/chat/controllers/quotas_controller')
 const SearchController = () => import('#modules/chat/controllers/search_controller')
+const AssistantsController = () => import('#modules/chat/controllers/assistants_controller')
 
 /** /api/v1/chat/… for signed-in members of the active tenant. */
 export default function chatRoutes() {
@@ -30,6 +31,18 @@ export default function chatRoutes() {
       router.get('/generations/:id', [GenerationsController, 'show'])
       router.get('/generations/:id/stream', [GenerationsController, 'stream'])
       router.post('/generations/:id/cancel', [GenerationsController, 'cancel'])
+
+      router.get('/assistants', [AssistantsController, 'index'])
+      router.post('/assistants', [AssistantsController, 'store'])
+      router.get('/assistants/:id', [AssistantsController, 'show'])
+      router.patch('/assistants/:id', [AssistantsController, 'update'])
+      router.delete('/assistants/:id', [AssistantsController, 'destroy'])
+      router.post('/assistants/:id/fork', [AssistantsController, 'fork'])
+      router.put('/assistants/:id/favourite', [AssistantsController, 'favourite'])
+      router.delete('/assistants/:id/favourite', [AssistantsController, 'unfavourite'])
+      router.put('/admin/assistants/:id/featured', [AssistantsController, 'feature'])
+      router.get('/explore', [AssistantsController, 'explore'])
+      router.get('/explore/categories', [AssistantsController, 'categories'])
 
       router.get('/search', [SearchController, 'index'])
       router.get('/me/quota', [QuotasController, 'mine'])

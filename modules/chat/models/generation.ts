@@ -31,5 +31,9 @@ export default class Generation extends ChatGenerationSchema {
   @column(internal)
   declare cancelRequested: boolean
 
+  /** The assistant's parameters for the call (temperature, max tokens). */
+  @column({ ...jsonb, ...internal })
+  declare params: { temperature?: number; maxTokens?: number } | null
+
   declare status: GenerationStatus
 }

@@ -84,6 +84,7 @@ export const conversations = {
           pinned: false,
           archivedAt: null,
           activeLeafId: null,
+          assistantId: null,
         },
         { client: trx }
       )

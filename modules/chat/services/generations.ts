@@ -13,6 +13,8 @@ import Message from '#modules/chat/models/message'
 import { findOwnConversation } from '#modules/chat/services/conversations'
 import { follow, generationLog } from '#modules/chat/services/generation_log'
 import { ancestorChain, findMessage } from '#modules/chat/services/messages'
+import { findVisibleAssistant, recordAssistantUse } from '#modules/chat/services/assistants'
+import type Assistant from '#modules/chat/models/assistant'
 import { assertChatEnabled, gatewayLimits, limitsFor } from '#modules/chat/services/quotas'
 import {
   CANCELS_CHANNEL,
@@ -41,10 +43,12 @@ const estimate = (text: string) => 4 + Math.ceil(text.length / 4)
  * (CHAT_CONTEXT_TOKENS minus the reply's CHAT_MAX_OUTPUT_TOKENS). The
  * question itself is always kept.
  */
-export function buildPrompt(chain: Array<Pick<Message, 'role' | 'content' | 'status'>>) {
-  const system = chatConfig.systemPrompt
-  let budget =
-    chatConfig.contextTokens - chatConfig.maxOutputTokens - (system ? estimate(system) : 0)
+export function buildPrompt(
+  chain: Array<Pick<Message, 'role' | 'content' | 'status'>>,
+  system: string | null = chatConfig.systemPrompt,
+  maxOutput = chatConfig.maxOutputTokens
+) {
+  let budget = chatConfig.contextTokens - maxOutput - (system ? estimate(system) : 0)
   const kept: ChatParams['messages'] = []
   for (let index = chain.length - 1; index >= 0; index--) {
     const message = chain[index]
@@ -90,6 +94,7 @@ type Question =
 
 interface Plan {
   conversation: Conversation
+  assistant: Assistant | null
   parentId: string | null
   /** The existing question a regenerated reply answers. */
   questionId: string | null
@@ -101,11 +106,22 @@ async function plan(
   trx: TransactionClientContract,
   actor: TenantActor,
   conversationId: string,
-  question: Question
+  question: Question,
+  assistantId: string | undefined
 ): Promise<Plan> {
   const conversation = await findOwnConversation(trx, actor, conversationId)
   const limits = await limitsFor(trx, actor.userId)
   assertChatEnabled(limits)
+  // The assistant named, else the one the conversation continues with (if still visible).
+  const chosen = assistantId ?? conversation.assistantId
+  const assistant = chosen
+    ? await findVisibleAssistant(trx, actor, chosen).catch((error) => {
+        if (assistantId) throw error
+        return null
+      })
+    : null
+  const system = assistant?.systemPrompt || chatConfig.systemPrompt
+  const maxOutput = assistant?.maxTokens ?? chatConfig.maxOutputTokens
   if (question.kind === 'regenerate') {
     const reply = await findMessage(trx, conversation, question.replyId)
     if (reply.role !== 'assistant' || !reply.parentId) {
@@ -114,9 +130,10 @@ async function plan(
     const chain = await ancestorChain(trx, conversation.id, reply.parentId)
     return {
       conversation,
+      assistant,
       parentId: reply.parentId,
       questionId: reply.parentId,
-      prompt: buildPrompt(chain),
+      prompt: buildPrompt(chain, system, maxOutput),
       limits,
     }
   }
@@ -144,15 +161,19 @@ async function plan(
   const asked = { role: 'user' as const, content: question.content, status: 'complete' as const }
   return {
     conversation,
+    assistant,
     parentId,
     questionId: null,
-    prompt: buildPrompt([...chain, asked]),
+    prompt: buildPrompt([...chain, asked], system, maxOutput),
     limits,
   }
 }
 
 /** Reserves the reply's quota now, so a refusal is this request's 429 and nothing is stored. */
-async function reserve(actor: TenantActor, chosen: string | undefined, planned: Plan) {
+async function reserve(actor: TenantActor, requested: string | undefined, planned: Plan) {
+  // An assistant's model is an alias of its own tenant: a public one from elsewhere uses ours.
+  const own = planned.assistant?.tenantId === actor.tenantId ? planned.assistant.model : null
+  const chosen = requested ?? own ?? undefined
   const model = chosen ?? chatConfig.defaultModel
   try {
     return await gateway.reserve(
@@ -161,7 +182,11 @@ async function reserve(actor: TenantActor, chosen: string | undefined, planned: 
         userId: actor.userId,
         userLimits: gatewayLimits(planned.limits),
       },
-      { model, messages: planned.prompt, max_tokens: chatConfig.maxOutputTokens }
+      {
+        model,
+        messages: planned.prompt,
+        max_tokens: planned.assistant?.maxTokens ?? chatConfig.maxOutputTokens,
+      }
     )
   } catch (error) {
     if (
@@ -183,11 +208,11 @@ async function accept(
   actor: TenantActor,
   conversationId: string,
   question: Question,
-  options: { model?: string; clientRequestId: string }
+  options: { model?: string; assistantId?: string; clientRequestId: string }
 ): Promise<Accepted> {
   const planned = await inActiveTenant(actor, async (trx) => {
     const repeated = await existing(trx, actor, options.clientRequestId)
-    return repeated ?? plan(trx, actor, conversationId, question)
+    return repeated ?? plan(trx, actor, conversationId, question, options.assistantId)
   })
   if ('generation' in planned) return planned
 
@@ -201,6 +226,7 @@ async function accept(
         conversation.id,
       ])
       const owned = { tenantId, conversationId: conversation.id, userId: actor.userId }
+      const assistantId = planned.assistant?.id ?? null
       const asked =
         planned.questionId !== null
           ? await Message.query({ client: trx }).where('id', planned.questionId).firstOrFail()
@@ -213,6 +239,7 @@ async function accept(
                 content: (question as { content: string }).content,
                 status: 'complete',
                 model: null,
+                assistantId,
                 promptTokens: null,
                 completionTokens: null,
                 errorCode: null,
@@ -228,6 +255,7 @@ async function accept(
           content: '',
           status: 'generating',
           model: ticket.alias,
+          assistantId,
           promptTokens: null,
           completionTokens: null,
           errorCode: null,
@@ -247,12 +275,23 @@ async function accept(
           attempts: 0,
           ticket,
           prompt: planned.prompt,
+          assistantId,
+          params: planned.assistant
+            ? {
+                temperature: planned.assistant.temperature ?? undefined,
+                maxTokens: planned.assistant.maxTokens ?? undefined,
+              }
+            : null,
           errorCode: null,
           finishedAt: null,
         },
         { client: trx }
       )
       conversation.activeLeafId = reply.id
+      if (assistantId) {
+        conversation.assistantId = assistantId
+        await recordAssistantUse(trx, assistantId, actor.userId)
+      }
       await conversation.useTransaction(trx).save()
       await trx.rawQuery('SELECT pg_notify(?, ?)', [GENERATIONS_CHANNEL, generation.id])
       return accepted(generation, asked, reply)
@@ -293,7 +332,13 @@ export const generations = {
   send(
     actor: TenantActor,
     conversationId: string,
-    input: { content: string; parentId?: string | null; model?: string; clientRequestId: string }
+    input: {
+      content: string
+      parentId?: string | null
+      model?: string
+      assistantId?: string
+      clientRequestId: string
+    }
   ) {
     return accept(
       actor,

@@ -177,6 +177,7 @@ export const messages = {
           content: message.content,
           status: message.status,
           model: message.model,
+          assistant_id: message.assistantId,
           prompt_tokens: message.promptTokens,
           completion_tokens: message.completionTokens,
           error_code: message.errorCode,
@@ -187,6 +188,7 @@ export const messages = {
       // One multi-row insert: a long chain costs one statement.
       if (copies.length) await trx.table('chat_messages').multiInsert(copies)
       forked.activeLeafId = parentId
+      forked.assistantId = source.conversation.assistantId
       await forked.useTransaction(trx).save()
     })
     return created

@@ -169,7 +169,10 @@ async function run(claimed: ClaimedRow) {
       {
         model: generation.model,
         messages: generation.prompt ?? [],
-        max_tokens: chatConfig.maxOutputTokens,
+        max_tokens: generation.params?.maxTokens ?? chatConfig.maxOutputTokens,
+        ...(generation.params?.temperature !== undefined
+          ? { temperature: generation.params.temperature }
+          : {}),
       },
       { signal: controller.signal, ticket: ticket ?? undefined }
     )

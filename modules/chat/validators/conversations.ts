@@ -42,6 +42,8 @@ export const sendMessageValidator = vine.compile(
     /** The reply this question follows; null starts again from the top; absent: the active leaf. */
     parentId: vine.string().uuid().nullable().optional(),
     model: modelAlias.clone().optional(),
+    /** Answer as this assistant (its prompt, model and parameters); the conversation keeps it. */
+    assistantId: vine.string().uuid().optional(),
     clientRequestId,
   })
 )
@@ -69,3 +71,44 @@ export const quotaValidator = vine.compile(
 export const searchValidator = vine.compile(
   vine.object({ q: vine.string().trim().minLength(1).maxLength(200), ...pageFields })
 )
+
+const visibility = vine.enum(['private', 'tenant', 'public'] as const)
+const assistantFields = {
+  description: vine.string().trim().maxLength(500).optional(),
+  systemPrompt: vine.string().maxLength(20_000).optional(),
+  model: modelAlias.clone().nullable().optional(),
+  temperature: vine.number().min(0).max(2).nullable().optional(),
+  maxTokens: vine.number().withoutDecimals().min(1).max(32_768).nullable().optional(),
+  starters: vine.array(vine.string().trim().minLength(1).maxLength(200)).maxLength(6).optional(),
+  category: vine
+    .string()
+    .trim()
+    .toLowerCase()
+    .regex(/^[a-z0-9][a-z0-9 _-]{0,49}$/)
+    .optional(),
+  visibility: visibility.optional(),
+}
+const assistantName = vine.string().trim().minLength(1).maxLength(100)
+
+export const createAssistantValidator = vine.compile(
+  vine.object({ name: assistantName.clone(), ...assistantFields })
+)
+
+export const updateAssistantValidator = vine.compile(
+  vine.object({ name: assistantName.clone().optional(), ...assistantFields })
+)
+
+export const listAssistantsValidator = vine.compile(
+  vine.object({ scope: vine.enum(['mine', 'favourites'] as const).optional(), ...pageFields })
+)
+
+export const exploreValidator = vine.compile(
+  vine.object({
+    q: vine.string().trim().minLength(1).maxLength(200).optional(),
+    category: vine.string().trim().toLowerCase().maxLength(50).optional(),
+    sort: vine.enum(['popular', 'new', 'featured'] as const).optional(),
+    ...pageFields,
+  })
+)
+
+export const featureValidator = vine.compile(vine.object({ featured: vine.boolean() }))
