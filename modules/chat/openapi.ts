@@ -1,7 +1,10 @@
 import { defineApi, ref, schema as s } from '#app/openapi/define'
 import {
   activeLeafValidator,
+  adminUsageValidator,
+  chatSettingsValidator,
   createAssistantValidator,
+  myUsageValidator,
   createConversationValidator,
   exploreValidator,
   featureValidator,
@@ -72,6 +75,22 @@ const message = s.object({
   errorCode: s.nullable(s.string),
   createdAt: s.dateTime,
   updatedAt: s.dateTime,
+})
+
+const usageRow = s.object({
+  key: s.described(s.nullable(s.string), 'The day (YYYY-MM-DD) or the model alias'),
+  replies: s.integer,
+  promptTokens: s.integer,
+  completionTokens: s.integer,
+  users: s.integer,
+})
+const assistantUsageRow = s.object({
+  key: s.described(s.nullable(s.uuid), 'The assistant (null: none)'),
+  name: s.nullable(s.string),
+  replies: s.integer,
+  promptTokens: s.integer,
+  completionTokens: s.integer,
+  users: s.integer,
 })
 
 const assistant = s.object({
@@ -301,6 +320,71 @@ export default defineApi(
           tokensPerDay: limitState,
         }),
       },
+    },
+    'GET /api/v1/chat/me/usage': {
+      id: 'chatMyUsage',
+      summary: 'Your replies and tokens by day, model and assistant (UTC days, last 30 by default)',
+      query: myUsageValidator,
+      ok: {
+        200: s.object({
+          from: s.dateTime,
+          to: s.dateTime,
+          byDay: s.array(usageRow),
+          byModel: s.array(usageRow),
+          byAssistant: s.array(assistantUsageRow),
+        }),
+      },
+    },
+    'GET /api/v1/chat/admin/usage': {
+      id: 'chatAdminUsage',
+      summary: 'The tenant’s chat usage grouped by user (default), model or assistant',
+      query: adminUsageValidator,
+      ok: {
+        200: s.object({
+          from: s.dateTime,
+          to: s.dateTime,
+          groupBy: s.enum(['user', 'model', 'assistant']),
+          data: s.array({
+            type: 'object',
+            required: ['key', 'replies', 'promptTokens', 'completionTokens'],
+            additionalProperties: false,
+            properties: {
+              key: s.nullable(s.string),
+              name: s.nullable(s.string),
+              replies: s.integer,
+              promptTokens: s.integer,
+              completionTokens: s.integer,
+              users: s.integer,
+            },
+          }),
+        }),
+      },
+    },
+    'GET /api/v1/chat/admin/settings': {
+      id: 'chatSettings',
+      summary: 'The model aliases chat may use in this tenant (null: all)',
+      ok: { 200: s.object({ allowedModels: s.nullable(s.array(s.string)) }) },
+    },
+    'PUT /api/v1/chat/admin/settings': {
+      id: 'chatSaveSettings',
+      summary: 'Limit chat to these model aliases (null: all); others answer 403 model_not_allowed',
+      body: chatSettingsValidator,
+      ok: { 200: s.object({ allowedModels: s.nullable(s.array(s.string)) }) },
+    },
+    'GET /api/v1/chat/admin/users/{userId}/conversations': {
+      id: 'chatAdminUserConversations',
+      summary: 'A member’s conversations (owners and admins); recorded in the audit log',
+      ok: { 200: s.object({ data: s.array(ref('ChatConversation')) }) },
+      errors: { 404: 'member_not_found' },
+    },
+    'GET /api/v1/chat/admin/conversations/{id}': {
+      id: 'chatAdminConversation',
+      summary:
+        'Someone’s conversation with every message (owners and admins); recorded in the audit log',
+      ok: {
+        200: s.object({ conversation: ref('ChatConversation'), messages: s.array(message) }),
+      },
+      errors: missing,
     },
     'GET /api/v1/chat/admin/quotas': {
       id: 'chatListQuotas',

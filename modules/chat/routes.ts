@@ -7,6 +7,7 @@ const GenerationsController = () => import('#modules/chat/controllers/generation
 const QuotasController = () => import('#modules/chat/controllers/quotas_controller')
 const SearchController = () => import('#modules/chat/controllers/search_controller')
 const AssistantsController = () => import('#modules/chat/controllers/assistants_controller')
+const ChatAdminController = () => import('#modules/chat/controllers/chat_admin_controller')
 
 /** /api/v1/chat/… for signed-in members of the active tenant. */
 export default function chatRoutes() {
@@ -46,6 +47,12 @@ export default function chatRoutes() {
 
       router.get('/search', [SearchController, 'index'])
       router.get('/me/quota', [QuotasController, 'mine'])
+      router.get('/me/usage', [ChatAdminController, 'myUsage'])
+      router.get('/admin/usage', [ChatAdminController, 'usage'])
+      router.get('/admin/settings', [ChatAdminController, 'settings'])
+      router.put('/admin/settings', [ChatAdminController, 'saveSettings'])
+      router.get('/admin/users/:userId/conversations', [ChatAdminController, 'userConversations'])
+      router.get('/admin/conversations/:id', [ChatAdminController, 'conversation'])
       router.get('/admin/quotas', [QuotasController, 'index'])
       router.put('/admin/quotas/default', [QuotasController, 'updateDefault'])
       router.put('/admin/quotas/users/:userId', [QuotasController, 'updateUser'])

@@ -16,6 +16,7 @@ import { ancestorChain, findMessage } from '#modules/chat/services/messages'
 import { findVisibleAssistant, recordAssistantUse } from '#modules/chat/services/assistants'
 import type Assistant from '#modules/chat/models/assistant'
 import { assertChatEnabled, gatewayLimits, limitsFor } from '#modules/chat/services/quotas'
+import { allowedModels } from '#modules/chat/services/admin'
 import {
   CANCELS_CHANNEL,
   GENERATIONS_CHANNEL,
@@ -93,6 +94,8 @@ type Question =
   | { kind: 'regenerate'; replyId: string }
 
 interface Plan {
+  /** The aliases chat may use in this tenant (null: all). */
+  allowedModels: string[] | null
   conversation: Conversation
   assistant: Assistant | null
   parentId: string | null
@@ -112,6 +115,7 @@ async function plan(
   const conversation = await findOwnConversation(trx, actor, conversationId)
   const limits = await limitsFor(trx, actor.userId)
   assertChatEnabled(limits)
+  const allowed = await allowedModels(trx)
   // The assistant named, else the one the conversation continues with (if still visible).
   const chosen = assistantId ?? conversation.assistantId
   const assistant = chosen
@@ -129,6 +133,7 @@ async function plan(
     }
     const chain = await ancestorChain(trx, conversation.id, reply.parentId)
     return {
+      allowedModels: allowed,
       conversation,
       assistant,
       parentId: reply.parentId,
@@ -160,6 +165,7 @@ async function plan(
   }
   const asked = { role: 'user' as const, content: question.content, status: 'complete' as const }
   return {
+    allowedModels: allowed,
     conversation,
     assistant,
     parentId,
@@ -181,6 +187,7 @@ async function reserve(actor: TenantActor, requested: string | undefined, planne
         tenantId: actor.tenantId,
         userId: actor.userId,
         userLimits: gatewayLimits(planned.limits),
+        allowedModels: planned.allowedModels,
       },
       {
         model,

@@ -112,3 +112,25 @@ export const exploreValidator = vine.compile(
 )
 
 export const featureValidator = vine.compile(vine.object({ featured: vine.boolean() }))
+
+const day = vine.string().regex(/^\d{4}-\d{2}-\d{2}$/)
+
+/** UTC days, both included; the last 30 days by default. */
+export const myUsageValidator = vine.compile(
+  vine.object({ from: day.clone().optional(), to: day.clone().optional() })
+)
+
+export const adminUsageValidator = vine.compile(
+  vine.object({
+    groupBy: vine.enum(['user', 'model', 'assistant'] as const).optional(),
+    from: day.clone().optional(),
+    to: day.clone().optional(),
+  })
+)
+
+export const chatSettingsValidator = vine.compile(
+  vine.object({
+    /** The gateway aliases chat may use; null: every alias the tenant has. */
+    allowedModels: vine.array(modelAlias.clone()).maxLength(100).nullable(),
+  })
+)

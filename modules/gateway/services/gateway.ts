@@ -39,8 +39,12 @@ export interface CallTiming {
   upstreamMs: number
 }
 
-function modelNotAllowed(alias: string) {
-  return new ProblemException(403, 'model_not_allowed', `This key may not use the model ${alias}.`)
+function modelNotAllowed(alias: string, byKey: boolean) {
+  return new ProblemException(
+    403,
+    'model_not_allowed',
+    `${byKey ? 'This key' : 'You'} may not use the model ${alias}.`
+  )
 }
 
 function upstreamProblem(error: unknown) {
@@ -145,7 +149,8 @@ async function loadRouting(tenantId: string, alias: string): Promise<RoutingEntr
  * path reads no configuration from the database.
  */
 export async function resolveModel(caller: Caller, alias: string): Promise<ResolvedModel> {
-  if (caller.allowedModels && !caller.allowedModels.includes(alias)) throw modelNotAllowed(alias)
+  if (caller.allowedModels && !caller.allowedModels.includes(alias))
+    throw modelNotAllowed(alias, Boolean(caller.keyId))
   const cacheKey = `${caller.tenantId}\n${alias}`
   let entry = routingCache.get(cacheKey)
   if (

@@ -14,6 +14,8 @@ export type AuditEvent =
   | 'user.disabled'
   | 'user.enabled'
   | 'email.verified'
+  | 'chat.conversations_listed'
+  | 'chat.conversation_viewed'
 
 export interface AuditEntry {
   tenantId?: string | null
