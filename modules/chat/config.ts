@@ -19,6 +19,11 @@ export const chatConfig = {
   systemPrompt: process.env.CHAT_SYSTEM_PROMPT || null,
   /** Generations one process runs at once; more wait queued for a free slot here or elsewhere. */
   maxConcurrentGenerations: Number(process.env.CHAT_MAX_CONCURRENT_GENERATIONS ?? 256),
+  /**
+   * A running reply's lease, in seconds: renewed every third of it; a process
+   * that stops renewing (it died) has its reply marked failed after it.
+   */
+  generationLeaseSeconds: Number(process.env.CHAT_GENERATION_LEASE_SECONDS ?? 30),
   /** How long a finished generation's events stay replayable (Last-Event-ID), in seconds. */
   replaySeconds: Number(process.env.CHAT_REPLAY_SECONDS ?? 600),
   /** Per-user limits when neither the user nor the tenant default sets one; unset: unlimited. */

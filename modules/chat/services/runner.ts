@@ -24,8 +24,6 @@ import { writeTitle } from '#modules/chat/services/titles'
 export const GENERATIONS_CHANNEL = 'chat_generations'
 export const CANCELS_CHANNEL = 'chat_generation_cancels'
 
-const LEASE_SECONDS = 30
-const RENEW_EVERY_MS = 10_000
 /** Partial text is saved this often, so a crash or a reader without the log loses little. */
 const SAVE_EVERY_MS = 1000
 
@@ -114,7 +112,7 @@ async function claim(options: { id?: string; limit: number }) {
   if (free <= 0) return []
   return queue.claim<ClaimedRow>({
     limit: Math.min(free, options.limit),
-    leaseSeconds: LEASE_SECONDS,
+    leaseSeconds: chatConfig.generationLeaseSeconds,
     set: `status = 'running'`,
     where: options.id ? { sql: 't.id = ?', bindings: [options.id] } : undefined,
     returning: 't.id, t.tenant_id',
@@ -136,13 +134,13 @@ async function run(claimed: ClaimedRow) {
       .rawQuery(
         `UPDATE chat_generations SET due_at = now() + make_interval(secs => ?)
           WHERE id = ? RETURNING cancel_requested`,
-        [LEASE_SECONDS, claimed.id]
+        [chatConfig.generationLeaseSeconds, claimed.id]
       )
       .then(({ rows }) => {
         if (rows[0]?.cancel_requested) controller.abort('cancel')
       })
       .catch(() => {})
-  }, RENEW_EVERY_MS)
+  }, (chatConfig.generationLeaseSeconds * 1000) / 3)
   renew.unref()
 
   let content = ''

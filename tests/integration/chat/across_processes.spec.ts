@@ -31,7 +31,11 @@ function minuteStartOffset() {
   return String(nextMinute + 1000 - Date.now())
 }
 
-async function startServer(port: number, role: 'web' | 'all'): Promise<Server> {
+async function startServer(
+  port: number,
+  role: 'web' | 'all',
+  overrides: Record<string, string> = {}
+): Promise<Server> {
   const child = startNode(
     ['tests/fixtures/server.ts'],
     childEnv({
@@ -40,6 +44,7 @@ async function startServer(port: number, role: 'web' | 'all'): Promise<Server> {
       ATRIUM_ROLE: role,
       LOG_LEVEL: 'warn',
       ATRIUM_TEST_CLOCK_OFFSET_MS: minuteStartOffset(),
+      ...overrides,
     })
   )
   const done = finished(child, 120_000)
@@ -205,5 +210,61 @@ test.group('chat across processes', (group) => {
   }).skip(
     !env.get('REDIS_URL'),
     'REDIS_URL is not set: quotas across processes are counted in Redis'
+  )
+
+  test('a process killed mid-reply: another marks it failed, keeps the text and ends its stream', async ({
+    client,
+    assert,
+    cleanup,
+  }) => {
+    const owner = await chatTenant(client, fake.url)
+    const token = owner.tokens.accessToken
+    const shortLease = { CHAT_GENERATION_LEASE_SECONDS: '2' }
+    const doomed = await startServer(3396, 'all', shortLease)
+    cleanup(() => {
+      doomed.child.kill('SIGKILL')
+    })
+    fake.script = [{ kind: 'ok', reply: REPLY, chunkDelayMs: 150 }]
+    const conversationId = await conversation(doomed.url, token)
+    const accepted = await send(doomed.url, token, conversationId, 'Tell me about Porto')
+    const generationId = accepted.body.generation.id
+    // Past the first save of the partial text (every second), then the process dies.
+    const seen = await readGeneration(token, generationId, {
+      base: doomed.url,
+      stopWhen: (events) => events.filter((event) => event.event === 'delta').length >= 9,
+    })
+    doomed.child.kill('SIGKILL')
+    await doomed.done.catch(() => null)
+
+    const survivor = await startServer(3397, 'all', shortLease)
+    cleanup(() => {
+      survivor.child.kill('SIGKILL')
+    })
+    const rest = await readGeneration(token, generationId, {
+      base: survivor.url,
+      lastEventId: seen.at(-1)!.id,
+    })
+    assert.deepEqual(
+      rest.map((event) => event.event),
+      ['error', 'done']
+    )
+    assert.equal(rest[0].data.code, 'interrupted')
+    assert.equal(rest[1].data.status, 'failed')
+    const stored = await db
+      .from('chat_messages')
+      .where('id', accepted.body.assistantMessage.id)
+      .first()
+    assert.equal(stored.status, 'failed')
+    assert.isAbove(stored.content.length, 0, 'the text saved before the crash is kept')
+    assert.isTrue(REPLY.startsWith(stored.content))
+    // Written once: the survivor did not start the reply again.
+    assert.lengthOf(
+      fake.chatCalls().filter((call) => call.stream === true),
+      1
+    )
+    await stop([survivor])
+  }).skip(
+    !env.get('REDIS_URL'),
+    'REDIS_URL is not set: the stream log across processes lives in Redis'
   )
 })
