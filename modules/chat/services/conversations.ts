@@ -26,10 +26,13 @@ function own(trx: TransactionClientContract, actor: TenantActor) {
 export async function findOwnConversation(
   trx: TransactionClientContract,
   actor: TenantActor,
-  id: string
+  id: string,
+  options: { lock?: boolean } = {}
 ) {
   if (!isUuid(id)) throw notFound()
-  const conversation = await own(trx, actor).where('id', id).first()
+  const query = own(trx, actor).where('id', id)
+  if (options.lock) query.forUpdate()
+  const conversation = await query.first()
   if (!conversation) throw notFound()
   return conversation
 }

@@ -1,11 +1,12 @@
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
+import { DateTime } from 'luxon'
 import logger from '@adonisjs/core/services/logger'
 import type { TenantActor } from '#app/auth/policies'
 import { ProblemException } from '#app/http/problem'
 import type { SseStream } from '#app/http/sse'
 import { isUuid, newId } from '#app/platform/ids'
 import { inActiveTenant } from '#app/tenancy/active_tenant'
-import { gateway, type ChatParams, type Ticket } from '#modules/gateway/index'
+import { gateway, type ChatParams } from '#modules/gateway/index'
 import { chatConfig } from '#modules/chat/config'
 import type Conversation from '#modules/chat/models/conversation'
 import Generation from '#modules/chat/models/generation'
@@ -108,11 +109,10 @@ interface Plan {
 async function plan(
   trx: TransactionClientContract,
   actor: TenantActor,
-  conversationId: string,
+  conversation: Conversation,
   question: Question,
   assistantId: string | undefined
 ): Promise<Plan> {
-  const conversation = await findOwnConversation(trx, actor, conversationId)
   const limits = await limitsFor(trx, actor.userId)
   assertChatEnabled(limits)
   const allowed = await allowedModels(trx)
@@ -211,6 +211,18 @@ async function reserve(actor: TenantActor, requested: string | undefined, planne
   }
 }
 
+/**
+ * Accepting a message: plan (read the branch, the limits, the assistant),
+ * reserve the quota, then store the question, the reply and its generation
+ * in one transaction with the conversation locked, so concurrent sends take
+ * turns and a repeated clientRequestId finds the first one's rows. The
+ * reservation happens between the two units of work, never inside one: the
+ * gateway may need connections of its own (routing, the PostgreSQL quota
+ * store), and a transaction holding one while waiting for another starves
+ * the pool under a burst. A refusal after the reservation gives it back.
+ * When this process has a free slot the generation is stored already running
+ * and leased to it, and starts at once; otherwise it is queued for a worker.
+ */
 async function accept(
   actor: TenantActor,
   conversationId: string,
@@ -219,19 +231,20 @@ async function accept(
 ): Promise<Accepted> {
   const planned = await inActiveTenant(actor, async (trx) => {
     const repeated = await existing(trx, actor, options.clientRequestId)
-    return repeated ?? plan(trx, actor, conversationId, question, options.assistantId)
+    if (repeated) return repeated
+    const conversation = await findOwnConversation(trx, actor, conversationId)
+    return plan(trx, actor, conversation, question, options.assistantId)
   })
   if ('generation' in planned) return planned
 
-  const ticket: Ticket = await reserve(actor, options.model, planned)
-  let result: Accepted
+  const ticket = await reserve(actor, options.model, planned)
+  const slot = runsGenerationsHere() && generationRunner.takeSlot()
+  let outcome: { accepted: Accepted; generation: Generation | null }
   try {
-    result = await inActiveTenant(actor, async (trx, tenantId) => {
-      // One send at a time per conversation: the branch it extends is the one just read.
-      const conversation = await findOwnConversation(trx, actor, planned.conversation.id)
-      await trx.rawQuery('SELECT 1 FROM chat_conversations WHERE id = ? FOR UPDATE', [
-        conversation.id,
-      ])
+    outcome = await inActiveTenant(actor, async (trx, tenantId) => {
+      const conversation = await findOwnConversation(trx, actor, conversationId, { lock: true })
+      const repeated = await existing(trx, actor, options.clientRequestId)
+      if (repeated) return { accepted: repeated, generation: null }
       const owned = { tenantId, conversationId: conversation.id, userId: actor.userId }
       const assistantId = planned.assistant?.id ?? null
       const asked =
@@ -277,9 +290,10 @@ async function accept(
           userMessageId: asked.id,
           assistantMessageId: reply.id,
           model: ticket.alias,
-          status: 'queued',
+          status: slot ? 'running' : 'queued',
           cancelRequested: false,
-          attempts: 0,
+          attempts: slot ? 1 : 0,
+          dueAt: DateTime.now().plus({ seconds: slot ? chatConfig.generationLeaseSeconds : 0 }),
           ticket,
           prompt: planned.prompt,
           assistantId,
@@ -300,10 +314,11 @@ async function accept(
         await recordAssistantUse(trx, assistantId, actor.userId)
       }
       await conversation.useTransaction(trx).save()
-      await trx.rawQuery('SELECT pg_notify(?, ?)', [GENERATIONS_CHANNEL, generation.id])
-      return accepted(generation, asked, reply)
+      if (!slot) await trx.rawQuery('SELECT pg_notify(?, ?)', [GENERATIONS_CHANNEL, generation.id])
+      return { accepted: accepted(generation, asked, reply), generation }
     })
   } catch (error) {
+    if (slot) generationRunner.releaseSlot()
     await gateway.release(ticket).catch(() => {})
     if (isDuplicateRequest(error)) {
       const repeated = await inActiveTenant(actor, (trx) =>
@@ -313,13 +328,12 @@ async function accept(
     }
     throw error
   }
-  if (runsGenerationsHere()) {
-    await generationRunner.start(result.generation.id).catch((error) => {
-      // Still queued: a worker's next pass claims it.
-      logger.warn({ err: error }, 'chat: generation not started here')
-    })
-  }
-  return result
+  if (!outcome.generation) {
+    // Accepted meanwhile by the same request sent twice: this reservation is not needed.
+    if (slot) generationRunner.releaseSlot()
+    await gateway.release(ticket).catch(() => {})
+  } else if (slot) generationRunner.runAccepted(outcome.generation)
+  return outcome.accepted
 }
 
 async function findOwnGeneration(trx: TransactionClientContract, actor: TenantActor, id: string) {

@@ -18,7 +18,8 @@ import {
   type GenerationEvent,
   type GenerationEventName,
 } from '#modules/chat/services/generation_log'
-import { writeTitle } from '#modules/chat/services/titles'
+import { titleWanted, writeTitle } from '#modules/chat/services/titles'
+import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 
 /** NOTIFY channels: a queued generation for a worker elsewhere; a cancel for whoever runs it. */
 export const GENERATIONS_CHANNEL = 'chat_generations'
@@ -92,6 +93,8 @@ class EventWriter {
 }
 
 const running = new Map<string, AbortController>()
+/** Slots promised to generations being accepted in this process, not yet running. */
+let promised = 0
 let listening = false
 
 function listenForCancels() {
@@ -108,7 +111,7 @@ export function runsGenerationsHere() {
 }
 
 async function claim(options: { id?: string; limit: number }) {
-  const free = chatConfig.maxConcurrentGenerations - running.size
+  const free = chatConfig.maxConcurrentGenerations - running.size - promised
   if (free <= 0) return []
   return queue.claim<ClaimedRow>({
     limit: Math.min(free, options.limit),
@@ -124,35 +127,46 @@ const problemOf = (error: unknown) =>
     ? { code: error.problemCode, detail: error.message }
     : { code: 'generation_failed', detail: 'The reply could not be generated.' }
 
-async function run(claimed: ClaimedRow) {
+/** Loads a claimed generation and runs it (a generation that vanished, with its conversation, is skipped). */
+async function runClaimed(claimed: ClaimedRow) {
+  const generation = await tenancy
+    .run(claimed.tenant_id, (trx) =>
+      Generation.query({ client: trx }).where('id', claimed.id).first()
+    )
+    .catch((error) => {
+      logger.warn({ err: error, generationId: claimed.id }, 'chat: claimed generation not loaded')
+      return null
+    })
+  if (generation) await run(generation)
+}
+
+async function run(generation: Generation) {
   const controller = new AbortController()
-  running.set(claimed.id, controller)
+  running.set(generation.id, controller)
   listenForCancels()
-  const writer = new EventWriter(claimed.id)
-  const renew = setInterval(() => {
-    void db
-      .rawQuery(
-        `UPDATE chat_generations SET due_at = now() + make_interval(secs => ?)
-          WHERE id = ? RETURNING cancel_requested`,
-        [chatConfig.generationLeaseSeconds, claimed.id]
-      )
-      .then(({ rows }) => {
-        if (rows[0]?.cancel_requested) controller.abort('cancel')
-      })
-      .catch(() => {})
-  }, (chatConfig.generationLeaseSeconds * 1000) / 3)
+  const writer = new EventWriter(generation.id)
+  const renew = setInterval(
+    () => {
+      void db
+        .rawQuery(
+          `UPDATE chat_generations SET due_at = now() + make_interval(secs => ?)
+            WHERE id = ? RETURNING cancel_requested`,
+          [chatConfig.generationLeaseSeconds, generation.id]
+        )
+        .then(({ rows }) => {
+          if (rows[0]?.cancel_requested) controller.abort('cancel')
+        })
+        .catch(() => {})
+    },
+    (chatConfig.generationLeaseSeconds * 1000) / 3
+  )
   renew.unref()
 
   let content = ''
   let usage: Usage | null = null
   let failure: { code: string; detail: string } | null = null
-  let generation: Generation | null = null
-  let ticket: Ticket | null = null
+  let ticket: Ticket | null = generation.ticket
   try {
-    generation = await tenancy.run(claimed.tenant_id, (trx) =>
-      Generation.query({ client: trx }).where('id', claimed.id).firstOrFail()
-    )
-    ticket = generation.ticket
     writer.emit('message.created', {
       generationId: generation.id,
       conversationId: generation.conversationId,
@@ -192,7 +206,7 @@ async function run(claimed: ClaimedRow) {
     if (!controller.signal.aborted) {
       failure = problemOf(error)
       if (!(error instanceof ProblemException))
-        logger.error({ err: error, generationId: claimed.id }, 'chat generation failed')
+        logger.error({ err: error, generationId: generation.id }, 'chat generation failed')
     } else if (controller.signal.reason !== 'cancel') {
       failure = { code: 'interrupted', detail: 'The server stopped while writing this reply.' }
     }
@@ -202,10 +216,10 @@ async function run(claimed: ClaimedRow) {
   try {
     if (ticket) await gateway.release(ticket)
     const status = failure ? 'failed' : controller.signal.aborted ? 'cancelled' : 'completed'
-    if (generation) await finish(generation, { status, content, usage, failure, writer })
+    await finish(generation, { status, content, usage, failure, writer })
   } finally {
     await writer.drain()
-    running.delete(claimed.id)
+    running.delete(generation.id)
   }
 }
 
@@ -231,11 +245,19 @@ async function finish(
   }
 ) {
   const { status, content, usage, failure, writer } = outcome
-  const message = await tenancy.run(generation.tenantId, async (trx) => {
+  const finished = {
+    status,
+    error_code: failure?.code ?? null,
+    finished_at: DateTime.now().toSQL(),
+    ticket: null,
+    prompt: null,
+  }
+  // One unit of work for the common case: the reply, its event, the generation's end.
+  const { message, question } = await tenancy.run(generation.tenantId, async (trx) => {
     const reply = await Message.query({ client: trx })
       .where('id', generation.assistantMessageId)
       .first()
-    if (!reply) return null // the conversation was deleted meanwhile
+    if (!reply) return { message: null, question: null } // the conversation was deleted meanwhile
     reply.merge({
       content,
       status: status === 'completed' ? 'complete' : status,
@@ -259,7 +281,10 @@ async function finish(
         { version: 1, tenantId: generation.tenantId, aggregateId: reply.conversationId }
       )
     }
-    return reply
+    const wanted = status === 'completed' ? await titleWanted(trx, generation) : null
+    // With a title to write, the generation ends after it, so readers wait for its event.
+    if (wanted === null) await endGeneration(trx, generation, finished)
+    return { message: reply, question: wanted }
   })
   if (usage) {
     writer.emit('usage', {
@@ -268,21 +293,12 @@ async function finish(
     })
   }
   if (failure) writer.emit('error', failure)
-  if (message && status === 'completed') {
-    const title = await writeTitle(generation, content)
+  if (question !== null) {
+    const title = await writeTitle(generation, question, content, (trx) =>
+      endGeneration(trx, generation, finished)
+    )
     if (title) writer.emit('title', { conversationId: generation.conversationId, title })
   }
-  await tenancy.run(generation.tenantId, (trx) =>
-    Generation.query({ client: trx })
-      .where('id', generation.id)
-      .update({
-        status,
-        error_code: failure?.code ?? null,
-        finished_at: DateTime.now().toSQL(),
-        ticket: null,
-        prompt: null,
-      })
-  )
   writer.emit('done', {
     generationId: generation.id,
     status,
@@ -290,11 +306,40 @@ async function finish(
   })
 }
 
+function endGeneration(
+  trx: TransactionClientContract,
+  generation: Generation,
+  finished: Record<string, unknown>
+) {
+  return Generation.query({ client: trx }).where('id', generation.id).update(finished)
+}
+
 export const generationRunner = {
-  /** Claims this generation and runs it in the background, if this process has a free slot. */
+  /**
+   * Promises a slot to a generation about to be accepted here, so it can be
+   * stored already running (no claim round trip). False when this process is
+   * full: the generation is queued for whoever has room.
+   */
+  takeSlot() {
+    if (running.size + promised >= chatConfig.maxConcurrentGenerations) return false
+    promised++
+    return true
+  },
+
+  releaseSlot() {
+    promised = Math.max(0, promised - 1)
+  },
+
+  /** Runs a generation this process accepted with a slot (stored running, leased to it). */
+  runAccepted(generation: Generation) {
+    promised = Math.max(0, promised - 1)
+    void run(generation)
+  },
+
+  /** Claims a queued generation and runs it in the background, if this process has a free slot. */
   async start(id: string) {
     const [claimed] = await claim({ id, limit: 1 })
-    if (claimed) void run(claimed)
+    if (claimed) void runClaimed(claimed)
     return claimed !== undefined
   },
 
@@ -309,7 +354,7 @@ export const generationRunner = {
       changeFeed.ensure()
     }
     const claimed = await claim({ limit: 50 })
-    for (const row of claimed) void run(row)
+    for (const row of claimed) void runClaimed(row)
     return claimed.length + (await recoverAbandoned())
   },
 

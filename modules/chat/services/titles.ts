@@ -1,3 +1,4 @@
+import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import logger from '@adonisjs/core/services/logger'
 import { tenancy } from '#app/tenancy/tenancy'
 import { gateway } from '#modules/gateway/index'
@@ -9,26 +10,34 @@ import Message from '#modules/chat/models/message'
 const TITLE_TIMEOUT_MS = 10_000
 
 /**
- * After the first reply of a conversation still called “New conversation”,
- * asks CHAT_TITLE_MODEL (or the reply's model) for a short title and stores
- * it unless the user renamed the conversation meanwhile. Counted on the
- * tenant's quotas and the user's usage, not on the user's message quota.
- * Returns the title, or null when none was written (a failure is only logged:
- * a missing title must not fail the reply).
+ * The question to title the conversation by, when this reply is the first of
+ * a conversation still called “New conversation”; null otherwise.
  */
-export async function writeTitle(generation: Generation, reply: string) {
+export async function titleWanted(trx: TransactionClientContract, generation: Generation) {
+  const conversation = await Conversation.query({ client: trx })
+    .where('id', generation.conversationId)
+    .first()
+  if (!conversation || conversation.title !== chatConfig.defaultTitle) return null
+  const asked = await Message.query({ client: trx }).where('id', generation.userMessageId).first()
+  return asked && asked.parentId === null ? asked.content : null
+}
+
+/**
+ * Asks CHAT_TITLE_MODEL (or the reply's model) for a short title and stores
+ * it unless the user renamed the conversation meanwhile; `alongside` runs in
+ * the same unit of work (the generation's end). Counted on the tenant's
+ * quotas and the user's usage, not on the user's message quota. Returns the
+ * title, or null when none was written: a failure is only logged, since a
+ * missing title must not fail the reply.
+ */
+export async function writeTitle(
+  generation: Generation,
+  question: string,
+  reply: string,
+  alongside: (trx: TransactionClientContract) => Promise<unknown>
+) {
+  let title: string | null = null
   try {
-    const question = await tenancy.run(generation.tenantId, async (trx) => {
-      const conversation = await Conversation.query({ client: trx })
-        .where('id', generation.conversationId)
-        .first()
-      if (!conversation || conversation.title !== chatConfig.defaultTitle) return null
-      const asked = await Message.query({ client: trx })
-        .where('id', generation.userMessageId)
-        .first()
-      return asked && asked.parentId === null ? asked.content : null
-    })
-    if (question === null) return null
     const answer = await gateway.chat(
       { tenantId: generation.tenantId, userId: generation.userId },
       {
@@ -45,21 +54,22 @@ export async function writeTitle(generation: Generation, reply: string) {
       },
       { signal: AbortSignal.timeout(TITLE_TIMEOUT_MS) }
     )
-    const title = (answer.result.choices[0]?.message?.content ?? '')
-      .replace(/\s+/g, ' ')
-      .replace(/^["'“”]+|["'“”.]+$/g, '')
-      .trim()
-      .slice(0, 200)
-    if (!title) return null
-    const updated = await tenancy.run(generation.tenantId, (trx) =>
-      Conversation.query({ client: trx })
-        .where('id', generation.conversationId)
-        .where('title', chatConfig.defaultTitle)
-        .update({ title })
-    )
-    return Number(updated[0] ?? updated) > 0 ? title : null
+    title =
+      (answer.result.choices[0]?.message?.content ?? '')
+        .replace(/\s+/g, ' ')
+        .replace(/^["'“”]+|["'“”.]+$/g, '')
+        .trim()
+        .slice(0, 200) || null
   } catch (error) {
     logger.warn({ err: error, conversationId: generation.conversationId }, 'chat: no title written')
-    return null
   }
+  return tenancy.run(generation.tenantId, async (trx) => {
+    await alongside(trx)
+    if (!title) return null
+    const updated = await Conversation.query({ client: trx })
+      .where('id', generation.conversationId)
+      .where('title', chatConfig.defaultTitle)
+      .update({ title })
+    return Number(updated[0] ?? updated) > 0 ? title : null
+  })
 }

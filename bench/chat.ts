@@ -1,0 +1,338 @@
+/*
+| Chat, side by side in one run:
+|
+| 1. Streams: CLIENTS concurrent clients each stream a TOKENS-token reply
+|    that the fake upstream writes at RATE tokens/s — (a) straight from the
+|    fake, (b) through Atrium: POST a message with Accept: text/event-stream
+|    (question stored, quota reserved, generation claimed, events through
+|    the log), (c) through Atrium the two-request way (POST → 202, then GET
+|    the stream). Time to the first delta (p50/p99) and total time, against
+|    the ideal TOKENS / RATE seconds.
+| 2. Search: MESSAGES messages of one user (12 words each from a 2,000-word
+|    vocabulary) — the stored tsvector with its GIN index (the service's own
+|    query) against an ILIKE scan, for one word and for two words, p50/p95.
+|
+|   npm run bench:chat   (BENCH_CLIENTS=200 BENCH_TOKENS=200 BENCH_RATE=100 BENCH_MESSAGES=1000000)
+*/
+import { join } from 'node:path'
+import { APP_ROOT, spawnNode, stop, waitUntilOk } from './lib/processes.js'
+import { printTable, writeResults } from './lib/report.js'
+
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 200)
+const TOKENS = Number(process.env.BENCH_TOKENS ?? 200)
+const RATE = Number(process.env.BENCH_RATE ?? 100)
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 1_000_000)
+const SEARCHES = Number(process.env.BENCH_SEARCHES ?? 200)
+const UPSTREAM_PORT = 3421
+const ATRIUM_PORT = 3422
+const upstreamBase = `http://127.0.0.1:${UPSTREAM_PORT}`
+const atriumBase = `http://127.0.0.1:${ATRIUM_PORT}`
+const idealMs = (TOKENS / RATE) * 1000
+
+interface Sample {
+  firstDeltaMs: number
+  totalMs: number
+}
+
+const percentile = (values: number[], p: number) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]
+}
+const round = (value: number) => Math.round(value * 10) / 10
+
+/** Reads an event stream, noting when the first content arrived and when it ended. */
+async function timeStream(started: number, response: Response, firstMarker: string) {
+  if (!response.ok) throw new Error(`${response.url}: ${response.status} ${await response.text()}`)
+  const decoder = new TextDecoder()
+  let firstDeltaMs = -1
+  for await (const bytes of response.body!) {
+    if (firstDeltaMs < 0 && decoder.decode(bytes as Uint8Array).includes(firstMarker))
+      firstDeltaMs = performance.now() - started
+  }
+  return { firstDeltaMs, totalMs: performance.now() - started }
+}
+
+function summary(name: string, samples: Sample[]) {
+  const first = samples.map((sample) => sample.firstDeltaMs)
+  const total = samples.map((sample) => sample.totalMs)
+  return {
+    name,
+    streams: samples.length,
+    firstDeltaP50: round(percentile(first, 50)),
+    firstDeltaP99: round(percentile(first, 99)),
+    totalP50: round(percentile(total, 50)),
+    totalP99: round(percentile(total, 99)),
+    totalVsIdeal: round(percentile(total, 99) / idealMs),
+  }
+}
+
+async function json(response: Response) {
+  if (!response.ok)
+    throw new Error(`${response.url} answered ${response.status}: ${await response.text()}`)
+  // Bench setup answers are read loosely; their shapes are tested elsewhere.
+  return response.json() as Promise<Record<string, any>>
+}
+
+async function setUpTenant() {
+  const call = (method: string, path: string, body: unknown, token?: string) =>
+    fetch(`${atriumBase}${path}`, {
+      method,
+      headers: {
+        'content-type': 'application/json',
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+      },
+      body: JSON.stringify(body),
+    }).then(json)
+  const session = await call('POST', '/api/v1/auth/register', {
+    email: `chat.bench.${Date.now()}@example.com`,
+    password: 'benchmark password 1',
+    name: 'Bench',
+    tenantName: `Chat bench ${Date.now()}`,
+  })
+  const token = session.tokens.accessToken as string
+  const provider = await call(
+    'POST',
+    '/api/v1/gateway/providers',
+    {
+      name: 'fake',
+      kind: 'openai-compatible',
+      baseUrl: `${upstreamBase}/v1`,
+      maxRetries: 0,
+      timeoutMs: 60_000,
+    },
+    token
+  )
+  await call(
+    'POST',
+    '/api/v1/gateway/models',
+    {
+      alias: 'chat-default',
+      deployments: [{ providerId: provider.id, upstreamModel: 'bench-model' }],
+    },
+    token
+  )
+  return token
+}
+
+let requestCounter = 0
+async function conversations(token: string, count: number) {
+  return Promise.all(
+    Array.from({ length: count }, () =>
+      fetch(`${atriumBase}/api/v1/chat/conversations`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'authorization': `Bearer ${token}` },
+        body: JSON.stringify({ title: 'Bench' }),
+      })
+        .then(json)
+        .then((conversation) => conversation.id as string)
+    )
+  )
+}
+
+function send(token: string, conversationId: string, stream: boolean) {
+  return fetch(`${atriumBase}/api/v1/chat/conversations/${conversationId}/messages`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'authorization': `Bearer ${token}`,
+      ...(stream ? { accept: 'text/event-stream' } : {}),
+    },
+    body: JSON.stringify({
+      content: 'Write two hundred words.',
+      parentId: null,
+      clientRequestId: `bench-${process.pid}-${++requestCounter}`,
+    }),
+  })
+}
+
+async function streams() {
+  const upstream = spawnNode(['bench/lib/fake_stream.mjs'], {
+    PORT: String(UPSTREAM_PORT),
+    TOKENS: String(TOKENS),
+    RATE: String(RATE),
+  })
+  const server = spawnNode(['--import=@poppinss/ts-exec', 'bin/server.ts'], {
+    NODE_ENV: 'production',
+    APP_KEY: process.env.APP_KEY ?? 'atrium-bench-only-app-key-0123456789abcdef',
+    LOG_LEVEL: 'warn',
+    PORT: String(ATRIUM_PORT),
+    HOST: '127.0.0.1',
+    ATRIUM_ROLE: 'all',
+    EMBEDDED_PG_PORT: '29403',
+    EMBEDDED_PG_DATA: join(APP_ROOT, 'storage', 'bench-postgres', 'data'),
+    OUTBOUND_ALLOWLIST: 'http://127.0.0.1:*',
+    CHAT_MAX_OUTPUT_TOKENS: String(TOKENS + 50),
+  })
+  try {
+    await waitUntilOk(`${atriumBase}/health/ready`, performance.now(), 120_000)
+    const token = await setUpTenant()
+    const rows = []
+
+    const direct = await Promise.all(
+      Array.from({ length: CLIENTS }, async () => {
+        const started = performance.now()
+        const response = await fetch(`${upstreamBase}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'bench-model', stream: true, messages: [] }),
+        })
+        return timeStream(started, response, '"content"')
+      })
+    )
+    rows.push(summary('direct from the fake upstream', direct))
+
+    // Warm-up: the first replies compile the code paths and fill the pools and caches.
+    const warm = await conversations(token, Math.min(CLIENTS, 20))
+    for (let round = 0; round < 3; round++) {
+      await Promise.all(
+        warm.map(async (conversationId) => {
+          const response = await send(token, conversationId, true)
+          await response.arrayBuffer()
+        })
+      )
+    }
+
+    const oneRequest = await conversations(token, CLIENTS)
+    const inline = await Promise.all(
+      oneRequest.map(async (conversationId) => {
+        const started = performance.now()
+        return timeStream(started, await send(token, conversationId, true), 'event: delta')
+      })
+    )
+    rows.push(summary('Atrium: POST with Accept: text/event-stream', inline))
+
+    const twoRequests = await conversations(token, CLIENTS)
+    const resumable = await Promise.all(
+      twoRequests.map(async (conversationId) => {
+        const started = performance.now()
+        const accepted = await json(await send(token, conversationId, false))
+        const response = await fetch(
+          `${atriumBase}/api/v1/chat/generations/${accepted.generation.id}/stream`,
+          { headers: { authorization: `Bearer ${token}` } }
+        )
+        return timeStream(started, response, 'event: delta')
+      })
+    )
+    rows.push(summary('Atrium: POST → 202, then GET …/stream', resumable))
+    return rows
+  } finally {
+    await stop(server, 'SIGINT')
+    await stop(upstream)
+  }
+}
+
+async function search() {
+  const { bootInProcess } = await import('./lib/in_process_app.js')
+  const atrium = await bootInProcess()
+  try {
+    const { default: db } = await import('@adonisjs/lucid/services/db')
+    const { tenancy } = await import('#app/tenancy/tenancy')
+    const { newId } = await import('#app/platform/ids')
+    const { searchMessages } = await import('#modules/chat/services/search')
+
+    const tenantId = newId()
+    const userId = newId()
+    const conversationId = newId()
+    await db
+      .table('identity_tenants')
+      .insert({ id: tenantId, name: 'Search bench', slug: `sb-${tenantId}` })
+    await db.table('chat_conversations').insert({
+      id: conversationId,
+      tenant_id: tenantId,
+      user_id: userId,
+      title: 'Bench',
+    })
+    const seedStarted = performance.now()
+    // Generated in the database: a million rows through the client would measure the client.
+    // Ids are UUIDv7-like (time-ordered), as the app writes them.
+    await db.rawQuery(
+      `INSERT INTO chat_messages (id, tenant_id, conversation_id, user_id, role, content)
+       SELECT (lpad(to_hex((extract(epoch FROM now()) * 1000)::bigint - ? + g), 12, '0')
+                 || '7000' || '8000' || lpad(to_hex(g), 12, '0'))::uuid,
+              ?, ?, ?, CASE WHEN g % 2 = 0 THEN 'user' ELSE 'assistant' END,
+              (SELECT string_agg('w' || (floor(random() * 2000))::int, ' ')
+                 FROM generate_series(1, 12) WHERE g > 0)
+         FROM generate_series(1, ?) AS g`,
+      [MESSAGES, tenantId, conversationId, userId, MESSAGES]
+    )
+    await db.rawQuery('ANALYZE chat_messages')
+    const seedSeconds = round((performance.now() - seedStarted) / 1000)
+    const actor = { tenantId, userId, role: 'member' as const }
+    const word = () => `w${Math.floor(Math.random() * 2000)}`
+
+    async function time(name: string, query: () => Promise<unknown>) {
+      const samples: number[] = []
+      for (let index = 0; index < SEARCHES; index++) {
+        const started = performance.now()
+        await query()
+        samples.push(performance.now() - started)
+      }
+      return { name, p50: round(percentile(samples, 50)), p95: round(percentile(samples, 95)) }
+    }
+    const ilike = (words: string[]) =>
+      tenancy.run(tenantId, (trx) => {
+        const query = trx.from('chat_messages').where('user_id', userId)
+        for (const each of words) query.whereILike('content', `%${each} %`)
+        return query.orderBy('id', 'desc').limit(25).select('id', 'content')
+      })
+    return {
+      messages: MESSAGES,
+      seedSeconds,
+      rows: [
+        await time('tsvector + GIN, one word (the service)', () =>
+          searchMessages(actor, { q: word() })
+        ),
+        await time('ILIKE scan, one word', () => ilike([word()])),
+        await time('tsvector + GIN, two words (the service)', () =>
+          searchMessages(actor, { q: `${word()} ${word()}` })
+        ),
+        await time('ILIKE scan, two words', () => ilike([word(), word()])),
+      ],
+    }
+  } finally {
+    await atrium.stop()
+  }
+}
+
+const streamRows = await streams()
+console.log(
+  `\n${CLIENTS} concurrent streams, ${TOKENS} tokens at ${RATE} tokens/s (ideal ${idealMs} ms), Node ${process.version}`
+)
+printTable(
+  ['path', 'first delta p50', 'p99', 'total p50', 'total p99', 'p99 ÷ ideal'],
+  streamRows.map((row) => [
+    row.name,
+    row.firstDeltaP50,
+    row.firstDeltaP99,
+    row.totalP50,
+    row.totalP99,
+    `x${row.totalVsIdeal}`,
+  ])
+)
+const direct = streamRows[0]
+const firstDeltaOverheadP99 = streamRows.slice(1).map((row) => ({
+  name: row.name,
+  addedP99: round(row.firstDeltaP99 - direct.firstDeltaP99),
+}))
+console.log('first-delta overhead p99 (goal ≤ 20 ms):', firstDeltaOverheadP99)
+
+const searchResult = MESSAGES > 0 ? await search() : null
+if (searchResult) {
+  console.log(
+    `\nSearch over ${searchResult.messages} messages (seeded in ${searchResult.seedSeconds} s), ${SEARCHES} queries each:`
+  )
+  printTable(
+    ['query', 'p50 ms', 'p95 ms'],
+    searchResult.rows.map((row) => [row.name, row.p50, row.p95])
+  )
+}
+const file = await writeResults('chat', {
+  date: new Date().toISOString(),
+  node: process.version,
+  load: { clients: CLIENTS, tokens: TOKENS, tokensPerSecond: RATE, idealMs },
+  streams: streamRows,
+  firstDeltaOverheadP99,
+  goals: { firstDeltaOverheadP99Ms: 20, totalVsIdeal: 1.1, searchP95Ms: 50 },
+  search: searchResult,
+})
+console.log(`wrote ${file}`)
