@@ -24,6 +24,10 @@ export const chatConfig = {
    * that stops renewing (it died) has its reply marked failed after it.
    */
   generationLeaseSeconds: Number(process.env.CHAT_GENERATION_LEASE_SECONDS ?? 30),
+  /** Deltas after the first are gathered this long (ms) and sent as one; 0 sends each at once. */
+  deltaFlushMs: Number(process.env.CHAT_DELTA_FLUSH_MS ?? 25),
+  /** How often a reply's partial text is saved while it streams (ms): what a crash keeps. */
+  saveEveryMs: Number(process.env.CHAT_SAVE_EVERY_MS ?? 2000),
   /** How long a finished generation's events stay replayable (Last-Event-ID), in seconds. */
   replaySeconds: Number(process.env.CHAT_REPLAY_SECONDS ?? 600),
   /** Per-user limits when neither the user nor the tenant default sets one; unset: unlimited. */

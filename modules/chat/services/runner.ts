@@ -25,8 +25,6 @@ import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 export const GENERATIONS_CHANNEL = 'chat_generations'
 export const CANCELS_CHANNEL = 'chat_generation_cancels'
 
-/** Partial text is saved this often, so a crash or a reader without the log loses little. */
-const SAVE_EVERY_MS = 1000
 
 /*
  * Generations are claimed like any job (DESIGN.md §5), across tenants as the
@@ -50,14 +48,19 @@ interface ClaimedRow {
 }
 
 /**
- * Numbers and appends one generation's events. At most one append is in
- * flight; deltas that arrive meanwhile are merged into one, so a slow store
- * costs fewer, larger events rather than a growing backlog.
+ * Numbers and appends one generation's events. The first delta goes out at
+ * once; later ones are gathered for up to CHAT_DELTA_FLUSH_MS and appended
+ * as one (still only the new text), so a fast model costs a few events a
+ * second per stream instead of one per token — in the log, on Redis and on
+ * every reader's connection. Other events flush what is gathered first, so
+ * the order never changes. At most one append is in flight.
  */
 class EventWriter {
   #seq = 0
   #queue: Array<{ event: GenerationEventName; data: Record<string, unknown> }> = []
   #flushing: Promise<void> | null = null
+  #timer: NodeJS.Timeout | null = null
+  #sentDelta = false
 
   constructor(private id: string) {}
 
@@ -68,6 +71,17 @@ class EventWriter {
     } else {
       this.#queue.push({ event, data })
     }
+    if (event === 'delta' && this.#sentDelta && chatConfig.deltaFlushMs > 0) {
+      this.#timer ??= setTimeout(() => this.#kick(), chatConfig.deltaFlushMs)
+      return
+    }
+    if (event === 'delta') this.#sentDelta = true
+    this.#kick()
+  }
+
+  #kick() {
+    if (this.#timer) clearTimeout(this.#timer)
+    this.#timer = null
     this.#flushing ??= this.#flush().finally(() => (this.#flushing = null))
   }
 
@@ -88,6 +102,7 @@ class EventWriter {
   }
 
   async drain() {
+    if (this.#timer) this.#kick()
     while (this.#flushing) await this.#flushing
   }
 }
@@ -197,7 +212,7 @@ async function run(generation: Generation) {
         writer.emit('delta', { text })
       }
       if (chunk.usage) usage = chunk.usage
-      if (performance.now() - savedAt > SAVE_EVERY_MS) {
+      if (performance.now() - savedAt > chatConfig.saveEveryMs) {
         savedAt = performance.now()
         await saveContent(generation, content)
       }

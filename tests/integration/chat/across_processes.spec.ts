@@ -219,7 +219,7 @@ test.group('chat across processes', (group) => {
   }) => {
     const owner = await chatTenant(client, fake.url)
     const token = owner.tokens.accessToken
-    const shortLease = { CHAT_GENERATION_LEASE_SECONDS: '2' }
+    const shortLease = { CHAT_GENERATION_LEASE_SECONDS: '2', CHAT_SAVE_EVERY_MS: '500' }
     const doomed = await startServer(3396, 'all', shortLease)
     cleanup(() => {
       doomed.child.kill('SIGKILL')
@@ -228,7 +228,7 @@ test.group('chat across processes', (group) => {
     const conversationId = await conversation(doomed.url, token)
     const accepted = await send(doomed.url, token, conversationId, 'Tell me about Porto')
     const generationId = accepted.body.generation.id
-    // Past the first save of the partial text (every second), then the process dies.
+    // Past the first save of the partial text (every 500 ms here), then the process dies.
     const seen = await readGeneration(token, generationId, {
       base: doomed.url,
       stopWhen: (events) => events.filter((event) => event.event === 'delta').length >= 9,
