@@ -130,7 +130,7 @@ export function decodeCursor(cursor: string): Array<string | number> {
   throw invalidCursor()
 }
 
-function invalidCursor() {
+export function invalidCursor() {
   return new ProblemException(422, 'validation_failed', 'The request has invalid fields.', [
     {
       field: 'cursor',

@@ -25,7 +25,6 @@ import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 export const GENERATIONS_CHANNEL = 'chat_generations'
 export const CANCELS_CHANNEL = 'chat_generation_cancels'
 
-
 /*
  * Generations are claimed like any job (DESIGN.md §5), across tenants as the
  * table owner; what they read and write of the conversation goes through the

@@ -124,6 +124,12 @@ test.group('chat: search over one’s own messages', (group) => {
     assert.lengthOf(second.body().data, 2)
     assert.isNull(second.body().meta.nextCursor)
 
+    const forged = await client
+      .get('/api/v1/chat/search')
+      .qs({ q: 'tiles', cursor: Buffer.from('["v2","not-an-id"]').toString('base64url') })
+      .bearerToken(owner.tokens.accessToken)
+    assertProblem(forged, 422, 'validation_failed')
+
     for (const q of [undefined, '', 'x'.repeat(201)]) {
       const response = await client
         .get('/api/v1/chat/search')
