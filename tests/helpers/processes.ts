@@ -86,3 +86,49 @@ export function waitForLine(
     })
   })
 }
+
+/**
+ * Fixed quota windows: a burst must not straddle a minute boundary. Instead
+ * of waiting for a minute to begin, a server's clock is set to just after one
+ * (ATRIUM_TEST_CLOCK_OFFSET_MS): the burst has most of a minute.
+ */
+export function minuteStartOffset() {
+  const nextMinute = (Math.floor(Date.now() / 60_000) + 1) * 60_000
+  return String(nextMinute + 1000 - Date.now())
+}
+
+export interface ServerProcess {
+  url: string
+  child: ChildProcess
+  done: Promise<Finished>
+}
+
+/**
+ * A real Atrium server process (the HTTP entry point plus the test fixture
+ * routes) on `port`, sharing this run's database and Redis; resolves once it
+ * says it is up. Its clock starts just after a minute begins.
+ */
+export async function startServerProcess(
+  port: number,
+  env: Record<string, string | undefined>
+): Promise<ServerProcess> {
+  const child = startNode(
+    ['tests/fixtures/server.ts'],
+    childEnv({
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      ATRIUM_TEST_CLOCK_OFFSET_MS: minuteStartOffset(),
+      ...env,
+    })
+  )
+  const done = finished(child, 120_000)
+  await waitForLine(child, /Atrium is up/)
+  return { url: `http://127.0.0.1:${port}`, child, done }
+}
+
+/** Stops server processes gracefully and waits for them to exit. */
+export async function stopServerProcesses(servers: ServerProcess[]) {
+  for (const server of servers) server.child.kill('SIGINT')
+  return Promise.all(servers.map((server) => server.done.catch(() => null)))
+}

@@ -1,8 +1,7 @@
 import { test } from '@japa/runner'
-import type { ChildProcess } from 'node:child_process'
 import db from '@adonisjs/lucid/services/db'
 import env from '#start/env'
-import { childEnv, finished, startNode, waitForLine } from '#tests/helpers/processes'
+import { startServerProcess, stopServerProcesses as stop } from '#tests/helpers/processes'
 import { joinAs, resetIdentity } from '#tests/helpers/identity'
 import { resetGateway } from '#tests/helpers/gateway'
 import { resetModuleTables } from '#tests/helpers/database'
@@ -19,43 +18,8 @@ import { startOpenAiFake, type FakeUpstream } from '#tests/fakes/llm_upstreams'
 const REPLY =
   'Porto climbs from the Douro in tiles and granite, and the bridges stitch its two banks together at dusk.'
 
-interface Server {
-  url: string
-  child: ChildProcess
-  done: ReturnType<typeof finished>
-}
-
-/** Fixed quota windows: the servers' clocks start just after a minute begins (see the gateway's test). */
-function minuteStartOffset() {
-  const nextMinute = (Math.floor(Date.now() / 60_000) + 1) * 60_000
-  return String(nextMinute + 1000 - Date.now())
-}
-
-async function startServer(
-  port: number,
-  role: 'web' | 'all',
-  overrides: Record<string, string> = {}
-): Promise<Server> {
-  const child = startNode(
-    ['tests/fixtures/server.ts'],
-    childEnv({
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      ATRIUM_ROLE: role,
-      LOG_LEVEL: 'warn',
-      ATRIUM_TEST_CLOCK_OFFSET_MS: minuteStartOffset(),
-      ...overrides,
-    })
-  )
-  const done = finished(child, 120_000)
-  await waitForLine(child, /Atrium is up/)
-  return { url: `http://127.0.0.1:${port}`, child, done }
-}
-
-async function stop(servers: Server[]) {
-  for (const server of servers) server.child.kill('SIGINT')
-  return Promise.all(servers.map((server) => server.done.catch(() => null)))
-}
+const startServer = (port: number, role: 'web' | 'all', overrides: Record<string, string> = {}) =>
+  startServerProcess(port, { ATRIUM_ROLE: role, ...overrides })
 
 let counter = 0
 async function send(base: string, token: string, conversationId: string, content: string) {

@@ -1,7 +1,6 @@
 import { test } from '@japa/runner'
-import type { ChildProcess } from 'node:child_process'
 import env from '#start/env'
-import { childEnv, finished, startNode, waitForLine } from '#tests/helpers/processes'
+import { startServerProcess, stopServerProcesses as stop } from '#tests/helpers/processes'
 import { resetIdentity } from '#tests/helpers/identity'
 import { createKey, gatewayTenant, resetGateway } from '#tests/helpers/gateway'
 import { startOpenAiFake, type FakeUpstream } from '#tests/fakes/llm_upstreams'
@@ -16,43 +15,9 @@ import { until } from '#tests/helpers/waiting'
 
 const hello = [{ role: 'user' as const, content: 'Say hello' }]
 
-interface Server {
-  url: string
-  child: ChildProcess
-  done: ReturnType<typeof finished>
-}
-
-/**
- * Fixed windows: a burst must not straddle a minute boundary. Instead of
- * waiting for a minute to begin, the servers' clocks are set to just after
- * one (ATRIUM_TEST_CLOCK_OFFSET_MS): the burst has most of a minute.
- */
-function minuteStartOffset() {
-  const nextMinute = (Math.floor(Date.now() / 60_000) + 1) * 60_000
-  return String(nextMinute + 1000 - Date.now())
-}
-
-async function startServer(port: number, overrides: Record<string, string | undefined> = {}) {
-  const child = startNode(
-    ['tests/fixtures/server.ts'],
-    childEnv({
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      ATRIUM_ROLE: 'web',
-      LOG_LEVEL: 'warn',
-      ATRIUM_TEST_CLOCK_OFFSET_MS: minuteStartOffset(),
-      ...overrides,
-    })
-  )
-  const done = finished(child, 120_000)
-  await waitForLine(child, /Atrium is up/)
-  return { url: `http://127.0.0.1:${port}`, child, done }
-}
-
-async function stop(servers: Server[]) {
-  for (const server of servers) server.child.kill('SIGINT')
-  await Promise.all(servers.map((server) => server.done.catch(() => null)))
-}
+/** A web-only server process (its quota counters are what is under test, not its worker). */
+const startServer = (port: number, overrides: Record<string, string | undefined> = {}) =>
+  startServerProcess(port, { ATRIUM_ROLE: 'web', ...overrides })
 
 function chat(base: string, secret: string, body: Record<string, unknown> = {}) {
   return fetch(`${base}/v1/chat/completions`, {
