@@ -12,7 +12,8 @@
 |    vocabulary) — the stored tsvector with its GIN index (the service's own
 |    query) against an ILIKE scan, for one word and for two words, p50/p95.
 |
-|   npm run bench:chat   (BENCH_CLIENTS=200 BENCH_TOKENS=200 BENCH_RATE=100 BENCH_MESSAGES=1000000)
+|   npm run bench:chat   (BENCH_CLIENTS=200 BENCH_TOKENS=200 BENCH_RATE=100 BENCH_MESSAGES=1000000;
+|                         BENCH_BUILD=1 after `npm run build` runs the compiled server)
 */
 import { join } from 'node:path'
 import { APP_ROOT, spawnNode, stop, waitUntilOk } from './lib/processes.js'
@@ -151,18 +152,26 @@ async function streams() {
     TOKENS: String(TOKENS),
     RATE: String(RATE),
   })
-  const server = spawnNode(['--import=@poppinss/ts-exec', 'bin/server.ts'], {
-    NODE_ENV: 'production',
-    APP_KEY: process.env.APP_KEY ?? 'atrium-bench-only-app-key-0123456789abcdef',
-    LOG_LEVEL: 'warn',
-    PORT: String(ATRIUM_PORT),
-    HOST: '127.0.0.1',
-    ATRIUM_ROLE: 'all',
-    EMBEDDED_PG_PORT: '29403',
-    EMBEDDED_PG_DATA: join(APP_ROOT, 'storage', 'bench-postgres', 'data'),
-    OUTBOUND_ALLOWLIST: 'http://127.0.0.1:*',
-    CHAT_MAX_OUTPUT_TOKENS: String(TOKENS + 50),
-  })
+  // BENCH_BUILD=1: the compiled server of `npm run build`, as production runs it (no TypeScript loader).
+  const entry = process.env.BENCH_BUILD
+    ? { args: ['bin/server.js'], cwd: join(APP_ROOT, 'build') }
+    : { args: ['--import=@poppinss/ts-exec', 'bin/server.ts'], cwd: APP_ROOT }
+  const server = spawnNode(
+    entry.args,
+    {
+      NODE_ENV: 'production',
+      APP_KEY: process.env.APP_KEY ?? 'atrium-bench-only-app-key-0123456789abcdef',
+      LOG_LEVEL: 'warn',
+      PORT: String(ATRIUM_PORT),
+      HOST: '127.0.0.1',
+      ATRIUM_ROLE: 'all',
+      EMBEDDED_PG_PORT: '29403',
+      EMBEDDED_PG_DATA: join(APP_ROOT, 'storage', 'bench-postgres', 'data'),
+      OUTBOUND_ALLOWLIST: 'http://127.0.0.1:*',
+      CHAT_MAX_OUTPUT_TOKENS: String(TOKENS + 50),
+    },
+    entry.cwd
+  )
   try {
     await waitUntilOk(`${atriumBase}/health/ready`, performance.now(), 120_000)
     const token = await setUpTenant()
@@ -334,6 +343,7 @@ if (searchResult) {
 const file = await writeResults('chat', {
   date: new Date().toISOString(),
   node: process.version,
+  server: process.env.BENCH_BUILD ? 'build (node bin/server.js)' : 'source (ts-exec)',
   load: { clients: CLIENTS, tokens: TOKENS, tokensPerSecond: RATE, idealMs },
   streams: streamRows,
   firstDeltaOverheadP99,

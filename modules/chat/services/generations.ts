@@ -239,12 +239,11 @@ async function accept(
 
   const ticket = await reserve(actor, options.model, planned)
   const slot = runsGenerationsHere() && generationRunner.takeSlot()
-  let outcome: { accepted: Accepted; generation: Generation | null }
+  let outcome: { accepted: Accepted; generation: Generation }
   try {
     outcome = await inActiveTenant(actor, async (trx, tenantId) => {
+      // A repeated clientRequestId waits here for the first, then fails on its unique key below.
       const conversation = await findOwnConversation(trx, actor, conversationId, { lock: true })
-      const repeated = await existing(trx, actor, options.clientRequestId)
-      if (repeated) return { accepted: repeated, generation: null }
       const owned = { tenantId, conversationId: conversation.id, userId: actor.userId }
       const assistantId = planned.assistant?.id ?? null
       const asked =
@@ -328,11 +327,7 @@ async function accept(
     }
     throw error
   }
-  if (!outcome.generation) {
-    // Accepted meanwhile by the same request sent twice: this reservation is not needed.
-    if (slot) generationRunner.releaseSlot()
-    await gateway.release(ticket).catch(() => {})
-  } else if (slot) generationRunner.runAccepted(outcome.generation)
+  if (slot) generationRunner.runAccepted(outcome.generation)
   return outcome.accepted
 }
 

@@ -273,18 +273,26 @@ async function finish(
   }
   // One unit of work for the common case: the reply, its event, the generation's end.
   const { message, question } = await tenancy.run(generation.tenantId, async (trx) => {
-    const reply = await Message.query({ client: trx })
+    // One statement for the reply's final state, returning it for the done event.
+    const rows = (await trx
+      .from('chat_messages')
       .where('id', generation.assistantMessageId)
-      .first()
-    if (!reply) return { message: null, question: null } // the conversation was deleted meanwhile
-    reply.merge({
-      content,
-      status: status === 'completed' ? 'complete' : status,
-      promptTokens: usage?.prompt_tokens ?? null,
-      completionTokens: usage?.completion_tokens ?? null,
-      errorCode: failure?.code ?? null,
-    })
-    await reply.useTransaction(trx).save()
+      .update(
+        {
+          content,
+          status: status === 'completed' ? 'complete' : status,
+          prompt_tokens: usage?.prompt_tokens ?? null,
+          completion_tokens: usage?.completion_tokens ?? null,
+          error_code: failure?.code ?? null,
+          updated_at: new Date(),
+        },
+        ['*']
+      )) as Array<Record<string, unknown>>
+    // The conversation was deleted meanwhile.
+    if (rows.length === 0) return { message: null, question: null }
+    const columns = { ...rows[0] }
+    delete columns.search
+    const reply = Message.$createFromAdapterResult(columns)!
     if (status === 'completed') {
       await events.publish(
         trx,

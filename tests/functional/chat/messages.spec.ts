@@ -21,6 +21,7 @@ const requestId = () => `req-${process.pid}-${++requestCounter}`
 
 async function newConversation(client: Client, token: string) {
   const response = await client.post('/api/v1/chat/conversations').bearerToken(token).json({})
+  if (response.status() !== 201) throw new Error(`conversation: ${response.status()}`)
   return response.body().id as string
 }
 
@@ -626,5 +627,30 @@ test.group('chat: messages and streamed replies', (group) => {
     })
     assert.notInclude(bodies[0], 'private question')
     assert.notInclude(bodies[0], 'Hello from the fake upstream')
+  })
+
+  test('a burst of sends on a cold routing cache is accepted: no unit of work waits on a second connection', async ({
+    client,
+    assert,
+  }) => {
+    // Thirty at once against a pool of ten (the test setting): with the quota reserved inside
+    // the accepting transaction, each held a connection while routing waited for another.
+    // Five conversations (the test cap per user), six first questions in each.
+    const owner = await chatTenant(client, fake.url)
+    const token = owner.tokens.accessToken
+    const conversations = await Promise.all(
+      Array.from({ length: 5 }, () => newConversation(client, token))
+    )
+    const answers = await Promise.all(
+      Array.from({ length: 30 }, (_, index) =>
+        send(client, token, conversations[index % 5], { content: 'Hi', parentId: null })
+      )
+    )
+    assert.deepEqual(
+      answers.map((answer) => answer.status()),
+      Array(30).fill(202)
+    )
+    await Promise.all(answers.map((answer) => readGeneration(token, answer.body().generation.id)))
+    assert.equal(await count('chat_generations'), 30)
   })
 })
