@@ -29,6 +29,9 @@ const ATRIUM_PORT = 3422
 const upstreamBase = `http://127.0.0.1:${UPSTREAM_PORT}`
 const atriumBase = `http://127.0.0.1:${ATRIUM_PORT}`
 const idealMs = (TOKENS / RATE) * 1000
+const RUN = Date.now().toString(36)
+/** This run's model alias, the server's CHAT_DEFAULT_MODEL. */
+const MODEL = `chat-bench-${RUN}`
 
 interface Sample {
   firstDeltaMs: number
@@ -84,18 +87,27 @@ async function setUpTenant() {
       },
       body: JSON.stringify(body),
     }).then(json)
-  const session = await call('POST', '/api/v1/auth/register', {
-    email: `chat.bench.${Date.now()}@example.com`,
-    password: 'benchmark password 1',
-    name: 'Bench',
-    tenantName: `Chat bench ${Date.now()}`,
+  // One bench account, reused: registration is limited per address (10 an hour), and
+  // repeated runs would otherwise be refused. Each run adds its own provider and alias.
+  const account = { email: 'chat.bench@example.com', password: 'benchmark password 1' }
+  const login = await fetch(`${atriumBase}/api/v1/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(account),
   })
+  const session = login.ok
+    ? await json(login)
+    : await call('POST', '/api/v1/auth/register', {
+        ...account,
+        name: 'Bench',
+        tenantName: 'Chat bench',
+      })
   const token = session.tokens.accessToken as string
   const provider = await call(
     'POST',
     '/api/v1/gateway/providers',
     {
-      name: 'fake',
+      name: `fake ${RUN}`,
       kind: 'openai-compatible',
       baseUrl: `${upstreamBase}/v1`,
       maxRetries: 0,
@@ -106,10 +118,7 @@ async function setUpTenant() {
   await call(
     'POST',
     '/api/v1/gateway/models',
-    {
-      alias: 'chat-default',
-      deployments: [{ providerId: provider.id, upstreamModel: 'bench-model' }],
-    },
+    { alias: MODEL, deployments: [{ providerId: provider.id, upstreamModel: 'bench-model' }] },
     token
   )
   return token
@@ -169,6 +178,9 @@ async function streams() {
       EMBEDDED_PG_DATA: join(APP_ROOT, 'storage', 'bench-postgres', 'data'),
       OUTBOUND_ALLOWLIST: 'http://127.0.0.1:*',
       CHAT_MAX_OUTPUT_TOKENS: String(TOKENS + 50),
+      CHAT_DEFAULT_MODEL: MODEL,
+      // The bench account is reused run after run.
+      CHAT_MAX_CONVERSATIONS_PER_USER: '100000000',
     },
     entry.cwd
   )
