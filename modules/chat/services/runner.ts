@@ -205,7 +205,8 @@ async function run(generation: Generation) {
     ticket = null // the gateway settles it from here on
     let savedAt = performance.now()
     for await (const chunk of opened.result) {
-      const text = chunk.choices[0]?.delta?.content
+      // PostgreSQL text cannot hold NUL, and a model can be talked into writing one.
+      const text = chunk.choices[0]?.delta?.content?.replaceAll('\u0000', '')
       if (text) {
         content += text
         writer.emit('delta', { text })
@@ -231,6 +232,10 @@ async function run(generation: Generation) {
     if (ticket) await gateway.release(ticket)
     const status = failure ? 'failed' : controller.signal.aborted ? 'cancelled' : 'completed'
     await finish(generation, { status, content, usage, failure, writer })
+  } catch (error) {
+    // Nothing awaits a runner: a failure here must be logged, never an unhandled rejection.
+    // The lease then expires and the sweep ends the reply as interrupted.
+    logger.error({ err: error, generationId: generation.id }, 'chat: reply not finished')
   } finally {
     await writer.drain()
     running.delete(generation.id)

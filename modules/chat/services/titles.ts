@@ -56,6 +56,7 @@ export async function writeTitle(
     )
     title =
       (answer.result.choices[0]?.message?.content ?? '')
+        .replaceAll('\u0000', '')
         .replace(/\s+/g, ' ')
         .replace(/^["'“”]+|["'“”.]+$/g, '')
         .trim()

@@ -571,6 +571,21 @@ test.group('chat: messages and streamed replies', (group) => {
     assert.equal(await count('chat_messages'), 0)
   })
 
+  test('a NUL character written by the model is dropped, not a failed save', async ({
+    client,
+    assert,
+  }) => {
+    const owner = await chatTenant(client, fake.url)
+    const token = owner.tokens.accessToken
+    const conversationId = await newConversation(client, token)
+    fake.script = [{ kind: 'ok', reply: 'Null\u0000 bytes\u0000 here' }]
+    const { accepted, events } = await ask(client, token, conversationId, { content: 'Hi' })
+    assert.equal(events.at(-1)!.data.status, 'completed')
+    assert.equal(textOf(events), 'Null bytes here')
+    const stored = await db.from('chat_messages').where('id', accepted.assistantMessage.id).first()
+    assert.include(stored, { content: 'Null bytes here', status: 'complete' })
+  })
+
   test('the upstream failing becomes an error event and a failed reply', async ({
     client,
     assert,
