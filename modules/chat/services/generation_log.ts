@@ -91,6 +91,7 @@ type IoRedis = ReturnType<typeof redis.connection>['ioConnection']
 export function redisLogStore(): LogStore {
   let subscriber: IoRedis | undefined
   const listeners = new Map<string, Set<(event: GenerationEvent) => void>>()
+  const subscriptions = new Map<string, Promise<void>>()
   const keyOf = (id: string) => `chat:gen:${id}`
 
   const connection = () => {
@@ -137,11 +138,20 @@ export function redisLogStore(): LogStore {
       }
       const own = handlers
       own.add(onEvent)
-      if (own.size === 1) await connection().subscribe(channel)
+      // Every listener waits for the channel's subscription, not only the first: one that
+      // read the list before the subscription was active would miss what came between.
+      const subscribed =
+        subscriptions.get(channel) ??
+        connection()
+          .subscribe(channel)
+          .then(() => undefined)
+      subscriptions.set(channel, subscribed)
+      await subscribed
       return () => {
         own.delete(onEvent)
         if (own.size === 0) {
           listeners.delete(channel)
+          subscriptions.delete(channel)
           void subscriber?.unsubscribe(channel).catch(() => {})
         }
       }
@@ -150,6 +160,7 @@ export function redisLogStore(): LogStore {
       const open = subscriber
       subscriber = undefined
       listeners.clear()
+      subscriptions.clear()
       await open?.quit().catch(() => open.disconnect())
     },
   }
@@ -176,9 +187,10 @@ export function generationLog(): LogStore {
 
 /**
  * The events after `afterSeq`, then live ones, in order and each once, until
- * the terminal one or until `signal` aborts. Yields null after `idleMs`
- * without an event, so the caller can look at the database (the log may live
- * in another process, or be gone) and decide whether to go on.
+ * the terminal one or until `signal` aborts. After `idleMs` without an event
+ * it reads the log again (a live event may have been missed), and yields null
+ * when there is still nothing, so the caller can look at the database (the
+ * log may live in another process, or be gone) and decide whether to go on.
  */
 export async function* follow(
   log: LogStore,
@@ -208,7 +220,11 @@ export async function* follow(
           }
         })
         wake = undefined
-        if (!woken) yield null
+        if (woken) continue
+        // Quiet for a while: catch up from the log in case a live event was missed (a
+        // subscriber reconnecting), then let the caller look at the database.
+        pending.push(...((await log.read(id, last)) ?? []))
+        if (pending.length === 0) yield null
         continue
       }
       // Past events come first, and anything heard live meanwhile may repeat them: numbers decide.

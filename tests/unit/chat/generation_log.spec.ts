@@ -53,6 +53,25 @@ test.group('chat generation log (this process’s memory, as without Redis)', ()
   })
 })
 
+test.group('chat generation log: a missed live event', () => {
+  test('is caught up from the log after a quiet spell, so the follow still ends', async ({
+    assert,
+  }) => {
+    const store = memoryLogStore()
+    // A store whose live channel loses everything (a subscriber that reconnected).
+    const deaf = { ...store, listen: async () => () => {} }
+    const controller = new AbortController()
+    const reading = drain(follow(deaf, 'g3', 0, controller.signal, 20))
+    await store.append('g3', [delta(1, 'a')])
+    await store.append('g3', [done(2)], { finished: true })
+    const seen = await reading
+    assert.deepEqual(
+      seen.filter((event) => event !== null).map((event) => event!.seq),
+      [1, 2]
+    )
+  })
+})
+
 test.group('chat context trimming', () => {
   test('keeps the newest messages within the budget, the question always', ({ assert }) => {
     const long = 'x'.repeat(chatConfig.contextTokens * 8)
