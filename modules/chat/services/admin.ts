@@ -6,6 +6,7 @@ import { inActiveTenant } from '#app/tenancy/active_tenant'
 import { isTenantMember, recordAudit } from '#modules/identity/index'
 import Conversation from '#modules/chat/models/conversation'
 import Message from '#modules/chat/models/message'
+import { memberNotFound } from '#modules/chat/services/quotas'
 
 /** Which model aliases chat may use in this tenant (null: every alias the tenant has). */
 export async function allowedModels(trx: TransactionClientContract): Promise<string[] | null> {
@@ -144,7 +145,7 @@ export const chatAdmin = {
   userConversations(actor: TenantActor, userId: string) {
     return inActiveTenant(actor, async (trx, tenantId) => {
       if (!isUuid(userId) || !(await isTenantMember(trx, tenantId, userId))) {
-        throw new ProblemException(404, 'member_not_found', 'No such member of this tenant.')
+        throw memberNotFound()
       }
       const rows = await Conversation.query({ client: trx })
         .where('user_id', userId)

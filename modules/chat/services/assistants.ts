@@ -4,6 +4,7 @@ import { MANAGERS, type TenantActor } from '#app/auth/policies'
 import { ProblemException } from '#app/http/problem'
 import { paginate, type PageRequest } from '#app/http/pagination'
 import { events } from '#app/messaging/outbox'
+import { sentFields } from '#app/platform/columns'
 import { isUuid, newId } from '#app/platform/ids'
 import { containsPattern } from '#app/platform/search_text'
 import { inActiveTenant } from '#app/tenancy/active_tenant'
@@ -98,10 +99,6 @@ async function markPublished(trx: TransactionClientContract, assistant: Assistan
   )
 }
 
-function defined<T extends Record<string, unknown>>(input: T) {
-  return Object.fromEntries(Object.entries(input).filter(([, value]) => value !== undefined))
-}
-
 export const assistants = {
   /** Yours (`scope=mine`, the default) or your favourites, newest first. */
   list(actor: TenantActor, input: PageRequest & { scope?: 'mine' | 'favourites' }) {
@@ -157,7 +154,7 @@ export const assistants = {
     assertMayPublish(actor, input.visibility)
     const assistant = await inActiveTenant(actor, async (trx) => {
       const found = await findEditable(trx, actor, id)
-      found.merge(defined({ ...input }))
+      found.merge(sentFields({ ...input }))
       await markPublished(trx, found)
       await found.useTransaction(trx).save()
       return found

@@ -87,7 +87,8 @@ const quotaView = (quota: ChatQuota | undefined, userId: string | null) => ({
   disabled: quota?.disabled ?? false,
 })
 
-const memberNotFound = () =>
+/** A user id that is not a member of the active tenant (any other tenant's user included). */
+export const memberNotFound = () =>
   new ProblemException(404, 'member_not_found', 'No such member of this tenant.')
 
 /** Chat quotas as the tenant's admins and each user see them. */

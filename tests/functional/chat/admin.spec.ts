@@ -191,6 +191,20 @@ test.group('chat: usage, settings and audited admin reads', (group) => {
       404,
       'member_not_found'
     )
+    // An admin demoted to member keeps their token, not their reach: roles are read per request.
+    const admin = await joinAs(client, owner, 'admin')
+    const demoted = await client
+      .patch(`/api/v1/tenants/${owner.activeTenantId}/members/${admin.user.user.id}`)
+      .bearerToken(owner.tokens.accessToken)
+      .json({ role: 'member' })
+    demoted.assertStatus(200)
+    assertProblem(
+      await client
+        .get(`/api/v1/chat/admin/conversations/${conversationId}`)
+        .bearerToken(admin.token),
+      403,
+      'forbidden'
+    )
     const [{ total }] = await db
       .from('identity_audit_events')
       .whereIn('event', ['chat.conversations_listed', 'chat.conversation_viewed'])
