@@ -2,6 +2,7 @@ import db from '@adonisjs/lucid/services/db'
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import { APP_ROLE } from '#app/tenancy/sql'
 import { isUuid } from '#app/platform/ids'
+import { ENTER_STATEMENT } from '#app/tenancy/begin_with_settings'
 
 export interface UnitOfWorkOptions {
   /** The acting user, for policies that let users see their own rows across tenants. */
@@ -25,13 +26,10 @@ export async function runInTenant<T>(
   if (options.userId !== undefined && !isUuid(options.userId)) {
     throw new Error(`tenancy.run needs a user uuid, got ${JSON.stringify(options.userId)}`)
   }
-  return db.transaction(
-    async (trx) => {
-      await enterAppRole(trx, { tenantId, userId: options.userId })
-      return work(trx)
-    },
-    options.isolationLevel ? { isolationLevel: options.isolationLevel } : undefined
-  )
+  return db.transaction(work, {
+    isolationLevel: options.isolationLevel,
+    ...enterWithBegin({ tenantId, userId: options.userId }),
+  })
 }
 
 /**
@@ -43,10 +41,26 @@ export async function runAsUser<T>(
   work: (trx: TransactionClientContract) => Promise<T>
 ) {
   if (!isUuid(userId)) throw new Error(`runAsUser needs a user uuid, got ${JSON.stringify(userId)}`)
-  return db.transaction(async (trx) => {
-    await enterAppRole(trx, { userId })
-    return work(trx)
-  })
+  return db.transaction(work, enterWithBegin({ userId }))
+}
+
+/**
+ * Transaction options whose BEGIN carries the role and settings in the same
+ * message (begin_with_settings.ts): a unit of work costs one round trip
+ * before its first query instead of two. Inlined, not bound, because a
+ * multi-statement message cannot carry parameters; safe because the role is
+ * a constant and both ids passed isUuid() above (hex digits and dashes).
+ */
+function enterWithBegin(settings: { tenantId?: string; userId?: string }) {
+  for (const id of [settings.tenantId, settings.userId]) {
+    if (id !== undefined && !isUuid(id)) throw new Error('tenancy: settings must be uuids')
+  }
+  const statement =
+    `SELECT set_config('role', '${APP_ROLE}', true), ` +
+    `set_config('app.tenant_id', '${settings.tenantId ?? ''}', true), ` +
+    `set_config('app.user_id', '${settings.userId ?? ''}', true)`
+  // Lucid's options type lists isolationLevel only; knex passes the rest of the object through.
+  return { [ENTER_STATEMENT]: statement } as Record<string, string>
 }
 
 async function enterAppRole(

@@ -1,0 +1,87 @@
+import { test } from '@japa/runner'
+import db from '@adonisjs/lucid/services/db'
+import { tenancy } from '#app/tenancy/tenancy'
+import { APP_ROLE } from '#app/tenancy/sql'
+import { newId } from '#app/platform/ids'
+import { statementsSentDuring } from '#tests/helpers/sql_spy'
+
+test.group('a unit of work begins in one round trip', () => {
+  test('BEGIN carries the role and both settings; one read costs three messages in all', async ({
+    assert,
+  }) => {
+    const tenantId = newId()
+    const userId = newId()
+    let seen: Record<string, string> = {}
+    const sent = await statementsSentDuring(() =>
+      tenancy.run(
+        tenantId,
+        async (trx) => {
+          const { rows } = await trx.rawQuery(
+            `SELECT current_user AS role, current_setting('app.tenant_id') AS tenant,
+                    current_setting('app.user_id') AS "user"`
+          )
+          seen = rows[0]
+        },
+        { userId }
+      )
+    )
+    assert.deepEqual(seen, { role: APP_ROLE, tenant: tenantId, user: userId })
+    assert.lengthOf(sent, 3, sent.join('\n'))
+    assert.match(sent[0], /^BEGIN; SELECT set_config\('role'/)
+    assert.match(sent[2], /^COMMIT/)
+  })
+
+  test('an isolation level is kept alongside the settings', async ({ assert }) => {
+    const level = await tenancy.run(
+      newId(),
+      async (trx) => {
+        const { rows } = await trx.rawQuery(
+          `SELECT current_setting('transaction_isolation') AS level, current_user AS role`
+        )
+        return rows[0]
+      },
+      { isolationLevel: 'serializable' }
+    )
+    assert.deepEqual(level, { level: 'serializable', role: APP_ROLE })
+  })
+
+  test('settings end with the unit of work: the next transaction on the pool is plain', async ({
+    assert,
+  }) => {
+    await tenancy.runAsUser(newId(), async () => {})
+    const rows = await db.transaction(async (trx) => {
+      const result = await trx.rawQuery(
+        `SELECT current_user AS role, current_setting('app.tenant_id', true) AS tenant`
+      )
+      return result.rows[0]
+    })
+    assert.notEqual(rows.role, APP_ROLE)
+    assert.include([null, ''], rows.tenant)
+  })
+
+  test('a failing unit of work rolls back everything it wrote', async ({ assert }) => {
+    const table = `test_one_trip_${Date.now()}`
+    await db.rawQuery(`CREATE TABLE ${table} (id uuid PRIMARY KEY)`)
+    await db.rawQuery(`GRANT ALL ON ${table} TO ${APP_ROLE}`)
+    try {
+      await assert.rejects(() =>
+        tenancy.run(newId(), async (trx) => {
+          await trx.table(table).insert({ id: newId() })
+          throw new Error('work failed after its write')
+        })
+      )
+      const { rows } = await db.rawQuery(`SELECT count(*)::int AS n FROM ${table}`)
+      assert.equal(rows[0].n, 0)
+    } finally {
+      await db.rawQuery(`DROP TABLE ${table}`)
+    }
+  })
+
+  test('ids that are not uuids never reach the inlined statement', async ({ assert }) => {
+    await assert.rejects(
+      () => tenancy.run(`x', true), set_config('role', 'postgres`, async () => {}),
+      /tenant uuid/
+    )
+    await assert.rejects(() => tenancy.runAsUser(`'; DROP TABLE x; --`, async () => {}), /uuid/)
+  })
+})
