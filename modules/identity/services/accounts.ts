@@ -62,15 +62,19 @@ async function membershipsOf(
   trx: TransactionClientContract,
   userId: string
 ): Promise<MembershipView[]> {
-  const memberships = await Membership.query({ client: trx })
-    .where('user_id', userId)
-    .preload('tenant')
-    .orderBy('created_at', 'asc')
-  return memberships.map((membership) => ({
-    tenantId: membership.tenantId,
-    tenantName: membership.tenant.name,
-    tenantSlug: membership.tenant.slug,
-    role: membership.role,
+  // One joined read (a preload would be a second round trip on every /auth/me).
+  const rows: Array<{ tenant_id: string; name: string; slug: string; role: MembershipRole }> =
+    await trx
+      .from('identity_memberships as m')
+      .join('identity_tenants as t', 't.id', 'm.tenant_id')
+      .where('m.user_id', userId)
+      .orderBy('m.created_at', 'asc')
+      .select('m.tenant_id', 't.name', 't.slug', 'm.role')
+  return rows.map((row) => ({
+    tenantId: row.tenant_id,
+    tenantName: row.name,
+    tenantSlug: row.slug,
+    role: row.role,
   }))
 }
 

@@ -30,6 +30,10 @@ interface LoadedKeys {
 }
 
 let cache: LoadedKeys | null = null
+/** A cache refresh already under way: concurrent requests share it instead of each reading. */
+let refreshing: Promise<LoadedKeys> | null = null
+const UNKNOWN_KID_RELOAD_INTERVAL_MS = 1000
+let lastUnknownKidReloadAt = 0
 
 /**
  * Ed25519 signing keys, kept in the database (private halves encrypted with
@@ -53,9 +57,22 @@ export const signingKeys = {
     const keys = await load()
     const known = keys.verifying.get(kid)
     if (known) return known
-    // An unknown kid may be a key another process just created: re-read once.
+    // An unknown kid may be a key another process just created: re-read, but at most once
+    // a second — otherwise any forged kid would buy a database read per request. A token
+    // signed by a brand-new key may therefore be refused for up to that second.
+    if (Date.now() - lastUnknownKidReloadAt < UNKNOWN_KID_RELOAD_INTERVAL_MS) return null
+    lastUnknownKidReloadAt = Date.now()
     const reloaded = await load(true)
     return reloaded.verifying.get(kid) ?? null
+  },
+
+  /**
+   * Whether `kid` is in the key set this process read less than a cache
+   * period ago — no I/O, for tokens verified earlier. False when the set is
+   * stale, so the caller verifies again (which re-reads it).
+   */
+  trusts(kid: string) {
+    return cache !== null && Date.now() - cache.loadedAt < CACHE_TTL_MS && cache.verifying.has(kid)
   },
 
   async jwks() {
@@ -153,6 +170,12 @@ async function createKeyIfNone() {
 
 async function load(force = false): Promise<LoadedKeys> {
   if (cache && !force && Date.now() - cache.loadedAt < CACHE_TTL_MS) return cache
+  if (force) return read()
+  refreshing ??= read().finally(() => (refreshing = null))
+  return refreshing
+}
+
+async function read(): Promise<LoadedKeys> {
   const rows: KeyRow[] = await db
     .from('identity_signing_keys')
     .where((query) => query.whereNull('verify_until').orWhere('verify_until', '>', db.raw('now()')))

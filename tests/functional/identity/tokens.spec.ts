@@ -12,6 +12,7 @@ import { assertMatchesOpenApi, assertProblem } from '#tests/helpers/openapi'
 import { registerUser, resetIdentity } from '#tests/helpers/identity'
 import { signingKeys } from '#modules/identity/index'
 import { childEnv, runNode } from '#tests/helpers/processes'
+import { statementsSentDuring } from '#tests/helpers/sql_spy'
 
 type Claims = Record<string, unknown>
 
@@ -242,5 +243,39 @@ test.group('identity: JWKS and key rotation', (group) => {
     assert.isNotNull(retired.retired_at)
     const [audit] = await db.from('identity_audit_events').where('event', 'keys.rotated')
     assert.equal(audit.details.reason, 'undecryptable')
+  })
+})
+
+test.group('identity: forged key ids', (group) => {
+  group.each.setup(() => resetIdentity())
+
+  test('tokens naming unknown keys are refused and re-read the key set at most once a second', async ({
+    client,
+    assert,
+  }) => {
+    const session = await registerUser(client)
+    const { privateKey } = await generateKeyPair('EdDSA', { crv: 'Ed25519' })
+    const forge = () =>
+      new SignJWT(validClaims(session))
+        .setProtectedHeader({ alg: 'EdDSA', kid: crypto.randomUUID(), typ: 'at+jwt' })
+        .setIssuer('atrium')
+        .setAudience('atrium-api')
+        .setExpirationTime('15m')
+        .setIssuedAt()
+        .sign(privateKey)
+    const forged = await Promise.all(Array.from({ length: 30 }, forge))
+    const statuses: number[] = []
+    const sent = await statementsSentDuring(async () => {
+      for (const token of forged) {
+        const response = await client.get('/api/v1/auth/me').bearerToken(token)
+        statuses.push(response.status())
+      }
+    })
+    assert.deepEqual(statuses, Array(30).fill(401))
+    const keyReads = sent.filter((sql) => sql.includes('identity_signing_keys'))
+    assert.isAtMost(keyReads.length, 1, 'thirty forged kids, at most one key read')
+    // The real token still works: the limit holds unknown kids back, not known ones.
+    const me = await client.get('/api/v1/auth/me').bearerToken(session.tokens.accessToken)
+    me.assertStatus(200)
   })
 })
