@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import db from '@adonisjs/lucid/services/db'
 import type { TenantRole } from '#app/auth/jwt_guard'
 import { SignJWT, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose'
+import { LRUCache } from 'lru-cache'
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import { newId, isUuid } from '#app/platform/ids'
 import { SIGNING_ALGORITHM, signingKeys } from '#modules/identity/services/signing_keys'
@@ -44,6 +45,18 @@ export type RefreshOutcome =
 
 const REFRESH_PREFIX = 'atr_rt_'
 
+/**
+ * Access tokens this process has verified, until they expire. An Ed25519
+ * check costs more CPU than the rest of a small authenticated read, and a
+ * client sends the same token for up to its lifetime, so each token is
+ * verified once per process. Only the signature and claims are remembered:
+ * revocation, a disabled user and membership are still read on every
+ * request, and a hit is used only while its key is still trusted.
+ */
+const verifiedTokens = new LRUCache<string, { claims: AccessClaims; kid: string }>({
+  max: 10_000,
+})
+
 export const tokens = {
   async signAccessToken(claims: {
     userId: string
@@ -74,6 +87,13 @@ export const tokens = {
    * tricks are refused), issuer, audience, expiry and the claim shapes.
    */
   async verifyAccessToken(token: string): Promise<AccessClaims> {
+    const remembered = verifiedTokens.get(token)
+    if (remembered) {
+      if (remembered.claims.exp * 1000 > Date.now() && signingKeys.trusts(remembered.kid)) {
+        return remembered.claims
+      }
+      verifiedTokens.delete(token)
+    }
     let kid: string | undefined
     try {
       kid = decodeProtectedHeader(token).kid
@@ -108,7 +128,17 @@ export const tokens = {
       Array.isArray(roles) &&
       roles.every((role) => typeof role === 'string')
     if (!shapesOk) throw new InvalidTokenError('token claims have the wrong shape')
-    return { sub, jti, exp: exp!, tid: tid as string | null, roles: roles as string[], sid }
+    // Frozen: every later request holding this token gets this same object.
+    const claims: AccessClaims = Object.freeze({
+      sub,
+      jti,
+      exp: exp!,
+      tid: tid as string | null,
+      roles: Object.freeze([...(roles as string[])]) as string[],
+      sid,
+    })
+    verifiedTokens.set(token, { claims, kid }, { ttl: Math.max(1, exp! * 1000 - Date.now()) })
+    return claims
   },
 
   async issuePair(
