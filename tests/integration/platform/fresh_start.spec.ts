@@ -1,4 +1,5 @@
 import { test } from '@japa/runner'
+import pg from 'pg'
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { childEnv, finished, startNode, waitForLine } from '#tests/helpers/processes'
@@ -7,6 +8,23 @@ import { embeddedDataRoot, portOpen } from '#tests/helpers/embedded'
 
 const PORT = 3391
 const PG_PORT = 29391
+
+/** How the server's pool is connected to its `atrium` database, seen from the server's side. */
+async function appConnectionsByTransport() {
+  const probe = new pg.Client({
+    connectionString: `postgres://postgres@127.0.0.1:${PG_PORT}/postgres`,
+  })
+  await probe.connect()
+  try {
+    const { rows } = await probe.query(
+      `SELECT bool_or(client_addr IS NULL) AS socket, bool_or(client_addr IS NOT NULL) AS tcp
+         FROM pg_stat_activity WHERE datname = 'atrium' AND backend_type = 'client backend'`
+    )
+    return { socket: rows[0].socket === true, tcp: rows[0].tcp === true }
+  } finally {
+    await probe.end()
+  }
+}
 
 /**
  * What `npm start` does on a machine with nothing running: no DATABASE_URL, so
@@ -72,6 +90,8 @@ test.group('fresh start with the embedded database', (group) => {
       }
       const migrated = await client.get(`http://127.0.0.1:${PORT}/api/v1/system/ping`)
       migrated.assertStatus(200)
+      // The app reaches its embedded database through the Unix socket in the data folder.
+      assert.deepEqual(await appConnectionsByTransport(), { socket: true, tcp: false })
 
       server.kill('SIGINT')
       const result = await done
