@@ -9,7 +9,15 @@
 import autocannon from 'autocannon'
 import pg from 'pg'
 import { join } from 'node:path'
-import { APP_ROOT, rssMiB, spawnNode, stop, waitUntilOk } from './lib/processes.js'
+import {
+  APP_ROOT,
+  atriumServerEntry,
+  benchSession,
+  rssMiB,
+  spawnNode,
+  stop,
+  waitUntilOk,
+} from './lib/processes.js'
 import { printTable, writeResults } from './lib/report.js'
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10)
@@ -19,33 +27,28 @@ const PORT = 3403
 const EMBEDDED_PORT = 29403
 const base = `http://127.0.0.1:${PORT}`
 
-const server = spawnNode(['--import=@poppinss/ts-exec', 'bin/server.ts'], {
-  NODE_ENV: 'production',
-  // Fixed, because the bench database persists secrets encrypted with it (bench data only).
-  APP_KEY: process.env.APP_KEY ?? 'atrium-bench-only-app-key-0123456789abcdef',
-  LOG_LEVEL: 'warn',
-  PORT: String(PORT),
-  HOST: '127.0.0.1',
-  EMBEDDED_PG_PORT: String(EMBEDDED_PORT),
-  EMBEDDED_PG_DATA: join(APP_ROOT, 'storage', 'bench-postgres', 'data'),
-})
+const entry = atriumServerEntry()
+const server = spawnNode(
+  entry.args,
+  {
+    NODE_ENV: 'production',
+    // Fixed, because the bench database persists secrets encrypted with it (bench data only).
+    APP_KEY: process.env.APP_KEY ?? 'atrium-bench-only-app-key-0123456789abcdef',
+    LOG_LEVEL: 'warn',
+    PORT: String(PORT),
+    HOST: '127.0.0.1',
+    EMBEDDED_PG_PORT: String(EMBEDDED_PORT),
+    EMBEDDED_PG_DATA: join(APP_ROOT, 'storage', 'bench-postgres', 'data'),
+  },
+  entry.cwd
+)
 
 try {
   await waitUntilOk(`${base}/health/ready`, performance.now())
-  const email = `bench.${Date.now()}@example.com`
-  const registered = await fetch(`${base}/api/v1/auth/register`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      email,
-      password: 'benchmark password 1',
-      name: 'Bench',
-      tenantName: 'Bench Co',
-    }),
+  const session = await benchSession(base, {
+    email: 'auth.bench@example.com',
+    tenantName: 'Bench Co',
   })
-  if (registered.status !== 201)
-    throw new Error(`register answered ${registered.status}: ${await registered.text()}`)
-  const session = (await registered.json()) as { tokens: { accessToken: string } }
   const headers = { authorization: `Bearer ${session.tokens.accessToken}` }
 
   const measure = async (name: string, path: string, withAuth: boolean) => {

@@ -16,7 +16,14 @@
 |                         BENCH_BUILD=1 after `npm run build` runs the compiled server)
 */
 import { join } from 'node:path'
-import { APP_ROOT, spawnNode, stop, waitUntilOk } from './lib/processes.js'
+import {
+  APP_ROOT,
+  atriumServerEntry,
+  benchSession,
+  spawnNode,
+  stop,
+  waitUntilOk,
+} from './lib/processes.js'
 import { printTable, writeResults } from './lib/report.js'
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 200)
@@ -87,22 +94,11 @@ async function setUpTenant() {
       },
       body: JSON.stringify(body),
     }).then(json)
-  // One bench account, reused: registration is limited per address (10 an hour), and
-  // repeated runs would otherwise be refused. Each run adds its own provider and alias.
-  const account = { email: 'chat.bench@example.com', password: 'benchmark password 1' }
-  const login = await fetch(`${atriumBase}/api/v1/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(account),
+  const session = await benchSession(atriumBase, {
+    email: 'chat.bench@example.com',
+    tenantName: 'Chat bench',
   })
-  const session = login.ok
-    ? await json(login)
-    : await call('POST', '/api/v1/auth/register', {
-        ...account,
-        name: 'Bench',
-        tenantName: 'Chat bench',
-      })
-  const token = session.tokens.accessToken as string
+  const token = session.tokens.accessToken
   const provider = await call(
     'POST',
     '/api/v1/gateway/providers',
@@ -161,10 +157,7 @@ async function streams() {
     TOKENS: String(TOKENS),
     RATE: String(RATE),
   })
-  // BENCH_BUILD=1: the compiled server of `npm run build`, as production runs it (no TypeScript loader).
-  const entry = process.env.BENCH_BUILD
-    ? { args: ['bin/server.js'], cwd: join(APP_ROOT, 'build') }
-    : { args: ['--import=@poppinss/ts-exec', 'bin/server.ts'], cwd: APP_ROOT }
+  const entry = atriumServerEntry()
   const server = spawnNode(
     entry.args,
     {

@@ -10,7 +10,14 @@
 */
 import autocannon from 'autocannon'
 import { join } from 'node:path'
-import { APP_ROOT, rssMiB, spawnNode, stop, waitUntilOk } from './lib/processes.js'
+import {
+  APP_ROOT,
+  atriumServerEntry,
+  rssMiB,
+  spawnNode,
+  stop,
+  waitUntilOk,
+} from './lib/processes.js'
 import { printTable, writeResults } from './lib/report.js'
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10)
@@ -164,10 +171,7 @@ try {
   const rateRows: Row[] = [directAtRate]
   const ttft: Array<[string, { p50: number; p99: number }]> = [['direct', directTtft]]
   for (const { store, env } of stores) {
-    // BENCH_BUILD=1: the compiled server of `npm run build`, as production runs it.
-    const entry = process.env.BENCH_BUILD
-      ? { args: ['bin/server.js'], cwd: join(APP_ROOT, 'build') }
-      : { args: ['--import=@poppinss/ts-exec', 'bin/server.ts'], cwd: APP_ROOT }
+    const entry = atriumServerEntry()
     const server = spawnNode(
       entry.args,
       {

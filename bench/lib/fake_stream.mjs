@@ -18,7 +18,14 @@ createServer((request, response) => {
         object: 'chat.completion',
         created: 1700000000,
         model: 'bench-model',
-        choices: [{ index: 0, message: { role: 'assistant', content: 'Bench title' }, finish_reason: 'stop', logprobs: null }],
+        choices: [
+          {
+            index: 0,
+            message: { role: 'assistant', content: 'Bench title' },
+            finish_reason: 'stop',
+            logprobs: null,
+          },
+        ],
         usage: { prompt_tokens: 20, completion_tokens: 2, total_tokens: 22 },
       })
       response.writeHead(200, { 'content-type': 'application/json' }).end(completion)
@@ -32,8 +39,11 @@ createServer((request, response) => {
       if (sent === tokens) {
         response.write(chunk({}, 'stop'))
         response.end(
-          chunk(null, null, { prompt_tokens: 20, completion_tokens: tokens, total_tokens: tokens + 20 }) +
-            'data: [DONE]\n\n'
+          chunk(null, null, {
+            prompt_tokens: 20,
+            completion_tokens: tokens,
+            total_tokens: tokens + 20,
+          }) + 'data: [DONE]\n\n'
         )
         return
       }

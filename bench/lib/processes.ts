@@ -42,3 +42,49 @@ export function stop(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM') {
     child.kill(signal)
   })
 }
+
+/**
+ * How a bench starts the Atrium server. BENCH_BUILD=1 runs the compiled
+ * server of `npm run build`, as production runs it (no TypeScript loader);
+ * BENCH_CPU_PROF=<dir> writes a V8 CPU profile of the server there on exit
+ * (open it in Chrome DevTools or summarise it with `bench/lib/profile_summary.ts`).
+ */
+export function atriumServerEntry(): { args: string[]; cwd: string } {
+  const profile = process.env.BENCH_CPU_PROF
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+    : []
+  return process.env.BENCH_BUILD
+    ? { args: [...profile, 'bin/server.js'], cwd: `${APP_ROOT}build` }
+    : { args: [...profile, '--import=@poppinss/ts-exec', 'bin/server.ts'], cwd: APP_ROOT }
+}
+
+export interface BenchSession {
+  tokens: { accessToken: string; refreshToken: string }
+}
+
+/**
+ * Logs in to a bench account, registering it on the first run. Benches reuse
+ * one account each because registration is limited per address (10 an hour).
+ */
+export async function benchSession(
+  base: string,
+  account: { email: string; tenantName: string }
+): Promise<BenchSession> {
+  const credentials = { email: account.email, password: 'benchmark password 1' }
+  const post = (path: string, body: object) =>
+    fetch(`${base}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    })
+  const login = await post('/api/v1/auth/login', credentials)
+  if (login.ok) return (await login.json()) as BenchSession
+  const registered = await post('/api/v1/auth/register', {
+    ...credentials,
+    name: 'Bench',
+    tenantName: account.tenantName,
+  })
+  if (registered.status !== 201)
+    throw new Error(`register answered ${registered.status}: ${await registered.text()}`)
+  return (await registered.json()) as BenchSession
+}
