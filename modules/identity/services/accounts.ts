@@ -227,12 +227,25 @@ export const accounts = {
 
   async me(principal: Principal) {
     return tenancy.runAsUser(principal.userId, async (trx) => {
-      const user = await User.findOrFail(principal.userId, { client: trx })
+      // The user and their memberships in one read: this runs on every app start-up and tab.
+      const user = await User.query({ client: trx })
+        .where('id', principal.userId)
+        .select('identity_users.*')
+        .select(
+          trx.raw(
+            `(SELECT coalesce(json_agg(json_build_object(
+                       'tenantId', m.tenant_id, 'tenantName', t.name,
+                       'tenantSlug', t.slug, 'role', m.role) ORDER BY m.created_at), '[]')
+                FROM identity_memberships m JOIN identity_tenants t ON t.id = m.tenant_id
+               WHERE m.user_id = identity_users.id) AS memberships`
+          )
+        )
+        .firstOrFail()
       return {
         user: user.serialize(),
         activeTenantId: principal.tenantId,
         roles: rolesFor(user, principal.membership?.role ?? null),
-        memberships: await membershipsOf(trx, principal.userId),
+        memberships: user.$extras.memberships as MembershipView[],
       }
     })
   },

@@ -282,7 +282,24 @@ test.group('identity: switch tenant', (group) => {
 
     const me = await client.get('/api/v1/auth/me').bearerToken(switched.body().tokens.accessToken)
     assert.equal(me.body().activeTenantId, bob.activeTenantId)
-    assert.lengthOf(me.body().memberships, 2)
+    assertMatchesOpenApi(me, 'GET', '/api/v1/auth/me')
+    // Oldest first, each with its tenant's name; Bob's own list is untouched by Alice joining.
+    assert.deepEqual(
+      me
+        .body()
+        .memberships.map((entry: { tenantId: string; role: string }) => [
+          entry.tenantId,
+          entry.role,
+        ]),
+      [
+        [alice.activeTenantId, 'owner'],
+        [bob.activeTenantId, 'agent'],
+      ]
+    )
+    assert.isString(me.body().memberships[1].tenantName)
+    assert.isString(me.body().memberships[1].tenantSlug)
+    const bobsMe = await client.get('/api/v1/auth/me').bearerToken(bob.tokens.accessToken)
+    assert.lengthOf(bobsMe.body().memberships, 1)
 
     const oldRefresh = await client
       .post('/api/v1/auth/refresh')
