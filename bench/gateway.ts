@@ -181,6 +181,8 @@ try {
         PORT: String(ATRIUM_PORT),
         HOST: '127.0.0.1',
         ATRIUM_ROLE: 'web',
+        // The fake upstream listens on loopback, which outbound calls refuse unless allowed.
+        OUTBOUND_ALLOWLIST: 'http://127.0.0.1:*',
         EMBEDDED_PG_PORT: '29403',
         EMBEDDED_PG_DATA: join(APP_ROOT, 'storage', 'bench-postgres', 'data'),
         ...env,
