@@ -1,0 +1,187 @@
+/*
+| One page of every bench figure next to its goal (issue #12, #11):
+| reads bench/results/*.json and writes bench/results/summary.md.
+|
+|   npm run bench               summarise the results already written
+|   npm run bench -- --run      build, run every bench (BENCH_BUILD=1; Redis
+|                               from REDIS_URL), then summarise — about 15 min
+*/
+import { execFileSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { APP_ROOT } from './lib/processes.js'
+
+const RESULTS = join(APP_ROOT, 'bench', 'results')
+const BENCHES = ['http', 'auth', 'bus', 'orders', 'gateway', 'chat']
+
+if (process.argv.includes('--run')) {
+  execFileSync('npm', ['run', 'build'], { cwd: APP_ROOT, stdio: 'inherit' })
+  for (const bench of BENCHES) {
+    console.log(`\n=== npm run bench:${bench}`)
+    execFileSync('npm', ['run', `bench:${bench}`], {
+      cwd: APP_ROOT,
+      stdio: 'inherit',
+      env: { ...process.env, BENCH_BUILD: '1' },
+    })
+  }
+}
+
+// any: each bench writes its own JSON shape, read here field by field.
+type Json = Record<string, any>
+async function result(name: string): Promise<Json | null> {
+  const file = join(RESULTS, `${name}.json`)
+  return existsSync(file) ? (JSON.parse(await readFile(file, 'utf8')) as Json) : null
+}
+const byName = (rows: Json[], prefix: string) =>
+  rows.find((row) => String(row.name).startsWith(prefix))
+const round = (value: number) => Math.round(value * 100) / 100
+
+interface Row {
+  figure: string
+  measured: string
+  goal: string
+  met: boolean | null
+  command: string
+  date?: string
+}
+const rows: Row[] = []
+const add = (row: Row) => rows.push(row)
+
+const auth = await result('auth-me')
+if (auth) {
+  const ping = byName(auth.results, 'GET /api/v1/system/ping')!
+  const me = byName(auth.results, 'GET /api/v1/auth/me')!
+  const ratio = round(me.requestsPerSecond / ping.requestsPerSecond)
+  add({
+    figure: 'GET /auth/me ÷ GET /system/ping, req/s',
+    measured: `${ratio} (${me.requestsPerSecond} vs ${ping.requestsPerSecond}); p99 ${me.p99} vs ${ping.p99} ms`,
+    goal: '≥ 0.40, p99 ≤ 3 × ping',
+    met: ratio >= 0.4 && me.p99 <= 3 * ping.p99,
+    command: 'BENCH_BUILD=1 npm run bench:auth',
+    date: auth.date,
+  })
+}
+
+const http = await result('http-baseline')
+if (http) {
+  const built = byName(http.results, 'atrium, built')!
+  const bare = byName(http.results, 'bare node:http')!
+  const ratio = round(built.requestsPerSecond / bare.requestsPerSecond)
+  add({
+    figure: 'ping ÷ bare node:http, req/s (built)',
+    measured: `${ratio} (${built.requestsPerSecond} vs ${bare.requestsPerSecond})`,
+    goal: '≥ 0.50',
+    met: ratio >= 0.5,
+    command: 'npm run bench:http',
+    date: http.date,
+  })
+  const source = byName(http.results, 'atrium, source')!
+  add({
+    figure: 'idle RSS after `npm start` (source via ts-exec; built in brackets)',
+    measured: `${source.idleRssMiB} MiB (${built.idleRssMiB} MiB)`,
+    goal: '≤ 200 MiB',
+    met: source.idleRssMiB <= 200,
+    command: 'npm run bench:http',
+    date: http.date,
+  })
+}
+
+const orders = await result('orders')
+if (orders) {
+  const baseline = byName(orders.results, 'baseline')!
+  for (const [transport, goal] of [
+    ['local', 0.5],
+    ['bullmq', 0.4],
+  ] as const) {
+    const row = byName(orders.results, transport)
+    if (!row) continue
+    const ratio = round(row.ordersPerSecond / baseline.ordersPerSecond)
+    add({
+      figure: `saga orders/s ÷ one-transaction baseline (${transport})`,
+      measured: `${ratio} (${row.ordersPerSecond} vs ${baseline.ordersPerSecond}); p95 ${row.p95} ms`,
+      goal: `≥ ${goal}`,
+      met: ratio >= goal,
+      command: 'npm run bench:orders',
+      date: orders.date,
+    })
+  }
+}
+
+const bus = await result('bus')
+if (bus) {
+  const baseline = byName(bus.results, 'baseline')!
+  const local = byName(bus.results, 'local')!
+  const ratio = round(local.eventsPerSecond / baseline.eventsPerSecond)
+  add({
+    figure: 'bus events/s, local ÷ direct inserts',
+    measured: `${ratio}; p95 ${local.p95} ms`,
+    goal: '≥ 0.60, p95 ≤ 30 ms',
+    met: ratio >= 0.6 && local.p95 <= 30,
+    command: 'npm run bench:bus',
+    date: bus.date,
+  })
+}
+
+const gateway = await result('gateway')
+if (gateway) {
+  for (const row of gateway.atrium as Json[]) {
+    add({
+      figure: `gateway /v1/chat/completions req/s, ${row.store} store`,
+      measured: `${row.requestsPerSecond} (p99 ${row.p99} ms; RSS after ${row.rssAfterLoadMiB} MiB)`,
+      goal: 'Portkey peer row not in the bench yet (≥ 2.0 × on Redis, ≥ 1.0 × on PostgreSQL)',
+      met: null,
+      command: 'BENCH_BUILD=1 npm run bench:gateway',
+      date: gateway.date,
+    })
+    add({
+      figure: `gateway added p99 at 200 req/s, ${row.store} store`,
+      measured: `+${row.atFixedRate.addedP99} ms`,
+      goal: '≤ +3 ms',
+      met: row.atFixedRate.addedP99 <= 3,
+      command: 'BENCH_BUILD=1 npm run bench:gateway',
+      date: gateway.date,
+    })
+  }
+}
+
+const chat = await result('chat')
+if (chat) {
+  for (const row of chat.firstDeltaOverheadP99 as Json[]) {
+    add({
+      figure: `chat first delta, added p99 (${row.name.replace('Atrium: ', '')})`,
+      measured: `${Math.round(row.addedP99)} ms at ${chat.load.clients} streams`,
+      goal: `≤ ${chat.goals.firstDeltaOverheadP99Ms} ms`,
+      met: row.addedP99 <= chat.goals.firstDeltaOverheadP99Ms,
+      command: 'BENCH_BUILD=1 npm run bench:chat',
+      date: chat.date,
+    })
+  }
+  const search = byName(chat.search.rows, 'tsvector + GIN, two words')!
+  add({
+    figure: `chat search p95, two words, ${chat.search.messages.toLocaleString('en')} messages`,
+    measured: `${search.p95} ms`,
+    goal: `≤ ${chat.goals.searchP95Ms} ms`,
+    met: search.p95 <= chat.goals.searchP95Ms,
+    command: 'BENCH_BUILD=1 npm run bench:chat',
+    date: chat.date,
+  })
+}
+
+const mark = (met: boolean | null) => (met === null ? '–' : met ? 'yes' : 'no')
+const lines = [
+  '# Bench summary',
+  '',
+  'Written by `npm run bench` from the JSON beside this file; every ratio is measured side by side in one run of its bench.',
+  'Figures from different days were taken on the same kind of machine (2 cores, shared with PostgreSQL and the load generator), which is noisy: compare ratios, not absolute rates.',
+  '',
+  '| figure | measured | goal | met | command | measured on |',
+  '|---|---|---|---|---|---|',
+  ...rows.map(
+    (row) =>
+      `| ${row.figure} | ${row.measured} | ${row.goal} | ${mark(row.met)} | \`${row.command}\` | ${row.date?.slice(0, 10) ?? ''} |`
+  ),
+  '',
+]
+await writeFile(join(RESULTS, 'summary.md'), lines.join('\n'))
+console.log(lines.join('\n'))
