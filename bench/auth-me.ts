@@ -8,16 +8,7 @@
 */
 import autocannon from 'autocannon'
 import pg from 'pg'
-import { join } from 'node:path'
-import {
-  APP_ROOT,
-  atriumServerEntry,
-  benchSession,
-  rssMiB,
-  spawnNode,
-  stop,
-  waitUntilOk,
-} from './lib/processes.js'
+import { startAtriumServer, benchSession, rssMiB, stop, waitUntilOk } from './lib/processes.js'
 import { printTable, writeResults } from './lib/report.js'
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10)
@@ -27,21 +18,7 @@ const PORT = 3403
 const EMBEDDED_PORT = 29403
 const base = `http://127.0.0.1:${PORT}`
 
-const entry = atriumServerEntry()
-const server = spawnNode(
-  entry.args,
-  {
-    NODE_ENV: 'production',
-    // Fixed, because the bench database persists secrets encrypted with it (bench data only).
-    APP_KEY: process.env.APP_KEY ?? 'atrium-bench-only-app-key-0123456789abcdef',
-    LOG_LEVEL: 'warn',
-    PORT: String(PORT),
-    HOST: '127.0.0.1',
-    EMBEDDED_PG_PORT: String(EMBEDDED_PORT),
-    EMBEDDED_PG_DATA: join(APP_ROOT, 'storage', 'bench-postgres', 'data'),
-  },
-  entry.cwd
-)
+const server = startAtriumServer(PORT)
 
 try {
   await waitUntilOk(`${base}/health/ready`, performance.now())

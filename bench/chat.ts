@@ -15,15 +15,7 @@
 |   npm run bench:chat   (BENCH_CLIENTS=200 BENCH_TOKENS=200 BENCH_RATE=100 BENCH_MESSAGES=1000000;
 |                         BENCH_BUILD=1 after `npm run build` runs the compiled server)
 */
-import { join } from 'node:path'
-import {
-  APP_ROOT,
-  atriumServerEntry,
-  benchSession,
-  spawnNode,
-  stop,
-  waitUntilOk,
-} from './lib/processes.js'
+import { startAtriumServer, benchSession, spawnNode, stop, waitUntilOk } from './lib/processes.js'
 import { printTable, writeResults } from './lib/report.js'
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 200)
@@ -157,26 +149,13 @@ async function streams() {
     TOKENS: String(TOKENS),
     RATE: String(RATE),
   })
-  const entry = atriumServerEntry()
-  const server = spawnNode(
-    entry.args,
-    {
-      NODE_ENV: 'production',
-      APP_KEY: process.env.APP_KEY ?? 'atrium-bench-only-app-key-0123456789abcdef',
-      LOG_LEVEL: 'warn',
-      PORT: String(ATRIUM_PORT),
-      HOST: '127.0.0.1',
-      ATRIUM_ROLE: 'all',
-      EMBEDDED_PG_PORT: '29403',
-      EMBEDDED_PG_DATA: join(APP_ROOT, 'storage', 'bench-postgres', 'data'),
-      OUTBOUND_ALLOWLIST: 'http://127.0.0.1:*',
-      CHAT_MAX_OUTPUT_TOKENS: String(TOKENS + 50),
-      CHAT_DEFAULT_MODEL: MODEL,
-      // The bench account is reused run after run.
-      CHAT_MAX_CONVERSATIONS_PER_USER: '100000000',
-    },
-    entry.cwd
-  )
+  const server = startAtriumServer(ATRIUM_PORT, {
+    ATRIUM_ROLE: 'all',
+    CHAT_MAX_OUTPUT_TOKENS: String(TOKENS + 50),
+    CHAT_DEFAULT_MODEL: MODEL,
+    // The bench account is reused run after run.
+    CHAT_MAX_CONVERSATIONS_PER_USER: '100000000',
+  })
   try {
     await waitUntilOk(`${atriumBase}/health/ready`, performance.now(), 120_000)
     const token = await setUpTenant()

@@ -9,15 +9,7 @@
 |   npm run bench:gateway    (BENCH_DURATION=10 BENCH_CONNECTIONS=64 by default)
 */
 import autocannon from 'autocannon'
-import { join } from 'node:path'
-import {
-  APP_ROOT,
-  atriumServerEntry,
-  rssMiB,
-  spawnNode,
-  stop,
-  waitUntilOk,
-} from './lib/processes.js'
+import { startAtriumServer, rssMiB, spawnNode, stop, waitUntilOk } from './lib/processes.js'
 import { printTable, writeResults } from './lib/report.js'
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 10)
@@ -171,24 +163,7 @@ try {
   const rateRows: Row[] = [directAtRate]
   const ttft: Array<[string, { p50: number; p99: number }]> = [['direct', directTtft]]
   for (const { store, env } of stores) {
-    const entry = atriumServerEntry()
-    const server = spawnNode(
-      entry.args,
-      {
-        NODE_ENV: 'production',
-        APP_KEY: process.env.APP_KEY ?? 'atrium-bench-only-app-key-0123456789abcdef',
-        LOG_LEVEL: 'warn',
-        PORT: String(ATRIUM_PORT),
-        HOST: '127.0.0.1',
-        ATRIUM_ROLE: 'web',
-        // The fake upstream listens on loopback, which outbound calls refuse unless allowed.
-        OUTBOUND_ALLOWLIST: 'http://127.0.0.1:*',
-        EMBEDDED_PG_PORT: '29403',
-        EMBEDDED_PG_DATA: join(APP_ROOT, 'storage', 'bench-postgres', 'data'),
-        ...env,
-      },
-      entry.cwd
-    )
+    const server = startAtriumServer(ATRIUM_PORT, { ATRIUM_ROLE: 'web', ...env })
     try {
       await waitUntilOk(`${atriumBase}/health/ready`, performance.now())
       const headers = await setUpTenant()

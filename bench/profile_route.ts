@@ -11,14 +11,7 @@ import { mkdtemp, readdir } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execFileSync } from 'node:child_process'
-import {
-  APP_ROOT,
-  atriumServerEntry,
-  benchSession,
-  spawnNode,
-  stop,
-  waitUntilOk,
-} from './lib/processes.js'
+import { APP_ROOT, startAtriumServer, benchSession, stop, waitUntilOk } from './lib/processes.js'
 
 const path = process.argv[2] ?? '/api/v1/system/ping'
 const DURATION = Number(process.env.BENCH_DURATION ?? 10)
@@ -28,20 +21,7 @@ const base = `http://127.0.0.1:${PORT}`
 const profileDir = await mkdtemp(join(tmpdir(), 'atrium-profile-'))
 process.env.BENCH_CPU_PROF = profileDir
 
-const entry = atriumServerEntry()
-const server = spawnNode(
-  entry.args,
-  {
-    NODE_ENV: 'production',
-    APP_KEY: process.env.APP_KEY ?? 'atrium-bench-only-app-key-0123456789abcdef',
-    LOG_LEVEL: 'warn',
-    PORT: String(PORT),
-    HOST: '127.0.0.1',
-    EMBEDDED_PG_PORT: '29403',
-    EMBEDDED_PG_DATA: join(APP_ROOT, 'storage', 'bench-postgres', 'data'),
-  },
-  entry.cwd
-)
+const server = startAtriumServer(PORT)
 try {
   await waitUntilOk(`${base}/health/ready`, performance.now())
   const headers: Record<string, string> = {}

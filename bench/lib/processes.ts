@@ -44,6 +44,32 @@ export function stop(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM') {
 }
 
 /**
+ * Starts the Atrium server for a bench on `port`: production mode, the bench's
+ * own embedded PostgreSQL (storage/bench-postgres, port 29403), loopback
+ * upstreams allowed; `env` adds or overrides.
+ */
+export function startAtriumServer(port: number, env: Record<string, string | undefined> = {}) {
+  const entry = atriumServerEntry()
+  return spawnNode(
+    entry.args,
+    {
+      NODE_ENV: 'production',
+      // Fixed, because the bench database persists secrets encrypted with it (bench data only).
+      APP_KEY: process.env.APP_KEY ?? 'atrium-bench-only-app-key-0123456789abcdef',
+      LOG_LEVEL: 'warn',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      EMBEDDED_PG_PORT: '29403',
+      EMBEDDED_PG_DATA: `${APP_ROOT}storage/bench-postgres/data`,
+      // Fake upstreams listen on loopback, which outbound calls refuse unless allowed.
+      OUTBOUND_ALLOWLIST: 'http://127.0.0.1:*',
+      ...env,
+    },
+    entry.cwd
+  )
+}
+
+/**
  * How a bench starts the Atrium server. BENCH_BUILD=1 runs the compiled
  * server of `npm run build`, as production runs it (no TypeScript loader);
  * BENCH_CPU_PROF=<dir> writes a V8 CPU profile of the server there on exit
