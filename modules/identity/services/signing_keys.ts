@@ -72,7 +72,7 @@ export const signingKeys = {
    * stale, so the caller verifies again (which re-reads it).
    */
   trusts(kid: string) {
-    return cache !== null && Date.now() - cache.loadedAt < CACHE_TTL_MS && cache.verifying.has(kid)
+    return isFresh(cache) && cache.verifying.has(kid)
   },
 
   async jwks() {
@@ -168,8 +168,12 @@ async function createKeyIfNone() {
   })
 }
 
+function isFresh(keys: LoadedKeys | null): keys is LoadedKeys {
+  return keys !== null && Date.now() - keys.loadedAt < CACHE_TTL_MS
+}
+
 async function load(force = false): Promise<LoadedKeys> {
-  if (cache && !force && Date.now() - cache.loadedAt < CACHE_TTL_MS) return cache
+  if (!force && isFresh(cache)) return cache
   if (force) return read()
   refreshing ??= read().finally(() => (refreshing = null))
   return refreshing
