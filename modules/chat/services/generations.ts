@@ -13,11 +13,15 @@ import Generation from '#modules/chat/models/generation'
 import Message from '#modules/chat/models/message'
 import { findOwnConversation } from '#modules/chat/services/conversations'
 import { follow, generationLog } from '#modules/chat/services/generation_log'
-import { ancestorChain, findMessage } from '#modules/chat/services/messages'
+import { findWithAncestors } from '#modules/chat/services/messages'
 import { findVisibleAssistant, recordAssistantUse } from '#modules/chat/services/assistants'
 import type Assistant from '#modules/chat/models/assistant'
-import { assertChatEnabled, gatewayLimits, limitsFor } from '#modules/chat/services/quotas'
-import { allowedModels } from '#modules/chat/services/admin'
+import {
+  assertChatEnabled,
+  gatewayLimits,
+  type ChatLimits,
+  sendRulesFor,
+} from '#modules/chat/services/quotas'
 import {
   CANCELS_CHANNEL,
   GENERATIONS_CHANNEL,
@@ -103,7 +107,7 @@ interface Plan {
   /** The existing question a regenerated reply answers. */
   questionId: string | null
   prompt: ChatParams['messages']
-  limits: Awaited<ReturnType<typeof limitsFor>>
+  limits: ChatLimits
 }
 
 async function plan(
@@ -113,9 +117,8 @@ async function plan(
   question: Question,
   assistantId: string | undefined
 ): Promise<Plan> {
-  const limits = await limitsFor(trx, actor.userId)
+  const { limits, allowedModels: allowed } = await sendRulesFor(trx, actor.userId)
   assertChatEnabled(limits)
-  const allowed = await allowedModels(trx)
   // The assistant named, else the one the conversation continues with (if still visible).
   const chosen = assistantId ?? conversation.assistantId
   const assistant = chosen
@@ -127,11 +130,15 @@ async function plan(
   const system = assistant?.systemPrompt || chatConfig.systemPrompt
   const maxOutput = assistant?.maxTokens ?? chatConfig.maxOutputTokens
   if (question.kind === 'regenerate') {
-    const reply = await findMessage(trx, conversation, question.replyId)
+    const { message: reply, chain: withReply } = await findWithAncestors(
+      trx,
+      conversation,
+      question.replyId
+    )
     if (reply.role !== 'assistant' || !reply.parentId) {
       throw new ProblemException(422, 'not_a_reply', 'Only a reply can be regenerated.')
     }
-    const chain = await ancestorChain(trx, conversation.id, reply.parentId)
+    const chain = withReply.slice(0, -1)
     return {
       allowedModels: allowed,
       conversation,
@@ -146,7 +153,8 @@ async function plan(
   const parentId = question.parentId === undefined ? conversation.activeLeafId : question.parentId
   let chain: Message[] = []
   if (parentId) {
-    const parent = await findMessage(trx, conversation, parentId)
+    const found = await findWithAncestors(trx, conversation, parentId)
+    const parent = found.message
     if (parent.role !== 'assistant') {
       throw new ProblemException(
         422,
@@ -161,7 +169,7 @@ async function plan(
         'The reply you are answering is still being written; wait for it or cancel it.'
       )
     }
-    chain = await ancestorChain(trx, conversation.id, parent.id)
+    chain = found.chain
   }
   const asked = { role: 'user' as const, content: question.content, status: 'complete' as const }
   return {

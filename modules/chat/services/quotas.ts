@@ -27,6 +27,12 @@ export async function limitsFor(
   const rows = await ChatQuota.query({ client: trx }).where((query) =>
     query.where('user_id', userId).orWhereNull('user_id')
   )
+  return limitsFrom(rows, userId)
+}
+
+type QuotaFields = Pick<ChatQuota, 'userId' | 'messagesPerMinute' | 'tokensPerDay' | 'disabled'>
+
+function limitsFrom(rows: QuotaFields[], userId: string): ChatLimits {
   const own = rows.find((row) => row.userId === userId)
   const fallback = rows.find((row) => row.userId === null)
   return {
@@ -35,6 +41,41 @@ export async function limitsFor(
     tokensPerDay: own?.tokensPerDay ?? fallback?.tokensPerDay ?? chatConfig.tokensPerDay,
     disabled: own?.disabled ?? false,
   }
+}
+
+/**
+ * What a send must respect — the user's limits and the tenant's allowed
+ * model aliases (null: all) — in one statement, since every send reads both.
+ */
+export async function sendRulesFor(
+  trx: TransactionClientContract,
+  userId: string
+): Promise<{ limits: ChatLimits; allowedModels: string[] | null }> {
+  const { rows } = await trx.rawQuery(
+    `SELECT q.id, q.user_id, q.messages_per_minute, q.tokens_per_day, q.disabled,
+            (SELECT allowed_models FROM chat_settings LIMIT 1) AS allowed_models
+       FROM (SELECT 1) AS always
+       LEFT JOIN chat_quotas q ON q.user_id = ? OR q.user_id IS NULL`,
+    [userId]
+  )
+  const found = rows as Array<{
+    id: string | null
+    user_id: string | null
+    messages_per_minute: number | null
+    tokens_per_day: string | number | null
+    disabled: boolean | null
+    allowed_models: string[] | null
+  }>
+  const quotas = found
+    .filter((row) => row.id !== null)
+    .map((row) => ({
+      userId: row.user_id,
+      messagesPerMinute: row.messages_per_minute,
+      // int8 arrives as text from pg.
+      tokensPerDay: row.tokens_per_day === null ? null : Number(row.tokens_per_day),
+      disabled: row.disabled === true,
+    }))
+  return { limits: limitsFrom(quotas, userId), allowedModels: found[0]?.allowed_models ?? null }
 }
 
 export function assertChatEnabled(limits: ChatLimits) {
