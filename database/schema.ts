@@ -72,7 +72,7 @@ export class GatewayKeySchema extends BaseModel {
 }
 
 export class GatewayModelSchema extends BaseModel {
-  static $columns = ['alias', 'createdAt', 'currency', 'id', 'inputPricePerMtok', 'outputPricePerMtok', 'strategy', 'tenantId', 'updatedAt'] as const
+  static $columns = ['alias', 'createdAt', 'currency', 'id', 'inputPricePerMtok', 'outputPricePerMtok', 'strategy', 'tenantId', 'unknownParams', 'updatedAt'] as const
   $columns = GatewayModelSchema.$columns
   @column()
   declare alias: string
@@ -90,6 +90,8 @@ export class GatewayModelSchema extends BaseModel {
   declare strategy: string
   @column()
   declare tenantId: string
+  @column()
+  declare unknownParams: string
   @column.dateTime({ autoCreate: true, autoUpdate: true })
   declare updatedAt: DateTime
 }

@@ -12,7 +12,12 @@ import {
   providerUpdateValidator,
   usageQueryValidator,
 } from '#modules/gateway/validators/admin'
-import { chatCompletionValidator, embeddingsValidator } from '#modules/gateway/validators/openai'
+import {
+  chatCompletionValidator,
+  completionsValidator,
+  embeddingsValidator,
+  responsesValidator,
+} from '#modules/gateway/validators/openai'
 
 type Validator = NonNullable<OperationSpec['query']>
 
@@ -88,6 +93,13 @@ const upstreamErrors = {
   504: 'upstream_timeout',
 }
 const openAi = { auth: 'apiKey', errorFormat: 'openai' } as const
+const answerHeaders = {
+  'x-atrium-overhead-ms': { schema: s.string },
+  'x-atrium-dropped-params': {
+    description: 'Parameters not sent to the provider (the alias policy, or no equivalent there)',
+    schema: s.string,
+  },
+}
 
 const limits = s.object(
   Object.fromEntries(
@@ -213,6 +225,10 @@ const admin = defineApi(
       id: s.uuid,
       alias: s.string,
       strategy: s.enum(['priority', 'weighted']),
+      unknownParams: s.described(
+        s.enum(['forward', 'drop', 'reject']),
+        "Request parameters neither Atrium nor OpenAI's API knows: forwarded to the provider, dropped (named in x-atrium-dropped-params) or refused with 400"
+      ),
       pricing: s.object({
         inputPerMTok: s.described(s.integer, 'Minor units per million input tokens'),
         outputPerMTok: s.described(s.integer, 'Minor units per million output tokens'),
@@ -281,7 +297,7 @@ const openai = defineApi(
         200: {
           description:
             'A chat.completion, or with stream: true server-sent chat.completion.chunk events',
-          headers: { 'x-atrium-overhead-ms': { schema: s.string } },
+          headers: answerHeaders,
           content: {
             'application/json': { schema: ref('ChatCompletion') },
             'text/event-stream': { schema: s.string },
@@ -292,6 +308,66 @@ const openai = defineApi(
         400: 'invalid_request_error: malformed body, unknown or invalid fields',
         ...upstreamErrors,
       },
+    },
+    'POST /v1/completions': {
+      ...openAi,
+      id: 'openaiCompletions',
+      summary:
+        'Legacy text completion, served by the alias’s chat deployments (the prompt is one user message)',
+      body: completionsValidator,
+      ok: {
+        200: {
+          description:
+            'A text_completion, or with stream: true server-sent text_completion chunks ending in [DONE]',
+          headers: answerHeaders,
+          content: {
+            'application/json': { schema: ref('TextCompletion') },
+            'text/event-stream': { schema: s.string },
+          },
+        },
+      },
+      errors: {
+        400: 'invalid_request_error: malformed body, suffix or logprobs',
+        ...upstreamErrors,
+      },
+    },
+    'POST /v1/responses': {
+      ...openAi,
+      id: 'openaiCreateResponse',
+      summary:
+        'Responses API, translated to the alias’s chat deployments (stream: true answers typed events: response.created … response.completed)',
+      body: responsesValidator,
+      ok: {
+        200: {
+          description: 'A response, or with stream: true its server-sent events',
+          headers: answerHeaders,
+          content: {
+            'application/json': { schema: ref('OpenAiResponse') },
+            'text/event-stream': { schema: s.string },
+          },
+        },
+      },
+      errors: {
+        ...upstreamErrors,
+        400: 'invalid_request_error or unsupported_parameter (hosted tools, background, conversation, prompt, files)',
+        404: 'model_not_found, response_not_found (previous_response_id) or item_not_found (item_reference)',
+      },
+    },
+    'GET /v1/responses/{id}': {
+      ...openAi,
+      id: 'openaiShowResponse',
+      summary: 'A stored response (this key’s, within 30 days)',
+      ok: { 200: ref('OpenAiResponse') },
+      errors: { 404: 'response_not_found' },
+    },
+    'DELETE /v1/responses/{id}': {
+      ...openAi,
+      id: 'openaiDeleteResponse',
+      summary: 'Delete a stored response',
+      ok: {
+        200: s.object({ id: s.string, object: { const: 'response' }, deleted: { const: true } }),
+      },
+      errors: { 404: 'response_not_found' },
     },
     'POST /v1/embeddings': {
       ...openAi,
@@ -351,6 +427,33 @@ const openai = defineApi(
             total_tokens: s.integer,
           },
         },
+      },
+    },
+    TextCompletion: {
+      type: 'object',
+      required: ['id', 'object', 'created', 'model', 'choices'],
+      properties: {
+        id: s.string,
+        object: { const: 'text_completion' },
+        created: s.integer,
+        model: s.string,
+        choices: s.array(s.record),
+        usage: s.record,
+      },
+    },
+    OpenAiResponse: {
+      type: 'object',
+      required: ['id', 'object', 'created_at', 'status', 'model', 'output'],
+      properties: {
+        id: s.string,
+        object: { const: 'response' },
+        created_at: s.integer,
+        status: s.enum(['completed', 'incomplete', 'in_progress', 'failed']),
+        model: s.string,
+        output: s.array(s.record),
+        previous_response_id: s.nullable(s.string),
+        store: s.boolean,
+        usage: s.nullable(s.record),
       },
     },
     EmbeddingList: {

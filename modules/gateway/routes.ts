@@ -4,6 +4,7 @@ import { middleware } from '#start/kernel'
 const OVERHEAD_HEADER = 'x-atrium-overhead-ms'
 const AdminController = () => import('#modules/gateway/controllers/admin_controller')
 const OpenAiController = () => import('#modules/gateway/controllers/openai_controller')
+const ResponsesController = () => import('#modules/gateway/controllers/responses_controller')
 
 /** /api/v1/gateway: providers, model aliases and API keys (tenant owners and admins). */
 export default function gatewayRoutes() {
@@ -40,6 +41,10 @@ export function rootRoutes() {
   router
     .group(() => {
       router.post('/chat/completions', [OpenAiController, 'chatCompletions'])
+      router.post('/completions', [OpenAiController, 'completions'])
+      router.post('/responses', [ResponsesController, 'create'])
+      router.get('/responses/:id', [ResponsesController, 'show'])
+      router.delete('/responses/:id', [ResponsesController, 'destroy'])
       router.post('/embeddings', [OpenAiController, 'embeddings'])
       router.get('/models', [OpenAiController, 'models'])
       router.get('/models/:model', [OpenAiController, 'model'])

@@ -14,6 +14,8 @@ export type Step =
       chunkDelayMs?: number
       /** Usage to report instead of the counted one (e.g. exactly the gateway's estimate). */
       usage?: { prompt: number; completion: number }
+      /** Answer with these function calls (arguments as JSON text) instead of text. */
+      toolCalls?: Array<{ name: string; arguments: string }>
     }
   | { kind: 'status'; status: number; retryAfter?: number }
   | { kind: 'stall'; ms: number }
@@ -148,6 +150,7 @@ async function chat(
   const completionTokens = reported?.completion ?? tokenCount(reply)
   if (proceed?.kind === 'ok' && proceed.delayMs) await sleep(proceed.delayMs)
   const base = { id: 'chatcmpl-fake', created: 1_700_000_000, model: params.model }
+  const toolCalls = proceed?.kind === 'ok' ? proceed.toolCalls : undefined
   if (!params.stream) {
     json(200, {
       ...base,
@@ -155,8 +158,18 @@ async function chat(
       choices: [
         {
           index: 0,
-          message: { role: 'assistant', content: reply },
-          finish_reason: 'stop',
+          message: toolCalls
+            ? {
+                role: 'assistant',
+                content: null,
+                tool_calls: toolCalls.map((call, index) => ({
+                  id: `call_fake_${index}`,
+                  type: 'function',
+                  function: call,
+                })),
+              }
+            : { role: 'assistant', content: reply },
+          finish_reason: toolCalls ? 'tool_calls' : 'stop',
           logprobs: null,
         },
       ],
@@ -170,6 +183,10 @@ async function chat(
   }
   response.writeHead(200, { 'content-type': 'text/event-stream' })
   const send = (payload: unknown) => response.write(`data: ${JSON.stringify(payload)}\n\n`)
+  if (toolCalls) {
+    streamToolCalls(send, base, toolCalls)
+    return finishStream(response, send, base, params, 'tool_calls', promptTokens, completionTokens)
+  }
   const parts = words(reply)
   for (const [index, part] of parts.entries()) {
     if (step.kind === 'break_stream' && index === step.afterChunks) {
@@ -197,10 +214,58 @@ async function chat(
           : 0
     if (delay) await sleep(delay)
   }
+  finishStream(response, send, base, params, 'stop', promptTokens, completionTokens)
+}
+
+/** Each call: its id and name first, then its arguments in three fragments, as OpenAI streams them. */
+function streamToolCalls(
+  send: (payload: unknown) => void,
+  base: Record<string, unknown>,
+  calls: Array<{ name: string; arguments: string }>
+) {
+  const chunk = (delta: unknown) =>
+    send({
+      ...base,
+      object: 'chat.completion.chunk',
+      choices: [{ index: 0, delta, finish_reason: null }],
+      usage: null,
+    })
+  chunk({ role: 'assistant', content: null })
+  for (const [index, call] of calls.entries()) {
+    chunk({
+      tool_calls: [
+        {
+          index,
+          id: `call_fake_${index}`,
+          type: 'function',
+          function: { name: call.name, arguments: '' },
+        },
+      ],
+    })
+    const third = Math.ceil(call.arguments.length / 3)
+    for (let start = 0; start < call.arguments.length; start += third) {
+      chunk({
+        tool_calls: [
+          { index, function: { arguments: call.arguments.slice(start, start + third) } },
+        ],
+      })
+    }
+  }
+}
+
+function finishStream(
+  response: ServerResponse,
+  send: (payload: unknown) => void,
+  base: Record<string, unknown>,
+  params: { stream_options?: { include_usage?: boolean } },
+  finishReason: string,
+  promptTokens: number,
+  completionTokens: number
+) {
   send({
     ...base,
     object: 'chat.completion.chunk',
-    choices: [{ index: 0, delta: {}, finish_reason: 'stop' }],
+    choices: [{ index: 0, delta: {}, finish_reason: finishReason }],
     usage: null,
   })
   if (params.stream_options?.include_usage) {
@@ -259,11 +324,29 @@ export async function startOllamaChatFake(): Promise<FakeUpstream> {
         prompt_eval_count: 12,
         eval_count: tokenCount(reply),
       }
+      const toolCalls =
+        proceed?.kind === 'ok' && proceed.toolCalls
+          ? proceed.toolCalls.map((call) => ({
+              function: { name: call.name, arguments: JSON.parse(call.arguments) },
+            }))
+          : undefined
       if (params.stream === false) {
-        json(200, { ...done, message: { role: 'assistant', content: reply } })
+        json(200, {
+          ...done,
+          message: toolCalls
+            ? { role: 'assistant', content: '', tool_calls: toolCalls }
+            : { role: 'assistant', content: reply },
+        })
         return
       }
       response.writeHead(200, { 'content-type': 'application/x-ndjson' })
+      if (toolCalls) {
+        response.write(
+          `${JSON.stringify({ model: params.model, created_at: new Date().toISOString(), message: { role: 'assistant', content: '', tool_calls: toolCalls }, done: false })}\n`
+        )
+        response.end(`${JSON.stringify(done)}\n`)
+        return
+      }
       for (const [index, part] of words(reply).entries()) {
         if (step.kind === 'break_stream' && index === step.afterChunks) {
           response.destroy()

@@ -12,7 +12,8 @@ export async function resetGateway() {
   await usageRecorder.flush()
   await db.rawQuery(
     `TRUNCATE gateway_keys, gateway_deployments, gateway_models, gateway_providers,
-              gateway_quota_counters, gateway_tenant_limits, gateway_usage, gateway_usage_daily CASCADE`
+              gateway_quota_counters, gateway_tenant_limits, gateway_usage, gateway_usage_daily,
+              gateway_responses CASCADE`
   )
 }
 

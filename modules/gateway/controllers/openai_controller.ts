@@ -2,73 +2,39 @@ import type { HttpContext } from '@adonisjs/core/http'
 import type { DateTime } from 'luxon'
 import { ProblemException } from '#app/http/problem'
 import { sse } from '#app/http/sse'
-import { keyResolver, type ApiKeyPrincipal } from '#modules/gateway/services/key_auth'
-import type { Scope } from '#modules/gateway/services/keys'
-import { listModels, type Caller } from '#modules/gateway/services/gateway'
+import { listModels } from '#modules/gateway/services/gateway'
+import {
+  authenticate,
+  callerOf,
+  clientAbort,
+  sendMeta,
+  streamFailure,
+} from '#modules/gateway/controllers/openai_http'
 import { gateway } from '#modules/gateway/services/service'
 import type { ChatParams } from '#modules/gateway/services/upstreams'
 import {
   chatCompletionValidator,
+  completionsValidator,
   embeddingsValidator,
-  refuseUnknownFields,
+  sortCompletionsFields,
+  refuseUnknownEmbeddingFields,
+  sortChatFields,
 } from '#modules/gateway/validators/openai'
-
-const OVERHEAD_HEADER = 'x-atrium-overhead-ms'
-
-async function authenticate(ctx: HttpContext, scope: Scope): Promise<ApiKeyPrincipal> {
-  const match = /^Bearer\s+(\S+)$/i.exec(ctx.request.header('authorization') ?? '')
-  if (!match) {
-    throw new ProblemException(
-      401,
-      'invalid_api_key',
-      'No API key provided: send it as "Authorization: Bearer atr_…".'
-    )
-  }
-  const key = await keyResolver.resolve(match[1])
-  if (!key) throw new ProblemException(401, 'invalid_api_key', 'Incorrect API key provided.')
-  if (!key.scopes.includes(scope)) {
-    throw new ProblemException(403, 'insufficient_scope', `This key lacks the "${scope}" scope.`)
-  }
-  return key
-}
-
-const callerOf = (key: ApiKeyPrincipal): Caller => ({
-  tenantId: key.tenantId,
-  userId: key.userId,
-  keyId: key.keyId,
-  allowedModels: key.allowedModels,
-  limits: key.limits,
-})
-
-/** Aborts the upstream call when the client goes away before the answer is complete. */
-function clientAbort(ctx: HttpContext) {
-  const controller = new AbortController()
-  const response = ctx.response.response
-  response.once('close', () => {
-    if (!response.writableFinished) controller.abort()
-  })
-  return controller.signal
-}
-
-/** Quota state and Atrium's own time, on every answer. */
-function sendMeta(
-  ctx: HttpContext,
-  answer: { rateLimit: Record<string, string>; overheadMs: number }
-) {
-  for (const [name, value] of Object.entries(answer.rateLimit)) ctx.response.header(name, value)
-  ctx.response.header(OVERHEAD_HEADER, answer.overheadMs.toFixed(2))
-}
 
 export default class OpenAiController {
   async chatCompletions(ctx: HttpContext) {
     const key = await authenticate(ctx, 'chat')
     const body = ctx.request.body()
-    refuseUnknownFields(body, 'chat')
+    const { unknown, extras } = sortChatFields(body)
     const input = await chatCompletionValidator.validate(body)
     const { stream, stream_options: streamOptions, ...rest } = input
-    // Validated above; the SDK's parameter type is wider than what the validator produces.
-    const request = rest as unknown as ChatParams & { model: string }
-    const options = { signal: clientAbort(ctx), requestId: ctx.request.id() ?? null }
+    // Validated above (extras are the provider's to judge); the SDK's type is wider than the validator's.
+    const request = { ...extras, ...rest } as unknown as ChatParams & { model: string }
+    const options = {
+      signal: clientAbort(ctx),
+      requestId: ctx.request.id() ?? null,
+      unknownParams: unknown,
+    }
 
     if (!stream) {
       const answer = await gateway.chat(callerOf(key), request, options)
@@ -92,15 +58,107 @@ export default class OpenAiController {
         await events.send('[DONE]')
       } catch (error) {
         if (!options.signal.aborted) {
-          const problem = error instanceof ProblemException ? error : null
-          await events.send({
-            error: {
-              message: problem?.message ?? 'The stream failed.',
-              type: 'server_error',
-              param: null,
-              code: problem?.problemCode ?? 'stream_failed',
-            },
-          })
+          const { code, message } = streamFailure(error)
+          await events.send({ error: { message, type: 'server_error', param: null, code } })
+        }
+      } finally {
+        events.close()
+      }
+    })().catch((error) => ctx.logger.error({ err: error }, 'stream not settled'))
+  }
+
+  /**
+   * Legacy text completions, served by the alias's chat deployments: the
+   * prompt is sent as one user message (what chat-only providers offer).
+   * max_tokens defaults to 16, as OpenAI's does.
+   */
+  async completions(ctx: HttpContext) {
+    const key = await authenticate(ctx, 'chat')
+    const body = ctx.request.body()
+    const { unknown, extras } = sortCompletionsFields(body)
+    const input = await completionsValidator.validate(body)
+    if (input.suffix) {
+      throw new ProblemException(
+        400,
+        'unsupported_parameter',
+        'suffix (insertion) is not available: completions are served by chat models here.'
+      )
+    }
+    if (input.logprobs) {
+      throw new ProblemException(
+        400,
+        'unsupported_parameter',
+        'logprobs is not available on /v1/completions here: use /v1/chat/completions with logprobs: true.'
+      )
+    }
+    const { prompt: prompts, echo, stream, stream_options: streamOptions, ...rest } = input
+    // Handled here (refused above, or always 1); never forwarded.
+    delete rest.suffix
+    delete rest.best_of
+    delete rest.logprobs
+    const prompt = Array.isArray(prompts) ? prompts[0] : prompts
+    // Validated above; the SDK's parameter type is wider than what the validator produces.
+    const request = {
+      ...extras,
+      ...rest,
+      max_tokens: input.max_tokens ?? 16,
+      messages: [{ role: 'user', content: prompt }],
+    } as unknown as ChatParams & { model: string }
+    const options = {
+      signal: clientAbort(ctx),
+      requestId: ctx.request.id() ?? null,
+      unknownParams: unknown,
+    }
+    const id = `cmpl-${crypto.randomUUID().replaceAll('-', '')}`
+    const created = Math.floor(Date.now() / 1000)
+    const choice = (text: string, finishReason: string | null) => ({
+      text,
+      index: 0,
+      logprobs: null,
+      finish_reason: finishReason === 'tool_calls' ? 'stop' : finishReason,
+    })
+
+    if (!stream) {
+      const answer = await gateway.chat(callerOf(key), request, options)
+      sendMeta(ctx, answer)
+      const reply = answer.result.choices[0]
+      const text = reply?.message?.content ?? ''
+      return {
+        id,
+        object: 'text_completion',
+        created,
+        model: input.model,
+        choices: [choice(echo ? prompt + text : text, reply?.finish_reason ?? 'stop')],
+        usage: answer.result.usage,
+      }
+    }
+
+    const answer = await gateway.chatStream(callerOf(key), request, options)
+    const includeUsage = Boolean(streamOptions?.include_usage)
+    sendMeta(ctx, answer)
+    const events = sse(ctx)
+    const base = { id, object: 'text_completion', created, model: input.model }
+    void (async () => {
+      try {
+        if (echo) await events.send({ ...base, choices: [choice(prompt, null)] })
+        for await (const chunk of answer.result) {
+          const part = chunk.choices[0]
+          if (part && (part.delta?.content || part.finish_reason)) {
+            await events.send({
+              ...base,
+              choices: [choice(part.delta?.content ?? '', part.finish_reason ?? null)],
+              ...(includeUsage ? { usage: null } : {}),
+            })
+          }
+          if (includeUsage && chunk.usage) {
+            await events.send({ ...base, choices: [], usage: chunk.usage })
+          }
+        }
+        await events.send('[DONE]')
+      } catch (error) {
+        if (!options.signal.aborted) {
+          const { code, message } = streamFailure(error)
+          await events.send({ error: { message, type: 'server_error', param: null, code } })
         }
       } finally {
         events.close()
@@ -111,7 +169,7 @@ export default class OpenAiController {
   async embeddings(ctx: HttpContext) {
     const key = await authenticate(ctx, 'embeddings')
     const body = ctx.request.body()
-    refuseUnknownFields(body, 'embeddings')
+    refuseUnknownEmbeddingFields(body)
     const input = await embeddingsValidator.validate(body)
     const answer = await gateway.embed(
       callerOf(key),

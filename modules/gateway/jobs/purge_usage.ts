@@ -2,7 +2,10 @@ import db from '@adonisjs/lucid/services/db'
 import env from '#start/env'
 import type { MaintenanceTask } from '#app/platform/maintenance'
 
-/** Quota windows that have ended, and raw usage records past their retention (the daily rollups stay). */
+/**
+ * Quota windows that have ended, raw usage records past their retention (the
+ * daily rollups stay), and stored /v1/responses past their expiry.
+ */
 export const purgeUsage: MaintenanceTask = {
   name: 'gateway_usage',
   async run() {
@@ -15,6 +18,10 @@ export const purgeUsage: MaintenanceTask = {
       .from('gateway_usage')
       .where('created_at', '<', db.raw(`now() - make_interval(days => ?)`, [days]))
       .delete()
-    return Number(counters) + Number(usage)
+    const responses = await db
+      .from('gateway_responses')
+      .where('expires_at', '<', db.raw('now()'))
+      .delete()
+    return Number(counters) + Number(usage) + Number(responses)
   },
 }

@@ -5,6 +5,8 @@ import { GatewayModelSchema } from '#database/schema'
 import Deployment from '#modules/gateway/models/deployment'
 
 export type Strategy = 'priority' | 'weighted'
+/** What the alias does with request parameters neither Atrium nor OpenAI's API knows. */
+export type UnknownParamsPolicy = 'forward' | 'drop' | 'reject'
 
 /**
  * A model alias clients call on /v1, priced per million tokens, served by its
@@ -18,6 +20,8 @@ export default class GatewayModel extends GatewayModelSchema {
   declare tenantId: string
   @column()
   declare strategy: Strategy
+  @column()
+  declare unknownParams: UnknownParamsPolicy
   @column({ ...int8, ...internal })
   declare inputPricePerMtok: number
   @column({ ...int8, ...internal })

@@ -3,11 +3,14 @@ import { ProblemException } from '#app/http/problem'
 import { isUuid, newId } from '#app/platform/ids'
 import { sentFields } from '#app/platform/columns'
 import Deployment from '#modules/gateway/models/deployment'
-import GatewayModel, { type Strategy } from '#modules/gateway/models/gateway_model'
+import GatewayModel, {
+  type Strategy,
+  type UnknownParamsPolicy,
+} from '#modules/gateway/models/gateway_model'
 import Provider from '#modules/gateway/models/provider'
 import { isUniqueViolation, notFound } from '#modules/gateway/services/admin_access'
 
-export type { Strategy }
+export type { Strategy, UnknownParamsPolicy }
 
 export interface DeploymentInput {
   providerId: string
@@ -18,6 +21,7 @@ export interface DeploymentInput {
 export interface ModelInput {
   alias: string
   strategy?: Strategy
+  unknownParams?: UnknownParamsPolicy
   inputPricePerMTok?: number
   outputPricePerMTok?: number
   currency?: string
@@ -112,6 +116,7 @@ export const models = {
       tenantId,
       alias: input.alias,
       strategy: input.strategy ?? 'priority',
+      unknownParams: input.unknownParams ?? 'forward',
       inputPricePerMtok: input.inputPricePerMTok ?? 0,
       outputPricePerMtok: input.outputPricePerMTok ?? 0,
       currency: input.currency ?? 'USD',
@@ -137,6 +142,7 @@ export const models = {
       sentFields({
         alias: input.alias,
         strategy: input.strategy,
+        unknownParams: input.unknownParams,
         inputPricePerMtok: input.inputPricePerMTok,
         outputPricePerMtok: input.outputPricePerMTok,
         currency: input.currency,

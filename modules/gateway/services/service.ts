@@ -8,7 +8,9 @@ import {
   resolveModel,
   type Caller,
   type CallTiming,
+  type ResolvedModel,
 } from '#modules/gateway/services/gateway'
+import type { Deployment } from '#modules/gateway/services/routing'
 import {
   admit,
   DEFAULT_OUTPUT_RESERVE,
@@ -20,7 +22,7 @@ import {
 import { countersFor, quotas, type Reservation } from '#modules/gateway/services/quotas'
 import { userScopeId } from '#modules/gateway/services/metering'
 import type { KeyLimits } from '#modules/gateway/services/keys'
-import type { ChatParams, Usage } from '#modules/gateway/services/upstreams'
+import { upstreamFor, type ChatParams, type Usage } from '#modules/gateway/services/upstreams'
 
 export interface CallOptions {
   signal?: AbortSignal
@@ -31,6 +33,11 @@ export interface CallOptions {
    * process): the call uses it instead of reserving again.
    */
   ticket?: Ticket
+  /**
+   * Request fields neither Atrium nor OpenAI's API knows (they are in the
+   * params): the alias's `unknownParams` policy forwards, drops or refuses them.
+   */
+  unknownParams?: string[]
 }
 
 /**
@@ -49,6 +56,37 @@ export interface Metered<T> {
   rateLimit: Record<string, string>
   /** Time spent outside upstream calls, in ms (for x-atrium-overhead-ms). */
   overheadMs: number
+  /** Parameters not sent to the provider (the alias's policy, or no equivalent upstream). */
+  droppedParams: string[]
+}
+
+/**
+ * The alias's policy for parameters nobody here knows: `reject` refuses the
+ * request before anything is reserved; `drop` removes them and says so.
+ */
+function applyUnknownParamsPolicy(
+  model: ResolvedModel,
+  params: ChatParams,
+  unknown: string[] | undefined
+): { params: ChatParams; dropped: string[] } {
+  if (!unknown?.length || model.view.unknownParams === 'forward') return { params, dropped: [] }
+  if (model.view.unknownParams === 'reject') {
+    throw new ProblemException(
+      400,
+      'unknown_parameter',
+      `Unrecognized request argument supplied: ${unknown.join(', ')} (the model ${model.alias} accepts only OpenAI's parameters)`,
+      unknown.map((field) => ({ field, rule: 'unknown', message: 'Unrecognized argument' }))
+    )
+  }
+  const kept = { ...params } as Record<string, unknown>
+  for (const field of unknown) delete kept[field]
+  return { params: kept as unknown as ChatParams, dropped: [...unknown] }
+}
+
+/** What the deployment that answered could not take, after what the policy dropped. */
+function droppedFor(dropped: string[], deployment: Deployment, params: ChatParams) {
+  const more = upstreamFor(deployment.provider).unsupportedParams(params)
+  return more.length ? [...dropped, ...more] : dropped
 }
 
 const statusOf = (error: unknown) => (error instanceof ProblemException ? error.problemStatus : 500)
@@ -58,22 +96,29 @@ const statusOf = (error: unknown) => (error instanceof ProblemException ? error.
  * (chat, creator) for their users: resolve the alias the caller may use,
  * reserve quotas, route with fallbacks, settle to real usage and record it.
  */
-async function prepare(
+async function prepare<P extends ChatParams | null>(
   caller: Caller,
   alias: string,
   estimate: { promptTokens: number; maxOutput: number },
-  ticket?: Ticket
+  request: { params: P; unknownParams?: string[]; ticket?: Ticket }
 ) {
   const started = performance.now()
+  const { ticket } = request
   if (ticket && ticket.alias !== alias) throw new Error('A ticket is for the model it was made for')
   let model
+  let prepared: { params: ChatParams | null; dropped: string[] }
   try {
     model = await resolveModel(caller, alias)
+    prepared = request.params
+      ? applyUnknownParamsPolicy(model, request.params, request.unknownParams)
+      : { params: null, dropped: [] }
   } catch (error) {
-    // The model went away after the ticket was made: nothing will be used.
+    // The model went away after the ticket was made, or the request is refused: nothing will be used.
     if (ticket) await quotas.release(ticket.reservation)
     throw error
   }
+  const params = prepared.params as P
+  const dropped = prepared.dropped
   const reservation = ticket?.reservation ?? (await admit(caller, model, estimate))
   const timing: CallTiming = { upstreamMs: 0 }
   const outcome = (
@@ -94,7 +139,7 @@ async function prepare(
     requestId: requestId ?? null,
   })
   const overheadMs = () => Math.max(0, performance.now() - started - timing.upstreamMs)
-  return { started, model, reservation, timing, outcome, overheadMs }
+  return { started, model, params, dropped, reservation, timing, outcome, overheadMs }
 }
 
 export const gateway = {
@@ -137,15 +182,20 @@ export const gateway = {
     options: CallOptions = {}
   ): Promise<Metered<ChatCompletion>> {
     const { model: alias, ...params } = request
-    const call = await prepare(caller, alias, {
-      promptTokens: estimatePrompt(params.messages),
-      maxOutput: params.max_completion_tokens ?? params.max_tokens ?? DEFAULT_OUTPUT_RESERVE,
-    })
+    const call = await prepare(
+      caller,
+      alias,
+      {
+        promptTokens: estimatePrompt(params.messages),
+        maxOutput: params.max_completion_tokens ?? params.max_tokens ?? DEFAULT_OUTPUT_RESERVE,
+      },
+      { params, unknownParams: options.unknownParams }
+    )
     const signal = options.signal ?? new AbortController().signal
     try {
       const { completion, usage, deployment } = await routedChat(
         call.model,
-        params,
+        call.params,
         signal,
         call.timing
       )
@@ -162,7 +212,12 @@ export const gateway = {
           options.requestId
         )
       )
-      return { result: completion, rateLimit: call.reservation.headers, overheadMs }
+      return {
+        result: completion,
+        rateLimit: call.reservation.headers,
+        overheadMs,
+        droppedParams: droppedFor(call.dropped, deployment, call.params),
+      }
     } catch (error) {
       await finish(
         caller,
@@ -194,12 +249,12 @@ export const gateway = {
         promptTokens: promptEstimate,
         maxOutput: params.max_completion_tokens ?? params.max_tokens ?? DEFAULT_OUTPUT_RESERVE,
       },
-      options.ticket
+      { params, unknownParams: options.unknownParams, ticket: options.ticket }
     )
     const signal = options.signal ?? new AbortController().signal
     let opened
     try {
-      opened = await routedChatStream(call.model, params, signal, call.timing)
+      opened = await routedChatStream(call.model, call.params, signal, call.timing)
     } catch (error) {
       await finish(
         caller,
@@ -247,7 +302,12 @@ export const gateway = {
         })
       }
     }
-    return { result: metered(), rateLimit: call.reservation.headers, overheadMs }
+    return {
+      result: metered(),
+      rateLimit: call.reservation.headers,
+      overheadMs,
+      droppedParams: droppedFor(call.dropped, deployment, call.params),
+    }
   },
 
   async embed(
@@ -256,10 +316,12 @@ export const gateway = {
     options: CallOptions = {}
   ): Promise<Metered<{ embeddings: number[][]; promptTokens: number }>> {
     const texts = Array.isArray(request.input) ? request.input : [request.input]
-    const call = await prepare(caller, request.model, {
-      promptTokens: texts.reduce((sum, text) => sum + estimateTokens(text), 0),
-      maxOutput: 0,
-    })
+    const call = await prepare(
+      caller,
+      request.model,
+      { promptTokens: texts.reduce((sum, text) => sum + estimateTokens(text), 0), maxOutput: 0 },
+      { params: null }
+    )
     const signal = options.signal ?? new AbortController().signal
     try {
       const result = await routedEmbed(call.model, request.input, signal, call.timing)
@@ -280,6 +342,7 @@ export const gateway = {
         result: { embeddings: result.embeddings, promptTokens: result.promptTokens },
         rateLimit: call.reservation.headers,
         overheadMs,
+        droppedParams: [],
       }
     } catch (error) {
       await finish(

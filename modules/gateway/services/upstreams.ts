@@ -6,7 +6,13 @@ import type {
   ChatCompletionChunk,
   ChatCompletionCreateParamsNonStreaming,
 } from 'openai/resources/chat/completions'
-import { Ollama, type Message as OllamaMessage } from 'ollama'
+import {
+  Ollama,
+  type ChatRequest,
+  type Message as OllamaMessage,
+  type Tool as OllamaTool,
+  type ToolCall as OllamaToolCall,
+} from 'ollama'
 import type Provider from '#modules/gateway/models/provider'
 
 /** The chat request as clients send it, minus `model` and `stream` (the gateway sets those). */
@@ -53,6 +59,8 @@ export interface Upstream {
   ): Promise<{ embeddings: number[][]; promptTokens: number }>
   /** The model names the upstream offers (`GET /models`, Ollama's `/api/tags`). */
   listModels(signal: AbortSignal): Promise<string[]>
+  /** Request parameters this upstream has no equivalent for (not sent; named to the client). */
+  unsupportedParams(params: ChatParams): string[]
 }
 
 /** Cached per provider row version, so a changed URL or key takes effect at once. */
@@ -211,6 +219,11 @@ class OpenAiCompatibleUpstream implements Upstream {
     }
   }
 
+  /** An OpenAI-compatible server gets every parameter as sent; it refuses what it lacks. */
+  unsupportedParams() {
+    return []
+  }
+
   async listModels(signal: AbortSignal) {
     const { response } = await this.#send('GET', '/models', undefined, signal)
     try {
@@ -285,6 +298,7 @@ class OllamaUpstream implements Upstream {
   }
 
   #request(params: ChatParams) {
+    const sent = params as ChatParams & Record<string, unknown>
     const stop = typeof params.stop === 'string' ? [params.stop] : (params.stop ?? undefined)
     const options: Record<string, unknown> = {
       num_predict: params.max_completion_tokens ?? params.max_tokens,
@@ -292,11 +306,42 @@ class OllamaUpstream implements Upstream {
       top_p: params.top_p,
       seed: params.seed,
       stop,
+      presence_penalty: params.presence_penalty,
+      frequency_penalty: params.frequency_penalty,
     }
+    // Sampling options other servers also take (top_k, min_p, num_ctx, …) are Ollama options.
+    for (const name of OLLAMA_OPTIONS) if (name in sent) options[name] = sent[name]
     for (const [name, value] of Object.entries(options)) {
       if (value === null || value === undefined) delete options[name]
     }
-    return { messages: params.messages.map(toOllamaMessage), options }
+    const ollamaRequest: Omit<ChatRequest, 'model' | 'stream'> = {
+      messages: toOllamaMessages(params.messages),
+      options,
+    }
+    const tools = ollamaTools(params)
+    if (tools) ollamaRequest.tools = tools
+    const format = ollamaFormat(params.response_format)
+    if (format) ollamaRequest.format = format
+    const think = ollamaThink(sent.reasoning_effort)
+    if (think !== undefined) ollamaRequest.think = think
+    if (sent.logprobs === true) {
+      ollamaRequest.logprobs = true
+      if (typeof sent.top_logprobs === 'number') ollamaRequest.top_logprobs = sent.top_logprobs
+    }
+    return ollamaRequest
+  }
+
+  unsupportedParams(params: ChatParams) {
+    const sent = params as ChatParams & Record<string, unknown>
+    return Object.keys(sent).filter((name) => {
+      if (sent[name] === undefined || sent[name] === null) return false
+      if (OLLAMA_MAPPED.has(name) || OLLAMA_OPTIONS.has(name)) return false
+      // Ollama may call a tool or not; it cannot be told which, nor to call one at all.
+      if (name === 'tool_choice') return sent.tool_choice !== 'auto' && sent.tool_choice !== 'none'
+      // n is 1 (validated), response_format text is the default, a stream's usage always comes.
+      if (name === 'n' || name === 'stream_options') return false
+      return true
+    })
   }
 
   async chat(model: string, params: ChatParams, signal: AbortSignal): Promise<ChatCompletion> {
@@ -308,6 +353,7 @@ class OllamaUpstream implements Upstream {
       })
       const promptTokens = response.prompt_eval_count ?? 0
       const completionTokens = response.eval_count ?? 0
+      const toolCalls = openAiToolCalls(response.message.tool_calls)
       return {
         id: `chatcmpl-${crypto.randomUUID()}`,
         object: 'chat.completion',
@@ -316,9 +362,14 @@ class OllamaUpstream implements Upstream {
         choices: [
           {
             index: 0,
-            message: { role: 'assistant', content: response.message.content, refusal: null },
-            finish_reason: finishReason(response.done_reason),
-            logprobs: null,
+            message: {
+              role: 'assistant',
+              content: response.message.content,
+              refusal: null,
+              ...(toolCalls ? { tool_calls: toolCalls } : {}),
+            },
+            finish_reason: toolCalls ? 'tool_calls' : finishReason(response.done_reason),
+            logprobs: openAiLogprobs(response.logprobs),
           },
         ],
         usage: {
@@ -343,7 +394,8 @@ class OllamaUpstream implements Upstream {
     }
     const chunk = (
       delta: ChatCompletionChunk.Choice.Delta,
-      finish: string | null = null
+      finish: string | null = null,
+      logprobs: ChatCompletionChunk.Choice['logprobs'] = null
     ): ChatCompletionChunk => ({
       id,
       object: 'chat.completion.chunk',
@@ -354,23 +406,28 @@ class OllamaUpstream implements Upstream {
           index: 0,
           delta,
           finish_reason: finish as ChatCompletionChunk.Choice['finish_reason'],
-          logprobs: null,
+          logprobs,
         },
       ],
     })
     let first = true
+    let toolCallCount = 0
     try {
       for await (const part of stream) {
         if (part.message?.content || first) {
-          yield chunk(
-            first
-              ? { role: 'assistant', content: part.message?.content ?? '' }
-              : { content: part.message.content }
-          )
+          const delta = first
+            ? { role: 'assistant' as const, content: part.message?.content ?? '' }
+            : { content: part.message.content }
+          yield chunk(delta, null, openAiLogprobs(part.logprobs))
           first = false
         }
+        // Ollama sends each tool call whole: one delta per call, its arguments in one fragment.
+        const calls = openAiToolCalls(part.message?.tool_calls)
+        for (const call of calls ?? []) {
+          yield chunk({ tool_calls: [{ index: toolCallCount++, ...call }] })
+        }
         if (part.done) {
-          yield chunk({}, finishReason(part.done_reason))
+          yield chunk({}, toolCallCount ? 'tool_calls' : finishReason(part.done_reason))
           const promptTokens = part.prompt_eval_count ?? 0
           const completionTokens = part.eval_count ?? 0
           yield {
@@ -415,15 +472,145 @@ function finishReason(reason: string | undefined): 'stop' | 'length' {
   return reason === 'length' ? 'length' : 'stop'
 }
 
-function toOllamaMessage(message: ChatParams['messages'][number]): OllamaMessage {
-  const content =
-    typeof message.content === 'string'
-      ? message.content
-      : Array.isArray(message.content)
-        ? message.content
-            .map((part) => ('text' in part ? part.text : ''))
-            .filter(Boolean)
-            .join('\n')
-        : ''
-  return { role: message.role === 'developer' ? 'system' : message.role, content }
+/** Ollama options a client may send as top-level parameters (vLLM and llama.cpp take them so too). */
+const OLLAMA_OPTIONS = new Set([
+  'top_k',
+  'min_p',
+  'typical_p',
+  'repeat_penalty',
+  'repeat_last_n',
+  'num_ctx',
+  'mirostat',
+  'mirostat_eta',
+  'mirostat_tau',
+])
+
+/** Parameters the Ollama request carries in its own terms. */
+const OLLAMA_MAPPED = new Set([
+  'messages',
+  'max_tokens',
+  'max_completion_tokens',
+  'temperature',
+  'top_p',
+  'seed',
+  'stop',
+  'presence_penalty',
+  'frequency_penalty',
+  'tools',
+  'response_format',
+  'reasoning_effort',
+  'logprobs',
+  'top_logprobs',
+])
+
+function ollamaTools(params: ChatParams): OllamaTool[] | undefined {
+  if (!params.tools?.length || params.tool_choice === 'none') return undefined
+  const tools: OllamaTool[] = []
+  for (const tool of params.tools) {
+    if (tool.type !== 'function') continue
+    tools.push({
+      type: 'function',
+      function: {
+        name: tool.function.name,
+        description: tool.function.description,
+        parameters: tool.function.parameters as OllamaTool['function']['parameters'],
+      },
+    })
+  }
+  return tools.length ? tools : undefined
+}
+
+/** json_object → "json"; json_schema → the schema itself (Ollama's structured outputs). */
+function ollamaFormat(format: ChatParams['response_format']): ChatRequest['format'] {
+  if (!format) return undefined
+  if (format.type === 'json_object') return 'json'
+  if (format.type === 'json_schema') return format.json_schema.schema ?? 'json'
+  return undefined
+}
+
+/** OpenAI's reasoning effort as Ollama's think: off for none/minimal, else the level. */
+function ollamaThink(effort: unknown): ChatRequest['think'] {
+  if (effort === 'none' || effort === 'minimal') return false
+  if (effort === 'low' || effort === 'medium' || effort === 'high') return effort
+  return undefined
+}
+
+/** Ollama's logprobs have OpenAI's per-token shape; OpenAI wraps them in `content`. */
+function openAiLogprobs(logprobs: unknown): ChatCompletion.Choice['logprobs'] {
+  if (!Array.isArray(logprobs) || !logprobs.length) return null
+  return { content: logprobs, refusal: null }
+}
+
+function openAiToolCalls(calls: OllamaToolCall[] | undefined) {
+  if (!calls?.length) return undefined
+  return calls.map((call) => ({
+    id: `call_${crypto.randomUUID().replaceAll('-', '').slice(0, 24)}`,
+    type: 'function' as const,
+    function: { name: call.function.name, arguments: JSON.stringify(call.function.arguments) },
+  }))
+}
+
+function textOf(content: ChatParams['messages'][number]['content']) {
+  if (typeof content === 'string') return content
+  if (!Array.isArray(content)) return ''
+  return content
+    .map((part) => ('text' in part ? part.text : ''))
+    .filter(Boolean)
+    .join('\n')
+}
+
+/** Images as Ollama wants them: base64 without the data: prefix (remote URLs are not fetched). */
+function imagesOf(content: ChatParams['messages'][number]['content']) {
+  if (!Array.isArray(content)) return undefined
+  const images: string[] = []
+  for (const part of content) {
+    if (part.type !== 'image_url') continue
+    const match = /^data:[^;,]+;base64,(.*)$/s.exec(part.image_url.url)
+    if (match) images.push(match[1])
+  }
+  return images.length ? images : undefined
+}
+
+/**
+ * OpenAI messages as Ollama's: developer is system; an assistant's tool calls
+ * carry parsed arguments; a tool result names its tool (Ollama matches by
+ * name, OpenAI by call id).
+ */
+function toOllamaMessages(messages: ChatParams['messages']): OllamaMessage[] {
+  const toolNames = new Map<string, string>()
+  return messages.map((message) => {
+    const converted: OllamaMessage = {
+      role: message.role === 'developer' ? 'system' : message.role,
+      content: textOf(message.content),
+    }
+    const images = imagesOf(message.content)
+    if (images) converted.images = images
+    if (message.role === 'assistant' && message.tool_calls?.length) {
+      converted.tool_calls = []
+      for (const call of message.tool_calls) {
+        if (call.type !== 'function') continue
+        toolNames.set(call.id, call.function.name)
+        converted.tool_calls.push({
+          function: {
+            name: call.function.name,
+            arguments: parseArguments(call.function.arguments),
+          },
+        })
+      }
+    }
+    if (message.role === 'tool') {
+      const name = toolNames.get(message.tool_call_id)
+      if (name) converted.tool_name = name
+    }
+    return converted
+  })
+}
+
+function parseArguments(text: string): Record<string, unknown> {
+  try {
+    const parsed = JSON.parse(text)
+    return typeof parsed === 'object' && parsed !== null ? parsed : {}
+  } catch {
+    return {}
+  }
 }

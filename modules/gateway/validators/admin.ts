@@ -49,6 +49,7 @@ export const modelCreateValidator = vine.compile(
   vine.object({
     alias,
     strategy: vine.enum(['priority', 'weighted']).optional(),
+    unknownParams: vine.enum(['forward', 'drop', 'reject']).optional(),
     inputPricePerMTok: price.optional(),
     outputPricePerMTok: price.optional(),
     currency: vine
@@ -62,6 +63,7 @@ export const modelUpdateValidator = vine.compile(
   vine.object({
     alias: alias.optional(),
     strategy: vine.enum(['priority', 'weighted']).optional(),
+    unknownParams: vine.enum(['forward', 'drop', 'reject']).optional(),
     inputPricePerMTok: vine.number().withoutDecimals().min(0).max(1e12).optional(),
     outputPricePerMTok: vine.number().withoutDecimals().min(0).max(1e12).optional(),
     currency: vine

@@ -266,9 +266,14 @@ test.group('gateway /v1 through the openai SDK', (group) => {
     const { key } = await gatewayTenant(client, upstream)
     const cases: Array<[unknown, RegExp]> = [
       ['{"model": "chat-default", "messages": [', /not valid JSON/],
+      // Unknown parameters are forwarded (see parameters.spec.ts); a near miss of one Atrium reads is a typo.
       [
-        { model: 'chat-default', messages: hello, frobnicate: true },
-        /Unrecognized request argument supplied: frobnicate/,
+        { model: 'chat-default', messages: hello, max_token: 5 },
+        /Unrecognized request argument supplied: max_token \(did you mean max_tokens\?\)/,
+      ],
+      [
+        { model: 'chat-default', messages: hello, maxTokens: 5 },
+        /maxTokens \(did you mean max_tokens\?\)/,
       ],
       [{ model: 'chat-default', messages: hello, max_tokens: 10_000_000 }, /max_tokens/],
       [{ model: 'chat-default', messages: 'hello' }, /messages/],

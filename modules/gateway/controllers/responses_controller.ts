@@ -1,0 +1,155 @@
+import type { HttpContext } from '@adonisjs/core/http'
+import { ProblemException } from '#app/http/problem'
+import { sse } from '#app/http/sse'
+import { newId } from '#app/platform/ids'
+import {
+  authenticate,
+  callerOf,
+  clientAbort,
+  sendMeta,
+  streamFailure,
+} from '#modules/gateway/controllers/openai_http'
+import { responseStore, type ResponseOwner } from '#modules/gateway/services/response_store'
+import {
+  completionToResponse,
+  historyMessages,
+  inputToMessages,
+  parseResponseId,
+  referencedItemIds,
+  responseShell,
+  ResponseStreamTranslator,
+  toChatParams,
+  type ChatMessage,
+  type OutputItem,
+  type StreamEvent,
+} from '#modules/gateway/services/responses'
+import { gateway } from '#modules/gateway/services/service'
+import { responsesValidator, sortResponsesFields } from '#modules/gateway/validators/openai'
+
+function unsupported(field: string, message: string) {
+  return new ProblemException(400, 'unsupported_parameter', message, [
+    { field, rule: 'unsupported', message },
+  ])
+}
+
+function responseNotFound(id: string) {
+  return new ProblemException(404, 'response_not_found', `Response with id '${id}' not found.`)
+}
+
+/**
+ * OpenAI's Responses API at /v1/responses, served by the alias's chat
+ * deployments (translated both ways), so quotas, fallbacks and usage are
+ * exactly those of /v1/chat/completions. Responses are stored for 30 days
+ * unless `store: false`, for previous_response_id and item references.
+ */
+export default class ResponsesController {
+  async create(ctx: HttpContext) {
+    const key = await authenticate(ctx, 'chat')
+    const body = ctx.request.body()
+    const { unknown, extras } = sortResponsesFields(body)
+    const input = await responsesValidator.validate(body)
+    if (input.background) {
+      throw unsupported(
+        'background',
+        'Background responses are not available here: stream the response instead.'
+      )
+    }
+    if (input.conversation !== undefined && input.conversation !== null) {
+      throw unsupported(
+        'conversation',
+        "OpenAI's Conversations API is not available here: use previous_response_id."
+      )
+    }
+    if (input.prompt !== undefined && input.prompt !== null) {
+      throw unsupported(
+        'prompt',
+        "Prompt templates live on OpenAI's servers: send instructions and input instead."
+      )
+    }
+
+    const owner: ResponseOwner = { tenantId: key.tenantId, keyId: key.keyId }
+    const store = input.store !== false
+    let previousUuid: string | null = null
+    let history: ChatMessage[] = []
+    if (input.previous_response_id) {
+      previousUuid = parseResponseId(input.previous_response_id)
+      const turns = previousUuid ? await responseStore.chain(owner, previousUuid) : null
+      if (!turns) throw responseNotFound(input.previous_response_id)
+      history = historyMessages(turns)
+    }
+    const referenced = referencedItemIds(input.input)
+    const references = referenced.length
+      ? await responseStore.items(owner, referenced)
+      : new Map<string, OutputItem>()
+    const newMessages = inputToMessages(input.input, references)
+    const request = toChatParams(input, history, newMessages, extras)
+    const uuid = newId()
+    const shell = responseShell(uuid, input, store)
+    const options = {
+      signal: clientAbort(ctx),
+      requestId: ctx.request.id() ?? null,
+      unknownParams: unknown,
+    }
+    const save = (response: typeof shell) =>
+      responseStore.save(owner, uuid, {
+        previousUuid,
+        alias: input.model,
+        inputMessages: newMessages,
+        response,
+      })
+
+    if (!input.stream) {
+      const answer = await gateway.chat(callerOf(key), request, options)
+      sendMeta(ctx, answer)
+      const response = completionToResponse(shell, uuid, answer.result)
+      if (store) await save(response)
+      return response
+    }
+
+    const answer = await gateway.chatStream(callerOf(key), request, options)
+    sendMeta(ctx, answer)
+    const events = sse(ctx)
+    const translator = new ResponseStreamTranslator(uuid, shell)
+    const send = async (list: StreamEvent[]) => {
+      for (const event of list) await events.send(event, { event: event.type })
+    }
+    void (async () => {
+      try {
+        await send(translator.start())
+        for await (const chunk of answer.result) await send(translator.push(chunk))
+        const { events: closing, response } = translator.finish()
+        await send(closing)
+        // Stored before the client hears it is complete: its next request may build on it at once.
+        if (store) await save(response)
+        await send([translator.completed(response)])
+      } catch (error) {
+        if (!options.signal.aborted) {
+          const { code, message } = streamFailure(error)
+          await send(translator.failed(code, message))
+        }
+      } finally {
+        events.close()
+      }
+    })().catch((error) => ctx.logger.error({ err: error }, 'stream not settled'))
+  }
+
+  async show(ctx: HttpContext) {
+    const key = await authenticate(ctx, 'chat')
+    const uuid = parseResponseId(ctx.params.id)
+    const response = uuid
+      ? await responseStore.find({ tenantId: key.tenantId, keyId: key.keyId }, uuid)
+      : null
+    if (!response) throw responseNotFound(ctx.params.id)
+    return response
+  }
+
+  async destroy(ctx: HttpContext) {
+    const key = await authenticate(ctx, 'chat')
+    const uuid = parseResponseId(ctx.params.id)
+    const deleted = uuid
+      ? await responseStore.remove({ tenantId: key.tenantId, keyId: key.keyId }, uuid)
+      : false
+    if (!deleted) throw responseNotFound(ctx.params.id)
+    return { id: ctx.params.id, object: 'response', deleted: true }
+  }
+}
