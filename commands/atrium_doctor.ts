@@ -2,6 +2,10 @@ import { BaseCommand, flags } from '@adonisjs/core/ace'
 import type { CommandOptions } from '@adonisjs/core/types/ace'
 import { probeServices, type ProbeResult } from '#app/platform/service_probes'
 
+type StoredProviders =
+  | Awaited<ReturnType<typeof import('#modules/gateway/index').checkStoredProviders>>
+  | { checks: []; total: 0; error: string }
+
 /**
  * One look at everything Atrium depends on: the runtime, the database and each
  * optional service (configured or not, reachable or not). Exits 1 when the
@@ -33,8 +37,9 @@ export default class AtriumDoctor extends BaseCommand {
     ]
 
     const healthy = results.every((result) => result.reachable !== false)
+    const providers = await this.#storedProviders()
     if (this.json) {
-      this.logger.log(JSON.stringify({ healthy, results }, null, 2))
+      this.logger.log(JSON.stringify({ healthy, results, providers }, null, 2))
     } else {
       const table = this.ui.table()
       table.head(['Service', 'Status', 'Detail', 'ms'])
@@ -55,8 +60,49 @@ export default class AtriumDoctor extends BaseCommand {
       this.logger.log(
         healthy ? 'All configured services answer.' : 'Some configured services do not answer.'
       )
+      this.#printProviders(providers)
     }
     if (!healthy) this.exitCode = 1
+  }
+
+  /**
+   * Tenants' own model providers, tested as an admin's "test" button does.
+   * They are the tenants' to fix, so they inform the report but do not fail it.
+   */
+  async #storedProviders(): Promise<StoredProviders> {
+    try {
+      const { checkStoredProviders } = await import('#modules/gateway/index')
+      return await checkStoredProviders()
+    } catch (error) {
+      return { checks: [], total: 0, error: (error as Error).message.split('\n')[0] }
+    }
+  }
+
+  #printProviders(providers: StoredProviders) {
+    if ('error' in providers) {
+      this.logger.warning(`Stored providers were not checked: ${providers.error}`)
+      return
+    }
+    if (!providers.total) {
+      this.logger.log('No tenant has stored a model provider.')
+      return
+    }
+    const table = this.ui.table()
+    table.head(['Tenant', 'Provider', 'Host', 'Status', 'Detail', 'ms'])
+    for (const check of providers.checks) {
+      table.row([
+        check.tenantId.slice(0, 8),
+        `${check.name} (${check.kind})`,
+        check.host,
+        check.problem ? this.colors.yellow('problem') : this.colors.green('ok'),
+        check.problem ?? `${check.models.length} models`,
+        check.latencyMs?.toString() ?? '',
+      ])
+    }
+    table.render()
+    if (providers.total > providers.checks.length) {
+      this.logger.log(`Checked ${providers.checks.length} of ${providers.total} stored providers.`)
+    }
   }
 
   #node(): ProbeResult {

@@ -133,24 +133,34 @@ const guardedConnect: buildConnector.connector = (options, callback) => {
   return checkedConnect(options, callback)
 }
 
-const dispatchers = new Map<number, Agent>()
+const dispatchers = new Map<string, Agent>()
+
+export interface OutboundOptions {
+  /**
+   * The URL comes from the operator's environment (OLLAMA_HOST,
+   * OPENAI_BASE_URL), not from a tenant: it may be on this machine or the
+   * private network, which is where an operator runs Ollama.
+   */
+  operatorConfigured?: boolean
+}
 
 /**
  * The connection pool for tenant-supplied URLs. `silenceMs` bounds the wait
  * for the answer to start and every silence within its body — never the
  * total time, so a long stream is not cut while data flows.
  */
-export function outboundDispatcher(silenceMs = 30_000): Dispatcher {
-  let agent = dispatchers.get(silenceMs)
+export function outboundDispatcher(silenceMs = 30_000, options: OutboundOptions = {}): Dispatcher {
+  const key = `${silenceMs}:${options.operatorConfigured ? 'operator' : 'guarded'}`
+  let agent = dispatchers.get(key)
   if (!agent) {
     agent = new Agent({
-      connect: guardedConnect,
+      ...(options.operatorConfigured ? {} : { connect: guardedConnect }),
       keepAliveTimeout: 30_000,
       connections: 256,
       headersTimeout: silenceMs,
       bodyTimeout: silenceMs,
     })
-    dispatchers.set(silenceMs, agent)
+    dispatchers.set(key, agent)
   }
   return agent
 }
@@ -175,8 +185,11 @@ export function outboundRequest(
 }
 
 /** A fetch for SDKs that take one (the ollama client): guarded pool, a redirect is an error. */
-export function outboundFetch(silenceMs?: number): typeof globalThis.fetch {
-  const dispatcher = outboundDispatcher(silenceMs)
+export function outboundFetch(
+  silenceMs?: number,
+  options: OutboundOptions = {}
+): typeof globalThis.fetch {
+  const dispatcher = outboundDispatcher(silenceMs, options)
   return ((input: string | URL | Request, init?: RequestInit) =>
     undiciFetch(input as string, {
       ...(init as Record<string, unknown>),

@@ -12,3 +12,4 @@ export {
 export type { Caller } from '#modules/gateway/services/gateway'
 export type { ChatParams, Usage } from '#modules/gateway/services/upstreams'
 export type { KeyLimits as QuotaLimits } from '#modules/gateway/services/keys'
+export { checkStoredProviders } from '#modules/gateway/services/diagnostics'

@@ -8,6 +8,7 @@ import {
   limitsValidator,
   modelCreateValidator,
   modelUpdateValidator,
+  platformProvidersValidator,
   providerCreateValidator,
   providerUpdateValidator,
   usageQueryValidator,
@@ -184,6 +185,18 @@ const admin = defineApi(
       ok: { 200: ref('GatewayKey') },
       errors: { 404: 'key_not_found' },
     },
+    'GET /api/v1/gateway/platform-providers': {
+      id: 'gatewayPlatformProviders',
+      summary:
+        'The operator’s providers (OLLAMA_HOST, OPENAI_BASE_URL), served as ollama/<model> and openai/<model>, and whether this tenant uses them',
+      ok: { 200: ref('GatewayPlatformProviders') },
+    },
+    'PUT /api/v1/gateway/platform-providers': {
+      id: 'gatewayUpdatePlatformProviders',
+      summary: 'Turn the platform providers on or off for this tenant (on by default)',
+      body: platformProvidersValidator,
+      ok: { 200: ref('GatewayPlatformProviders') },
+    },
     'GET /api/v1/gateway/limits': {
       id: 'gatewayShowLimits',
       summary: 'The tenant-wide quotas and monthly budget (null or absent: unlimited)',
@@ -213,6 +226,20 @@ const admin = defineApi(
       maxRetries: s.integer,
       createdAt: s.dateTime,
       updatedAt: s.dateTime,
+    }),
+    GatewayPlatformProviders: s.object({
+      enabled: s.boolean,
+      data: s.array(
+        s.object({
+          name: s.enum(['ollama', 'openai']),
+          kind: s.enum(['ollama', 'openai-compatible']),
+          prefix: s.described(s.string, 'Aliases <prefix><model> route to this provider'),
+          models: s.described(
+            s.array(s.string),
+            'The aliases it offers now (asked at most once a minute)'
+          ),
+        })
+      ),
     }),
     GatewayProviderCheck: s.object({
       reachable: s.boolean,

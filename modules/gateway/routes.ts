@@ -17,6 +17,8 @@ export default function gatewayRoutes() {
       router.delete('/providers/:id', [AdminController, 'deleteProvider'])
       router.post('/providers/:id/test', [AdminController, 'testProvider'])
       router.get('/providers/:id/models', [AdminController, 'providerModels'])
+      router.get('/platform-providers', [AdminController, 'platformProviders'])
+      router.put('/platform-providers', [AdminController, 'updatePlatformProviders'])
       router.get('/models', [AdminController, 'listModels'])
       router.post('/models', [AdminController, 'createModel'])
       router.get('/models/:id', [AdminController, 'showModel'])

@@ -9,6 +9,7 @@ import {
   limitsValidator,
   modelCreateValidator,
   modelUpdateValidator,
+  platformProvidersValidator,
   providerCreateValidator,
   providerUpdateValidator,
   usageQueryValidator,
@@ -30,6 +31,18 @@ export default class GatewayAdminController {
     const input = await ctx.request.validateUsing(providerCreateValidator)
     const actor = actorOf(ctx)
     return ctx.response.created(await gatewayAdmin.createProvider(actor, input))
+  }
+
+  /** The operator's providers (OLLAMA_HOST, OPENAI_BASE_URL), their models, and whether this tenant uses them. */
+  async platformProviders(ctx: HttpContext) {
+    await ctx.bouncer.with(GatewayPolicy).authorize('manage')
+    return gatewayAdmin.platformProviders(actorOf(ctx))
+  }
+
+  async updatePlatformProviders(ctx: HttpContext) {
+    await ctx.bouncer.with(GatewayPolicy).authorize('manage')
+    const { enabled } = await ctx.request.validateUsing(platformProvidersValidator)
+    return gatewayAdmin.setPlatformProviders(actorOf(ctx), enabled)
   }
 
   /** Reachable, key accepted, latency and models seen — 200 even when the answer is no. */

@@ -4,6 +4,7 @@ import { inGatewayTenant } from '#modules/gateway/services/admin_access'
 import { checkProvider } from '#modules/gateway/services/diagnostics'
 import { keys, type KeyInput, type KeyLimits } from '#modules/gateway/services/keys'
 import { models, type ModelInput } from '#modules/gateway/services/models'
+import { platformModels, platformProviders } from '#modules/gateway/services/platform'
 import { providers, type ProviderInput } from '#modules/gateway/services/providers'
 import { tenantLimits, usageReport } from '#modules/gateway/services/reports'
 
@@ -66,6 +67,36 @@ export const gatewayAdmin = {
     inGatewayTenant(actor, (trx, tenantId) => tenantLimits.get(trx, tenantId)),
   updateLimits: (actor: TenantActor, limits: KeyLimits) =>
     inGatewayTenant(actor, (trx, tenantId) => tenantLimits.put(trx, tenantId, limits), config),
+
+  /**
+   * The operator's providers (from the environment) and whether this tenant
+   * uses them; the models each offers are asked outside any unit of work.
+   */
+  async platformProviders(actor: TenantActor) {
+    const enabled = await inGatewayTenant(actor, (trx, tenantId) =>
+      tenantLimits.platformEnabled(trx, tenantId)
+    )
+    const offered = await platformModels()
+    return {
+      enabled,
+      data: platformProviders().map((platform) => ({
+        name: platform.name,
+        kind: platform.provider.kind,
+        prefix: platform.prefix,
+        models: offered
+          .filter((model) => model.alias.startsWith(platform.prefix))
+          .map((model) => model.alias),
+      })),
+    }
+  },
+  async setPlatformProviders(actor: TenantActor, enabled: boolean) {
+    await inGatewayTenant(
+      actor,
+      (trx, tenantId) => tenantLimits.setPlatformEnabled(trx, tenantId, enabled),
+      config
+    )
+    return this.platformProviders(actor)
+  },
 
   /** Usage between two days (inclusive), this month by default. */
   async usage(

@@ -1,4 +1,4 @@
-import type Provider from '#modules/gateway/models/provider'
+import Provider from '#modules/gateway/models/provider'
 import { UpstreamError, upstreamFor } from '#modules/gateway/services/upstreams'
 
 /** Never longer than this, whatever the provider's own timeout: an admin is waiting. */
@@ -84,4 +84,54 @@ function diagnose(error: unknown, provider: Provider): Omit<ProviderCheck, 'late
   }
   const code = failure?.code ? ` (${failure.code})` : ''
   return { reachable: false, authenticated: null, problem: `The provider is unreachable${code}.` }
+}
+
+/** How many stored providers the doctor checks at once, and at most. */
+const DOCTOR_CONCURRENCY = 4
+const DOCTOR_LIMIT = 200
+
+export interface StoredProviderCheck extends ProviderCheck {
+  tenantId: string
+  name: string
+  kind: Provider['kind']
+  /** Host and port only: a base URL's path and the key stay out of reports. */
+  host: string
+}
+
+/**
+ * Every tenant's stored providers, tested as `POST …/providers/:id/test`
+ * does (for `atrium:doctor`; reads across tenants, so never from a request).
+ */
+export async function checkStoredProviders(): Promise<{
+  checks: StoredProviderCheck[]
+  total: number
+}> {
+  const [counted] = await Provider.query().count('* as total')
+  const total = Number(counted.$extras.total)
+  const stored = await Provider.query().orderBy(['tenant_id', 'name']).limit(DOCTOR_LIMIT)
+  const checks: StoredProviderCheck[] = []
+  const queue = [...stored]
+  await Promise.all(
+    Array.from({ length: DOCTOR_CONCURRENCY }, async () => {
+      for (let provider = queue.shift(); provider; provider = queue.shift()) {
+        checks.push({
+          tenantId: provider.tenantId,
+          name: provider.name,
+          kind: provider.kind,
+          host: hostOf(provider.baseUrl),
+          ...(await checkProvider(provider)),
+        })
+      }
+    })
+  )
+  checks.sort((a, b) => a.tenantId.localeCompare(b.tenantId) || a.name.localeCompare(b.name))
+  return { checks, total }
+}
+
+function hostOf(baseUrl: string) {
+  try {
+    return new URL(baseUrl).host
+  } catch {
+    return 'invalid URL'
+  }
 }

@@ -3,6 +3,7 @@ import { ProblemException } from '#app/http/problem'
 import { tenancy } from '#app/tenancy/tenancy'
 import { changeFeed, CONFIG_CHANNEL } from '#modules/gateway/services/change_feed'
 import { models, type ModelView } from '#modules/gateway/services/models'
+import { platformModel, platformModels } from '#modules/gateway/services/platform'
 import {
   AllDeploymentsFailed,
   breaker,
@@ -127,8 +128,13 @@ changeFeed.on(CONFIG_CHANNEL, (tenantId) => {
 async function loadRouting(tenantId: string, alias: string): Promise<RoutingEntry | null> {
   return tenancy.run(tenantId, async (trx) => {
     const view = await models.byAlias(trx, alias)
-    if (!view) return null
     const limitsRow = await trx.from('gateway_tenant_limits').where('tenant_id', tenantId).first()
+    if (!view) {
+      // The tenant's own aliases come first; then `ollama/…`, `openai/…` unless turned off.
+      const platform =
+        limitsRow?.platform_providers === false ? null : platformModel(tenantId, alias)
+      return platform ? { ...platform, tenantLimits: (limitsRow?.limits ?? {}) as KeyLimits } : null
+    }
     return {
       view,
       deployments: view.deployments.map((deployment) => ({
@@ -176,10 +182,23 @@ export async function resolveModel(caller: Caller, alias: string): Promise<Resol
   }
 }
 
-/** The models a caller may use (GET /v1/models). */
+/** The models a caller may use (GET /v1/models): the tenant's aliases, then the platform's. */
 export async function listModels(caller: Caller) {
-  const all = await tenancy.run(caller.tenantId, (trx) => models.aliases(trx))
-  return all.filter((model) => !caller.allowedModels || caller.allowedModels.includes(model.alias))
+  const { own, platformEnabled } = await tenancy.run(caller.tenantId, async (trx) => {
+    const aliases = await models.aliases(trx)
+    const settings = await trx
+      .from('gateway_tenant_limits')
+      .where('tenant_id', caller.tenantId)
+      .select('platform_providers')
+      .first()
+    return { own: aliases, platformEnabled: settings?.platform_providers !== false }
+  })
+  const taken = new Set(own.map((model) => model.alias))
+  const offered = platformEnabled ? await platformModels() : []
+  const platform = offered.filter((model) => !taken.has(model.alias))
+  return [...own, ...platform].filter(
+    (model) => !caller.allowedModels || caller.allowedModels.includes(model.alias)
+  )
 }
 
 function timed<T>(timing: CallTiming, work: () => Promise<T>) {

@@ -18,6 +18,25 @@ export const tenantLimits = {
       .merge({ limits: JSON.stringify(limits), updated_at: trx.raw('now()') })
     return limits
   },
+
+  /** Whether the tenant uses the platform providers (on unless turned off). */
+  async platformEnabled(trx: TransactionClientContract, tenantId: string) {
+    const row = await trx
+      .from('gateway_tenant_limits')
+      .where('tenant_id', tenantId)
+      .select('platform_providers')
+      .first()
+    return row?.platform_providers !== false
+  },
+
+  async setPlatformEnabled(trx: TransactionClientContract, tenantId: string, enabled: boolean) {
+    await trx
+      .table('gateway_tenant_limits')
+      .insert({ tenant_id: tenantId, platform_providers: enabled })
+      .onConflict('tenant_id')
+      .merge({ platform_providers: enabled, updated_at: trx.raw('now()') })
+    return enabled
+  },
 }
 
 export type GroupBy = 'key' | 'model' | 'day'

@@ -63,6 +63,17 @@ export interface Upstream {
   unsupportedParams(params: ChatParams): string[]
 }
 
+/**
+ * Providers the operator configured in the environment (OLLAMA_HOST,
+ * OPENAI_BASE_URL): their URLs are not tenant-supplied, so the address
+ * policy for tenant URLs does not apply to them.
+ */
+export const operatorProviders = new WeakSet<Provider>()
+
+const outboundOptionsOf = (provider: Provider) => ({
+  operatorConfigured: operatorProviders.has(provider),
+})
+
 /** Cached per provider row version, so a changed URL or key takes effect at once. */
 const clients = new Map<string, { version: number; upstream: Upstream }>()
 
@@ -156,7 +167,7 @@ class OpenAiCompatibleUpstream implements Upstream {
         headers: this.#headers,
         body: method === 'POST' ? JSON.stringify(body) : undefined,
         signal,
-        dispatcher: outboundDispatcher(this.provider.timeoutMs),
+        dispatcher: outboundDispatcher(this.provider.timeoutMs, outboundOptionsOf(this.provider)),
         headersTimeout: this.provider.timeoutMs,
         bodyTimeout: this.provider.timeoutMs,
       })
@@ -286,7 +297,7 @@ class OllamaUpstream implements Upstream {
    * streaming is not cut.
    */
   #client(signal: AbortSignal) {
-    const guardedFetch = outboundFetch(this.provider.timeoutMs)
+    const guardedFetch = outboundFetch(this.provider.timeoutMs, outboundOptionsOf(this.provider))
     return new Ollama({
       host: this.provider.baseUrl,
       fetch: (input, init) =>

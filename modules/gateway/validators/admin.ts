@@ -151,3 +151,7 @@ export const usageQueryValidator = vine.compile(
     to: day.clone().optional(),
   })
 )
+
+export const platformProvidersValidator = vine.compile(
+  vine.object({ enabled: vine.boolean({ strict: true }) })
+)

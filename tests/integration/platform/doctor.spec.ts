@@ -4,6 +4,10 @@ import type { AddressInfo } from 'node:net'
 import { childEnv, runNode } from '#tests/helpers/processes'
 import { startElasticsearchFake } from '#tests/fakes/elasticsearch'
 import { startOllamaFake } from '#tests/fakes/ollama'
+import db from '@adonisjs/lucid/services/db'
+import { newId } from '#app/platform/ids'
+import { startOllamaChatFake } from '#tests/fakes/llm_upstreams'
+import { resetGateway } from '#tests/helpers/gateway'
 
 interface Report {
   healthy: boolean
@@ -83,6 +87,65 @@ test.group('node ace atrium:doctor', () => {
     const report = JSON.parse(result.stdout.slice(result.stdout.indexOf('{'))) as Report
     assert.isTrue(report.healthy)
     assert.equal(report.results.filter((entry) => entry.configured).length, 2)
+  })
+
+  test('checks every tenant’s stored providers, without failing on theirs', async ({
+    assert,
+    cleanup,
+  }) => {
+    const ollama = await startOllamaChatFake()
+    ollama.models = ['llama3.2']
+    cleanup(() => ollama.close())
+    await resetGateway()
+    cleanup(() => resetGateway())
+    const tenantId = newId()
+    await db.table('gateway_providers').multiInsert([
+      { id: newId(), tenant_id: tenantId, name: 'local', kind: 'ollama', base_url: ollama.url },
+      {
+        id: newId(),
+        tenant_id: tenantId,
+        name: 'gone',
+        kind: 'openai-compatible',
+        base_url: `http://127.0.0.1:${await closedPort()}/v1`,
+      },
+    ])
+
+    const result = await runNode(
+      ['ace.js', 'atrium:doctor', '--json'],
+      childEnv({
+        REDIS_URL: undefined,
+        AMQP_URL: undefined,
+        ELASTICSEARCH_URL: undefined,
+        OLLAMA_HOST: undefined,
+        KAFKA_BROKERS: undefined,
+        OPENAI_BASE_URL: undefined,
+      })
+    )
+    assert.equal(result.code, 0, result.stderr)
+    const report = JSON.parse(result.stdout.slice(result.stdout.indexOf('{'))) as Report & {
+      providers: {
+        total: number
+        checks: Array<{
+          name: string
+          host: string
+          reachable: boolean
+          models: string[]
+          problem: string | null
+        }>
+      }
+    }
+    assert.equal(report.providers.total, 2)
+    const [gone, local] = report.providers.checks
+    assert.deepInclude(local, {
+      name: 'local',
+      reachable: true,
+      models: ['llama3.2'],
+      problem: null,
+    })
+    assert.equal(local.host, new URL(ollama.url).host)
+    assert.equal(gone.name, 'gone')
+    assert.isFalse(gone.reachable)
+    assert.match(gone.problem!, /unreachable \(ECONNREFUSED\)/)
   })
 
   test('lists the atrium namespace', async ({ assert }) => {
