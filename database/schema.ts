@@ -660,7 +660,7 @@ export class NotificationsWebhookDeliverySchema extends BaseModel {
 }
 
 export class NotificationsWebhookSchema extends BaseModel {
-  static $columns = ['active', 'consecutiveFailures', 'createdAt', 'deletedAt', 'description', 'disabledAt', 'disabledReason', 'eventTypes', 'id', 'secretEncrypted', 'tenantId', 'updatedAt', 'url'] as const
+  static $columns = ['active', 'consecutiveFailures', 'createdAt', 'deletedAt', 'description', 'disabledAt', 'disabledReason', 'eventTypes', 'id', 'previousSecretEncrypted', 'previousSecretExpiresAt', 'secretEncrypted', 'tenantId', 'updatedAt', 'url'] as const
   $columns = NotificationsWebhookSchema.$columns
   @column()
   declare active: boolean
@@ -680,6 +680,10 @@ export class NotificationsWebhookSchema extends BaseModel {
   declare eventTypes: any
   @column({ isPrimary: true })
   declare id: string
+  @column()
+  declare previousSecretEncrypted: string | null
+  @column.dateTime()
+  declare previousSecretExpiresAt: DateTime | null
   @column()
   declare secretEncrypted: string
   @column()

@@ -2,6 +2,8 @@ import { defineApi, ref, schema as s } from '#app/openapi/define'
 import {
   notificationListValidator,
   webhookCreateValidator,
+  webhookRotateValidator,
+  webhookUpdateValidator,
 } from '#modules/notifications/validators/webhooks'
 import { webhookEventDeclarations, webhookEventTypes } from '#app/messaging/webhook_events'
 
@@ -14,6 +16,10 @@ const webhookFields = () => ({
   consecutiveFailures: s.integer,
   disabledAt: s.nullable(s.dateTime),
   disabledReason: s.nullable(s.string),
+  previousSecretExpiresAt: s.described(
+    s.nullable(s.dateTime),
+    'After a rotation: until then deliveries carry a second v1 signature with the old secret'
+  ),
   createdAt: s.dateTime,
 })
 
@@ -55,6 +61,29 @@ export default () =>
         ok: { 200: ref('Webhook') },
         errors: { 404: 'webhook_not_found' },
       },
+      'PATCH /api/v1/webhooks/{id}': {
+        id: 'webhooksUpdate',
+        summary:
+          'Change the URL, event types or description; enabled: true re-enables it (clearing the failure streak)',
+        body: webhookUpdateValidator,
+        ok: { 200: ref('Webhook') },
+        errors: { 404: 'webhook_not_found' },
+      },
+      'POST /api/v1/webhooks/{id}/rotate-secret': {
+        id: 'webhooksRotateSecret',
+        summary:
+          'A new signing secret (in this answer only); the old one also signs for gracePeriodSeconds (default 24 h, 0 for none)',
+        body: webhookRotateValidator,
+        ok: { 200: ref('WebhookWithSecret') },
+        errors: { 404: 'webhook_not_found' },
+      },
+      'POST /api/v1/webhooks/{id}/test': {
+        id: 'webhooksTest',
+        summary:
+          'Send a signed webhook.ping now (even while disabled); answers its delivery as logged',
+        ok: { 200: ref('WebhookDelivery') },
+        errors: { 404: 'webhook_not_found' },
+      },
       'DELETE /api/v1/webhooks/{id}': {
         id: 'webhooksDelete',
         summary: 'Stop delivering to a webhook (its delivery log stays)',
@@ -72,12 +101,28 @@ export default () =>
       WebhookBody: {
         description:
           'The JSON body of every webhook POST (signed in Atrium-Signature); `data` is the event payload.',
-        oneOf: webhookEventDeclarations().map(([type, declaration]) =>
+        oneOf: [
+          ...webhookEventDeclarations().map(([type, declaration]) =>
+            s.object(
+              {
+                id: s.uuid,
+                type: { const: type },
+                createdAt: s.dateTime,
+                data: declaration.payload,
+              },
+              declaration.description
+            )
+          ),
           s.object(
-            { id: s.uuid, type: { const: type }, createdAt: s.dateTime, data: declaration.payload },
-            declaration.description
-          )
-        ),
+            {
+              id: s.uuid,
+              type: { const: 'webhook.ping' },
+              createdAt: s.dateTime,
+              data: s.object({ webhookId: s.uuid, message: s.string }),
+            },
+            'A test sent by POST /api/v1/webhooks/{id}/test'
+          ),
+        ],
       },
       Notification: s.object({
         id: s.uuid,

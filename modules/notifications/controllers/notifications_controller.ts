@@ -6,6 +6,8 @@ import { notificationCenter } from '#modules/notifications/services/center'
 import {
   notificationListValidator,
   webhookCreateValidator,
+  webhookRotateValidator,
+  webhookUpdateValidator,
 } from '#modules/notifications/validators/webhooks'
 
 export default class NotificationsController {
@@ -35,6 +37,24 @@ export default class NotificationsController {
   async showWebhook(ctx: HttpContext) {
     await ctx.bouncer.with(WebhookPolicy).authorize('manage')
     return notificationCenter.showWebhook(actorOf(ctx), ctx.params.id)
+  }
+
+  async updateWebhook(ctx: HttpContext) {
+    await ctx.bouncer.with(WebhookPolicy).authorize('manage')
+    const input = await ctx.request.validateUsing(webhookUpdateValidator)
+    return notificationCenter.updateWebhook(actorOf(ctx), ctx.params.id, input)
+  }
+
+  async rotateWebhookSecret(ctx: HttpContext) {
+    await ctx.bouncer.with(WebhookPolicy).authorize('manage')
+    const { gracePeriodSeconds } = await ctx.request.validateUsing(webhookRotateValidator)
+    return notificationCenter.rotateWebhookSecret(actorOf(ctx), ctx.params.id, gracePeriodSeconds)
+  }
+
+  /** Sends a signed webhook.ping now and answers with its delivery, whatever the receiver said. */
+  async testWebhook(ctx: HttpContext) {
+    await ctx.bouncer.with(WebhookPolicy).authorize('manage')
+    return notificationCenter.testWebhook(actorOf(ctx), ctx.params.id)
   }
 
   async deleteWebhook(ctx: HttpContext) {

@@ -11,6 +11,9 @@ export default class Webhook extends NotificationsWebhookSchema {
   declare tenantId: string
   @column(internal)
   declare secretEncrypted: string
+  /** The secret before the last rotation, still signing until previousSecretExpiresAt. */
+  @column(internal)
+  declare previousSecretEncrypted: string | null
   @column()
   declare eventTypes: string[]
   @column.dateTime(internal)

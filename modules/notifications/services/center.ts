@@ -3,7 +3,7 @@ import { paginate, type PageRequest } from '#app/http/pagination'
 import { inActiveTenant } from '#app/tenancy/active_tenant'
 import Notification from '#modules/notifications/models/notification'
 import { inbox } from '#modules/notifications/services/notifications'
-import { webhooks } from '#modules/notifications/services/webhooks'
+import { sendNow, webhooks } from '#modules/notifications/services/webhooks'
 
 /**
  * What members and admins do through the API, each its own unit of work in
@@ -46,6 +46,30 @@ export const notificationCenter = {
 
   showWebhook(actor: TenantActor, id: string) {
     return inActiveTenant(actor, (trx) => webhooks.get(trx, id))
+  },
+
+  updateWebhook(
+    actor: TenantActor,
+    id: string,
+    input: { url?: string; eventTypes?: string[]; description?: string | null; enabled?: boolean }
+  ) {
+    return inActiveTenant(actor, (trx) => webhooks.update(trx, id, input))
+  },
+
+  rotateWebhookSecret(actor: TenantActor, id: string, gracePeriodSeconds?: number) {
+    return inActiveTenant(actor, (trx) => webhooks.rotateSecret(trx, id, gracePeriodSeconds))
+  },
+
+  /**
+   * A signed `webhook.ping`: logged in one unit of work, sent outside any
+   * (the receiver may be slow), and its outcome read back from the log.
+   */
+  async testWebhook(actor: TenantActor, id: string) {
+    const deliveryId = await inActiveTenant(actor, (trx, tenantId) =>
+      webhooks.queuePing(trx, tenantId, id)
+    )
+    await sendNow(deliveryId)
+    return inActiveTenant(actor, (trx) => webhooks.delivery(trx, deliveryId))
   },
 
   deleteWebhook(actor: TenantActor, id: string) {

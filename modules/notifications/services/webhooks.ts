@@ -34,9 +34,30 @@ const TIMEOUT_MS = 10_000
  * keyed by the webhook's secret. Receivers recompute it over the raw body and
  * refuse old timestamps (replays).
  */
-export function sign(secret: string, timestamp: number, body: string) {
-  const digest = createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')
-  return `t=${timestamp},v1=${digest}`
+export function sign(secret: string | string[], timestamp: number, body: string) {
+  // While a rotated secret's grace period runs, one v1 per secret (newest first): a
+  // receiver that knows either verifies the delivery.
+  const digests = (Array.isArray(secret) ? secret : [secret]).map(
+    (key) => `v1=${createHmac('sha256', key).update(`${timestamp}.${body}`).digest('hex')}`
+  )
+  return `t=${timestamp},${digests.join(',')}`
+}
+
+const newSecret = () => `whsec_${randomBytes(24).toString('base64url')}`
+const DEFAULT_GRACE_SECONDS = 24 * 3600
+
+/** The secrets that sign now: the current one, and the previous one while its grace period runs. */
+function signingSecrets(row: {
+  secret_encrypted: string
+  previous_secret_encrypted: string | null
+  previous_secret_expires_at: Date | string | null
+}) {
+  const secrets = [encryption.decrypt<string>(row.secret_encrypted, PURPOSE)!]
+  const expires = row.previous_secret_expires_at
+  if (row.previous_secret_encrypted && expires && new Date(expires).getTime() > Date.now()) {
+    secrets.push(encryption.decrypt<string>(row.previous_secret_encrypted, PURPOSE)!)
+  }
+  return secrets
 }
 
 /** Only http(s) URLs without credentials; production also insists on https. */
@@ -84,7 +105,7 @@ export const webhooks = {
         `A tenant may have ${cap} webhooks; delete one first (WEBHOOKS_MAX_PER_TENANT).`
       )
     }
-    const secret = `whsec_${randomBytes(24).toString('base64url')}`
+    const secret = newSecret()
     const webhook = await Webhook.create(
       {
         id: newId(),
@@ -93,6 +114,8 @@ export const webhooks = {
         eventTypes: input.eventTypes,
         description: input.description ?? null,
         secretEncrypted: encryption.encrypt(secret, undefined, PURPOSE),
+        previousSecretEncrypted: null,
+        previousSecretExpiresAt: null,
         active: true,
         consecutiveFailures: 0,
         disabledAt: null,
@@ -112,6 +135,95 @@ export const webhooks = {
   async get(trx: TransactionClientContract, id: string) {
     const webhook = await find(trx, id)
     return webhook.serialize()
+  },
+
+  /**
+   * Changes the URL, the event types, the description, or whether it is
+   * enabled. Enabling again (after the automatic disable or a manual one)
+   * clears the failure count, so it gets a full run of attempts.
+   */
+  async update(
+    trx: TransactionClientContract,
+    id: string,
+    input: {
+      url?: string
+      eventTypes?: string[]
+      description?: string | null
+      enabled?: boolean
+    }
+  ) {
+    const webhook = await find(trx, id)
+    if (input.url !== undefined) webhook.url = checkWebhookUrl(input.url)
+    if (input.eventTypes !== undefined) webhook.eventTypes = input.eventTypes
+    if (input.description !== undefined) webhook.description = input.description
+    if (input.enabled === true && !webhook.active) {
+      webhook.merge({
+        active: true,
+        consecutiveFailures: 0,
+        disabledAt: null,
+        disabledReason: null,
+      })
+    } else if (input.enabled === false && webhook.active) {
+      webhook.merge({
+        active: false,
+        disabledAt: DateTime.now(),
+        disabledReason: 'disabled by an admin',
+      })
+    }
+    await webhook.useTransaction(trx).save()
+    return webhook.serialize()
+  },
+
+  /**
+   * A new secret, shown once. The old one keeps signing (a second v1 in
+   * Atrium-Signature) for `gracePeriodSeconds` — default 24 h, 0 for none —
+   * so receivers can switch over without failing a delivery.
+   */
+  async rotateSecret(trx: TransactionClientContract, id: string, gracePeriodSeconds?: number) {
+    const webhook = await find(trx, id)
+    const grace = gracePeriodSeconds ?? DEFAULT_GRACE_SECONDS
+    const secret = newSecret()
+    webhook.merge({
+      previousSecretEncrypted: grace > 0 ? webhook.secretEncrypted : null,
+      previousSecretExpiresAt: grace > 0 ? DateTime.now().plus({ seconds: grace }) : null,
+      secretEncrypted: encryption.encrypt(secret, undefined, PURPOSE),
+    })
+    await webhook.useTransaction(trx).save()
+    return { ...webhook.serialize(), secret }
+  },
+
+  /**
+   * A `webhook.ping` delivery, written to the log now and sent by the caller
+   * outside this unit of work (`sendNow`).
+   */
+  async queuePing(trx: TransactionClientContract, tenantId: string, id: string) {
+    const webhook = await find(trx, id)
+    const eventId = newId()
+    const deliveryId = newId()
+    const leaseSeconds = 30
+    await trx.table('notifications_webhook_deliveries').insert({
+      id: deliveryId,
+      tenant_id: tenantId,
+      webhook_id: webhook.id,
+      event_id: eventId,
+      event_type: PING_EVENT,
+      payload: JSON.stringify({
+        id: eventId,
+        type: PING_EVENT,
+        createdAt: new Date().toISOString(),
+        data: { webhookId: webhook.id, message: 'A test delivery from Atrium.' },
+      }),
+      // Claimed by this request: a worker leaves it alone while it is being sent.
+      attempts: 1,
+      next_attempt_at: trx.raw(`now() + make_interval(secs => ?)`, [leaseSeconds]),
+    })
+    return deliveryId
+  },
+
+  /** One delivery's log entry (after a test was sent). */
+  async delivery(trx: TransactionClientContract, id: string) {
+    const delivery = await WebhookDelivery.query({ client: trx }).where('id', id).firstOrFail()
+    return delivery.serialize()
   },
 
   /** Soft delete: the delivery log stays for audits; no further deliveries. */
@@ -160,6 +272,9 @@ export const webhooks = {
   },
 }
 
+/** What a test sends: a signed delivery like any other, of a type no module publishes. */
+export const PING_EVENT = 'webhook.ping'
+
 interface ClaimedDelivery {
   id: string
   webhook_id: string
@@ -168,6 +283,25 @@ interface ClaimedDelivery {
   attempts: number
   url: string
   secret_encrypted: string
+  previous_secret_encrypted: string | null
+  previous_secret_expires_at: Date | string | null
+}
+
+const CLAIM_COLUMNS =
+  't.id, t.webhook_id, t.event_type, t.payload, t.attempts, w.url, w.secret_encrypted, w.previous_secret_encrypted, w.previous_secret_expires_at, w.active'
+
+/**
+ * Sends one delivery now (a test from the API), even to a disabled webhook —
+ * testing is how an admin finds out whether to enable it again.
+ */
+export async function sendNow(deliveryId: string) {
+  const { rows } = await db.rawQuery(
+    `SELECT ${CLAIM_COLUMNS} FROM notifications_webhook_deliveries t
+       JOIN notifications_webhooks w ON w.id = t.webhook_id
+      WHERE t.id = ?`,
+    [deliveryId]
+  )
+  if (rows[0]) await deliver({ ...rows[0], active: true })
 }
 
 /**
@@ -183,8 +317,7 @@ export async function deliverDueWebhooks(limit = 20): Promise<number> {
     limit,
     leaseSeconds: 30,
     join: { from: 'notifications_webhooks w', on: 'w.id = t.webhook_id' },
-    returning:
-      't.id, t.webhook_id, t.event_type, t.payload, t.attempts, w.url, w.secret_encrypted, w.active',
+    returning: CLAIM_COLUMNS,
   })
   await Promise.all(rows.map(deliver))
   return rows.length
@@ -213,7 +346,7 @@ async function deliver(delivery: ClaimedDelivery & { active: boolean }) {
     return
   }
   const body = JSON.stringify(delivery.payload)
-  const secret = encryption.decrypt<string>(delivery.secret_encrypted, PURPOSE)!
+  const secrets = signingSecrets(delivery)
   const started = performance.now()
   let status: number | null = null
   let error: string | null = null
@@ -227,7 +360,7 @@ async function deliver(delivery: ClaimedDelivery & { active: boolean }) {
         'user-agent': 'Atrium-Webhooks/1',
         'atrium-event': delivery.event_type,
         'atrium-delivery': delivery.id,
-        'atrium-signature': sign(secret, Math.floor(Date.now() / 1000), body),
+        'atrium-signature': sign(secrets, Math.floor(Date.now() / 1000), body),
       },
       body,
       signal: AbortSignal.timeout(TIMEOUT_MS),

@@ -15,6 +15,30 @@ export const webhookCreateValidator = vine.compile(
   })
 )
 
+export const webhookUpdateValidator = vine.compile(
+  vine.object({
+    url: vine.string().trim().maxLength(2000).optional(),
+    eventTypes: vine
+      .array(vine.enum(() => webhookEventTypes()))
+      .minLength(1)
+      .distinct()
+      .optional(),
+    description: vine.string().trim().maxLength(200).nullable().optional(),
+    enabled: vine.boolean({ strict: true }).optional(),
+  })
+)
+
+export const webhookRotateValidator = vine.compile(
+  vine.object({
+    // Up to a week: long enough for a change process, short enough that an old secret dies.
+    gracePeriodSeconds: vine
+      .number()
+      .withoutDecimals()
+      .range([0, 7 * 24 * 3600])
+      .optional(),
+  })
+)
+
 export const notificationListValidator = vine.compile(
   vine.object({
     unread: vine.boolean().optional(),
