@@ -2,7 +2,7 @@ import env from '#start/env'
 import logger from '@adonisjs/core/services/logger'
 import { ProblemException } from '#app/http/problem'
 import { backoffMs } from '#app/platform/job_queue'
-import { Gauge, Counter } from 'prom-client'
+import { Gauge, Counter, Histogram } from 'prom-client'
 import { metricsRegistry } from '#app/observability/metrics'
 import type Provider from '#modules/gateway/models/provider'
 import { UpstreamError, upstreamFor, type Upstream } from '#modules/gateway/services/upstreams'
@@ -25,6 +25,21 @@ export const fallbacksTotal = new Counter({
   name: 'gateway_fallbacks_total',
   help: 'Requests answered by a deployment other than the first one tried',
   labelNames: ['model'] as const,
+  registers: [metricsRegistry],
+})
+
+const upstreamDuration = new Histogram({
+  name: 'gateway_upstream_duration_seconds',
+  help: 'Each attempt at a deployment until it answered (its first chunk, for streams) or failed',
+  labelNames: ['deployment', 'provider', 'outcome'] as const,
+  buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+  registers: [metricsRegistry],
+})
+
+const upstreamErrors = new Counter({
+  name: 'gateway_upstream_errors_total',
+  help: 'Failed attempts at a deployment, by the status it answered or the transport error (ECONNREFUSED, TIMEOUT, REFUSED)',
+  labelNames: ['deployment', 'provider', 'code'] as const,
   registers: [metricsRegistry],
 })
 
@@ -140,9 +155,16 @@ export async function routeCall<T>(
     if (breaker.isOpen(deployment.id)) continue
     if (tried++ > 0) fallbacksTotal.inc({ model: alias })
     const upstream = upstreamFor(deployment.provider)
+    const host = providerHost(deployment.provider.baseUrl)
     for (let attempt = 0; ; attempt++) {
+      const started = performance.now()
+      const elapsed = () => (performance.now() - started) / 1000
       try {
         const result = await call(upstream, deployment)
+        upstreamDuration.observe(
+          { deployment: deployment.id, provider: host, outcome: 'ok' },
+          elapsed()
+        )
         breaker.success(deployment.id)
         return { result, deployment }
       } catch (error) {
@@ -150,13 +172,23 @@ export async function routeCall<T>(
           error instanceof UpstreamError ? error : new UpstreamError(String(error), 502, true)
         // The caller left: not the provider's failure, and nobody is waiting for an answer.
         if (signal.aborted) throw new ClientClosedRequest()
+        const code = failure.code ?? (failure.status === 504 ? 'TIMEOUT' : null)
+        upstreamDuration.observe(
+          { deployment: deployment.id, provider: host, outcome: 'error' },
+          elapsed()
+        )
+        upstreamErrors.inc({
+          deployment: deployment.id,
+          provider: host,
+          code: String(failure.upstreamStatus ?? code ?? 'unknown'),
+        })
         logger.warn(
           {
             model: alias,
             deployment: deployment.id,
-            provider: providerHost(deployment.provider.baseUrl),
+            provider: host,
             status: failure.upstreamStatus,
-            code: failure.code ?? (failure.status === 504 ? 'TIMEOUT' : null),
+            code,
             attempt: attempt + 1,
           },
           'upstream call failed'

@@ -248,7 +248,9 @@ test.group('webhook controls: change, re-enable, rotate the secret, send a test'
     const { owner, webhook } = await webhookOf(client, 'https://example.com/hooks/a')
     // The address policy as production has it (tests allow loopback for their receivers).
     const previousAllowlist = setOutboundAllowlist([])
-    cleanup(() => setOutboundAllowlist(previousAllowlist))
+    cleanup(() => {
+      setOutboundAllowlist(previousAllowlist)
+    })
     for (const body of [
       { url: 'ftp://example.com/hook' },
       { url: 'https://user:pw@example.com/hook' },
