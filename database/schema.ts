@@ -97,7 +97,7 @@ export class GatewayModelSchema extends BaseModel {
 }
 
 export class GatewayProviderSchema extends BaseModel {
-  static $columns = ['apiKeyEncrypted', 'baseUrl', 'createdAt', 'id', 'kind', 'maxRetries', 'name', 'tenantId', 'timeoutMs', 'updatedAt'] as const
+  static $columns = ['apiKeyEncrypted', 'baseUrl', 'createdAt', 'id', 'kind', 'maxRetries', 'name', 'responsesApi', 'tenantId', 'timeoutMs', 'updatedAt'] as const
   $columns = GatewayProviderSchema.$columns
   @column()
   declare apiKeyEncrypted: string | null
@@ -113,6 +113,8 @@ export class GatewayProviderSchema extends BaseModel {
   declare maxRetries: number
   @column()
   declare name: string
+  @column()
+  declare responsesApi: string
   @column()
   declare tenantId: string
   @column()

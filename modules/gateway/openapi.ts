@@ -224,6 +224,10 @@ const admin = defineApi(
       hasApiKey: s.described(s.boolean, 'The key itself is never returned'),
       timeoutMs: s.integer,
       maxRetries: s.integer,
+      responsesApi: s.described(
+        s.enum(['translate', 'native']),
+        '/v1/responses translated to chat completions, or passed to the provider’s own /responses (OpenAI-compatible only)'
+      ),
       createdAt: s.dateTime,
       updatedAt: s.dateTime,
     }),

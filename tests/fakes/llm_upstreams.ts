@@ -16,6 +16,8 @@ export type Step =
       usage?: { prompt: number; completion: number }
       /** Answer with these function calls (arguments as JSON text) instead of text. */
       toolCalls?: Array<{ name: string; arguments: string }>
+      /** /v1/responses only: fail after the text, with the provider's own words in the events. */
+      failAfterText?: boolean
     }
   | { kind: 'status'; status: number; retryAfter?: number }
   | { kind: 'stall'; ms: number }
@@ -99,6 +101,7 @@ export async function startOpenAiFake(): Promise<FakeUpstream> {
     },
     'POST /v1/chat/completions': async (request, response, body) =>
       chat(fake, request, response, body),
+    'POST /v1/responses': async (_request, response, body) => responses(fake, response, body),
     'POST /v1/embeddings': async (_request, response, body) => {
       const json = jsonWriter(response)
       const step = await failOrProceed(nextStep(fake), response, json)
@@ -131,6 +134,12 @@ export async function startOpenAiFake(): Promise<FakeUpstream> {
       .map((entry) => JSON.parse(entry.body))
   return fake
 }
+
+/** The requests an OpenAI fake's own /v1/responses received. */
+export const responsesCalls = (fake: FakeUpstream) =>
+  fake.requests
+    .filter((entry) => entry.path === '/v1/responses')
+    .map((entry) => JSON.parse(entry.body) as Record<string, unknown>)
 
 async function chat(
   fake: FakeUpstream,
@@ -281,6 +290,80 @@ function finishStream(
     })
   }
   response.end('data: [DONE]\n\n')
+}
+
+/** OpenAI's own Responses API, for providers set to pass /v1/responses through. */
+async function responses(fake: FakeUpstream, response: ServerResponse, body: string) {
+  trackAbort(fake, response)
+  const json = jsonWriter(response)
+  const step = await failOrProceed(nextStep(fake), response, json)
+  if (!step || step.kind !== 'ok') return
+  const params = JSON.parse(body)
+  const reply = step.reply || 'Hello from the fake Responses API.'
+  const usage = {
+    input_tokens: step.usage?.prompt ?? JSON.stringify(params.input).length >> 2,
+    output_tokens: step.usage?.completion ?? tokenCount(reply),
+    total_tokens: 0,
+  }
+  usage.total_tokens = usage.input_tokens + usage.output_tokens
+  const message = {
+    type: 'message',
+    id: 'msg_upstream_1',
+    status: 'completed',
+    role: 'assistant',
+    content: [{ type: 'output_text', text: reply, annotations: [] }],
+  }
+  const base = {
+    id: 'resp_upstream_1',
+    object: 'response',
+    created_at: 1_700_000_000,
+    model: params.model,
+    tools: params.tools ?? [],
+    store: params.store ?? true,
+  }
+  if (!params.stream) {
+    json(200, { ...base, status: 'completed', error: null, output: [message], usage })
+    return
+  }
+  response.writeHead(200, { 'content-type': 'text/event-stream' })
+  let sequence = 0
+  const send = (type: string, fields: Record<string, unknown>) =>
+    response.write(
+      `event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: sequence++, ...fields })}\n\n`
+    )
+  send('response.created', { response: { ...base, status: 'in_progress', output: [] } })
+  send('response.output_item.added', {
+    output_index: 0,
+    item: { ...message, status: 'in_progress', content: [] },
+  })
+  for (const part of words(reply)) {
+    send('response.output_text.delta', {
+      item_id: message.id,
+      output_index: 0,
+      content_index: 0,
+      delta: part,
+    })
+    if (step.chunkDelayMs) await sleep(step.chunkDelayMs)
+  }
+  if (step.failAfterText) {
+    send('error', { code: 'server_error', message: `overloaded (${UPSTREAM_ONLY_TEXT})` })
+    send('response.failed', {
+      response: {
+        ...base,
+        status: 'failed',
+        error: { code: 'server_error', message: `overloaded (${UPSTREAM_ONLY_TEXT})` },
+        output: [],
+      },
+    })
+    response.end()
+    return
+  }
+  send('response.output_text.done', { item_id: message.id, output_index: 0, text: reply })
+  send('response.output_item.done', { output_index: 0, item: message })
+  send('response.completed', {
+    response: { ...base, status: 'completed', error: null, output: [message], usage },
+  })
+  response.end()
 }
 
 /** A deterministic small vector per text, so tests can tell inputs apart. */

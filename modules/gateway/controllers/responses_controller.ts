@@ -9,6 +9,7 @@ import {
   sendMeta,
   streamFailure,
 } from '#modules/gateway/controllers/openai_http'
+import type { ApiKeyPrincipal } from '#modules/gateway/services/key_auth'
 import { responseStore, type ResponseOwner } from '#modules/gateway/services/response_store'
 import {
   completionToResponse,
@@ -48,6 +49,9 @@ export default class ResponsesController {
     const body = ctx.request.body()
     const { unknown, extras } = sortResponsesFields(body)
     const input = await responsesValidator.validate(body)
+    if (await gateway.speaksResponses(callerOf(key), input.model)) {
+      return this.#passThrough(ctx, key, body as Record<string, unknown>, unknown)
+    }
     if (input.background) {
       throw unsupported(
         'background',
@@ -126,6 +130,47 @@ export default class ResponsesController {
         if (!options.signal.aborted) {
           const { code, message } = streamFailure(error)
           await send(translator.failed(code, message))
+        }
+      } finally {
+        events.close()
+      }
+    })().catch((error) => ctx.logger.error({ err: error }, 'stream not settled'))
+  }
+
+  /**
+   * The alias's providers all have their own Responses API: the request goes
+   * to them as sent (hosted tools, reasoning items and their stored responses
+   * included) and their answer comes back with the alias as `model`.
+   */
+  async #passThrough(
+    ctx: HttpContext,
+    key: ApiKeyPrincipal,
+    body: Record<string, unknown>,
+    unknown: string[]
+  ) {
+    const request = body as Record<string, unknown> & { model: string }
+    const options = {
+      signal: clientAbort(ctx),
+      requestId: ctx.request.id() ?? null,
+      unknownParams: unknown,
+    }
+    if (!request.stream) {
+      const answer = await gateway.responses(callerOf(key), request, options)
+      sendMeta(ctx, answer)
+      return answer.result
+    }
+    const answer = await gateway.responsesStream(callerOf(key), request, options)
+    sendMeta(ctx, answer)
+    const events = sse(ctx)
+    void (async () => {
+      try {
+        for await (const { event, data } of answer.result) {
+          await events.send(data, { event: event ?? (data.type as string | undefined) })
+        }
+      } catch (error) {
+        if (!options.signal.aborted) {
+          const { code, message } = streamFailure(error)
+          await events.send({ type: 'error', code, message, param: null }, { event: 'error' })
         }
       } finally {
         events.close()

@@ -4,6 +4,8 @@ import { internal } from '#app/platform/columns'
 import { GatewayProviderSchema } from '#database/schema'
 
 export type ProviderKind = 'ollama' | 'openai-compatible'
+/** How /v1/responses reaches it: translated to chat completions, or passed to its own /responses. */
+export type ResponsesApi = 'translate' | 'native'
 
 const PURPOSE = 'gateway.provider_api_key'
 
@@ -15,6 +17,8 @@ export default class Provider extends GatewayProviderSchema {
   declare tenantId: string
   @column()
   declare kind: ProviderKind
+  @column()
+  declare responsesApi: ResponsesApi
   @column(internal)
   declare apiKeyEncrypted: string | null
 

@@ -11,7 +11,13 @@ import {
   routeCall,
   type Deployment,
 } from '#modules/gateway/services/routing'
-import { UpstreamError, type ChatParams, type Usage } from '#modules/gateway/services/upstreams'
+import {
+  UpstreamError,
+  type ChatParams,
+  type ResponsesBody,
+  type ResponsesEvent,
+  type Usage,
+} from '#modules/gateway/services/upstreams'
 import type { KeyLimits } from '#modules/gateway/services/keys'
 
 /** Who a gateway call is for: an API key, or a user acting through another module. */
@@ -287,6 +293,69 @@ export async function embed(
       (upstream, target) => timed(timing, () => upstream.embed(target.upstreamModel, input, signal))
     )
     return { ...result, deployment }
+  } catch (error) {
+    throw upstreamProblem(error)
+  }
+}
+
+/** A provider's own /responses, with the same routing, retries and fallbacks as chat. */
+export async function responses(
+  model: ResolvedModel,
+  body: ResponsesBody,
+  signal: AbortSignal,
+  timing: CallTiming = { upstreamMs: 0 }
+) {
+  try {
+    const { result, deployment } = await routeCall(
+      model.alias,
+      model.deployments,
+      signal,
+      (upstream, target) =>
+        timed(timing, () => upstream.responses(target.upstreamModel, body, signal))
+    )
+    return { answer: result, deployment }
+  } catch (error) {
+    throw upstreamProblem(error)
+  }
+}
+
+/** A provider's own /responses stream: fallbacks before its first event, as for chat streams. */
+export async function responsesStream(
+  model: ResolvedModel,
+  body: ResponsesBody,
+  signal: AbortSignal,
+  timing: CallTiming = { upstreamMs: 0 }
+) {
+  try {
+    const { result, deployment } = await routeCall(
+      model.alias,
+      model.deployments,
+      signal,
+      (upstream, target) =>
+        timed(timing, async () => {
+          const iterator = upstream
+            .responsesStream(target.upstreamModel, body, signal)
+            [Symbol.asyncIterator]()
+          const first = await iterator.next()
+          return { iterator, first }
+        })
+    )
+    const { iterator, first } = result
+    async function* events(): AsyncGenerator<ResponsesEvent> {
+      if (!first.done) yield first.value
+      for (;;) {
+        let next: IteratorResult<ResponsesEvent>
+        try {
+          next = await iterator.next()
+        } catch (error) {
+          if (!signal.aborted) breaker.failure(deployment.id)
+          throw upstreamProblem(error)
+        }
+        if (next.done) return
+        yield next.value
+      }
+    }
+    return { events: events(), deployment }
   } catch (error) {
     throw upstreamProblem(error)
   }

@@ -48,6 +48,8 @@ function make(
     baseUrl,
     timeoutMs: 60_000,
     maxRetries: 1,
+    // OpenAI itself has the Responses API (hosted tools, reasoning items); other servers mostly not.
+    responsesApi: new URL(baseUrl).hostname === 'api.openai.com' ? 'native' : 'translate',
   })
   provider.apiKey = apiKey
   provider.updatedAt = DateTime.now()

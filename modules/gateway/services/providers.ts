@@ -3,7 +3,7 @@ import { ProblemException } from '#app/http/problem'
 import { checkOutboundUrl } from '#app/http/outbound'
 import { isUuid, newId } from '#app/platform/ids'
 import { sentFields } from '#app/platform/columns'
-import Provider, { type ProviderKind } from '#modules/gateway/models/provider'
+import Provider, { type ProviderKind, type ResponsesApi } from '#modules/gateway/models/provider'
 import { isUniqueViolation, notFound } from '#modules/gateway/services/admin_access'
 
 export type { ProviderKind }
@@ -15,6 +15,21 @@ export interface ProviderInput {
   apiKey?: string | null
   timeoutMs?: number
   maxRetries?: number
+  responsesApi?: ResponsesApi
+}
+
+/** Ollama has no Responses API: it is always translated. */
+function checkResponsesApi(kind: ProviderKind, responsesApi: ResponsesApi | undefined) {
+  if (responsesApi === 'native' && kind === 'ollama') {
+    throw new ProblemException(422, 'validation_failed', 'Ollama has no Responses API.', [
+      {
+        field: 'responsesApi',
+        rule: 'provider_kind',
+        message:
+          'Ollama providers translate /v1/responses; only OpenAI-compatible ones can be native',
+      },
+    ])
+  }
 }
 
 /** A provider base URL as stored: checked like every tenant-supplied URL, without a trailing slash. */
@@ -47,6 +62,7 @@ export const providers = {
   },
 
   async create(trx: TransactionClientContract, tenantId: string, input: ProviderInput) {
+    checkResponsesApi(input.kind, input.responsesApi)
     try {
       const provider = new Provider().merge({
         id: newId(),
@@ -56,6 +72,7 @@ export const providers = {
         baseUrl: checkBaseUrl(input.baseUrl),
         timeoutMs: input.timeoutMs ?? 60_000,
         maxRetries: input.maxRetries ?? 2,
+        responsesApi: input.responsesApi ?? 'translate',
       })
       provider.apiKey = input.apiKey ?? null
       await provider.useTransaction(trx).save()
@@ -68,8 +85,9 @@ export const providers = {
 
   async update(trx: TransactionClientContract, id: string, input: Partial<ProviderInput>) {
     const provider = await this.find(trx, id)
-    const { name, timeoutMs, maxRetries } = input
-    provider.merge(sentFields({ name, timeoutMs, maxRetries }))
+    const { name, timeoutMs, maxRetries, responsesApi } = input
+    checkResponsesApi(provider.kind, responsesApi)
+    provider.merge(sentFields({ name, timeoutMs, maxRetries, responsesApi }))
     if (input.baseUrl !== undefined) {
       const baseUrl = checkBaseUrl(input.baseUrl)
       // The stored key was given for one host; it must not follow the URL to another

@@ -4,6 +4,8 @@ import {
   chat as routedChat,
   chatStream as routedChatStream,
   embed as routedEmbed,
+  responses as routedResponses,
+  responsesStream as routedResponsesStream,
   listModels,
   resolveModel,
   type Caller,
@@ -22,7 +24,13 @@ import {
 import { countersFor, quotas, type Reservation } from '#modules/gateway/services/quotas'
 import { userScopeId } from '#modules/gateway/services/metering'
 import type { KeyLimits } from '#modules/gateway/services/keys'
-import { upstreamFor, type ChatParams, type Usage } from '#modules/gateway/services/upstreams'
+import {
+  upstreamFor,
+  type ChatParams,
+  type ResponsesBody,
+  type ResponsesEvent,
+  type Usage,
+} from '#modules/gateway/services/upstreams'
 
 export interface CallOptions {
   signal?: AbortSignal
@@ -64,11 +72,11 @@ export interface Metered<T> {
  * The alias's policy for parameters nobody here knows: `reject` refuses the
  * request before anything is reserved; `drop` removes them and says so.
  */
-function applyUnknownParamsPolicy(
+function applyUnknownParamsPolicy<Params extends object>(
   model: ResolvedModel,
-  params: ChatParams,
+  params: Params,
   unknown: string[] | undefined
-): { params: ChatParams; dropped: string[] } {
+): { params: Params; dropped: string[] } {
   if (!unknown?.length || model.view.unknownParams === 'forward') return { params, dropped: [] }
   if (model.view.unknownParams === 'reject') {
     throw new ProblemException(
@@ -80,13 +88,53 @@ function applyUnknownParamsPolicy(
   }
   const kept = { ...params } as Record<string, unknown>
   for (const field of unknown) delete kept[field]
-  return { params: kept as unknown as ChatParams, dropped: [...unknown] }
+  return { params: kept as Params, dropped: [...unknown] }
 }
 
 /** What the deployment that answered could not take, after what the policy dropped. */
 function droppedFor(dropped: string[], deployment: Deployment, params: ChatParams) {
   const more = upstreamFor(deployment.provider).unsupportedParams(params)
   return more.length ? [...dropped, ...more] : dropped
+}
+
+/** What a Responses request will need: its input and instructions, and max_output_tokens. */
+function responsesEstimate(body: ResponsesBody) {
+  const input = typeof body.input === 'string' ? body.input : JSON.stringify(body.input ?? '')
+  const instructions = typeof body.instructions === 'string' ? body.instructions : ''
+  const maxOutput = typeof body.max_output_tokens === 'number' ? body.max_output_tokens : null
+  return {
+    promptTokens: 3 + estimateTokens(input) + estimateTokens(instructions),
+    maxOutput: maxOutput ?? DEFAULT_OUTPUT_RESERVE,
+  }
+}
+
+/** A Responses answer's usage in chat terms, when it has one. */
+function responsesUsage(response: ResponsesBody) {
+  const usage = response.usage as { input_tokens?: unknown; output_tokens?: unknown } | undefined
+  if (typeof usage?.input_tokens !== 'number' || typeof usage.output_tokens !== 'number')
+    return null
+  return { prompt_tokens: usage.input_tokens, completion_tokens: usage.output_tokens }
+}
+
+const PROVIDER_FAILED = 'The model provider failed to answer.'
+
+/**
+ * A passed-through event as the client sees it: the alias as `model`, and a
+ * failure in Atrium's words — the provider's own can name its internals.
+ */
+function presentedEvent(data: ResponsesBody, alias: string): ResponsesBody {
+  if (data.type === 'error') return { ...data, message: PROVIDER_FAILED }
+  const response = data.response as ResponsesBody | undefined
+  return response ? { ...data, response: presentedResponse(response, alias) } : data
+}
+
+function presentedResponse(response: ResponsesBody, alias: string): ResponsesBody {
+  const error = response.error as { code?: unknown } | null | undefined
+  return {
+    ...response,
+    model: alias,
+    ...(error ? { error: { code: error.code ?? 'upstream_error', message: PROVIDER_FAILED } } : {}),
+  }
 }
 
 const statusOf = (error: unknown) => (error instanceof ProblemException ? error.problemStatus : 500)
@@ -96,7 +144,7 @@ const statusOf = (error: unknown) => (error instanceof ProblemException ? error.
  * (chat, creator) for their users: resolve the alias the caller may use,
  * reserve quotas, route with fallbacks, settle to real usage and record it.
  */
-async function prepare<P extends ChatParams | null>(
+async function prepare<P extends object | null>(
   caller: Caller,
   alias: string,
   estimate: { promptTokens: number; maxOutput: number },
@@ -106,18 +154,18 @@ async function prepare<P extends ChatParams | null>(
   const { ticket } = request
   if (ticket && ticket.alias !== alias) throw new Error('A ticket is for the model it was made for')
   let model
-  let prepared: { params: ChatParams | null; dropped: string[] }
+  let prepared: { params: P; dropped: string[] }
   try {
     model = await resolveModel(caller, alias)
     prepared = request.params
       ? applyUnknownParamsPolicy(model, request.params, request.unknownParams)
-      : { params: null, dropped: [] }
+      : { params: request.params, dropped: [] }
   } catch (error) {
     // The model went away after the ticket was made, or the request is refused: nothing will be used.
     if (ticket) await quotas.release(ticket.reservation)
     throw error
   }
-  const params = prepared.params as P
+  const params = prepared.params
   const dropped = prepared.dropped
   const reservation = ticket?.reservation ?? (await admit(caller, model, estimate))
   const timing: CallTiming = { upstreamMs: 0 }
@@ -307,6 +355,142 @@ export const gateway = {
       rateLimit: call.reservation.headers,
       overheadMs,
       droppedParams: droppedFor(call.dropped, deployment, call.params),
+    }
+  },
+
+  /**
+   * Whether /v1/responses is passed through for this alias: every deployment's
+   * provider has its own Responses API (`responsesApi: native`). With any that
+   * does not, requests are translated for all of them, so a fallback never
+   * changes what the client gets.
+   */
+  async speaksResponses(caller: Caller, alias: string) {
+    const model = await resolveModel(caller, alias)
+    return model.deployments.every((deployment) => deployment.provider.responsesApi === 'native')
+  },
+
+  /** A Responses request passed through to the provider's own /responses, metered as chat. */
+  async responses(
+    caller: Caller,
+    request: ResponsesBody & { model: string },
+    options: CallOptions = {}
+  ): Promise<Metered<ResponsesBody>> {
+    const { model: alias, ...body } = request
+    const call = await prepare(caller, alias, responsesEstimate(body), {
+      params: body,
+      unknownParams: options.unknownParams,
+    })
+    const signal = options.signal ?? new AbortController().signal
+    try {
+      const { answer, deployment } = await routedResponses(
+        call.model,
+        call.params,
+        signal,
+        call.timing
+      )
+      const overheadMs = call.overheadMs()
+      const usage = responsesUsage(answer) ?? { prompt_tokens: 0, completion_tokens: 0 }
+      await finish(
+        caller,
+        call.model,
+        call.reservation,
+        call.outcome(
+          'chat',
+          200,
+          deployment.id,
+          [usage.prompt_tokens, usage.completion_tokens],
+          options.requestId
+        )
+      )
+      return {
+        result: presentedResponse(answer, alias),
+        rateLimit: call.reservation.headers,
+        overheadMs,
+        droppedParams: call.dropped,
+      }
+    } catch (error) {
+      await finish(
+        caller,
+        call.model,
+        call.reservation,
+        call.outcome('chat', statusOf(error), null, [0, 0], options.requestId)
+      )
+      throw error
+    }
+  },
+
+  /**
+   * The provider's own Responses stream, event by event, with `model` set to
+   * the alias and failure messages in Atrium's words; settled to the usage of
+   * its final event (or what was produced) when the iteration ends.
+   */
+  async responsesStream(
+    caller: Caller,
+    request: ResponsesBody & { model: string },
+    options: CallOptions = {}
+  ): Promise<Metered<AsyncGenerator<ResponsesEvent>>> {
+    const { model: alias, ...body } = request
+    const estimate = responsesEstimate(body)
+    const call = await prepare(caller, alias, estimate, {
+      params: body,
+      unknownParams: options.unknownParams,
+    })
+    const signal = options.signal ?? new AbortController().signal
+    let opened
+    try {
+      opened = await routedResponsesStream(call.model, call.params, signal, call.timing)
+    } catch (error) {
+      await finish(
+        caller,
+        call.model,
+        call.reservation,
+        call.outcome('chat', statusOf(error), null, [0, 0], options.requestId)
+      )
+      throw error
+    }
+    const overheadMs = call.overheadMs()
+    const { events, deployment } = opened
+    async function* metered(): AsyncGenerator<ResponsesEvent> {
+      let reported: { prompt_tokens: number; completion_tokens: number } | null = null
+      let produced = ''
+      let ttftMs: number | null = null
+      let status = 200
+      try {
+        for await (const { event, data } of events) {
+          if (data.type === 'response.output_text.delta' && typeof data.delta === 'string') {
+            ttftMs ??= performance.now() - call.started
+            produced += data.delta
+          }
+          const response = data.response as ResponsesBody | undefined
+          if (response) reported = responsesUsage(response) ?? reported
+          yield { event, data: presentedEvent(data, alias) }
+        }
+      } catch (error) {
+        status = signal.aborted ? 499 : statusOf(error)
+        throw error
+      } finally {
+        if (signal.aborted && status === 200) status = 499
+        const usage = reported ?? {
+          prompt_tokens: estimate.promptTokens,
+          completion_tokens: estimateTokens(produced),
+        }
+        await finish(caller, call.model, call.reservation, {
+          ...call.outcome(
+            'chat',
+            status,
+            deployment.id,
+            [usage.prompt_tokens, usage.completion_tokens],
+            options.requestId
+          ),
+          ttftMs,
+        })
+      }
+    }
+    return {
+      result: metered(),
+      rateLimit: call.reservation.headers,
+      overheadMs,
+      droppedParams: call.dropped,
     }
   },
 

@@ -61,6 +61,20 @@ export interface Upstream {
   listModels(signal: AbortSignal): Promise<string[]>
   /** Request parameters this upstream has no equivalent for (not sent; named to the client). */
   unsupportedParams(params: ChatParams): string[]
+  /** Its own /responses (providers set to `responsesApi: native`), answered as it answers. */
+  responses(model: string, body: ResponsesBody, signal: AbortSignal): Promise<ResponsesBody>
+  responsesStream(
+    model: string,
+    body: ResponsesBody,
+    signal: AbortSignal
+  ): AsyncIterable<ResponsesEvent>
+}
+
+/** A Responses API request or answer as the client or provider sent it (passed through). */
+export type ResponsesBody = Record<string, unknown>
+export interface ResponsesEvent {
+  event: string | undefined
+  data: ResponsesBody
 }
 
 /**
@@ -235,6 +249,29 @@ class OpenAiCompatibleUpstream implements Upstream {
     return []
   }
 
+  async responses(model: string, body: ResponsesBody, signal: AbortSignal) {
+    const { response } = await this.#post('/responses', { ...body, model, stream: false }, signal)
+    try {
+      return (await response.body.json()) as ResponsesBody
+    } catch (error) {
+      throw translateTransportError(error, signal)
+    }
+  }
+
+  async *responsesStream(model: string, body: ResponsesBody, signal: AbortSignal) {
+    const { response } = await this.#post('/responses', { ...body, model, stream: true }, signal)
+    try {
+      for await (const { event, data } of readEvents(response.body)) {
+        if (!data || data === '[DONE]') continue
+        yield { event, data: JSON.parse(data) as ResponsesBody } satisfies ResponsesEvent
+      }
+    } catch (error) {
+      throw translateTransportError(error, signal)
+    } finally {
+      response.body.destroy()
+    }
+  }
+
   async listModels(signal: AbortSignal) {
     const { response } = await this.#send('GET', '/models', undefined, signal)
     try {
@@ -340,6 +377,15 @@ class OllamaUpstream implements Upstream {
       if (typeof sent.top_logprobs === 'number') ollamaRequest.top_logprobs = sent.top_logprobs
     }
     return ollamaRequest
+  }
+
+  // Never called: a provider is native only when OpenAI-compatible (checked when stored).
+  responses(): Promise<ResponsesBody> {
+    throw new UpstreamError('Ollama has no Responses API', 400, false)
+  }
+
+  async *responsesStream(): AsyncGenerator<ResponsesEvent> {
+    throw new UpstreamError('Ollama has no Responses API', 400, false)
   }
 
   unsupportedParams(params: ChatParams) {

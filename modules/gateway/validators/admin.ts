@@ -11,6 +11,7 @@ const providerFields = {
   apiKey: vine.string().minLength(1).maxLength(2000).nullable().optional(),
   timeoutMs: vine.number().withoutDecimals().range([100, 600_000]).optional(),
   maxRetries: vine.number().withoutDecimals().range([0, 10]).optional(),
+  responsesApi: vine.enum(['translate', 'native']).optional(),
 }
 
 export const providerCreateValidator = vine.compile(vine.object(providerFields))
@@ -25,6 +26,7 @@ export const providerUpdateValidator = vine.compile(
     apiKey: vine.string().minLength(1).maxLength(2000).nullable().optional(),
     timeoutMs: vine.number().withoutDecimals().range([100, 600_000]).optional(),
     maxRetries: vine.number().withoutDecimals().range([0, 10]).optional(),
+    responsesApi: vine.enum(['translate', 'native']).optional(),
   })
 )
 

@@ -1,15 +1,23 @@
 import { test } from '@japa/runner'
 import db from '@adonisjs/lucid/services/db'
 import type OpenAI from 'openai'
-import { resetIdentity } from '#tests/helpers/identity'
+import type { ApiClient } from '@japa/api-client'
+import { registerUser, resetIdentity } from '#tests/helpers/identity'
 import {
   createKey,
+  createProvider,
   gatewayBase,
   gatewayTenant,
   openaiClient,
   resetGateway,
 } from '#tests/helpers/gateway'
-import { startOllamaChatFake, startOpenAiFake, type FakeUpstream } from '#tests/fakes/llm_upstreams'
+import {
+  responsesCalls,
+  startOllamaChatFake,
+  startOpenAiFake,
+  UPSTREAM_ONLY_TEXT,
+  type FakeUpstream,
+} from '#tests/fakes/llm_upstreams'
 import { breaker } from '#modules/gateway/services/routing'
 import { usageRecorder } from '#modules/gateway/services/usage'
 
@@ -485,5 +493,149 @@ test.group('gateway /v1/completions', (group) => {
       assert.match(answer.error.message, message)
     }
     assert.lengthOf(upstream.chatCalls(), 0)
+  })
+})
+
+test.group('gateway /v1/responses passed through to a provider’s own Responses API', (group) => {
+  let upstream: FakeUpstream
+  group.each.setup(async () => {
+    await resetIdentity()
+    await resetGateway()
+    breaker.reset()
+    upstream = await startOpenAiFake()
+    return () => upstream.close()
+  })
+
+  async function nativeTenant(client: ApiClient, keyInput: Record<string, unknown> = {}) {
+    const tenant = await gatewayTenant(client, upstream, keyInput)
+    const changed = await client
+      .patch(`/api/v1/gateway/providers/${tenant.provider.id}`)
+      .bearerToken(tenant.owner.tokens.accessToken)
+      .json({ responsesApi: 'native' })
+    changed.assertStatus(200)
+    changed.assertBodyContains({ responsesApi: 'native' })
+    return tenant
+  }
+
+  test('the request goes as sent — hosted tools included — and the alias comes back as model', async ({
+    client,
+    assert,
+  }) => {
+    const { key } = await nativeTenant(client)
+    const response = await openaiClient(key.secret).responses.create({
+      model: 'chat-default',
+      input: 'Search the web',
+      tools: [{ type: 'web_search' }],
+      reasoning: { effort: 'low' },
+      max_output_tokens: 40,
+    })
+    assert.equal(response.output_text, 'Hello from the fake Responses API.')
+    assert.equal(response.model, 'chat-default')
+    const [sent] = responsesCalls(upstream)
+    assert.equal(sent.model, 'fake-model-1')
+    assert.deepEqual(sent.tools, [{ type: 'web_search' }])
+    assert.deepEqual(sent.reasoning, { effort: 'low' })
+    assert.lengthOf(upstream.chatCalls(), 0)
+
+    await usageRecorder.flush()
+    const usage = await db.from('gateway_usage').where('key_id', key.id).first()
+    assert.equal(usage.completion_tokens, response.usage!.output_tokens)
+    assert.equal(usage.prompt_tokens, response.usage!.input_tokens)
+  })
+
+  test('streamed: the provider’s events, the alias as model, usage settled from response.completed', async ({
+    client,
+    assert,
+  }) => {
+    const { key } = await nativeTenant(client)
+    upstream.script = [{ kind: 'ok', reply: 'one two three', usage: { prompt: 11, completion: 7 } }]
+    const stream = await openaiClient(key.secret).responses.create({
+      model: 'chat-default',
+      input: 'Count',
+      stream: true,
+    })
+    let text = ''
+    let completed: OpenAI.Responses.Response | null = null
+    for await (const event of stream) {
+      if (event.type === 'response.output_text.delta') text += event.delta
+      if (event.type === 'response.completed') completed = event.response
+    }
+    assert.equal(text, 'one two three')
+    assert.equal(completed!.model, 'chat-default')
+    await usageRecorder.flush()
+    const usage = await db.from('gateway_usage').where('key_id', key.id).first()
+    assert.include(usage, { prompt_tokens: 11, completion_tokens: 7, status: 200 })
+  })
+
+  test('a failure in the provider’s stream reaches the client in Atrium’s words', async ({
+    client,
+    assert,
+  }) => {
+    const { key } = await nativeTenant(client)
+    upstream.script = [{ kind: 'ok', reply: 'partial answer', failAfterText: true }]
+    const response = await post('/v1/responses', key.secret, {
+      model: 'chat-default',
+      input: 'x',
+      stream: true,
+    })
+    const text = await response.text()
+    assert.include(text, 'event: response.failed')
+    assert.include(text, 'The model provider failed to answer.')
+    assert.notInclude(text, UPSTREAM_ONLY_TEXT)
+  })
+
+  test('an alias with any translating deployment translates for all; quotas hold when native', async ({
+    client,
+    assert,
+  }) => {
+    const { key, owner, provider } = await nativeTenant(client, {
+      limits: { requestsPerMinute: 2 },
+    })
+    const other = await startOpenAiFake()
+    try {
+      const translating = await createProvider(client, owner, {
+        name: 'translating',
+        kind: 'openai-compatible',
+        baseUrl: `${other.url}/v1`,
+      })
+      await client
+        .post('/api/v1/gateway/models')
+        .bearerToken(owner.tokens.accessToken)
+        .json({
+          alias: 'mixed',
+          deployments: [
+            { providerId: provider.id, upstreamModel: 'fake-model-1' },
+            { providerId: translating.id, upstreamModel: 'fake-model-1' },
+          ],
+        })
+        .then((response) => response.assertStatus(201))
+      const mixed = await post('/v1/responses', key.secret, { model: 'mixed', input: 'hi' })
+      assert.equal(mixed.status, 200)
+      assert.lengthOf(upstream.chatCalls(), 1)
+      assert.lengthOf(responsesCalls(upstream), 0)
+
+      const native = await post('/v1/responses', key.secret, { model: 'chat-default', input: 'hi' })
+      assert.equal(native.status, 200)
+      const refused = await post('/v1/responses', key.secret, {
+        model: 'chat-default',
+        input: 'hi',
+      })
+      assert.equal(refused.status, 429)
+      assert.lengthOf(responsesCalls(upstream), 1)
+    } finally {
+      await other.close()
+    }
+  })
+
+  test('Ollama cannot be native: a 422 and nothing changed', async ({ client, assert }) => {
+    const owner = await registerUser(client)
+    const refused = await client
+      .post('/api/v1/gateway/providers')
+      .bearerToken(owner.tokens.accessToken)
+      .json({ name: 'local', kind: 'ollama', baseUrl: upstream.url, responsesApi: 'native' })
+    refused.assertStatus(422)
+    assert.equal(refused.body().errors[0].field, 'responsesApi')
+    const rows = await db.from('gateway_providers').count('* as count').first()
+    assert.equal(Number(rows.count), 0)
   })
 })
