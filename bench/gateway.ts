@@ -1,25 +1,41 @@
 /*
 | Gateway overhead: the same non-streaming chat request (a) straight to a
-| fake upstream that answers at once and (b) through Atrium's
-| /v1/chat/completions with a real key, quota reservation and settlement,
-| routing and usage accounting — same load, same run. Once with the
-| PostgreSQL quota store and once with Redis (when REDIS_URL is set).
-| Also the streaming time to first token, direct vs through Atrium.
+| fake upstream that answers at once, (b) through a bare node:http + undici
+| forwarding proxy (the floor for any proxy), (c) through Portkey's
+| open-source gateway (a peer that authenticates nobody and keeps no quotas)
+| and (d) through Atrium's /v1/chat/completions with a real key, 8 limited
+| counters reserved and settled, routing and usage accounting — same
+| upstream, same load, in interleaved rounds while each Atrium store runs
+| (PostgreSQL, and Redis when REDIS_URL is set), so drift on this shared
+| machine hits every row alike. Also a fixed rate below saturation, and the
+| streaming time to first token.
 |
-|   npm run bench:gateway    (BENCH_DURATION=10 BENCH_CONNECTIONS=64 by default)
+|   npm run bench:gateway    (BENCH_DURATION=8 BENCH_ROUNDS=2 BENCH_CONNECTIONS=64 by default)
 */
 import autocannon from 'autocannon'
 import { startAtriumServer, rssMiB, spawnNode, stop, waitUntilOk } from './lib/processes.js'
 import { printTable, writeResults } from './lib/report.js'
 
-const DURATION = Number(process.env.BENCH_DURATION ?? 10)
+const DURATION = Number(process.env.BENCH_DURATION ?? 8)
+/** Each row is measured this many times per Atrium store, interleaved with the others. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2)
 /** The second load: a fixed rate well below saturation, where added latency is Atrium's, not queueing. */
 const FIXED_RATE = Number(process.env.BENCH_RATE ?? 200)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64)
 const WARMUP = 3
 const UPSTREAM_PORT = 3411
 const ATRIUM_PORT = 3412
+const PORTKEY_PORT = 3413
+const PROXY_PORT = 3415
 const upstreamBase = `http://127.0.0.1:${UPSTREAM_PORT}`
+const portkeyBase = `http://127.0.0.1:${PORTKEY_PORT}`
+const proxyBase = `http://127.0.0.1:${PROXY_PORT}`
+/** Portkey routes by headers: OpenAI's API at the fake's address, with any key. */
+const portkeyHeaders = {
+  'x-portkey-provider': 'openai',
+  'x-portkey-custom-host': `${upstreamBase}/v1`,
+  'authorization': 'Bearer sk-bench',
+}
 const atriumBase = `http://127.0.0.1:${ATRIUM_PORT}`
 const request = {
   model: 'chat-default',
@@ -134,7 +150,36 @@ async function setUpTenant() {
   return { authorization: `Bearer ${key.secret}` }
 }
 
+/** Rows measured several times: requests per second and percentiles averaged over the rounds. */
+function averaged(name: string, samples: Row[]): Row {
+  const mean = (pick: (row: Row) => number) =>
+    Math.round(samples.reduce((sum, row) => sum + pick(row), 0) / samples.length)
+  return {
+    name,
+    requestsPerSecond: mean((row) => row.requestsPerSecond),
+    p50: mean((row) => row.p50),
+    p99: mean((row) => row.p99),
+    errors: samples.reduce((sum, row) => sum + row.errors, 0),
+    non2xx: samples.reduce((sum, row) => sum + row.non2xx, 0),
+  }
+}
+
+const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100
+
 const upstream = spawnNode(['bench/lib/fake_llm.mjs'], { PORT: String(UPSTREAM_PORT) })
+const proxy = spawnNode(['bench/lib/bare_proxy.mjs'], {
+  PORT: String(PROXY_PORT),
+  UPSTREAM: upstreamBase,
+})
+// Portkey's streaming answers 500 with @hono/node-server ≥ 1.14.2: package.json pins 1.14.1 for it.
+const portkey = spawnNode(
+  [
+    'node_modules/@portkey-ai/gateway/build/start-server.js',
+    `--port=${PORTKEY_PORT}`,
+    '--headless',
+  ],
+  { NODE_ENV: 'production' }
+)
 const stores: Array<{ store: string; env: Record<string, string | undefined> }> = [
   { store: 'postgres', env: { REDIS_URL: undefined } },
 ]
@@ -142,72 +187,84 @@ if (process.env.REDIS_URL)
   stores.push({ store: 'redis', env: { REDIS_URL: process.env.REDIS_URL } })
 else console.log('redis store: skipped (REDIS_URL is not set)')
 
+const peers = [
+  { name: 'direct to the fake upstream', base: upstreamBase, headers: {} },
+  { name: 'bare node:http + undici proxy', base: proxyBase, headers: {} },
+  { name: "Portkey's gateway 1.15.2", base: portkeyBase, headers: portkeyHeaders },
+]
+
 const results: Array<Record<string, unknown>> = []
 try {
-  await new Promise((resolve) => setTimeout(resolve, 300))
-  const direct = await load(
-    'direct to the fake upstream',
-    `${upstreamBase}/v1/chat/completions`,
-    {},
-    request
-  )
-  const directTtft = await timeToFirstToken(`${upstreamBase}/v1/chat/completions`, {})
-  const directAtRate = await load(
-    'direct to the fake upstream',
-    `${upstreamBase}/v1/chat/completions`,
-    {},
-    request,
-    FIXED_RATE
-  )
-  const rows: Row[] = [direct]
-  const rateRows: Row[] = [directAtRate]
-  const ttft: Array<[string, { p50: number; p99: number }]> = [['direct', directTtft]]
+  for (const base of [upstreamBase, proxyBase, portkeyBase]) {
+    await waitUntilOk(`${base}/`, performance.now())
+  }
+  const probe = await fetch(`${portkeyBase}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...portkeyHeaders },
+    body: JSON.stringify(request),
+  })
+  if (!probe.ok) throw new Error(`Portkey answered ${probe.status}: ${await probe.text()}`)
+
+  const samples = new Map<string, Row[]>()
+  const keep = (row: Row) => samples.set(row.name, [...(samples.get(row.name) ?? []), row])
+  const rateRows: Row[] = []
+  const ttft: Array<[string, { p50: number; p99: number }]> = []
+  for (const peer of peers) {
+    rateRows.push(
+      await load(peer.name, `${peer.base}/v1/chat/completions`, peer.headers, request, FIXED_RATE)
+    )
+    ttft.push([peer.name, await timeToFirstToken(`${peer.base}/v1/chat/completions`, peer.headers)])
+  }
+  const atriumRows: Array<{ store: string; name: string; rss: number }> = []
   for (const { store, env } of stores) {
     const server = startAtriumServer(ATRIUM_PORT, { ATRIUM_ROLE: 'web', ...env })
+    const name = `through Atrium (${store} store)`
     try {
       await waitUntilOk(`${atriumBase}/health/ready`, performance.now())
       const headers = await setUpTenant()
-      const row = await load(
-        `through Atrium (${store} store)`,
-        `${atriumBase}/v1/chat/completions`,
-        headers,
-        request
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const peer of peers) {
+          keep(await load(peer.name, `${peer.base}/v1/chat/completions`, peer.headers, request))
+        }
+        keep(await load(name, `${atriumBase}/v1/chat/completions`, headers, request))
+      }
+      atriumRows.push({ store, name, rss: await rssMiB(server.pid!) })
+      rateRows.push(
+        await load(name, `${atriumBase}/v1/chat/completions`, headers, request, FIXED_RATE)
       )
-      const rss = await rssMiB(server.pid!)
-      const atRate = await load(
-        `through Atrium (${store} store)`,
-        `${atriumBase}/v1/chat/completions`,
-        headers,
-        request,
-        FIXED_RATE
-      )
-      rows.push(row)
-      rateRows.push(atRate)
-      ttft.push([
-        `through Atrium (${store})`,
-        await timeToFirstToken(`${atriumBase}/v1/chat/completions`, headers),
-      ])
-      results.push({
-        store,
-        ...row,
-        addedP50: row.p50 - direct.p50,
-        addedP99: row.p99 - direct.p99,
-        throughputVsDirect:
-          Math.round((row.requestsPerSecond / direct.requestsPerSecond) * 100) / 100,
-        rssAfterLoadMiB: rss,
-        atFixedRate: {
-          ...atRate,
-          addedP50: atRate.p50 - directAtRate.p50,
-          addedP99: atRate.p99 - directAtRate.p99,
-        },
-      })
+      ttft.push([name, await timeToFirstToken(`${atriumBase}/v1/chat/completions`, headers)])
     } finally {
       await stop(server, 'SIGINT')
     }
   }
 
+  const rows = [...samples.entries()].map(([name, list]) => averaged(name, list))
+  const row = (name: string) => rows.find((entry) => entry.name === name)!
+  const direct = row(peers[0].name)
+  const peer = row(peers[2].name)
+  const directAtRate = rateRows[0]
+  const peerAtRate = rateRows[2]
+  for (const { store, name, rss } of atriumRows) {
+    const atrium = row(name)
+    const atRate = rateRows.find((entry) => entry.name === name)!
+    results.push({
+      store,
+      ...atrium,
+      addedP50: atrium.p50 - direct.p50,
+      addedP99: atrium.p99 - direct.p99,
+      throughputVsDirect: ratio(atrium.requestsPerSecond, direct.requestsPerSecond),
+      throughputVsPortkey: ratio(atrium.requestsPerSecond, peer.requestsPerSecond),
+      rssAfterLoadMiB: rss,
+      atFixedRate: {
+        ...atRate,
+        addedP50: atRate.p50 - directAtRate.p50,
+        addedP99: atRate.p99 - directAtRate.p99,
+      },
+    })
+  }
+
   console.log(
-    `Load: ${CONNECTIONS} connections, ${DURATION}s per row (after ${WARMUP}s warm-up), autocannon, Node ${process.version}`
+    `Load: ${CONNECTIONS} connections, ${DURATION}s per row × ${ROUNDS} rounds per store, interleaved (after ${WARMUP}s warm-up each), autocannon, Node ${process.version}`
   )
   printTable(
     [
@@ -215,40 +272,35 @@ try {
       'req/s',
       'p50 ms',
       'p99 ms',
-      'added p50',
       'added p99',
       'vs direct',
-      'RSS MiB',
+      'vs Portkey',
       'errors',
       'non-2xx',
     ],
-    rows.map((row) => {
-      const extra = results.find((entry) => entry.name === row.name)
-      return [
-        row.name,
-        row.requestsPerSecond,
-        row.p50,
-        row.p99,
-        extra ? String(extra.addedP50) : '-',
-        extra ? String(extra.addedP99) : '-',
-        extra ? `x${extra.throughputVsDirect}` : 'x1',
-        extra ? String(extra.rssAfterLoadMiB) : '-',
-        row.errors,
-        row.non2xx,
-      ]
-    })
+    rows.map((entry) => [
+      entry.name,
+      entry.requestsPerSecond,
+      entry.p50,
+      entry.p99,
+      entry === direct ? '-' : String(entry.p99 - direct.p99),
+      `x${ratio(entry.requestsPerSecond, direct.requestsPerSecond)}`,
+      `x${ratio(entry.requestsPerSecond, peer.requestsPerSecond)}`,
+      entry.errors,
+      entry.non2xx,
+    ])
   )
   console.log(`\nAt a fixed ${FIXED_RATE} req/s (one connection), below saturation:`)
   printTable(
     ['path', 'req/s', 'p50 ms', 'p99 ms', 'added p50', 'added p99', 'non-2xx'],
-    rateRows.map((row) => [
-      row.name,
-      row.requestsPerSecond,
-      row.p50,
-      row.p99,
-      row === directAtRate ? '-' : String(row.p50 - directAtRate.p50),
-      row === directAtRate ? '-' : String(row.p99 - directAtRate.p99),
-      row.non2xx,
+    rateRows.map((entry) => [
+      entry.name,
+      entry.requestsPerSecond,
+      entry.p50,
+      entry.p99,
+      entry === directAtRate ? '-' : String(entry.p50 - directAtRate.p50),
+      entry === directAtRate ? '-' : String(entry.p99 - directAtRate.p99),
+      entry.non2xx,
     ])
   )
   console.log('\nStreaming time to first chunk, 200 sequential requests:')
@@ -258,9 +310,13 @@ try {
       name,
       value.p50.toFixed(2),
       value.p99.toFixed(2),
-      (value.p50 - directTtft.p50).toFixed(2),
+      name === peers[0].name ? '-' : (value.p50 - ttft[0][1].p50).toFixed(2),
     ])
   )
+  console.log(
+    `\nRSS after the load: ${atriumRows.map((entry) => `${entry.store} ${entry.rss} MiB`).join(', ')}`
+  )
+
   const file = await writeResults('gateway', {
     date: new Date().toISOString(),
     node: process.version,
@@ -268,15 +324,24 @@ try {
       tool: 'autocannon',
       connections: CONNECTIONS,
       durationSeconds: DURATION,
+      rounds: ROUNDS,
       warmupSeconds: WARMUP,
     },
     direct,
+    peers: rows.filter((entry) => peers.some((candidate) => candidate.name === entry.name)),
     directAtFixedRate: directAtRate,
+    portkeyAtFixedRate: {
+      ...peerAtRate,
+      addedP50: peerAtRate.p50 - directAtRate.p50,
+      addedP99: peerAtRate.p99 - directAtRate.p99,
+    },
     fixedRate: FIXED_RATE,
     atrium: results,
     timeToFirstChunk: Object.fromEntries(ttft),
   })
   console.log(`wrote ${file}`)
 } finally {
+  await stop(portkey)
+  await stop(proxy)
   await stop(upstream)
 }

@@ -4,7 +4,8 @@
 |
 |   npm run bench               summarise the results already written
 |   npm run bench -- --run      build, run every bench (BENCH_BUILD=1; Redis
-|                               from REDIS_URL), then summarise — about 15 min
+|                               from REDIS_URL), then summarise — about 30 min
+|                               with the 10-minute soak
 */
 import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -13,7 +14,7 @@ import { join } from 'node:path'
 import { APP_ROOT } from './lib/processes.js'
 
 const RESULTS = join(APP_ROOT, 'bench', 'results')
-const BENCHES = ['http', 'auth', 'bus', 'orders', 'gateway', 'chat']
+const BENCHES = ['http', 'auth', 'bus', 'orders', 'gateway', 'chat', 'soak']
 
 if (process.argv.includes('--run')) {
   execFileSync('npm', ['run', 'build'], { cwd: APP_ROOT, stdio: 'inherit' })
@@ -125,12 +126,26 @@ if (bus) {
 
 const gateway = await result('gateway')
 if (gateway) {
+  const portkey = byName(gateway.peers ?? [], 'Portkey')
   for (const row of gateway.atrium as Json[]) {
+    const goal = row.store === 'redis' ? 2 : 1
     add({
-      figure: `gateway /v1/chat/completions req/s, ${row.store} store`,
-      measured: `${row.requestsPerSecond} (p99 ${row.p99} ms; RSS after ${row.rssAfterLoadMiB} MiB)`,
-      goal: 'Portkey peer row not in the bench yet (≥ 2.0 × on Redis, ≥ 1.0 × on PostgreSQL)',
-      met: null,
+      figure: `gateway /v1/chat/completions req/s ÷ Portkey's gateway, ${row.store} store (8 counters)`,
+      measured: portkey
+        ? `${row.throughputVsPortkey} (${row.requestsPerSecond} vs ${portkey.requestsPerSecond}); p99 ${row.p99} vs ${portkey.p99} ms`
+        : `${row.requestsPerSecond} (no peer row in this result)`,
+      goal: row.store === 'redis' ? '≥ 2.0, p99 ≤ Portkey’s' : '≥ 1.0',
+      met: portkey
+        ? row.throughputVsPortkey >= goal && (row.store !== 'redis' || row.p99 <= portkey.p99)
+        : null,
+      command: 'BENCH_BUILD=1 npm run bench:gateway',
+      date: gateway.date,
+    })
+    add({
+      figure: `RSS after the gateway bench, ${row.store} store`,
+      measured: `${row.rssAfterLoadMiB} MiB`,
+      goal: '≤ 300 MiB',
+      met: row.rssAfterLoadMiB <= 300,
       command: 'BENCH_BUILD=1 npm run bench:gateway',
       date: gateway.date,
     })
@@ -143,6 +158,29 @@ if (gateway) {
       date: gateway.date,
     })
   }
+  if (gateway.portkeyAtFixedRate) {
+    add({
+      figure: "Portkey's gateway added p99 at 200 req/s (the peer, for reference)",
+      measured: `+${gateway.portkeyAtFixedRate.addedP99} ms`,
+      goal: '–',
+      met: null,
+      command: 'BENCH_BUILD=1 npm run bench:gateway',
+      date: gateway.date,
+    })
+  }
+}
+
+const soak = await result('soak')
+if (soak) {
+  const rss = soak.secondHalfSlopeMiBPerMinute.rss as number
+  add({
+    figure: `RSS over a ${Math.round(soak.seconds / 60)}-minute soak (logins, reads, orders, /v1 chat)`,
+    measured: `${rss.toFixed(2)} MiB/min over the second half; end ${soak.rssEndMiB} MiB, max ${soak.rssMaxMiB} MiB; event loop p99 ≤ ${soak.eventLoopP99MaxMs} ms`,
+    goal: 'flat (|slope| < 0.5 MiB/min), ≤ 300 MiB',
+    met: Math.abs(rss) < 0.5 && soak.rssMaxMiB <= 300,
+    command: 'BENCH_BUILD=1 npm run bench:soak',
+    date: soak.date,
+  })
 }
 
 const chat = await result('chat')

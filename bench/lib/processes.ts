@@ -48,8 +48,13 @@ export function stop(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM') {
  * own embedded PostgreSQL (storage/bench-postgres, port 29403), loopback
  * upstreams allowed; `env` adds or overrides.
  */
-export function startAtriumServer(port: number, env: Record<string, string | undefined> = {}) {
-  const entry = atriumServerEntry()
+export function startAtriumServer(
+  port: number,
+  env: Record<string, string | undefined> = {},
+  /** Node flags after Atrium's own (the last of a flag wins): bench:memory's V8 defaults. */
+  nodeArgs: string[] = []
+) {
+  const entry = atriumServerEntry(nodeArgs)
   return spawnNode(
     entry.args,
     {
@@ -75,14 +80,19 @@ export function startAtriumServer(port: number, env: Record<string, string | und
  * BENCH_CPU_PROF=<dir> writes a V8 CPU profile of the server there on exit
  * (open it in Chrome DevTools or summarise it with `bench/lib/profile_summary.ts`).
  */
-export function atriumServerEntry(): { args: string[]; cwd: string } {
+export function atriumServerEntry(nodeArgs: string[] = []): { args: string[]; cwd: string } {
   const profile = process.env.BENCH_CPU_PROF
     ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
     : []
+  // As package.json's start and the Dockerfile run it (see app/platform/http_entry.ts).
+  const flags = [...profile, ...ATRIUM_NODE_FLAGS, ...nodeArgs]
   return process.env.BENCH_BUILD
-    ? { args: [...profile, 'bin/server.js'], cwd: `${APP_ROOT}build` }
-    : { args: [...profile, '--import=@poppinss/ts-exec', 'bin/server.ts'], cwd: APP_ROOT }
+    ? { args: [...flags, 'bin/server.js'], cwd: `${APP_ROOT}build` }
+    : { args: [...flags, '--import=@poppinss/ts-exec', 'bin/server.ts'], cwd: APP_ROOT }
 }
+
+/** The Node flags Atrium's server runs with in production (package.json's start, the Dockerfile). */
+export const ATRIUM_NODE_FLAGS = ['--max-semi-space-size=32']
 
 export interface BenchSession {
   tokens: { accessToken: string; refreshToken: string }

@@ -1,0 +1,172 @@
+/*
+| Memory under load, V8's defaults against Atrium's heap settings, side by
+| side: the built server (Redis quota store when REDIS_URL is set) serves
+| 10 s of /v1/chat/completions at 64 connections; resident memory idle and
+| after the load, heap, throughput and p99 — in alternating rounds so drift
+| hits both alike.
+|
+|   Atrium's settings: --max-semi-space-size=32 (package.json's start, the
+|   Dockerfile, bench/lib/processes.ts) and --heap-growing-percent=50 (set at
+|   start-up by app/platform/http_entry.ts).
+|   V8's defaults: --heap-growing-percent=0 (adaptive) and a 64 MiB semi-space.
+|
+|   npm run build && BENCH_BUILD=1 npm run bench:memory   (BENCH_ROUNDS=2)
+*/
+import autocannon from 'autocannon'
+import {
+  benchSession,
+  rssMiB,
+  spawnNode,
+  startAtriumServer,
+  stop,
+  waitUntilOk,
+} from './lib/processes.js'
+import { printTable, writeResults } from './lib/report.js'
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2)
+const UPSTREAM_PORT = 3431
+const PORT = 3432
+const base = `http://127.0.0.1:${PORT}`
+
+const variants = [
+  { name: "V8's defaults", nodeArgs: ['--heap-growing-percent=0', '--max-semi-space-size=64'] },
+  { name: "Atrium's heap settings", nodeArgs: [] as string[] },
+]
+
+async function heapMiB() {
+  const text = await fetch(`${base}/metrics`).then((response) => response.text())
+  const value = (name: string) =>
+    Number(
+      text
+        .split('\n')
+        .find((line) => line.startsWith(`${name}{`))
+        ?.split(' ')
+        .at(-1)
+    )
+  return Math.round(value('nodejs_heap_size_total_bytes') / 1048576)
+}
+
+async function setUpKey() {
+  const session = await benchSession(base, {
+    email: 'memory.bench@example.com',
+    tenantName: 'Mem Co',
+  })
+  const post = (path: string, body: unknown) =>
+    fetch(`${base}${path}`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'authorization': `Bearer ${session.tokens.accessToken}`,
+      },
+      body: JSON.stringify(body),
+    }).then(async (response) => {
+      if (!response.ok) throw new Error(`${path} answered ${response.status}`)
+      // Bench setup answers are read loosely; their shapes are tested elsewhere.
+      return response.json() as Promise<Record<string, any>>
+    })
+  const run = Date.now().toString(36)
+  const provider = await post('/api/v1/gateway/providers', {
+    name: `fake ${run}`,
+    kind: 'openai-compatible',
+    baseUrl: `http://127.0.0.1:${UPSTREAM_PORT}/v1`,
+    maxRetries: 0,
+  })
+  await post('/api/v1/gateway/models', {
+    alias: `mem-${run}`,
+    deployments: [{ providerId: provider.id, upstreamModel: 'bench-model' }],
+  })
+  const limits = { requestsPerMinute: 1e9, tokensPerMinute: 1e9, tokensPerDay: 1e9 }
+  const key = await post('/api/v1/gateway/keys', { name: `mem ${run}`, limits })
+  return { secret: key.secret as string, alias: `mem-${run}` }
+}
+
+interface Sample {
+  idleRssMiB: number
+  rssAfterMiB: number
+  heapAfterMiB: number
+  requestsPerSecond: number
+  p99: number
+}
+
+async function measure(nodeArgs: string[]): Promise<Sample> {
+  // The same server; the variant's flags come after Atrium's own, so they win.
+  const server = startAtriumServer(PORT, { REDIS_URL: process.env.REDIS_URL }, nodeArgs)
+  try {
+    await waitUntilOk(`${base}/health/ready`, performance.now())
+    const idleRssMiB = await rssMiB(server.pid!)
+    const key = await setUpKey()
+    const result = await autocannon({
+      url: `${base}/v1/chat/completions`,
+      method: 'POST',
+      connections: 64,
+      duration: 10,
+      headers: { 'authorization': `Bearer ${key.secret}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: key.alias,
+        messages: [{ role: 'user', content: 'ping' }],
+        max_tokens: 16,
+      }),
+    })
+    return {
+      idleRssMiB,
+      rssAfterMiB: await rssMiB(server.pid!),
+      heapAfterMiB: await heapMiB(),
+      requestsPerSecond: Math.round(result.requests.average),
+      p99: result.latency.p99,
+    }
+  } finally {
+    await stop(server, 'SIGINT')
+  }
+}
+
+const upstream = spawnNode(['bench/lib/fake_llm.mjs'], { PORT: String(UPSTREAM_PORT) })
+try {
+  const samples = new Map<string, Sample[]>()
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const variant of variants) {
+      samples.set(variant.name, [
+        ...(samples.get(variant.name) ?? []),
+        await measure(variant.nodeArgs),
+      ])
+    }
+  }
+  const rows = variants.map((variant) => {
+    const list = samples.get(variant.name)!
+    const mean = (pick: (sample: Sample) => number) =>
+      Math.round((list.reduce((sum, sample) => sum + pick(sample), 0) / list.length) * 10) / 10
+    return {
+      name: variant.name,
+      nodeArgs: variant.nodeArgs,
+      idleRssMiB: mean((sample) => sample.idleRssMiB),
+      rssAfterMiB: mean((sample) => sample.rssAfterMiB),
+      heapAfterMiB: mean((sample) => sample.heapAfterMiB),
+      requestsPerSecond: mean((sample) => sample.requestsPerSecond),
+      p99: mean((sample) => sample.p99),
+      samples: list,
+    }
+  })
+  console.log(
+    `10 s of /v1/chat/completions at 64 connections per sample, ${ROUNDS} rounds alternating, ${process.env.REDIS_URL ? 'Redis' : 'PostgreSQL'} quota store`
+  )
+  printTable(
+    ['settings', 'idle RSS MiB', 'RSS after MiB', 'heap after MiB', 'req/s', 'p99 ms'],
+    rows.map((row) => [
+      row.name,
+      row.idleRssMiB,
+      row.rssAfterMiB,
+      row.heapAfterMiB,
+      row.requestsPerSecond,
+      row.p99,
+    ])
+  )
+  const file = await writeResults('memory', {
+    date: new Date().toISOString(),
+    node: process.version,
+    rounds: ROUNDS,
+    redis: Boolean(process.env.REDIS_URL),
+    results: rows,
+  })
+  console.log(`wrote ${file}`)
+} finally {
+  await stop(upstream)
+}

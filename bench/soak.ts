@@ -1,0 +1,239 @@
+/*
+| Soak: one Atrium process (built, with its worker) under steady mixed load —
+| logins, authenticated reads, orders through the saga, and /v1 chat through
+| the gateway — for BENCH_SOAK_SECONDS (600), with resident memory, heap and
+| event-loop delay sampled every 10 s. A leak shows as a slope: the report
+| fits a line to the second half (after warm-up and the first GCs) and says
+| how many MiB a minute it grows.
+|
+|   npm run build && BENCH_BUILD=1 npm run bench:soak
+|   (REDIS_URL for the Redis quota store and BullMQ, as a deployment would have)
+*/
+import { randomUUID } from 'node:crypto'
+import autocannon from 'autocannon'
+import {
+  benchSession,
+  rssMiB,
+  spawnNode,
+  startAtriumServer,
+  stop,
+  waitUntilOk,
+} from './lib/processes.js'
+import { printTable, writeResults } from './lib/report.js'
+
+const SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 600)
+const SAMPLE_EVERY_MS = 10_000
+const UPSTREAM_PORT = 3421
+const PORT = 3422
+const base = `http://127.0.0.1:${PORT}`
+const upstreamBase = `http://127.0.0.1:${UPSTREAM_PORT}`
+
+/** Requests per second of each stream: steady, well below saturation — a soak is about time. */
+const RATES = { reads: 200, chat: 100, orders: 20, logins: 2 }
+
+async function json(response: Response) {
+  if (!response.ok) {
+    throw new Error(`${response.url} answered ${response.status}: ${await response.text()}`)
+  }
+  // Bench setup answers are read loosely; their shapes are tested elsewhere.
+  return response.json() as Promise<Record<string, any>>
+}
+
+async function setUp() {
+  const account = { email: 'soak.bench@example.com', tenantName: 'Soak Co' }
+  const session = await benchSession(base, account)
+  const token = session.tokens.accessToken
+  const send = (method: string, path: string, body: unknown) =>
+    fetch(`${base}${path}`, {
+      method,
+      headers: { 'content-type': 'application/json', 'authorization': `Bearer ${token}` },
+      body: JSON.stringify(body),
+    }).then(json)
+  const run = Date.now().toString(36)
+  const provider = await send('POST', '/api/v1/gateway/providers', {
+    name: `fake ${run}`,
+    kind: 'openai-compatible',
+    baseUrl: `${upstreamBase}/v1`,
+    maxRetries: 0,
+  })
+  const alias = `soak-${run}`
+  await send('POST', '/api/v1/gateway/models', {
+    alias,
+    inputPricePerMTok: 100,
+    outputPricePerMTok: 300,
+    deployments: [{ providerId: provider.id, upstreamModel: 'bench-model' }],
+  })
+  const limits = { requestsPerMinute: 1e9, tokensPerMinute: 1e9, tokensPerDay: 1e9 }
+  const key = await send('POST', '/api/v1/gateway/keys', { name: `soak ${run}`, limits })
+  const sku = `SOAK-${run}`
+  await send('POST', '/api/v1/inventory/items', {
+    sku,
+    name: 'Soak item',
+    onHand: 1_000_000_000,
+    priceMinor: 100,
+    currency: 'EUR',
+  })
+  return { account, token, key: key.secret as string, alias, sku }
+}
+
+interface Sample {
+  atSeconds: number
+  rssMiB: number
+  heapUsedMiB: number
+  eventLoopP99Ms: number
+}
+
+/** Heap and event-loop delay from the process's own /metrics (loopback may read it). */
+async function metricsOf() {
+  const text = await fetch(`${base}/metrics`).then((response) => response.text())
+  const value = (name: string) => {
+    const line = text
+      .split('\n')
+      .find((entry) => entry.startsWith(`${name}{`) || entry.startsWith(`${name} `))
+    return line ? Number(line.split(' ').at(-1)) : Number.NaN
+  }
+  return {
+    heapUsedMiB: Math.round(value('nodejs_heap_size_used_bytes') / 1048576),
+    eventLoopP99Ms: Math.round(value('nodejs_eventloop_lag_p99_seconds') * 10000) / 10,
+  }
+}
+
+/** Least-squares slope of y over x. */
+function slope(points: Array<[number, number]>) {
+  const n = points.length
+  const meanX = points.reduce((sum, [x]) => sum + x, 0) / n
+  const meanY = points.reduce((sum, [, y]) => sum + y, 0) / n
+  const numerator = points.reduce((sum, [x, y]) => sum + (x - meanX) * (y - meanY), 0)
+  const denominator = points.reduce((sum, [x]) => sum + (x - meanX) ** 2, 0)
+  return denominator ? numerator / denominator : 0
+}
+
+const upstream = spawnNode(['bench/lib/fake_llm.mjs'], { PORT: String(UPSTREAM_PORT) })
+const server = startAtriumServer(PORT, {
+  ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : { REDIS_URL: undefined }),
+})
+
+try {
+  await waitUntilOk(`${base}/health/ready`, performance.now())
+  const setup = await setUp()
+  const common = { duration: SECONDS, connections: 4 }
+  const streams = {
+    reads: autocannon({
+      ...common,
+      url: `${base}/api/v1/auth/me`,
+      overallRate: RATES.reads,
+      headers: { authorization: `Bearer ${setup.token}` },
+    }),
+    chat: autocannon({
+      ...common,
+      url: `${base}/v1/chat/completions`,
+      method: 'POST',
+      overallRate: RATES.chat,
+      headers: { 'authorization': `Bearer ${setup.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: setup.alias,
+        messages: [{ role: 'user', content: 'ping' }],
+        max_tokens: 16,
+      }),
+    }),
+    orders: autocannon({
+      ...common,
+      connections: 2,
+      url: `${base}/api/v1/orders`,
+      method: 'POST',
+      overallRate: RATES.orders,
+      requests: [
+        {
+          // Every order is a new one: a fresh Idempotency-Key per request.
+          setupRequest: (request) => ({
+            ...request,
+            headers: {
+              'authorization': `Bearer ${setup.token}`,
+              'content-type': 'application/json',
+              'idempotency-key': randomUUID(),
+            },
+            body: JSON.stringify({
+              lines: [{ sku: setup.sku, quantity: 1 }],
+              customerEmail: 'soak@example.com',
+            }),
+          }),
+        },
+      ],
+    }),
+    logins: autocannon({
+      ...common,
+      connections: 1,
+      url: `${base}/api/v1/auth/login`,
+      method: 'POST',
+      overallRate: RATES.logins,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: setup.account.email, password: 'benchmark password 1' }),
+    }),
+  }
+
+  const samples: Sample[] = []
+  const started = performance.now()
+  const sampler = setInterval(async () => {
+    const [rss, metrics] = await Promise.all([rssMiB(server.pid!), metricsOf()])
+    samples.push({
+      atSeconds: Math.round((performance.now() - started) / 1000),
+      rssMiB: rss,
+      ...metrics,
+    })
+  }, SAMPLE_EVERY_MS)
+  const finished = await Promise.all(Object.values(streams))
+  clearInterval(sampler)
+
+  const secondHalf = samples.filter((sample) => sample.atSeconds >= SECONDS / 2)
+  const rssSlope = slope(secondHalf.map((sample) => [sample.atSeconds / 60, sample.rssMiB]))
+  const heapSlope = slope(secondHalf.map((sample) => [sample.atSeconds / 60, sample.heapUsedMiB]))
+  const loads = Object.keys(streams).map((name, index) => ({
+    name,
+    targetRate: RATES[name as keyof typeof RATES],
+    requests: finished[index].requests.total,
+    non2xx: finished[index].non2xx,
+    errors: finished[index].errors,
+    p99: finished[index].latency.p99,
+  }))
+
+  console.log(
+    `Soak: ${SECONDS}s, one process (web + worker), samples every ${SAMPLE_EVERY_MS / 1000}s`
+  )
+  printTable(
+    ['stream', 'target req/s', 'requests', 'p99 ms', 'non-2xx', 'errors'],
+    loads.map((load) => [
+      load.name,
+      load.targetRate,
+      load.requests,
+      load.p99,
+      load.non2xx,
+      load.errors,
+    ])
+  )
+  console.log('')
+  printTable(
+    ['s', 'RSS MiB', 'heap MiB', 'event loop p99 ms'],
+    samples
+      .filter((_, index) => index % 6 === 5 || index === samples.length - 1)
+      .map((sample) => [sample.atSeconds, sample.rssMiB, sample.heapUsedMiB, sample.eventLoopP99Ms])
+  )
+  console.log(
+    `\nSecond half: RSS ${rssSlope.toFixed(2)} MiB/min, heap ${heapSlope.toFixed(2)} MiB/min; RSS at the end ${samples.at(-1)?.rssMiB} MiB, max ${Math.max(...samples.map((sample) => sample.rssMiB))} MiB`
+  )
+  const file = await writeResults('soak', {
+    date: new Date().toISOString(),
+    node: process.version,
+    seconds: SECONDS,
+    redis: Boolean(process.env.REDIS_URL),
+    loads,
+    samples,
+    secondHalfSlopeMiBPerMinute: { rss: rssSlope, heap: heapSlope },
+    rssEndMiB: samples.at(-1)?.rssMiB,
+    rssMaxMiB: Math.max(...samples.map((sample) => sample.rssMiB)),
+    eventLoopP99MaxMs: Math.max(...samples.map((sample) => sample.eventLoopP99Ms)),
+  })
+  console.log(`wrote ${file}`)
+} finally {
+  await stop(server, 'SIGINT')
+  await stop(upstream)
+}
