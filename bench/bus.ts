@@ -10,6 +10,9 @@
 | Latency is publish (occurred_at) → effect committed, from database clocks.
 | bullmq / rabbitmq: the same, through the broker (REDIS_URL / AMQP_URL set;
 |           each row says when it was skipped).
+| local at a steady rate: the local path again, events published on a timer
+|           at BENCH_BUS_RATE (100/s) for 10 s — the latency of one event
+|           when nothing is queued ahead of it.
 */
 import { bootInProcess } from './lib/in_process_app.js'
 import { printTable, writeResults } from './lib/report.js'
@@ -21,6 +24,11 @@ declare module '#app/messaging/types' {
 }
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 2000)
+/**
+ * The steady row: events published on a timer at this rate, below what the
+ * bus sustains, so its latency is one event's path — not a backlog draining.
+ */
+const STEADY_RATE = Number(process.env.BENCH_BUS_RATE ?? 100)
 const atrium = await bootInProcess()
 
 try {
@@ -76,8 +84,11 @@ try {
     ])
   })
 
-  /** Publishes EVENTS events (one committed transaction each) and waits for every effect. */
-  const measure = async (name: string, transport: Transport) => {
+  /**
+   * Publishes `count` events (one committed transaction each) as fast as it
+   * can, or on a timer at `rate` per second, and waits for every effect.
+   */
+  const measure = async (name: string, transport: Transport, count = EVENTS, rate?: number) => {
     await db.rawQuery('TRUNCATE bench_effects')
     await db.rawQuery('TRUNCATE messaging_inbox, messaging_deliveries, messaging_outbox CASCADE')
     const worker = new MessagingWorker({
@@ -88,19 +99,24 @@ try {
     })
     await worker.start()
     const begun = performance.now()
-    for (let index = 0; index < EVENTS; index++) {
+    for (let index = 0; index < count; index++) {
+      if (rate) {
+        const due = begun + (index * 1000) / rate
+        const wait = due - performance.now()
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+      }
       await db.transaction((trx) =>
         events.publish(trx, 'bench.ping', { index }, { version: 1, tenantId: null })
       )
     }
     for (;;) {
-      const [{ count }] = await db.from('bench_effects').count('* as count')
-      if (Number(count) >= EVENTS) break
+      const [{ count: done }] = await db.from('bench_effects').count('* as count')
+      if (Number(done) >= count) break
       await new Promise((resolve) => setTimeout(resolve, 10))
     }
     const seconds = (performance.now() - begun) / 1000
     await worker.stop()
-    return { name, eventsPerSecond: Math.round(EVENTS / seconds), ...(await latency()) }
+    return { name, eventsPerSecond: Math.round(count / seconds), ...(await latency()) }
   }
 
   const rows = [baseline]
@@ -128,6 +144,14 @@ try {
       )
     )
   } else console.log('rabbitmq: skipped (AMQP_URL is not set)')
+  rows.push(
+    await measure(
+      `local at a steady ${STEADY_RATE} events/s`,
+      localTransport,
+      STEADY_RATE * 10,
+      STEADY_RATE
+    )
+  )
 
   console.log(
     `${EVENTS} events, one publish transaction each, Node ${process.version}, ${atrium.label}`
@@ -150,6 +174,7 @@ try {
     ratios: Object.fromEntries(
       rows
         .slice(1)
+        .filter((row) => !row.name.includes('steady'))
         .map((row) => [
           row.name.split(' ')[0],
           Math.round((row.eventsPerSecond / baseline.eventsPerSecond) * 100) / 100,

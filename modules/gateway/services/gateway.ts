@@ -1,4 +1,4 @@
-import type { ChatCompletion, ChatCompletionChunk } from 'openai/resources/chat/completions'
+import type { ChatCompletion } from 'openai/resources/chat/completions'
 import { ProblemException } from '#app/http/problem'
 import { tenancy } from '#app/tenancy/tenancy'
 import { changeFeed, CONFIG_CHANNEL } from '#modules/gateway/services/change_feed'
@@ -15,7 +15,7 @@ import {
   UpstreamError,
   type ChatParams,
   type ResponsesBody,
-  type ResponsesEvent,
+  type Upstream,
   type Usage,
 } from '#modules/gateway/services/upstreams'
 import type { KeyLimits } from '#modules/gateway/services/keys'
@@ -233,16 +233,18 @@ export async function chat(
 }
 
 /**
- * Opens a stream: the first chunk is awaited inside the router, so a
- * deployment that fails before answering falls back to the next one. After
- * that the stream is committed to its deployment; a later failure reaches
- * the caller as an error from the iterator.
+ * Opens a stream on the model's deployments: the first item is awaited inside
+ * the router, so a deployment that fails before answering falls back to the
+ * next one. After that the stream is committed to its deployment; a later
+ * failure reaches the caller as an error from the iterator (and counts
+ * against the deployment's breaker).
  */
-export async function chatStream(
+async function openStream<Item>(
   model: ResolvedModel,
-  params: ChatParams,
   signal: AbortSignal,
-  timing: CallTiming = { upstreamMs: 0 }
+  timing: CallTiming,
+  open: (upstream: Upstream, target: Deployment) => AsyncIterable<Item>,
+  present: (item: Item) => Item
 ) {
   try {
     const { result, deployment } = await routeCall(
@@ -251,18 +253,16 @@ export async function chatStream(
       signal,
       (upstream, target) =>
         timed(timing, async () => {
-          const iterator = upstream
-            .chatStream(target.upstreamModel, params, signal)
-            [Symbol.asyncIterator]()
+          const iterator = open(upstream, target)[Symbol.asyncIterator]()
           const first = await iterator.next()
           return { iterator, first }
         })
     )
     const { iterator, first } = result
-    async function* chunks(): AsyncGenerator<ChatCompletionChunk> {
-      if (!first.done) yield { ...first.value, model: model.alias }
+    async function* items(): AsyncGenerator<Item> {
+      if (!first.done) yield present(first.value)
       for (;;) {
-        let next: IteratorResult<ChatCompletionChunk>
+        let next: IteratorResult<Item>
         try {
           next = await iterator.next()
         } catch (error) {
@@ -270,13 +270,30 @@ export async function chatStream(
           throw upstreamProblem(error)
         }
         if (next.done) return
-        yield { ...next.value, model: model.alias }
+        yield present(next.value)
       }
     }
-    return { chunks: chunks(), deployment }
+    return { items: items(), deployment }
   } catch (error) {
     throw upstreamProblem(error)
   }
+}
+
+/** A chat stream: OpenAI's chunks with the alias as `model`. */
+export async function chatStream(
+  model: ResolvedModel,
+  params: ChatParams,
+  signal: AbortSignal,
+  timing: CallTiming = { upstreamMs: 0 }
+) {
+  const opened = await openStream(
+    model,
+    signal,
+    timing,
+    (upstream, target) => upstream.chatStream(target.upstreamModel, params, signal),
+    (chunk) => ({ ...chunk, model: model.alias })
+  )
+  return { chunks: opened.items, deployment: opened.deployment }
 }
 
 export async function embed(
@@ -326,37 +343,12 @@ export async function responsesStream(
   signal: AbortSignal,
   timing: CallTiming = { upstreamMs: 0 }
 ) {
-  try {
-    const { result, deployment } = await routeCall(
-      model.alias,
-      model.deployments,
-      signal,
-      (upstream, target) =>
-        timed(timing, async () => {
-          const iterator = upstream
-            .responsesStream(target.upstreamModel, body, signal)
-            [Symbol.asyncIterator]()
-          const first = await iterator.next()
-          return { iterator, first }
-        })
-    )
-    const { iterator, first } = result
-    async function* events(): AsyncGenerator<ResponsesEvent> {
-      if (!first.done) yield first.value
-      for (;;) {
-        let next: IteratorResult<ResponsesEvent>
-        try {
-          next = await iterator.next()
-        } catch (error) {
-          if (!signal.aborted) breaker.failure(deployment.id)
-          throw upstreamProblem(error)
-        }
-        if (next.done) return
-        yield next.value
-      }
-    }
-    return { events: events(), deployment }
-  } catch (error) {
-    throw upstreamProblem(error)
-  }
+  const opened = await openStream(
+    model,
+    signal,
+    timing,
+    (upstream, target) => upstream.responsesStream(target.upstreamModel, body, signal),
+    (event) => event
+  )
+  return { events: opened.items, deployment: opened.deployment }
 }

@@ -29,7 +29,6 @@ import {
   type ChatParams,
   type ResponsesBody,
   type ResponsesEvent,
-  type Usage,
 } from '#modules/gateway/services/upstreams'
 
 export interface CallOptions {
@@ -190,6 +189,80 @@ async function prepare<P extends object | null>(
   return { started, model, params, dropped, reservation, timing, outcome, overheadMs }
 }
 
+/** What metering needs of a prepared call (see `prepare`). */
+interface CallState {
+  started: number
+  model: ResolvedModel
+  reservation: Reservation
+  outcome: (
+    kind: Outcome['kind'],
+    status: number,
+    deploymentId: string | null,
+    tokens: [number, number],
+    requestId: string | null | undefined
+  ) => Outcome
+}
+
+interface TokenUsage {
+  prompt_tokens: number
+  completion_tokens: number
+}
+
+/**
+ * Passes a stream's items on and settles the reservation when the iteration
+ * ends — completed, failed or abandoned by the client: to the usage the
+ * stream reported, or else to the prompt's estimate and the text produced.
+ */
+async function* settledStream<Item>(
+  caller: Caller,
+  call: CallState,
+  stream: {
+    deploymentId: string
+    signal: AbortSignal
+    promptEstimate: number
+    requestId: string | null | undefined
+    items: AsyncIterable<Item>
+    /** The text an item adds and the usage it reports, if any. */
+    read: (item: Item) => { text?: string | null; usage?: TokenUsage | null }
+    present?: (item: Item) => Item
+  }
+): AsyncGenerator<Item> {
+  let reported: TokenUsage | null = null
+  let produced = ''
+  let ttftMs: number | null = null
+  let status = 200
+  try {
+    for await (const item of stream.items) {
+      const { text, usage } = stream.read(item)
+      if (text) {
+        ttftMs ??= performance.now() - call.started
+        produced += text
+      }
+      if (usage) reported = usage
+      yield stream.present ? stream.present(item) : item
+    }
+  } catch (error) {
+    status = stream.signal.aborted ? 499 : statusOf(error)
+    throw error
+  } finally {
+    if (stream.signal.aborted && status === 200) status = 499
+    const usage = reported ?? {
+      prompt_tokens: stream.promptEstimate,
+      completion_tokens: estimateTokens(produced),
+    }
+    await finish(caller, call.model, call.reservation, {
+      ...call.outcome(
+        'chat',
+        status,
+        stream.deploymentId,
+        [usage.prompt_tokens, usage.completion_tokens],
+        stream.requestId
+      ),
+      ttftMs,
+    })
+  }
+}
+
 export const gateway = {
   listModels,
 
@@ -314,44 +387,16 @@ export const gateway = {
     }
     const overheadMs = call.overheadMs()
     const { chunks, deployment } = opened
-    async function* metered(): AsyncGenerator<ChatCompletionChunk> {
-      let reported: Usage | null = null
-      let produced = ''
-      let ttftMs: number | null = null
-      let status = 200
-      try {
-        for await (const chunk of chunks) {
-          const text = chunk.choices[0]?.delta?.content
-          if (text) {
-            ttftMs ??= performance.now() - call.started
-            produced += text
-          }
-          if (chunk.usage) reported = chunk.usage
-          yield chunk
-        }
-      } catch (error) {
-        status = signal.aborted ? 499 : statusOf(error)
-        throw error
-      } finally {
-        if (signal.aborted && status === 200) status = 499
-        const usage = reported ?? {
-          prompt_tokens: promptEstimate,
-          completion_tokens: estimateTokens(produced),
-        }
-        await finish(caller, call.model, call.reservation, {
-          ...call.outcome(
-            'chat',
-            status,
-            deployment.id,
-            [usage.prompt_tokens, usage.completion_tokens],
-            options.requestId
-          ),
-          ttftMs,
-        })
-      }
-    }
+    const metered = settledStream(caller, call, {
+      deploymentId: deployment.id,
+      signal,
+      promptEstimate,
+      requestId: options.requestId,
+      items: chunks,
+      read: (chunk) => ({ text: chunk.choices[0]?.delta?.content, usage: chunk.usage }),
+    })
     return {
-      result: metered(),
+      result: metered,
       rateLimit: call.reservation.headers,
       overheadMs,
       droppedParams: droppedFor(call.dropped, deployment, call.params),
@@ -450,44 +495,23 @@ export const gateway = {
     }
     const overheadMs = call.overheadMs()
     const { events, deployment } = opened
-    async function* metered(): AsyncGenerator<ResponsesEvent> {
-      let reported: { prompt_tokens: number; completion_tokens: number } | null = null
-      let produced = ''
-      let ttftMs: number | null = null
-      let status = 200
-      try {
-        for await (const { event, data } of events) {
-          if (data.type === 'response.output_text.delta' && typeof data.delta === 'string') {
-            ttftMs ??= performance.now() - call.started
-            produced += data.delta
-          }
-          const response = data.response as ResponsesBody | undefined
-          if (response) reported = responsesUsage(response) ?? reported
-          yield { event, data: presentedEvent(data, alias) }
-        }
-      } catch (error) {
-        status = signal.aborted ? 499 : statusOf(error)
-        throw error
-      } finally {
-        if (signal.aborted && status === 200) status = 499
-        const usage = reported ?? {
-          prompt_tokens: estimate.promptTokens,
-          completion_tokens: estimateTokens(produced),
-        }
-        await finish(caller, call.model, call.reservation, {
-          ...call.outcome(
-            'chat',
-            status,
-            deployment.id,
-            [usage.prompt_tokens, usage.completion_tokens],
-            options.requestId
-          ),
-          ttftMs,
-        })
-      }
-    }
+    const metered = settledStream(caller, call, {
+      deploymentId: deployment.id,
+      signal,
+      promptEstimate: estimate.promptTokens,
+      requestId: options.requestId,
+      items: events,
+      read: ({ data }) => ({
+        text:
+          data.type === 'response.output_text.delta' && typeof data.delta === 'string'
+            ? data.delta
+            : null,
+        usage: data.response ? responsesUsage(data.response as ResponsesBody) : null,
+      }),
+      present: ({ event, data }) => ({ event, data: presentedEvent(data, alias) }),
+    })
     return {
-      result: metered(),
+      result: metered,
       rateLimit: call.reservation.headers,
       overheadMs,
       droppedParams: call.dropped,

@@ -28,6 +28,29 @@ const CHAT_FIELDS = new Set([
 ])
 const EMBEDDING_FIELDS = new Set(['model', 'input', 'encoding_format', 'user', 'dimensions'])
 
+/** What chat and legacy completions share: sampling, stop sequences, streaming, n (always 1). */
+const samplingFields = () => ({
+  temperature: vine.number().range([0, 2]).nullable().optional(),
+  top_p: vine.number().range([0, 1]).nullable().optional(),
+  n: vine.number().withoutDecimals().range([1, 1]).nullable().optional(),
+  stream: vine.boolean({ strict: true }).nullable().optional(),
+  stream_options: vine
+    .object({ include_usage: vine.boolean({ strict: true }).optional() })
+    .nullable()
+    .optional(),
+  stop: vine
+    .unionOfTypes([
+      vine.string().maxLength(200),
+      vine.array(vine.string().maxLength(200)).maxLength(4),
+    ])
+    .nullable()
+    .optional(),
+  seed: vine.number().withoutDecimals().nullable().optional(),
+  user: vine.string().maxLength(256).optional(),
+  presence_penalty: vine.number().range([-2, 2]).nullable().optional(),
+  frequency_penalty: vine.number().range([-2, 2]).nullable().optional(),
+})
+
 const contentPart = vine.object({ type: vine.string() }).allowUnknownProperties()
 
 export const chatCompletionValidator = vine.compile(
@@ -57,25 +80,7 @@ export const chatCompletionValidator = vine.compile(
       .range([1, MAX_OUTPUT_TOKENS])
       .nullable()
       .optional(),
-    temperature: vine.number().range([0, 2]).nullable().optional(),
-    top_p: vine.number().range([0, 1]).nullable().optional(),
-    n: vine.number().withoutDecimals().range([1, 1]).nullable().optional(),
-    stream: vine.boolean({ strict: true }).nullable().optional(),
-    stream_options: vine
-      .object({ include_usage: vine.boolean({ strict: true }).optional() })
-      .nullable()
-      .optional(),
-    stop: vine
-      .unionOfTypes([
-        vine.string().maxLength(200),
-        vine.array(vine.string().maxLength(200)).maxLength(4),
-      ])
-      .nullable()
-      .optional(),
-    seed: vine.number().withoutDecimals().nullable().optional(),
-    user: vine.string().maxLength(256).optional(),
-    presence_penalty: vine.number().range([-2, 2]).nullable().optional(),
-    frequency_penalty: vine.number().range([-2, 2]).nullable().optional(),
+    ...samplingFields(),
     response_format: vine.object({ type: vine.string() }).allowUnknownProperties().optional(),
     tools: vine.array(vine.object({ type: vine.string() }).allowUnknownProperties()).optional(),
     tool_choice: vine.any().optional(),
@@ -340,26 +345,8 @@ export const completionsValidator = vine.compile(
     // One prompt per request (n and best_of are 1): a list must hold exactly one string.
     prompt: vine.unionOfTypes([vine.string(), vine.array(vine.string()).minLength(1).maxLength(1)]),
     max_tokens: vine.number().withoutDecimals().range([1, MAX_OUTPUT_TOKENS]).nullable().optional(),
-    temperature: vine.number().range([0, 2]).nullable().optional(),
-    top_p: vine.number().range([0, 1]).nullable().optional(),
-    n: vine.number().withoutDecimals().range([1, 1]).nullable().optional(),
+    ...samplingFields(),
     best_of: vine.number().withoutDecimals().range([1, 1]).nullable().optional(),
-    stream: vine.boolean({ strict: true }).nullable().optional(),
-    stream_options: vine
-      .object({ include_usage: vine.boolean({ strict: true }).optional() })
-      .nullable()
-      .optional(),
-    stop: vine
-      .unionOfTypes([
-        vine.string().maxLength(200),
-        vine.array(vine.string().maxLength(200)).maxLength(4),
-      ])
-      .nullable()
-      .optional(),
-    seed: vine.number().withoutDecimals().nullable().optional(),
-    user: vine.string().maxLength(256).optional(),
-    presence_penalty: vine.number().range([-2, 2]).nullable().optional(),
-    frequency_penalty: vine.number().range([-2, 2]).nullable().optional(),
     logit_bias: vine
       .record(vine.number().range([-100, 100]))
       .nullable()

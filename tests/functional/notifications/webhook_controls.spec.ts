@@ -1,50 +1,10 @@
 import { test } from '@japa/runner'
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { createHmac } from 'node:crypto'
 import db from '@adonisjs/lucid/services/db'
+import { startReceiver, verifies } from '#tests/helpers/webhook_receiver'
 import { setOutboundAllowlist } from '#app/http/outbound'
 import { assertProblem } from '#tests/helpers/openapi'
 import { resetModuleTables } from '#tests/helpers/database'
 import { joinAs, registerUser, resetIdentity } from '#tests/helpers/identity'
-
-interface Received {
-  headers: Record<string, string | string[] | undefined>
-  body: string
-}
-
-/** A webhook receiver on loopback that answers with the status the test chooses. */
-async function startReceiver() {
-  const received: Received[] = []
-  let status = 200
-  const server: Server = createServer(async (request, response) => {
-    let body = ''
-    for await (const chunk of request) body += chunk
-    received.push({ headers: request.headers, body })
-    response.writeHead(status).end()
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/atrium`,
-    received,
-    answer(code: number) {
-      status = code
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve())
-        server.closeAllConnections()
-      }),
-  }
-}
-
-/** What a receiver does (docs/orders.md): any v1 that matches the secret verifies the body. */
-function verifies(secret: string, header: string, body: string) {
-  const parts = header.split(',').map((part) => part.split('='))
-  const timestamp = parts.find(([name]) => name === 't')?.[1]
-  const expected = createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')
-  return parts.some(([name, value]) => name === 'v1' && value === expected)
-}
 
 const signaturesIn = (header: string) => header.split(',').filter((part) => part.startsWith('v1='))
 

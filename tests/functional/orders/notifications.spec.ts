@@ -1,11 +1,9 @@
 import { test } from '@japa/runner'
 import { resetModuleTables } from '#tests/helpers/database'
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { createHmac } from 'node:crypto'
 import { readdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import db from '@adonisjs/lucid/services/db'
+import { startReceiver, verifies } from '#tests/helpers/webhook_receiver'
 import app from '@adonisjs/core/services/app'
 import { assertMatchesOpenApi, assertProblem } from '#tests/helpers/openapi'
 import { registerUser, resetIdentity } from '#tests/helpers/identity'
@@ -13,43 +11,6 @@ import { createItem, placeOrder, resetOrders } from '#tests/helpers/orders'
 import { drainBus } from '#tests/helpers/waiting'
 import { deliverDueWebhooks } from '#modules/notifications/services/webhooks'
 import { sendDueEmails } from '#modules/notifications/services/notifications'
-
-interface Received {
-  headers: Record<string, string | string[] | undefined>
-  body: string
-}
-
-/** A webhook receiver on loopback that answers with the status the test chooses. */
-async function startReceiver() {
-  const received: Received[] = []
-  let status = 200
-  const server: Server = createServer(async (request, response) => {
-    let body = ''
-    for await (const chunk of request) body += chunk
-    received.push({ headers: request.headers, body })
-    response.writeHead(status).end()
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/atrium`,
-    received,
-    answer(code: number) {
-      status = code
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve())
-        server.closeAllConnections()
-      }),
-  }
-}
-
-/** What a receiver does (docs/orders.md): recompute the HMAC over "<t>.<raw body>". */
-function verify(secret: string, header: string, body: string) {
-  const parts = Object.fromEntries(header.split(',').map((part) => part.split('=')))
-  const expected = createHmac('sha256', secret).update(`${parts.t}.${body}`).digest('hex')
-  return parts.v1 === expected && Math.abs(Date.now() / 1000 - Number(parts.t)) < 300
-}
 
 const MAIL_DIR = () => app.makePath('tmp', 'mail-test')
 
@@ -111,11 +72,11 @@ test.group('notifications: in-app, email and signed webhooks for the order saga'
       const request = byType[type]
       assert.exists(request, type)
       assert.isTrue(
-        verify(secret, String(request.headers['atrium-signature']), request.body),
+        verifies(secret, String(request.headers['atrium-signature']), request.body),
         'signature'
       )
       assert.isFalse(
-        verify('whsec_wrong', String(request.headers['atrium-signature']), request.body)
+        verifies('whsec_wrong', String(request.headers['atrium-signature']), request.body)
       )
       const body = JSON.parse(request.body)
       assert.equal(body.type, type)
