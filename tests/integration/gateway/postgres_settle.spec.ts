@@ -51,3 +51,68 @@ test.group('gateway quotas on PostgreSQL: settles are grouped', (group) => {
     assert.isAtMost(writes, 10, `${writes} writes for 200 settles`)
   })
 })
+
+test.group('gateway quotas on PostgreSQL: reservations are grouped, and still exact', (group) => {
+  group.each.setup(async () => {
+    await db.from('gateway_quota_counters').where('key', 'like', `${KEY_PREFIX}%`).delete()
+  })
+
+  const counter = (key: string, limit: number, amount: number, windowEndsAt: number) => ({
+    key: `${KEY_PREFIX}${key}`,
+    dimension: 'requests' as const,
+    scope: 'key' as const,
+    limit,
+    amount,
+    windowEndsAt,
+  })
+
+  test('150 concurrent reservations against a limit of 40: exactly 40 taken, whole, in a few calls', async ({
+    assert,
+  }) => {
+    const windowEndsAt = Date.now() + 60_000
+    let answers: Awaited<ReturnType<typeof store.reserve>>[] = []
+    const sent = await statementsSentDuring(async () => {
+      answers = await Promise.all(
+        Array.from({ length: 150 }, () =>
+          store.reserve([
+            counter('requests', 40, 1, windowEndsAt),
+            counter('tokens', 1_000_000, 100, windowEndsAt),
+          ])
+        )
+      )
+    })
+    const taken = answers.filter((answer) => answer.refused === -1)
+    assert.lengthOf(taken, 40)
+    // Each taken one saw its own increment: the request counts 1…40, each once.
+    assert.sameMembers(
+      taken.map((answer) => answer.used[0]),
+      Array.from({ length: 40 }, (_, index) => index + 1)
+    )
+    // A refusal names the counter that ran out and reserves nothing, tokens included.
+    assert.isTrue(
+      answers.filter((answer) => answer.refused !== -1).every((answer) => answer.refused === 0)
+    )
+    assert.deepEqual(await store.peek([`${KEY_PREFIX}requests`, `${KEY_PREFIX}tokens`]), [40, 4000])
+    const calls = sent.filter((sql) => sql.includes('gateway_reserve_many')).length
+    assert.isAtMost(calls, 20, `${calls} calls for 150 reservations`)
+  })
+
+  test('in one batch, a refused reservation leaves the others of other keys untouched', async ({
+    assert,
+  }) => {
+    const windowEndsAt = Date.now() + 60_000
+    await store.reserve([counter('full', 1, 1, windowEndsAt)])
+    const [fits, refused, alsoFits] = await Promise.all([
+      store.reserve([counter('a', 10, 3, windowEndsAt), counter('b', 10, 3, windowEndsAt)]),
+      store.reserve([counter('a', 10, 3, windowEndsAt), counter('full', 1, 1, windowEndsAt)]),
+      store.reserve([counter('b', 10, 7, windowEndsAt)]),
+    ])
+    assert.deepEqual(fits, { refused: -1, used: [3, 3] })
+    assert.deepEqual(refused, { refused: 1, used: [3, 1] })
+    assert.deepEqual(alsoFits, { refused: -1, used: [10] })
+    assert.deepEqual(
+      await store.peek([`${KEY_PREFIX}a`, `${KEY_PREFIX}b`, `${KEY_PREFIX}full`]),
+      [3, 10, 1]
+    )
+  })
+})

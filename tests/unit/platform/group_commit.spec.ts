@@ -1,5 +1,5 @@
 import { test } from '@japa/runner'
-import { groupCommit } from '#app/platform/group_commit'
+import { groupCall, groupCommit } from '#app/platform/group_commit'
 
 /** A write that records each batch and finishes when the test says so. */
 function controlledWrite() {
@@ -70,5 +70,61 @@ test.group('groupCommit', () => {
     assert.deepEqual(batches, [{ a: 1 }, { a: 5 }])
     pending[1].finish()
     await next
+  })
+})
+
+test.group('groupCall', () => {
+  /** A run that records each batch and answers when the test says so. */
+  function controlledRun() {
+    const batches: number[][] = []
+    const pending: Array<{ answer: () => void; fail: (error: Error) => void }> = []
+    const run = (inputs: number[]) =>
+      new Promise<string[]>((resolve, reject) => {
+        batches.push([...inputs])
+        pending.push({ answer: () => resolve(inputs.map((input) => `#${input}`)), fail: reject })
+      })
+    const settled = async () => {
+      for (let turn = 0; turn < 5; turn++) await Promise.resolve()
+    }
+    return { run, batches, pending, settled }
+  }
+
+  test('a lone call runs at once; calls made meanwhile run together next, each with its own answer', async ({
+    assert,
+  }) => {
+    const { run, batches, pending, settled } = controlledRun()
+    const call = groupCall(run)
+    const first = call(0)
+    await settled()
+    assert.deepEqual(batches, [[0]])
+    const waiting = Array.from({ length: 50 }, (_, index) => call(index + 1))
+    await settled()
+    assert.lengthOf(batches, 1, 'the second batch must wait for the first run')
+    pending[0].answer()
+    assert.equal(await first, '#0')
+    await settled()
+    assert.deepEqual(
+      batches[1],
+      Array.from({ length: 50 }, (_, index) => index + 1)
+    )
+    pending[1].answer()
+    assert.deepEqual(
+      await Promise.all(waiting),
+      Array.from({ length: 50 }, (_, index) => `#${index + 1}`)
+    )
+  })
+
+  test('a failed run rejects its own batch only; the next batch still runs', async ({ assert }) => {
+    const { run, batches, pending, settled } = controlledRun()
+    const call = groupCall(run)
+    const failing = call(1)
+    await settled()
+    const next = call(2)
+    pending[0].fail(new Error('database gone'))
+    await assert.rejects(() => failing, 'database gone')
+    await settled()
+    assert.deepEqual(batches, [[1], [2]])
+    pending[1].answer()
+    assert.equal(await next, '#2')
   })
 })
