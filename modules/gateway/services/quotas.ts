@@ -3,7 +3,7 @@ import db from '@adonisjs/lucid/services/db'
 import redis from '@adonisjs/redis/services/main'
 import { Counter } from 'prom-client'
 import { redisConfigured } from '#config/redis'
-import { reserveScript } from '#modules/gateway/services/reserve_script'
+import { reserveManyScript } from '#modules/gateway/services/reserve_script'
 import { metricsRegistry } from '#app/observability/metrics'
 import { ProblemException } from '#app/http/problem'
 import { groupCall, groupCommit } from '#app/platform/group_commit'
@@ -125,33 +125,66 @@ interface QuotaStore {
 
 const GRACE_MS = 5 * 60_000
 
-const redisStore: QuotaStore = {
-  async reserve(counters) {
-    const args = counters.flatMap((counter) => [
-      counter.limit,
-      counter.amount,
-      counter.windowEndsAt + GRACE_MS,
-    ])
-    const answer = (await reserveScript(redis.connection().ioConnection)(
+/**
+ * Reservations and settles on Redis are grouped like PostgreSQL's: those
+ * made while one call is in flight go together in the next — one script
+ * call for many reservations (each still all or nothing, in order), one
+ * pipeline for many settles — so a busy process pays a round trip per batch,
+ * not per request.
+ */
+const reserveGroupedOnRedis = groupCall<CounterSpec[], StoreAnswer>(async (batch) => {
+  const counters = batch.flat()
+  const answer = (
+    (await reserveManyScript(redis.connection().ioConnection)(
       counters.length,
       ...counters.map((counter) => counter.key),
-      ...args
-    )) as number[]
-    const [refused, ...used] = answer.map(Number)
-    return { refused, used }
+      batch.length,
+      ...batch.map((request) => request.length),
+      ...counters.flatMap((counter) => [
+        counter.limit,
+        counter.amount,
+        counter.windowEndsAt + GRACE_MS,
+      ])
+    )) as Array<number | string>
+  ).map(Number)
+  return splitAnswers(batch, answer)
+})
+
+const adjustGroupedOnRedis = groupCall<
+  Array<{ key: string; delta: number; windowEndsAt: number }>,
+  void
+>(async (batch) => {
+  const pipeline = redis.connection().ioConnection.pipeline()
+  for (const change of batch.flat()) {
+    if (change.delta !== 0) pipeline.incrby(change.key, change.delta)
+    pipeline.pexpireat(change.key, change.windowEndsAt + GRACE_MS)
+  }
+  await pipeline.exec()
+  return batch.map(() => undefined)
+})
+
+const redisStore: QuotaStore = {
+  reserve(counters) {
+    return reserveGroupedOnRedis(counters)
   },
   async peek(keys) {
     const values = await redis.connection().ioConnection.mget(...keys)
     return values.map((value) => Number(value ?? 0))
   },
-  async adjust(changes) {
-    const pipeline = redis.connection().ioConnection.pipeline()
-    for (const change of changes) {
-      if (change.delta !== 0) pipeline.incrby(change.key, change.delta)
-      pipeline.pexpireat(change.key, change.windowEndsAt + GRACE_MS)
-    }
-    await pipeline.exec()
+  adjust(changes) {
+    return adjustGroupedOnRedis(changes)
   },
+}
+
+/** A batched answer, [refused, used…] per reservation concatenated, split back per reservation. */
+function splitAnswers(batch: CounterSpec[][], answer: number[]): StoreAnswer[] {
+  let offset = 0
+  return batch.map((request) => {
+    const refused = answer[offset]
+    const used = answer.slice(offset + 1, offset + 1 + request.length)
+    offset += 1 + request.length
+    return { refused, used }
+  })
 }
 
 /**
@@ -173,14 +206,7 @@ const reserveGrouped = groupCall<CounterSpec[], StoreAnswer>(async (batch) => {
       counters.map((counter) => new Date(counter.windowEndsAt + GRACE_MS).toISOString()),
     ]
   )
-  const answer = (rows[0].answer as Array<string | number>).map(Number)
-  let offset = 0
-  return batch.map((request) => {
-    const refused = answer[offset]
-    const used = answer.slice(offset + 1, offset + 1 + request.length)
-    offset += 1 + request.length
-    return { refused, used }
-  })
+  return splitAnswers(batch, (rows[0].answer as Array<string | number>).map(Number))
 })
 
 const postgresStore: QuotaStore = {
@@ -213,6 +239,8 @@ const adjustGrouped = groupCommit(async (deltas) => {
 
 /** The PostgreSQL store whatever is configured, for tests of its own behaviour. */
 export const postgresQuotaStoreForTests = postgresStore
+/** The Redis store whatever is configured, for tests of its own behaviour (REDIS_URL must be set). */
+export const redisQuotaStoreForTests = redisStore
 
 function store(): QuotaStore {
   return redisConfigured() ? redisStore : postgresStore

@@ -23,12 +23,56 @@ end
 return { -1, unpack(used) }
 `
 
+/**
+ * Several reservations in one script, in order: each reads all its counters,
+ * is taken whole (INCRBY, expiry) or refused whole, and the next one sees the
+ * counts it left — exactly what one script call each would have decided.
+ * ARGV: the number of reservations, each one's counter count, then (limit,
+ * amount, expire-at) per counter in KEYS order. The answer is, per
+ * reservation, [refused index or -1, each counter's value after (before when
+ * refused)], concatenated.
+ */
+export const RESERVE_MANY_SCRIPT = `
+local count = tonumber(ARGV[1])
+local answer = {}
+local keyAt = 0
+local argAt = 1 + count
+for r = 1, count do
+  local size = tonumber(ARGV[1 + r])
+  local used = {}
+  local refused = -1
+  for i = 1, size do
+    local at = argAt + (i - 1) * 3
+    local current = tonumber(redis.call('GET', KEYS[keyAt + i]) or '0')
+    used[i] = current
+    if refused < 0 and current + tonumber(ARGV[at + 2]) > tonumber(ARGV[at + 1]) then
+      refused = i - 1
+    end
+  end
+  if refused < 0 then
+    for i = 1, size do
+      local at = argAt + (i - 1) * 3
+      used[i] = redis.call('INCRBY', KEYS[keyAt + i], tonumber(ARGV[at + 2]))
+      redis.call('PEXPIREAT', KEYS[keyAt + i], tonumber(ARGV[at + 3]))
+    end
+  end
+  answer[#answer + 1] = refused
+  for i = 1, size do
+    answer[#answer + 1] = used[i]
+  end
+  keyAt = keyAt + size
+  argAt = argAt + size * 3
+end
+return answer
+`
+
 type ScriptRunner = (...keysThenArgs: Array<string | number>) => Promise<unknown>
 type ScriptHost = {
   defineCommand(name: string, definition: { lua: string }): void
   [command: string]: unknown
 }
 const RESERVE_COMMAND = 'atriumReserve'
+const RESERVE_MANY_COMMAND = 'atriumReserveMany'
 
 /**
  * The reserve script as an ioredis command: sent by its SHA1 (EVALSHA) on every
@@ -42,4 +86,13 @@ export function reserveScript(connection: unknown): ScriptRunner {
     host.defineCommand(RESERVE_COMMAND, { lua: RESERVE_SCRIPT })
   }
   return (host[RESERVE_COMMAND] as ScriptRunner).bind(host)
+}
+
+/** The batched reserve script as an ioredis command (EVALSHA, as above). */
+export function reserveManyScript(connection: unknown): ScriptRunner {
+  const host = connection as ScriptHost
+  if (typeof host[RESERVE_MANY_COMMAND] !== 'function') {
+    host.defineCommand(RESERVE_MANY_COMMAND, { lua: RESERVE_MANY_SCRIPT })
+  }
+  return (host[RESERVE_MANY_COMMAND] as ScriptRunner).bind(host)
 }

@@ -1,0 +1,82 @@
+import { test } from '@japa/runner'
+import env from '#start/env'
+import redis from '@adonisjs/redis/services/main'
+import { redisQuotaStoreForTests as store } from '#modules/gateway/services/quotas'
+
+const KEY_PREFIX = 'gw:q:test-redis-batch:'
+
+const counter = (key: string, limit: number, amount: number, windowEndsAt: number) => ({
+  key: `${KEY_PREFIX}${key}`,
+  dimension: 'requests' as const,
+  scope: 'key' as const,
+  limit,
+  amount,
+  windowEndsAt,
+})
+
+test.group(
+  'gateway quotas on Redis: reservations and settles are grouped, and still exact',
+  (group) => {
+    group.each.setup(async () => {
+      if (!env.get('REDIS_URL')) return
+      const keys = await redis.connection().ioConnection.keys(`${KEY_PREFIX}*`)
+      if (keys.length) await redis.connection().ioConnection.del(...keys)
+    })
+
+    test('150 concurrent reservations against a limit of 40: exactly 40 taken, whole', async ({
+      assert,
+    }) => {
+      const windowEndsAt = Date.now() + 60_000
+      const answers = await Promise.all(
+        Array.from({ length: 150 }, () =>
+          store.reserve([
+            counter('requests', 40, 1, windowEndsAt),
+            counter('tokens', 1_000_000, 100, windowEndsAt),
+          ])
+        )
+      )
+      const taken = answers.filter((answer) => answer.refused === -1)
+      assert.lengthOf(taken, 40)
+      assert.sameMembers(
+        taken.map((answer) => answer.used[0]),
+        Array.from({ length: 40 }, (_, index) => index + 1)
+      )
+      // Refusals name the counter that ran out, carry every counter's value, and take nothing.
+      for (const answer of answers.filter((entry) => entry.refused !== -1)) {
+        assert.equal(answer.refused, 0)
+        assert.lengthOf(answer.used, 2)
+      }
+      assert.deepEqual(
+        await store.peek([`${KEY_PREFIX}requests`, `${KEY_PREFIX}tokens`]),
+        [40, 4000]
+      )
+      const ttl = await redis.connection().ioConnection.pttl(`${KEY_PREFIX}requests`)
+      assert.isAbove(ttl, 60_000, 'expires after its window, with the grace period')
+    }).skip(!env.get('REDIS_URL'), 'REDIS_URL is not set')
+
+    test('in one batch, a refused reservation leaves the others untouched; settles land exactly', async ({
+      assert,
+    }) => {
+      const windowEndsAt = Date.now() + 60_000
+      await store.reserve([counter('full', 1, 1, windowEndsAt)])
+      const [fits, refused, alsoFits] = await Promise.all([
+        store.reserve([counter('a', 10, 3, windowEndsAt), counter('b', 10, 3, windowEndsAt)]),
+        store.reserve([counter('a', 10, 3, windowEndsAt), counter('full', 1, 1, windowEndsAt)]),
+        store.reserve([counter('b', 10, 7, windowEndsAt)]),
+      ])
+      assert.deepEqual(fits, { refused: -1, used: [3, 3] })
+      assert.deepEqual(refused, { refused: 1, used: [3, 1] })
+      assert.deepEqual(alsoFits, { refused: -1, used: [10] })
+
+      await Promise.all(
+        Array.from({ length: 100 }, (_, index) =>
+          store.adjust([{ key: `${KEY_PREFIX}a`, delta: index % 2 ? 1 : -1, windowEndsAt }])
+        )
+      )
+      assert.deepEqual(
+        await store.peek([`${KEY_PREFIX}a`, `${KEY_PREFIX}b`, `${KEY_PREFIX}full`]),
+        [3, 10, 1]
+      )
+    }).skip(!env.get('REDIS_URL'), 'REDIS_URL is not set')
+  }
+)
