@@ -263,6 +263,39 @@ async function* settledStream<Item>(
   }
 }
 
+/**
+ * Runs one whole (not streamed) upstream call of a prepared request and
+ * settles its reservation: to the usage the call reports, or to nothing when
+ * it fails (the failure is recorded with its status and rethrown).
+ */
+async function settledCall<Result>(
+  caller: Caller,
+  call: CallState & { reservation: Reservation; overheadMs: () => number },
+  kind: Outcome['kind'],
+  requestId: string | null | undefined,
+  run: () => Promise<{ result: Result; deploymentId: string; tokens: [number, number] }>
+): Promise<{ result: Result; overheadMs: number }> {
+  try {
+    const { result, deploymentId, tokens } = await run()
+    const overheadMs = call.overheadMs()
+    await finish(
+      caller,
+      call.model,
+      call.reservation,
+      call.outcome(kind, 200, deploymentId, tokens, requestId)
+    )
+    return { result, overheadMs }
+  } catch (error) {
+    await finish(
+      caller,
+      call.model,
+      call.reservation,
+      call.outcome(kind, statusOf(error), null, [0, 0], requestId)
+    )
+    throw error
+  }
+}
+
 export const gateway = {
   listModels,
 
@@ -313,40 +346,30 @@ export const gateway = {
       { params, unknownParams: options.unknownParams }
     )
     const signal = options.signal ?? new AbortController().signal
-    try {
-      const { completion, usage, deployment } = await routedChat(
-        call.model,
-        call.params,
-        signal,
-        call.timing
-      )
-      const overheadMs = call.overheadMs()
-      await finish(
-        caller,
-        call.model,
-        call.reservation,
-        call.outcome(
-          'chat',
-          200,
-          deployment.id,
-          [usage.prompt_tokens, usage.completion_tokens],
-          options.requestId
+    const { result, overheadMs } = await settledCall(
+      caller,
+      call,
+      'chat',
+      options.requestId,
+      async () => {
+        const { completion, usage, deployment } = await routedChat(
+          call.model,
+          call.params,
+          signal,
+          call.timing
         )
-      )
-      return {
-        result: completion,
-        rateLimit: call.reservation.headers,
-        overheadMs,
-        droppedParams: droppedFor(call.dropped, deployment, call.params),
+        return {
+          result: { completion, deployment },
+          deploymentId: deployment.id,
+          tokens: [usage.prompt_tokens, usage.completion_tokens],
+        }
       }
-    } catch (error) {
-      await finish(
-        caller,
-        call.model,
-        call.reservation,
-        call.outcome('chat', statusOf(error), null, [0, 0], options.requestId)
-      )
-      throw error
+    )
+    return {
+      result: result.completion,
+      rateLimit: call.reservation.headers,
+      overheadMs,
+      droppedParams: droppedFor(call.dropped, result.deployment, call.params),
     }
   },
 
@@ -426,41 +449,31 @@ export const gateway = {
       unknownParams: options.unknownParams,
     })
     const signal = options.signal ?? new AbortController().signal
-    try {
-      const { answer, deployment } = await routedResponses(
-        call.model,
-        call.params,
-        signal,
-        call.timing
-      )
-      const overheadMs = call.overheadMs()
-      const usage = responsesUsage(answer) ?? { prompt_tokens: 0, completion_tokens: 0 }
-      await finish(
-        caller,
-        call.model,
-        call.reservation,
-        call.outcome(
-          'chat',
-          200,
-          deployment.id,
-          [usage.prompt_tokens, usage.completion_tokens],
-          options.requestId
+    const { result, overheadMs } = await settledCall(
+      caller,
+      call,
+      'chat',
+      options.requestId,
+      async () => {
+        const { answer, deployment } = await routedResponses(
+          call.model,
+          call.params,
+          signal,
+          call.timing
         )
-      )
-      return {
-        result: presentedResponse(answer, alias),
-        rateLimit: call.reservation.headers,
-        overheadMs,
-        droppedParams: call.dropped,
+        const usage = responsesUsage(answer) ?? { prompt_tokens: 0, completion_tokens: 0 }
+        return {
+          result: presentedResponse(answer, alias),
+          deploymentId: deployment.id,
+          tokens: [usage.prompt_tokens, usage.completion_tokens],
+        }
       }
-    } catch (error) {
-      await finish(
-        caller,
-        call.model,
-        call.reservation,
-        call.outcome('chat', statusOf(error), null, [0, 0], options.requestId)
-      )
-      throw error
+    )
+    return {
+      result,
+      rateLimit: call.reservation.headers,
+      overheadMs,
+      droppedParams: call.dropped,
     }
   },
 
@@ -531,35 +544,20 @@ export const gateway = {
       { params: null }
     )
     const signal = options.signal ?? new AbortController().signal
-    try {
-      const result = await routedEmbed(call.model, request.input, signal, call.timing)
-      const overheadMs = call.overheadMs()
-      await finish(
-        caller,
-        call.model,
-        call.reservation,
-        call.outcome(
-          'embeddings',
-          200,
-          result.deployment.id,
-          [result.promptTokens, 0],
-          options.requestId
-        )
-      )
-      return {
-        result: { embeddings: result.embeddings, promptTokens: result.promptTokens },
-        rateLimit: call.reservation.headers,
-        overheadMs,
-        droppedParams: [],
+    const { result, overheadMs } = await settledCall(
+      caller,
+      call,
+      'embeddings',
+      options.requestId,
+      async () => {
+        const routed = await routedEmbed(call.model, request.input, signal, call.timing)
+        return {
+          result: { embeddings: routed.embeddings, promptTokens: routed.promptTokens },
+          deploymentId: routed.deployment.id,
+          tokens: [routed.promptTokens, 0],
+        }
       }
-    } catch (error) {
-      await finish(
-        caller,
-        call.model,
-        call.reservation,
-        call.outcome('embeddings', statusOf(error), null, [0, 0], options.requestId)
-      )
-      throw error
-    }
+    )
+    return { result, rateLimit: call.reservation.headers, overheadMs, droppedParams: [] }
   },
 }
