@@ -55,8 +55,23 @@ export function sendMeta(
   for (const [name, value] of Object.entries(answer.rateLimit)) ctx.response.header(name, value)
   ctx.response.header(OVERHEAD_HEADER, answer.overheadMs.toFixed(2))
   if (answer.droppedParams.length) {
-    ctx.response.header(DROPPED_HEADER, answer.droppedParams.join(', '))
+    ctx.response.header(DROPPED_HEADER, droppedHeader(answer.droppedParams))
   }
+}
+
+/** A parameter name fit to repeat in a header: the client chose it, so it may hold anything. */
+const HEADER_SAFE_NAME = /^[A-Za-z0-9_.-]{1,64}$/
+const MAX_NAMED = 20
+
+/**
+ * The dropped parameters' names, as far as they can be said in a header:
+ * names with other characters (a newline would make Node refuse the whole
+ * answer) and names past the twentieth are counted, not repeated.
+ */
+export function droppedHeader(names: string[]) {
+  const safe = names.filter((name) => HEADER_SAFE_NAME.test(name)).slice(0, MAX_NAMED)
+  const unnamed = names.length - safe.length
+  return [...safe, ...(unnamed ? [`(${unnamed} more)`] : [])].join(', ')
 }
 
 /** A failure after a stream started, in OpenAI's words (never the upstream's own). */

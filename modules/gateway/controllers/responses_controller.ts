@@ -49,14 +49,16 @@ export default class ResponsesController {
     const body = ctx.request.body()
     const { unknown, extras } = sortResponsesFields(body)
     const input = await responsesValidator.validate(body)
-    if (await gateway.speaksResponses(callerOf(key), input.model)) {
-      return this.#passThrough(ctx, key, body as Record<string, unknown>, unknown)
-    }
+    // Not even passed through: a background response is produced after this request ends,
+    // where no quota or usage of Atrium's can see its tokens.
     if (input.background) {
       throw unsupported(
         'background',
         'Background responses are not available here: stream the response instead.'
       )
+    }
+    if (await gateway.speaksResponses(callerOf(key), input.model)) {
+      return this.#passThrough(ctx, key, body as Record<string, unknown>, unknown)
     }
     if (input.conversation !== undefined && input.conversation !== null) {
       throw unsupported(

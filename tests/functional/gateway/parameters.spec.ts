@@ -205,6 +205,27 @@ test.group('gateway /v1 parameters: forwarded, dropped, refused', (group) => {
     }
   })
 
+  test('dropped names a client chose are said safely: no newline reaches a header, at most 20 named', async ({
+    client,
+    assert,
+  }) => {
+    const { key } = await gatewayTenant(client, { url: ollama.url, kind: 'ollama' })
+    const extras = Object.fromEntries(
+      Array.from({ length: 25 }, (_, index) => [`extra_${index}`, index])
+    )
+    const response = await rawChat(key.secret, {
+      'model': 'chat-default',
+      'messages': hello,
+      'bad\r\nx-injected: yes': 1,
+      ...extras,
+    })
+    assert.equal(response.status, 200)
+    assert.isNull(response.headers.get('x-injected'))
+    const header = response.headers.get('x-atrium-dropped-params')!
+    assert.match(header, /^extra_0, extra_1, .*extra_19, \(6 more\)$/)
+    assert.lengthOf(ollama.chatCalls(), 1)
+  })
+
   test('Ollama tool calls come back in OpenAI’s shape, whole and streamed', async ({
     client,
     assert,
