@@ -212,24 +212,36 @@ function timed<T>(timing: CallTiming, work: () => Promise<T>) {
   return work().finally(() => (timing.upstreamMs += performance.now() - started))
 }
 
+/**
+ * One whole call on the model's deployments (retries and fallbacks in
+ * routeCall, upstream time counted), its failure as the problem a client gets.
+ */
+async function routeWhole<Result>(
+  model: ResolvedModel,
+  signal: AbortSignal,
+  timing: CallTiming,
+  call: (upstream: Upstream, target: Deployment) => Promise<Result>
+) {
+  try {
+    return await routeCall(model.alias, model.deployments, signal, (upstream, target) =>
+      timed(timing, () => call(upstream, target))
+    )
+  } catch (error) {
+    throw upstreamProblem(error)
+  }
+}
+
 export async function chat(
   model: ResolvedModel,
   params: ChatParams,
   signal: AbortSignal,
   timing: CallTiming = { upstreamMs: 0 }
 ): Promise<{ completion: ChatCompletion; usage: Usage; deployment: Deployment }> {
-  try {
-    const { result, deployment } = await routeCall(
-      model.alias,
-      model.deployments,
-      signal,
-      (upstream, target) => timed(timing, () => upstream.chat(target.upstreamModel, params, signal))
-    )
-    const usage = result.usage ?? { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 }
-    return { completion: { ...result, model: model.alias }, usage, deployment }
-  } catch (error) {
-    throw upstreamProblem(error)
-  }
+  const { result, deployment } = await routeWhole(model, signal, timing, (upstream, target) =>
+    upstream.chat(target.upstreamModel, params, signal)
+  )
+  const usage = result.usage ?? { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 }
+  return { completion: { ...result, model: model.alias }, usage, deployment }
 }
 
 /**
@@ -302,17 +314,10 @@ export async function embed(
   signal: AbortSignal,
   timing: CallTiming = { upstreamMs: 0 }
 ) {
-  try {
-    const { result, deployment } = await routeCall(
-      model.alias,
-      model.deployments,
-      signal,
-      (upstream, target) => timed(timing, () => upstream.embed(target.upstreamModel, input, signal))
-    )
-    return { ...result, deployment }
-  } catch (error) {
-    throw upstreamProblem(error)
-  }
+  const { result, deployment } = await routeWhole(model, signal, timing, (upstream, target) =>
+    upstream.embed(target.upstreamModel, input, signal)
+  )
+  return { ...result, deployment }
 }
 
 /** A provider's own /responses, with the same routing, retries and fallbacks as chat. */
@@ -322,18 +327,10 @@ export async function responses(
   signal: AbortSignal,
   timing: CallTiming = { upstreamMs: 0 }
 ) {
-  try {
-    const { result, deployment } = await routeCall(
-      model.alias,
-      model.deployments,
-      signal,
-      (upstream, target) =>
-        timed(timing, () => upstream.responses(target.upstreamModel, body, signal))
-    )
-    return { answer: result, deployment }
-  } catch (error) {
-    throw upstreamProblem(error)
-  }
+  const { result, deployment } = await routeWhole(model, signal, timing, (upstream, target) =>
+    upstream.responses(target.upstreamModel, body, signal)
+  )
+  return { answer: result, deployment }
 }
 
 /** A provider's own /responses stream: fallbacks before its first event, as for chat streams. */
