@@ -13,6 +13,16 @@ export const RESPONSE_TTL_DAYS = 30
 /** The longest previous_response_id chain followed; older turns are left out. */
 const MAX_CHAIN = 500
 
+/**
+ * JSON for a jsonb column: PostgreSQL refuses the NUL character in jsonb text,
+ * and a model may write one (clients cannot: the input guard refuses it).
+ */
+function storable(value: unknown) {
+  return JSON.stringify(value, (_key, field: unknown) =>
+    typeof field === 'string' ? field.replaceAll('\u0000', '') : field
+  )
+}
+
 /** Whose responses: a tenant's key, which alone may read what it stored. */
 export interface ResponseOwner {
   tenantId: string
@@ -42,8 +52,8 @@ export const responseStore = {
         key_id: owner.keyId,
         previous_response_id: entry.previousUuid,
         model_alias: entry.alias,
-        input_messages: JSON.stringify(entry.inputMessages),
-        response: JSON.stringify(entry.response),
+        input_messages: storable(entry.inputMessages),
+        response: storable(entry.response),
         expires_at: trx.raw(`now() + make_interval(days => ?)`, [RESPONSE_TTL_DAYS]),
       })
     )

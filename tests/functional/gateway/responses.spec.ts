@@ -346,6 +346,19 @@ test.group('gateway /v1/responses', (group) => {
     assert.equal(Number(rows.count), 0)
   })
 
+  test('a NUL written by the model is answered as sent and stored without it', async ({
+    client,
+    assert,
+  }) => {
+    const { key } = await gatewayTenant(client, upstream)
+    upstream.script = [{ kind: 'ok', reply: 'before\u0000after' }]
+    const sdk = openaiClient(key.secret)
+    const response = await sdk.responses.create({ model: 'chat-default', input: 'x' })
+    assert.equal(response.output_text, 'before\u0000after')
+    const stored = await sdk.responses.retrieve(response.id)
+    assert.equal(stored.output_text, 'beforeafter')
+  })
+
   test('what cannot be served here is a clear 400, and nothing reaches the upstream', async ({
     client,
     assert,
