@@ -16,6 +16,9 @@ class ChangeFeed {
   #client?: pg.Client
   #connecting?: Promise<void>
   #listened = new Set<string>()
+  /** Channels whose LISTEN has completed on the current connection. */
+  #confirmed = new Set<string>()
+  #pending = new Set<Promise<void>>()
   listening = false
 
   /** Calls `handler` with each NOTIFY payload on `channel`; returns a function that stops it. */
@@ -39,6 +42,7 @@ class ChangeFeed {
       this.#client = undefined
       this.listening = false
       this.#listened.clear()
+      this.#confirmed.clear()
       this.#broadcast('*')
       client.end().catch(() => {})
     }
@@ -66,16 +70,36 @@ class ChangeFeed {
       .finally(() => (this.#connecting = undefined))
   }
 
-  /** Resolves once listening (or once the attempt failed). */
+  /** Resolves once listening on every channel registered so far (or once the attempt failed). */
   async ready() {
     this.ensure()
     await this.#connecting
+    await Promise.all(this.#pending)
     return this.listening
   }
 
-  async #listen(client: pg.Client, channel: string) {
+  /**
+   * Whether a change on `channel` committed from now on is sure to be heard.
+   * A cache must ask this rather than `listening`: a channel registered after
+   * the connection came up is not heard until its own LISTEN has completed.
+   */
+  hears(channel: string) {
+    return this.listening && this.#confirmed.has(channel)
+  }
+
+  #listen(client: pg.Client, channel: string) {
     this.#listened.add(channel)
-    await client.query(`LISTEN ${channel}`).catch(() => this.#listened.delete(channel))
+    const pending = client
+      .query(`LISTEN ${channel}`)
+      .then(() => {
+        if (this.#client === client) this.#confirmed.add(channel)
+      })
+      .catch(() => {
+        this.#listened.delete(channel)
+      })
+      .finally(() => this.#pending.delete(pending))
+    this.#pending.add(pending)
+    return pending
   }
 
   #broadcast(payload: string) {
@@ -88,6 +112,7 @@ class ChangeFeed {
     this.#client = undefined
     this.listening = false
     this.#listened.clear()
+    this.#confirmed.clear()
     this.#broadcast('*')
     await client?.end().catch(() => {})
   }

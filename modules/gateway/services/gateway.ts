@@ -1,7 +1,8 @@
 import type { ChatCompletion } from 'openai/resources/chat/completions'
 import { ProblemException } from '#app/http/problem'
 import { tenancy } from '#app/tenancy/tenancy'
-import { changeFeed, CONFIG_CHANNEL } from '#modules/gateway/services/change_feed'
+import { CONFIG_CHANNEL } from '#modules/gateway/services/change_feed'
+import { FeedCache } from '#app/platform/feed_cache'
 import { models, type ModelView } from '#modules/gateway/services/models'
 import { platformModel, platformModels } from '#modules/gateway/services/platform'
 import {
@@ -112,24 +113,12 @@ interface RoutingEntry {
   tenantLimits: KeyLimits
 }
 
-const ROUTING_TTL_MS = 30_000
-const routingCache = new Map<string, RoutingEntry | null>()
-const routingExpiry = new Map<string, number>()
-
-// A tenant's provider, model or limits changed (or '*': the feed was lost).
-changeFeed.on(CONFIG_CHANNEL, (tenantId) => {
-  if (tenantId === '*') {
-    routingCache.clear()
-    routingExpiry.clear()
-    return
-  }
-  for (const cacheKey of routingCache.keys()) {
-    if (cacheKey.startsWith(`${tenantId}\n`)) {
-      routingCache.delete(cacheKey)
-      routingExpiry.delete(cacheKey)
-    }
-  }
-})
+// A tenant's provider, model or limits changed: drop that tenant's routing.
+const routingCache = new FeedCache<RoutingEntry | null>(
+  CONFIG_CHANNEL,
+  { max: 10_000, ttlMs: 30_000 },
+  (tenantId, entries) => entries.deleteWhere((_, cacheKey) => cacheKey.startsWith(`${tenantId}\n`))
+)
 
 async function loadRouting(tenantId: string, alias: string): Promise<RoutingEntry | null> {
   return tenancy.run(tenantId, async (trx) => {
@@ -163,21 +152,9 @@ async function loadRouting(tenantId: string, alias: string): Promise<RoutingEntr
 export async function resolveModel(caller: Caller, alias: string): Promise<ResolvedModel> {
   if (caller.allowedModels && !caller.allowedModels.includes(alias))
     throw modelNotAllowed(alias, Boolean(caller.keyId))
-  const cacheKey = `${caller.tenantId}\n${alias}`
-  let entry = routingCache.get(cacheKey)
-  if (
-    entry === undefined ||
-    !changeFeed.listening ||
-    (routingExpiry.get(cacheKey) ?? 0) < Date.now()
-  ) {
-    changeFeed.ensure()
-    entry = await loadRouting(caller.tenantId, alias)
-    if (changeFeed.listening) {
-      if (routingCache.size > 10_000) routingCache.clear()
-      routingCache.set(cacheKey, entry)
-      routingExpiry.set(cacheKey, Date.now() + ROUTING_TTL_MS)
-    }
-  }
+  const entry = await routingCache.read(`${caller.tenantId}\n${alias}`, () =>
+    loadRouting(caller.tenantId, alias)
+  )
   if (!entry)
     throw new ProblemException(404, 'model_not_found', `The model ${alias} does not exist.`)
   return {

@@ -1,10 +1,13 @@
 import type { Principal, PrincipalResolver } from '#app/auth/jwt_guard'
 import { tokens } from '#modules/identity/services/tokens'
+import { principalCache } from '#modules/identity/services/principal_cache'
 
 /**
  * Bearer token → principal: signature and claims first (no I/O once keys are
- * cached), then one indexed query so a disabled user, a logged-out token or a
- * removed or demoted member is seen at once rather than when the token expires.
+ * cached), then the token's state — one indexed query, kept per process until
+ * a change to it commits (principal_cache.ts) — so a disabled user, a
+ * logged-out token or a removed or demoted member is seen at once rather than
+ * when the token expires, and a request still costs no query for it.
  */
 export const principalResolver: PrincipalResolver = {
   async resolve(token: string): Promise<Principal | null> {
@@ -14,7 +17,7 @@ export const principalResolver: PrincipalResolver = {
     } catch {
       return null
     }
-    const state = await tokens.principalState(claims)
+    const state = await principalCache.read(claims, () => tokens.principalState(claims))
     if (!state || state.disabled_at || state.revoked) return null
     return {
       userId: claims.sub,

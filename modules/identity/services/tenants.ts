@@ -20,6 +20,7 @@ import { tenantSlug } from '#modules/identity/services/slugs'
 import { recordInvitation } from '#modules/identity/services/invitation_tokens'
 import type { InvitationView } from '#modules/identity/services/invitation_tokens'
 import { identityMail } from '#modules/identity/services/identity_mail'
+import { principalCache } from '#modules/identity/services/principal_cache'
 
 /** A tenant as its members see it: Tenant serialized, with the caller's role. */
 export type TenantView = ReturnType<Tenant['serialize']> & { role: MembershipRole }
@@ -223,6 +224,7 @@ export const tenants = {
       }
       const previousRole = target.role
       await target.useTransaction(trx).merge({ role }).save()
+      principalCache.changedOnCommit(trx, `u:${userId}`)
       await recordAudit(
         'member.role_changed',
         {
@@ -245,6 +247,7 @@ export const tenants = {
       if (!leaving) await policy.authorize('changeMember', acting, target)
       if (target.role === 'owner' && (await lockedOwnerCount(trx, tenantId)) <= 1) throw lastOwner()
       await target.useTransaction(trx).delete()
+      principalCache.changedOnCommit(trx, `u:${userId}`)
       await events.publish(
         trx,
         'identity.member_removed',

@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto'
 import db from '@adonisjs/lucid/services/db'
-import type { TenantRole } from '#app/auth/jwt_guard'
 import { SignJWT, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose'
 import { LRUCache } from 'lru-cache'
+import { principalCache, type PrincipalState } from '#modules/identity/services/principal_cache'
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import { newId, isUuid } from '#app/platform/ids'
 import { SIGNING_ALGORITHM, signingKeys } from '#modules/identity/services/signing_keys'
@@ -212,6 +212,7 @@ export const tokens = {
       .where('family_id', familyId)
       .whereNull('revoked_at')
       .update({ revoked_at: trx.raw('now()') })
+    principalCache.changedOnCommit(trx, `s:${familyId}`)
   },
 
   /** Denies an access token until it would have expired anyway. */
@@ -221,6 +222,7 @@ export const tokens = {
       .insert({ jti, expires_at: new Date(exp * 1000) })
       .onConflict('jti')
       .ignore()
+    principalCache.changedOnCommit(trx, `t:${jti}`)
   },
 
   /**
@@ -243,16 +245,7 @@ export const tokens = {
         WHERE u.id = ?`,
       [claims.jti, claims.sid, claims.tid, claims.sub]
     )
-    return rows[0] as
-      | {
-          id: string
-          email: string
-          is_superadmin: boolean
-          disabled_at: Date | null
-          revoked: boolean
-          membership_role: TenantRole | null
-        }
-      | undefined
+    return rows[0] as PrincipalState | undefined
   },
 }
 
