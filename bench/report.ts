@@ -62,6 +62,18 @@ if (auth) {
     command: 'BENCH_BUILD=1 npm run bench:auth',
     date: auth.date,
   })
+  const floor = byName(auth.results, 'bare node:http + pg')
+  if (floor) {
+    add({
+      figure:
+        'the floor for that ratio: a bare node:http + pg server doing the same read ÷ ping (no framework, no auth, no RLS)',
+      measured: `${round(floor.requestsPerSecond / ping.requestsPerSecond)} (${floor.requestsPerSecond} req/s); /auth/me reaches ${round(me.requestsPerSecond / floor.requestsPerSecond)} of it, p99 ${me.p99} vs ${floor.p99} ms`,
+      goal: '–',
+      met: null,
+      command: 'BENCH_BUILD=1 npm run bench:auth',
+      date: auth.date,
+    })
+  }
 }
 
 const http = await result('http-baseline')

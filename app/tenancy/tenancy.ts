@@ -3,6 +3,7 @@ import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import { APP_ROLE } from '#app/tenancy/sql'
 import { isUuid } from '#app/platform/ids'
 import { ENTER_STATEMENT } from '#app/tenancy/begin_with_settings'
+import { oneTripRead, type ReadScope } from '#app/tenancy/one_trip_read'
 
 export interface UnitOfWorkOptions {
   /** The acting user, for policies that let users see their own rows across tenants. */
@@ -71,4 +72,22 @@ async function enterAppRole(
   )
 }
 
-export const tenancy = { run: runInTenant, runAsUser, enter: enterAppRole }
+/**
+ * One read-only statement under row-level security in one round trip
+ * (one_trip_read.ts) — for hot reads that need a single statement; several
+ * statements or any write still go through `run`/`runAsUser`.
+ */
+export async function readWithin<Row extends Record<string, unknown>>(
+  scope: ReadScope,
+  sql: string,
+  values: unknown[] = []
+): Promise<Row[]> {
+  for (const id of [scope.tenantId, scope.userId]) {
+    if (id !== undefined && !isUuid(id)) {
+      throw new Error(`tenancy.read needs uuids, got ${JSON.stringify(id)}`)
+    }
+  }
+  return oneTripRead<Row>(scope, sql, values)
+}
+
+export const tenancy = { run: runInTenant, runAsUser, read: readWithin, enter: enterAppRole }

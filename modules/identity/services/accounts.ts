@@ -226,28 +226,28 @@ export const accounts = {
   },
 
   async me(principal: Principal) {
-    return tenancy.runAsUser(principal.userId, async (trx) => {
-      // The user and their memberships in one read: this runs on every app start-up and tab.
-      const user = await User.query({ client: trx })
-        .where('id', principal.userId)
-        .select('identity_users.*')
-        .select(
-          trx.raw(
-            `(SELECT coalesce(json_agg(json_build_object(
-                       'tenantId', m.tenant_id, 'tenantName', t.name,
-                       'tenantSlug', t.slug, 'role', m.role) ORDER BY m.created_at), '[]')
-                FROM identity_memberships m JOIN identity_tenants t ON t.id = m.tenant_id
-               WHERE m.user_id = identity_users.id) AS memberships`
-          )
-        )
-        .firstOrFail()
-      return {
-        user: user.serialize(),
-        activeTenantId: principal.tenantId,
-        roles: rolesFor(user, principal.membership?.role ?? null),
-        memberships: user.$extras.memberships as MembershipView[],
-      }
-    })
+    // Runs on every app start-up and tab: the user and their memberships in one statement,
+    // sent with the role and settings in one round trip (tenancy.read).
+    const [row] = await tenancy.read<Record<string, unknown>>(
+      { userId: principal.userId },
+      `SELECT u.*,
+              (SELECT coalesce(json_agg(json_build_object(
+                        'tenantId', m.tenant_id, 'tenantName', t.name,
+                        'tenantSlug', t.slug, 'role', m.role) ORDER BY m.created_at), '[]')
+                 FROM identity_memberships m JOIN identity_tenants t ON t.id = m.tenant_id
+                WHERE m.user_id = u.id) AS memberships
+         FROM identity_users u
+        WHERE u.id = $1`,
+      [principal.userId]
+    )
+    const user = row ? User.$createFromAdapterResult(row) : null
+    if (!user) throw new ProblemException(404, 'user_not_found', 'No such user.')
+    return {
+      user: user.serialize(),
+      activeTenantId: principal.tenantId,
+      roles: rolesFor(user, principal.membership?.role ?? null),
+      memberships: user.$extras.memberships as MembershipView[],
+    }
   },
 
   /** A new session bound to another tenant the user belongs to; the current session ends. */
