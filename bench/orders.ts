@@ -1,7 +1,8 @@
 /*
 | Order saga throughput and latency, with a baseline, in one run.
 |
-|   npm run bench:orders          (BENCH_ORDERS=1000 by default)
+|   npm run bench:orders          (BENCH_ORDERS=1000 by default;
+|                                  BENCH_DELIVERY_CONCURRENCY=n: handler lanes, default 4)
 |
 | baseline: place and reserve in one transaction, no events (what a single
 |           service without a saga would do).
@@ -114,6 +115,9 @@ try {
     const worker = new MessagingWorker({
       connectionString: env.get('DATABASE_URL')!,
       batchSize: 100,
+      ...(process.env.BENCH_DELIVERY_CONCURRENCY
+        ? { concurrency: Number(process.env.BENCH_DELIVERY_CONCURRENCY) }
+        : {}),
       transport,
       operations: postgresOperations,
     })
