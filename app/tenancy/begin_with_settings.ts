@@ -1,37 +1,167 @@
 import { createRequire } from 'node:module'
+import pg from 'pg'
 
 /**
- * Every unit of work used to pay two round trips before its first query:
- * knex's `BEGIN`, then `SELECT set_config(role, tenant, user)`. PostgreSQL
- * runs a simple-query message holding several statements in order, so both
- * can travel together — `BEGIN; SELECT set_config(…)`, one round trip.
+ * A unit of work used to pay two round trips before its first query can
+ * even start: knex's `BEGIN`, then `SELECT set_config(role, tenant, user)`.
+ * Now neither travels alone: BEGIN and the settings go with the unit of
+ * work's first statement, in one write.
  *
  * knex has no hook for what BEGIN sends, so this wraps two methods of its
  * PostgreSQL transaction class: the one that receives the transaction's
- * options remembers `[ENTER_STATEMENT]`, and `begin()` sends it with BEGIN.
- * Transactions opened without that option are untouched. The statement is
- * built by tenancy.ts from a constant role and uuids it has validated —
- * never from caller text — because a simple query carries no bind parameters.
+ * options remembers `[ENTER_STATEMENT]`, and `begin()`, instead of sending
+ * BEGIN, arms the connection so that its next query carries the entry in
+ * front:
+ *
+ * - a query with values (the usual case, every query builder call): one
+ *   extended-protocol sequence — BEGIN, the settings as bind parameters,
+ *   the statement — with a single Sync. PostgreSQL skips everything after a
+ *   failed message up to the Sync, so the statement never runs without its
+ *   role and settings;
+ * - a query without values: one simple-query message
+ *   `BEGIN; SELECT set_config(…); <text>`, the settings inlined as before
+ *   (tenancy.ts builds them from a constant role and validated uuids); the
+ *   statements after a failed one do not run either;
+ * - a COMMIT or ROLLBACK first (the work ran no query): nothing was begun,
+ *   so nothing is sent.
+ *
+ * Transactions opened without the option are untouched.
  */
 export const ENTER_STATEMENT = 'atriumEnterStatement'
+
+/** What tenancy.ts hands a unit of work: the settings, inlined and as values. */
+export interface EnterSettings {
+  /** `SELECT set_config(…)` with the values inlined (for the simple-query path). */
+  statement: string
+  /** [role, tenant id, user id] for the bound statement below. */
+  values: [string, string, string]
+}
+
+const BOUND_SETTINGS =
+  `SELECT set_config('role', $1, true), set_config('app.tenant_id', $2, true), ` +
+  `set_config('app.user_id', $3, true)`
 
 interface PgTransaction {
   isolationLevel?: string
   readOnly?: boolean
-  query(connection: unknown, sql: string): Promise<unknown>
-  [ENTER_STATEMENT]?: string
+  [ENTER_STATEMENT]?: EnterSettings
 }
 interface PgTransactionPrototype {
-  begin(this: PgTransaction, connection: unknown): Promise<unknown>
+  begin(this: PgTransaction, connection: pg.Client): Promise<unknown>
   _evaluateContainer(this: PgTransaction, config: unknown, container: unknown): Promise<unknown>
   [WRAPPED]?: true
+}
+
+interface PreparedConnection {
+  parse(message: { text: string }): void
+  bind(message: { values: unknown[] }): void
+  describe(message: { type: 'P'; name: string }): void
+  execute(message: Record<string, never>): void
+}
+
+type Callback = (error: Error | null | undefined, result?: unknown) => void
+interface QueryConfig {
+  text: string
+  values?: unknown[]
+  submit?: unknown
+}
+
+/** pg's Query with BEGIN and the bound settings sent in front of it (one Sync at the end). */
+class EnteringQuery extends pg.Query {
+  constructor(
+    config: QueryConfig,
+    private begin: string,
+    private settings: unknown[],
+    callback: Callback
+  ) {
+    // @types/pg types the answer as one result; with three statements pg passes an array.
+    super(config as never, undefined, callback as never)
+  }
+
+  requiresPreparation() {
+    return true
+  }
+
+  prepare(connection: PreparedConnection) {
+    for (const [text, values] of [
+      [this.begin, []],
+      [BOUND_SETTINGS, this.settings],
+    ] as const) {
+      connection.parse({ text })
+      connection.bind({ values: [...values] })
+      connection.describe({ type: 'P', name: '' })
+      connection.execute({})
+    }
+    ;(pg.Query.prototype as unknown as { prepare(c: PreparedConnection): void }).prepare.call(
+      this,
+      connection
+    )
+  }
+}
+
+/** The statement's own result(s), without those of BEGIN and the settings. */
+function afterEntry(results: unknown) {
+  const list = results as unknown[]
+  return list.length === 3 ? list[2] : list.slice(2)
+}
+
+/**
+ * Arms `connection` so that its next query carries the entry. An own
+ * property shadows pg's `query` for exactly one call; it calls pg's
+ * prototype method (looked up then, so test spies see it).
+ */
+function enterWithFirstQuery(connection: pg.Client, begin: string, settings: EnterSettings) {
+  const shadowed = connection as unknown as { query?: unknown }
+  shadowed.query = function (this: pg.Client, config: QueryConfig | string, ...rest: unknown[]) {
+    delete shadowed.query
+    const send = pg.Client.prototype.query as (...args: unknown[]) => unknown
+    const callback = rest.find((argument) => typeof argument === 'function') as Callback | undefined
+    const query = typeof config === 'string' ? { text: config, values: [] } : config
+    if (!callback || typeof query.submit === 'function' || typeof query.text !== 'string') {
+      // Not how knex queries (a stream, a promise-style call): enter on its own first, and
+      // send the query only once that succeeded, so it never runs outside its role.
+      const entered = new Promise<void>((resolve, reject) =>
+        send.call(this, `${begin}; ${settings.statement}`, (error: Error | null) =>
+          error ? reject(error) : resolve()
+        )
+      )
+      if (typeof query.submit === 'function') {
+        const submittable = config as { handleError?(error: Error, connection: unknown): void }
+        entered.then(
+          () => send.call(this, config, ...rest),
+          (error: Error) => submittable.handleError?.(error, this.connection)
+        )
+        return config
+      }
+      return entered.then(() => send.call(this, config, ...rest))
+    }
+    if (/^\s*(COMMIT|ROLLBACK)\b/i.test(query.text)) {
+      const command = query.text.trim().split(/\s|;/)[0].toUpperCase()
+      process.nextTick(callback, null, { command, rowCount: null, rows: [], fields: [] })
+      return undefined
+    }
+    if (!query.values || query.values.length === 0) {
+      return send.call(
+        this,
+        { ...query, text: `${begin}; ${settings.statement}; ${query.text}` },
+        (error: Error | null, results: unknown) =>
+          error ? callback(error) : callback(null, afterEntry(results))
+      )
+    }
+    return send.call(
+      this,
+      new EnteringQuery(query, begin, settings.values, (error, results) =>
+        error ? callback(error) : callback(null, afterEntry(results))
+      )
+    )
+  }
 }
 
 const WRAPPED = Symbol.for('atrium.beginWithSettings')
 
 // Not part of knex's typed API: the dialect's transaction class, the one place the BEGIN
 // text is chosen. tests/integration/tenancy/one_trip_begin.spec.ts proves the wrap holds on
-// the installed knex: one message for BEGIN and settings, RLS applying from the first query.
+// the installed knex: the entry travels with the first statement, RLS applies to it.
 const requireFromKnex = createRequire(import.meta.resolve('knex'))
 const prototype = (
   requireFromKnex('./lib/dialects/postgres/execution/pg-transaction.js') as {
@@ -43,20 +173,21 @@ if (!prototype[WRAPPED]) {
   const originalEvaluate = prototype._evaluateContainer
   const originalBegin = prototype.begin
   prototype._evaluateContainer = function (config, container) {
-    const statement = (config as Record<string, unknown> | undefined)?.[ENTER_STATEMENT]
-    if (typeof statement === 'string') this[ENTER_STATEMENT] = statement
+    const settings = (config as Record<string, unknown> | undefined)?.[ENTER_STATEMENT]
+    if (settings && typeof settings === 'object') this[ENTER_STATEMENT] = settings as EnterSettings
     return originalEvaluate.call(this, config, container)
   }
   prototype.begin = function (connection) {
-    const statement = this[ENTER_STATEMENT]
-    if (statement === undefined) return originalBegin.call(this, connection)
+    const settings = this[ENTER_STATEMENT]
+    if (settings === undefined) return originalBegin.call(this, connection)
     const mode = [
       this.isolationLevel ? `ISOLATION LEVEL ${this.isolationLevel}` : '',
       this.readOnly ? 'READ ONLY' : '',
     ]
       .filter(Boolean)
       .join(' ')
-    return this.query(connection, `BEGIN${mode ? ` TRANSACTION ${mode}` : ''}; ${statement}`)
+    enterWithFirstQuery(connection, `BEGIN${mode ? ` TRANSACTION ${mode}` : ''}`, settings)
+    return Promise.resolve()
   }
   prototype[WRAPPED] = true
 }

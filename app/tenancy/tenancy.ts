@@ -2,7 +2,7 @@ import db from '@adonisjs/lucid/services/db'
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import { APP_ROLE } from '#app/tenancy/sql'
 import { isUuid } from '#app/platform/ids'
-import { ENTER_STATEMENT } from '#app/tenancy/begin_with_settings'
+import { ENTER_STATEMENT, type EnterSettings } from '#app/tenancy/begin_with_settings'
 import { oneTripRead, type ReadScope } from '#app/tenancy/one_trip_read'
 
 export interface UnitOfWorkOptions {
@@ -46,19 +46,24 @@ export async function runAsUser<T>(
 }
 
 /**
- * Transaction options whose BEGIN carries the role and settings in the same
- * message (begin_with_settings.ts): a unit of work costs one round trip
- * before its first query instead of two. Inlined, not bound, because a
- * multi-statement message cannot carry parameters; safe because the role is
- * a constant and both ids passed isUuid() above (hex digits and dashes).
+ * Transaction options whose BEGIN and settings travel with the unit of
+ * work's first statement (begin_with_settings.ts): no round trip of their
+ * own. Bound as values when that statement has values; inlined for one that
+ * has none (a multi-statement message cannot carry parameters) — safe
+ * because the role is a constant and both ids passed isUuid() above.
  */
 function enterWithBegin(settings: { tenantId?: string; userId?: string }) {
-  const statement =
-    `SELECT set_config('role', '${APP_ROLE}', true), ` +
-    `set_config('app.tenant_id', '${settings.tenantId ?? ''}', true), ` +
-    `set_config('app.user_id', '${settings.userId ?? ''}', true)`
+  const tenantId = settings.tenantId ?? ''
+  const userId = settings.userId ?? ''
+  const entry: EnterSettings = {
+    statement:
+      `SELECT set_config('role', '${APP_ROLE}', true), ` +
+      `set_config('app.tenant_id', '${tenantId}', true), ` +
+      `set_config('app.user_id', '${userId}', true)`,
+    values: [APP_ROLE, tenantId, userId],
+  }
   // Lucid's options type lists isolationLevel only; knex passes the rest of the object through.
-  return { [ENTER_STATEMENT]: statement } as Record<string, string>
+  return { [ENTER_STATEMENT]: entry } as unknown as Record<string, never>
 }
 
 async function enterAppRole(

@@ -5,8 +5,8 @@ import { APP_ROLE } from '#app/tenancy/sql'
 import { newId } from '#app/platform/ids'
 import { statementsSentDuring } from '#tests/helpers/sql_spy'
 
-test.group('a unit of work begins in one round trip', () => {
-  test('BEGIN carries the role and both settings; one read costs three messages in all', async ({
+test.group('a unit of work begins with its first statement', () => {
+  test('BEGIN, the role and both settings travel with the first query; one read costs two messages in all', async ({
     assert,
   }) => {
     const tenantId = newId()
@@ -18,17 +18,80 @@ test.group('a unit of work begins in one round trip', () => {
         async (trx) => {
           const { rows } = await trx.rawQuery(
             `SELECT current_user AS role, current_setting('app.tenant_id') AS tenant,
-                    current_setting('app.user_id') AS "user"`
+                    current_setting('app.user_id') AS "user", ?::int AS echoed`,
+            [7]
           )
           seen = rows[0]
         },
         { userId }
       )
     )
-    assert.deepEqual(seen, { role: APP_ROLE, tenant: tenantId, user: userId })
+    assert.deepEqual(seen, { role: APP_ROLE, tenant: tenantId, user: userId, echoed: 7 })
+    assert.lengthOf(sent, 2, sent.join('\n'))
+    assert.match(sent[0], /^SELECT current_user AS role/)
+    assert.match(sent[1], /^COMMIT/)
+  })
+
+  test('a first statement without values carries the entry in one simple message', async ({
+    assert,
+  }) => {
+    const tenantId = newId()
+    let seen: Record<string, string> = {}
+    const sent = await statementsSentDuring(() =>
+      tenancy.run(tenantId, async (trx) => {
+        const { rows } = await trx.rawQuery(
+          `SELECT current_user AS role, current_setting('app.tenant_id') AS tenant`
+        )
+        seen = rows[0]
+        // Later statements run in the same transaction, on the same settings.
+        const again = await trx.rawQuery(`SELECT current_setting('app.tenant_id') AS tenant`)
+        assert.equal(again.rows[0].tenant, tenantId)
+      })
+    )
+    assert.deepEqual(seen, { role: APP_ROLE, tenant: tenantId })
     assert.lengthOf(sent, 3, sent.join('\n'))
     assert.match(sent[0], /^BEGIN; SELECT set_config\('role'/)
-    assert.match(sent[2], /^COMMIT/)
+  })
+
+  test('a unit of work that runs no query sends nothing at all', async ({ assert }) => {
+    const sent = await statementsSentDuring(() => tenancy.runAsUser(newId(), async () => 'idle'))
+    // COMMIT (and ROLLBACK below) are answered without the database: nothing was begun.
+    assert.deepEqual(sent, [])
+    const failed = await statementsSentDuring(() =>
+      tenancy
+        .run(newId(), async () => {
+          throw new Error('before any query')
+        })
+        .catch(() => null)
+    )
+    assert.deepEqual(failed, [])
+  })
+
+  test('when the entry fails, the first statement never runs', async ({ assert }) => {
+    const lockKey = 525_252_000 + (process.pid % 1000)
+    // A role that does not exist, bound where the real one goes.
+    const { ENTER_STATEMENT } = await import('#app/tenancy/begin_with_settings')
+    await assert.rejects(
+      () =>
+        db.transaction(
+          async (trx) => {
+            await trx.rawQuery('SELECT pg_advisory_lock(?)', [lockKey])
+          },
+          {
+            [ENTER_STATEMENT]: {
+              statement: `SELECT set_config('role', 'no_such_role', true)`,
+              values: ['no_such_role', '', ''],
+            },
+          } as unknown as Record<string, never>
+        ),
+      /no_such_role/
+    )
+    const { rows } = await db.rawQuery(
+      `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = ?`,
+      [lockKey]
+    )
+    for (const row of rows) await db.rawQuery('SELECT pg_terminate_backend(?)', [row.pid])
+    assert.lengthOf(rows, 0, 'the statement ran although its entry failed')
   })
 
   test('an isolation level is kept alongside the settings', async ({ assert }) => {
