@@ -8,12 +8,17 @@
 |   Atrium's settings: --max-semi-space-size=32 (package.json's start, the
 |   Dockerfile, bench/lib/processes.ts) and --heap-growing-percent=50 (set at
 |   start-up by app/platform/http_entry.ts).
-|   V8's defaults: --heap-growing-percent=0 (adaptive) and a 64 MiB semi-space.
+|   V8's defaults: --heap-growing-percent=0 (adaptive) and a 64 MiB semi-space
+|   (and glibc's adaptive mmap threshold; Atrium fixes it, see the Dockerfile).
 |
 |   npm run build && BENCH_BUILD=1 npm run bench:memory   (BENCH_ROUNDS=2)
 */
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
 import autocannon from 'autocannon'
 import {
+  APP_ROOT,
+  ATRIUM_PROCESS_ENV,
   benchSession,
   rssMiB,
   spawnNode,
@@ -23,14 +28,20 @@ import {
 } from './lib/processes.js'
 import { printTable, writeResults } from './lib/report.js'
 
+const execFileAsync = promisify(execFile)
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2)
 const UPSTREAM_PORT = 3431
 const PORT = 3432
 const base = `http://127.0.0.1:${PORT}`
 
 const variants = [
-  { name: "V8's defaults", nodeArgs: ['--heap-growing-percent=0', '--max-semi-space-size=64'] },
-  { name: "Atrium's heap settings", nodeArgs: [] as string[] },
+  {
+    name: "V8's defaults",
+    nodeArgs: ['--heap-growing-percent=0', '--max-semi-space-size=64'],
+    // glibc's default too: the adaptive mmap threshold Atrium's start-up fixes.
+    env: { MALLOC_MMAP_THRESHOLD_: undefined } as Record<string, string | undefined>,
+  },
+  { name: "Atrium's heap settings", nodeArgs: [] as string[], env: {} },
 ]
 
 async function heapMiB() {
@@ -88,9 +99,9 @@ interface Sample {
   p99: number
 }
 
-async function measure(nodeArgs: string[]): Promise<Sample> {
+async function measure(nodeArgs: string[], env: Record<string, string | undefined>) {
   // The same server; the variant's flags come after Atrium's own, so they win.
-  const server = startAtriumServer(PORT, { REDIS_URL: process.env.REDIS_URL }, nodeArgs)
+  const server = startAtriumServer(PORT, { REDIS_URL: process.env.REDIS_URL, ...env }, nodeArgs)
   try {
     await waitUntilOk(`${base}/health/ready`, performance.now())
     const idleRssMiB = await rssMiB(server.pid!)
@@ -119,6 +130,43 @@ async function measure(nodeArgs: string[]): Promise<Sample> {
   }
 }
 
+/**
+ * The login path's memory apart from everything else: scrypt's 16 MiB blocks on
+ * libuv's threads, with glibc's adaptive mmap threshold and with Atrium's fixed one,
+ * alternating so drift hits both alike.
+ */
+async function scryptRss() {
+  const settings = [
+    { name: 'glibc default', env: { MALLOC_MMAP_THRESHOLD_: undefined } },
+    { name: 'MALLOC_MMAP_THRESHOLD_=131072 (Atrium)', env: ATRIUM_PROCESS_ENV },
+  ]
+  const runs = new Map<string, Array<{ rssBeforeMiB: number; rssAfterMiB: number }>>()
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const setting of settings) {
+      const env = Object.fromEntries(
+        Object.entries({ ...process.env, ...setting.env }).filter(
+          ([, value]) => value !== undefined
+        )
+      )
+      const { stdout } = await execFileAsync(process.execPath, ['bench/lib/scrypt_load.mjs'], {
+        cwd: APP_ROOT,
+        env,
+      })
+      runs.set(setting.name, [...(runs.get(setting.name) ?? []), JSON.parse(stdout)])
+    }
+  }
+  return settings.map((setting) => {
+    const list = runs.get(setting.name)!
+    const mean = (values: number[]) =>
+      Math.round((values.reduce((sum, value) => sum + value, 0) / values.length) * 10) / 10
+    return {
+      name: setting.name,
+      rssBeforeMiB: mean(list.map((run) => run.rssBeforeMiB)),
+      rssAfterMiB: mean(list.map((run) => run.rssAfterMiB)),
+    }
+  })
+}
+
 const upstream = spawnNode(['bench/lib/fake_llm.mjs'], { PORT: String(UPSTREAM_PORT) })
 try {
   const samples = new Map<string, Sample[]>()
@@ -126,7 +174,7 @@ try {
     for (const variant of variants) {
       samples.set(variant.name, [
         ...(samples.get(variant.name) ?? []),
-        await measure(variant.nodeArgs),
+        await measure(variant.nodeArgs, variant.env),
       ])
     }
   }
@@ -159,12 +207,19 @@ try {
       row.p99,
     ])
   )
+  const logins = await scryptRss()
+  console.log(`\nlogin hashing: 96 scrypt hashes, 8 at a time, in a bare process per setting`)
+  printTable(
+    ['malloc', 'RSS before MiB', 'RSS after MiB'],
+    logins.map((row) => [row.name, row.rssBeforeMiB, row.rssAfterMiB])
+  )
   const file = await writeResults('memory', {
     date: new Date().toISOString(),
     node: process.version,
     rounds: ROUNDS,
     redis: Boolean(process.env.REDIS_URL),
     results: rows,
+    logins,
   })
   console.log(`wrote ${file}`)
 } finally {

@@ -194,6 +194,18 @@ if (memory) {
     command: 'BENCH_BUILD=1 npm run bench:memory',
     date: memory.date,
   })
+  if (memory.logins) {
+    const [glibc, atrium] = memory.logins as Json[]
+    add({
+      figure:
+        'RSS after a login burst (96 scrypt hashes, 8 at a time): glibc’s malloc defaults → Atrium’s',
+      measured: `${glibc.rssAfterMiB} → ${atrium.rssAfterMiB} MiB (from ${atrium.rssBeforeMiB})`,
+      goal: '–',
+      met: null,
+      command: 'BENCH_BUILD=1 npm run bench:memory',
+      date: memory.date,
+    })
+  }
 }
 
 const soak = await result('soak')

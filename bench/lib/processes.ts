@@ -64,6 +64,7 @@ export function startAtriumServer(
       LOG_LEVEL: 'warn',
       PORT: String(port),
       HOST: '127.0.0.1',
+      ...ATRIUM_PROCESS_ENV,
       EMBEDDED_PG_PORT: '29403',
       EMBEDDED_PG_DATA: `${APP_ROOT}storage/bench-postgres/data`,
       // Fake upstreams listen on loopback, which outbound calls refuse unless allowed.
@@ -93,6 +94,16 @@ export function atriumServerEntry(nodeArgs: string[] = []): { args: string[]; cw
 
 /** The Node flags Atrium's server runs with in production (package.json's start, the Dockerfile). */
 export const ATRIUM_NODE_FLAGS = ['--max-semi-space-size=32']
+
+/**
+ * The environment Atrium's server runs with in production (package.json's start, the
+ * Dockerfile): glibc's mmap threshold fixed at 128 KiB, so the 16 MiB scrypt works the
+ * login path does on the thread pool go back to the system when freed instead of
+ * staying in a thread's malloc arena (see the Dockerfile).
+ */
+export const ATRIUM_PROCESS_ENV: Record<string, string | undefined> = {
+  MALLOC_MMAP_THRESHOLD_: '131072',
+}
 
 export interface BenchSession {
   tokens: { accessToken: string; refreshToken: string }
