@@ -146,6 +146,17 @@ function send(token: string, conversationId: string, stream: boolean) {
   })
 }
 
+/** One reply streamed straight from the fake upstream, timed from the request. */
+async function streamDirect() {
+  const started = performance.now()
+  const response = await fetch(`${upstreamBase}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'bench-model', stream: true, messages: [] }),
+  })
+  return timeStream(started, response, '"content"')
+}
+
 async function streams() {
   const upstream = spawnNode(['bench/lib/fake_stream.mjs'], {
     PORT: String(UPSTREAM_PORT),
@@ -164,17 +175,7 @@ async function streams() {
     const token = await setUpTenant()
     const rows = []
 
-    const direct = await Promise.all(
-      Array.from({ length: CLIENTS }, async () => {
-        const started = performance.now()
-        const response = await fetch(`${upstreamBase}/v1/chat/completions`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ model: 'bench-model', stream: true, messages: [] }),
-        })
-        return timeStream(started, response, '"content"')
-      })
-    )
+    const direct = await Promise.all(Array.from({ length: CLIENTS }, () => streamDirect()))
     rows.push(summary('direct from the fake upstream', direct))
 
     // Warm-up: the first replies compile the code paths and fill the pools and caches.
@@ -222,17 +223,7 @@ async function streams() {
     }
     let begin = performance.now()
     const directSpread = await Promise.all(
-      Array.from({ length: CLIENTS }, (_, index) =>
-        onSchedule(index, begin, async () => {
-          const started = performance.now()
-          const response = await fetch(`${upstreamBase}/v1/chat/completions`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ model: 'bench-model', stream: true, messages: [] }),
-          })
-          return timeStream(started, response, '"content"')
-        })
-      )
+      Array.from({ length: CLIENTS }, (_, index) => onSchedule(index, begin, streamDirect))
     )
     rows.push(summary(`direct, arrivals spread over ${idealMs} ms`, directSpread))
     const spreadConversations = await conversations(token, CLIENTS)

@@ -20,3 +20,18 @@ export async function statementsSentDuring(work: () => Promise<unknown>) {
   }
   return sent
 }
+
+/**
+ * Whether some session holds the session-level advisory lock `key` — how a test
+ * proves a statement taking it never ran (the lock outlives its transaction).
+ * A holder found is terminated, so a failing test leaves no lock behind.
+ */
+export async function advisoryLockTaken(key: number) {
+  const { default: db } = await import('@adonisjs/lucid/services/db')
+  const { rows } = await db.rawQuery(
+    `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = ?`,
+    [key]
+  )
+  for (const row of rows) await db.rawQuery('SELECT pg_terminate_backend(?)', [row.pid])
+  return rows.length > 0
+}

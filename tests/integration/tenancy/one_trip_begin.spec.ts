@@ -3,7 +3,7 @@ import db from '@adonisjs/lucid/services/db'
 import { tenancy } from '#app/tenancy/tenancy'
 import { APP_ROLE } from '#app/tenancy/sql'
 import { newId } from '#app/platform/ids'
-import { statementsSentDuring } from '#tests/helpers/sql_spy'
+import { advisoryLockTaken, statementsSentDuring } from '#tests/helpers/sql_spy'
 
 test.group('a unit of work begins with its first statement', () => {
   test('BEGIN, the role and both settings travel with the first query; one read costs two messages in all', async ({
@@ -86,12 +86,7 @@ test.group('a unit of work begins with its first statement', () => {
         ),
       /no_such_role/
     )
-    const { rows } = await db.rawQuery(
-      `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = ?`,
-      [lockKey]
-    )
-    for (const row of rows) await db.rawQuery('SELECT pg_terminate_backend(?)', [row.pid])
-    assert.lengthOf(rows, 0, 'the statement ran although its entry failed')
+    assert.isFalse(await advisoryLockTaken(lockKey), 'the statement ran although its entry failed')
   })
 
   test('an isolation level is kept alongside the settings', async ({ assert }) => {
