@@ -121,6 +121,16 @@ const env = await Env.create(new URL('../', import.meta.url), {
   OLLAMA_HOST: optionalUrl(['http:', 'https:'], 'an http(s):// URL'),
   OPENAI_BASE_URL: optionalUrl(['http:', 'https:'], 'an http(s):// URL'),
   OPENAI_API_KEY: Env.schema.secret.optional(),
+  /** Tenant ids (comma-separated) offered the platform providers above; unset: every tenant. */
+  PLATFORM_PROVIDER_TENANTS: (name: string, value?: string) => {
+    if (!value) return undefined
+    const ids = value.split(',').map((entry) => entry.trim())
+    const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+    if (!ids.every((id) => uuid.test(id))) {
+      throw new Error(`${name} must be tenant ids (uuids), comma-separated`)
+    }
+    return ids.join(',')
+  },
 
   /** Gateway circuit breaker: this many failures of a deployment within the window cool it down. */
   GATEWAY_BREAKER_THRESHOLD: Env.schema.number.optional(),

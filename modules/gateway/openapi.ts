@@ -196,6 +196,7 @@ const admin = defineApi(
       summary: 'Turn the platform providers on or off for this tenant (on by default)',
       body: platformProvidersValidator,
       ok: { 200: ref('GatewayPlatformProviders') },
+      errors: { 409: 'platform_providers_not_offered' },
     },
     'GET /api/v1/gateway/limits': {
       id: 'gatewayShowLimits',
@@ -232,7 +233,11 @@ const admin = defineApi(
       updatedAt: s.dateTime,
     }),
     GatewayPlatformProviders: s.object({
-      enabled: s.boolean,
+      offered: s.described(
+        s.boolean,
+        'Whether the operator offers them to this tenant (PLATFORM_PROVIDER_TENANTS); false: none are listed and they cannot be turned on'
+      ),
+      enabled: s.described(s.boolean, 'This tenant’s own setting'),
       data: s.array(
         s.object({
           name: s.enum(['ollama', 'openai']),

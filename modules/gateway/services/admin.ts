@@ -4,7 +4,11 @@ import { inGatewayTenant } from '#modules/gateway/services/admin_access'
 import { checkProvider } from '#modules/gateway/services/diagnostics'
 import { keys, type KeyInput, type KeyLimits } from '#modules/gateway/services/keys'
 import { models, type ModelInput } from '#modules/gateway/services/models'
-import { platformModels, platformProviders } from '#modules/gateway/services/platform'
+import {
+  platformModels,
+  platformOffered,
+  platformProviders,
+} from '#modules/gateway/services/platform'
 import { providers, type ProviderInput } from '#modules/gateway/services/providers'
 import { tenantLimits, usageReport } from '#modules/gateway/services/reports'
 
@@ -76,8 +80,11 @@ export const gatewayAdmin = {
     const enabled = await inGatewayTenant(actor, (trx, tenantId) =>
       tenantLimits.platformEnabled(trx, tenantId)
     )
+    // A tenant the operator does not offer them to learns that much, not what the operator runs.
+    if (!platformOffered(actor.tenantId)) return { offered: false, enabled, data: [] }
     const offered = await platformModels()
     return {
+      offered: true,
       enabled,
       data: platformProviders().map((platform) => ({
         name: platform.name,
@@ -90,6 +97,13 @@ export const gatewayAdmin = {
     }
   },
   async setPlatformProviders(actor: TenantActor, enabled: boolean) {
+    if (enabled && !platformOffered(actor.tenantId)) {
+      throw new ProblemException(
+        409,
+        'platform_providers_not_offered',
+        'The operator does not offer the platform providers to this tenant (PLATFORM_PROVIDER_TENANTS); they can only be turned off here.'
+      )
+    }
     await inGatewayTenant(
       actor,
       (trx, tenantId) => tenantLimits.setPlatformEnabled(trx, tenantId, enabled),

@@ -4,7 +4,7 @@ import { tenancy } from '#app/tenancy/tenancy'
 import { CONFIG_CHANNEL } from '#modules/gateway/services/change_feed'
 import { FeedCache } from '#app/platform/feed_cache'
 import { models, type ModelView } from '#modules/gateway/services/models'
-import { platformModel, platformModels } from '#modules/gateway/services/platform'
+import { platformModel, platformModels, platformOffered } from '#modules/gateway/services/platform'
 import {
   AllDeploymentsFailed,
   breaker,
@@ -174,7 +174,10 @@ export async function listModels(caller: Caller) {
       .where('tenant_id', caller.tenantId)
       .select('platform_providers')
       .first()
-    return { own: aliases, platformEnabled: settings?.platform_providers !== false }
+    return {
+      own: aliases,
+      platformEnabled: settings?.platform_providers !== false && platformOffered(caller.tenantId),
+    }
   })
   const taken = new Set(own.map((model) => model.alias))
   const offered = platformEnabled ? await platformModels() : []

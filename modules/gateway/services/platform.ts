@@ -63,6 +63,21 @@ function secretOf(value: { release(): string } | string | undefined): string | n
   return value?.release() || null
 }
 
+/**
+ * Whether the operator offers the platform providers to this tenant:
+ * PLATFORM_PROVIDER_TENANTS unset means every tenant (each admin may still
+ * turn them off); set, only the tenants it lists — a tenant admin cannot
+ * turn on what the operator pays for and did not offer.
+ */
+export function platformOffered(tenantId: string) {
+  const listed = env.get('PLATFORM_PROVIDER_TENANTS')
+  if (!listed) return true
+  return listed
+    .split(',')
+    .map((entry) => entry.trim().toLowerCase())
+    .includes(tenantId.toLowerCase())
+}
+
 /** The platform providers this process's environment names (rebuilt when it changes). */
 export function platformProviders(): PlatformProvider[] {
   const ollamaHost = env.get('OLLAMA_HOST')
@@ -95,6 +110,7 @@ export function platformRoute(alias: string) {
  * deployment, parameters forwarded.
  */
 export function platformModel(tenantId: string, alias: string) {
+  if (!platformOffered(tenantId)) return null
   const route = platformRoute(alias)
   if (!route) return null
   const view = new GatewayModel().merge({

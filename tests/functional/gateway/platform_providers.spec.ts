@@ -179,6 +179,62 @@ test.group('gateway platform providers (OLLAMA_HOST, OPENAI_BASE_URL)', (group) 
     }
   })
 
+  test('PLATFORM_PROVIDER_TENANTS offers them to the tenants it lists only; others cannot turn them on', async ({
+    client,
+    assert,
+    cleanup,
+  }) => {
+    const chosen = await registerUser(client)
+    const other = await registerUser(client)
+    cleanup(withEnvironment({ PLATFORM_PROVIDER_TENANTS: chosen.activeTenantId! }))
+    const chosenKey = await createKey(client, chosen)
+    const otherKey = await createKey(client, other)
+    const chosenSdk = openaiClient(chosenKey.secret)
+    const otherSdk = openaiClient(otherKey.secret)
+
+    const answered = await chosenSdk.chat.completions.create({
+      model: 'ollama/llama3.2',
+      messages: hello,
+    })
+    assert.equal(answered.model, 'ollama/llama3.2')
+    const calls = ollama.chatCalls().length
+
+    // Not listed: not routed, not in /v1/models, nothing reaches the operator's server.
+    await assert.rejects(
+      () => otherSdk.chat.completions.create({ model: 'ollama/llama3.2', messages: hello }),
+      /does not exist/
+    )
+    const listed = await otherSdk.models.list()
+    assert.notInclude(
+      listed.data.map((model) => model.id),
+      'ollama/llama3.2'
+    )
+    assert.equal(ollama.chatCalls().length, calls)
+
+    // Its admin learns why, not what the operator runs, and cannot switch them on.
+    const shown = await client
+      .get('/api/v1/gateway/platform-providers')
+      .bearerToken(other.tokens.accessToken)
+    assert.deepEqual(shown.body(), { offered: false, enabled: true, data: [] })
+    const turnOn = await client
+      .put('/api/v1/gateway/platform-providers')
+      .bearerToken(other.tokens.accessToken)
+      .json({ enabled: true })
+    turnOn.assertStatus(409)
+    assert.equal(turnOn.body().code, 'platform_providers_not_offered')
+    const turnOff = await client
+      .put('/api/v1/gateway/platform-providers')
+      .bearerToken(other.tokens.accessToken)
+      .json({ enabled: false })
+    turnOff.assertStatus(200)
+    assert.include(turnOff.body(), { offered: false, enabled: false })
+
+    const mine = await client
+      .get('/api/v1/gateway/platform-providers')
+      .bearerToken(chosen.tokens.accessToken)
+    assert.include(mine.body(), { offered: true, enabled: true })
+  })
+
   test('only owners and admins see or change the setting; bad input is a 422', async ({
     client,
     assert,

@@ -15,6 +15,11 @@ const BAD_VALUES: Array<[string, string, RegExp, Record<string, string | undefin
   ],
   ['AMQP_URL', 'rabbit', /AMQP_URL must be an amqp:\/\/ URL/],
   ['OLLAMA_HOST', 'ftp://ollama', /OLLAMA_HOST must be an http\(s\):\/\/ URL/],
+  [
+    'PLATFORM_PROVIDER_TENANTS',
+    'acme, 0193a0e0-0000-7000-8000-000000000001',
+    /PLATFORM_PROVIDER_TENANTS must be tenant ids \(uuids\), comma-separated/,
+  ],
   ['ATRIUM_ROLE', 'boss', /ATRIUM_ROLE/],
   [
     'BUS_TRANSPORT',
