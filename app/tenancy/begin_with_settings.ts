@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module'
 import pg from 'pg'
+import { PrefixedQuery } from '#app/tenancy/prefixed_query'
 
 /**
  * A unit of work used to pay two round trips before its first query can
@@ -52,13 +53,6 @@ interface PgTransactionPrototype {
   [WRAPPED]?: true
 }
 
-interface PreparedConnection {
-  parse(message: { text: string }): void
-  bind(message: { values: unknown[] }): void
-  describe(message: { type: 'P'; name: string }): void
-  execute(message: Record<string, never>): void
-}
-
 type Callback = (error: Error | null | undefined, result?: unknown) => void
 interface QueryConfig {
   text: string
@@ -66,40 +60,7 @@ interface QueryConfig {
   submit?: unknown
 }
 
-/** pg's Query with BEGIN and the bound settings sent in front of it (one Sync at the end). */
-class EnteringQuery extends pg.Query {
-  constructor(
-    config: QueryConfig,
-    private begin: string,
-    private settings: unknown[],
-    callback: Callback
-  ) {
-    // @types/pg types the answer as one result; with three statements pg passes an array.
-    super(config as never, undefined, callback as never)
-  }
-
-  requiresPreparation() {
-    return true
-  }
-
-  prepare(connection: PreparedConnection) {
-    for (const [text, values] of [
-      [this.begin, []],
-      [BOUND_SETTINGS, this.settings],
-    ] as const) {
-      connection.parse({ text })
-      connection.bind({ values: [...values] })
-      connection.describe({ type: 'P', name: '' })
-      connection.execute({})
-    }
-    ;(pg.Query.prototype as unknown as { prepare(c: PreparedConnection): void }).prepare.call(
-      this,
-      connection
-    )
-  }
-}
-
-/** The statement's own result(s), without those of BEGIN and the settings. */
+/** The statement's own result(s) from a simple query that began with BEGIN and the settings. */
 function afterEntry(results: unknown) {
   const list = results as unknown[]
   return list.length === 3 ? list[2] : list.slice(2)
@@ -150,8 +111,13 @@ function enterWithFirstQuery(connection: pg.Client, begin: string, settings: Ent
     }
     return send.call(
       this,
-      new EnteringQuery(query, begin, settings.values, (error, results) =>
-        error ? callback(error) : callback(null, afterEntry(results))
+      new PrefixedQuery(
+        query,
+        [
+          { text: begin, values: [] },
+          { text: BOUND_SETTINGS, values: settings.values },
+        ],
+        callback
       )
     )
   }

@@ -1,16 +1,17 @@
-import pg from 'pg'
 import db from '@adonisjs/lucid/services/db'
+import type pg from 'pg'
 import type { QueryResult, QueryResultRow } from 'pg'
 import { APP_ROLE } from '#app/tenancy/sql'
+import { PrefixedQuery } from '#app/tenancy/prefixed_query'
 
 /**
  * A read under row-level security in one round trip.
  *
- * A unit of work (tenancy.run) costs three: BEGIN with the role and
- * settings, the query, COMMIT — each a write and a wake-up on both sides,
- * which profiles of authenticated reads show as their largest cost. The
- * extended query protocol can do the same in one: messages up to a Sync run
- * in one implicit transaction, so this sends
+ * A unit of work (tenancy.run) costs two for one read: the query (BEGIN,
+ * role and settings riding in front of it), then COMMIT — each a write and a
+ * wake-up on both sides, which profiles of authenticated reads show as their
+ * largest cost. Messages up to a Sync run in one implicit transaction, so a
+ * single statement needs no COMMIT of its own; this sends
  *
  *   Parse/Bind/Describe/Execute  SELECT set_config(role, tenant, user, read only)
  *   Parse/Bind/Describe/Execute  the caller's statement
@@ -22,48 +23,11 @@ import { APP_ROLE } from '#app/tenancy/sql'
  * it cannot write either; values travel as bind parameters, never as text.
  *
  * node-postgres sends one Sync per query, so this is its Query with the
- * settings statement put in front; its results (settings, then the
- * statement's) come back as one multi-result answer.
+ * settings statement put in front (prefixed_query.ts).
  */
 const SETTINGS_STATEMENT =
   `SELECT set_config('role', $1, true), set_config('app.tenant_id', $2, true), ` +
   `set_config('app.user_id', $3, true), set_config('transaction_read_only', 'on', true)`
-
-interface PreparedConnection {
-  parse(message: { text: string; name?: string; types?: unknown[] }): void
-  bind(message: { portal?: string; statement?: string; values: unknown[] }): void
-  describe(message: { type: 'P'; name: string }): void
-  execute(message: { portal?: string; rows?: number }): void
-}
-
-class SettledQuery<Row extends QueryResultRow> extends pg.Query<Row> {
-  constructor(
-    text: string,
-    values: unknown[],
-    private settings: [string, string, string],
-    callback: (error: Error | undefined, answer: unknown) => void
-  ) {
-    // @types/pg types the answer as one result; with two statements pg passes an array.
-    super(text, values, callback as never)
-  }
-
-  // Always the extended protocol, even without values: the settings statement rides in front.
-  requiresPreparation() {
-    return true
-  }
-
-  prepare(connection: PreparedConnection) {
-    connection.parse({ text: SETTINGS_STATEMENT })
-    connection.bind({ values: this.settings })
-    connection.describe({ type: 'P', name: '' })
-    connection.execute({})
-    // pg's own prepare: the statement, then the Sync that ends the transaction.
-    ;(pg.Query.prototype as unknown as { prepare(c: PreparedConnection): void }).prepare.call(
-      this,
-      connection
-    )
-  }
-}
 
 export interface ReadScope {
   /** The tenant whose rows are visible; absent: no tenant's (as tenancy.runAsUser). */
@@ -91,22 +55,16 @@ export async function oneTripRead<Row extends QueryResultRow>(
   }
   const connection = await knexClient.acquireConnection()
   try {
-    const results = await new Promise<QueryResult<Row>[] | QueryResult<Row>>((resolve, reject) => {
+    const result = await new Promise<QueryResult<Row>>((resolve, reject) => {
       connection.query(
-        new SettledQuery<Row>(
-          text,
-          values,
-          [role, scope.tenantId ?? '', scope.userId ?? ''],
-          (error, answer) =>
-            error ? reject(error) : resolve(answer as QueryResult<Row>[] | QueryResult<Row>)
+        new PrefixedQuery(
+          { text, values },
+          [{ text: SETTINGS_STATEMENT, values: [role, scope.tenantId ?? '', scope.userId ?? ''] }],
+          (error, answer) => (error ? reject(error) : resolve(answer as QueryResult<Row>))
         )
       )
     })
-    // [settings, statement]: anything else means the statement did not run as sent.
-    if (!Array.isArray(results) || results.length !== 2) {
-      throw new Error('oneTripRead: expected the settings and one statement’s results')
-    }
-    return results[1].rows
+    return result.rows
   } finally {
     await knexClient.releaseConnection(connection)
   }

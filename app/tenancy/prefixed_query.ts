@@ -1,0 +1,63 @@
+import pg from 'pg'
+
+/**
+ * node-postgres' Query with other statements sent in front of it, all in one
+ * extended-protocol sequence that ends in the query's own single Sync: one
+ * write, one round trip. PostgreSQL skips every message after a failed one up
+ * to the Sync, so when a statement in front fails (a role, a setting), the
+ * query behind it never runs. The callback gets the query's own result.
+ *
+ * How the unit of work's entry (begin_with_settings.ts) and tenancy.read
+ * (one_trip_read.ts) put the role and settings in front of a statement.
+ */
+export interface Statement {
+  text: string
+  values: unknown[]
+}
+
+interface PreparedConnection {
+  parse(message: { text: string }): void
+  bind(message: { values: unknown[] }): void
+  describe(message: { type: 'P'; name: string }): void
+  execute(message: Record<string, never>): void
+}
+
+export type QueryCallback = (error: Error | null, result?: unknown) => void
+
+export class PrefixedQuery extends pg.Query {
+  constructor(
+    config: { text: string; values?: unknown[] },
+    private prefix: Statement[],
+    callback: QueryCallback
+  ) {
+    // pg passes an array of results here (the prefix's, then the query's); @types/pg says one.
+    super(config as never, undefined, ((error: Error | undefined, results: unknown) => {
+      if (error) return callback(error)
+      const list = results as unknown[]
+      if (!Array.isArray(list) || list.length <= prefix.length) {
+        return callback(new Error('PrefixedQuery: the statements in front did not all answer'))
+      }
+      const own = list.slice(prefix.length)
+      callback(null, own.length === 1 ? own[0] : own)
+    }) as never)
+  }
+
+  // Always the extended protocol, even without values: the prefix rides in front.
+  requiresPreparation() {
+    return true
+  }
+
+  prepare(connection: PreparedConnection) {
+    for (const statement of this.prefix) {
+      connection.parse({ text: statement.text })
+      connection.bind({ values: statement.values })
+      connection.describe({ type: 'P', name: '' })
+      connection.execute({})
+    }
+    // pg's own prepare: the query, then the Sync.
+    ;(pg.Query.prototype as unknown as { prepare(c: PreparedConnection): void }).prepare.call(
+      this,
+      connection
+    )
+  }
+}
