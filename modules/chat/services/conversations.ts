@@ -13,7 +13,9 @@ import Conversation from '#modules/chat/models/conversation'
 /** A conversation as the API shows it (the model serialized). */
 export type ConversationView = ReturnType<Conversation['serialize']>
 
-const notFound = () => new ProblemException(404, 'conversation_not_found', 'No such conversation.')
+export const conversationNotFound = () =>
+  new ProblemException(404, 'conversation_not_found', 'No such conversation.')
+const notFound = conversationNotFound
 
 /** The caller's conversations only: row-level security scopes the tenant, this the user. */
 function own(trx: TransactionClientContract, actor: TenantActor) {

@@ -11,7 +11,7 @@ import { chatConfig } from '#modules/chat/config'
 import type Conversation from '#modules/chat/models/conversation'
 import Generation from '#modules/chat/models/generation'
 import Message from '#modules/chat/models/message'
-import { findOwnConversation } from '#modules/chat/services/conversations'
+import { conversationNotFound, findOwnConversation } from '#modules/chat/services/conversations'
 import { follow, generationLog } from '#modules/chat/services/generation_log'
 import { findWithAncestors } from '#modules/chat/services/messages'
 import { findVisibleAssistant, recordAssistantUse } from '#modules/chat/services/assistants'
@@ -250,52 +250,59 @@ async function accept(
   let outcome: { accepted: Accepted; generation: Generation }
   try {
     outcome = await inActiveTenant(actor, async (trx, tenantId) => {
-      // A repeated clientRequestId waits here for the first, then fails on its unique key below.
-      const conversation = await findOwnConversation(trx, actor, conversationId, { lock: true })
-      const owned = { tenantId, conversationId: conversation.id, userId: actor.userId }
       const assistantId = planned.assistant?.id ?? null
-      const asked =
-        planned.questionId !== null
-          ? await Message.query({ client: trx }).where('id', planned.questionId).firstOrFail()
-          : await Message.create(
-              {
-                ...owned,
-                id: newId(),
-                parentId: planned.parentId,
-                role: 'user',
-                content: (question as { content: string }).content,
-                status: 'complete',
-                model: null,
-                assistantId,
-                promptTokens: null,
-                completionTokens: null,
-                errorCode: null,
-              },
-              { client: trx }
-            )
-      const reply = await Message.create(
-        {
-          ...owned,
-          id: newId(),
-          parentId: asked.id,
-          role: 'assistant',
-          content: '',
-          status: 'generating',
-          model: ticket.alias,
-          assistantId,
-          promptTokens: null,
-          completionTokens: null,
-          errorCode: null,
-        },
-        { client: trx }
-      )
+      const replyId = newId()
+      // Locks the conversation and points it at the new reply in one statement, so
+      // concurrent sends take turns here (a repeated clientRequestId waits for the first,
+      // then fails on its unique key below). No row: deleted since planning, or not theirs.
+      const claimed = await trx
+        .from('chat_conversations')
+        .where({ tenant_id: tenantId, user_id: actor.userId, id: conversationId })
+        .update({
+          active_leaf_id: replyId,
+          updated_at: trx.raw('now()'),
+          ...(assistantId ? { assistant_id: assistantId } : {}),
+        })
+      if (Number(claimed) === 0) throw conversationNotFound()
+      const owned = { tenant_id: tenantId, conversation_id: conversationId, user_id: actor.userId }
+      const reply = {
+        ...owned,
+        id: replyId,
+        role: 'assistant',
+        content: '',
+        status: 'generating',
+        model: ticket.alias,
+        assistant_id: assistantId,
+      }
+      let asked: Message
+      let answer: Message
+      if (planned.questionId !== null) {
+        asked = await Message.query({ client: trx }).where('id', planned.questionId).firstOrFail()
+        ;[answer] = await insertMessages(trx, [{ ...reply, parent_id: asked.id }])
+      } else {
+        // The question and its reply in one insert.
+        const questionId = newId()
+        ;[asked, answer] = await insertMessages(trx, [
+          {
+            ...owned,
+            id: questionId,
+            parent_id: planned.parentId,
+            role: 'user',
+            content: (question as { content: string }).content,
+            status: 'complete',
+            model: null,
+            assistant_id: assistantId,
+          },
+          { ...reply, parent_id: questionId },
+        ])
+      }
       const generation = await Generation.create(
         {
           ...owned,
           id: newId(),
           clientRequestId: options.clientRequestId,
           userMessageId: asked.id,
-          assistantMessageId: reply.id,
+          assistantMessageId: answer.id,
           model: ticket.alias,
           status: slot ? 'running' : 'queued',
           cancelRequested: false,
@@ -315,14 +322,9 @@ async function accept(
         },
         { client: trx }
       )
-      conversation.activeLeafId = reply.id
-      if (assistantId) {
-        conversation.assistantId = assistantId
-        await recordAssistantUse(trx, assistantId, actor.userId)
-      }
-      await conversation.useTransaction(trx).save()
+      if (assistantId) await recordAssistantUse(trx, assistantId, actor.userId)
       if (!slot) await trx.rawQuery('SELECT pg_notify(?, ?)', [GENERATIONS_CHANNEL, generation.id])
-      return { accepted: accepted(generation, asked, reply), generation }
+      return { accepted: accepted(generation, asked, answer), generation }
     })
   } catch (error) {
     if (slot) generationRunner.releaseSlot()
@@ -337,6 +339,23 @@ async function accept(
   }
   if (slot) generationRunner.runAccepted(outcome.generation)
   return outcome.accepted
+}
+
+/** Inserts messages in one statement; the models come back in the order given. */
+async function insertMessages(
+  trx: TransactionClientContract,
+  rows: Array<Record<string, unknown>>
+) {
+  const inserted = (await trx.table('chat_messages').insert(rows).returning('*')) as Array<
+    Record<string, unknown>
+  >
+  const byId = new Map(inserted.map((row) => [row.id, row]))
+  return rows.map((row) => {
+    const columns = { ...byId.get(row.id)! }
+    // The stored tsvector is the index's business, not the API's.
+    delete columns.search
+    return Message.$createFromAdapterResult(columns)!
+  })
 }
 
 async function findOwnGeneration(trx: TransactionClientContract, actor: TenantActor, id: string) {
