@@ -296,6 +296,29 @@ async function settledCall<Result>(
   }
 }
 
+/**
+ * Opens an upstream stream; when no deployment could be opened, the
+ * reservation is settled as that failure (nothing used) and the error rethrown.
+ */
+async function openedOrSettled<Opened>(
+  caller: Caller,
+  call: CallState & { reservation: Reservation },
+  requestId: string | null | undefined,
+  open: () => Promise<Opened>
+): Promise<Opened> {
+  try {
+    return await open()
+  } catch (error) {
+    await finish(
+      caller,
+      call.model,
+      call.reservation,
+      call.outcome('chat', statusOf(error), null, [0, 0], requestId)
+    )
+    throw error
+  }
+}
+
 export const gateway = {
   listModels,
 
@@ -396,18 +419,9 @@ export const gateway = {
       { params, unknownParams: options.unknownParams, ticket: options.ticket }
     )
     const signal = options.signal ?? new AbortController().signal
-    let opened
-    try {
-      opened = await routedChatStream(call.model, call.params, signal, call.timing)
-    } catch (error) {
-      await finish(
-        caller,
-        call.model,
-        call.reservation,
-        call.outcome('chat', statusOf(error), null, [0, 0], options.requestId)
-      )
-      throw error
-    }
+    const opened = await openedOrSettled(caller, call, options.requestId, () =>
+      routedChatStream(call.model, call.params, signal, call.timing)
+    )
     const overheadMs = call.overheadMs()
     const { chunks, deployment } = opened
     const metered = settledStream(caller, call, {
@@ -494,18 +508,9 @@ export const gateway = {
       unknownParams: options.unknownParams,
     })
     const signal = options.signal ?? new AbortController().signal
-    let opened
-    try {
-      opened = await routedResponsesStream(call.model, call.params, signal, call.timing)
-    } catch (error) {
-      await finish(
-        caller,
-        call.model,
-        call.reservation,
-        call.outcome('chat', statusOf(error), null, [0, 0], options.requestId)
-      )
-      throw error
-    }
+    const opened = await openedOrSettled(caller, call, options.requestId, () =>
+      routedResponsesStream(call.model, call.params, signal, call.timing)
+    )
     const overheadMs = call.overheadMs()
     const { events, deployment } = opened
     const metered = settledStream(caller, call, {
