@@ -8,6 +8,8 @@
 |           delivered and handled by a subscriber doing the same insert, with
 |           the worker running in this process.
 | Latency is publish (occurred_at) → effect committed, from database clocks.
+| local, one delivery per transaction: the same with perTransaction 1, as
+|           before batching — the gain, side by side.
 | bullmq / rabbitmq: the same, through the broker (REDIS_URL / AMQP_URL set;
 |           each row says when it was skipped).
 | local at a steady rate: the local path again, events published on a timer
@@ -88,12 +90,19 @@ try {
    * Publishes `count` events (one committed transaction each) as fast as it
    * can, or on a timer at `rate` per second, and waits for every effect.
    */
-  const measure = async (name: string, transport: Transport, count = EVENTS, rate?: number) => {
+  const measure = async (
+    name: string,
+    transport: Transport,
+    count = EVENTS,
+    rate?: number,
+    perTransaction?: number
+  ) => {
     await db.rawQuery('TRUNCATE bench_effects')
     await db.rawQuery('TRUNCATE messaging_inbox, messaging_deliveries, messaging_outbox CASCADE')
     const worker = new MessagingWorker({
       connectionString: env.get('DATABASE_URL')!,
       batchSize: 100,
+      ...(perTransaction ? { perTransaction } : {}),
       transport,
       operations: postgresOperations,
     })
@@ -120,6 +129,15 @@ try {
   }
 
   const rows = [baseline]
+  rows.push(
+    await measure(
+      'local, one delivery per transaction (before batching)',
+      localTransport,
+      EVENTS,
+      undefined,
+      1
+    )
+  )
   rows.push(await measure('local (outbox → deliveries → handler)', localTransport))
   if (env.get('REDIS_URL')) {
     const prefix = 'atrium-bench'
@@ -174,7 +192,7 @@ try {
     ratios: Object.fromEntries(
       rows
         .slice(1)
-        .filter((row) => !row.name.includes('steady'))
+        .filter((row) => !row.name.includes('steady') && !row.name.includes('before'))
         .map((row) => [
           row.name.split(' ')[0],
           Math.round((row.eventsPerSecond / baseline.eventsPerSecond) * 100) / 100,

@@ -1,14 +1,25 @@
 import db from '@adonisjs/lucid/services/db'
 import { allSubscriptions, subscription } from '#app/messaging/subscribers'
 import { toEnvelope, type OutboxRow } from '#app/messaging/relay'
-import { deliveriesTotal } from '#app/messaging/metrics'
+import { batchesSplit, deliveriesTotal } from '#app/messaging/metrics'
 import { jobQueue } from '#app/platform/job_queue'
-import { consumedHere, countRetry, describeError, runSubscriber } from '#app/messaging/handling'
+import {
+  consumedHere,
+  countRetry,
+  describeError,
+  runSubscriber,
+  runSubscribersTogether,
+} from '#app/messaging/handling'
 
 export interface DeliveryOptions {
   batchSize?: number
-  /** Handlers run at once (each in its own transaction); default 4. */
+  /** Handlers run at once, each lane on its own connection; default 4. */
   concurrency?: number
+  /**
+   * At most this many deliveries of one tenant and subscriber are handled in
+   * one transaction (default 25); 1 gives each delivery its own.
+   */
+  perTransaction?: number
   /** How long a claimed delivery is hidden from other workers; a crashed worker's claims come back after it. */
   leaseSeconds?: number
   /** First retry delay; doubles per attempt up to maxBackoffMs. */
@@ -27,10 +38,12 @@ export type DeliveryOutcome = 'handled' | 'duplicate' | 'retry' | 'dead'
 /**
  * Processes due deliveries of the subscribers this process consumes: claims a
  * batch by leasing it (a short committed UPDATE … SKIP LOCKED, so no
- * transaction stays open while handlers run), then runs each through
- * runSubscriber (inbox + tenant unit of work). A failed handler is retried
- * with exponential backoff; after its subscription's maxAttempts it is a dead
- * letter. Returns the outcomes.
+ * transaction stays open while handlers run), then handles it in tenant and
+ * subscriber groups, a group's deliveries together in one unit of work
+ * (runSubscribersTogether) — oldest event first. A group that fails is rolled
+ * back and handled again one delivery per unit of work (runSubscriber), so
+ * only the delivery that fails is retried, with exponential backoff, and
+ * after its subscription's maxAttempts is a dead letter. Returns the outcomes.
  */
 export async function processDeliveries(options: DeliveryOptions = {}): Promise<DeliveryOutcome[]> {
   const consumed = allSubscriptions()
@@ -40,14 +53,24 @@ export async function processDeliveries(options: DeliveryOptions = {}): Promise<
   const claimed = await claim(consumed, options.batchSize ?? 50, options.leaseSeconds ?? 60)
   const outcomes: DeliveryOutcome[] = []
   const settled: string[] = []
-  // A few handlers at once: most wait on the database, and the pool has room.
+  // Lanes take whole groups, so one subscriber's transactions in one tenant never run at
+  // once here: a handler's ordered row locks (a reservation's SKUs) stay ordered per lane,
+  // and two of its batches cannot deadlock each other.
+  const groups = [...groupBy(claimed, (row) => `${row.tenant_id} ${row.subscriber}`).values()]
+  const perTransaction = Math.max(1, options.perTransaction ?? 25)
   let next = 0
   const lane = async () => {
-    while (next < claimed.length) {
-      const delivery = claimed[next++]
-      const outcome = await handle(delivery, options)
-      outcomes.push(outcome)
-      if (outcome === 'handled' || outcome === 'duplicate') settled.push(delivery.delivery_id)
+    while (next < groups.length) {
+      const group = groups[next++].sort(oldestFirst)
+      for (let start = 0; start < group.length; start += perTransaction) {
+        const together = group.slice(start, start + perTransaction)
+        const results = await handleTogether(together, options)
+        results.forEach((outcome, index) => {
+          outcomes.push(outcome)
+          if (outcome === 'handled' || outcome === 'duplicate')
+            settled.push(together[index].delivery_id)
+        })
+      }
     }
   }
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 4) }, lane))
@@ -59,6 +82,53 @@ export async function processDeliveries(options: DeliveryOptions = {}): Promise<
       .whereIn('id', settled)
       .update({ state: 'done', handled_at: db.raw('now()'), last_error: null })
   }
+  return outcomes
+}
+
+function groupBy<T>(items: T[], keyOf: (item: T) => string) {
+  const groups = new Map<string, T[]>()
+  for (const item of items) {
+    const key = keyOf(item)
+    const group = groups.get(key)
+    if (group) group.push(item)
+    else groups.set(key, [item])
+  }
+  return groups
+}
+
+function oldestFirst(a: ClaimedDelivery, b: ClaimedDelivery) {
+  return (
+    new Date(a.occurred_at).getTime() - new Date(b.occurred_at).getTime() ||
+    (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+  )
+}
+
+/**
+ * Deliveries of one tenant and subscriber in one unit of work; if that fails
+ * (a handler threw, a deadlock, the commit), nothing of it stayed, and each is
+ * handled again on its own so the failure lands on the delivery that caused it.
+ */
+async function handleTogether(
+  deliveries: ClaimedDelivery[],
+  options: DeliveryOptions
+): Promise<DeliveryOutcome[]> {
+  if (deliveries.length > 1) {
+    try {
+      return await runSubscribersTogether(
+        deliveries[0].tenant_id,
+        deliveries.map((delivery) => ({
+          event: toEnvelope(delivery),
+          // Claimed by name from the registry, so it is registered here.
+          subscription: subscription(delivery.subscriber)!,
+        })),
+        'local'
+      )
+    } catch {
+      batchesSplit.inc()
+    }
+  }
+  const outcomes: DeliveryOutcome[] = []
+  for (const delivery of deliveries) outcomes.push(await handle(delivery, options))
   return outcomes
 }
 

@@ -45,6 +45,68 @@ export async function runSubscriber(
   }
 }
 
+/** One delivery of a batch: the event and the subscription that handles it. */
+export interface BatchedDelivery {
+  event: EventEnvelope
+  subscription: Subscription
+}
+
+/**
+ * Runs several deliveries of one tenant in one unit of work: their inbox rows
+ * in one insert, then each fresh one's handler in turn, then one commit. It
+ * saves each delivery its own BEGIN, inbox round trip and COMMIT, which is
+ * most of what a small handler costs. All or nothing: if any handler throws
+ * (or the commit fails) every effect and inbox row is rolled back and this
+ * throws, so the caller can run them one by one to find out which failed.
+ * Outcomes are in the order given.
+ */
+export async function runSubscribersTogether(
+  tenantId: string | null,
+  deliveries: BatchedDelivery[],
+  transport: TransportName
+): Promise<Array<'handled' | 'duplicate'>> {
+  const outcomes = await inUnitOfWork(tenantId, async (trx) => {
+    const { rows } = await trx.rawQuery(
+      `INSERT INTO messaging_inbox (event_id, subscriber)
+       SELECT * FROM unnest(?::uuid[], ?::text[])
+       ON CONFLICT DO NOTHING
+       RETURNING event_id, subscriber`,
+      [
+        deliveries.map(({ event }) => event.id),
+        deliveries.map(({ subscription }) => subscription.subscriber),
+      ]
+    )
+    const fresh = new Set((rows as Array<{ event_id: string; subscriber: string }>).map(inboxKey))
+    const done: Array<'handled' | 'duplicate'> = []
+    for (const { event, subscription } of deliveries) {
+      if (!fresh.has(inboxKey({ event_id: event.id, subscriber: subscription.subscriber }))) {
+        done.push('duplicate')
+        continue
+      }
+      const stopTimer = handlerDuration.startTimer({ subscriber: subscription.subscriber })
+      try {
+        await subscription.handler(event, trx)
+      } finally {
+        stopTimer()
+      }
+      done.push('handled')
+    }
+    return done
+  })
+  // Counted once committed: a rolled-back batch is run again one by one and counted there.
+  outcomes.forEach((outcome, index) =>
+    deliveriesTotal.inc({
+      transport,
+      subscriber: deliveries[index].subscription.subscriber,
+      outcome,
+    })
+  )
+  return outcomes
+}
+
+const inboxKey = (row: { event_id: string; subscriber: string }) =>
+  `${row.event_id} ${row.subscriber}`
+
 function inUnitOfWork<T>(
   tenantId: string | null,
   work: (trx: TransactionClientContract) => Promise<T>

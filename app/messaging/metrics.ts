@@ -17,6 +17,12 @@ export const handlerDuration = new Histogram({
   registers: [metricsRegistry],
 })
 
+export const batchesSplit = new Counter({
+  name: 'messaging_delivery_batches_split_total',
+  help: 'Delivery batches rolled back because one handler failed, then handled one by one',
+  registers: [metricsRegistry],
+})
+
 /**
  * prom-client collects metrics in parallel: both gauges of one scrape share a
  * single in-flight query, dropped once it settles so the next scrape reads anew.

@@ -13,6 +13,8 @@ import { busStatus, deadLetters, replayDeadLetters } from '#app/messaging/admin'
 import { childEnv, runNode } from '#tests/helpers/processes'
 import { resetBus } from '#tests/helpers/messaging'
 import { until } from '#tests/helpers/waiting'
+import { statementsSentDuring } from '#tests/helpers/sql_spy'
+import { batchesSplit } from '#app/messaging/metrics'
 
 declare module '#app/messaging/types' {
   interface IntegrationEvents {
@@ -32,13 +34,17 @@ async function resetTables() {
   await db.rawQuery(`TRUNCATE ${EFFECTS}`)
 }
 
-async function publishWidget(name: string, options: { availableAt?: Date } = {}) {
-  return tenancy.run(tenant, (trx) =>
+async function publishWidget(
+  name: string,
+  options: { availableAt?: Date; tenantId?: string } = {}
+) {
+  const { tenantId = tenant, availableAt } = options
+  return tenancy.run(tenantId, (trx) =>
     events.publish(
       trx,
       'test.widget_created',
       { widgetId: newId(), name },
-      { version: 1, tenantId: tenant, ...options }
+      { version: 1, tenantId, availableAt }
     )
   )
 }
@@ -319,5 +325,122 @@ test.group('outbox, relay and deliveries', (group) => {
       dead: 0,
       done: 1,
     })
+  })
+})
+
+test.group('deliveries handled together', (group) => {
+  group.each.setup(async () => {
+    await resetTables()
+    return () => {
+      for (const name of ['test.record_a', 'test.in_tenant', 'test.poison']) unsubscribe(name)
+    }
+  })
+
+  const splits = async () => {
+    const { values } = await batchesSplit.get()
+    return values[0]?.value ?? 0
+  }
+
+  test('one tenant’s deliveries of a subscriber share a transaction: 30 events, two commits', async ({
+    assert,
+  }) => {
+    recordingSubscriber('test.record_a')
+    for (let index = 0; index < 30; index++) await publishWidget(`w${index}`)
+    await relayBatch()
+    let outcomes: string[] = []
+    const sent = await statementsSentDuring(async () => {
+      outcomes = await processDeliveries({ ...FAST, perTransaction: 25 })
+    })
+    assert.deepEqual(outcomes, Array(30).fill('handled'))
+    assert.lengthOf(
+      sent.filter((statement) => /^\s*COMMIT/i.test(statement)),
+      2
+    )
+    assert.lengthOf(
+      sent.filter((statement) => statement.includes('INSERT INTO messaging_inbox')),
+      2
+    )
+    assert.lengthOf(await effects(), 30)
+    assert.lengthOf(await db.from('messaging_inbox').where('subscriber', 'test.record_a'), 30)
+    const pending = await db.from('messaging_deliveries').whereNot('state', 'done')
+    assert.lengthOf(pending, 0)
+  })
+
+  test('each tenant’s deliveries run in that tenant’s unit of work', async ({ assert }) => {
+    const other = newId()
+    subscribe('test.widget_created', 'test.in_tenant', async (event, trx) => {
+      // The tenant the unit of work is set to, not the one the event names: a batch in the
+      // wrong tenant would record the wrong one (or be refused by RLS and split).
+      await trx.rawQuery(
+        `INSERT INTO ${EFFECTS} (id, tenant_id, event_id, subscriber, name)
+         VALUES (?, current_setting('app.tenant_id')::uuid, ?, 'test.in_tenant', ?)`,
+        [newId(), event.id, event.payload.name]
+      )
+    })
+    for (let index = 0; index < 6; index++) {
+      await publishWidget(`mine${index}`)
+      await publishWidget(`theirs${index}`, { tenantId: other })
+    }
+    const splitsBefore = await splits()
+    await drain()
+    assert.equal(await splits(), splitsBefore)
+    const rows = await db
+      .from(`${EFFECTS} as e`)
+      .join('messaging_outbox as o', 'o.id', 'e.event_id')
+      .select('e.tenant_id as ran_in', 'o.tenant_id as event_tenant', 'e.name')
+    assert.lengthOf(rows, 12)
+    for (const row of rows) assert.equal(row.ran_in, row.event_tenant, row.name)
+    assert.lengthOf(
+      rows.filter((row) => row.ran_in === other),
+      6
+    )
+  })
+
+  test('a handler that fails rolls its batch back; the others then run alone, once each', async ({
+    assert,
+  }) => {
+    const calls: string[] = []
+    recordingSubscriber('test.poison', (name) => {
+      calls.push(name)
+      if (name === 'bad') throw new Error('cannot handle this one')
+    })
+    for (const name of ['a', 'bad', 'c']) await publishWidget(name)
+    await relayBatch()
+    const splitsBefore = await splits()
+    const outcomes = await processDeliveries({ ...FAST, leaseSeconds: 0 })
+    assert.sameMembers(outcomes, ['handled', 'retry', 'handled'])
+    assert.equal(await splits(), splitsBefore + 1)
+    // Together (a, bad: rolled back), then alone: a, bad, c.
+    assert.deepEqual(calls, ['a', 'bad', 'a', 'bad', 'c'])
+    const handled = await effects()
+    assert.deepEqual(
+      handled.map((row) => row.name),
+      ['a', 'c']
+    )
+    const deliveries = await db
+      .from('messaging_deliveries as d')
+      .join('messaging_outbox as o', 'o.id', 'd.event_id')
+      .select('d.state', 'd.attempts', db.raw(`o.payload->>'name' AS name`))
+      .orderByRaw(`o.payload->>'name'`)
+    assert.deepEqual(
+      deliveries.map((row) => `${row.name}:${row.state}:${row.attempts}`),
+      ['a:done:1', 'bad:pending:1', 'c:done:1']
+    )
+  })
+
+  test('redelivered events in a batch are acknowledged without running again', async ({
+    assert,
+  }) => {
+    let calls = 0
+    recordingSubscriber('test.record_a', () => calls++)
+    for (const name of ['x', 'y', 'z']) await publishWidget(name)
+    await drain()
+    await db
+      .from('messaging_deliveries')
+      .update({ state: 'pending', available_at: db.raw('now()') })
+    const outcomes = await processDeliveries(FAST)
+    assert.deepEqual(outcomes, ['duplicate', 'duplicate', 'duplicate'])
+    assert.equal(calls, 3)
+    assert.lengthOf(await effects(), 3)
   })
 })
