@@ -21,22 +21,104 @@ export interface WorkerOptions extends DeliveryOptions {
 }
 
 /**
- * The background loop of `atrium:work` (and of the server with
- * ATRIUM_ROLE=all): relay due outbox rows, then process due deliveries, until
- * both are empty; sleep until NOTIFY or the poll interval, repeat. stop()
- * lets the current pass finish.
+ * One of the worker's loops: passes until a pass finds nothing to do, then
+ * sleeps until nudged (a NOTIFY, another loop) or the poll interval.
+ */
+class WorkLoop {
+  #wake?: () => void
+  /** A nudge arrived while no sleep was waiting for it: the next sleep must not wait. */
+  #nudged = false
+  #done?: Promise<void>
+
+  constructor(
+    private readonly name: string,
+    /** One pass; true if it found work (so another pass follows at once). */
+    private readonly pass: () => Promise<boolean>
+  ) {}
+
+  start(running: () => boolean, pollIntervalMs: number) {
+    this.#done = this.#run(running, pollIntervalMs)
+  }
+
+  /** Waiting for a nudge or the poll interval, with nothing left to do. */
+  get idle() {
+    return this.#wake !== undefined
+  }
+
+  nudge() {
+    this.#nudged = true
+    this.#wake?.()
+  }
+
+  /** Resolves once the loop has finished its current pass after `running` turned false. */
+  finished() {
+    return this.#done ?? Promise.resolve()
+  }
+
+  async #run(running: () => boolean, pollIntervalMs: number) {
+    while (running()) {
+      try {
+        let busy = true
+        while (busy && running()) {
+          // Anything nudged from here on is looked at by this pass or, if it comes too late for it, the next.
+          this.#nudged = false
+          busy = await this.pass()
+        }
+      } catch (error) {
+        logger.error(
+          { err: error, loop: this.name },
+          'messaging pass failed; retrying after the poll interval'
+        )
+      }
+      if (running()) await this.#sleep(pollIntervalMs)
+    }
+  }
+
+  #sleep(ms: number) {
+    return new Promise<void>((resolve) => {
+      // Nudged between the last pass and this sleep: go round again at once.
+      if (this.#nudged) {
+        this.#nudged = false
+        return resolve()
+      }
+      const timer = setTimeout(done, ms)
+      const wake = () => {
+        this.#wake = undefined
+        done()
+      }
+      function done() {
+        clearTimeout(timer)
+        resolve()
+      }
+      this.#wake = wake
+    })
+  }
+}
+
+/**
+ * The background work of `atrium:work` (and of the server with
+ * ATRIUM_ROLE=all), as three loops that never wait for each other:
+ * - events: relay due outbox rows, then handle due deliveries;
+ * - operations: run (or, on BullMQ, queue) due operations;
+ * - tasks: the modules' background tasks (mail, webhooks, chat recovery) and
+ *   the maintenance pass every 10 minutes.
+ * Each passes until it finds nothing and sleeps until a NOTIFY or the poll
+ * interval. Apart, a slow mail server, a webhook receiver that takes its 10 s
+ * or a long operation cannot hold every tenant's events back; in one loop,
+ * each pass waited for all of them. stop() lets the current passes finish.
  */
 export class MessagingWorker {
   #listener?: pg.Client
   #running = false
-  #wake?: () => void
-  /** A notification arrived while no sleep was waiting for it: the next sleep must not wait. */
-  #nudged = false
-  #loop?: Promise<void>
   #lastMaintenance = 0
   #transport?: Transport
   #operations?: OperationsRunner
   #consuming = false
+  readonly #events = new WorkLoop('event delivery', () => this.#deliverEvents())
+  readonly #operationsLoop = new WorkLoop('operations', async () => {
+    return (await this.#operations!.runDue()) > 0
+  })
+  readonly #tasks = new WorkLoop('background tasks', () => this.#runTasks())
 
   constructor(private options: WorkerOptions) {}
 
@@ -54,26 +136,52 @@ export class MessagingWorker {
     await this.#operations.start?.()
     await this.#listen()
     await this.#startConsumers()
-    this.#loop = this.#run()
+    const running = () => this.#running
+    const pollIntervalMs = this.options.pollIntervalMs ?? 1000
+    for (const loop of this.#loops()) loop.start(running, pollIntervalMs)
   }
 
   get transport() {
     return this.#transport
   }
 
-  /** Waiting for a notification or the poll interval, with nothing left to do. */
+  /** Every loop is waiting for a notification or the poll interval, with nothing left to do. */
   get idle() {
-    return this.#wake !== undefined
+    return this.#loops().every((loop) => loop.idle)
   }
 
-  /** Finishes the current pass and the broker consumers' in-flight handlers, then closes the connections. */
+  /** Finishes the current passes and the broker consumers' in-flight handlers, then closes the connections. */
   async stop() {
     this.#running = false
-    this.#nudge()
-    await this.#loop
+    for (const loop of this.#loops()) loop.nudge()
+    await Promise.all(this.#loops().map((loop) => loop.finished()))
     await this.#transport?.close?.()
     await this.#operations?.close?.()
     await this.#listener?.end().catch(() => {})
+  }
+
+  #loops() {
+    return [this.#events, this.#operationsLoop, this.#tasks]
+  }
+
+  async #deliverEvents() {
+    if (!this.#listener) await this.#listen()
+    await this.#startConsumers()
+    const relayed = await relayBatch(this.#transport!)
+    const outcomes = await processDeliveries(this.options)
+    // Handlers queue mail and webhook deliveries: the tasks loop sends them now, not at its next poll.
+    if (outcomes.includes('handled')) this.#tasks.nudge()
+    return relayed > 0 || outcomes.length > 0
+  }
+
+  async #runTasks() {
+    const done = await runBackgroundTasks()
+    if (Date.now() - this.#lastMaintenance > MAINTENANCE_EVERY_MS) {
+      this.#lastMaintenance = Date.now()
+      const removed = await runMaintenance()
+      if (removed) logger.debug({ removed }, 'maintenance pass')
+    }
+    return done > 0
   }
 
   async #startConsumers() {
@@ -96,7 +204,9 @@ export class MessagingWorker {
         logger.warn({ err: error }, 'messaging listener lost; polling until it is back')
       listener.end().catch(() => {})
     }
-    listener.on('notification', () => this.#nudge())
+    listener.on('notification', ({ channel }) =>
+      (channel === OPERATIONS_CHANNEL ? this.#operationsLoop : this.#events).nudge()
+    )
     listener.on('error', drop)
     listener.on('end', () => drop())
     this.#listener = listener
@@ -108,57 +218,5 @@ export class MessagingWorker {
     } catch (error) {
       drop(error as Error)
     }
-  }
-
-  async #run() {
-    while (this.#running) {
-      if (!this.#listener) await this.#listen()
-      await this.#startConsumers()
-      try {
-        let busy = true
-        while (busy && this.#running) {
-          // Anything notified from here on is looked at by this pass or, if it comes too late for it, the next.
-          this.#nudged = false
-          const relayed = await relayBatch(this.#transport!)
-          const outcomes = await processDeliveries(this.options)
-          const operations = await this.#operations!.runDue()
-          const background = await runBackgroundTasks()
-          busy = relayed > 0 || operations > 0 || outcomes.length > 0 || background > 0
-        }
-        if (Date.now() - this.#lastMaintenance > MAINTENANCE_EVERY_MS) {
-          this.#lastMaintenance = Date.now()
-          const removed = await runMaintenance()
-          if (removed) logger.debug({ removed }, 'maintenance pass')
-        }
-      } catch (error) {
-        logger.error({ err: error }, 'messaging pass failed; retrying after the poll interval')
-      }
-      await this.#sleep(this.options.pollIntervalMs ?? 1000)
-    }
-  }
-
-  #nudge() {
-    this.#nudged = true
-    this.#wake?.()
-  }
-
-  #sleep(ms: number) {
-    return new Promise<void>((resolve) => {
-      // A commit notified between the last pass and this sleep: go round again at once.
-      if (this.#nudged) {
-        this.#nudged = false
-        return resolve()
-      }
-      const timer = setTimeout(done, ms)
-      const wake = () => {
-        this.#wake = undefined
-        done()
-      }
-      function done() {
-        clearTimeout(timer)
-        resolve()
-      }
-      this.#wake = wake
-    })
   }
 }

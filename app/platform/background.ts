@@ -17,8 +17,12 @@ export interface BackgroundTask {
 
 const tasks = new Map<string, BackgroundTask>()
 
+/** Returns what unregisters it (for tests). */
 export function registerBackgroundTask(task: BackgroundTask) {
   tasks.set(task.name, task)
+  return () => {
+    if (tasks.get(task.name) === task) tasks.delete(task.name)
+  }
 }
 
 /** Runs the mounted modules' tasks once; one failing task does not stop the others. */

@@ -15,6 +15,8 @@ import { resetBus } from '#tests/helpers/messaging'
 import { until } from '#tests/helpers/waiting'
 import { statementsSentDuring } from '#tests/helpers/sql_spy'
 import { batchesSplit } from '#app/messaging/metrics'
+import { registerBackgroundTask } from '#app/platform/background'
+import { defineOperation, postgresOperations, startOperation } from '#app/operations/operations'
 
 declare module '#app/messaging/types' {
   interface IntegrationEvents {
@@ -273,6 +275,61 @@ test.group('outbox, relay and deliveries', (group) => {
       assert.isBelow(Date.now() - started, 10_000)
     } finally {
       await worker.stop()
+    }
+  })
+
+  test('a background task or an operation that hangs does not hold events back', async ({
+    assert,
+  }) => {
+    recordingSubscriber('test.record_a')
+    // Both hang until the end of the test, as a dead mail server or a long AI run would.
+    let release = () => {}
+    const hung = new Promise<void>((resolve) => (release = resolve))
+    let taskRunning = false
+    let operationRunning = false
+    const unregister = registerBackgroundTask({
+      name: 'test.hanging_task',
+      async run() {
+        taskRunning = true
+        await hung
+        return 0
+      },
+    })
+    defineOperation('test.hanging_operation', async () => {
+      operationRunning = true
+      await hung
+      return {}
+    })
+    const tenantId = newId()
+    await db
+      .table('identity_tenants')
+      .insert({ id: tenantId, name: 'Hanging', slug: `hanging-${tenantId}` })
+    const worker = new MessagingWorker({
+      connectionString: env.get('DATABASE_URL')!,
+      pollIntervalMs: 30_000,
+      operations: postgresOperations,
+      ...FAST,
+    })
+    await worker.start()
+    try {
+      await tenancy.run(tenantId, (trx) =>
+        startOperation(trx, { tenantId, kind: 'test.hanging_operation', input: {} })
+      )
+      assert.isTrue(await until(async () => taskRunning && operationRunning))
+      await publishWidget('through')
+      assert.isTrue(
+        await until(async () => {
+          const seen = await effects()
+          return seen.length === 1
+        }, 10_000),
+        'the event waited for the task or the operation'
+      )
+    } finally {
+      release()
+      await worker.stop()
+      unregister()
+      await db.from('platform_operations').where('tenant_id', tenantId).delete()
+      await db.from('identity_tenants').where('id', tenantId).delete()
     }
   })
 
