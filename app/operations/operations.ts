@@ -29,10 +29,47 @@ export interface OperationsRunner {
   close?(): Promise<void>
 }
 
-export const postgresOperations: OperationsRunner = {
-  name: 'postgres',
-  runDue: () => processOperations(),
+/**
+ * Operations from PostgreSQL leases (no Redis): up to `concurrency` at once,
+ * like BullMQ's runner. runDue() starts what fits and returns without waiting
+ * for it, so a ten-minute export holds one slot, not the loop: the others
+ * keep running what is queued. A finished operation NOTIFYs its channel,
+ * which wakes the worker's loop to fill the slot. close() waits for the
+ * running ones (a graceful stop).
+ */
+export class PostgresOperations implements OperationsRunner {
+  readonly name = 'postgres' as const
+  readonly #running = new Set<Promise<void>>()
+
+  constructor(private readonly concurrency = 2) {}
+
+  async runDue() {
+    let started = 0
+    while (this.#running.size < this.concurrency) {
+      const [operation] = await claimOperations(1)
+      if (!operation) break
+      const running: Promise<void> = run(operation)
+        .catch((error) =>
+          logger.error({ err: error, operation: operation.id }, 'operation run failed')
+        )
+        .finally(() => this.#running.delete(running))
+      this.#running.add(running)
+      started++
+    }
+    return started
+  }
+
+  /** Operations running now in this process. */
+  get active() {
+    return this.#running.size
+  }
+
+  async close() {
+    await Promise.all(this.#running)
+  }
 }
+
+export const postgresOperations = new PostgresOperations()
 
 type Handler = (job: OperationJob<unknown>) => Promise<unknown>
 const handlers = new Map<string, Handler>()
@@ -67,24 +104,29 @@ export async function startOperation(
 }
 
 /**
- * Runs due operations one at a time: claimed by lease (like deliveries), run
- * outside any transaction, progress written as it goes. A worker that dies
- * leaves a lease that expires; the operation then runs again (up to 3 times).
- * Returns how many it ran.
+ * Runs due operations one at a time and waits for each (tests, one-off
+ * drains; the worker uses PostgresOperations): claimed by lease (like
+ * deliveries), run outside any transaction, progress written as it goes. A
+ * worker that dies leaves a lease that expires; the operation then runs again
+ * (up to 3 times). Returns how many it ran.
  */
 export async function processOperations(limit = 5): Promise<number> {
   let ran = 0
   while (ran < limit) {
-    const [operation] = await operationQueue.claim<ClaimedOperation>({
-      limit: 1,
-      leaseSeconds: LEASE_SECONDS,
-      set: `status = 'running', started_at = coalesce(t.started_at, now()), updated_at = now()`,
-    })
+    const [operation] = await claimOperations(1)
     if (!operation) return ran
     ran++
     await run(operation)
   }
   return ran
+}
+
+function claimOperations(limit: number) {
+  return operationQueue.claim<ClaimedOperation>({
+    limit,
+    leaseSeconds: LEASE_SECONDS,
+    set: `status = 'running', started_at = coalesce(t.started_at, now()), updated_at = now()`,
+  })
 }
 
 /**

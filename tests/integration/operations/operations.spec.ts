@@ -2,7 +2,15 @@ import { test } from '@japa/runner'
 import db from '@adonisjs/lucid/services/db'
 import env from '#start/env'
 import { Queue } from 'bullmq'
-import { postgresOperations, processOperations } from '#app/operations/operations'
+import {
+  PostgresOperations,
+  defineOperation,
+  postgresOperations,
+  processOperations,
+  startOperation,
+} from '#app/operations/operations'
+import { tenancy } from '#app/tenancy/tenancy'
+import { newId } from '#app/platform/ids'
 import { BullMqOperations, OPERATIONS_QUEUE } from '#app/operations/bullmq_runner'
 import { bullMqPrefix } from '#app/messaging/transports/index'
 import { MessagingWorker } from '#app/messaging/worker'
@@ -134,6 +142,49 @@ test.group('operations', (group) => {
       'operation_not_found'
     )
     assertProblem(await client.get(`/api/v1/operations/${id}`), 401, 'unauthenticated')
+  })
+
+  test('without Redis, a long operation holds one slot: the next one still runs', async ({
+    assert,
+  }) => {
+    let release = () => {}
+    const hung = new Promise<void>((resolve) => (release = resolve))
+    defineOperation('test.long_export', async () => {
+      await hung
+      return {}
+    })
+    defineOperation('test.quick_import', async () => ({ imported: 1 }))
+    const tenantId = newId()
+    await db
+      .table('identity_tenants')
+      .insert({ id: tenantId, name: 'Ops', slug: `ops-${tenantId}` })
+    const runner = new PostgresOperations(2)
+    const worker = new MessagingWorker({
+      connectionString: env.get('DATABASE_URL')!,
+      pollIntervalMs: 30_000,
+      operations: runner,
+    })
+    await worker.start()
+    try {
+      const queue = (kind: string) =>
+        tenancy.run(tenantId, (trx) => startOperation(trx, { tenantId, kind, input: {} }))
+      const long = await queue('test.long_export')
+      assert.isTrue(await until(async () => runner.active === 1), 'the long one never started')
+      const quick = await queue('test.quick_import')
+      const statusOf = async (id: string) => {
+        const row = await db.from('platform_operations').where('id', id).firstOrFail()
+        return row.status as string
+      }
+      assert.isTrue(
+        await until(async () => (await statusOf(quick)) === 'succeeded', 10_000),
+        'the quick operation waited for the long one'
+      )
+      assert.equal(await statusOf(long), 'running')
+    } finally {
+      release()
+      await worker.stop()
+    }
+    assert.equal(runner.active, 0, 'stop() waits for the running operation')
   })
 
   for (const runner of ['postgres', 'bullmq'] as const) {
