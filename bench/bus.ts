@@ -8,8 +8,8 @@
 |           delivered and handled by a subscriber doing the same insert, with
 |           the worker running in this process.
 | Latency is publish (occurred_at) → effect committed, from database clocks.
-| local, one delivery per transaction: the same with perTransaction 1, as
-|           before batching — the gain, side by side.
+| local, one delivery per transaction: the same with perTransaction 1, each
+|           delivery its own unit of work — batching's gain, side by side.
 | bullmq / rabbitmq: the same, through the broker (REDIS_URL / AMQP_URL set;
 |           each row says when it was skipped).
 | local at a steady rate: the local path again, events published on a timer
@@ -130,13 +130,7 @@ try {
 
   const rows = [baseline]
   rows.push(
-    await measure(
-      'local, one delivery per transaction (before batching)',
-      localTransport,
-      EVENTS,
-      undefined,
-      1
-    )
+    await measure('local, one delivery per transaction', localTransport, EVENTS, undefined, 1)
   )
   rows.push(await measure('local (outbox → deliveries → handler)', localTransport))
   if (env.get('REDIS_URL')) {
@@ -192,7 +186,7 @@ try {
     ratios: Object.fromEntries(
       rows
         .slice(1)
-        .filter((row) => !row.name.includes('steady') && !row.name.includes('before'))
+        .filter((row) => !row.name.includes('steady') && !row.name.includes('one delivery'))
         .map((row) => [
           row.name.split(' ')[0],
           Math.round((row.eventsPerSecond / baseline.eventsPerSecond) * 100) / 100,

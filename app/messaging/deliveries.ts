@@ -53,17 +53,25 @@ export async function processDeliveries(options: DeliveryOptions = {}): Promise<
   const claimed = await claim(consumed, options.batchSize ?? 50, options.leaseSeconds ?? 60)
   const outcomes: DeliveryOutcome[] = []
   const settled: string[] = []
-  // Lanes take whole groups, so one subscriber's transactions in one tenant never run at
-  // once here: a handler's ordered row locks (a reservation's SKUs) stay ordered per lane,
-  // and two of its batches cannot deadlock each other.
-  const groups = [...groupBy(claimed, (row) => `${row.tenant_id} ${row.subscriber}`).values()]
   const perTransaction = Math.max(1, options.perTransaction ?? 25)
+  // What a lane takes at a time: a group's batches one after another, so one subscriber's
+  // transactions in one tenant never run at once here (a handler's ordered row locks, like a
+  // reservation's SKUs, stay ordered and its batches cannot deadlock each other) — or, for a
+  // subscriber with concurrentBatches, each batch on its own.
+  const work: ClaimedDelivery[][][] = []
+  for (const group of groupBy(claimed, (row) => `${row.tenant_id} ${row.subscriber}`).values()) {
+    group.sort(oldestFirst)
+    const batches: ClaimedDelivery[][] = []
+    for (let start = 0; start < group.length; start += perTransaction)
+      batches.push(group.slice(start, start + perTransaction))
+    if (subscription(group[0].subscriber)!.concurrentBatches)
+      work.push(...batches.map((batch) => [batch]))
+    else work.push(batches)
+  }
   let next = 0
   const lane = async () => {
-    while (next < groups.length) {
-      const group = groups[next++].sort(oldestFirst)
-      for (let start = 0; start < group.length; start += perTransaction) {
-        const together = group.slice(start, start + perTransaction)
+    while (next < work.length) {
+      for (const together of work[next++]) {
         const results = await handleTogether(together, options)
         results.forEach((outcome, index) => {
           outcomes.push(outcome)

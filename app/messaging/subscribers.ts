@@ -6,6 +6,8 @@ export interface Subscription {
   subscriber: string
   handler: EventHandler<EventType>
   maxAttempts: number
+  /** Its batches in one tenant may run at once (see subscribe()). */
+  concurrentBatches: boolean
 }
 
 const subscriptions = new Map<string, Subscription>()
@@ -21,7 +23,18 @@ export function subscribe<T extends EventType>(
   type: T,
   subscriber: string,
   handler: EventHandler<T>,
-  options: { maxAttempts?: number } = {}
+  options: {
+    maxAttempts?: number
+    /**
+     * The local transport handles a tenant's deliveries of a subscriber in
+     * batches, one transaction each, and by default one batch at a time per
+     * process: a handler that locks several rows in a fixed order (a
+     * reservation's SKUs) stays deadlock-free only if no two of its batches
+     * interleave. A handler that locks at most one row of its own (or none)
+     * can say so here and have its batches run side by side.
+     */
+    concurrentBatches?: boolean
+  } = {}
 ) {
   if (!/^[a-z][a-z0-9_]*\.[a-z0-9_.]+$/.test(subscriber)) {
     throw new Error(`Subscriber names look like "module.what_it_does", got "${subscriber}"`)
@@ -35,6 +48,7 @@ export function subscribe<T extends EventType>(
     subscriber,
     handler: handler as EventHandler<EventType>,
     maxAttempts: options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+    concurrentBatches: options.concurrentBatches ?? false,
   })
 }
 

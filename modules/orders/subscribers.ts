@@ -6,10 +6,21 @@ import { subscribe } from '#app/messaging/subscribers'
 import { orderSaga } from '#modules/orders/services/orders'
 import '#modules/inventory/index'
 
-subscribe('inventory.stock_reserved', 'orders.confirm_order', async (event, trx) => {
-  await orderSaga.onStockReserved(trx, event.payload)
-})
+// Each locks only its own order's row, so its batches may run side by side.
+subscribe(
+  'inventory.stock_reserved',
+  'orders.confirm_order',
+  async (event, trx) => {
+    await orderSaga.onStockReserved(trx, event.payload)
+  },
+  { concurrentBatches: true }
+)
 
-subscribe('inventory.stock_rejected', 'orders.reject_order', async (event, trx) => {
-  await orderSaga.onStockRejected(trx, event.payload)
-})
+subscribe(
+  'inventory.stock_rejected',
+  'orders.reject_order',
+  async (event, trx) => {
+    await orderSaga.onStockRejected(trx, event.payload)
+  },
+  { concurrentBatches: true }
+)

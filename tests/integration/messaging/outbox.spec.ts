@@ -485,6 +485,56 @@ test.group('deliveries handled together', (group) => {
     )
   })
 
+  test('a subscriber’s batches in one tenant run one at a time, unless it allows them side by side', async ({
+    assert,
+  }) => {
+    let inFlight = 0
+    let most = 0
+    subscribe('test.widget_created', 'test.record_a', async (event, trx) => {
+      most = Math.max(most, ++inFlight)
+      try {
+        await trx.table(EFFECTS).insert({
+          id: newId(),
+          tenant_id: event.tenantId,
+          event_id: event.id,
+          subscriber: 'test.record_a',
+          name: event.payload.name,
+        })
+      } finally {
+        inFlight--
+      }
+    })
+    for (let index = 0; index < 4; index++) await publishWidget(`serial${index}`)
+    await relayBatch()
+    await processDeliveries({ ...FAST, perTransaction: 1, concurrency: 4 })
+    assert.lengthOf(await effects(), 4)
+    assert.equal(most, 1)
+    unsubscribe('test.record_a')
+
+    // Side by side: each batch waits until another has started, which one at a time never would.
+    let started = 0
+    let bothStarted = () => {}
+    const overlap = new Promise<void>((resolve) => (bothStarted = resolve))
+    subscribe(
+      'test.widget_created',
+      'test.in_tenant',
+      async () => {
+        if (++started === 2) bothStarted()
+        let timer: NodeJS.Timeout | undefined
+        const guard = new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error('ran one at a time')), 5000)
+        })
+        await Promise.race([overlap, guard]).finally(() => clearTimeout(timer))
+      },
+      { concurrentBatches: true }
+    )
+    await resetTables()
+    for (let index = 0; index < 2; index++) await publishWidget(`side${index}`)
+    await relayBatch()
+    const outcomes = await processDeliveries({ ...FAST, perTransaction: 1, concurrency: 2 })
+    assert.deepEqual(outcomes, ['handled', 'handled'])
+  })
+
   test('redelivered events in a batch are acknowledged without running again', async ({
     assert,
   }) => {
