@@ -9,6 +9,8 @@ import { runBackgroundTasks } from '#app/platform/background'
 import { OPERATIONS_CHANNEL, type OperationsRunner } from '#app/operations/operations'
 
 const MAINTENANCE_EVERY_MS = 10 * 60 * 1000
+/** How long a relay pass under a steady stream waits for its next batch to gather (see #deliverEvents). */
+const RELAY_LINGER_MS = 10
 
 export interface WorkerOptions extends DeliveryOptions {
   connectionString: string
@@ -114,6 +116,7 @@ export class MessagingWorker {
   #transport?: Transport
   #operations?: OperationsRunner
   #consuming = false
+  #relayedLastPass = false
   readonly #events = new WorkLoop('event delivery', () => this.#deliverEvents())
   readonly #operationsLoop = new WorkLoop('operations', async () => {
     return (await this.#operations!.runDue()) > 0
@@ -171,6 +174,13 @@ export class MessagingWorker {
     const outcomes = await processDeliveries(this.options)
     // Handlers queue mail and webhook deliveries: the tasks loop sends them now, not at its next poll.
     if (outcomes.includes('handled')) this.#tasks.nudge()
+    // A steady stream with nothing to handle here (a broker transport, or subscribers mounted
+    // elsewhere) would be relayed a few events per transaction and broker round trip, each
+    // commit's NOTIFY starting another pass. Under such a stream only — the first event after
+    // a quiet spell goes at once — let the next batch gather for a moment.
+    const streaming = relayed > 0 && outcomes.length === 0 && this.#relayedLastPass
+    this.#relayedLastPass = relayed > 0
+    if (streaming) await new Promise((resolve) => setTimeout(resolve, RELAY_LINGER_MS))
     return relayed > 0 || outcomes.length > 0
   }
 
