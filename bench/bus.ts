@@ -78,13 +78,19 @@ try {
   }
   await db.rawQuery('TRUNCATE bench_effects')
 
-  subscribe('bench.ping', 'bench.record', async (event, trx) => {
-    await trx.rawQuery('INSERT INTO bench_effects (id, event_id, started_at) VALUES (?, ?, ?)', [
-      newId(),
-      event.id,
-      event.occurredAt,
-    ])
-  })
+  // One insert, no row locked: its batches may run side by side.
+  subscribe(
+    'bench.ping',
+    'bench.record',
+    async (event, trx) => {
+      await trx.rawQuery('INSERT INTO bench_effects (id, event_id, started_at) VALUES (?, ?, ?)', [
+        newId(),
+        event.id,
+        event.occurredAt,
+      ])
+    },
+    { concurrentBatches: true }
+  )
 
   /**
    * Publishes `count` events (one committed transaction each) as fast as it

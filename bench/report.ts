@@ -123,6 +123,19 @@ if (orders) {
   }
 }
 
+if (orders) {
+  const burst = byName(orders.results, 'local, 100 orders')
+  if (burst)
+    add({
+      figure: 'saga placed → confirmed p95 at a burst of 100 orders (local)',
+      measured: `${burst.p95} ms (p50 ${burst.p50} ms)`,
+      goal: '≤ 200 ms',
+      met: Number(burst.p95) <= 200,
+      command: 'npm run bench:orders',
+      date: orders.date,
+    })
+}
+
 const bus = await result('bus')
 if (bus) {
   const baseline = byName(bus.results, 'baseline')!
