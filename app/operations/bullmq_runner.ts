@@ -54,16 +54,22 @@ export class BullMqOperations implements OperationsRunner {
 
   /** Queues the due operations; returns how many. */
   async runDue() {
-    const ids = await claimForQueue()
-    if (ids.length === 0) return 0
+    const due = await claimForQueue()
+    if (due.length === 0) return 0
     await this.#queue.addBulk(
-      ids.map((id) => ({
+      due.map(({ id, priority }) => ({
         name: 'run',
         data: { id },
-        opts: { jobId: id, removeOnComplete: { age: 3600 }, removeOnFail: { age: 7 * 24 * 3600 } },
+        opts: {
+          jobId: id,
+          // Lower runs first; BullMQ accepts up to 2^21 − 1.
+          priority: Math.min(priority, 2 ** 21 - 1),
+          removeOnComplete: { age: 3600 },
+          removeOnFail: { age: 7 * 24 * 3600 },
+        },
       }))
     )
-    return ids.length
+    return due.length
   }
 
   get queue() {

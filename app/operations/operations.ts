@@ -126,8 +126,18 @@ function claimOperations(limit: number) {
     limit,
     leaseSeconds: LEASE_SECONDS,
     set: `status = 'running', started_at = coalesce(t.started_at, now()), updated_at = now()`,
+    orderBy: `${TENANT_IN_FLIGHT}, t.available_at, t.id`,
   })
 }
+
+/**
+ * How many operations of a due one's tenant are in flight now — running here,
+ * or handed to BullMQ — under a live lease. Claims go to the tenant with the
+ * fewest first, then the oldest: a tenant that queues fifty long exports takes
+ * turns with the others instead of holding every slot until it is done.
+ */
+const TENANT_IN_FLIGHT = `(SELECT count(*) FROM platform_operations r
+   WHERE r.tenant_id = t.tenant_id AND r.status IN ('queued', 'running') AND r.available_at > now())`
 
 /**
  * BullMQ runner, step 1: hands due operations to the queue. Each row's
@@ -135,14 +145,23 @@ function claimOperations(limit: number) {
  * down at add time, or its data gone) is offered again after it; the job id
  * is the operation id, so offering it twice queues it once.
  */
-export async function claimForQueue(limit = 100): Promise<string[]> {
-  const rows = await operationQueue.claim<{ id: string }>({
+export async function claimForQueue(limit = 100): Promise<Array<{ id: string; priority: number }>> {
+  const rows = await operationQueue.claim<{ id: string; in_flight: string; tenant_id: string }>({
     limit,
     leaseSeconds: LEASE_SECONDS,
     countsAttempt: false,
-    returning: 't.id',
+    orderBy: `${TENANT_IN_FLIGHT}, t.available_at, t.id`,
+    // The subquery reads the rows as they were before this claim, so this batch is not in it.
+    returning: `t.id, t.tenant_id, t.available_at, ${TENANT_IN_FLIGHT} AS in_flight`,
   })
-  return rows.map((row) => row.id)
+  // BullMQ runs the lowest priority number first: a tenant's k-th operation in flight gets k,
+  // so the queue interleaves tenants the way claimOperations does for PostgreSQL leases.
+  const taken = new Map<string, number>()
+  return rows.map((row) => {
+    const before = taken.get(row.tenant_id) ?? Number(row.in_flight)
+    taken.set(row.tenant_id, before + 1)
+    return { id: row.id, priority: before + 1 }
+  })
 }
 
 /**

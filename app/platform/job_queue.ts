@@ -37,6 +37,8 @@ export interface ClaimOptions {
   join?: { from: string; on: string }
   /** What the claim returns; default every column of the job row. */
   returning?: string
+  /** Which due jobs go first (`t.` is the job table); default the oldest due. */
+  orderBy?: string
   /** False when the claim only hands the job on (to BullMQ) and the attempt is counted where it runs. */
   countsAttempt?: boolean
 }
@@ -78,7 +80,7 @@ export function jobQueue(spec: JobTable) {
         `WITH due AS (
            SELECT t.id FROM ${table} t
             WHERE t.${stateColumn} IN (${claimable}) AND t.${dueColumn} <= now()${where}
-            ORDER BY t.${dueColumn}, t.id
+            ORDER BY ${options.orderBy ?? `t.${dueColumn}, t.id`}
             LIMIT ?
             FOR UPDATE SKIP LOCKED
          )

@@ -4,6 +4,7 @@ import env from '#start/env'
 import { Queue } from 'bullmq'
 import {
   PostgresOperations,
+  claimForQueue,
   defineOperation,
   postgresOperations,
   processOperations,
@@ -185,6 +186,67 @@ test.group('operations', (group) => {
       await worker.stop()
     }
     assert.equal(runner.active, 0, 'stop() waits for the running operation')
+  })
+
+  test('a tenant that queues many operations takes turns with the others', async ({ assert }) => {
+    let finishing = false
+    const waiting = new Map<string, () => void>()
+    const started: string[] = []
+    defineOperation<{ label: string }, object>('test.turns', async (job) => {
+      started.push(job.input.label)
+      if (!finishing) await new Promise<void>((resolve) => waiting.set(job.input.label, resolve))
+      return {}
+    })
+    const [busy, quiet] = [newId(), newId()]
+    for (const id of [busy, quiet])
+      await db.table('identity_tenants').insert({ id, name: 'Turns', slug: `turns-${id}` })
+    const queue = (tenantId: string, label: string) =>
+      tenancy.run(tenantId, (trx) =>
+        startOperation(trx, { tenantId, kind: 'test.turns', input: { label } })
+      )
+    for (const label of ['busy1', 'busy2', 'busy3']) await queue(busy, label)
+    await queue(quiet, 'quiet1')
+    const worker = new MessagingWorker({
+      connectionString: env.get('DATABASE_URL')!,
+      pollIntervalMs: 30_000,
+      operations: new PostgresOperations(2),
+    })
+    await worker.start()
+    try {
+      // Two slots: the oldest of each tenant, not the busy tenant's two oldest.
+      assert.isTrue(await until(async () => started.length === 2))
+      assert.deepEqual(started, ['busy1', 'quiet1'])
+      waiting.get('busy1')!()
+      assert.isTrue(await until(async () => started.length === 3))
+      assert.equal(started[2], 'busy2')
+    } finally {
+      finishing = true
+      for (const release of waiting.values()) release()
+      await worker.stop()
+    }
+  })
+
+  test('operations handed to BullMQ are ranked per tenant, so its queue interleaves tenants', async ({
+    assert,
+  }) => {
+    defineOperation('test.ranked', async () => ({}))
+    const [busy, quiet] = [newId(), newId()]
+    for (const id of [busy, quiet])
+      await db.table('identity_tenants').insert({ id, name: 'Ranked', slug: `ranked-${id}` })
+    const queue = (tenantId: string) =>
+      tenancy.run(tenantId, (trx) =>
+        startOperation(trx, { tenantId, kind: 'test.ranked', input: {} })
+      )
+    const labels = new Map<string, string>()
+    for (const label of ['busy1', 'busy2', 'busy3']) labels.set(await queue(busy), label)
+    labels.set(await queue(quiet), 'quiet1')
+    const ranks = (handed: Array<{ id: string; priority: number }>) =>
+      Object.fromEntries(handed.map(({ id, priority }) => [labels.get(id), priority]))
+    assert.deepEqual(ranks(await claimForQueue()), { busy1: 1, busy2: 2, busy3: 3, quiet1: 1 })
+    // Later ones rank behind what each tenant already has in flight (leased to the queue).
+    labels.set(await queue(busy), 'busy4')
+    labels.set(await queue(quiet), 'quiet2')
+    assert.deepEqual(ranks(await claimForQueue()), { busy4: 4, quiet2: 2 })
   })
 
   for (const runner of ['postgres', 'bullmq'] as const) {
