@@ -14,6 +14,8 @@ for (const type of webhookEventTypes()) {
     `notifications.webhook_${type.replaceAll('.', '_')}`,
     async (event, trx) => {
       await webhooks.fanOut(trx, event.tenantId!, event)
-    }
+    },
+    // It reads endpoints and inserts deliveries, locking no row: its batches may run side by side.
+    { concurrentBatches: true }
   )
 }
