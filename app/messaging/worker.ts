@@ -5,7 +5,7 @@ import { DELIVERIES_CHANNEL, relayBatch, type Transport } from '#app/messaging/r
 import { createOperationsRunner, createTransport } from '#app/messaging/transports/index'
 import { processDeliveries, type DeliveryOptions } from '#app/messaging/deliveries'
 import { runMaintenance } from '#app/platform/maintenance'
-import { runBackgroundTasks } from '#app/platform/background'
+import { mountedBackgroundTasks, runBackgroundTask } from '#app/platform/background'
 import { OPERATIONS_CHANNEL, type OperationsRunner } from '#app/operations/operations'
 
 const MAINTENANCE_EVERY_MS = 10 * 60 * 1000
@@ -99,20 +99,19 @@ class WorkLoop {
 
 /**
  * The background work of `atrium:work` (and of the server with
- * ATRIUM_ROLE=all), as three loops that never wait for each other:
+ * ATRIUM_ROLE=all), as loops that never wait for each other:
  * - events: relay due outbox rows, then handle due deliveries;
  * - operations: run (or, on BullMQ, queue) due operations;
- * - tasks: the modules' background tasks (mail, webhooks, chat recovery) and
- *   the maintenance pass every 10 minutes.
+ * - one per module background task (mail, webhooks, chat recovery);
+ * - maintenance, every 10 minutes.
  * Each passes until it finds nothing and sleeps until a NOTIFY or the poll
  * interval. Apart, a slow mail server, a webhook receiver that takes its 10 s
- * or a long operation cannot hold every tenant's events back; in one loop,
- * each pass waited for all of them. stop() lets the current passes finish.
+ * or a long operation holds back nothing but itself; in one loop, each pass
+ * waited for all of them. stop() lets the current passes finish.
  */
 export class MessagingWorker {
   #listener?: pg.Client
   #running = false
-  #lastMaintenance = 0
   #transport?: Transport
   #operations?: OperationsRunner
   #consuming = false
@@ -121,7 +120,13 @@ export class MessagingWorker {
   readonly #operationsLoop = new WorkLoop('operations', async () => {
     return (await this.#operations!.runDue()) > 0
   })
-  readonly #tasks = new WorkLoop('background tasks', () => this.#runTasks())
+  /** One loop per mounted module's background task, made at start(). */
+  #tasks: WorkLoop[] = []
+  readonly #maintenance = new WorkLoop('maintenance', async () => {
+    const removed = await runMaintenance()
+    if (removed) logger.debug({ removed }, 'maintenance pass')
+    return false
+  })
 
   constructor(private options: WorkerOptions) {}
 
@@ -139,9 +144,18 @@ export class MessagingWorker {
     await this.#operations.start?.()
     await this.#listen()
     await this.#startConsumers()
+    this.#tasks = mountedBackgroundTasks().map(
+      (task) =>
+        new WorkLoop(
+          `background task ${task.name}`,
+          async () => (await runBackgroundTask(task)) > 0
+        )
+    )
     const running = () => this.#running
     const pollIntervalMs = this.options.pollIntervalMs ?? 1000
-    for (const loop of this.#loops()) loop.start(running, pollIntervalMs)
+    for (const loop of [this.#events, this.#operationsLoop, ...this.#tasks])
+      loop.start(running, pollIntervalMs)
+    this.#maintenance.start(running, MAINTENANCE_EVERY_MS)
   }
 
   get transport() {
@@ -164,7 +178,7 @@ export class MessagingWorker {
   }
 
   #loops() {
-    return [this.#events, this.#operationsLoop, this.#tasks]
+    return [this.#events, this.#operationsLoop, this.#maintenance, ...this.#tasks]
   }
 
   async #deliverEvents() {
@@ -172,8 +186,8 @@ export class MessagingWorker {
     await this.#startConsumers()
     const relayed = await relayBatch(this.#transport!)
     const outcomes = await processDeliveries(this.options)
-    // Handlers queue mail and webhook deliveries: the tasks loop sends them now, not at its next poll.
-    if (outcomes.includes('handled')) this.#tasks.nudge()
+    // Handlers queue mail and webhook deliveries: the task loops send them now, not at their next poll.
+    if (outcomes.includes('handled')) for (const task of this.#tasks) task.nudge()
     // A steady stream with nothing to handle here (a broker transport, or subscribers mounted
     // elsewhere) would be relayed a few events per transaction and broker round trip, each
     // commit's NOTIFY starting another pass. Under such a stream only — the first event after
@@ -182,16 +196,6 @@ export class MessagingWorker {
     this.#relayedLastPass = relayed > 0
     if (streaming) await new Promise((resolve) => setTimeout(resolve, RELAY_LINGER_MS))
     return relayed > 0 || outcomes.length > 0
-  }
-
-  async #runTasks() {
-    const done = await runBackgroundTasks()
-    if (Date.now() - this.#lastMaintenance > MAINTENANCE_EVERY_MS) {
-      this.#lastMaintenance = Date.now()
-      const removed = await runMaintenance()
-      if (removed) logger.debug({ removed }, 'maintenance pass')
-    }
-    return done > 0
   }
 
   async #startConsumers() {

@@ -4,9 +4,10 @@ import { isModuleSelected } from '#app/platform/module_selection'
 
 /**
  * Recurring work of a module that is not an event handler (sending queued
- * mail, delivering webhooks): the worker loop runs every task of a mounted
- * module on each pass. A task claims its rows with SKIP LOCKED, so several
- * processes can run it at once.
+ * mail, delivering webhooks): the worker gives every task of a mounted module
+ * its own loop, so a slow one (an SMTP server taking its time) holds back
+ * nothing else. A task claims its rows with SKIP LOCKED, so several processes
+ * can run it at once.
  */
 export interface BackgroundTask {
   /** `<module>.<what>`; the module decides where it runs (ATRIUM_MODULES). */
@@ -25,20 +26,22 @@ export function registerBackgroundTask(task: BackgroundTask) {
   }
 }
 
-/** Runs the mounted modules' tasks once; one failing task does not stop the others. */
-export async function runBackgroundTasks(): Promise<number> {
-  let done = 0
-  for (const task of tasks.values()) {
-    const module = task.name.slice(0, task.name.indexOf('.'))
-    if (!isModuleSelected(module, env.get('ATRIUM_MODULES'))) continue
-    try {
-      done += await task.run()
-    } catch (error) {
-      logger.error(
-        { err: error, task: task.name },
-        'background task failed; retrying on the next pass'
-      )
-    }
+/** The tasks of the modules this process mounts (ATRIUM_MODULES). */
+export function mountedBackgroundTasks(): BackgroundTask[] {
+  return [...tasks.values()].filter((task) =>
+    isModuleSelected(task.name.slice(0, task.name.indexOf('.')), env.get('ATRIUM_MODULES'))
+  )
+}
+
+/** Runs one task once; a failure is logged and counts as nothing done (the next pass retries). */
+export async function runBackgroundTask(task: BackgroundTask): Promise<number> {
+  try {
+    return await task.run()
+  } catch (error) {
+    logger.error(
+      { err: error, task: task.name },
+      'background task failed; retrying on the next pass'
+    )
+    return 0
   }
-  return done
 }

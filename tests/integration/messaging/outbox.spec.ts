@@ -278,7 +278,7 @@ test.group('outbox, relay and deliveries', (group) => {
     }
   })
 
-  test('a background task or an operation that hangs does not hold events back', async ({
+  test('a background task or an operation that hangs holds back neither events nor other tasks', async ({
     assert,
   }) => {
     recordingSubscriber('test.record_a')
@@ -287,11 +287,20 @@ test.group('outbox, relay and deliveries', (group) => {
     const hung = new Promise<void>((resolve) => (release = resolve))
     let taskRunning = false
     let operationRunning = false
-    const unregister = registerBackgroundTask({
+    let otherTaskRuns = 0
+    const unregisterHanging = registerBackgroundTask({
       name: 'test.hanging_task',
       async run() {
         taskRunning = true
         await hung
+        return 0
+      },
+    })
+    // Registered after the hanging one: in a shared loop it would never get its turn.
+    const unregisterOther = registerBackgroundTask({
+      name: 'test.other_task',
+      async run() {
+        otherTaskRuns++
         return 0
       },
     })
@@ -316,6 +325,7 @@ test.group('outbox, relay and deliveries', (group) => {
         startOperation(trx, { tenantId, kind: 'test.hanging_operation', input: {} })
       )
       assert.isTrue(await until(async () => taskRunning && operationRunning))
+      assert.isTrue(await until(async () => otherTaskRuns > 0), 'the other task waited')
       await publishWidget('through')
       assert.isTrue(
         await until(async () => {
@@ -327,7 +337,8 @@ test.group('outbox, relay and deliveries', (group) => {
     } finally {
       release()
       await worker.stop()
-      unregister()
+      unregisterHanging()
+      unregisterOther()
       await db.from('platform_operations').where('tenant_id', tenantId).delete()
       await db.from('identity_tenants').where('id', tenantId).delete()
     }
