@@ -26,23 +26,12 @@ export async function runSubscriber(
   subscription: Subscription,
   transport: TransportName
 ): Promise<'handled' | 'duplicate'> {
-  const stopTimer = handlerDuration.startTimer({ subscriber: subscription.subscriber })
-  try {
-    const handled = await inUnitOfWork(event.tenantId, async (trx) => {
-      const { rows } = await trx.rawQuery(
-        `INSERT INTO messaging_inbox (event_id, subscriber) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING event_id`,
-        [event.id, subscription.subscriber]
-      )
-      if (rows.length === 0) return false
-      await subscription.handler(event, trx)
-      return true
-    })
-    const outcome = handled ? 'handled' : 'duplicate'
-    deliveriesTotal.inc({ transport, subscriber: subscription.subscriber, outcome })
-    return outcome
-  } finally {
-    stopTimer()
-  }
+  const [outcome] = await runSubscribersTogether(
+    event.tenantId,
+    [{ event, subscription }],
+    transport
+  )
+  return outcome
 }
 
 /** One delivery of a batch: the event and the subscription that handles it. */

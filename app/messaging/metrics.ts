@@ -11,7 +11,7 @@ export const deliveriesTotal = new Counter({
 
 export const handlerDuration = new Histogram({
   name: 'messaging_handler_duration_seconds',
-  help: 'Time a subscriber took to handle one event (its unit of work included)',
+  help: 'Time a subscriber took to handle one event, inside its unit of work',
   labelNames: ['subscriber'] as const,
   buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
   registers: [metricsRegistry],
