@@ -5,6 +5,7 @@ import {
   runQueuedOperation,
   type OperationsRunner,
 } from '#app/operations/operations'
+import { closeBullMq } from '#app/messaging/transports/bullmq'
 
 export const OPERATIONS_QUEUE = 'operations'
 
@@ -77,7 +78,6 @@ export class BullMqOperations implements OperationsRunner {
   }
 
   async close() {
-    await this.#worker?.close()
-    await this.#queue.close()
+    await closeBullMq(this.#worker ? [this.#worker] : [], [this.#queue])
   }
 }

@@ -140,9 +140,35 @@ export class BullMqTransport implements Transport {
   }
 
   async close() {
-    await Promise.all(this.#workers.map((worker) => worker.close()))
-    await Promise.all([...this.#queues.values()].map((queue) => queue.close()))
+    await closeBullMq(this.#workers, [...this.#queues.values()])
     this.#workers = []
     this.#queues.clear()
   }
+}
+
+/** How long a graceful close may take before the connections are dropped. */
+const CLOSE_GRACE_MS = 10_000
+
+/**
+ * Closes workers (letting their current jobs finish), then queues. While
+ * Redis is unreachable a graceful close never ends — its QUIT waits in
+ * ioredis' offline queue — so after CLOSE_GRACE_MS the connections are
+ * dropped instead: a SIGTERM during a Redis outage still stops the process.
+ */
+export async function closeBullMq(workers: Worker[], queues: Queue[]) {
+  const closing = (async () => {
+    await Promise.all(workers.map((worker) => worker.close()))
+    await Promise.all(queues.map((queue) => queue.close()))
+  })()
+  let timer: NodeJS.Timeout | undefined
+  const gaveUp = new Promise<'gave up'>((resolve) => {
+    timer = setTimeout(() => resolve('gave up'), CLOSE_GRACE_MS)
+  })
+  const outcome = await Promise.race([closing, gaveUp]).finally(() => clearTimeout(timer))
+  if (outcome !== 'gave up') return
+  logger.warn('BullMQ did not close in time (Redis unreachable?); dropping its connections')
+  // Neither the abandoned close nor the disconnect is awaited: a client that is reconnecting
+  // stops retrying at once but may never emit the 'end' BullMQ would wait for.
+  closing.catch(() => {})
+  for (const closable of [...workers, ...queues]) closable.disconnect().catch(() => {})
 }
