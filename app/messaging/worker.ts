@@ -142,6 +142,7 @@ export class MessagingWorker {
       this.options.operations ??
       (await createOperationsRunner({ leaseSeconds: this.options.leaseSeconds }))
     await this.#operations.start?.()
+    this.#operations.onSlotFree?.(() => this.#operationsLoop.nudge())
     await this.#listen()
     await this.#startConsumers()
     this.#tasks = mountedBackgroundTasks().map(

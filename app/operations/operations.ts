@@ -26,6 +26,8 @@ export interface OperationsRunner {
   start?(): Promise<void>
   /** Runs (postgres) or queues (bullmq) what is due; returns how many, so the loop knows it was busy. */
   runDue(): Promise<number>
+  /** Called whenever a slot frees up in this process, so the loop can fill it at once. */
+  onSlotFree?(wake: () => void): void
   close?(): Promise<void>
 }
 
@@ -33,15 +35,20 @@ export interface OperationsRunner {
  * Operations from PostgreSQL leases (no Redis): up to `concurrency` at once,
  * like BullMQ's runner. runDue() starts what fits and returns without waiting
  * for it, so a ten-minute export holds one slot, not the loop: the others
- * keep running what is queued. A finished operation NOTIFYs its channel,
- * which wakes the worker's loop to fill the slot. close() waits for the
- * running ones (a graceful stop).
+ * keep running what is queued. A finished one wakes the worker's loop
+ * (onSlotFree) to fill its slot. close() waits for the running ones (a
+ * graceful stop).
  */
 export class PostgresOperations implements OperationsRunner {
   readonly name = 'postgres' as const
   readonly #running = new Set<Promise<void>>()
+  #wake = () => {}
 
   constructor(private readonly concurrency = 2) {}
+
+  onSlotFree(wake: () => void) {
+    this.#wake = wake
+  }
 
   async runDue() {
     let started = 0
@@ -52,7 +59,11 @@ export class PostgresOperations implements OperationsRunner {
         .catch((error) =>
           logger.error({ err: error, operation: operation.id }, 'operation run failed')
         )
-        .finally(() => this.#running.delete(running))
+        .finally(() => {
+          this.#running.delete(running)
+          // Not the finish's NOTIFY: it can arrive while this slot still counts as taken.
+          this.#wake()
+        })
       this.#running.add(running)
       started++
     }
