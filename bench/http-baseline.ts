@@ -5,7 +5,9 @@
 |   npm run bench:http            (BENCH_DURATION=10 BENCH_CONNECTIONS=50 by default)
 |
 | Measures GET /api/v1/system/ping (router, request id, metrics, body parser,
-| error handler) against a bare server answering the same JSON; also cold
+| error handler) against a bare server answering the same JSON, and against
+| AdonisJS' own HTTP server with one route and no middleware (the floor any
+| AdonisJS app stands on, since the framework is a fixed choice); also cold
 | start (spawn → /health/ready 200) and idle RSS. Atrium runs twice: from
 | source through ts-exec (what `npm start` does) and as the built JS (what the
 | Docker image runs; the script builds it first). Uses DATABASE_URL when set,
@@ -22,6 +24,7 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
 const WARMUP = 2
 const ATRIUM_PORT = 3402
 const BARE_PORT = 3401
+const ADONIS_PORT = 3403
 
 interface Measured {
   name: string
@@ -113,9 +116,19 @@ rows.push(
   )
 )
 rows.push(
+  await measure(
+    'AdonisJS alone: one route, no middleware, same JSON',
+    ['bench/lib/adonis_bare_server.mjs'],
+    {},
+    ADONIS_PORT,
+    '/',
+    '/'
+  )
+)
+rows.push(
   await measure('bare node:http, same JSON', ['bench/lib/bare_server.mjs'], {}, BARE_PORT, '/', '/')
 )
-const [source, built, bare] = rows
+const [source, built, adonis, bare] = rows
 
 printTable(
   [
@@ -152,12 +165,23 @@ const ratios = {
     throughput: ratio(source.requestsPerSecond, bare.requestsPerSecond),
     meanLatency: ratio(source.meanMs, bare.meanMs),
   },
+  /** The framework's own share: what AdonisJS alone reaches of bare node:http. */
+  adonisVsBare: {
+    throughput: ratio(adonis.requestsPerSecond, bare.requestsPerSecond),
+  },
+  /** Atrium's share: what the built app reaches of AdonisJS alone. */
+  builtVsAdonis: {
+    throughput: ratio(built.requestsPerSecond, adonis.requestsPerSecond),
+  },
 }
 console.log(
   `\natrium (built) / bare: throughput x${ratios.builtVsBare.throughput}, mean latency x${ratios.builtVsBare.meanLatency}, p99 x${ratios.builtVsBare.p99}`
 )
 console.log(
   `atrium (source) / bare: throughput x${ratios.sourceVsBare.throughput}, mean latency x${ratios.sourceVsBare.meanLatency}`
+)
+console.log(
+  `AdonisJS alone / bare: throughput x${ratios.adonisVsBare.throughput}; atrium (built) / AdonisJS alone: x${ratios.builtVsAdonis.throughput}`
 )
 const database = process.env.DATABASE_URL ? 'external PostgreSQL' : 'embedded PostgreSQL'
 console.log(`cold start = spawn → /health/ready 200, ${database} included`)

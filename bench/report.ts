@@ -89,6 +89,18 @@ if (http) {
     command: 'npm run bench:http',
     date: http.date,
   })
+  const adonis = byName(http.results, 'AdonisJS alone')
+  if (adonis) {
+    add({
+      figure:
+        'the floor for that ratio: AdonisJS alone (one route, no middleware) ÷ bare node:http; ping ÷ AdonisJS alone',
+      measured: `${round(adonis.requestsPerSecond / bare.requestsPerSecond)} (${adonis.requestsPerSecond} req/s); ping reaches ${round(built.requestsPerSecond / adonis.requestsPerSecond)} of it`,
+      goal: '–',
+      met: null,
+      command: 'npm run bench:http',
+      date: http.date,
+    })
+  }
   const source = byName(http.results, 'atrium, source')!
   add({
     figure: 'idle RSS after `npm start` (source via ts-exec; built in brackets)',

@@ -1,28 +1,29 @@
 /*
-| Middleware. Server middleware runs for every request, even unmatched ones,
-| so request ids and metrics cover 404s too.
+| Middleware. AdonisJS resolves each registered middleware through the
+| container on every request, so the kernel's own steps run as plain
+| functions inside one server middleware and one router middleware (see
+| app/http/stages.ts); the order is in each of those files.
 */
+import app from '@adonisjs/core/services/app'
 import router from '@adonisjs/core/services/router'
 import server from '@adonisjs/core/services/server'
+import { defineContextGetters } from '#app/http/context'
+import { authenticate } from '#middleware/auth_middleware'
 
 server.errorHandler(() => import('#exceptions/handler'))
 
-server.use([
-  () => import('#middleware/request_id_middleware'),
-  () => import('#middleware/request_guard_middleware'),
-  () => import('#middleware/metrics_middleware'),
-  () => import('#middleware/container_bindings_middleware'),
-])
+/** Every request, matched or not, so request ids, security headers and metrics cover 404s too. */
+server.use([() => import('#middleware/http_kernel_middleware')])
 
-router.use([
-  () => import('@adonisjs/core/bodyparser_middleware'),
-  () => import('#middleware/input_guard_middleware'),
-  () => import('@adonisjs/auth/initialize_auth_middleware'),
-  () => import('#middleware/initialize_bouncer_middleware'),
-])
+/** Every matched route: the body parser and the input guard. */
+router.use([() => import('#middleware/route_kernel_middleware')])
 
-export const middleware = router.named({
-  idempotency: () => import('#middleware/idempotency_middleware'),
-  auth: () => import('#middleware/auth_middleware'),
-  operatorOnly: () => import('#middleware/operator_only_middleware'),
-})
+defineContextGetters(await app.container.make('auth.manager'))
+
+export const middleware = {
+  ...router.named({
+    idempotency: () => import('#middleware/idempotency_middleware'),
+    operatorOnly: () => import('#middleware/operator_only_middleware'),
+  }),
+  auth: () => authenticate,
+}

@@ -9,18 +9,17 @@ const MAX_REPORTED = 10
  * One rule for every route, before any validator: no NUL character in any
  * string of the query or body (PostgreSQL cannot store one in text, and no
  * legitimate input needs it). The answer names each field, like a
- * validation error.
+ * validation error. A stage of the route kernel (`route_kernel_middleware.ts`),
+ * after the body parser.
  */
-export default class InputGuardMiddleware {
-  async handle(ctx: HttpContext, next: NextFn) {
-    const found: FieldError[] = []
-    collectNul(ctx.request.qs(), '', found)
-    collectNul(ctx.request.body(), '', found)
-    if (found.length) {
-      throw new ProblemException(422, 'validation_failed', 'The request has invalid fields.', found)
-    }
-    return next()
+export async function guardInput(ctx: HttpContext, next: NextFn) {
+  const found: FieldError[] = []
+  collectNul(ctx.request.qs(), '', found)
+  collectNul(ctx.request.body(), '', found)
+  if (found.length) {
+    throw new ProblemException(422, 'validation_failed', 'The request has invalid fields.', found)
   }
+  return next()
 }
 
 function collectNul(value: unknown, path: string, found: FieldError[]) {

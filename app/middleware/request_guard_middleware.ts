@@ -1,5 +1,6 @@
 import type { HttpContext } from '@adonisjs/core/http'
 import type { NextFn } from '@adonisjs/core/types/http'
+import type { Stage } from '#app/http/stages'
 import env from '#start/env'
 import { ProblemException } from '#app/http/problem'
 
@@ -29,11 +30,12 @@ const HSTS = 'max-age=31536000; includeSubDomains'
  * Runs for every request, matched or not: security headers on every answer,
  * and multipart bodies refused before anything parses them — no route takes
  * uploads, and a parsed multipart body is written to temporary files.
+ * A stage of the HTTP kernel (`http_kernel_middleware.ts`); the settings are
+ * read once, when the kernel is made.
  */
-export default class RequestGuardMiddleware {
-  #https = (env.get('APP_URL') ?? '').startsWith('https://')
-
-  async handle(ctx: HttpContext, next: NextFn) {
+export function requestGuard(): Stage {
+  const https = (env.get('APP_URL') ?? '').startsWith('https://')
+  return async function guardRequest(ctx: HttpContext, next: NextFn) {
     const { response, request } = ctx
     response.header('x-content-type-options', 'nosniff')
     response.header('referrer-policy', 'no-referrer')
@@ -43,7 +45,7 @@ export default class RequestGuardMiddleware {
       'content-security-policy',
       request.url().startsWith('/docs') ? DOCS_CSP : API_CSP
     )
-    if (this.#https) response.header('strict-transport-security', HSTS)
+    if (https) response.header('strict-transport-security', HSTS)
 
     const type = request.header('content-type')
     if (type && /^\s*multipart\//i.test(type)) {

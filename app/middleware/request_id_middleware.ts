@@ -9,17 +9,16 @@ const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/
 /**
  * Every response carries X-Request-Id, and every log line of the request
  * carries the same id. A sane incoming id is kept to join logs across services.
+ * A stage of the HTTP kernel (`http_kernel_middleware.ts`).
  */
-export default class RequestIdMiddleware {
-  async handle(ctx: HttpContext, next: NextFn) {
-    // AdonisJS has already taken the caller's id (or made one) and bound ctx.logger to it.
-    let id = ctx.request.id()!
-    if (!SANE_REQUEST_ID.test(id)) {
-      id = randomUUID()
-      ctx.request.request.headers['x-request-id'] = id
-      ctx.logger = logger.child({ request_id: id })
-    }
-    ctx.response.header('X-Request-Id', id)
-    return next()
+export function requestId(ctx: HttpContext, next: NextFn) {
+  // AdonisJS has already taken the caller's id (or made one) and bound ctx.logger to it.
+  let id = ctx.request.id()!
+  if (!SANE_REQUEST_ID.test(id)) {
+    id = randomUUID()
+    ctx.request.request.headers['x-request-id'] = id
+    ctx.logger = logger.child({ request_id: id })
   }
+  ctx.response.header('X-Request-Id', id)
+  return next()
 }
