@@ -4,6 +4,7 @@ import { OUTBOX_CHANNEL } from '#app/messaging/outbox'
 import { DELIVERIES_CHANNEL, relayBatch, type Transport } from '#app/messaging/relay'
 import { createOperationsRunner, createTransport } from '#app/messaging/transports/index'
 import { processDeliveries, type DeliveryOptions } from '#app/messaging/deliveries'
+import { onDeliveriesHandled } from '#app/messaging/handling'
 import { runMaintenance } from '#app/platform/maintenance'
 import { mountedBackgroundTasks, runBackgroundTask } from '#app/platform/background'
 import { OPERATIONS_CHANNEL, type OperationsRunner } from '#app/operations/operations'
@@ -122,6 +123,7 @@ export class MessagingWorker {
   })
   /** One loop per mounted module's background task, made at start(). */
   #tasks: WorkLoop[] = []
+  #stopWakingTasks = () => {}
   readonly #maintenance = new WorkLoop('maintenance', async () => {
     const removed = await runMaintenance()
     if (removed) logger.debug({ removed }, 'maintenance pass')
@@ -152,6 +154,11 @@ export class MessagingWorker {
           async () => (await runBackgroundTask(task)) > 0
         )
     )
+    // Handlers queue mail and webhook deliveries, on any transport: the task loops send them
+    // now, not at their next poll.
+    this.#stopWakingTasks = onDeliveriesHandled(() => {
+      for (const task of this.#tasks) task.nudge()
+    })
     const running = () => this.#running
     const pollIntervalMs = this.options.pollIntervalMs ?? 1000
     for (const loop of [this.#events, this.#operationsLoop, ...this.#tasks])
@@ -171,6 +178,7 @@ export class MessagingWorker {
   /** Finishes the current passes and the broker consumers' in-flight handlers, then closes the connections. */
   async stop() {
     this.#running = false
+    this.#stopWakingTasks()
     for (const loop of this.#loops()) loop.nudge()
     await Promise.all(this.#loops().map((loop) => loop.finished()))
     await this.#transport?.close?.()
@@ -187,8 +195,6 @@ export class MessagingWorker {
     await this.#startConsumers()
     const relayed = await relayBatch(this.#transport!)
     const outcomes = await processDeliveries(this.options)
-    // Handlers queue mail and webhook deliveries: the task loops send them now, not at their next poll.
-    if (outcomes.includes('handled')) for (const task of this.#tasks) task.nudge()
     // A steady stream with nothing to handle here (a broker transport, or subscribers mounted
     // elsewhere) would be relayed a few events per transaction and broker round trip, each
     // commit's NOTIFY starting another pass. Under such a stream only — the first event after

@@ -6,6 +6,7 @@ import { Queue } from 'bullmq'
 import { events } from '#app/messaging/outbox'
 import { subscribe, unsubscribe } from '#app/messaging/subscribers'
 import { MessagingWorker } from '#app/messaging/worker'
+import { registerBackgroundTask } from '#app/platform/background'
 import { deadLetters, replayDeadLetters } from '#app/messaging/admin'
 import type { Transport } from '#app/messaging/relay'
 import type { EventEnvelope } from '#app/messaging/types'
@@ -185,6 +186,41 @@ for (const [name, harness] of Object.entries(harnesses)) {
         .whereNull('dispatched_at')
         .count('* as undispatched')
       assert.equal(Number(undispatched), 0)
+    }).skip(Boolean(harness.skip), harness.skip)
+
+    test('an event handled from the broker wakes the background tasks at once', async ({
+      assert,
+    }) => {
+      // A worker asleep on a 30 s poll: only the handled event can wake its task in time.
+      await worker.stop()
+      let taskRuns = 0
+      const unregister = registerBackgroundTask({
+        name: `${module}.send_what_handlers_queued`,
+        async run() {
+          taskRuns++
+          return 0
+        },
+      })
+      try {
+        transport = await harness.make(module)
+        worker = new MessagingWorker({
+          connectionString: env.get('DATABASE_URL')!,
+          transport,
+          pollIntervalMs: 30_000,
+          baseBackoffMs: RETRY_BASE_MS,
+        })
+        await worker.start()
+        assert.isTrue(await until(async () => worker.idle), 'the worker never went idle')
+        const runsBefore = taskRuns
+        await publishProbes([{ index: 1 }])
+        assert.isTrue(await until(async () => (await effectCount()) === 1, 10_000))
+        assert.isTrue(
+          await until(async () => taskRuns > runsBefore, 10_000),
+          'the task waited for its poll'
+        )
+      } finally {
+        unregister()
+      }
     }).skip(Boolean(harness.skip), harness.skip)
 
     test('a handler that throws 3 times then succeeds has one effect', async ({ assert }) => {
