@@ -493,7 +493,7 @@ export class InventoryReservationSchema extends BaseModel {
 }
 
 export class MessagingDeliverySchema extends BaseModel {
-  static $columns = ['attempts', 'availableAt', 'createdAt', 'eventId', 'handledAt', 'id', 'lastError', 'state', 'subscriber', 'transport'] as const
+  static $columns = ['attempts', 'availableAt', 'createdAt', 'eventId', 'handledAt', 'id', 'lastError', 'state', 'subscriber', 'tenantId', 'transport'] as const
   $columns = MessagingDeliverySchema.$columns
   @column()
   declare attempts: number
@@ -513,6 +513,8 @@ export class MessagingDeliverySchema extends BaseModel {
   declare state: string
   @column()
   declare subscriber: string
+  @column()
+  declare tenantId: string
   @column()
   declare transport: string
 }

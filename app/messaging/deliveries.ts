@@ -2,7 +2,7 @@ import db from '@adonisjs/lucid/services/db'
 import { allSubscriptions, subscription } from '#app/messaging/subscribers'
 import { toEnvelope, type OutboxRow } from '#app/messaging/relay'
 import { batchesSplit, deliveriesTotal } from '#app/messaging/metrics'
-import { jobQueue } from '#app/platform/job_queue'
+import { jobQueue, lastTurnServed, NO_GROUP } from '#app/platform/job_queue'
 import {
   consumedHere,
   countRetry,
@@ -151,15 +151,28 @@ export const deliveryQueue = jobQueue({
   backoff: { baseMs: 1000, maxMs: 5 * 60 * 1000 },
 })
 
-function claim(subscribers: string[], batchSize: number, leaseSeconds: number) {
-  return deliveryQueue.claim<ClaimedDelivery>({
+/** Where this process's next claim starts in the tenants' turns. */
+let lastTenantServed = NO_GROUP
+
+/**
+ * Tenants take turns: a claim takes a share of each tenant's oldest due
+ * deliveries, so one tenant's burst never holds the others back behind it.
+ */
+async function claim(subscribers: string[], batchSize: number, leaseSeconds: number) {
+  const claimed = await deliveryQueue.claim<ClaimedDelivery & { turn: string }>({
     limit: batchSize,
     leaseSeconds,
     where: { sql: 't.subscriber = ANY(?)', bindings: [subscribers] },
+    turnsBy: { column: 'tenant_id', after: lastTenantServed },
     join: { from: 'messaging_outbox o', on: 'o.id = t.event_id' },
-    returning: `t.id AS delivery_id, t.subscriber, t.attempts,
+    returning: `t.id AS delivery_id, t.subscriber, t.attempts, t.tenant_id AS turn,
                o.id, o.type, o.version, o.tenant_id, o.aggregate_id, o.payload, o.occurred_at`,
   })
+  lastTenantServed = lastTurnServed(
+    claimed.map((row) => row.turn),
+    lastTenantServed
+  )
+  return claimed
 }
 
 async function handle(

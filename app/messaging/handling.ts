@@ -7,6 +7,7 @@ import { moduleOf, type Subscription } from '#app/messaging/subscribers'
 import type { EventEnvelope } from '#app/messaging/types'
 import { deliveriesTotal, handlerDuration } from '#app/messaging/metrics'
 import { newId } from '#app/platform/ids'
+import { NO_GROUP } from '#app/platform/job_queue'
 
 export type TransportName = 'local' | 'bullmq' | 'rabbitmq' | 'kafka'
 
@@ -131,7 +132,7 @@ export function describeError(error: unknown) {
  * process mounting the subscriber runs it (through the inbox, so still once).
  */
 export async function recordDeadLetter(
-  event: Pick<EventEnvelope, 'id'>,
+  event: Pick<EventEnvelope, 'id' | 'tenantId'>,
   subscriber: string,
   failure: { attempts: number; error: unknown; transport: TransportName }
 ) {
@@ -140,6 +141,7 @@ export async function recordDeadLetter(
     .insert({
       id: newId(),
       event_id: event.id,
+      tenant_id: event.tenantId ?? NO_GROUP,
       subscriber,
       state: 'dead',
       attempts: failure.attempts,

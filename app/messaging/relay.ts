@@ -3,6 +3,7 @@ import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import type { EventEnvelope } from '#app/messaging/types'
 import { subscribersOf } from '#app/messaging/subscribers'
 import { newId } from '#app/platform/ids'
+import { NO_GROUP } from '#app/platform/job_queue'
 import type { TransportName } from '#app/messaging/handling'
 
 export const DELIVERIES_CHANNEL = 'atrium_deliveries'
@@ -67,6 +68,8 @@ export const localTransport: Transport = {
       subscribersOf(event.type).map(({ subscriber }) => ({
         id: newId(),
         event_id: event.id,
+        // The tenants' turns at the deliveries (see deliveries.ts' claim).
+        tenant_id: event.tenantId ?? NO_GROUP,
         subscriber,
       }))
     )

@@ -39,6 +39,16 @@ export interface ClaimOptions {
   returning?: string
   /** Which due jobs go first (`t.` is the job table); default the oldest due. */
   orderBy?: string
+  /**
+   * Groups (a uuid column, e.g. the tenant) take turns instead: up to `limit`
+   * groups with due jobs, in column order starting after `after` and wrapping
+   * around, each giving its oldest `ceil(limit / groups)`. Pass the last group
+   * served (`nextTurnAfter`) as the next claim's `after`, so when more groups
+   * are due than fit in one claim the next one starts where this one ended.
+   * Needs an index on (column, dueColumn) over the claimable rows; each group
+   * costs one step through it, whatever its backlog. Not with `orderBy`.
+   */
+  turnsBy?: { column: string; after: string }
   /** False when the claim only hands the job on (to BullMQ) and the attempt is counted where it runs. */
   countsAttempt?: boolean
 }
@@ -63,6 +73,89 @@ const definedOnly = (values: Record<string, number | undefined>) =>
 export function jobQueue(spec: JobTable) {
   const { table, dueColumn, stateColumn, states } = spec
 
+  /** The rows a claim may take, with their bindings (`t.` is the job table). */
+  const claimableNow = (options: ClaimOptions) => ({
+    sql: `t.${stateColumn} IN (${states.claimable.map(() => '?').join(', ')}) AND t.${dueColumn} <= now()${options.where ? ` AND ${options.where.sql}` : ''}`,
+    bindings: [...states.claimable, ...(options.where?.bindings ?? [])],
+  })
+
+  function dueOldestFirst(options: ClaimOptions) {
+    const claimable = claimableNow(options)
+    return {
+      ctes: `due AS (
+           SELECT t.id FROM ${table} t
+            WHERE ${claimable.sql}
+            ORDER BY ${options.orderBy ?? `t.${dueColumn}, t.id`}
+            LIMIT ?
+            FOR UPDATE SKIP LOCKED
+         )`,
+      bindings: [...claimable.bindings, options.limit],
+    }
+  }
+
+  /*
+  | The groups are found by stepping through the index in column order (a loose
+  | index scan: each step is one index probe for the next group with a due
+  | job), first after `after`, then from the start up to it; a group's backlog
+  | costs nothing to step over. Then each group's share is taken from the same
+  | index, oldest first.
+  */
+  function dueInTurns(options: ClaimOptions, turns: { column: string; after: string }) {
+    const claimable = claimableNow(options)
+    const group = `t.${turns.column}`
+    const next = (after: string) =>
+      `(SELECT ${group} FROM ${table} t WHERE ${claimable.sql}${after} ORDER BY ${group} LIMIT 1)`
+    return {
+      ctes: `later_turns(g, n) AS (
+           SELECT ${next(` AND ${group} > ?::uuid`)}, 1
+           UNION ALL
+           SELECT ${next(` AND ${group} > turn.g`)}, turn.n + 1
+             FROM later_turns turn WHERE turn.g IS NOT NULL AND turn.n < ?
+         ),
+         earlier_turns(g, n) AS (
+           SELECT ${next('')}, 1
+           UNION ALL
+           SELECT ${next(` AND ${group} > turn.g`)}, turn.n + 1
+             FROM earlier_turns turn WHERE turn.g IS NOT NULL AND turn.g < ?::uuid AND turn.n < ?
+         ),
+         turns AS (
+           SELECT g FROM (
+             SELECT g, 1 AS round, n FROM later_turns WHERE g IS NOT NULL
+             UNION ALL
+             SELECT g, 2, n FROM earlier_turns WHERE g IS NOT NULL AND g <= ?::uuid
+           ) found
+           ORDER BY round, n
+           LIMIT ?
+         ),
+         share AS (SELECT ceil(?::numeric / greatest(count(*), 1))::int AS k FROM turns),
+         due AS (
+           SELECT picked.id FROM turns CROSS JOIN share CROSS JOIN LATERAL (
+             SELECT t.id FROM ${table} t
+              WHERE ${group} = turns.g AND ${claimable.sql}
+              ORDER BY t.${dueColumn}, t.id
+              LIMIT share.k
+              FOR UPDATE SKIP LOCKED
+           ) picked
+           LIMIT ?
+         )`,
+      bindings: [
+        ...claimable.bindings,
+        turns.after,
+        ...claimable.bindings,
+        options.limit,
+        ...claimable.bindings,
+        ...claimable.bindings,
+        turns.after,
+        options.limit,
+        turns.after,
+        options.limit,
+        options.limit,
+        ...claimable.bindings,
+        options.limit,
+      ],
+    }
+  }
+
   return {
     /**
      * Claims up to `limit` due jobs at once for this worker: `FOR UPDATE SKIP
@@ -71,30 +164,18 @@ export function jobQueue(spec: JobTable) {
      * lease ahead.
      */
     async claim<Row>(options: ClaimOptions, client: QueryClientContract = db.connection()) {
-      const claimable = states.claimable.map(() => '?').join(', ')
-      const where = options.where ? ` AND ${options.where.sql}` : ''
       const from = options.join ? `, ${options.join.from}` : ''
       const joined = options.join ? ` AND ${options.join.on}` : ''
+      const due = options.turnsBy ? dueInTurns(options, options.turnsBy) : dueOldestFirst(options)
       // SKIP LOCKED claims are the point of this query: it stays SQL.
       const { rows } = await client.rawQuery(
-        `WITH due AS (
-           SELECT t.id FROM ${table} t
-            WHERE t.${stateColumn} IN (${claimable}) AND t.${dueColumn} <= now()${where}
-            ORDER BY ${options.orderBy ?? `t.${dueColumn}, t.id`}
-            LIMIT ?
-            FOR UPDATE SKIP LOCKED
-         )
+        `WITH RECURSIVE ${due.ctes}
          UPDATE ${table} t
             SET ${options.countsAttempt === false ? '' : 'attempts = t.attempts + 1, '}${dueColumn} = now() + make_interval(secs => ?)${options.set ? `, ${options.set}` : ''}
            FROM due${from}
           WHERE t.id = due.id${joined}
          RETURNING ${options.returning ?? 't.*'}`,
-        [
-          ...states.claimable,
-          ...(options.where?.bindings ?? []),
-          options.limit,
-          options.leaseSeconds,
-        ]
+        [...due.bindings, options.leaseSeconds]
       )
       return rows as Row[]
     },
@@ -129,4 +210,22 @@ export function jobQueue(spec: JobTable) {
       return dead ? 'dead' : 'retry'
     },
   }
+}
+
+/** The nil UUID: the turn of jobs that belong to no group (platform events), and the start of the order. */
+export const NO_GROUP = '00000000-0000-0000-0000-000000000000'
+
+/**
+ * The group a claim in turns (`turnsBy`) served last, in its order: the
+ * highest group at or before `after` if it wrapped around, else the highest
+ * after it. Where the next claim should start.
+ */
+export function lastTurnServed(groups: Iterable<string>, after: string) {
+  let later: string | undefined
+  let wrapped: string | undefined
+  for (const group of groups) {
+    if (group > after) later = later === undefined || group > later ? group : later
+    else wrapped = wrapped === undefined || group > wrapped ? group : wrapped
+  }
+  return wrapped ?? later ?? after
 }

@@ -51,6 +51,20 @@ async function publishWidget(
   )
 }
 
+/** `count` events of one tenant, published in one unit of work. */
+async function publishMany(tenantId: string, count: number) {
+  await tenancy.run(tenantId, async (trx) => {
+    for (let index = 0; index < count; index++) {
+      await events.publish(
+        trx,
+        'test.widget_created',
+        { widgetId: newId(), name: `${tenantId.slice(-4)}-${index}` },
+        { version: 1, tenantId }
+      )
+    }
+  })
+}
+
 /** A subscriber whose effect is a row: counting rows counts effects. */
 function recordingSubscriber(name: string, behaviour: (eventName: string) => void = () => {}) {
   subscribe(
@@ -544,6 +558,38 @@ test.group('deliveries handled together', (group) => {
     await relayBatch()
     const outcomes = await processDeliveries({ ...FAST, perTransaction: 1, concurrency: 2 })
     assert.deepEqual(outcomes, ['handled', 'handled'])
+  })
+
+  test('one tenant’s backlog does not hold another tenant’s fresh event back', async ({
+    assert,
+  }) => {
+    recordingSubscriber('test.record_a')
+    const noisy = newId()
+    const quiet = newId()
+    await publishMany(noisy, 120)
+    await publishWidget('quiet', { tenantId: quiet })
+    while ((await relayBatch()) > 0);
+    // Oldest first, the quiet tenant's event would be the 121st: three claims away.
+    const outcomes = await processDeliveries({ ...FAST, batchSize: 50 })
+    assert.lengthOf(await effects({ tenant_id: quiet }), 1)
+    // Two tenants with due deliveries: each has a turn of ceil(50 / 2).
+    assert.lengthOf(await effects({ tenant_id: noisy }), 25)
+    assert.lengthOf(outcomes, 26)
+  })
+
+  test('when more tenants are due than a claim holds, the next claim goes on where it ended', async ({
+    assert,
+  }) => {
+    recordingSubscriber('test.record_a')
+    const tenants = [newId(), newId(), newId(), newId()]
+    for (const tenantId of tenants) await publishMany(tenantId, 10)
+    while ((await relayBatch()) > 0);
+    // Two deliveries a claim: two tenants a turn each, then the other two.
+    await processDeliveries({ ...FAST, batchSize: 2 })
+    await processDeliveries({ ...FAST, batchSize: 2 })
+    for (const tenantId of tenants) {
+      assert.lengthOf(await effects({ tenant_id: tenantId }), 1, `tenant ${tenantId}`)
+    }
   })
 
   test('redelivered events in a batch are acknowledged without running again', async ({

@@ -2,6 +2,7 @@ import { test } from '@japa/runner'
 import db from '@adonisjs/lucid/services/db'
 import { runMaintenance } from '#app/platform/maintenance'
 import { newId } from '#app/platform/ids'
+import { NO_GROUP } from '#app/platform/job_queue'
 import { resetIdentity } from '#tests/helpers/identity'
 
 const past = (days: number) => new Date(Date.now() - days * 86_400_000)
@@ -72,9 +73,9 @@ test.group('maintenance', (group) => {
       .table('messaging_outbox')
       .multiInsert([event(oldDone, 30), event(oldDead, 30), event(recent, 1)])
     await db.table('messaging_deliveries').multiInsert([
-      { id: newId(), event_id: oldDone, subscriber: 'test.a', state: 'done' },
-      { id: newId(), event_id: oldDead, subscriber: 'test.a', state: 'dead' },
-      { id: newId(), event_id: recent, subscriber: 'test.a', state: 'done' },
+      { id: newId(), event_id: oldDone, tenant_id: NO_GROUP, subscriber: 'test.a', state: 'done' },
+      { id: newId(), event_id: oldDead, tenant_id: NO_GROUP, subscriber: 'test.a', state: 'dead' },
+      { id: newId(), event_id: recent, tenant_id: NO_GROUP, subscriber: 'test.a', state: 'done' },
     ])
     await db.table('messaging_inbox').multiInsert([
       { event_id: oldDone, subscriber: 'test.a', handled_at: past(30) },
