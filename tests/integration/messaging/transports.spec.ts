@@ -125,6 +125,18 @@ for (const [name, harness] of Object.entries(harnesses)) {
     let transport: Transport
     let worker: MessagingWorker
 
+    /** A worker on a fresh transport of this test's module; the group's teardown stops it. */
+    async function startWorker(pollIntervalMs: number) {
+      transport = await harness.make(module)
+      worker = new MessagingWorker({
+        connectionString: env.get('DATABASE_URL')!,
+        transport,
+        pollIntervalMs,
+        baseBackoffMs: RETRY_BASE_MS,
+      })
+      await worker.start()
+    }
+
     group.each.setup(async () => {
       if (harness.skip) return () => {}
       await resetBus()
@@ -152,14 +164,7 @@ for (const [name, harness] of Object.entries(harnesses)) {
         },
         { maxAttempts: MAX_ATTEMPTS }
       )
-      transport = await harness.make(module)
-      worker = new MessagingWorker({
-        connectionString: env.get('DATABASE_URL')!,
-        transport,
-        pollIntervalMs: 50,
-        baseBackoffMs: RETRY_BASE_MS,
-      })
-      await worker.start()
+      await startWorker(50)
       return async () => {
         await worker.stop()
         unsubscribe(subscriber)
@@ -202,14 +207,7 @@ for (const [name, harness] of Object.entries(harnesses)) {
         },
       })
       try {
-        transport = await harness.make(module)
-        worker = new MessagingWorker({
-          connectionString: env.get('DATABASE_URL')!,
-          transport,
-          pollIntervalMs: 30_000,
-          baseBackoffMs: RETRY_BASE_MS,
-        })
-        await worker.start()
+        await startWorker(30_000)
         assert.isTrue(await until(async () => worker.idle), 'the worker never went idle')
         const runsBefore = taskRuns
         await publishProbes([{ index: 1 }])
