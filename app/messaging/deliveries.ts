@@ -2,7 +2,8 @@ import db from '@adonisjs/lucid/services/db'
 import { allSubscriptions, subscription } from '#app/messaging/subscribers'
 import { toEnvelope, type OutboxRow } from '#app/messaging/relay'
 import { batchesSplit, deliveriesTotal } from '#app/messaging/metrics'
-import { jobQueue, lastTurnServed, NO_GROUP } from '#app/platform/job_queue'
+import { jobQueue } from '#app/platform/job_queue'
+import { lastTurnServed, NO_GROUP } from '#app/platform/turns'
 import {
   consumedHere,
   countRetry,

@@ -7,7 +7,7 @@ import { moduleOf, type Subscription } from '#app/messaging/subscribers'
 import type { EventEnvelope } from '#app/messaging/types'
 import { deliveriesTotal, handlerDuration } from '#app/messaging/metrics'
 import { newId } from '#app/platform/ids'
-import { NO_GROUP } from '#app/platform/job_queue'
+import { NO_GROUP } from '#app/platform/turns'
 
 export type TransportName = 'local' | 'bullmq' | 'rabbitmq' | 'kafka'
 

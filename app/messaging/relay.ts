@@ -3,7 +3,7 @@ import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import type { EventEnvelope } from '#app/messaging/types'
 import { subscribersOf } from '#app/messaging/subscribers'
 import { newId } from '#app/platform/ids'
-import { NO_GROUP } from '#app/platform/job_queue'
+import { dueInTurns, lastTurnServed, NO_GROUP } from '#app/platform/turns'
 import type { TransportName } from '#app/messaging/handling'
 
 export const DELIVERIES_CHANNEL = 'atrium_deliveries'
@@ -83,27 +83,43 @@ export const localTransport: Transport = {
   },
 }
 
+/** Where this process's next relay batch starts in the tenants' turns. */
+let lastTenantRelayed = NO_GROUP
+
 /**
  * Claims a batch of due outbox rows with FOR UPDATE SKIP LOCKED (relays
  * running at once take disjoint rows), hands them to the transport and marks
  * them dispatched, all in one transaction: a crash before commit leaves them
- * for the next pass. Returns how many it dispatched.
+ * for the next pass. Tenants take turns (`dueInTurns`), so one tenant's burst
+ * does not stand between another tenant's event and its subscribers; within
+ * a tenant, and so within an aggregate, events keep their order. Returns how
+ * many it dispatched.
  */
 export async function relayBatch(
   transport: Transport = localTransport,
   batchSize = 100
 ): Promise<number> {
   return db.transaction(async (trx) => {
+    const due = dueInTurns({
+      table: 'messaging_outbox',
+      // Platform events have no tenant: they take their turn as the nil UUID (the index's expression).
+      group: `coalesce(t.tenant_id, '${NO_GROUP}'::uuid)`,
+      due: { sql: 't.dispatched_at IS NULL AND t.available_at <= now()', bindings: [] },
+      order: 't.available_at, t.id',
+      select:
+        't.id, t.type, t.version, t.tenant_id, t.aggregate_id, t.payload, t.occurred_at, t.available_at',
+      limit: batchSize,
+      after: lastTenantRelayed,
+    })
     const { rows } = await trx.rawQuery(
-      `SELECT id, type, version, tenant_id, aggregate_id, payload, occurred_at
-         FROM messaging_outbox
-        WHERE dispatched_at IS NULL AND available_at <= now()
-        ORDER BY available_at, id
-        LIMIT ?
-        FOR UPDATE SKIP LOCKED`,
-      [batchSize]
+      `WITH RECURSIVE ${due.ctes} SELECT * FROM due ORDER BY available_at, id`,
+      due.bindings
     )
     if (rows.length === 0) return 0
+    lastTenantRelayed = lastTurnServed(
+      (rows as Array<{ turn: string }>).map((row) => row.turn),
+      lastTenantRelayed
+    )
     await transport.dispatch(trx, (rows as OutboxRow[]).map(toEnvelope))
     await trx
       .from('messaging_outbox')

@@ -1,6 +1,7 @@
 import db from '@adonisjs/lucid/services/db'
 import type { QueryClientContract } from '@adonisjs/lucid/types/database'
 import type { StrictValues } from '@adonisjs/lucid/types/querybuilder'
+import { dueInTurns } from '#app/platform/turns'
 
 /**
  * Exponential backoff with ±20% jitter, so failing work does not retry in
@@ -40,13 +41,9 @@ export interface ClaimOptions {
   /** Which due jobs go first (`t.` is the job table); default the oldest due. */
   orderBy?: string
   /**
-   * Groups (a uuid column, e.g. the tenant) take turns instead: up to `limit`
-   * groups with due jobs, in column order starting after `after` and wrapping
-   * around, each giving its oldest `ceil(limit / groups)`. Pass the last group
-   * served (`nextTurnAfter`) as the next claim's `after`, so when more groups
-   * are due than fit in one claim the next one starts where this one ended.
-   * Needs an index on (column, dueColumn) over the claimable rows; each group
-   * costs one step through it, whatever its backlog. Not with `orderBy`.
+   * Groups (a uuid column, e.g. the tenant) take turns instead of the oldest
+   * going first (`dueInTurns` in turns.ts; needs an index on (column,
+   * dueColumn) over the claimable rows). Not with `orderBy`.
    */
   turnsBy?: { column: string; after: string }
   /** False when the claim only hands the job on (to BullMQ) and the attempt is counted where it runs. */
@@ -93,69 +90,6 @@ export function jobQueue(spec: JobTable) {
     }
   }
 
-  /*
-  | The groups are found by stepping through the index in column order (a loose
-  | index scan: each step is one index probe for the next group with a due
-  | job), first after `after`, then from the start up to it; a group's backlog
-  | costs nothing to step over. Then each group's share is taken from the same
-  | index, oldest first.
-  */
-  function dueInTurns(options: ClaimOptions, turns: { column: string; after: string }) {
-    const claimable = claimableNow(options)
-    const group = `t.${turns.column}`
-    const next = (after: string) =>
-      `(SELECT ${group} FROM ${table} t WHERE ${claimable.sql}${after} ORDER BY ${group} LIMIT 1)`
-    return {
-      ctes: `later_turns(g, n) AS (
-           SELECT ${next(` AND ${group} > ?::uuid`)}, 1
-           UNION ALL
-           SELECT ${next(` AND ${group} > turn.g`)}, turn.n + 1
-             FROM later_turns turn WHERE turn.g IS NOT NULL AND turn.n < ?
-         ),
-         earlier_turns(g, n) AS (
-           SELECT ${next('')}, 1
-           UNION ALL
-           SELECT ${next(` AND ${group} > turn.g`)}, turn.n + 1
-             FROM earlier_turns turn WHERE turn.g IS NOT NULL AND turn.g < ?::uuid AND turn.n < ?
-         ),
-         turns AS (
-           SELECT g FROM (
-             SELECT g, 1 AS round, n FROM later_turns WHERE g IS NOT NULL
-             UNION ALL
-             SELECT g, 2, n FROM earlier_turns WHERE g IS NOT NULL AND g <= ?::uuid
-           ) found
-           ORDER BY round, n
-           LIMIT ?
-         ),
-         share AS (SELECT ceil(?::numeric / greatest(count(*), 1))::int AS k FROM turns),
-         due AS (
-           SELECT picked.id FROM turns CROSS JOIN share CROSS JOIN LATERAL (
-             SELECT t.id FROM ${table} t
-              WHERE ${group} = turns.g AND ${claimable.sql}
-              ORDER BY t.${dueColumn}, t.id
-              LIMIT share.k
-              FOR UPDATE SKIP LOCKED
-           ) picked
-           LIMIT ?
-         )`,
-      bindings: [
-        ...claimable.bindings,
-        turns.after,
-        ...claimable.bindings,
-        options.limit,
-        ...claimable.bindings,
-        ...claimable.bindings,
-        turns.after,
-        options.limit,
-        turns.after,
-        options.limit,
-        options.limit,
-        ...claimable.bindings,
-        options.limit,
-      ],
-    }
-  }
-
   return {
     /**
      * Claims up to `limit` due jobs at once for this worker: `FOR UPDATE SKIP
@@ -166,7 +100,17 @@ export function jobQueue(spec: JobTable) {
     async claim<Row>(options: ClaimOptions, client: QueryClientContract = db.connection()) {
       const from = options.join ? `, ${options.join.from}` : ''
       const joined = options.join ? ` AND ${options.join.on}` : ''
-      const due = options.turnsBy ? dueInTurns(options, options.turnsBy) : dueOldestFirst(options)
+      const due = options.turnsBy
+        ? dueInTurns({
+            table,
+            group: `t.${options.turnsBy.column}`,
+            due: claimableNow(options),
+            order: `t.${dueColumn}, t.id`,
+            select: 't.id',
+            limit: options.limit,
+            after: options.turnsBy.after,
+          })
+        : dueOldestFirst(options)
       // SKIP LOCKED claims are the point of this query: it stays SQL.
       const { rows } = await client.rawQuery(
         `WITH RECURSIVE ${due.ctes}
@@ -210,22 +154,4 @@ export function jobQueue(spec: JobTable) {
       return dead ? 'dead' : 'retry'
     },
   }
-}
-
-/** The nil UUID: the turn of jobs that belong to no group (platform events), and the start of the order. */
-export const NO_GROUP = '00000000-0000-0000-0000-000000000000'
-
-/**
- * The group a claim in turns (`turnsBy`) served last, in its order: the
- * highest group at or before `after` if it wrapped around, else the highest
- * after it. Where the next claim should start.
- */
-export function lastTurnServed(groups: Iterable<string>, after: string) {
-  let later: string | undefined
-  let wrapped: string | undefined
-  for (const group of groups) {
-    if (group > after) later = later === undefined || group > later ? group : later
-    else wrapped = wrapped === undefined || group > wrapped ? group : wrapped
-  }
-  return wrapped ?? later ?? after
 }

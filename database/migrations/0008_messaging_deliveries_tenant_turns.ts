@@ -6,7 +6,7 @@ import { BaseSchema } from '@adonisjs/lucid/schema'
  * 20,000 events) held every other tenant's orders and notifications back
  * until it drained. Each delivery now carries its event's tenant (the nil
  * UUID for platform events): the claim walks this index's distinct tenants
- * and takes a share of each one's oldest (app/platform/job_queue.ts, turnsBy).
+ * and takes a share of each one's oldest (`dueInTurns`, app/platform/turns.ts).
  * The index replaces the one on available_at alone, so a delivery still
  * maintains one index while pending.
  */

@@ -560,19 +560,24 @@ test.group('deliveries handled together', (group) => {
     assert.deepEqual(outcomes, ['handled', 'handled'])
   })
 
-  test('one tenant’s backlog does not hold another tenant’s fresh event back', async ({
+  test('one tenant’s backlog does not hold another tenant’s fresh event back, relayed or handled', async ({
     assert,
   }) => {
     recordingSubscriber('test.record_a')
     const noisy = newId()
     const quiet = newId()
-    await publishMany(noisy, 120)
+    await publishMany(noisy, 300)
     await publishWidget('quiet', { tenantId: quiet })
-    while ((await relayBatch()) > 0);
-    // Oldest first, the quiet tenant's event would be the 121st: three claims away.
+    // Oldest first, the quiet tenant's event would be the 301st: three relay batches and six
+    // delivery claims away. In turns, each tenant has ceil(limit / 2) of each.
+    assert.equal(await relayBatch(), 51)
+    const relayed = await db
+      .from('messaging_outbox')
+      .where('tenant_id', quiet)
+      .whereNotNull('dispatched_at')
+    assert.lengthOf(relayed, 1)
     const outcomes = await processDeliveries({ ...FAST, batchSize: 50 })
     assert.lengthOf(await effects({ tenant_id: quiet }), 1)
-    // Two tenants with due deliveries: each has a turn of ceil(50 / 2).
     assert.lengthOf(await effects({ tenant_id: noisy }), 25)
     assert.lengthOf(outcomes, 26)
   })

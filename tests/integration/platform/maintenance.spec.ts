@@ -2,7 +2,7 @@ import { test } from '@japa/runner'
 import db from '@adonisjs/lucid/services/db'
 import { runMaintenance } from '#app/platform/maintenance'
 import { newId } from '#app/platform/ids'
-import { NO_GROUP } from '#app/platform/job_queue'
+import { NO_GROUP } from '#app/platform/turns'
 import { resetIdentity } from '#tests/helpers/identity'
 
 const past = (days: number) => new Date(Date.now() - days * 86_400_000)
