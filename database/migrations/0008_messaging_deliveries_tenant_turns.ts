@@ -1,4 +1,6 @@
 import { BaseSchema } from '@adonisjs/lucid/schema'
+import { APP_ROLE, EXTRA_VISIBILITY_POLICY, PLATFORM_POLICY, TENANT_POLICY } from '#app/tenancy/sql'
+import { enableTenantIsolation } from '#app/tenancy/migration'
 
 /**
  * Tenants take turns at the local transport's deliveries. The claim used to
@@ -22,6 +24,10 @@ export default class extends BaseSchema {
         WHERE o.id = d.event_id`
     )
     this.schema.raw(`ALTER TABLE messaging_deliveries ALTER COLUMN tenant_id SET NOT NULL`)
+    // A table with a tenant_id is tenant-isolated (the RLS audit holds every one to it). Only the
+    // platform (relay, worker, bus commands) writes deliveries; tenant code may read its own.
+    enableTenantIsolation(this, 'messaging_deliveries')
+    this.schema.raw(`REVOKE INSERT, UPDATE, DELETE ON messaging_deliveries FROM ${APP_ROLE}`)
     this.schema.raw(`DROP INDEX messaging_deliveries_pending`)
     this.schema.raw(
       `CREATE INDEX messaging_deliveries_turns ON messaging_deliveries (tenant_id, available_at)
@@ -30,6 +36,11 @@ export default class extends BaseSchema {
   }
 
   async down() {
+    this.schema.raw(`REVOKE ALL ON messaging_deliveries FROM ${APP_ROLE}`)
+    for (const policy of [TENANT_POLICY, EXTRA_VISIBILITY_POLICY, PLATFORM_POLICY])
+      this.schema.raw(`DROP POLICY IF EXISTS ${policy} ON messaging_deliveries`)
+    this.schema.raw(`ALTER TABLE messaging_deliveries NO FORCE ROW LEVEL SECURITY`)
+    this.schema.raw(`ALTER TABLE messaging_deliveries DISABLE ROW LEVEL SECURITY`)
     this.schema.raw(`DROP INDEX messaging_deliveries_turns`)
     this.schema.raw(
       `CREATE INDEX messaging_deliveries_pending ON messaging_deliveries (available_at) WHERE state = 'pending'`
