@@ -5,7 +5,7 @@ import { tenancy } from '#app/tenancy/tenancy'
 import { isModuleSelected } from '#app/platform/module_selection'
 import { moduleOf, type Subscription } from '#app/messaging/subscribers'
 import type { EventEnvelope } from '#app/messaging/types'
-import { deliveriesTotal, handlerDuration } from '#app/messaging/metrics'
+import { batchesSplit, deliveriesTotal, handlerDuration } from '#app/messaging/metrics'
 import { newId } from '#app/platform/ids'
 import { NO_GROUP } from '#app/platform/turns'
 
@@ -33,6 +33,83 @@ export async function runSubscriber(
     transport
   )
   return outcome
+}
+
+/** At most this many broker deliveries of one tenant's subscriber share a unit of work. */
+const MOST_TOGETHER = 25
+
+interface Waiting {
+  delivery: BatchedDelivery
+  resolve: (outcome: 'handled' | 'duplicate') => void
+  reject: (error: unknown) => void
+}
+
+/** Per tenant and subscriber: whether a unit of work is running, and who waits for the next. */
+const brokerGroups = new Map<string, { waiting: Waiting[] }>()
+
+/**
+ * runSubscriber for broker consumers that handle several messages at once
+ * (BullMQ's concurrency, RabbitMQ's prefetch). Alone, a delivery runs at
+ * once; deliveries of the same tenant's subscriber that arrive while one
+ * runs wait and go together in the next unit of work (runSubscribersTogether:
+ * one inbox insert, one commit), as the local transport's batches do. If that
+ * unit fails, each runs again alone, so only the one that fails rejects and
+ * its broker retries it alone. One unit of work at a time per tenant and
+ * subscriber per process, as locally, so a handler's ordered row locks
+ * cannot deadlock with themselves. Nothing waits on a timer.
+ *
+ * A subscriber with `concurrentBatches` keeps the consumer's parallelism
+ * instead: each delivery runs at once in its own unit of work. Measured on
+ * bench:bus, serialising those (they lock at most one row) cost more in
+ * parallelism than the shared commits saved.
+ */
+export function runSubscriberGrouped(
+  event: EventEnvelope,
+  subscription: Subscription,
+  transport: TransportName
+): Promise<'handled' | 'duplicate'> {
+  if (subscription.concurrentBatches) return runSubscriber(event, subscription, transport)
+  const key = `${event.tenantId ?? ''} ${subscription.subscriber}`
+  const running = brokerGroups.get(key)
+  const waiting = running?.waiting ?? []
+  const answered = new Promise<'handled' | 'duplicate'>((resolve, reject) =>
+    waiting.push({ delivery: { event, subscription }, resolve, reject })
+  )
+  if (!running) {
+    const group = { waiting }
+    brokerGroups.set(key, group)
+    void drainGroup(key, group, transport)
+  }
+  return answered
+}
+
+async function drainGroup(key: string, group: { waiting: Waiting[] }, transport: TransportName) {
+  while (group.waiting.length > 0) {
+    const batch = group.waiting.splice(0, MOST_TOGETHER)
+    if (batch.length > 1) {
+      try {
+        const outcomes = await runSubscribersTogether(
+          batch[0].delivery.event.tenantId,
+          batch.map((waiting) => waiting.delivery),
+          transport
+        )
+        batch.forEach((waiting, index) => waiting.resolve(outcomes[index]))
+        continue
+      } catch {
+        batchesSplit.inc()
+      }
+    }
+    for (const waiting of batch) {
+      try {
+        waiting.resolve(
+          await runSubscriber(waiting.delivery.event, waiting.delivery.subscription, transport)
+        )
+      } catch (error) {
+        waiting.reject(error)
+      }
+    }
+  }
+  brokerGroups.delete(key)
 }
 
 /** One delivery of a batch: the event and the subscription that handles it. */

@@ -3,7 +3,12 @@ import logger from '@adonisjs/core/services/logger'
 import type { QueueStatus, Transport } from '#app/messaging/relay'
 import type { EventEnvelope } from '#app/messaging/types'
 import { allSubscriptions, moduleOf, subscribersOf, subscription } from '#app/messaging/subscribers'
-import { consumedHere, countRetry, recordDeadLetter, runSubscriber } from '#app/messaging/handling'
+import {
+  consumedHere,
+  countRetry,
+  recordDeadLetter,
+  runSubscriberGrouped,
+} from '#app/messaging/handling'
 
 export interface BullMqTransportOptions {
   redisUrl: string
@@ -112,7 +117,7 @@ export class BullMqTransport implements Transport {
       throw new UnrecoverableError(`No subscriber named ${subscriber} is registered`)
     }
     try {
-      await runSubscriber(event, registered, 'bullmq')
+      await runSubscriberGrouped(event, registered, 'bullmq')
     } catch (error) {
       const attempts = job.attemptsMade + 1
       if (attempts >= (job.opts.attempts ?? 1)) {

@@ -13,7 +13,7 @@ import {
   consumedHere,
   countRetry,
   recordDeadLetter,
-  runSubscriber,
+  runSubscriberGrouped,
 } from '#app/messaging/handling'
 
 /** What the transport uses of a kafkajs client; tests inject an in-memory broker with the same shape. */
@@ -151,7 +151,7 @@ export class KafkaTransport implements Transport {
     for (const entry of subscribers) {
       for (let attempt = 1; ; attempt++) {
         try {
-          await runSubscriber(event, entry, 'kafka')
+          await runSubscriberGrouped(event, entry, 'kafka')
           break
         } catch (error) {
           // Stopping: leave the message uncommitted; the group's next consumer takes it again.

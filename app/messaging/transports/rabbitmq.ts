@@ -15,7 +15,7 @@ import {
   consumedHere,
   countRetry,
   recordDeadLetter,
-  runSubscriber,
+  runSubscriberGrouped,
 } from '#app/messaging/handling'
 
 export const EVENTS_EXCHANGE = 'atrium.events'
@@ -194,7 +194,7 @@ export class RabbitMqTransport implements Transport {
 
     for (const entry of subscribers) {
       try {
-        await runSubscriber(event, entry, 'rabbitmq')
+        await runSubscriberGrouped(event, entry, 'rabbitmq')
       } catch (error) {
         if (attempt >= entry.maxAttempts) {
           await recordDeadLetter(event, entry.subscriber, {

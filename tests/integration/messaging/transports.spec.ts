@@ -19,6 +19,7 @@ import { FakeKafka } from '#tests/fakes/kafka'
 import { childEnv, runNode } from '#tests/helpers/processes'
 import '#tests/fixtures/messaging'
 import { until } from '#tests/helpers/waiting'
+import { statementsSentDuring } from '#tests/helpers/sql_spy'
 import { outcomesOf, resetBus } from '#tests/helpers/messaging'
 
 /*
@@ -60,6 +61,8 @@ async function publishProbes(
 }
 
 interface Harness {
+  /** Its consumer runs several deliveries at once (BullMQ's concurrency, RabbitMQ's prefetch). */
+  concurrent?: boolean
   make(module: string): Promise<Transport>
   /** Removes what the run left on the broker. */
   cleanup(module: string): Promise<void>
@@ -68,6 +71,7 @@ interface Harness {
 const harnesses: Record<string, Harness & { skip?: string }> = {
   'bullmq': {
     skip: env.get('REDIS_URL') ? undefined : 'REDIS_URL is not set',
+    concurrent: true,
     async make() {
       return new BullMqTransport({
         redisUrl: env.get('REDIS_URL')!,
@@ -86,6 +90,7 @@ const harnesses: Record<string, Harness & { skip?: string }> = {
   },
   'rabbitmq': {
     skip: env.get('AMQP_URL') ? undefined : 'AMQP_URL is not set',
+    concurrent: true,
     async make() {
       return new RabbitMqTransport({ url: env.get('AMQP_URL')!, retryBaseMs: RETRY_BASE_MS })
     },
@@ -220,6 +225,25 @@ for (const [name, harness] of Object.entries(harnesses)) {
         unregister()
       }
     }).skip(Boolean(harness.skip), harness.skip)
+
+    test('deliveries the broker hands over at once share units of work', async ({ assert }) => {
+      const sent = await statementsSentDuring(async () => {
+        await publishProbes(Array.from({ length: 40 }, (_, index) => ({ index })))
+        assert.isTrue(await until(async () => (await effectCount()) === 40))
+      })
+      const inboxInserts = sent.filter((statement) =>
+        statement.includes('INSERT INTO messaging_inbox')
+      ).length
+      // One per unit of work: fewer than the deliveries when they ran together.
+      assert.isBelow(inboxInserts, 40)
+      const { rows } = await db.rawQuery(
+        `SELECT count(*)::int AS effects, count(DISTINCT event_id)::int AS events FROM ${EFFECTS}`
+      )
+      assert.deepEqual(rows[0], { effects: 40, events: 40 })
+    }).skip(
+      Boolean(harness.skip) || !harness.concurrent,
+      harness.skip ?? 'this consumer hands over one message at a time (a Kafka partition)'
+    )
 
     test('a handler that throws 3 times then succeeds has one effect', async ({ assert }) => {
       const [id] = await publishProbes([{ index: 1, failTimes: 3 }])
