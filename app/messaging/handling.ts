@@ -84,32 +84,38 @@ export function runSubscriberGrouped(
 }
 
 async function drainGroup(key: string, group: { waiting: Waiting[] }, transport: TransportName) {
-  while (group.waiting.length > 0) {
-    const batch = group.waiting.splice(0, MOST_TOGETHER)
-    if (batch.length > 1) {
-      try {
-        const outcomes = await runSubscribersTogether(
-          batch[0].delivery.event.tenantId,
-          batch.map((waiting) => waiting.delivery),
-          transport
-        )
-        batch.forEach((waiting, index) => waiting.resolve(outcomes[index]))
-        continue
-      } catch {
-        batchesSplit.inc()
+  try {
+    while (group.waiting.length > 0) {
+      const batch = group.waiting.splice(0, MOST_TOGETHER)
+      if (batch.length > 1) {
+        try {
+          const outcomes = await runSubscribersTogether(
+            batch[0].delivery.event.tenantId,
+            batch.map((waiting) => waiting.delivery),
+            transport
+          )
+          batch.forEach((waiting, index) => waiting.resolve(outcomes[index]))
+          continue
+        } catch {
+          batchesSplit.inc()
+        }
+      }
+      for (const waiting of batch) {
+        try {
+          waiting.resolve(
+            await runSubscriber(waiting.delivery.event, waiting.delivery.subscription, transport)
+          )
+        } catch (error) {
+          waiting.reject(error)
+        }
       }
     }
-    for (const waiting of batch) {
-      try {
-        waiting.resolve(
-          await runSubscriber(waiting.delivery.event, waiting.delivery.subscription, transport)
-        )
-      } catch (error) {
-        waiting.reject(error)
-      }
-    }
+  } finally {
+    // Whatever happened, no delivery may wait on a group nothing drains any more.
+    brokerGroups.delete(key)
+    for (const waiting of group.waiting.splice(0))
+      waiting.reject(new Error('the unit of work it waited for ended abnormally'))
   }
-  brokerGroups.delete(key)
 }
 
 /** One delivery of a batch: the event and the subscription that handles it. */
