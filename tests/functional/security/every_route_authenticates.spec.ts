@@ -1,6 +1,8 @@
 import { test } from '@japa/runner'
 import type { ApiClient } from '@japa/api-client'
 import { newId } from '#app/platform/ids'
+import { registerUser, resetIdentity } from '#tests/helpers/identity'
+import { createKey, resetGateway } from '#tests/helpers/gateway'
 
 interface Operation {
   security?: Array<Record<string, string[]>>
@@ -46,7 +48,12 @@ function call(
 | A module added later (chat, helpdesk, creator) is covered without editing
 | this file.
 */
-test.group('every route that needs a caller refuses one without credentials', () => {
+test.group('every route that needs a caller refuses one without credentials', (group) => {
+  group.each.setup(async () => {
+    await resetIdentity()
+    await resetGateway()
+  })
+
   test('no credentials: 401 on every secured operation', async ({ client, assert }) => {
     const operations = await securedOperations(client)
     assert.isAbove(operations.length, 50, 'the document lists the secured operations')
@@ -91,5 +98,39 @@ test.group('every route that needs a caller refuses one without credentials', ()
       .filter(({ status }) => status !== 401)
       .map(({ operation, credential, status }) => `${operation} with ${credential}… → ${status}`)
     assert.deepEqual(admitted, [], `did not refuse a forged credential: ${admitted.join('; ')}`)
+  })
+
+  test('a real credential of the other kind: a member’s token on /v1, an API key on /api', async ({
+    client,
+    assert,
+  }) => {
+    const owner = await registerUser(client)
+    const key = await createKey(client, owner)
+    const operations = await securedOperations(client)
+    const answered = await Promise.all(
+      operations.map(async (operation) => {
+        // Each scheme's routes get the other scheme's valid credential.
+        const credential = operation.scheme === 'apiKey' ? owner.tokens.accessToken : key.secret
+        const response = await call(client, operation, `Bearer ${credential}`)
+        return { operation: `${operation.method} ${operation.path}`, status: response.status() }
+      })
+    )
+    assert.isTrue(
+      operations.some((operation) => operation.scheme === 'apiKey'),
+      'the document lists API-key operations'
+    )
+    const admitted = answered
+      .filter(({ status }) => status !== 401)
+      .map(({ operation, status }) => `${operation} → ${status}`)
+    assert.deepEqual(admitted, [], `accepted the other kind of credential: ${admitted.join('; ')}`)
+    // The same reads with the right kind get past authentication, so the 401s above are the
+    // guards' (reads only: a write such as logout would end the session the others use).
+    const refusedRightKind: string[] = []
+    for (const operation of operations.filter(({ method }) => method === 'GET')) {
+      const credential = operation.scheme === 'apiKey' ? key.secret : owner.tokens.accessToken
+      const response = await call(client, operation, `Bearer ${credential}`)
+      if (response.status() === 401) refusedRightKind.push(`${operation.method} ${operation.path}`)
+    }
+    assert.deepEqual(refusedRightKind, [], 'refused the right kind of credential')
   })
 })
