@@ -41,6 +41,30 @@ function call(
   return ['GET', 'DELETE'].includes(operation.method) ? request : request.json({})
 }
 
+type SecuredOperation = Awaited<ReturnType<typeof securedOperations>>[number]
+
+/**
+ * Calls every operation at once with the credential `credentialFor` gives it
+ * (none when undefined) and names those that did not answer 401.
+ */
+async function notRefused(
+  client: ApiClient,
+  operations: SecuredOperation[],
+  credentialFor: (operation: SecuredOperation) => string | undefined
+) {
+  const answered = await Promise.all(
+    operations.map(async (operation) => {
+      const credential = credentialFor(operation)
+      const response = await call(client, operation, credential && `Bearer ${credential}`)
+      const shown = credential ? ` with ${credential.slice(0, 10)}…` : ''
+      return { name: `${operation.method} ${operation.path}${shown}`, status: response.status() }
+    })
+  )
+  return answered
+    .filter(({ status }) => status !== 401)
+    .map(({ name, status }) => `${name} → ${status}`)
+}
+
 /*
 | Walks the OpenAPI document rather than the router: each operation states who
 | may call it, so a route whose `.use(middleware.auth())` (or API-key check) was
@@ -57,15 +81,7 @@ test.group('every route that needs a caller refuses one without credentials', (g
   test('no credentials: 401 on every secured operation', async ({ client, assert }) => {
     const operations = await securedOperations(client)
     assert.isAbove(operations.length, 50, 'the document lists the secured operations')
-    const answered = await Promise.all(
-      operations.map(async (operation) => {
-        const response = await call(client, operation)
-        return { operation: `${operation.method} ${operation.path}`, status: response.status() }
-      })
-    )
-    const admitted = answered
-      .filter(({ status }) => status !== 401)
-      .map(({ operation, status }) => `${operation} → ${status}`)
+    const admitted = await notRefused(client, operations, () => undefined)
     assert.deepEqual(admitted, [], `did not refuse an anonymous caller: ${admitted.join('; ')}`)
   })
 
@@ -82,21 +98,10 @@ test.group('every route that needs a caller refuses one without credentials', (g
       ),
       '',
     ].join('.')
-    const answered = await Promise.all(
-      operations.flatMap((operation) =>
-        [`Bearer ${forgedJwt}`, `Bearer atr_${'A'.repeat(43)}`].map(async (credential) => {
-          const response = await call(client, operation, credential)
-          return {
-            operation: `${operation.method} ${operation.path}`,
-            credential: credential.slice(7, 17),
-            status: response.status(),
-          }
-        })
-      )
-    )
-    const admitted = answered
-      .filter(({ status }) => status !== 401)
-      .map(({ operation, credential, status }) => `${operation} with ${credential}… → ${status}`)
+    const admitted = [
+      ...(await notRefused(client, operations, () => forgedJwt)),
+      ...(await notRefused(client, operations, () => `atr_${'A'.repeat(43)}`)),
+    ]
     assert.deepEqual(admitted, [], `did not refuse a forged credential: ${admitted.join('; ')}`)
   })
 
@@ -107,21 +112,14 @@ test.group('every route that needs a caller refuses one without credentials', (g
     const owner = await registerUser(client)
     const key = await createKey(client, owner)
     const operations = await securedOperations(client)
-    const answered = await Promise.all(
-      operations.map(async (operation) => {
-        // Each scheme's routes get the other scheme's valid credential.
-        const credential = operation.scheme === 'apiKey' ? owner.tokens.accessToken : key.secret
-        const response = await call(client, operation, `Bearer ${credential}`)
-        return { operation: `${operation.method} ${operation.path}`, status: response.status() }
-      })
+    // Each scheme's routes get the other scheme's valid credential.
+    const admitted = await notRefused(client, operations, (operation) =>
+      operation.scheme === 'apiKey' ? owner.tokens.accessToken : key.secret
     )
     assert.isTrue(
       operations.some((operation) => operation.scheme === 'apiKey'),
       'the document lists API-key operations'
     )
-    const admitted = answered
-      .filter(({ status }) => status !== 401)
-      .map(({ operation, status }) => `${operation} → ${status}`)
     assert.deepEqual(admitted, [], `accepted the other kind of credential: ${admitted.join('; ')}`)
     // The same reads with the right kind get past authentication, so the 401s above are the
     // guards' (reads only: a write such as logout would end the session the others use).
