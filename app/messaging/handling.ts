@@ -151,18 +151,35 @@ export async function runSubscribersTogether(
     )
     const fresh = new Set((rows as Array<{ event_id: string; subscriber: string }>).map(inboxKey))
     const done: Array<'handled' | 'duplicate'> = []
-    for (const { event, subscription } of deliveries) {
+    // Fresh deliveries in calls: one per event, or one per run of a batch subscriber's events.
+    const calls: BatchedDelivery[][] = []
+    for (const delivery of deliveries) {
+      const { event, subscription } = delivery
       if (!fresh.has(inboxKey({ event_id: event.id, subscriber: subscription.subscriber }))) {
         done.push('duplicate')
         continue
       }
-      const stopTimer = handlerDuration.startTimer({ subscriber: subscription.subscriber })
-      try {
-        await subscription.handler(event, trx)
-      } finally {
-        stopTimer()
-      }
       done.push('handled')
+      const last = calls.at(-1)
+      if (subscription.batchHandler && last?.[0].subscription === subscription) last.push(delivery)
+      else calls.push([delivery])
+    }
+    for (const call of calls) {
+      const { subscription } = call[0]
+      const started = performance.now()
+      try {
+        if (subscription.batchHandler)
+          await subscription.batchHandler(
+            call.map((delivery) => delivery.event),
+            trx
+          )
+        else await subscription.handler(call[0].event, trx)
+      } finally {
+        // Per event, so a batch handler's figures compare with a per-event one's.
+        const seconds = (performance.now() - started) / 1000 / call.length
+        for (let index = 0; index < call.length; index++)
+          handlerDuration.observe({ subscriber: subscription.subscriber }, seconds)
+      }
     }
     return done
   })

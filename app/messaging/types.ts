@@ -36,3 +36,9 @@ export type EventHandler<T extends EventType> = (
   event: EventEnvelope<T>,
   trx: TransactionClientContract
 ) => Promise<void>
+
+/** A handler given a tenant's fresh events of one batch at once, oldest first (subscribeBatch). */
+export type BatchEventHandler<T extends EventType> = (
+  events: Array<EventEnvelope<T>>,
+  trx: TransactionClientContract
+) => Promise<void>

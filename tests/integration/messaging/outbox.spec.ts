@@ -3,7 +3,7 @@ import db from '@adonisjs/lucid/services/db'
 import env from '#start/env'
 import { tenancy } from '#app/tenancy/tenancy'
 import { events } from '#app/messaging/outbox'
-import { subscribe, unsubscribe } from '#app/messaging/subscribers'
+import { subscribe, subscribeBatch, unsubscribe } from '#app/messaging/subscribers'
 import { relayBatch } from '#app/messaging/relay'
 import { processDeliveries } from '#app/messaging/deliveries'
 import { MessagingWorker } from '#app/messaging/worker'
@@ -156,6 +156,59 @@ test.group('outbox, relay and deliveries', (group) => {
         )
       )
     )
+  })
+
+  test('publishMany writes its events in one statement, in order, and each reaches its subscriber', async ({
+    assert,
+  }) => {
+    recordingSubscriber('test.record_a')
+    let ids: string[] = []
+    const sent = await statementsSentDuring(async () => {
+      ids = await tenancy.run(tenant, (trx) =>
+        events.publishMany(
+          trx,
+          ['m1', 'm2', 'm3'].map((name) => ({
+            type: 'test.widget_created' as const,
+            payload: { widgetId: newId(), name },
+            options: { version: 1 as const, tenantId: tenant, aggregateId: name },
+          }))
+        )
+      )
+    })
+    assert.lengthOf(
+      sent.filter((statement) => statement.includes('INSERT INTO messaging_outbox')),
+      1
+    )
+    const stored = await db.from('messaging_outbox').whereIn('id', ids)
+    const byId = new Map(stored.map((row) => [row.id as string, row]))
+    assert.deepEqual(
+      ids.map((id) => [byId.get(id)?.aggregate_id, byId.get(id)?.payload.name]),
+      [
+        ['m1', 'm1'],
+        ['m2', 'm2'],
+        ['m3', 'm3'],
+      ]
+    )
+    await drain()
+    const handled = await effects()
+    assert.deepEqual(
+      handled.map((row) => row.name),
+      ['m1', 'm2', 'm3']
+    )
+  })
+
+  test('publishMany in one tenant’s unit of work cannot publish for another tenant', async ({
+    assert,
+  }) => {
+    const widget = (tenantId: string) => ({
+      type: 'test.widget_created' as const,
+      payload: { widgetId: newId(), name: 'sneaky' },
+      options: { version: 1 as const, tenantId },
+    })
+    await assert.rejects(() =>
+      tenancy.run(tenant, (trx) => events.publishMany(trx, [widget(tenant), widget(newId())]))
+    )
+    assert.lengthOf(await db.from('messaging_outbox'), 0)
   })
 
   test('two relays at once dispatch every event exactly once', async ({ assert }) => {
@@ -414,7 +467,8 @@ test.group('deliveries handled together', (group) => {
   group.each.setup(async () => {
     await resetTables()
     return () => {
-      for (const name of ['test.record_a', 'test.in_tenant', 'test.poison']) unsubscribe(name)
+      for (const name of ['test.record_a', 'test.in_tenant', 'test.poison', 'test.batch'])
+        unsubscribe(name)
     }
   })
 
@@ -595,6 +649,76 @@ test.group('deliveries handled together', (group) => {
     for (const tenantId of tenants) {
       assert.lengthOf(await effects({ tenant_id: tenantId }), 1, `tenant ${tenantId}`)
     }
+  })
+
+  /** A batch subscriber recording each call's event names; `bad` makes a call throw. */
+  function batchSubscriber(calls: string[][]) {
+    subscribeBatch(
+      'test.widget_created',
+      'test.batch',
+      async (batch, trx) => {
+        calls.push(batch.map((event) => event.payload.name))
+        if (batch.some((event) => event.payload.name === 'bad'))
+          throw new Error('cannot handle this one')
+        await trx.table(EFFECTS).multiInsert(
+          batch.map((event) => ({
+            id: newId(),
+            tenant_id: event.tenantId,
+            event_id: event.id,
+            subscriber: 'test.batch',
+            name: event.payload.name,
+          }))
+        )
+      },
+      { maxAttempts: 4 }
+    )
+  }
+
+  test('a batch subscriber is called once per batch with its fresh events, oldest first', async ({
+    assert,
+  }) => {
+    const calls: string[][] = []
+    batchSubscriber(calls)
+    const ids: string[] = []
+    for (const name of ['n1', 'n2', 'n3', 'n4', 'n5']) ids.push(await publishWidget(name))
+    await relayBatch()
+    // n2 and n4 were handled before (their inbox rows are there): left out of the call.
+    await db
+      .table('messaging_inbox')
+      .multiInsert([ids[1], ids[3]].map((id) => ({ event_id: id, subscriber: 'test.batch' })))
+    const outcomes = await processDeliveries({ ...FAST, leaseSeconds: 0 })
+    assert.deepEqual(outcomes, ['handled', 'duplicate', 'handled', 'duplicate', 'handled'])
+    assert.deepEqual(calls, [['n1', 'n3', 'n5']])
+    const handled = await effects()
+    assert.deepEqual(
+      handled.map((row) => row.name),
+      ['n1', 'n3', 'n5']
+    )
+  })
+
+  test('a batch subscriber’s failing batch is rolled back and run one event a call', async ({
+    assert,
+  }) => {
+    const calls: string[][] = []
+    batchSubscriber(calls)
+    for (const name of ['a', 'bad', 'c']) await publishWidget(name)
+    await relayBatch()
+    const splitsBefore = await splits()
+    const outcomes = await processDeliveries({ ...FAST, leaseSeconds: 0 })
+    assert.deepEqual(outcomes, ['handled', 'retry', 'handled'])
+    assert.equal(await splits(), splitsBefore + 1)
+    assert.deepEqual(calls, [['a', 'bad', 'c'], ['a'], ['bad'], ['c']])
+    const handled = await effects()
+    assert.deepEqual(
+      handled.map((row) => row.name),
+      ['a', 'c']
+    )
+    const [bad] = await db
+      .from('messaging_deliveries as d')
+      .join('messaging_outbox as o', 'o.id', 'd.event_id')
+      .whereRaw(`o.payload->>'name' = 'bad'`)
+      .select('d.state', 'd.attempts')
+    assert.deepEqual({ ...bad }, { state: 'pending', attempts: 1 })
   })
 
   test('redelivered events in a batch are acknowledged without running again', async ({
