@@ -13,13 +13,17 @@ export { sign as signWebhookBody } from '#modules/notifications/services/webhook
 
 export const notifications = {
   /**
-   * Records an in-app notification (and queues its mail) in the caller's
-   * unit of work: it exists if and only if the change it reports commits.
+   * Records in-app notifications (and queues their mail) in the caller's
+   * unit of work: they exist if and only if the change they report commits.
+   * A handler settling a batch passes all of its notices at once.
    */
-  async notify(trx: TransactionClientContract, notice: Notice) {
-    await inbox.notify(trx, notice.tenantId, notice)
-    if (notice.email) {
-      await outboundMail.queue(trx, notice.tenantId, { ...notice.email, eventId: notice.eventId })
-    }
+  async notify(trx: TransactionClientContract, ...notices: Notice[]) {
+    await inbox.notifyAll(trx, notices)
+    await outboundMail.queueAll(
+      trx,
+      notices.flatMap(({ tenantId, email, eventId }) =>
+        email ? [{ ...email, tenantId, eventId }] : []
+      )
+    )
   },
 }

@@ -23,20 +23,23 @@ export interface Notice {
 }
 
 export const inbox = {
-  /** In the caller's unit of work: the notification exists if the change commits. */
-  async notify(trx: TransactionClientContract, tenantId: string, input: Omit<Notice, 'tenantId'>) {
-    await Notification.create(
-      {
+  /** In the caller's unit of work: the notifications exist if the change commits. One insert for all. */
+  async notifyAll(trx: TransactionClientContract, notices: Notice[]) {
+    if (notices.length === 0) return
+    const at = new Date()
+    await trx.table(Notification.table).multiInsert(
+      notices.map((notice) => ({
         id: newId(),
-        tenantId,
-        userId: input.userId ?? null,
-        kind: input.kind,
-        title: input.title.slice(0, 200),
-        body: input.body.slice(0, 2000),
-        data: input.data ?? {},
-        eventId: input.eventId ?? null,
-      },
-      { client: trx }
+        tenant_id: notice.tenantId,
+        user_id: notice.userId ?? null,
+        kind: notice.kind,
+        title: notice.title.slice(0, 200),
+        body: notice.body.slice(0, 2000),
+        data: JSON.stringify(notice.data ?? {}),
+        event_id: notice.eventId ?? null,
+        created_at: at,
+        updated_at: at,
+      }))
     )
   },
 
@@ -73,20 +76,22 @@ export const inbox = {
 }
 
 export const outboundMail = {
-  /** Queued in the event's unit of work; the background task sends it. */
-  async queue(
+  /** Queued in the event's unit of work (one insert for all); the background task sends it. */
+  async queueAll(
     trx: TransactionClientContract,
-    tenantId: string,
-    input: { to: string; subject: string; text: string; eventId?: string }
+    mails: Array<{ tenantId: string; to: string; subject: string; text: string; eventId?: string }>
   ) {
-    await trx.table('notifications_emails').insert({
-      id: newId(),
-      tenant_id: tenantId,
-      to: input.to,
-      subject: input.subject.slice(0, 300),
-      text: input.text,
-      event_id: input.eventId ?? null,
-    })
+    if (mails.length === 0) return
+    await trx.table('notifications_emails').multiInsert(
+      mails.map((input) => ({
+        id: newId(),
+        tenant_id: input.tenantId,
+        to: input.to,
+        subject: input.subject.slice(0, 300),
+        text: input.text,
+        event_id: input.eventId ?? null,
+      }))
+    )
   },
 }
 
