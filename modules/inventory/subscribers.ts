@@ -3,12 +3,18 @@
 | cancellation, commit on fulfilment. Each runs in the event's tenant unit of
 | work with its inbox row, so a redelivered event changes nothing twice.
 */
-import { subscribe } from '#app/messaging/subscribers'
+import { subscribe, subscribeBatch } from '#app/messaging/subscribers'
 import { reservations } from '#modules/inventory/services/stock'
 import '#modules/orders/index'
 
-subscribe('orders.order_placed', 'inventory.reserve_stock', async (event, trx) => {
-  await reservations.reserve(trx, event.tenantId!, event.payload.orderId, event.payload.lines)
+// Every placement passes here, one batch at a time per tenant (its SKU locks are ordered),
+// so it reserves a batch's orders in one set of statements rather than one set per order.
+subscribeBatch('orders.order_placed', 'inventory.reserve_stock', async (placed, trx) => {
+  await reservations.reserveAll(
+    trx,
+    placed[0].tenantId!,
+    placed.map((event) => ({ orderId: event.payload.orderId, lines: event.payload.lines }))
+  )
 })
 
 subscribe('orders.order_cancelled', 'inventory.release_stock', async (event, trx) => {

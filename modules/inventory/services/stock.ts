@@ -2,7 +2,7 @@ import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import { ProblemException } from '#app/http/problem'
 import { newId } from '#app/platform/ids'
 import { sentFields } from '#app/platform/columns'
-import { events } from '#app/messaging/outbox'
+import { events, type Publication } from '#app/messaging/outbox'
 import type { ReservedLine, Shortage } from '#modules/inventory/events'
 import Item from '#modules/inventory/models/item'
 import LedgerEntry, { type LedgerKind } from '#modules/inventory/models/ledger_entry'
@@ -15,6 +15,12 @@ interface StockRow {
   active: boolean
   on_hand: number
   reserved: number
+}
+
+/** An order the saga asks the inventory to reserve for. */
+export interface OrderToReserve {
+  orderId: string
+  lines: Array<{ sku: string; quantity: number }>
 }
 
 export const itemNotFound = (sku: string) =>
@@ -198,37 +204,40 @@ export const items = {
  * tenant unit of work (with its inbox row, so a redelivery does nothing).
  */
 export const reservations = {
-  /**
-   * Reserves every line or none: quantities summed per SKU, rows locked in
-   * SKU order (two orders sharing SKUs cannot deadlock), then checked and
-   * updated. Publishes stock_reserved or stock_rejected.
-   */
+  /** Reserves one order's lines (all or none); see reserveAll. */
   async reserve(
     trx: TransactionClientContract,
     tenantId: string,
     orderId: string,
-    lines: Array<{ sku: string; quantity: number }>
+    lines: OrderToReserve['lines']
   ) {
-    // Claim the order first. A row already there means it was handled: reserved before, or
-    // released before it arrived (release() leaves a marker), and reserving now would hold
-    // stock for nobody. A release racing with this claim waits on the row and then sees it.
-    const claimed = await trx
-      .table('inventory_reservations')
-      .insert({
-        id: newId(),
-        tenant_id: tenantId,
-        order_id: orderId,
-        status: 'pending',
-        lines: JSON.stringify([]),
-      })
-      .onConflict(['tenant_id', 'order_id'])
-      .ignore()
-      .returning('id')
-    if (claimed.length === 0) return
-    const reservationId = claimed[0].id as string
-    const wanted = new Map<string, number>()
-    for (const line of lines) wanted.set(line.sku, (wanted.get(line.sku) ?? 0) + line.quantity)
-    const skus = [...wanted.keys()].sort()
+    await reservations.reserveAll(trx, tenantId, [{ orderId, lines }])
+  },
+
+  /**
+   * Reserves for each order every line or none, deciding order by order in
+   * the order given, and publishes stock_reserved or stock_rejected for each.
+   * Set-based, so a batch of orders costs the statements of one: claim them,
+   * lock their SKUs' rows in SKU order (two reservations sharing SKUs cannot
+   * deadlock), decide, then one update of the items, of the reservations, one
+   * ledger insert and one publish.
+   */
+  async reserveAll(trx: TransactionClientContract, tenantId: string, orders: OrderToReserve[]) {
+    const claimed = await claim(trx, tenantId, orders)
+    if (claimed.size === 0) return
+    const decided: Array<{ orderId: string; reservationId: string; wanted: Map<string, number> }> =
+      []
+    for (const order of orders) {
+      const reservationId = claimed.get(order.orderId)
+      // Claimed once, even if the batch names an order twice.
+      if (!reservationId) continue
+      claimed.delete(order.orderId)
+      const wanted = new Map<string, number>()
+      for (const line of order.lines)
+        wanted.set(line.sku, (wanted.get(line.sku) ?? 0) + line.quantity)
+      decided.push({ orderId: order.orderId, reservationId, wanted })
+    }
+    const skus = [...new Set(decided.flatMap((order) => [...order.wanted.keys()]))].sort()
     // Row locks in SKU order are the point here (see above), so this stays a plain query.
     const rows: StockRow[] = await trx
       .from('inventory_items')
@@ -236,70 +245,76 @@ export const reservations = {
       .orderBy('sku')
       .forUpdate()
     const bySku = new Map(rows.map((row) => [row.sku, row]))
-    const shortages: Shortage[] = []
-    // Placement refuses mixed currencies; a price changed since then is caught here.
-    const orderCurrency = rows[0]?.currency
-    for (const sku of skus) {
-      const row = bySku.get(sku)
-      const requested = wanted.get(sku)!
-      const available = row ? row.on_hand - row.reserved : 0
-      if (!row) shortages.push({ sku, requested, available: 0, reason: 'unknown' })
-      else if (!row.active) shortages.push({ sku, requested, available, reason: 'inactive' })
-      else if (row.currency !== orderCurrency)
-        shortages.push({ sku, requested, available, reason: 'currency' })
-      else if (available < requested) shortages.push({ sku, requested, available, reason: 'short' })
-    }
-    if (shortages.length) {
-      await trx
-        .from('inventory_reservations')
-        .where('id', reservationId)
-        .update({ status: 'rejected', updated_at: trx.raw('now()') })
-      await events.publish(
-        trx,
-        'inventory.stock_rejected',
-        { orderId, shortages },
-        {
-          version: 1,
-          tenantId,
-          aggregateId: orderId,
-        }
-      )
-      return
-    }
-    for (const sku of skus) {
-      await trx.from('inventory_items').where('sku', sku).increment('reserved', wanted.get(sku)!)
-    }
-    const reserved: ReservedLine[] = skus.map((sku) => ({
-      sku,
-      quantity: wanted.get(sku)!,
-      unitPriceMinor: Number(bySku.get(sku)!.price_minor),
-      currency: bySku.get(sku)!.currency,
-    }))
-    await trx
-      .from('inventory_reservations')
-      .where('id', reservationId)
-      .update({ status: 'reserved', lines: JSON.stringify(reserved), updated_at: trx.raw('now()') })
-    await ledger(
-      trx,
-      tenantId,
-      reserved.map((line) => ({
-        sku: line.sku,
-        kind: 'reservation',
-        reservedDelta: line.quantity,
-        orderId,
+    // What is left after the batch's earlier orders, which come first.
+    const available = new Map(rows.map((row) => [row.sku, row.on_hand - row.reserved]))
+    const reservedPerSku = new Map<string, number>()
+    const outcomes: Array<{
+      reservationId: string
+      status: 'reserved' | 'rejected'
+      lines: ReservedLine[]
+    }> = []
+    const ledgerEntries: Array<Parameters<typeof ledger>[2][number]> = []
+    const publications: Publication[] = []
+    for (const { orderId, reservationId, wanted } of decided) {
+      const orderSkus = [...wanted.keys()].sort()
+      const shortages = shortagesOf(orderSkus, wanted, bySku, available)
+      if (shortages.length) {
+        outcomes.push({ reservationId, status: 'rejected', lines: [] })
+        publications.push({
+          type: 'inventory.stock_rejected',
+          payload: { orderId, shortages },
+          options: { version: 1, tenantId, aggregateId: orderId },
+        })
+        continue
+      }
+      const lines: ReservedLine[] = orderSkus.map((sku) => ({
+        sku,
+        quantity: wanted.get(sku)!,
+        unitPriceMinor: Number(bySku.get(sku)!.price_minor),
+        currency: bySku.get(sku)!.currency,
       }))
+      for (const line of lines) {
+        available.set(line.sku, available.get(line.sku)! - line.quantity)
+        reservedPerSku.set(line.sku, (reservedPerSku.get(line.sku) ?? 0) + line.quantity)
+        ledgerEntries.push({
+          sku: line.sku,
+          kind: 'reservation',
+          reservedDelta: line.quantity,
+          orderId,
+        })
+      }
+      outcomes.push({ reservationId, status: 'reserved', lines })
+      publications.push({
+        type: 'inventory.stock_reserved',
+        payload: {
+          orderId,
+          lines,
+          totalMinor: lines.reduce((sum, line) => sum + line.quantity * line.unitPriceMinor, 0),
+          currency: lines[0].currency,
+        },
+        options: { version: 1, tenantId, aggregateId: orderId },
+      })
+    }
+    if (reservedPerSku.size) {
+      await trx.rawQuery(
+        `UPDATE inventory_items i SET reserved = i.reserved + d.quantity
+           FROM unnest(?::text[], ?::int[]) AS d(sku, quantity)
+          WHERE i.sku = d.sku`,
+        [[...reservedPerSku.keys()], [...reservedPerSku.values()]]
+      )
+    }
+    await trx.rawQuery(
+      `UPDATE inventory_reservations r SET status = d.status, lines = d.lines, updated_at = now()
+         FROM unnest(?::uuid[], ?::text[], ?::jsonb[]) AS d(id, status, lines)
+        WHERE r.id = d.id`,
+      [
+        outcomes.map((outcome) => outcome.reservationId),
+        outcomes.map((outcome) => outcome.status),
+        outcomes.map((outcome) => JSON.stringify(outcome.lines)),
+      ]
     )
-    await events.publish(
-      trx,
-      'inventory.stock_reserved',
-      {
-        orderId,
-        lines: reserved,
-        totalMinor: reserved.reduce((sum, line) => sum + line.quantity * line.unitPriceMinor, 0),
-        currency: orderCurrency!,
-      },
-      { version: 1, tenantId, aggregateId: orderId }
-    )
+    await ledger(trx, tenantId, ledgerEntries)
+    await events.publishMany(trx, publications)
   },
 
   /**
@@ -393,4 +408,47 @@ async function settle(
     }))
   )
   return true
+}
+
+/**
+ * Claims orders for reservation: a row already there means the order was
+ * handled — reserved before, or released before it arrived (release() leaves
+ * a marker), and reserving now would hold stock for nobody. A release racing
+ * with this claim waits on the row and then sees it. Returns the claimed
+ * orders' reservation ids.
+ */
+async function claim(trx: TransactionClientContract, tenantId: string, orders: OrderToReserve[]) {
+  const { rows } = await trx.rawQuery(
+    `INSERT INTO inventory_reservations (id, tenant_id, order_id, status, lines)
+     SELECT id, ?, order_id, 'pending', '[]' FROM unnest(?::uuid[], ?::uuid[]) AS c(id, order_id)
+     ON CONFLICT (tenant_id, order_id) DO NOTHING
+     RETURNING id, order_id`,
+    [tenantId, orders.map(() => newId()), orders.map((order) => order.orderId)]
+  )
+  return new Map(
+    (rows as Array<{ id: string; order_id: string }>).map((row) => [row.order_id, row.id])
+  )
+}
+
+/** Why an order's lines cannot all be reserved from what is available; empty when they can. */
+function shortagesOf(
+  skus: string[],
+  wanted: Map<string, number>,
+  bySku: Map<string, StockRow>,
+  available: Map<string, number>
+) {
+  const shortages: Shortage[] = []
+  // Placement refuses mixed currencies; a price changed since then is caught here.
+  const orderCurrency = skus.map((sku) => bySku.get(sku)).find(Boolean)?.currency
+  for (const sku of skus) {
+    const row = bySku.get(sku)
+    const requested = wanted.get(sku)!
+    const left = available.get(sku) ?? 0
+    if (!row) shortages.push({ sku, requested, available: 0, reason: 'unknown' })
+    else if (!row.active) shortages.push({ sku, requested, available: left, reason: 'inactive' })
+    else if (row.currency !== orderCurrency)
+      shortages.push({ sku, requested, available: left, reason: 'currency' })
+    else if (left < requested) shortages.push({ sku, requested, available: left, reason: 'short' })
+  }
+  return shortages
 }

@@ -28,28 +28,33 @@ const COPY: Record<Outcome, { title: string; subject: string; text: string }> = 
 }
 
 /**
- * Tells the tenant (in-app) and the customer (mail) about an order's
- * outcome, in the unit of work that reached it: once per outcome, because an
- * order reaches each status once.
+ * Tells the tenant (in-app) and the customers (mail) about orders' outcome,
+ * in the unit of work that reached it: once per outcome, because an order
+ * reaches each status once. One call for a batch of orders.
  */
-export async function noticeOutcome(
+export async function noticeOutcomes(
   trx: TransactionClientContract,
   outcome: Outcome,
-  order: { id: string; tenantId: string; customerEmail: string },
-  event: { id: string; payload: Record<string, unknown> }
+  reached: Array<{
+    order: { id: string; tenantId: string; customerEmail: string }
+    event: { id: string; payload: Record<string, unknown> }
+  }>
 ) {
   const copy = COPY[outcome]
-  await notifications.notify(trx, {
-    tenantId: order.tenantId,
-    kind: `orders.order_${outcome}`,
-    title: copy.title,
-    body: `${copy.title}: ${order.id} (${order.customerEmail})`,
-    data: event.payload,
-    eventId: event.id,
-    email: {
-      to: order.customerEmail,
-      subject: copy.subject,
-      text: copy.text.replace('{id}', order.id),
-    },
-  })
+  await notifications.notify(
+    trx,
+    ...reached.map(({ order, event }) => ({
+      tenantId: order.tenantId,
+      kind: `orders.order_${outcome}`,
+      title: copy.title,
+      body: `${copy.title}: ${order.id} (${order.customerEmail})`,
+      data: event.payload,
+      eventId: event.id,
+      email: {
+        to: order.customerEmail,
+        subject: copy.subject,
+        text: copy.text.replace('{id}', order.id),
+      },
+    }))
+  )
 }

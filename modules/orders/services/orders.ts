@@ -1,13 +1,13 @@
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import { ProblemException } from '#app/http/problem'
 import { isUuid, newId } from '#app/platform/ids'
-import { events, type PublishOptions } from '#app/messaging/outbox'
+import { events, type Publication } from '#app/messaging/outbox'
 import type { PayloadOf } from '#app/messaging/types'
-import { noticeOutcome } from '#modules/orders/services/notices'
+import { noticeOutcomes } from '#modules/orders/services/notices'
 import type { TenantActor } from '#app/auth/policies'
 import { paginate, type PageRequest } from '#app/http/pagination'
 import { inActiveTenant } from '#app/tenancy/active_tenant'
-import { catalog, type ReservedLine, type Shortage } from '#modules/inventory/index'
+import { catalog, type Shortage } from '#modules/inventory/index'
 import type { OrderLine } from '#modules/orders/events'
 import Order, { type OrderStatus } from '#modules/orders/models/order'
 import OrderStatusChange from '#modules/orders/models/order_status_change'
@@ -45,6 +45,34 @@ async function find(trx: TransactionClientContract, id: string, lock = false) {
   return order
 }
 
+/** Appends orders' status changes to their history, in one insert however many. */
+async function recordHistory(
+  trx: TransactionClientContract,
+  changes: Array<{
+    order: Pick<Order, 'id' | 'tenantId'>
+    from: OrderStatus | null
+    to: OrderStatus
+    reason?: string
+    actorUserId?: string | null
+  }>
+) {
+  // The application's clock, like the orders' own timestamps, so an order's history stays in order.
+  const at = new Date()
+  await trx.table(OrderStatusChange.table).multiInsert(
+    changes.map((change) => ({
+      id: newId(),
+      tenant_id: change.order.tenantId,
+      order_id: change.order.id,
+      from_status: change.from,
+      to_status: change.to,
+      reason: change.reason ?? null,
+      actor_user_id: change.actorUserId ?? null,
+      created_at: at,
+      updated_at: at,
+    }))
+  )
+}
+
 /** Moves an order along the status machine, recorded in its history, or throws the 409. */
 async function transition(
   trx: TransactionClientContract,
@@ -62,18 +90,7 @@ async function transition(
     .useTransaction(trx)
     .merge({ status: to, ...details.changes })
     .save()
-  await OrderStatusChange.create(
-    {
-      id: newId(),
-      tenantId: order.tenantId,
-      orderId: order.id,
-      fromStatus: from,
-      toStatus: to,
-      reason: details.reason ?? null,
-      actorUserId: details.actorUserId ?? null,
-    },
-    { client: trx }
-  )
+  await recordHistory(trx, [{ order, from, to, ...details }])
   return order
 }
 
@@ -173,18 +190,9 @@ async function place(
     },
     { client: trx }
   )
-  await OrderStatusChange.create(
-    {
-      id: newId(),
-      tenantId,
-      orderId: order.id,
-      fromStatus: null,
-      toStatus: 'pending',
-      reason: 'placed',
-      actorUserId: placedBy,
-    },
-    { client: trx }
-  )
+  await recordHistory(trx, [
+    { order, from: null, to: 'pending', reason: 'placed', actorUserId: placedBy },
+  ])
   await events.publish(
     trx,
     'orders.order_placed',
@@ -198,76 +206,118 @@ async function cancel(trx: TransactionClientContract, id: string, actorUserId: s
   const order = await find(trx, id, true)
   const previousStatus = order.status
   await transition(trx, order, 'cancelled', { reason: 'cancelled', actorUserId })
-  await publishOutcome(trx, order, 'cancelled', {
-    orderId: id,
-    customerEmail: order.customerEmail,
-    previousStatus,
-  })
+  await publishOutcomes(trx, 'cancelled', [
+    { order, payload: { orderId: id, customerEmail: order.customerEmail, previousStatus } },
+  ])
   return order
 }
 
 async function fulfil(trx: TransactionClientContract, id: string, actorUserId: string) {
   const order = await find(trx, id, true)
   await transition(trx, order, 'fulfilled', { reason: 'fulfilled', actorUserId })
-  await publishOutcome(trx, order, 'fulfilled', { orderId: id, customerEmail: order.customerEmail })
+  await publishOutcomes(trx, 'fulfilled', [
+    { order, payload: { orderId: id, customerEmail: order.customerEmail } },
+  ])
   return order
 }
 
 type Outcome = 'confirmed' | 'rejected' | 'cancelled' | 'fulfilled'
 
 /**
- * States an outcome as an integration event (for the inventory, webhooks and
- * anyone else) and tells the tenant and the customer — all in the unit of
- * work that reached it, so each happens once.
+ * States orders' outcome as integration events (for the inventory, webhooks
+ * and anyone else) and tells the tenant and the customers — all in the unit
+ * of work that reached it, so each happens once. One call for a batch.
  */
-async function publishOutcome<T extends Outcome>(
+async function publishOutcomes<T extends Outcome>(
   trx: TransactionClientContract,
-  order: Order,
   outcome: T,
-  payload: PayloadOf<`orders.order_${T}`>
+  reached: Array<{ order: Order; payload: PayloadOf<`orders.order_${T}`> }>
 ) {
-  const eventId = await events.publish(trx, `orders.order_${outcome}`, payload, {
-    version: 1,
-    tenantId: order.tenantId,
-    aggregateId: order.id,
-  } as PublishOptions<`orders.order_${T}`>)
-  await noticeOutcome(
+  const eventIds = await events.publishMany(
+    trx,
+    reached.map(
+      ({ order, payload }) =>
+        ({
+          type: `orders.order_${outcome}`,
+          payload,
+          options: { version: 1, tenantId: order.tenantId, aggregateId: order.id },
+        }) as Publication
+    )
+  )
+  await noticeOutcomes(
     trx,
     outcome,
-    { id: order.id, tenantId: order.tenantId, customerEmail: order.customerEmail },
-    { id: eventId, payload: payload as Record<string, unknown> }
+    reached.map(({ order, payload }, index) => ({
+      order,
+      event: { id: eventIds[index], payload: payload as Record<string, unknown> },
+    }))
   )
 }
 
 /** The saga's steps, run by subscribers inside the event's tenant unit of work. */
 export const orderSaga = {
   /**
-   * Saga: stock was reserved. A pending order is confirmed. One cancelled
-   * meanwhile needs nothing here: its single orders.order_cancelled reaches
-   * the inventory too, which releases the reservation (or, arriving first,
-   * prevented it).
+   * Saga: stock was reserved. Pending orders are confirmed, a batch of them
+   * in one set of statements (every order passes here): lock them in id
+   * order, update them, their history, their events and notices. One
+   * cancelled meanwhile needs nothing here: its single orders.order_cancelled
+   * reaches the inventory too, which releases the reservation (or, arriving
+   * first, prevented it).
    */
   async onStockReserved(
     trx: TransactionClientContract,
-    payload: { orderId: string; lines: ReservedLine[]; totalMinor: number; currency: string }
+    reserved: Array<PayloadOf<'inventory.stock_reserved'>>
   ) {
-    const order = await find(trx, payload.orderId, true)
-    if (order.status === 'pending') {
-      await transition(trx, order, 'confirmed', {
+    const ids = reserved.map((payload) => payload.orderId)
+    if (!ids.every(isUuid)) throw notFound()
+    const locked = await Order.query({ client: trx }).whereIn('id', ids).orderBy('id').forUpdate()
+    const byId = new Map(locked.map((order) => [order.id, order]))
+    const confirming: Array<{ order: Order; payload: PayloadOf<'inventory.stock_reserved'> }> = []
+    for (const payload of reserved) {
+      const order = byId.get(payload.orderId)
+      if (!order) throw notFound()
+      // Pending, and confirmed once even if the batch names it twice.
+      if (order.status !== 'pending' || confirming.some((entry) => entry.order === order)) continue
+      confirming.push({ order, payload })
+    }
+    if (confirming.length === 0) return
+    await trx.rawQuery(
+      `UPDATE orders_orders o
+          SET status = 'confirmed', priced_lines = d.priced_lines, total_minor = d.total_minor,
+              currency = d.currency, updated_at = ?
+         FROM unnest(?::uuid[], ?::jsonb[], ?::bigint[], ?::text[])
+           AS d(id, priced_lines, total_minor, currency)
+        WHERE o.id = d.id`,
+      [
+        new Date(),
+        confirming.map(({ order }) => order.id),
+        confirming.map(({ payload }) => JSON.stringify(payload.lines)),
+        confirming.map(({ payload }) => payload.totalMinor),
+        confirming.map(({ payload }) => payload.currency),
+      ]
+    )
+    await recordHistory(
+      trx,
+      confirming.map(({ order }) => ({
+        order,
+        from: 'pending',
+        to: 'confirmed',
         reason: 'stock reserved',
-        changes: {
-          pricedLines: payload.lines,
+      }))
+    )
+    await publishOutcomes(
+      trx,
+      'confirmed',
+      confirming.map(({ order, payload }) => ({
+        order,
+        payload: {
+          orderId: order.id,
+          customerEmail: order.customerEmail,
           totalMinor: payload.totalMinor,
           currency: payload.currency,
         },
-      })
-      await publishOutcome(trx, order, 'confirmed', {
-        orderId: order.id,
-        customerEmail: order.customerEmail,
-        totalMinor: payload.totalMinor,
-        currency: payload.currency,
-      })
-    }
+      }))
+    )
   },
 
   /** Saga: not enough stock. A pending order is rejected, naming the short SKUs. */
@@ -281,10 +331,15 @@ export const orderSaga = {
       reason: 'insufficient stock',
       changes: { shortages: payload.shortages },
     })
-    await publishOutcome(trx, order, 'rejected', {
-      orderId: order.id,
-      customerEmail: order.customerEmail,
-      shortSkus: payload.shortages.map((shortage) => shortage.sku),
-    })
+    await publishOutcomes(trx, 'rejected', [
+      {
+        order,
+        payload: {
+          orderId: order.id,
+          customerEmail: order.customerEmail,
+          shortSkus: payload.shortages.map((shortage) => shortage.sku),
+        },
+      },
+    ])
   },
 }
