@@ -2,7 +2,8 @@
 | Order saga throughput and latency, with a baseline, in one run.
 |
 |   npm run bench:orders          (BENCH_ORDERS=1000 by default;
-|                                  BENCH_DELIVERY_CONCURRENCY=n: handler lanes, default 4)
+|                                  BENCH_DELIVERY_CONCURRENCY=n: handler lanes, default 4;
+|                                  BENCH_BULLMQ_CONCURRENCY=n: jobs held per queue, default 32)
 |
 | baseline: place and reserve in one transaction, no events (what a single
 |           service without a saga would do).
@@ -183,6 +184,9 @@ try {
           redisUrl: env.get('REDIS_URL')!,
           prefix: 'atrium-bench',
           retryBaseMs: 1000,
+          ...(process.env.BENCH_BULLMQ_CONCURRENCY
+            ? { concurrency: Number(process.env.BENCH_BULLMQ_CONCURRENCY) }
+            : {}),
         })
       )
     )

@@ -5,6 +5,8 @@ import { tenancy } from '#app/tenancy/tenancy'
 import { isModuleSelected } from '#app/platform/module_selection'
 import { moduleOf, type Subscription } from '#app/messaging/subscribers'
 import type { EventEnvelope } from '#app/messaging/types'
+import { Gauge } from 'prom-client'
+import { metricsRegistry } from '#app/observability/metrics'
 import { batchesSplit, deliveriesTotal, handlerDuration } from '#app/messaging/metrics'
 import { newId } from '#app/platform/ids'
 import { NO_GROUP } from '#app/platform/turns'
@@ -44,46 +46,78 @@ interface Waiting {
   reject: (error: unknown) => void
 }
 
-/** Per tenant and subscriber: whether a unit of work is running, and who waits for the next. */
-const brokerGroups = new Map<string, { waiting: Waiting[] }>()
+/**
+ * How many units of work a concurrentBatches subscriber may have running at
+ * once per tenant in this process, as the local transport's lanes.
+ */
+export const CONCURRENT_UNITS = 4
+
+/** Per tenant and subscriber: how many units of work are running, and who waits for the next. */
+interface BrokerGroup {
+  waiting: Waiting[]
+  running: number
+}
+const brokerGroups = new Map<string, BrokerGroup>()
+
+/** Broker deliveries this process holds that wait for a unit of work, per subscriber. */
+export function deliveriesWaiting() {
+  const waiting = new Map<string, number>()
+  for (const group of brokerGroups.values()) {
+    const subscriber = group.waiting[0]?.delivery.subscription.subscriber
+    if (subscriber) waiting.set(subscriber, (waiting.get(subscriber) ?? 0) + group.waiting.length)
+  }
+  return waiting
+}
+
+new Gauge({
+  name: 'messaging_broker_deliveries_waiting',
+  help: 'Broker deliveries this process holds, waiting for a unit of work of their tenant and subscriber',
+  labelNames: ['subscriber'] as const,
+  registers: [metricsRegistry],
+  collect() {
+    this.reset()
+    for (const [subscriber, waiting] of deliveriesWaiting()) this.set({ subscriber }, waiting)
+  },
+})
 
 /**
  * runSubscriber for broker consumers that handle several messages at once
  * (BullMQ's concurrency, RabbitMQ's prefetch). Alone, a delivery runs at
- * once; deliveries of the same tenant's subscriber that arrive while one
- * runs wait and go together in the next unit of work (runSubscribersTogether:
- * one inbox insert, one commit), as the local transport's batches do. If that
- * unit fails, each runs again alone, so only the one that fails rejects and
- * its broker retries it alone. One unit of work at a time per tenant and
- * subscriber per process, as locally, so a handler's ordered row locks
- * cannot deadlock with themselves. Nothing waits on a timer.
+ * once; deliveries of the same tenant's subscriber that arrive while its
+ * units of work run wait and go together in the next one
+ * (runSubscribersTogether: one inbox insert, one commit, and one call of a
+ * batch subscriber), as the local transport's batches do. If that unit
+ * fails, each runs again alone, so only the one that fails rejects and its
+ * broker retries it alone. Nothing waits on a timer.
  *
- * A subscriber with `concurrentBatches` keeps the consumer's parallelism
- * instead: each delivery runs at once in its own unit of work. Measured on
- * bench:bus, serialising those (they lock at most one row) cost more in
- * parallelism than the shared commits saved.
+ * One unit of work at a time per tenant and subscriber per process, as
+ * locally, so a handler's ordered row locks cannot deadlock with themselves;
+ * a subscriber with `concurrentBatches` may have CONCURRENT_UNITS running,
+ * so a trickle still runs at once and a burst still shares commits.
  */
 export function runSubscriberGrouped(
   event: EventEnvelope,
   subscription: Subscription,
   transport: TransportName
 ): Promise<'handled' | 'duplicate'> {
-  if (subscription.concurrentBatches) return runSubscriber(event, subscription, transport)
   const key = `${event.tenantId ?? ''} ${subscription.subscriber}`
-  const running = brokerGroups.get(key)
-  const waiting = running?.waiting ?? []
+  let group = brokerGroups.get(key)
+  if (!group) {
+    group = { waiting: [], running: 0 }
+    brokerGroups.set(key, group)
+  }
+  const waiting = group.waiting
   const answered = new Promise<'handled' | 'duplicate'>((resolve, reject) =>
     waiting.push({ delivery: { event, subscription }, resolve, reject })
   )
-  if (!running) {
-    const group = { waiting }
-    brokerGroups.set(key, group)
+  if (group.running < (subscription.concurrentBatches ? CONCURRENT_UNITS : 1)) {
+    group.running++
     void drainGroup(key, group, transport)
   }
   return answered
 }
 
-async function drainGroup(key: string, group: { waiting: Waiting[] }, transport: TransportName) {
+async function drainGroup(key: string, group: BrokerGroup, transport: TransportName) {
   try {
     while (group.waiting.length > 0) {
       const batch = group.waiting.splice(0, MOST_TOGETHER)
@@ -112,9 +146,11 @@ async function drainGroup(key: string, group: { waiting: Waiting[] }, transport:
     }
   } finally {
     // Whatever happened, no delivery may wait on a group nothing drains any more.
-    brokerGroups.delete(key)
-    for (const waiting of group.waiting.splice(0))
-      waiting.reject(new Error('the unit of work it waited for ended abnormally'))
+    if (--group.running === 0) {
+      brokerGroups.delete(key)
+      for (const waiting of group.waiting.splice(0))
+        waiting.reject(new Error('the unit of work it waited for ended abnormally'))
+    }
   }
 }
 

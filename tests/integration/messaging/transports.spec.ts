@@ -4,7 +4,7 @@ import env from '#start/env'
 import amqp from 'amqplib'
 import { Queue } from 'bullmq'
 import { events } from '#app/messaging/outbox'
-import { subscribe, unsubscribe } from '#app/messaging/subscribers'
+import { subscribe, subscribeBatch, unsubscribe } from '#app/messaging/subscribers'
 import { MessagingWorker } from '#app/messaging/worker'
 import { registerBackgroundTask } from '#app/platform/background'
 import { deadLetters, replayDeadLetters } from '#app/messaging/admin'
@@ -21,6 +21,7 @@ import '#tests/fixtures/messaging'
 import { until } from '#tests/helpers/waiting'
 import { statementsSentDuring } from '#tests/helpers/sql_spy'
 import { outcomesOf, resetBus } from '#tests/helpers/messaging'
+import { CONCURRENT_UNITS, deliveriesWaiting } from '#app/messaging/handling'
 
 /*
 | One contract, every broker transport: the same scenarios run against BullMQ
@@ -240,6 +241,72 @@ for (const [name, harness] of Object.entries(harnesses)) {
         `SELECT count(*)::int AS effects, count(DISTINCT event_id)::int AS events FROM ${EFFECTS}`
       )
       assert.deepEqual(rows[0], { effects: 40, events: 40 })
+    }).skip(
+      Boolean(harness.skip) || !harness.concurrent,
+      harness.skip ?? 'this consumer hands over one message at a time (a Kafka partition)'
+    )
+
+    test('a concurrentBatches subscriber shares units of work and runs several at once', async ({
+      assert,
+    }) => {
+      const sideBySide = `${module}.side_by_side`
+      let calls = 0
+      let inFlight = 0
+      let most = 0
+      let release = () => {}
+      const released = new Promise<void>((resolve) => (release = resolve))
+      subscribeBatch(
+        'test.transport_probe',
+        sideBySide,
+        async (batch, trx) => {
+          most = Math.max(most, ++inFlight)
+          calls++
+          let timer: NodeJS.Timeout | undefined
+          try {
+            await Promise.race([
+              released,
+              new Promise((_, reject) => {
+                timer = setTimeout(() => reject(new Error('ran one at a time')), 5000)
+              }),
+            ])
+            await trx.table(EFFECTS).multiInsert(
+              batch.map((event) => ({
+                event_id: event.id,
+                subscriber: sideBySide,
+                index: event.payload.index,
+              }))
+            )
+          } finally {
+            clearTimeout(timer)
+            inFlight--
+          }
+        },
+        { concurrentBatches: true }
+      )
+      try {
+        await publishProbes(Array.from({ length: 40 }, (_, index) => ({ index })))
+        // As many units run as may (one at a time never would), and deliveries arriving
+        // meanwhile wait for one of them; released, those go together.
+        assert.isTrue(await until(async () => inFlight === CONCURRENT_UNITS), `${inFlight} at once`)
+        assert.isTrue(
+          await until(async () => (deliveriesWaiting().get(sideBySide) ?? 0) >= 2),
+          'none waited'
+        )
+        release()
+        const recorded = async () => {
+          const [{ count }] = await db
+            .from(EFFECTS)
+            .where('subscriber', sideBySide)
+            .count('* as count')
+          return Number(count)
+        }
+        assert.isTrue(await until(async () => (await recorded()) === 40), `${await recorded()}`)
+        assert.equal(most, CONCURRENT_UNITS)
+        // Fewer calls than deliveries: the burst went together.
+        assert.isBelow(calls, 40)
+      } finally {
+        unsubscribe(sideBySide)
+      }
     }).skip(
       Boolean(harness.skip) || !harness.concurrent,
       harness.skip ?? 'this consumer hands over one message at a time (a Kafka partition)'
