@@ -17,6 +17,7 @@
 |           for placed → confirmed p95 when no long backlog builds up.
 | Orders are placed by 16 concurrent placers; stock is ample, so all confirm.
 */
+import pg from 'pg'
 import { bootInProcess } from './lib/in_process_app.js'
 import { printTable, writeResults } from './lib/report.js'
 
@@ -66,6 +67,24 @@ try {
   }
   const lines = [{ sku: 'BENCH', quantity: 1 }]
 
+  // Statements this process sends to PostgreSQL (the bench's own polling left out): what a
+  // path costs in round trips, the saga's bound once no core is saturated.
+  const POLL = '/* bench: orders still pending */'
+  let statements = 0
+  const query = pg.Client.prototype.query
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    const config = args[0] as string | { text?: string }
+    const text = typeof config === 'string' ? config : (config?.text ?? '')
+    if (!text.startsWith(POLL)) statements++
+    return (query as (...inner: unknown[]) => unknown).apply(this, args)
+  } as typeof query
+  /** Statements sent while `work` runs, per order. */
+  const perOrder = async <T>(count: number, work: () => Promise<T>) => {
+    const before = statements
+    const result = await work()
+    return { result, statementsPerOrder: Math.round(((statements - before) / count) * 10) / 10 }
+  }
+
   /** Runs `place` `count` times with PLACERS at once; returns seconds. */
   const placeAll = async (place: () => Promise<unknown>, count = ORDERS) => {
     let next = 0
@@ -93,28 +112,33 @@ try {
 
   // Baseline: one transaction places the order and reserves its stock, no events.
   await reset()
-  const baselineSeconds = await placeAll(() =>
-    tenancy.run(tenantId, async (trx) => {
-      const id = newId()
-      await trx
-        .from('inventory_items')
-        .where('sku', 'BENCH')
-        .whereRaw('on_hand - reserved >= 1')
-        .increment('reserved', 1)
-      await trx.table('orders_orders').insert({
-        id,
-        tenant_id: tenantId,
-        status: 'confirmed',
-        customer_email: 'bench@example.com',
-        lines: JSON.stringify(lines),
-      })
-    })
+  const { result: baselineSeconds, statementsPerOrder: baselineStatements } = await perOrder(
+    ORDERS,
+    () =>
+      placeAll(() =>
+        tenancy.run(tenantId, async (trx) => {
+          const id = newId()
+          await trx
+            .from('inventory_items')
+            .where('sku', 'BENCH')
+            .whereRaw('on_hand - reserved >= 1')
+            .increment('reserved', 1)
+          await trx.table('orders_orders').insert({
+            id,
+            tenant_id: tenantId,
+            status: 'confirmed',
+            customer_email: 'bench@example.com',
+            lines: JSON.stringify(lines),
+          })
+        })
+      )
   )
   const baseline = {
     name: 'baseline: place + reserve, one transaction',
     ordersPerSecond: Math.round(ORDERS / baselineSeconds),
     p50: 0,
     p95: 0,
+    statementsPerOrder: baselineStatements,
   }
 
   const measure = async (
@@ -136,25 +160,31 @@ try {
     })
     await worker.start()
     const started = performance.now()
-    await placeAll(
-      () =>
-        orders.place(
-          { tenantId, userId: ownerId, role: 'owner' },
-          { lines, customerEmail: 'bench@example.com' }
-        ),
-      count
-    )
-    for (;;) {
-      const [{ open }] = await db
-        .from('orders_orders')
-        .where('status', 'pending')
-        .count('* as open')
-      if (Number(open) === 0) break
-      await new Promise((resolve) => setTimeout(resolve, 20))
-    }
+    const { statementsPerOrder } = await perOrder(count, async () => {
+      await placeAll(
+        () =>
+          orders.place(
+            { tenantId, userId: ownerId, role: 'owner' },
+            { lines, customerEmail: 'bench@example.com' }
+          ),
+        count
+      )
+      for (;;) {
+        const { rows: pending } = await db.rawQuery(
+          `${POLL} SELECT count(*)::int AS open FROM orders_orders WHERE status = 'pending'`
+        )
+        if (pending[0].open === 0) break
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      }
+    })
     const seconds = (performance.now() - started) / 1000
     await worker.stop()
-    return { name, ordersPerSecond: Math.round(count / seconds), ...(await latency()) }
+    return {
+      name,
+      ordersPerSecond: Math.round(count / seconds),
+      ...(await latency()),
+      statementsPerOrder,
+    }
   }
 
   const rows = [baseline]
@@ -194,13 +224,14 @@ try {
 
   console.log(`${ORDERS} orders, ${PLACERS} placers, Node ${process.version}, ${atrium.label}`)
   printTable(
-    ['path', 'orders/s', 'p50 ms', 'p95 ms', 'vs baseline'],
+    ['path', 'orders/s', 'p50 ms', 'p95 ms', 'vs baseline', 'statements/order'],
     rows.map((row) => [
       row.name,
       row.ordersPerSecond,
       row.p50,
       row.p95,
       `x${Math.round((row.ordersPerSecond / baseline.ordersPerSecond) * 100) / 100}`,
+      row.statementsPerOrder,
     ])
   )
   const file = await writeResults('orders', {

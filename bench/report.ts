@@ -126,7 +126,7 @@ if (orders) {
       transport === 'local' ? byName(orders.results, 'local, one delivery') : undefined
     add({
       figure: `saga orders/s ÷ one-transaction baseline (${transport})`,
-      measured: `${ratio} (${row.ordersPerSecond} vs ${baseline.ordersPerSecond}); p95 ${row.p95} ms${unbatched ? `; one delivery per transaction: ${round(unbatched.ordersPerSecond / baseline.ordersPerSecond)}` : ''}`,
+      measured: `${ratio} (${row.ordersPerSecond} vs ${baseline.ordersPerSecond}); p95 ${row.p95} ms${unbatched ? `; one delivery per transaction: ${round(unbatched.ordersPerSecond / baseline.ordersPerSecond)}` : ''}${row.statementsPerOrder ? `; ${row.statementsPerOrder} statements per order (baseline ${baseline.statementsPerOrder})` : ''}`,
       goal: `≥ ${goal}`,
       met: ratio >= goal,
       command: 'npm run bench:orders',
