@@ -174,6 +174,10 @@ export async function runSubscribersTogether(
   deliveries: BatchedDelivery[],
   transport: TransportName
 ): Promise<Array<'handled' | 'duplicate'>> {
+  // A batch handler writes for its batch's tenant; every caller groups by tenant, and this
+  // keeps a future one from handing it another tenant's events in the wrong unit of work.
+  if (deliveries.some(({ event }) => event.tenantId !== tenantId))
+    throw new Error('deliveries handled together must all belong to the unit of work’s tenant')
   const outcomes = await inUnitOfWork(tenantId, async (trx) => {
     const { rows } = await trx.rawQuery(
       `INSERT INTO messaging_inbox (event_id, subscriber)

@@ -3,7 +3,8 @@ import db from '@adonisjs/lucid/services/db'
 import env from '#start/env'
 import { tenancy } from '#app/tenancy/tenancy'
 import { events } from '#app/messaging/outbox'
-import { subscribe, subscribeBatch, unsubscribe } from '#app/messaging/subscribers'
+import { subscribe, subscribeBatch, subscription, unsubscribe } from '#app/messaging/subscribers'
+import { runSubscribersTogether } from '#app/messaging/handling'
 import { relayBatch } from '#app/messaging/relay'
 import { processDeliveries } from '#app/messaging/deliveries'
 import { MessagingWorker } from '#app/messaging/worker'
@@ -719,6 +720,34 @@ test.group('deliveries handled together', (group) => {
       .whereRaw(`o.payload->>'name' = 'bad'`)
       .select('d.state', 'd.attempts')
     assert.deepEqual({ ...bad }, { state: 'pending', attempts: 1 })
+  })
+
+  test('deliveries of another tenant are refused before a unit of work starts', async ({
+    assert,
+  }) => {
+    const calls: string[][] = []
+    batchSubscriber(calls)
+    const envelope = (tenantId: string) => ({
+      id: newId(),
+      type: 'test.widget_created' as const,
+      version: 1,
+      tenantId,
+      aggregateId: null,
+      occurredAt: new Date().toISOString(),
+      payload: { widgetId: newId(), name: tenantId.slice(-4) },
+    })
+    const batch = subscription('test.batch')!
+    await assert.rejects(
+      () =>
+        runSubscribersTogether(
+          tenant,
+          [envelope(tenant), envelope(newId())].map((event) => ({ event, subscription: batch })),
+          'local'
+        ),
+      /tenant/
+    )
+    assert.deepEqual(calls, [])
+    assert.lengthOf(await db.from('messaging_inbox'), 0)
   })
 
   test('redelivered events in a batch are acknowledged without running again', async ({
