@@ -66,7 +66,6 @@ export const localTransport: Transport = {
   async dispatch(trx, events) {
     const rows = events.flatMap((event) =>
       subscribersOf(event.type).map(({ subscriber }) => ({
-        id: newId(),
         event_id: event.id,
         // The tenants' turns at the deliveries (see deliveries.ts' claim).
         tenant_id: event.tenantId ?? NO_GROUP,
@@ -74,12 +73,22 @@ export const localTransport: Transport = {
       }))
     )
     if (rows.length === 0) return
-    await trx
-      .table('messaging_deliveries')
-      .multiInsert(rows)
-      .onConflict(['event_id', 'subscriber'])
-      .ignore()
-    await trx.rawQuery('SELECT pg_notify(?, ?)', [DELIVERIES_CHANNEL, ''])
+    // The deliveries and the workers' wake-up in one statement: one round trip per relay pass.
+    await trx.rawQuery(
+      `WITH delivered AS (
+         INSERT INTO messaging_deliveries (id, event_id, tenant_id, subscriber)
+         SELECT * FROM unnest(?::uuid[], ?::uuid[], ?::uuid[], ?::text[])
+         ON CONFLICT (event_id, subscriber) DO NOTHING
+       )
+       SELECT pg_notify(?, '')`,
+      [
+        rows.map(() => newId()),
+        rows.map((row) => row.event_id),
+        rows.map((row) => row.tenant_id),
+        rows.map((row) => row.subscriber),
+        DELIVERIES_CHANNEL,
+      ]
+    )
   },
 }
 
