@@ -18,6 +18,7 @@
 */
 import { bootInProcess } from './lib/in_process_app.js'
 import { printTable, writeResults } from './lib/report.js'
+import { countStatements, UNCOUNTED } from './lib/statements.js'
 
 declare module '#app/messaging/types' {
   interface IntegrationEvents {
@@ -60,21 +61,26 @@ try {
     return { p50: Math.round(rows[0].p50 * 100) / 100, p95: Math.round(rows[0].p95 * 100) / 100 }
   }
 
+  const statementsDuring = countStatements()
+
   // Baseline: the same insert, directly.
   let started = performance.now()
-  for (let index = 0; index < EVENTS; index++) {
-    await db.transaction(async (trx) => {
-      await trx.rawQuery(
-        'INSERT INTO bench_effects (id, started_at) VALUES (?, clock_timestamp())',
-        [newId()]
-      )
-    })
-  }
+  const { perUnit: baselineStatements } = await statementsDuring(EVENTS, async () => {
+    for (let index = 0; index < EVENTS; index++) {
+      await db.transaction(async (trx) => {
+        await trx.rawQuery(
+          'INSERT INTO bench_effects (id, started_at) VALUES (?, clock_timestamp())',
+          [newId()]
+        )
+      })
+    }
+  })
   const baselineSeconds = (performance.now() - started) / 1000
   const baseline = {
     name: 'baseline: direct insert',
     eventsPerSecond: Math.round(EVENTS / baselineSeconds),
     ...(await latency()),
+    statementsPerEvent: baselineStatements,
   }
   await db.rawQuery('TRUNCATE bench_effects')
 
@@ -114,24 +120,33 @@ try {
     })
     await worker.start()
     const begun = performance.now()
-    for (let index = 0; index < count; index++) {
-      if (rate) {
-        const due = begun + (index * 1000) / rate
-        const wait = due - performance.now()
-        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+    const { perUnit: statementsPerEvent } = await statementsDuring(count, async () => {
+      for (let index = 0; index < count; index++) {
+        if (rate) {
+          const due = begun + (index * 1000) / rate
+          const wait = due - performance.now()
+          if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+        }
+        await db.transaction((trx) =>
+          events.publish(trx, 'bench.ping', { index }, { version: 1, tenantId: null })
+        )
       }
-      await db.transaction((trx) =>
-        events.publish(trx, 'bench.ping', { index }, { version: 1, tenantId: null })
-      )
-    }
-    for (;;) {
-      const [{ count: done }] = await db.from('bench_effects').count('* as count')
-      if (Number(done) >= count) break
-      await new Promise((resolve) => setTimeout(resolve, 10))
-    }
+      for (;;) {
+        const { rows: done } = await db.rawQuery(
+          `${UNCOUNTED} SELECT count(*)::int AS count FROM bench_effects`
+        )
+        if (done[0].count >= count) break
+        await new Promise((resolve) => setTimeout(resolve, 10))
+      }
+    })
     const seconds = (performance.now() - begun) / 1000
     await worker.stop()
-    return { name, eventsPerSecond: Math.round(count / seconds), ...(await latency()) }
+    return {
+      name,
+      eventsPerSecond: Math.round(count / seconds),
+      ...(await latency()),
+      statementsPerEvent,
+    }
   }
 
   const rows = [baseline]
@@ -175,13 +190,14 @@ try {
     `${EVENTS} events, one publish transaction each, Node ${process.version}, ${atrium.label}`
   )
   printTable(
-    ['path', 'events/s', 'p50 ms', 'p95 ms', 'vs baseline'],
+    ['path', 'events/s', 'p50 ms', 'p95 ms', 'vs baseline', 'statements/event'],
     rows.map((row) => [
       row.name,
       row.eventsPerSecond,
       row.p50,
       row.p95,
       `x${Math.round((row.eventsPerSecond / baseline.eventsPerSecond) * 100) / 100}`,
+      row.statementsPerEvent,
     ])
   )
   const file = await writeResults('bus', {

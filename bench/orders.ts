@@ -17,9 +17,9 @@
 |           for placed → confirmed p95 when no long backlog builds up.
 | Orders are placed by 16 concurrent placers; stock is ample, so all confirm.
 */
-import pg from 'pg'
 import { bootInProcess } from './lib/in_process_app.js'
 import { printTable, writeResults } from './lib/report.js'
+import { countStatements, UNCOUNTED } from './lib/statements.js'
 
 const ORDERS = Number(process.env.BENCH_ORDERS ?? 1000)
 const PLACERS = 16
@@ -67,23 +67,7 @@ try {
   }
   const lines = [{ sku: 'BENCH', quantity: 1 }]
 
-  // Statements this process sends to PostgreSQL (the bench's own polling left out): what a
-  // path costs in round trips, the saga's bound once no core is saturated.
-  const POLL = '/* bench: orders still pending */'
-  let statements = 0
-  const query = pg.Client.prototype.query
-  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-    const config = args[0] as string | { text?: string }
-    const text = typeof config === 'string' ? config : (config?.text ?? '')
-    if (!text.startsWith(POLL)) statements++
-    return (query as (...inner: unknown[]) => unknown).apply(this, args)
-  } as typeof query
-  /** Statements sent while `work` runs, per order. */
-  const perOrder = async <T>(count: number, work: () => Promise<T>) => {
-    const before = statements
-    const result = await work()
-    return { result, statementsPerOrder: Math.round(((statements - before) / count) * 10) / 10 }
-  }
+  const statementsDuring = countStatements()
 
   /** Runs `place` `count` times with PLACERS at once; returns seconds. */
   const placeAll = async (place: () => Promise<unknown>, count = ORDERS) => {
@@ -112,7 +96,7 @@ try {
 
   // Baseline: one transaction places the order and reserves its stock, no events.
   await reset()
-  const { result: baselineSeconds, statementsPerOrder: baselineStatements } = await perOrder(
+  const { result: baselineSeconds, perUnit: baselineStatements } = await statementsDuring(
     ORDERS,
     () =>
       placeAll(() =>
@@ -160,7 +144,7 @@ try {
     })
     await worker.start()
     const started = performance.now()
-    const { statementsPerOrder } = await perOrder(count, async () => {
+    const { perUnit: statementsPerOrder } = await statementsDuring(count, async () => {
       await placeAll(
         () =>
           orders.place(
@@ -171,7 +155,7 @@ try {
       )
       for (;;) {
         const { rows: pending } = await db.rawQuery(
-          `${POLL} SELECT count(*)::int AS open FROM orders_orders WHERE status = 'pending'`
+          `${UNCOUNTED} SELECT count(*)::int AS open FROM orders_orders WHERE status = 'pending'`
         )
         if (pending[0].open === 0) break
         await new Promise((resolve) => setTimeout(resolve, 20))
