@@ -2,6 +2,7 @@ import db from '@adonisjs/lucid/services/db'
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import env from '#start/env'
 import { tenancy } from '#app/tenancy/tenancy'
+import { beginWithFirstStatement } from '#app/tenancy/begin_with_settings'
 import { isModuleSelected } from '#app/platform/module_selection'
 import { moduleOf, type Subscription } from '#app/messaging/subscribers'
 import type { EventEnvelope } from '#app/messaging/types'
@@ -257,7 +258,8 @@ function inUnitOfWork<T>(
   tenantId: string | null,
   work: (trx: TransactionClientContract) => Promise<T>
 ) {
-  return tenantId ? tenancy.run(tenantId, work) : db.transaction(work)
+  // A platform event's unit of work keeps the worker's role; its BEGIN rides with the inbox insert.
+  return tenantId ? tenancy.run(tenantId, work) : db.transaction(work, beginWithFirstStatement())
 }
 
 export function describeError(error: unknown) {

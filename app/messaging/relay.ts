@@ -4,6 +4,7 @@ import type { EventEnvelope } from '#app/messaging/types'
 import { subscribersOf } from '#app/messaging/subscribers'
 import { newId } from '#app/platform/ids'
 import { dueInTurns, lastTurnServed, NO_GROUP } from '#app/platform/turns'
+import { beginWithFirstStatement } from '#app/tenancy/begin_with_settings'
 import type { TransportName } from '#app/messaging/handling'
 
 export const DELIVERIES_CHANNEL = 'atrium_deliveries'
@@ -108,6 +109,7 @@ export async function relayBatch(
   transport: Transport = localTransport,
   batchSize = 100
 ): Promise<number> {
+  // BEGIN rides with the claim: an empty pass costs the claim and a COMMIT.
   return db.transaction(async (trx) => {
     const due = dueInTurns({
       table: 'messaging_outbox',
@@ -138,5 +140,5 @@ export async function relayBatch(
       )
       .update({ dispatched_at: trx.raw('now()') })
     return rows.length
-  })
+  }, beginWithFirstStatement())
 }

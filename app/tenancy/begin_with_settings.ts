@@ -30,12 +30,26 @@ import { PrefixedQuery } from '#app/tenancy/prefixed_query'
  */
 export const ENTER_STATEMENT = 'atriumEnterStatement'
 
-/** What tenancy.ts hands a unit of work: the settings, inlined and as values. */
-export interface EnterSettings {
+/**
+ * What tenancy.ts hands a unit of work: the settings, inlined and as values
+ * — or null for a platform unit of work (the worker's relay, a platform
+ * event's handlers), which keeps its role and has only BEGIN to send ahead.
+ */
+export type EnterSettings = {
   /** `SELECT set_config(…)` with the values inlined (for the simple-query path). */
   statement: string
   /** [role, tenant id, user id] for the bound statement below. */
   values: [string, string, string]
+} | null
+
+/**
+ * Transaction options for a unit of work with no role or settings to enter
+ * (it runs as the connection's own role): only its BEGIN travels with the
+ * first statement.
+ */
+export function beginWithFirstStatement() {
+  // Lucid's options type lists isolationLevel only; knex passes the rest of the object through.
+  return { [ENTER_STATEMENT]: null } as unknown as Record<string, never>
 }
 
 const BOUND_SETTINGS =
@@ -60,10 +74,10 @@ interface QueryConfig {
   submit?: unknown
 }
 
-/** The statement's own result(s) from a simple query that began with BEGIN and the settings. */
-function afterEntry(results: unknown) {
+/** The statement's own result(s) from a simple query that began with the `ahead` statements. */
+function afterEntry(results: unknown, ahead: number) {
   const list = results as unknown[]
-  return list.length === 3 ? list[2] : list.slice(2)
+  return list.length === ahead + 1 ? list[ahead] : list.slice(ahead)
 }
 
 /**
@@ -72,6 +86,8 @@ function afterEntry(results: unknown) {
  * prototype method (looked up then, so test spies see it).
  */
 function enterWithFirstQuery(connection: pg.Client, begin: string, settings: EnterSettings) {
+  const entry = settings ? `${begin}; ${settings.statement}` : begin
+  const ahead = settings ? 2 : 1
   const shadowed = connection as unknown as { query?: unknown }
   shadowed.query = function (this: pg.Client, config: QueryConfig | string, ...rest: unknown[]) {
     delete shadowed.query
@@ -82,9 +98,7 @@ function enterWithFirstQuery(connection: pg.Client, begin: string, settings: Ent
       // Not how knex queries (a stream, a promise-style call): enter on its own first, and
       // send the query only once that succeeded, so it never runs outside its role.
       const entered = new Promise<void>((resolve, reject) =>
-        send.call(this, `${begin}; ${settings.statement}`, (error: Error | null) =>
-          error ? reject(error) : resolve()
-        )
+        send.call(this, entry, (error: Error | null) => (error ? reject(error) : resolve()))
       )
       if (typeof query.submit === 'function') {
         const submittable = config as { handleError?(error: Error, connection: unknown): void }
@@ -104,19 +118,21 @@ function enterWithFirstQuery(connection: pg.Client, begin: string, settings: Ent
     if (!query.values || query.values.length === 0) {
       return send.call(
         this,
-        { ...query, text: `${begin}; ${settings.statement}; ${query.text}` },
+        { ...query, text: `${entry}; ${query.text}` },
         (error: Error | null, results: unknown) =>
-          error ? callback(error) : callback(null, afterEntry(results))
+          error ? callback(error) : callback(null, afterEntry(results, ahead))
       )
     }
     return send.call(
       this,
       new PrefixedQuery(
         query,
-        [
-          { text: begin, values: [] },
-          { text: BOUND_SETTINGS, values: settings.values },
-        ],
+        settings
+          ? [
+              { text: begin, values: [] },
+              { text: BOUND_SETTINGS, values: settings.values },
+            ]
+          : [{ text: begin, values: [] }],
         callback
       )
     )
@@ -139,8 +155,10 @@ if (!prototype[WRAPPED]) {
   const originalEvaluate = prototype._evaluateContainer
   const originalBegin = prototype.begin
   prototype._evaluateContainer = function (config, container) {
-    const settings = (config as Record<string, unknown> | undefined)?.[ENTER_STATEMENT]
-    if (settings && typeof settings === 'object') this[ENTER_STATEMENT] = settings as EnterSettings
+    const options = config as Record<string, unknown> | undefined
+    // null is an entry too: BEGIN alone (beginWithFirstStatement).
+    if (options && ENTER_STATEMENT in options && typeof options[ENTER_STATEMENT] === 'object')
+      this[ENTER_STATEMENT] = options[ENTER_STATEMENT] as EnterSettings
     return originalEvaluate.call(this, config, container)
   }
   prototype.begin = function (connection) {

@@ -53,6 +53,59 @@ test.group('a unit of work begins with its first statement', () => {
     assert.match(sent[0], /^BEGIN; SELECT set_config\('role'/)
   })
 
+  test('a platform unit of work keeps its role, and its BEGIN travels with the first statement', async ({
+    assert,
+  }) => {
+    const { beginWithFirstStatement } = await import('#app/tenancy/begin_with_settings')
+    const table = `test_platform_begin_${process.pid}`
+    await db.rawQuery(`CREATE TABLE IF NOT EXISTS ${table} (id uuid PRIMARY KEY)`)
+    await db.rawQuery(`TRUNCATE ${table}`)
+    const id = newId()
+    let seen: Record<string, unknown> = {}
+    const sent = await statementsSentDuring(() =>
+      db.transaction(async (trx) => {
+        const { rows } = await trx.rawQuery(`SELECT current_user AS role, ?::int AS echoed`, [7])
+        seen = rows[0]
+        await trx.rawQuery(`INSERT INTO ${table} (id) VALUES (?)`, [id])
+        const counted = await trx.rawQuery(`SELECT count(*)::int AS n FROM ${table}`)
+        seen.counted = counted.rows[0].n
+      }, beginWithFirstStatement())
+    )
+    // Not the app role; the first statement ran inside the transaction BEGIN opened.
+    assert.notEqual(seen.role, APP_ROLE)
+    assert.deepInclude(seen, { echoed: 7, counted: 1 })
+    assert.lengthOf(sent, 4, sent.join('\n'))
+    assert.match(sent[0], /^SELECT current_user AS role/)
+    assert.match(sent[3], /^COMMIT/)
+    assert.lengthOf(await db.from(table).where('id', id), 1)
+
+    // A first statement without values: BEGIN and it in one simple message, its own result back.
+    let plain: Record<string, unknown> = {}
+    const simple = await statementsSentDuring(() =>
+      db.transaction(async (trx) => {
+        const { rows } = await trx.rawQuery(`SELECT count(*)::int AS n FROM ${table}`)
+        plain = rows[0]
+      }, beginWithFirstStatement())
+    )
+    assert.deepEqual(plain, { n: 1 })
+    assert.lengthOf(simple, 2, simple.join('\n'))
+    assert.match(simple[0], /^BEGIN; SELECT count/)
+
+    // A failing one rolls back what it wrote, and one that ran nothing sends nothing.
+    await assert.rejects(() =>
+      db.transaction(async (trx) => {
+        await trx.rawQuery(`INSERT INTO ${table} (id) VALUES (?)`, [newId()])
+        throw new Error('after a write')
+      }, beginWithFirstStatement())
+    )
+    assert.lengthOf(await db.from(table), 1)
+    const idle = await statementsSentDuring(() =>
+      db.transaction(async () => 'idle', beginWithFirstStatement())
+    )
+    assert.deepEqual(idle, [])
+    await db.rawQuery(`DROP TABLE ${table}`)
+  })
+
   test('a unit of work that runs no query sends nothing at all', async ({ assert }) => {
     const sent = await statementsSentDuring(() => tenancy.runAsUser(newId(), async () => 'idle'))
     // COMMIT (and ROLLBACK below) are answered without the database: nothing was begun.
