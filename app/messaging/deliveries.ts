@@ -34,6 +34,9 @@ interface ClaimedDelivery extends OutboxRow {
   attempts: number
 }
 
+/** Deliveries a pass claims at most, unless DeliveryOptions.batchSize says otherwise. */
+export const DEFAULT_CLAIM_SIZE = 50
+
 export type DeliveryOutcome = 'handled' | 'duplicate' | 'retry' | 'dead'
 
 /**
@@ -51,7 +54,11 @@ export async function processDeliveries(options: DeliveryOptions = {}): Promise<
     .filter(consumedHere)
     .map((entry) => entry.subscriber)
   if (consumed.length === 0) return []
-  const claimed = await claim(consumed, options.batchSize ?? 50, options.leaseSeconds ?? 60)
+  const claimed = await claim(
+    consumed,
+    options.batchSize ?? DEFAULT_CLAIM_SIZE,
+    options.leaseSeconds ?? 60
+  )
   const outcomes: DeliveryOutcome[] = []
   const settled: string[] = []
   const perTransaction = Math.max(1, options.perTransaction ?? 25)

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import db from '@adonisjs/lucid/services/db'
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import type { EventEnvelope } from '#app/messaging/types'
@@ -8,6 +9,16 @@ import { beginWithFirstStatement } from '#app/tenancy/begin_with_settings'
 import type { TransportName } from '#app/messaging/handling'
 
 export const DELIVERIES_CHANNEL = 'atrium_deliveries'
+
+/**
+ * This process's mark on the deliveries it relays (the NOTIFY's payload): its
+ * own worker handles them in the same pass, so only other processes need to
+ * wake for them.
+ */
+export const RELAYED_HERE = randomUUID()
+
+/** Outbox rows a relay pass takes at most. */
+export const RELAY_BATCH_SIZE = 100
 
 export interface OutboxRow {
   id: string
@@ -81,13 +92,14 @@ export const localTransport: Transport = {
          SELECT * FROM unnest(?::uuid[], ?::uuid[], ?::uuid[], ?::text[])
          ON CONFLICT (event_id, subscriber) DO NOTHING
        )
-       SELECT pg_notify(?, '')`,
+       SELECT pg_notify(?, ?)`,
       [
         rows.map(() => newId()),
         rows.map((row) => row.event_id),
         rows.map((row) => row.tenant_id),
         rows.map((row) => row.subscriber),
         DELIVERIES_CHANNEL,
+        RELAYED_HERE,
       ]
     )
   },
@@ -107,7 +119,7 @@ let lastTenantRelayed = NO_GROUP
  */
 export async function relayBatch(
   transport: Transport = localTransport,
-  batchSize = 100
+  batchSize = RELAY_BATCH_SIZE
 ): Promise<number> {
   // BEGIN rides with the claim: an empty pass costs the claim and a COMMIT.
   return db.transaction(async (trx) => {

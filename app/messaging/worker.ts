@@ -1,9 +1,19 @@
 import pg from 'pg'
 import logger from '@adonisjs/core/services/logger'
 import { OUTBOX_CHANNEL } from '#app/messaging/outbox'
-import { DELIVERIES_CHANNEL, relayBatch, type Transport } from '#app/messaging/relay'
+import {
+  DELIVERIES_CHANNEL,
+  RELAY_BATCH_SIZE,
+  RELAYED_HERE,
+  relayBatch,
+  type Transport,
+} from '#app/messaging/relay'
 import { createOperationsRunner, createTransport } from '#app/messaging/transports/index'
-import { processDeliveries, type DeliveryOptions } from '#app/messaging/deliveries'
+import {
+  DEFAULT_CLAIM_SIZE,
+  processDeliveries,
+  type DeliveryOptions,
+} from '#app/messaging/deliveries'
 import { onDeliveriesHandled } from '#app/messaging/handling'
 import { runMaintenance } from '#app/platform/maintenance'
 import { mountedBackgroundTasks, runBackgroundTask } from '#app/platform/background'
@@ -12,6 +22,18 @@ import { OPERATIONS_CHANNEL, type OperationsRunner } from '#app/operations/opera
 const MAINTENANCE_EVERY_MS = 10 * 60 * 1000
 /** How long a relay pass under a steady stream waits for its next batch to gather (see #deliverEvents). */
 const RELAY_LINGER_MS = 10
+
+/**
+ * Which loop a NOTIFY wakes: operations on their channel, events on the
+ * outbox's and the deliveries' — except deliveries this process relayed,
+ * which the pass that relayed them has handled (waking for them would only
+ * run an empty pass).
+ */
+export function loopWokenBy(channel: string, payload?: string): 'events' | 'operations' | null {
+  if (channel === OPERATIONS_CHANNEL) return 'operations'
+  if (channel === DELIVERIES_CHANNEL && payload === RELAYED_HERE) return null
+  return 'events'
+}
 
 export interface WorkerOptions extends DeliveryOptions {
   connectionString: string
@@ -201,8 +223,18 @@ export class MessagingWorker {
     // a quiet spell goes at once — let the next batch gather for a moment.
     const streaming = relayed > 0 && outcomes.length === 0 && this.#relayedLastPass
     this.#relayedLastPass = relayed > 0
-    if (streaming) await new Promise((resolve) => setTimeout(resolve, RELAY_LINGER_MS))
-    return relayed > 0 || outcomes.length > 0
+    if (streaming) {
+      await new Promise((resolve) => setTimeout(resolve, RELAY_LINGER_MS))
+      return true
+    }
+    // Another pass at once only if a batch came back full: more is due than one pass takes.
+    // Anything published or relayed elsewhere meanwhile has nudged the loop (its NOTIFY), so
+    // the sleep that follows returns at once; what becomes due by time alone (a retry's
+    // backoff, a delayed event, a lease) waits for the poll, as it did when idle.
+    return (
+      relayed >= RELAY_BATCH_SIZE ||
+      outcomes.length >= (this.options.batchSize ?? DEFAULT_CLAIM_SIZE)
+    )
   }
 
   async #startConsumers() {
@@ -225,9 +257,10 @@ export class MessagingWorker {
         logger.warn({ err: error }, 'messaging listener lost; polling until it is back')
       listener.end().catch(() => {})
     }
-    listener.on('notification', ({ channel }) =>
-      (channel === OPERATIONS_CHANNEL ? this.#operationsLoop : this.#events).nudge()
-    )
+    listener.on('notification', ({ channel, payload }) => {
+      const loop = loopWokenBy(channel, payload)
+      if (loop) (loop === 'operations' ? this.#operationsLoop : this.#events).nudge()
+    })
     listener.on('error', drop)
     listener.on('end', () => drop())
     this.#listener = listener

@@ -5,9 +5,12 @@ import { tenancy } from '#app/tenancy/tenancy'
 import { events } from '#app/messaging/outbox'
 import { subscribe, subscribeBatch, subscription, unsubscribe } from '#app/messaging/subscribers'
 import { runSubscribersTogether } from '#app/messaging/handling'
-import { relayBatch } from '#app/messaging/relay'
+import { DELIVERIES_CHANNEL, RELAYED_HERE, relayBatch } from '#app/messaging/relay'
 import { processDeliveries } from '#app/messaging/deliveries'
-import { MessagingWorker } from '#app/messaging/worker'
+import { loopWokenBy, MessagingWorker } from '#app/messaging/worker'
+import { OUTBOX_CHANNEL } from '#app/messaging/outbox'
+import { OPERATIONS_CHANNEL } from '#app/operations/operations'
+import pg from 'pg'
 import { newId } from '#app/platform/ids'
 import { tenantIsolationSql } from '#app/tenancy/sql'
 import { busStatus, deadLetters, replayDeadLetters } from '#app/messaging/admin'
@@ -343,6 +346,57 @@ test.group('outbox, relay and deliveries', (group) => {
       assert.isBelow(Date.now() - started, 10_000)
     } finally {
       await worker.stop()
+    }
+  })
+
+  test('a pass whose claim comes back full is followed by another at once, not by the poll', async ({
+    assert,
+  }) => {
+    recordingSubscriber('test.record_a')
+    const worker = new MessagingWorker({
+      connectionString: env.get('DATABASE_URL')!,
+      pollIntervalMs: 30_000,
+      batchSize: 2,
+      ...FAST,
+    })
+    await worker.start()
+    try {
+      assert.isTrue(await until(async () => worker.idle), 'the worker never went idle')
+      // Seven events, one NOTIFY: the passes take two deliveries each and go on while full.
+      await publishMany(tenant, 7)
+      assert.isTrue(
+        await until(async () => {
+          const seen = await effects()
+          return seen.length === 7
+        }, 10_000)
+      )
+    } finally {
+      await worker.stop()
+    }
+  })
+
+  test('deliveries this process relayed do not wake its loop again; others’ do', async ({
+    assert,
+  }) => {
+    assert.isNull(loopWokenBy(DELIVERIES_CHANNEL, RELAYED_HERE))
+    assert.equal(loopWokenBy(DELIVERIES_CHANNEL, ''), 'events')
+    assert.equal(loopWokenBy(DELIVERIES_CHANNEL, 'another process'), 'events')
+    assert.equal(loopWokenBy(OUTBOX_CHANNEL, RELAYED_HERE), 'events')
+    assert.equal(loopWokenBy(OPERATIONS_CHANNEL, ''), 'operations')
+    // What the local relay sends is this process's mark.
+    const notified: string[] = []
+    const listener = new pg.Client({ connectionString: env.get('DATABASE_URL')! })
+    await listener.connect()
+    try {
+      listener.on('notification', ({ payload }) => notified.push(payload ?? ''))
+      await listener.query(`LISTEN ${DELIVERIES_CHANNEL}`)
+      recordingSubscriber('test.record_a')
+      await publishWidget('marked')
+      assert.equal(await relayBatch(), 1)
+      assert.isTrue(await until(async () => notified.length > 0, 10_000))
+      assert.deepEqual(notified, [RELAYED_HERE])
+    } finally {
+      await listener.end()
     }
   })
 
