@@ -232,23 +232,7 @@ export async function runSubscribersTogether(
       outcome,
     })
   )
-  if (outcomes.includes('handled')) for (const listener of handledListeners) listener()
   return outcomes
-}
-
-const handledListeners = new Set<() => void>()
-
-/**
- * Calls `listener` after each committed unit of work that ran a handler here,
- * whichever transport delivered it. Handlers queue work for background tasks
- * (mail, webhooks); the worker wakes those tasks with it instead of leaving
- * the work to their next poll. Returns the function that stops the calls.
- */
-export function onDeliveriesHandled(listener: () => void) {
-  handledListeners.add(listener)
-  return () => {
-    handledListeners.delete(listener)
-  }
 }
 
 const inboxKey = (row: { event_id: string; subscriber: string }) =>

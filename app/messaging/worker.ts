@@ -14,9 +14,8 @@ import {
   processDeliveries,
   type DeliveryOptions,
 } from '#app/messaging/deliveries'
-import { onDeliveriesHandled } from '#app/messaging/handling'
 import { runMaintenance } from '#app/platform/maintenance'
-import { mountedBackgroundTasks, runBackgroundTask } from '#app/platform/background'
+import { mountedBackgroundTasks, onTaskWake, runBackgroundTask } from '#app/platform/background'
 import { OPERATIONS_CHANNEL, type OperationsRunner } from '#app/operations/operations'
 
 const MAINTENANCE_EVERY_MS = 10 * 60 * 1000
@@ -169,18 +168,20 @@ export class MessagingWorker {
     this.#operations.onSlotFree?.(() => this.#operationsLoop.nudge())
     await this.#listen()
     await this.#startConsumers()
-    this.#tasks = mountedBackgroundTasks().map(
+    const tasks = mountedBackgroundTasks()
+    this.#tasks = tasks.map(
       (task) =>
         new WorkLoop(
           `background task ${task.name}`,
           async () => (await runBackgroundTask(task)) > 0
         )
     )
-    // Handlers queue mail and webhook deliveries, on any transport: the task loops send them
-    // now, not at their next poll.
-    this.#stopWakingTasks = onDeliveriesHandled(() => {
-      for (const task of this.#tasks) task.nudge()
-    })
+    // Work queued for a task (mail and webhook deliveries, by handlers on any transport or by
+    // requests) wakes that task's loop on commit: sent now, not at its next poll.
+    const stops = tasks.map((task, index) =>
+      onTaskWake(task.name, () => this.#tasks[index].nudge())
+    )
+    this.#stopWakingTasks = () => stops.forEach((stop) => stop())
     const running = () => this.#running
     const pollIntervalMs = this.options.pollIntervalMs ?? 1000
     for (const loop of [this.#events, this.#operationsLoop, ...this.#tasks])

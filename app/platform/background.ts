@@ -1,4 +1,5 @@
 import logger from '@adonisjs/core/services/logger'
+import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import env from '#start/env'
 import { isModuleSelected } from '#app/platform/module_selection'
 
@@ -44,4 +45,35 @@ export async function runBackgroundTask(task: BackgroundTask): Promise<number> {
     )
     return 0
   }
+}
+
+const wakers = new Map<string, Set<() => void>>()
+/** Per unit of work, the tasks it already wakes on commit (one hook each, however often asked). */
+const wokenBy = new WeakMap<TransactionClientContract, Set<string>>()
+
+/** The worker's loop for the task `name` in this process: `wake` runs when the task is woken. */
+export function onTaskWake(name: string, wake: () => void) {
+  const set = wakers.get(name) ?? new Set()
+  set.add(wake)
+  wakers.set(name, set)
+  return () => {
+    set.delete(wake)
+  }
+}
+
+/**
+ * Wakes the task `name` in this process once `trx` commits, for work the unit
+ * of work queued for it (mail, webhook deliveries): done now, not at the
+ * task's next poll. A rollback wakes nothing. Only the task that has work is
+ * woken, so a module adding tasks adds no queries to everyone else's events;
+ * processes elsewhere find the work at their poll.
+ */
+export function wakeTaskAfterCommit(trx: TransactionClientContract, name: string) {
+  const woken = wokenBy.get(trx) ?? new Set<string>()
+  if (woken.has(name)) return
+  woken.add(name)
+  wokenBy.set(trx, woken)
+  trx.after('commit', () => {
+    for (const wake of wakers.get(name) ?? []) wake()
+  })
 }

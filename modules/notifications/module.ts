@@ -1,8 +1,8 @@
 import { defineModule } from '#app/modules/definition'
 import routes from '#modules/notifications/routes'
 import openapi from '#modules/notifications/openapi'
-import { sendDueEmails } from '#modules/notifications/services/notifications'
-import { deliverDueWebhooks } from '#modules/notifications/services/webhooks'
+import { SEND_EMAILS, sendDueEmails } from '#modules/notifications/services/notifications'
+import { DELIVER_WEBHOOKS, deliverDueWebhooks } from '#modules/notifications/services/webhooks'
 
 /** In-app notifications, email and signed webhooks. */
 export default defineModule({
@@ -11,7 +11,7 @@ export default defineModule({
   openapi,
   subscribers: () => import('#modules/notifications/subscribers'),
   jobs: [
-    { name: 'notifications.send_emails', run: () => sendDueEmails() },
-    { name: 'notifications.deliver_webhooks', run: () => deliverDueWebhooks() },
+    { name: SEND_EMAILS, run: () => sendDueEmails() },
+    { name: DELIVER_WEBHOOKS, run: () => deliverDueWebhooks() },
   ],
 })

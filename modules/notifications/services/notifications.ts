@@ -4,6 +4,7 @@ import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import { ProblemException } from '#app/http/problem'
 import { isUuid, newId } from '#app/platform/ids'
 import { jobQueue } from '#app/platform/job_queue'
+import { wakeTaskAfterCommit } from '#app/platform/background'
 import Notification from '#modules/notifications/models/notification'
 
 /** What a module asks notifications to tell (notify() in index.ts). */
@@ -75,6 +76,9 @@ export const inbox = {
   },
 }
 
+/** The background task that sends queued mail (module.ts). */
+export const SEND_EMAILS = 'notifications.send_emails'
+
 export const outboundMail = {
   /** Queued in the event's unit of work (one insert for all); the background task sends it. */
   async queueAll(
@@ -82,6 +86,7 @@ export const outboundMail = {
     mails: Array<{ tenantId: string; to: string; subject: string; text: string; eventId?: string }>
   ) {
     if (mails.length === 0) return
+    wakeTaskAfterCommit(trx, SEND_EMAILS)
     await trx.table('notifications_emails').multiInsert(
       mails.map((input) => ({
         id: newId(),

@@ -8,10 +8,14 @@ import { ProblemException } from '#app/http/problem'
 import { checkOutboundUrl, isOutboundRefusal, outboundRequest } from '#app/http/outbound'
 import { isUuid, newId } from '#app/platform/ids'
 import { jobQueue } from '#app/platform/job_queue'
+import { wakeTaskAfterCommit } from '#app/platform/background'
 import type { EventEnvelope } from '#app/messaging/types'
 import { DateTime } from 'luxon'
 import Webhook from '#modules/notifications/models/webhook'
 import WebhookDelivery from '#modules/notifications/models/webhook_delivery'
+
+/** The background task that delivers queued webhook calls (module.ts). */
+export const DELIVER_WEBHOOKS = 'notifications.deliver_webhooks'
 
 const PURPOSE = 'notifications.webhook_secret'
 
@@ -250,6 +254,7 @@ export const webhooks = {
       .whereRaw('? = ANY(event_types)', [event.type])
       .select('id')
     if (targets.length === 0) return
+    wakeTaskAfterCommit(trx, DELIVER_WEBHOOKS)
     await trx
       .table('notifications_webhook_deliveries')
       .multiInsert(
