@@ -15,6 +15,16 @@ import { orderSaga } from '#modules/orders/services/orders'
 | the order given, and cost the statements of one order.
 */
 
+/** A new owner's tenant selling these items. */
+async function shop(
+  client: Parameters<typeof registerUser>[0],
+  items: Array<{ sku: string; onHand: number }>
+) {
+  const owner = await registerUser(client)
+  for (const item of items) await createItem(client, owner, item)
+  return { owner, tenantId: owner.activeTenantId! }
+}
+
 async function outcomeEvents(type: string) {
   const rows = await db.from('messaging_outbox').where('type', type).select('payload')
   return rows.map((row) => row.payload)
@@ -30,10 +40,10 @@ test.group('inventory reserveAll(): a batch of orders, decided one after another
     client,
     assert,
   }) => {
-    const owner = await registerUser(client)
-    const tenantId = owner.activeTenantId!
-    await createItem(client, owner, { sku: 'A', onHand: 5 })
-    await createItem(client, owner, { sku: 'B', onHand: 2 })
+    const { tenantId } = await shop(client, [
+      { sku: 'A', onHand: 5 },
+      { sku: 'B', onHand: 2 },
+    ])
     const [first, shortOfB, restOfA, tooLate, released] = [
       newId(),
       newId(),
@@ -112,10 +122,10 @@ test.group('inventory reserveAll(): a batch of orders, decided one after another
   })
 
   test('a batch of ten orders sends the statements one order does', async ({ client, assert }) => {
-    const owner = await registerUser(client)
-    const tenantId = owner.activeTenantId!
-    await createItem(client, owner, { sku: 'A', onHand: 100 })
-    await createItem(client, owner, { sku: 'B', onHand: 100 })
+    const { tenantId } = await shop(client, [
+      { sku: 'A', onHand: 100 },
+      { sku: 'B', onHand: 100 },
+    ])
     const order = () => ({
       orderId: newId(),
       lines: [
@@ -148,9 +158,7 @@ test.group('orders: a batch of reservations confirmed together', (group) => {
     client,
     assert,
   }) => {
-    const owner = await registerUser(client)
-    const tenantId = owner.activeTenantId!
-    await createItem(client, owner, { sku: 'A', onHand: 50 })
+    const { owner, tenantId } = await shop(client, [{ sku: 'A', onHand: 50 }])
     const placed: string[] = []
     for (let index = 0; index < 3; index++) {
       const response = await placeOrder(client, owner, [{ sku: 'A', quantity: index + 1 }])
@@ -236,9 +244,7 @@ test.group('orders: a batch of reservations confirmed together', (group) => {
     client,
     assert,
   }) => {
-    const owner = await registerUser(client)
-    const tenantId = owner.activeTenantId!
-    await createItem(client, owner, { sku: 'A', onHand: 5 })
+    const { owner, tenantId } = await shop(client, [{ sku: 'A', onHand: 5 }])
     const response = await placeOrder(client, owner, [{ sku: 'A', quantity: 1 }])
     const known = response.body().id
     const lines = [{ sku: 'A', quantity: 1, unitPriceMinor: 1250, currency: 'EUR' }]

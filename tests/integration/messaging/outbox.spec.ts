@@ -88,6 +88,26 @@ function recordingSubscriber(name: string, behaviour: (eventName: string) => voi
   )
 }
 
+/**
+ * A worker with a recording subscriber, asleep on a 30 s poll once started:
+ * only a notification (or its own loop) can make it act in a test's time.
+ */
+async function sleepingWorker(options: { batchSize?: number } = {}) {
+  recordingSubscriber('test.record_a')
+  const worker = new MessagingWorker({
+    connectionString: env.get('DATABASE_URL')!,
+    pollIntervalMs: 30_000,
+    ...options,
+    ...FAST,
+  })
+  await worker.start()
+  if (!(await until(async () => worker.idle))) {
+    await worker.stop()
+    throw new Error('the worker never went idle')
+  }
+  return worker
+}
+
 async function drain() {
   for (let pass = 0; pass < 50; pass++) {
     const relayed = await relayBatch()
@@ -99,6 +119,12 @@ async function drain() {
 
 async function effects(where: Record<string, unknown> = {}) {
   return db.from(EFFECTS).where(where).orderBy('name')
+}
+
+/** The names of the effects recorded, in name order. */
+async function effectNames() {
+  const rows = await effects()
+  return rows.map((row) => row.name as string)
 }
 
 test.group('outbox, relay and deliveries', (group) => {
@@ -194,11 +220,7 @@ test.group('outbox, relay and deliveries', (group) => {
       ]
     )
     await drain()
-    const handled = await effects()
-    assert.deepEqual(
-      handled.map((row) => row.name),
-      ['m1', 'm2', 'm3']
-    )
+    assert.deepEqual(await effectNames(), ['m1', 'm2', 'm3'])
   })
 
   test('publishMany in one tenant’s unit of work cannot publish for another tenant', async ({
@@ -268,11 +290,7 @@ test.group('outbox, relay and deliveries', (group) => {
     await publishWidget('poison')
     await publishWidget('after')
     await drain()
-    const handled = await effects()
-    assert.deepEqual(
-      handled.map((row) => row.name),
-      ['after', 'before']
-    )
+    assert.deepEqual(await effectNames(), ['after', 'before'])
     const dead = await db.from('messaging_deliveries').where('state', 'dead')
     assert.lengthOf(dead, 1)
     assert.equal(dead[0].attempts, 4)
@@ -325,16 +343,8 @@ test.group('outbox, relay and deliveries', (group) => {
   test('the worker wakes on NOTIFY and handles a fresh event well before its poll interval', async ({
     assert,
   }) => {
-    recordingSubscriber('test.record_a')
-    const worker = new MessagingWorker({
-      connectionString: env.get('DATABASE_URL')!,
-      pollIntervalMs: 30_000,
-      ...FAST,
-    })
-    await worker.start()
+    const worker = await sleepingWorker()
     try {
-      // Asleep on a 30 s poll: only the notification can wake it in time.
-      assert.isTrue(await until(async () => worker.idle), 'the worker never went idle')
       const started = Date.now()
       await publishWidget('live')
       assert.isTrue(
@@ -352,16 +362,8 @@ test.group('outbox, relay and deliveries', (group) => {
   test('a pass whose claim comes back full is followed by another at once, not by the poll', async ({
     assert,
   }) => {
-    recordingSubscriber('test.record_a')
-    const worker = new MessagingWorker({
-      connectionString: env.get('DATABASE_URL')!,
-      pollIntervalMs: 30_000,
-      batchSize: 2,
-      ...FAST,
-    })
-    await worker.start()
+    const worker = await sleepingWorker({ batchSize: 2 })
     try {
-      assert.isTrue(await until(async () => worker.idle), 'the worker never went idle')
       // Seven events, one NOTIFY: the passes take two deliveries each and go on while full.
       await publishMany(tenant, 7)
       assert.isTrue(
@@ -603,11 +605,7 @@ test.group('deliveries handled together', (group) => {
     assert.equal(await splits(), splitsBefore + 1)
     // Together (a, bad: rolled back), then alone: a, bad, c.
     assert.deepEqual(calls, ['a', 'bad', 'a', 'bad', 'c'])
-    const handled = await effects()
-    assert.deepEqual(
-      handled.map((row) => row.name),
-      ['a', 'c']
-    )
+    assert.deepEqual(await effectNames(), ['a', 'c'])
     const deliveries = await db
       .from('messaging_deliveries as d')
       .join('messaging_outbox as o', 'o.id', 'd.event_id')
@@ -744,11 +742,7 @@ test.group('deliveries handled together', (group) => {
     const outcomes = await processDeliveries({ ...FAST, leaseSeconds: 0 })
     assert.deepEqual(outcomes, ['handled', 'duplicate', 'handled', 'duplicate', 'handled'])
     assert.deepEqual(calls, [['n1', 'n3', 'n5']])
-    const handled = await effects()
-    assert.deepEqual(
-      handled.map((row) => row.name),
-      ['n1', 'n3', 'n5']
-    )
+    assert.deepEqual(await effectNames(), ['n1', 'n3', 'n5'])
   })
 
   test('a batch subscriber’s failing batch is rolled back and run one event a call', async ({
@@ -763,11 +757,7 @@ test.group('deliveries handled together', (group) => {
     assert.deepEqual(outcomes, ['handled', 'retry', 'handled'])
     assert.equal(await splits(), splitsBefore + 1)
     assert.deepEqual(calls, [['a', 'bad', 'c'], ['a'], ['bad'], ['c']])
-    const handled = await effects()
-    assert.deepEqual(
-      handled.map((row) => row.name),
-      ['a', 'c']
-    )
+    assert.deepEqual(await effectNames(), ['a', 'c'])
     const [bad] = await db
       .from('messaging_deliveries as d')
       .join('messaging_outbox as o', 'o.id', 'd.event_id')
