@@ -110,9 +110,9 @@ let lastTenantRelayed = NO_GROUP
 
 /**
  * Claims a batch of due outbox rows with FOR UPDATE SKIP LOCKED (relays
- * running at once take disjoint rows), hands them to the transport and marks
- * them dispatched, all in one transaction: a crash before commit leaves them
- * for the next pass. Tenants take turns (`dueInTurns`), so one tenant's burst
+ * running at once take disjoint rows) and marks them dispatched, then hands
+ * them to the transport, all in one transaction: a crash or a refusing broker
+ * before commit leaves them for the next pass. Tenants take turns (`dueInTurns`), so one tenant's burst
  * does not stand between another tenant's event and its subscribers; within
  * a tenant, and so within an aggregate, events keep their order. Returns how
  * many it dispatched.
@@ -134,8 +134,15 @@ export async function relayBatch(
       limit: batchSize,
       after: lastTenantRelayed,
     })
+    // Claimed and marked dispatched in one statement: if the transport refuses the batch, the
+    // transaction rolls back and the marks with it.
     const { rows } = await trx.rawQuery(
-      `WITH RECURSIVE ${due.ctes} SELECT * FROM due ORDER BY available_at, id`,
+      `WITH RECURSIVE ${due.ctes},
+       marked AS (
+         UPDATE messaging_outbox o SET dispatched_at = now() FROM due WHERE o.id = due.id
+         RETURNING due.*
+       )
+       SELECT * FROM marked ORDER BY available_at, id`,
       due.bindings
     )
     if (rows.length === 0) return 0
@@ -144,13 +151,6 @@ export async function relayBatch(
       lastTenantRelayed
     )
     await transport.dispatch(trx, (rows as OutboxRow[]).map(toEnvelope))
-    await trx
-      .from('messaging_outbox')
-      .whereIn(
-        'id',
-        rows.map((row: OutboxRow) => row.id)
-      )
-      .update({ dispatched_at: trx.raw('now()') })
     return rows.length
   }, beginWithFirstStatement())
 }
