@@ -19,3 +19,26 @@ export function printTable(headers: string[], rows: Array<Array<string | number>
   console.log(widths.map((width) => '-'.repeat(width)).join('  '))
   for (const row of cells.slice(1)) console.log(line(row))
 }
+
+/**
+ * The run with the median figure of several: on a shared machine one run can
+ * land in a slow or a fast spell, so a ratio's two sides are measured in
+ * alternating rounds and each side reports its median run (with every
+ * round's figure kept beside it).
+ */
+export function medianRun<T>(runs: T[], figureOf: (run: T) => number): T & { rounds: number[] } {
+  const sorted = [...runs].sort((a, b) => figureOf(a) - figureOf(b))
+  return { ...sorted[Math.floor((sorted.length - 1) / 2)], rounds: runs.map(figureOf) }
+}
+
+/**
+ * A path's rate ÷ the baseline's, round by round (each pair measured back to
+ * back, in the same spell of the machine), and the median of those ratios.
+ */
+export function ratiosByRound<T>(path: T[], baseline: T[], rateOf: (run: T) => number) {
+  const ratios = path.map(
+    (run, index) => Math.round((rateOf(run) / rateOf(baseline[index])) * 100) / 100
+  )
+  const sorted = [...ratios].sort((a, b) => a - b)
+  return { vsBaseline: sorted[Math.floor((sorted.length - 1) / 2)], roundRatios: ratios }
+}
