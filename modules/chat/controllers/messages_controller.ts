@@ -32,7 +32,7 @@ export default class MessagesController {
     const input = await ctx.request.validateUsing(sendMessageValidator)
     const actor = actorOf(ctx)
     const result = await generations.send(actor, ctx.params.id, input)
-    if (wantsStream(ctx)) return generations.stream(actor, result.generation.id, () => sse(ctx))
+    if (wantsStream(ctx)) return generations.streamAccepted(actor, result, () => sse(ctx))
     return ctx.response.accepted(result)
   }
 
@@ -41,7 +41,7 @@ export default class MessagesController {
     const input = await ctx.request.validateUsing(regenerateValidator)
     const actor = actorOf(ctx)
     const result = await generations.regenerate(actor, ctx.params.id, ctx.params.messageId, input)
-    if (wantsStream(ctx)) return generations.stream(actor, result.generation.id, () => sse(ctx))
+    if (wantsStream(ctx)) return generations.streamAccepted(actor, result, () => sse(ctx))
     return ctx.response.accepted(result)
   }
 

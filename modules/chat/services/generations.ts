@@ -438,14 +438,27 @@ export const generations = {
    */
   async stream(actor: TenantActor, id: string, open: () => SseStream) {
     await inActiveTenant(actor, (trx) => findOwnGeneration(trx, actor, id))
-    const stream = open()
-    void pump(actor, id, stream)
-      .catch(async (error) => {
-        logger.warn({ err: error, generationId: id }, 'chat stream failed')
-        await stream.send({ code: 'stream_failed' }, { event: 'error' })
-      })
-      .finally(() => stream.close())
+    feed(actor, id, open())
   },
+
+  /**
+   * The stream of a reply this request has just accepted (POST with Accept:
+   * text/event-stream). `send` found or made it for this actor, so ownership
+   * is not read again: under a burst that unit of work queued for a
+   * connection behind every other send's and held the first delta back.
+   */
+  streamAccepted(actor: TenantActor, sent: Accepted, open: () => SseStream) {
+    feed(actor, sent.generation.id, open())
+  },
+}
+
+function feed(actor: TenantActor, id: string, stream: SseStream) {
+  void pump(actor, id, stream)
+    .catch(async (error) => {
+      logger.warn({ err: error, generationId: id }, 'chat stream failed')
+      await stream.send({ code: 'stream_failed' }, { event: 'error' })
+    })
+    .finally(() => stream.close())
 }
 
 async function pump(actor: TenantActor, id: string, stream: SseStream) {
