@@ -863,7 +863,7 @@ export class ChatMessageSchema extends BaseModel {
 }
 
 export class ChatGenerationSchema extends BaseModel {
-  static $columns = ['assistantId', 'assistantMessageId', 'attempts', 'cancelRequested', 'clientRequestId', 'conversationId', 'createdAt', 'dueAt', 'errorCode', 'finishedAt', 'id', 'model', 'params', 'prompt', 'status', 'tenantId', 'ticket', 'updatedAt', 'userId', 'userMessageId'] as const
+  static $columns = ['assistantId', 'assistantMessageId', 'attempts', 'cancelRequested', 'clientRequestId', 'conversationId', 'createdAt', 'dueAt', 'errorCode', 'finishedAt', 'id', 'model', 'params', 'prompt', 'status', 'tenantId', 'ticket', 'updatedAt', 'userId', 'userMessageId', 'wantsTitle'] as const
   $columns = ChatGenerationSchema.$columns
   @column()
   declare assistantId: string | null
@@ -905,6 +905,8 @@ export class ChatGenerationSchema extends BaseModel {
   declare userId: string
   @column()
   declare userMessageId: string
+  @column()
+  declare wantsTitle: boolean
 }
 
 export class ChatQuotaSchema extends BaseModel {

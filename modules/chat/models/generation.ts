@@ -35,5 +35,9 @@ export default class Generation extends ChatGenerationSchema {
   @column({ ...jsonb, ...internal })
   declare params: { temperature?: number; maxTokens?: number } | null
 
+  /** Whether the reply's end writes the conversation's title (its first reply, still untitled). */
+  @column(internal)
+  declare wantsTitle: boolean
+
   declare status: GenerationStatus
 }

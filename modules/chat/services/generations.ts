@@ -108,7 +108,11 @@ interface Plan {
   questionId: string | null
   prompt: ChatParams['messages']
   limits: ChatLimits
+  /** The reply answers the conversation's first question and the conversation has no title yet. */
+  wantsTitle: boolean
 }
+
+const untitled = (conversation: Conversation) => conversation.title === chatConfig.defaultTitle
 
 async function plan(
   trx: TransactionClientContract,
@@ -140,6 +144,7 @@ async function plan(
     }
     const chain = withReply.slice(0, -1)
     return {
+      wantsTitle: untitled(conversation) && chain.length === 1,
       allowedModels: allowed,
       conversation,
       assistant,
@@ -173,6 +178,7 @@ async function plan(
   }
   const asked = { role: 'user' as const, content: question.content, status: 'complete' as const }
   return {
+    wantsTitle: untitled(conversation) && parentId === null,
     allowedModels: allowed,
     conversation,
     assistant,
@@ -310,6 +316,7 @@ async function accept(
           dueAt: DateTime.now().plus({ seconds: slot ? chatConfig.generationLeaseSeconds : 0 }),
           ticket,
           prompt: planned.prompt,
+          wantsTitle: planned.wantsTitle,
           assistantId,
           params: planned.assistant
             ? {

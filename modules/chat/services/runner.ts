@@ -18,7 +18,7 @@ import {
   type GenerationEvent,
   type GenerationEventName,
 } from '#modules/chat/services/generation_log'
-import { titleWanted, writeTitle } from '#modules/chat/services/titles'
+import { writeTitle } from '#modules/chat/services/titles'
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 
 /** NOTIFY channels: a queued generation for a worker elsewhere; a cancel for whoever runs it. */
@@ -313,7 +313,7 @@ async function finish(
         { version: 1, tenantId: generation.tenantId, aggregateId: reply.conversationId }
       )
     }
-    const wanted = status === 'completed' ? await titleWanted(trx, generation) : null
+    const wanted = status === 'completed' ? titleQuestion(generation) : null
     // With a title to write, the generation ends after it, so readers wait for its event.
     if (wanted === null) await endGeneration(trx, generation, finished)
     return { message: reply, question: wanted }
@@ -336,6 +336,18 @@ async function finish(
     status,
     message: message?.serialize() ?? null,
   })
+}
+
+/**
+ * The question to title the conversation by, when this reply was accepted as
+ * the first of a conversation still untitled: the prompt's last message
+ * (buildPrompt always keeps it). A rename meanwhile still wins, since the
+ * title is written only over the default one.
+ */
+function titleQuestion(generation: Generation) {
+  if (!generation.wantsTitle) return null
+  const question = generation.prompt?.at(-1)
+  return question?.role === 'user' && typeof question.content === 'string' ? question.content : null
 }
 
 function endGeneration(

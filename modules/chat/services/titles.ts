@@ -5,22 +5,8 @@ import { gateway } from '#modules/gateway/index'
 import { chatConfig } from '#modules/chat/config'
 import Conversation from '#modules/chat/models/conversation'
 import type Generation from '#modules/chat/models/generation'
-import Message from '#modules/chat/models/message'
 
 const TITLE_TIMEOUT_MS = 10_000
-
-/**
- * The question to title the conversation by, when this reply is the first of
- * a conversation still called “New conversation”; null otherwise.
- */
-export async function titleWanted(trx: TransactionClientContract, generation: Generation) {
-  const conversation = await Conversation.query({ client: trx })
-    .where('id', generation.conversationId)
-    .first()
-  if (!conversation || conversation.title !== chatConfig.defaultTitle) return null
-  const asked = await Message.query({ client: trx }).where('id', generation.userMessageId).first()
-  return asked && asked.parentId === null ? asked.content : null
-}
 
 /**
  * Asks CHAT_TITLE_MODEL (or the reply's model) for a short title and stores

@@ -603,6 +603,79 @@ test.group('chat: messages and streamed replies', (group) => {
     assert.notInclude(JSON.stringify(events), 'fake failure')
   })
 
+  test('only the first reply of an untitled conversation writes its title', async ({
+    client,
+    assert,
+  }) => {
+    const owner = await chatTenant(client, fake.url)
+    const token = owner.tokens.accessToken
+    const titleCalls = () =>
+      fake
+        .chatCalls()
+        .filter((call) =>
+          String((call.messages as Array<{ content: string }>)[0]?.content).startsWith(
+            'Write a title'
+          )
+        )
+    const titleOf = async (conversationId: string) => {
+      const response = await client
+        .get(`/api/v1/chat/conversations/${conversationId}`)
+        .bearerToken(token)
+      return response.body().title as string
+    }
+    const named = (events: Array<{ event: string }>) => events.map((event) => event.event)
+
+    // The first reply: titled from the question and the reply.
+    const untitled = await newConversation(client, token)
+    fake.fallback = { kind: 'ok', reply: 'Porto by train.' }
+    const first = await ask(client, token, untitled, { content: 'Plan a trip to Porto' })
+    assert.include(named(first.events), 'title')
+    assert.lengthOf(titleCalls(), 1)
+    const asked = (titleCalls()[0].messages as Array<{ content: string }>)[1].content
+    assert.include(asked, 'Plan a trip to Porto')
+    assert.include(asked, 'Porto by train.')
+    assert.equal(await titleOf(untitled), 'Porto by train')
+
+    // A later reply in the same conversation: no title asked for.
+    fake.requests.length = 0
+    const second = await ask(client, token, untitled, { content: 'And back?' })
+    assert.notInclude(named(second.events), 'title')
+    assert.lengthOf(titleCalls(), 0)
+
+    // A conversation named by its user keeps its name.
+    const created = await client
+      .post('/api/v1/chat/conversations')
+      .bearerToken(token)
+      .json({ title: 'My own name' })
+    const own = await ask(client, token, created.body().id, { content: 'Hello' })
+    assert.notInclude(named(own.events), 'title')
+    assert.lengthOf(titleCalls(), 0)
+    assert.equal(await titleOf(created.body().id), 'My own name')
+
+    // A failed first reply writes none; regenerating it does.
+    const retried = await newConversation(client, token)
+    fake.script = [{ kind: 'status', status: 500 }]
+    const failed = await ask(client, token, retried, { content: 'Plan a trip to Braga' })
+    assert.equal(failed.events.at(-1)!.data.status, 'failed')
+    assert.lengthOf(titleCalls(), 0)
+    assert.equal(await titleOf(retried), 'New conversation')
+    const again = await client
+      .post(
+        `/api/v1/chat/conversations/${retried}/messages/${failed.accepted.assistantMessage.id}/regenerate`
+      )
+      .bearerToken(token)
+      .json({ clientRequestId: requestId() })
+    again.assertStatus(202)
+    const regenerated = await readGeneration(token, again.body().generation.id)
+    assert.include(named(regenerated), 'title')
+    assert.lengthOf(titleCalls(), 1)
+    assert.include(
+      (titleCalls()[0].messages as Array<{ content: string }>)[1].content,
+      'Plan a trip to Braga'
+    )
+    assert.equal(await titleOf(retried), 'Porto by train')
+  })
+
   test('a completed reply is a chat.message_completed webhook with usage and no text', async ({
     client,
     assert,
