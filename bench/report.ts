@@ -263,6 +263,17 @@ if (chat) {
       date: chat.date,
     })
   }
+  if (chat.burstFloor) {
+    const direct = (chat.streams as Json[])[0]
+    add({
+      figure: `the floor for the burst rows: ${chat.burstFloor.name}, the cheapest authenticated write; and the fake upstream alone at that burst`,
+      measured: `p99 ${Math.round(chat.burstFloor.p99)} ms (p50 ${Math.round(chat.burstFloor.p50)} ms); first delta straight from the fake p99 ${Math.round(direct.firstDeltaP99)} ms`,
+      goal: '–',
+      met: null,
+      command: 'BENCH_BUILD=1 npm run bench:chat',
+      date: chat.date,
+    })
+  }
   const search = byName(chat.search.rows, 'tsvector + GIN, two words')!
   add({
     figure: `chat search p95, two words, ${chat.search.messages.toLocaleString('en')} messages`,
