@@ -23,11 +23,27 @@ export interface GenerationEvent {
 /** The events after which nothing more comes. */
 export const isTerminal = (event: GenerationEvent) => event.event === 'done'
 
+export interface AppendOptions {
+  finished?: boolean
+  /**
+   * Whose reply this is (`ownerKey`), kept beside the log for as long as it:
+   * a stream opened while the log exists checks ownership here instead of in
+   * a unit of work. Written by the runner from the generation's own row.
+   */
+  owner?: string
+}
+
+/** Who may read a generation's log: its tenant and its user. */
+export const ownerKey = (owner: { tenantId: string; userId: string }) =>
+  `${owner.tenantId}:${owner.userId}`
+
 export interface LogStore {
   /** Appends in order (one writer per generation) and tells the followers. */
-  append(id: string, events: GenerationEvent[], options?: { finished?: boolean }): Promise<void>
+  append(id: string, events: GenerationEvent[], options?: AppendOptions): Promise<void>
   /** The events after `afterSeq`, or null when the log is unknown here (expired, or another process's). */
   read(id: string, afterSeq: number): Promise<GenerationEvent[] | null>
+  /** The owner recorded with the log (`ownerKey`), or null when the log holds none here. */
+  ownerOf(id: string): Promise<string | null>
   /** Live events as they are appended; resolves once listening. Returns the unsubscribe. */
   listen(id: string, onEvent: (event: GenerationEvent) => void): Promise<() => void>
   /** Closes what the store opened (its subscriber connection). */
@@ -38,7 +54,11 @@ export interface LogStore {
 export function memoryLogStore(): LogStore & { size(): number } {
   const logs = new Map<
     string,
-    { events: GenerationEvent[]; listeners: Set<(e: GenerationEvent) => void> }
+    {
+      events: GenerationEvent[]
+      listeners: Set<(e: GenerationEvent) => void>
+      owner?: string
+    }
   >()
   const entry = (id: string) => {
     let log = logs.get(id)
@@ -51,6 +71,7 @@ export function memoryLogStore(): LogStore & { size(): number } {
   return {
     async append(id, events, options = {}) {
       const log = entry(id)
+      if (options.owner) log.owner = options.owner
       for (const event of events) {
         log.events.push(event)
         for (const listener of log.listeners) listener(event)
@@ -63,6 +84,9 @@ export function memoryLogStore(): LogStore & { size(): number } {
       const log = logs.get(id)
       if (!log || log.events.length === 0) return null
       return log.events.filter((event) => event.seq > afterSeq)
+    },
+    async ownerOf(id) {
+      return logs.get(id)?.owner ?? null
     },
     async listen(id, onEvent) {
       const log = entry(id)
@@ -93,6 +117,7 @@ export function redisLogStore(): LogStore {
   const listeners = new Map<string, Set<(event: GenerationEvent) => void>>()
   const subscriptions = new Map<string, Promise<void>>()
   const keyOf = (id: string) => `chat:gen:${id}`
+  const ownerKeyOf = (id: string) => `chat:gen:${id}:owner`
 
   const connection = () => {
     if (!subscriber) {
@@ -116,8 +141,10 @@ export function redisLogStore(): LogStore {
       const client = redis.connection().ioConnection
       const multi = client.multi()
       const payloads = events.map((event) => JSON.stringify(event))
+      const ttl = options.finished ? chatConfig.replaySeconds : RUNNING_TTL_SECONDS
       multi.rpush(keyOf(id), ...payloads)
-      multi.expire(keyOf(id), options.finished ? chatConfig.replaySeconds : RUNNING_TTL_SECONDS)
+      multi.expire(keyOf(id), ttl)
+      if (options.owner) multi.set(ownerKeyOf(id), options.owner, 'EX', ttl)
       // keyPrefix does not apply to channels: name it with the prefixed key, so test runs stay apart.
       for (const payload of payloads) multi.publish(channelOf(client, id), payload)
       await multi.exec()
@@ -128,6 +155,9 @@ export function redisLogStore(): LogStore {
       return raw
         .map((payload) => JSON.parse(payload) as GenerationEvent)
         .filter((event) => event.seq > afterSeq)
+    },
+    ownerOf(id) {
+      return redis.connection().ioConnection.get(ownerKeyOf(id))
     },
     async listen(id, onEvent) {
       const channel = channelOf(redis.connection().ioConnection, id)

@@ -15,6 +15,7 @@ import Generation from '#modules/chat/models/generation'
 import Message from '#modules/chat/models/message'
 import {
   generationLog,
+  ownerKey,
   type GenerationEvent,
   type GenerationEventName,
 } from '#modules/chat/services/generation_log'
@@ -61,7 +62,11 @@ class EventWriter {
   #timer: NodeJS.Timeout | null = null
   #sentDelta = false
 
-  constructor(private id: string) {}
+  /** `owner`: the generation's `ownerKey`, recorded with every append (see AppendOptions). */
+  constructor(
+    private id: string,
+    private owner: string
+  ) {}
 
   emit(event: GenerationEventName, data: Record<string, unknown>) {
     const last = this.#queue.at(-1)
@@ -92,6 +97,7 @@ class EventWriter {
       try {
         await generationLog().append(this.id, batch, {
           finished: batch.some((event) => event.event === 'done'),
+          owner: this.owner,
         })
       } catch (error) {
         // Readers then see the result from the database when it is final.
@@ -158,7 +164,7 @@ async function run(generation: Generation) {
   const controller = new AbortController()
   running.set(generation.id, controller)
   listenForCancels()
-  const writer = new EventWriter(generation.id)
+  const writer = new EventWriter(generation.id, ownerKey(generation))
   const renew = setInterval(
     () => {
       void db
@@ -431,11 +437,12 @@ async function recoverAbandoned() {
   const { rows } = await db.rawQuery(
     `UPDATE chat_generations SET status = 'failed', error_code = 'interrupted', finished_at = now()
       WHERE status = 'running' AND due_at < now() - interval '5 seconds'
-      RETURNING id, tenant_id, assistant_message_id, ticket`
+      RETURNING id, tenant_id, user_id, assistant_message_id, ticket`
   )
   for (const row of rows as Array<{
     id: string
     tenant_id: string
+    user_id: string
     assistant_message_id: string
     ticket: Ticket | null
   }>) {
@@ -464,7 +471,7 @@ async function recoverAbandoned() {
           data: { generationId: row.id, status: 'failed', message: message?.serialize() ?? null },
         },
       ],
-      { finished: true }
+      { finished: true, owner: ownerKey({ tenantId: row.tenant_id, userId: row.user_id }) }
     )
   }
   return rows.length

@@ -1,5 +1,8 @@
 import { test } from '@japa/runner'
 import db from '@adonisjs/lucid/services/db'
+import redis from '@adonisjs/redis/services/main'
+import { redisConfigured } from '#config/redis'
+import { generationLog } from '#modules/chat/services/generation_log'
 import { assertProblem } from '#tests/helpers/openapi'
 import { joinAs, registerUser, resetIdentity } from '#tests/helpers/identity'
 import { resetModuleTables } from '#tests/helpers/database'
@@ -485,6 +488,26 @@ test.group('chat: messages and streamed replies', (group) => {
         'generation_not_found'
       )
     }
+    // Once its log is gone (past the replay window, or never in this process), the
+    // database decides: still a 404 for them, the whole reply for its owner.
+    if (redisConfigured()) {
+      const id = accepted.generation.id
+      await redis.connection().ioConnection.del(`chat:gen:${id}`, `chat:gen:${id}:owner`)
+      assert.isNull(await generationLog().ownerOf(id))
+      for (const token of [colleague.token, outsider.tokens.accessToken]) {
+        assertProblem(
+          await client.get(`/api/v1/chat/generations/${id}/stream`).bearerToken(token),
+          404,
+          'generation_not_found'
+        )
+      }
+      const whole = await readGeneration(owner.tokens.accessToken, id)
+      assert.equal(whole.at(-1)!.event, 'done')
+      assert.equal(whole.at(-1)!.data.message.content, 'Hello from the fake upstream.')
+    } else {
+      console.log('  (log gone → database: not run, REDIS_URL is not set; the log is in memory)')
+    }
+
     // A message of another conversation cannot be a parent, a leaf or a fork point here.
     const other = await newConversation(client, owner.tokens.accessToken)
     assertProblem(

@@ -1,5 +1,10 @@
 import { test } from '@japa/runner'
-import { follow, memoryLogStore, type GenerationEvent } from '#modules/chat/services/generation_log'
+import {
+  follow,
+  memoryLogStore,
+  ownerKey,
+  type GenerationEvent,
+} from '#modules/chat/services/generation_log'
 import { buildPrompt } from '#modules/chat/services/generations'
 import { chatConfig } from '#modules/chat/config'
 
@@ -37,6 +42,27 @@ test.group('chat generation log (this process’s memory, as without Redis)', ()
     assert.deepEqual(
       seen.map((event) => event?.seq),
       [2, 3, 4, 5]
+    )
+  })
+
+  test('the owner recorded with the log is never an event, and is unknown without a log', async ({
+    assert,
+  }) => {
+    const store = memoryLogStore()
+    const owner = ownerKey({ tenantId: 't1', userId: 'u1' })
+    assert.isNull(await store.ownerOf('g2'))
+    await store.append('g2', [delta(1, 'a')], { owner })
+    await store.append('g2', [done(2)], { finished: true, owner })
+    assert.equal(await store.ownerOf('g2'), 't1:u1')
+    assert.isNull(await store.ownerOf('g9'))
+    assert.deepEqual(
+      (await store.read('g2', 0))!.map((event) => event.event),
+      ['delta', 'done']
+    )
+    assert.notEqual(
+      ownerKey({ tenantId: 't2', userId: 'u1' }),
+      owner,
+      'another tenant, same user id'
     )
   })
 
