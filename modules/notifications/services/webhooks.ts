@@ -245,20 +245,23 @@ export const webhooks = {
     return log.map((delivery) => delivery.serialize())
   },
 
-  /** In the event's unit of work: one delivery per active webhook that wants this type. */
-  async fanOut(trx: TransactionClientContract, tenantId: string, event: EventEnvelope) {
-    const targets = await trx
+  /**
+   * In the events' unit of work: one delivery per event and active webhook
+   * that wants its type — one read of the webhooks and one insert for a
+   * whole batch (the events of one tenant, as a batch subscriber gets them).
+   */
+  async fanOut(trx: TransactionClientContract, tenantId: string, events: EventEnvelope[]) {
+    const types = [...new Set(events.map((event) => event.type))]
+    const targets = (await trx
       .from('notifications_webhooks')
       .where('active', true)
       .whereNull('deleted_at')
-      .whereRaw('? = ANY(event_types)', [event.type])
-      .select('id')
-    if (targets.length === 0) return
-    wakeTaskAfterCommit(trx, DELIVER_WEBHOOKS)
-    await trx
-      .table('notifications_webhook_deliveries')
-      .multiInsert(
-        targets.map((target) => ({
+      .whereRaw('event_types && ?::text[]', [types])
+      .select('id', 'event_types')) as Array<{ id: string; event_types: string[] }>
+    const deliveries = events.flatMap((event) =>
+      targets
+        .filter((target) => target.event_types.includes(event.type))
+        .map((target) => ({
           id: newId(),
           tenant_id: tenantId,
           webhook_id: target.id,
@@ -271,7 +274,12 @@ export const webhooks = {
             data: event.payload,
           }),
         }))
-      )
+    )
+    if (deliveries.length === 0) return
+    wakeTaskAfterCommit(trx, DELIVER_WEBHOOKS)
+    await trx
+      .table('notifications_webhook_deliveries')
+      .multiInsert(deliveries)
       .onConflict(['webhook_id', 'event_id'])
       .ignore()
   },

@@ -126,6 +126,63 @@ test.group('notifications: in-app, email and signed webhooks for the order saga'
     )
   })
 
+  test('orders handled together: each event reaches every endpoint that wants its type, once', async ({
+    client,
+    assert,
+    cleanup,
+  }) => {
+    const receiver = await startReceiver()
+    cleanup(() => receiver.close())
+    const owner = await registerUser(client)
+    const other = await registerUser(client)
+    const hook = async (who: typeof owner, eventTypes: string[]) => {
+      const created = await client
+        .post('/api/v1/webhooks')
+        .bearerToken(who.tokens.accessToken)
+        .json({ url: receiver.url, eventTypes })
+      created.assertStatus(201)
+      return created.body().id as string
+    }
+    const confirmedOnly = await hook(owner, ['orders.order_confirmed'])
+    const both = await hook(owner, ['orders.order_confirmed', 'orders.order_rejected'])
+    const rejectedOnly = await hook(owner, ['orders.order_rejected'])
+    const removed = await hook(owner, ['orders.order_confirmed'])
+    await client.delete(`/api/v1/webhooks/${removed}`).bearerToken(owner.tokens.accessToken)
+    // Another tenant's endpoint for the same types hears nothing of these orders.
+    const elsewhere = await hook(other, ['orders.order_confirmed', 'orders.order_rejected'])
+
+    await createItem(client, owner, { sku: 'A', onHand: 3 })
+    for (let index = 0; index < 5; index++) {
+      const response = await placeOrder(client, owner, [{ sku: 'A', quantity: 1 }])
+      response.assertStatus(202)
+    }
+    // Placed before the bus runs, so each subscriber gets them as one batch.
+    await drainBus()
+
+    const events = await db
+      .from('messaging_outbox')
+      .whereIn('type', ['orders.order_confirmed', 'orders.order_rejected'])
+      .select('id', 'type')
+    assert.lengthOf(events, 5)
+    const deliveries = await db
+      .from('notifications_webhook_deliveries')
+      .select('webhook_id', 'event_id', 'event_type')
+    const expected = events.flatMap((event) =>
+      (event.type === 'orders.order_confirmed' ? [confirmedOnly, both] : [both, rejectedOnly]).map(
+        (webhookId) => `${webhookId} ${event.id} ${event.type}`
+      )
+    )
+    assert.sameMembers(
+      deliveries.map((row) => `${row.webhook_id} ${row.event_id} ${row.event_type}`),
+      expected
+    )
+    assert.equal(events.filter((event) => event.type === 'orders.order_confirmed').length, 3)
+    assert.notInclude(
+      deliveries.map((row) => row.webhook_id),
+      elsewhere
+    )
+  })
+
   test('a failing endpoint is retried with backoff, then disabled after a run of failures', async ({
     client,
     assert,
