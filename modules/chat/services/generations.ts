@@ -8,10 +8,10 @@ import { isUuid, newId } from '#app/platform/ids'
 import { inActiveTenant } from '#app/tenancy/active_tenant'
 import { gateway, type ChatParams } from '#modules/gateway/index'
 import { chatConfig } from '#modules/chat/config'
-import type Conversation from '#modules/chat/models/conversation'
+import Conversation from '#modules/chat/models/conversation'
 import Generation from '#modules/chat/models/generation'
 import Message from '#modules/chat/models/message'
-import { conversationNotFound, findOwnConversation } from '#modules/chat/services/conversations'
+import { conversationNotFound } from '#modules/chat/services/conversations'
 import { follow, generationLog, ownerKey } from '#modules/chat/services/generation_log'
 import { findWithAncestors } from '#modules/chat/services/messages'
 import { findVisibleAssistant, recordAssistantUse } from '#modules/chat/services/assistants'
@@ -92,6 +92,31 @@ async function existing(trx: TransactionClientContract, actor: TenantActor, requ
 const isDuplicateRequest = (error: unknown) =>
   (error as { code?: string; constraint?: string }).code === '23505' &&
   (error as { constraint?: string }).constraint?.includes('client_request_id') === true
+
+/**
+ * The caller's conversation, and whether this clientRequestId was sent before
+ * — one statement for both, since every send asks both and a repeat is rare.
+ */
+async function conversationToSendIn(
+  trx: TransactionClientContract,
+  actor: TenantActor,
+  conversationId: string,
+  requestId: string
+) {
+  if (!isUuid(conversationId)) return { conversation: null, repeated: false }
+  const conversation = await Conversation.query({ client: trx })
+    .where({ tenant_id: actor.tenantId, user_id: actor.userId, id: conversationId })
+    .select('chat_conversations.*')
+    .select(
+      trx.raw(
+        `EXISTS (SELECT 1 FROM chat_generations g
+                  WHERE g.user_id = ? AND g.client_request_id = ?) AS repeated`,
+        [actor.userId, requestId]
+      )
+    )
+    .first()
+  return { conversation, repeated: conversation?.$extras.repeated === true }
+}
 
 /** What a new reply answers: a new question under `parentId`, or (regenerating) an existing one. */
 type Question =
@@ -244,9 +269,18 @@ async function accept(
   options: { model?: string; assistantId?: string; clientRequestId: string }
 ): Promise<Accepted> {
   const planned = await inActiveTenant(actor, async (trx) => {
-    const repeated = await existing(trx, actor, options.clientRequestId)
-    if (repeated) return repeated
-    const conversation = await findOwnConversation(trx, actor, conversationId)
+    const { conversation, repeated } = await conversationToSendIn(
+      trx,
+      actor,
+      conversationId,
+      options.clientRequestId
+    )
+    // A repeat answers with the first send's rows, even where the conversation is not found.
+    if (repeated || !conversation) {
+      const first = await existing(trx, actor, options.clientRequestId)
+      if (first) return first
+    }
+    if (!conversation) throw conversationNotFound()
     return plan(trx, actor, conversation, question, options.assistantId)
   })
   if ('generation' in planned) return planned
