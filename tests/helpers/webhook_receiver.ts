@@ -1,3 +1,4 @@
+import type { ApiClient } from '@japa/api-client'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createHmac } from 'node:crypto'
@@ -43,4 +44,19 @@ export function verifies(secret: string, header: string, body: string) {
   const expected = createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')
   const fresh = Math.abs(Date.now() / 1000 - Number(timestamp)) < 300
   return fresh && parts.some(([name, value]) => name === 'v1' && value === expected)
+}
+
+/** Subscribes `url` to `eventTypes` as `who` (an admin of their tenant); the webhook with its secret. */
+export async function createWebhook(
+  client: ApiClient,
+  who: { tokens: { accessToken: string } },
+  url: string,
+  eventTypes: string[]
+) {
+  const created = await client
+    .post('/api/v1/webhooks')
+    .bearerToken(who.tokens.accessToken)
+    .json({ url, eventTypes })
+  created.assertStatus(201)
+  return created.body() as { id: string; secret: string }
 }

@@ -1,6 +1,6 @@
 import { test } from '@japa/runner'
 import db from '@adonisjs/lucid/services/db'
-import { startReceiver, verifies } from '#tests/helpers/webhook_receiver'
+import { createWebhook, startReceiver, verifies } from '#tests/helpers/webhook_receiver'
 import { setOutboundAllowlist } from '#app/http/outbound'
 import { assertProblem } from '#tests/helpers/openapi'
 import { resetModuleTables } from '#tests/helpers/database'
@@ -16,12 +16,7 @@ test.group('webhook controls: change, re-enable, rotate the secret, send a test'
 
   async function webhookOf(client: Parameters<typeof registerUser>[0], url: string) {
     const owner = await registerUser(client)
-    const created = await client
-      .post('/api/v1/webhooks')
-      .bearerToken(owner.tokens.accessToken)
-      .json({ url, eventTypes: ['orders.order_confirmed'] })
-    created.assertStatus(201)
-    return { owner, webhook: created.body() as { id: string; secret: string } }
+    return { owner, webhook: await createWebhook(client, owner, url, ['orders.order_confirmed']) }
   }
 
   test('a test delivery is signed, logged, and says what the receiver answered', async ({

@@ -3,7 +3,7 @@ import { resetModuleTables } from '#tests/helpers/database'
 import { readdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import db from '@adonisjs/lucid/services/db'
-import { startReceiver, verifies } from '#tests/helpers/webhook_receiver'
+import { createWebhook, startReceiver, verifies } from '#tests/helpers/webhook_receiver'
 import app from '@adonisjs/core/services/app'
 import { assertMatchesOpenApi, assertProblem } from '#tests/helpers/openapi'
 import { registerUser, resetIdentity } from '#tests/helpers/identity'
@@ -136,12 +136,8 @@ test.group('notifications: in-app, email and signed webhooks for the order saga'
     const owner = await registerUser(client)
     const other = await registerUser(client)
     const hook = async (who: typeof owner, eventTypes: string[]) => {
-      const created = await client
-        .post('/api/v1/webhooks')
-        .bearerToken(who.tokens.accessToken)
-        .json({ url: receiver.url, eventTypes })
-      created.assertStatus(201)
-      return created.body().id as string
+      const webhook = await createWebhook(client, who, receiver.url, eventTypes)
+      return webhook.id
     }
     const confirmedOnly = await hook(owner, ['orders.order_confirmed'])
     const both = await hook(owner, ['orders.order_confirmed', 'orders.order_rejected'])
