@@ -37,6 +37,20 @@ export interface AppendOptions {
 export const ownerKey = (owner: { tenantId: string; userId: string }) =>
   `${owner.tenantId}:${owner.userId}`
 
+/**
+ * Whether `actor` owns generation `id` by the record kept with its log: true
+ * or false while the log exists, null when it says nothing — no log here, or
+ * a log that cannot be read (Redis away) — and the database must decide.
+ */
+export async function ownsByLog(
+  log: Pick<LogStore, 'ownerOf'>,
+  id: string,
+  actor: { tenantId: string; userId: string }
+): Promise<boolean | null> {
+  const owner = await log.ownerOf(id).catch(() => null)
+  return owner === null ? null : owner === ownerKey(actor)
+}
+
 export interface LogStore {
   /** Appends in order (one writer per generation) and tells the followers. */
   append(id: string, events: GenerationEvent[], options?: AppendOptions): Promise<void>

@@ -12,7 +12,7 @@ import Conversation from '#modules/chat/models/conversation'
 import Generation from '#modules/chat/models/generation'
 import Message from '#modules/chat/models/message'
 import { conversationNotFound } from '#modules/chat/services/conversations'
-import { follow, generationLog, ownerKey } from '#modules/chat/services/generation_log'
+import { follow, generationLog, ownsByLog } from '#modules/chat/services/generation_log'
 import { findWithAncestors } from '#modules/chat/services/messages'
 import { findVisibleAssistant, recordAssistantUse } from '#modules/chat/services/assistants'
 import type Assistant from '#modules/chat/models/assistant'
@@ -481,9 +481,9 @@ export const generations = {
     if (!isUuid(id)) throw generationNotFound()
     // While its log exists (the reply runs, or ended within the replay window) the
     // owner recorded with it answers; otherwise the database does.
-    const owner = await generationLog().ownerOf(id)
-    if (owner === null) await inActiveTenant(actor, (trx) => findOwnGeneration(trx, actor, id))
-    else if (owner !== ownerKey(actor)) throw generationNotFound()
+    const owns = await ownsByLog(generationLog(), id, actor)
+    if (owns === null) await inActiveTenant(actor, (trx) => findOwnGeneration(trx, actor, id))
+    else if (!owns) throw generationNotFound()
     feed(actor, id, open())
   },
 

@@ -3,6 +3,7 @@ import {
   follow,
   memoryLogStore,
   ownerKey,
+  ownsByLog,
   type GenerationEvent,
 } from '#modules/chat/services/generation_log'
 import { buildPrompt } from '#modules/chat/services/generations'
@@ -64,6 +65,20 @@ test.group('chat generation log (this process’s memory, as without Redis)', ()
       owner,
       'another tenant, same user id'
     )
+  })
+
+  test('ownership by the log: the owner, someone else, or no answer (no log, or Redis away)', async ({
+    assert,
+  }) => {
+    const store = memoryLogStore()
+    const owner = { tenantId: 't1', userId: 'u1' }
+    await store.append('g4', [delta(1, 'a')], { owner: ownerKey(owner) })
+    assert.isTrue(await ownsByLog(store, 'g4', owner))
+    assert.isFalse(await ownsByLog(store, 'g4', { tenantId: 't1', userId: 'u2' }))
+    assert.isFalse(await ownsByLog(store, 'g4', { tenantId: 't2', userId: 'u1' }))
+    assert.isNull(await ownsByLog(store, 'g5', owner))
+    const unreachable = { ownerOf: () => Promise.reject(new Error('Connection is closed.')) }
+    assert.isNull(await ownsByLog(unreachable, 'g4', owner))
   })
 
   test('an unknown log yields null when idle, and aborting ends the follow', async ({ assert }) => {
