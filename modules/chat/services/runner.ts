@@ -19,7 +19,7 @@ import {
   type GenerationEvent,
   type GenerationEventName,
 } from '#modules/chat/services/generation_log'
-import { writeTitle } from '#modules/chat/services/titles'
+import { askTitle, storeTitle } from '#modules/chat/services/titles'
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 
 /** NOTIFY channels: a queued generation for a worker elsewhere; a cancel for whoever runs it. */
@@ -282,8 +282,11 @@ async function finish(
     ticket: null,
     prompt: null,
   }
+  // The title is asked for while the reply is stored: its answer is what `done` waits for.
+  const question = status === 'completed' ? titleQuestion(generation) : null
+  const titling = question === null ? null : askTitle(generation, question, content)
   // One unit of work for the common case: the reply, its event, the generation's end.
-  const { message, question } = await tenancy.run(generation.tenantId, async (trx) => {
+  const message = await tenancy.run(generation.tenantId, async (trx) => {
     // One statement for the reply's final state, returning it for the done event.
     const rows = (await trx
       .from('chat_messages')
@@ -300,7 +303,7 @@ async function finish(
         ['*']
       )) as Array<Record<string, unknown>>
     // The conversation was deleted meanwhile.
-    if (rows.length === 0) return { message: null, question: null }
+    if (rows.length === 0) return null
     const columns = { ...rows[0] }
     delete columns.search
     const reply = Message.$createFromAdapterResult(columns)!
@@ -319,10 +322,9 @@ async function finish(
         { version: 1, tenantId: generation.tenantId, aggregateId: reply.conversationId }
       )
     }
-    const wanted = status === 'completed' ? titleQuestion(generation) : null
-    // With a title to write, the generation ends after it, so readers wait for its event.
-    if (wanted === null) await endGeneration(trx, generation, finished)
-    return { message: reply, question: wanted }
+    // With a title to write, the generation ends with it, so readers wait for its event.
+    if (titling === null) await endGeneration(trx, generation, finished)
+    return reply
   })
   if (usage) {
     writer.emit('usage', {
@@ -331,8 +333,8 @@ async function finish(
     })
   }
   if (failure) writer.emit('error', failure)
-  if (question !== null) {
-    const title = await writeTitle(generation, question, content, (trx) =>
+  if (titling !== null && message !== null) {
+    const title = await storeTitle(generation, await titling, (trx) =>
       endGeneration(trx, generation, finished)
     )
     if (title) writer.emit('title', { conversationId: generation.conversationId, title })

@@ -9,20 +9,12 @@ import type Generation from '#modules/chat/models/generation'
 const TITLE_TIMEOUT_MS = 10_000
 
 /**
- * Asks CHAT_TITLE_MODEL (or the reply's model) for a short title and stores
- * it unless the user renamed the conversation meanwhile; `alongside` runs in
- * the same unit of work (the generation's end). Counted on the tenant's
- * quotas and the user's usage, not on the user's message quota. Returns the
- * title, or null when none was written: a failure is only logged, since a
- * missing title must not fail the reply.
+ * Asks CHAT_TITLE_MODEL (or the reply's model) for a short title. Counted on
+ * the tenant's quotas and the user's usage, not on the user's message quota.
+ * Null when none came: a failure is only logged, since a missing title must
+ * not fail the reply.
  */
-export async function writeTitle(
-  generation: Generation,
-  question: string,
-  reply: string,
-  alongside: (trx: TransactionClientContract) => Promise<unknown>
-) {
-  let title: string | null = null
+export async function askTitle(generation: Generation, question: string, reply: string) {
   try {
     const answer = await gateway.chat(
       { tenantId: generation.tenantId, userId: generation.userId },
@@ -40,23 +32,43 @@ export async function writeTitle(
       },
       { signal: AbortSignal.timeout(TITLE_TIMEOUT_MS) }
     )
-    title =
+    return (
       (answer.result.choices[0]?.message?.content ?? '')
         .replaceAll('\u0000', '')
         .replace(/\s+/g, ' ')
         .replace(/^["'“”]+|["'“”.]+$/g, '')
         .trim()
         .slice(0, 200) || null
+    )
   } catch (error) {
     logger.warn({ err: error, conversationId: generation.conversationId }, 'chat: no title written')
+    return null
   }
+}
+
+/**
+ * Stores `title` unless the user renamed the conversation meanwhile, with
+ * `alongside` in the same unit of work (the generation's end). Returns the
+ * title when it was written.
+ *
+ * The conversation is updated first, as a send locks it first: a send that
+ * repeats this generation's clientRequestId locks the conversation and then
+ * waits on the generation's row in the unique index, so taking the two the
+ * other way round deadlocked with it.
+ */
+export function storeTitle(
+  generation: Generation,
+  title: string | null,
+  alongside: (trx: TransactionClientContract) => Promise<unknown>
+) {
   return tenancy.run(generation.tenantId, async (trx) => {
+    const updated = title
+      ? await Conversation.query({ client: trx })
+          .where('id', generation.conversationId)
+          .where('title', chatConfig.defaultTitle)
+          .update({ title })
+      : [0]
     await alongside(trx)
-    if (!title) return null
-    const updated = await Conversation.query({ client: trx })
-      .where('id', generation.conversationId)
-      .where('title', chatConfig.defaultTitle)
-      .update({ title })
-    return Number(updated[0] ?? updated) > 0 ? title : null
+    return title && Number(updated[0] ?? updated) > 0 ? title : null
   })
 }

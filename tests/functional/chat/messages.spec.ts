@@ -3,6 +3,10 @@ import db from '@adonisjs/lucid/services/db'
 import redis from '@adonisjs/redis/services/main'
 import { redisConfigured } from '#config/redis'
 import { generationLog } from '#modules/chat/services/generation_log'
+import { storeTitle } from '#modules/chat/services/titles'
+import Generation from '#modules/chat/models/generation'
+import { tenancy } from '#app/tenancy/tenancy'
+import { newId } from '#app/platform/ids'
 import { assertProblem } from '#tests/helpers/openapi'
 import { joinAs, registerUser, resetIdentity } from '#tests/helpers/identity'
 import { resetModuleTables } from '#tests/helpers/database'
@@ -697,6 +701,60 @@ test.group('chat: messages and streamed replies', (group) => {
       'Plan a trip to Braga'
     )
     assert.equal(await titleOf(retried), 'Porto by train')
+  })
+
+  test('storing a title while a repeated send inserts its generation: a duplicate, not a deadlock', async ({
+    client,
+    assert,
+  }) => {
+    const owner = await chatTenant(client, fake.url)
+    const token = owner.tokens.accessToken
+    const conversationId = await newConversation(client, token)
+    const { accepted } = await ask(client, token, conversationId, { content: 'Hello' })
+    const id = accepted.generation.id as string
+    const first = await db.from('chat_generations').where('id', id).firstOrFail()
+    await db
+      .from('chat_conversations')
+      .where('id', conversationId)
+      .update({ title: 'New conversation' })
+    const generation = await tenancy.run(first.tenant_id, (trx) =>
+      Generation.query({ client: trx }).where('id', id).firstOrFail()
+    )
+
+    // A send that repeats the clientRequestId and missed the first one while planning:
+    // it holds the conversation (as every send does first) and then inserts its generation.
+    let storing: Promise<string | null> | undefined
+    const repeated = await tenancy
+      .run(first.tenant_id, async (trx) => {
+        await trx
+          .from('chat_conversations')
+          .where('id', conversationId)
+          .update({ updated_at: trx.raw('now()') })
+        storing = storeTitle(generation, 'Lisbon', (other) =>
+          other.from('chat_generations').where('id', id).update({ status: 'completed' })
+        )
+        // The title's unit of work is waiting for the conversation: a signal, not a sleep.
+        const waiting = await until(async () => {
+          const { rows } = await db.rawQuery(
+            `SELECT count(*)::int AS n FROM pg_stat_activity
+              WHERE datname = current_database() AND wait_event_type = 'Lock'`
+          )
+          return rows[0].n > 0
+        }, 5000)
+        assert.isTrue(waiting, 'the title waits for the conversation')
+        await trx.table('chat_generations').insert({ ...first, id: newId() })
+        return 'inserted'
+      })
+      .catch((error: { code?: string }) => error.code)
+
+    assert.equal(
+      repeated,
+      '23505',
+      'a unique violation, which the send answers with the first rows'
+    )
+    assert.equal(await storing, 'Lisbon')
+    const conversation = await db.from('chat_conversations').where('id', conversationId).first()
+    assert.equal(conversation.title, 'Lisbon')
   })
 
   test('a completed reply is a chat.message_completed webhook with usage and no text', async ({
