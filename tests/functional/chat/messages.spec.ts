@@ -384,6 +384,16 @@ test.group('chat: messages and streamed replies', (group) => {
     await readGeneration(token, a.body().generation.id)
     const later = await send(client, token, conversationId, body)
     assert.equal(later.body().generation.id, a.body().generation.id)
+    // A repeat answers with the first send's rows even where the conversation is not found;
+    // a new request there is the 404.
+    const elsewhere = await send(client, token, '01900000-0000-7000-8000-000000000000', body)
+    elsewhere.assertStatus(202)
+    assert.equal(elsewhere.body().generation.id, a.body().generation.id)
+    assertProblem(
+      await send(client, token, '01900000-0000-7000-8000-000000000000', { content: 'New' }),
+      404,
+      'conversation_not_found'
+    )
     assert.equal(await count('chat_generations'), 1)
     assert.equal(await count('chat_messages'), 2)
     const replies = fake.chatCalls().filter((call) => call.stream === true)
