@@ -70,6 +70,13 @@ test.group('chat: messages and streamed replies', (group) => {
     return () => fake.close()
   })
 
+  /** A chat tenant's owner, their token, and a new conversation of theirs. */
+  async function ownerInConversation(client: Client) {
+    const owner = await chatTenant(client, fake.url)
+    const token = owner.tokens.accessToken
+    return { owner, token, conversationId: await newConversation(client, token) }
+  }
+
   group.each.setup(async () => {
     await resetIdentity()
     await resetGateway()
@@ -84,9 +91,7 @@ test.group('chat: messages and streamed replies', (group) => {
     client,
     assert,
   }) => {
-    const owner = await chatTenant(client, fake.url)
-    const token = owner.tokens.accessToken
-    const conversationId = await newConversation(client, token)
+    const { token, conversationId } = await ownerInConversation(client)
     fake.script = [{ kind: 'ok', reply: REPLY, chunkDelayMs: 2 }]
 
     const response = await send(client, token, conversationId, { content: 'Tell me about Lisbon' })
@@ -141,9 +146,7 @@ test.group('chat: messages and streamed replies', (group) => {
     client,
     assert,
   }) => {
-    const owner = await chatTenant(client, fake.url)
-    const token = owner.tokens.accessToken
-    const conversationId = await newConversation(client, token)
+    const { token, conversationId } = await ownerInConversation(client)
     fake.script = [{ kind: 'ok', reply: REPLY, chunkDelayMs: 15 }]
     const response = await send(client, token, conversationId, { content: 'Lisbon?' })
     const generationId = response.body().generation.id
@@ -176,9 +179,7 @@ test.group('chat: messages and streamed replies', (group) => {
     assert,
     client,
   }) => {
-    const owner = await chatTenant(client, fake.url)
-    const token = owner.tokens.accessToken
-    const conversationId = await newConversation(client, token)
+    const { token, conversationId } = await ownerInConversation(client)
     const controller = new AbortController()
     const response = await fetch(
       `${gatewayBase()}/api/v1/chat/conversations/${conversationId}/messages`,
@@ -204,9 +205,7 @@ test.group('chat: messages and streamed replies', (group) => {
     client,
     assert,
   }) => {
-    const owner = await chatTenant(client, fake.url)
-    const token = owner.tokens.accessToken
-    const conversationId = await newConversation(client, token)
+    const { token, conversationId } = await ownerInConversation(client)
     fake.script = [{ kind: 'ok', reply: REPLY, chunkDelayMs: 40 }]
     const response = await send(client, token, conversationId, { content: 'Lisbon?' })
     const generationId = response.body().generation.id
@@ -250,9 +249,7 @@ test.group('chat: messages and streamed replies', (group) => {
     client,
     assert,
   }) => {
-    const owner = await chatTenant(client, fake.url)
-    const token = owner.tokens.accessToken
-    const conversationId = await newConversation(client, token)
+    const { token, conversationId } = await ownerInConversation(client)
     fake.fallback = { kind: 'ok', reply: 'First answer.' }
     const first = await ask(client, token, conversationId, { content: 'Question one' })
     const firstReply = first.accepted.assistantMessage.id
@@ -328,9 +325,7 @@ test.group('chat: messages and streamed replies', (group) => {
     client,
     assert,
   }) => {
-    const owner = await chatTenant(client, fake.url)
-    const token = owner.tokens.accessToken
-    const conversationId = await newConversation(client, token)
+    const { token, conversationId } = await ownerInConversation(client)
     fake.fallback = { kind: 'ok', reply: 'A1' }
     const one = await ask(client, token, conversationId, { content: 'Q1' })
     fake.fallback = { kind: 'ok', reply: 'A2' }
@@ -369,9 +364,7 @@ test.group('chat: messages and streamed replies', (group) => {
     client,
     assert,
   }) => {
-    const owner = await chatTenant(client, fake.url)
-    const token = owner.tokens.accessToken
-    const conversationId = await newConversation(client, token)
+    const { token, conversationId } = await ownerInConversation(client)
     const body = { content: 'Once', clientRequestId: requestId() }
     const [a, b] = await Promise.all([
       send(client, token, conversationId, body),
@@ -544,9 +537,7 @@ test.group('chat: messages and streamed replies', (group) => {
   })
 
   test('bad input is a problem and stores nothing', async ({ client, assert }) => {
-    const owner = await chatTenant(client, fake.url)
-    const token = owner.tokens.accessToken
-    const conversationId = await newConversation(client, token)
+    const { token, conversationId } = await ownerInConversation(client)
     for (const body of [
       { content: '', clientRequestId: 'a' },
       { content: 'x'.repeat(32_001), clientRequestId: 'b' },
@@ -612,9 +603,7 @@ test.group('chat: messages and streamed replies', (group) => {
     client,
     assert,
   }) => {
-    const owner = await chatTenant(client, fake.url)
-    const token = owner.tokens.accessToken
-    const conversationId = await newConversation(client, token)
+    const { token, conversationId } = await ownerInConversation(client)
     fake.script = [{ kind: 'ok', reply: 'Null\u0000 bytes\u0000 here' }]
     const { accepted, events } = await ask(client, token, conversationId, { content: 'Hi' })
     assert.equal(events.at(-1)!.data.status, 'completed')
@@ -627,9 +616,7 @@ test.group('chat: messages and streamed replies', (group) => {
     client,
     assert,
   }) => {
-    const owner = await chatTenant(client, fake.url)
-    const token = owner.tokens.accessToken
-    const conversationId = await newConversation(client, token)
+    const { token, conversationId } = await ownerInConversation(client)
     fake.script = [{ kind: 'status', status: 500 }]
     const { accepted, events } = await ask(client, token, conversationId, { content: 'Fail' })
     const error = events.find((event) => event.event === 'error')
@@ -717,9 +704,7 @@ test.group('chat: messages and streamed replies', (group) => {
     client,
     assert,
   }) => {
-    const owner = await chatTenant(client, fake.url)
-    const token = owner.tokens.accessToken
-    const conversationId = await newConversation(client, token)
+    const { token, conversationId } = await ownerInConversation(client)
     const { accepted } = await ask(client, token, conversationId, { content: 'Hello' })
     const id = accepted.generation.id as string
     const first = await db.from('chat_generations').where('id', id).firstOrFail()
