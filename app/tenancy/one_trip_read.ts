@@ -2,7 +2,7 @@ import db from '@adonisjs/lucid/services/db'
 import type pg from 'pg'
 import type { QueryResult, QueryResultRow } from 'pg'
 import { APP_ROLE } from '#app/tenancy/sql'
-import { PrefixedQuery } from '#app/tenancy/prefixed_query'
+import { PrefixedQuery, type Statement } from '#app/tenancy/prefixed_query'
 
 /**
  * A read under row-level security in one round trip.
@@ -48,24 +48,67 @@ export async function oneTripRead<Row extends QueryResultRow>(
   // Only tests pass another: a role that does not exist proves a failure in front stops the statement.
   role = APP_ROLE
 ): Promise<Row[]> {
+  const [result] = await oneTrip(SETTINGS_STATEMENT, scope, [{ text, values }], role, 'read')
+  return result.rows as Row[]
+}
+
+/** The settings of a one-trip write: those of a read, without read only. */
+const WRITE_SETTINGS_STATEMENT =
+  `SELECT set_config('role', $1, true), set_config('app.tenant_id', $2, true), ` +
+  `set_config('app.user_id', $3, true)`
+
+/**
+ * Runs statements (`$1`… placeholders each) as the app role with the scope's
+ * settings, in order, as one transaction in one round trip; returns each
+ * statement's result. The same protocol as a read: the settings first, then
+ * the statements, then one Sync, which commits. When one fails, PostgreSQL
+ * skips the rest and rolls all of them back, and the promise rejects with its
+ * error. Nothing can be decided between them in JavaScript, so a statement
+ * that depends on an earlier one says so in SQL (a WHERE EXISTS on what the
+ * earlier one wrote, which it sees: one transaction).
+ */
+export function oneTripWrite(
+  scope: ReadScope,
+  statements: Statement[],
+  role = APP_ROLE
+): Promise<QueryResult[]> {
+  return oneTrip(WRITE_SETTINGS_STATEMENT, scope, statements, role, 'write')
+}
+
+async function oneTrip(
+  settings: string,
+  scope: ReadScope,
+  statements: Statement[],
+  role: string,
+  kind: 'read' | 'write'
+): Promise<QueryResult[]> {
+  if (statements.length === 0) return []
   // Lucid's connection is knex's; knex hands out the pool's node-postgres clients.
-  const knexClient = db.connection().getReadClient().client as unknown as {
+  const connection = db.connection()
+  const knexClient = (kind === 'read' ? connection.getReadClient() : connection.getWriteClient())
+    .client as unknown as {
     acquireConnection(): Promise<pg.Client>
     releaseConnection(connection: pg.Client): Promise<void>
   }
-  const connection = await knexClient.acquireConnection()
+  const pgClient = await knexClient.acquireConnection()
   try {
-    const result = await new Promise<QueryResult<Row>>((resolve, reject) => {
-      connection.query(
+    const prefix = [
+      { text: settings, values: [role, scope.tenantId ?? '', scope.userId ?? ''] },
+      ...statements.slice(0, -1),
+    ]
+    const answer = await new Promise<unknown>((resolve, reject) => {
+      pgClient.query(
         new PrefixedQuery(
-          { text, values },
-          [{ text: SETTINGS_STATEMENT, values: [role, scope.tenantId ?? '', scope.userId ?? ''] }],
-          (error, answer) => (error ? reject(error) : resolve(answer as QueryResult<Row>))
+          statements.at(-1)!,
+          prefix,
+          (error, result) => (error ? reject(error) : resolve(result)),
+          // Every result but the settings'.
+          1
         )
       )
     })
-    return result.rows
+    return (statements.length === 1 ? [answer] : answer) as QueryResult[]
   } finally {
-    await knexClient.releaseConnection(connection)
+    await knexClient.releaseConnection(pgClient)
   }
 }

@@ -17,18 +17,29 @@ export interface Statement {
 
 interface PreparedConnection {
   parse(message: { text: string }): void
-  bind(message: { values: unknown[] }): void
+  bind(message: { values: unknown[]; valueMapper: (value: unknown) => unknown }): void
   describe(message: { type: 'P'; name: string }): void
   execute(message: Record<string, never>): void
+  sync(): void
 }
+
+// pg's value conversion: on its default export at run time, not in its types.
+const prepareValue = (pg as unknown as { utils: { prepareValue(value: unknown): unknown } }).utils
+  .prepareValue
 
 export type QueryCallback = (error: Error | null, result?: unknown) => void
 
 export class PrefixedQuery extends pg.Query {
+  /**
+   * `dropped`: how many leading results the callback does not get — by default
+   * the prefix's, so it gets the query's own; fewer hand back some of the
+   * prefix's too, in order (an array whenever more than one result is kept).
+   */
   constructor(
     config: { text: string; values?: unknown[] },
     private prefix: Statement[],
-    callback: QueryCallback
+    callback: QueryCallback,
+    dropped = prefix.length
   ) {
     // pg passes an array of results here (the prefix's, then the query's); @types/pg says one.
     super(config as never, undefined, ((error: Error | undefined, results: unknown) => {
@@ -37,7 +48,7 @@ export class PrefixedQuery extends pg.Query {
       if (!Array.isArray(list) || list.length <= prefix.length) {
         return callback(new Error('PrefixedQuery: the statements in front did not all answer'))
       }
-      const own = list.slice(prefix.length)
+      const own = list.slice(dropped)
       callback(null, own.length === 1 ? own[0] : own)
     }) as never)
   }
@@ -48,11 +59,22 @@ export class PrefixedQuery extends pg.Query {
   }
 
   prepare(connection: PreparedConnection) {
-    for (const statement of this.prefix) {
-      connection.parse({ text: statement.text })
-      connection.bind({ values: statement.values })
-      connection.describe({ type: 'P', name: '' })
-      connection.execute({})
+    try {
+      for (const statement of this.prefix) {
+        connection.parse({ text: statement.text })
+        // pg's own conversion of values (booleans, dates, JSON), as for the query's.
+        connection.bind({ values: statement.values, valueMapper: prepareValue })
+        connection.describe({ type: 'P', name: '' })
+        connection.execute({})
+      }
+    } catch (error) {
+      // As pg does when a value cannot be sent: end the sequence, so the connection stays usable.
+      connection.sync()
+      ;(this as unknown as { handleError(e: Error, c: PreparedConnection): void }).handleError(
+        error as Error,
+        connection
+      )
+      return
     }
     // pg's own prepare: the query, then the Sync.
     ;(pg.Query.prototype as unknown as { prepare(c: PreparedConnection): void }).prepare.call(

@@ -3,7 +3,8 @@ import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import { APP_ROLE } from '#app/tenancy/sql'
 import { isUuid } from '#app/platform/ids'
 import { ENTER_STATEMENT, type EnterSettings } from '#app/tenancy/begin_with_settings'
-import { oneTripRead, type ReadScope } from '#app/tenancy/one_trip_read'
+import { oneTripRead, oneTripWrite, type ReadScope } from '#app/tenancy/one_trip_read'
+import type { Statement } from '#app/tenancy/prefixed_query'
 
 export interface UnitOfWorkOptions {
   /** The acting user, for policies that let users see their own rows across tenants. */
@@ -95,4 +96,27 @@ export async function readWithin<Row extends Record<string, unknown>>(
   return oneTripRead<Row>(scope, sql, values)
 }
 
-export const tenancy = { run: runInTenant, runAsUser, read: readWithin, enter: enterAppRole }
+/**
+ * Statements under row-level security as one transaction in one round trip
+ * (one_trip_read.ts, `oneTripWrite`) — for a hot write whose statements need
+ * no decision in between; a write that reads and decides goes through `run`.
+ */
+export async function writeWithin(
+  scope: ReadScope & { tenantId: string },
+  statements: Statement[]
+) {
+  for (const id of [scope.tenantId, scope.userId]) {
+    if (id !== undefined && !isUuid(id)) {
+      throw new Error(`tenancy.write needs uuids, got ${JSON.stringify(id)}`)
+    }
+  }
+  return oneTripWrite(scope, statements)
+}
+
+export const tenancy = {
+  run: runInTenant,
+  runAsUser,
+  read: readWithin,
+  write: writeWithin,
+  enter: enterAppRole,
+}

@@ -4,7 +4,7 @@ import { tenancy } from '#app/tenancy/tenancy'
 import { APP_ROLE, tenantIsolationSql } from '#app/tenancy/sql'
 import { newId } from '#app/platform/ids'
 import { advisoryLockTaken, statementsSentDuring } from '#tests/helpers/sql_spy'
-import { oneTripRead } from '#app/tenancy/one_trip_read'
+import { oneTripRead, oneTripWrite } from '#app/tenancy/one_trip_read'
 
 /*
 | tenancy.read sends the role, the settings and one statement as one message
@@ -150,5 +150,177 @@ test.group('tenancy.read: one round trip under row-level security', (group) => {
       /uuid/
     )
     await assert.rejects(() => tenancy.read({ userId: 'nobody' }, 'SELECT 1'), /uuid/)
+  })
+})
+
+/*
+| tenancy.write sends the role, the settings and several statements as one
+| sequence ending in a single Sync: one transaction, one round trip. These
+| prove it is one: all of it commits or none of it, in order, under
+| row-level security.
+*/
+test.group('tenancy.write: statements as one transaction in one round trip', (group) => {
+  const table = `test_one_trip_write_${process.pid}`
+  const tenantA = newId()
+  const tenantB = newId()
+
+  group.setup(async () => {
+    await db.rawQuery(
+      `CREATE TABLE ${table} (id uuid PRIMARY KEY, tenant_id uuid NOT NULL, note text)`
+    )
+    for (const statement of tenantIsolationSql(table)) await db.rawQuery(statement)
+    return async () => {
+      await db.rawQuery(`DROP TABLE ${table}`)
+    }
+  })
+  group.each.setup(async () => {
+    await db.rawQuery(`TRUNCATE ${table}`)
+  })
+
+  const notes = async () => {
+    const rows: Array<{ note: string; tenant_id: string }> = await db
+      .from(table)
+      .orderBy('note')
+      .select('note', 'tenant_id')
+    return rows.map((row) => `${row.note}@${row.tenant_id}`)
+  }
+
+  test('each statement’s result in order, as the app role, sent as one message', async ({
+    assert,
+  }) => {
+    const userId = newId()
+    const first = newId()
+    let results: Array<{ rows: Record<string, unknown>[]; rowCount: number | null }> = []
+    const sent = await statementsSentDuring(async () => {
+      results = await tenancy.write({ tenantId: tenantA, userId }, [
+        {
+          text: `INSERT INTO ${table} (id, tenant_id, note) VALUES ($1, $2, 'one') RETURNING id`,
+          values: [first, tenantA],
+        },
+        {
+          // Sees what the statement before it wrote: one transaction.
+          text: `INSERT INTO ${table} (id, tenant_id, note)
+                 SELECT $1, $2, 'two' WHERE EXISTS (SELECT 1 FROM ${table} WHERE id = $3)`,
+          values: [newId(), tenantA, first],
+        },
+        {
+          text: `SELECT current_user AS role, current_setting('app.user_id') AS "user",
+                        current_setting('transaction_read_only') AS read_only`,
+          values: [],
+        },
+      ])
+    })
+    assert.lengthOf(sent, 1, sent.join('\n'))
+    assert.deepEqual(results[0].rows, [{ id: first }])
+    assert.equal(results[1].rowCount, 1)
+    assert.deepEqual(results[2].rows, [{ role: APP_ROLE, user: userId, read_only: 'off' }])
+    assert.deepEqual(await notes(), [`one@${tenantA}`, `two@${tenantA}`])
+  })
+
+  test('a statement that fails rolls back the ones before it and skips the ones after', async ({
+    assert,
+  }) => {
+    const id = newId()
+    await assert.rejects(
+      () =>
+        tenancy.write({ tenantId: tenantA }, [
+          {
+            text: `INSERT INTO ${table} (id, tenant_id, note) VALUES ($1, $2, 'kept?')`,
+            values: [id, tenantA],
+          },
+          {
+            text: `INSERT INTO ${table} (id, tenant_id, note) VALUES ($1, $2, 'duplicate')`,
+            values: [id, tenantA],
+          },
+          {
+            text: `INSERT INTO ${table} (id, tenant_id, note) VALUES ($1, $2, 'after')`,
+            values: [newId(), tenantA],
+          },
+        ]),
+      /duplicate key/
+    )
+    assert.deepEqual(await notes(), [])
+  })
+
+  test('row-level security holds: another tenant’s rows can be neither written nor changed', async ({
+    assert,
+  }) => {
+    await db.table(table).insert({ id: newId(), tenant_id: tenantB, note: 'theirs' })
+    await assert.rejects(
+      () =>
+        tenancy.write({ tenantId: tenantA }, [
+          {
+            text: `INSERT INTO ${table} (id, tenant_id, note) VALUES ($1, $2, 'planted')`,
+            values: [newId(), tenantB],
+          },
+        ]),
+      /row-level security/
+    )
+    const [changed] = await tenancy.write({ tenantId: tenantA }, [
+      { text: `UPDATE ${table} SET note = 'mine now' WHERE note = 'theirs'`, values: [] },
+    ])
+    assert.equal(changed.rowCount, 0)
+    assert.deepEqual(await notes(), [`theirs@${tenantB}`])
+  })
+
+  test('values of any kind in any statement; one that cannot be sent rejects and nothing is left hanging', async ({
+    assert,
+  }) => {
+    const when = new Date('2026-01-02T03:04:05.000Z')
+    const [echoed] = await tenancy.write({ tenantId: tenantA }, [
+      {
+        text: `SELECT $1::boolean AS flag, $2::timestamptz AS at, $3::jsonb AS doc, $4::int AS n`,
+        values: [false, when, JSON.stringify({ a: [1] }), 7],
+      },
+      { text: 'SELECT 1 AS last', values: [] },
+    ])
+    assert.deepEqual(echoed.rows, [{ flag: false, at: when, doc: { a: [1] }, n: 7 }])
+
+    const circular: Record<string, unknown> = {}
+    circular.self = circular
+    await assert.rejects(
+      () =>
+        tenancy.write({ tenantId: tenantA }, [
+          {
+            text: `INSERT INTO ${table} (id, tenant_id, note) VALUES ($1, $2, $3)`,
+            values: [newId(), tenantA, circular],
+          },
+          { text: 'SELECT 1', values: [] },
+        ]),
+      /circular/i
+    )
+    assert.deepEqual(await notes(), [])
+    // Every connection of the pool still answers (a half-sent sequence would hang one).
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, () => tenancy.read({ tenantId: tenantA }, 'SELECT 1 AS one'))
+    )
+    assert.deepEqual(
+      answers.flat(),
+      Array.from({ length: 12 }, () => ({ one: 1 }))
+    )
+  })
+
+  test('when the settings fail, no statement runs; bad ids are refused before sending', async ({
+    assert,
+  }) => {
+    await assert.rejects(
+      () =>
+        oneTripWrite(
+          { tenantId: tenantA },
+          [
+            {
+              text: `INSERT INTO ${table} (id, tenant_id, note) VALUES ($1, $2, 'unguarded')`,
+              values: [newId(), tenantA],
+            },
+          ],
+          'no_such_role'
+        ),
+      /no_such_role/
+    )
+    assert.deepEqual(await notes(), [])
+    await assert.rejects(
+      () => tenancy.write({ tenantId: 'nope' }, [{ text: 'SELECT 1', values: [] }]),
+      /uuid/
+    )
   })
 })
