@@ -325,17 +325,3 @@ export const assistants = {
     })
   },
 }
-
-/** Counts the user among the assistant's users today (popularity); one row per user. */
-export async function recordAssistantUse(
-  trx: TransactionClientContract,
-  assistantId: string,
-  userId: string
-) {
-  await trx.rawQuery(
-    `INSERT INTO chat_assistant_users (assistant_id, user_id, last_used_on) VALUES (?, ?, current_date)
-     ON CONFLICT (assistant_id, user_id) DO UPDATE SET last_used_on = EXCLUDED.last_used_on
-       WHERE chat_assistant_users.last_used_on < EXCLUDED.last_used_on`,
-    [assistantId, userId]
-  )
-}

@@ -6,7 +6,8 @@ import { ProblemException } from '#app/http/problem'
 import type { SseStream } from '#app/http/sse'
 import { isUuid, newId } from '#app/platform/ids'
 import { inActiveTenant } from '#app/tenancy/active_tenant'
-import { gateway, type ChatParams } from '#modules/gateway/index'
+import { tenancy } from '#app/tenancy/tenancy'
+import { gateway, type ChatParams, type Ticket } from '#modules/gateway/index'
 import { chatConfig } from '#modules/chat/config'
 import Conversation from '#modules/chat/models/conversation'
 import Generation from '#modules/chat/models/generation'
@@ -14,7 +15,7 @@ import Message from '#modules/chat/models/message'
 import { conversationNotFound } from '#modules/chat/services/conversations'
 import { follow, generationLog, ownsByLog } from '#modules/chat/services/generation_log'
 import { findWithAncestors } from '#modules/chat/services/messages'
-import { findVisibleAssistant, recordAssistantUse } from '#modules/chat/services/assistants'
+import { findVisibleAssistant } from '#modules/chat/services/assistants'
 import type Assistant from '#modules/chat/models/assistant'
 import {
   assertChatEnabled,
@@ -289,83 +290,11 @@ async function accept(
   const slot = runsGenerationsHere() && generationRunner.takeSlot()
   let outcome: { accepted: Accepted; generation: Generation }
   try {
-    outcome = await inActiveTenant(actor, async (trx, tenantId) => {
-      const assistantId = planned.assistant?.id ?? null
-      const replyId = newId()
-      // Locks the conversation and points it at the new reply in one statement, so
-      // concurrent sends take turns here (a repeated clientRequestId waits for the first,
-      // then fails on its unique key below). No row: deleted since planning, or not theirs.
-      const claimed = await trx
-        .from('chat_conversations')
-        .where({ tenant_id: tenantId, user_id: actor.userId, id: conversationId })
-        .update({
-          active_leaf_id: replyId,
-          updated_at: trx.raw('now()'),
-          ...(assistantId ? { assistant_id: assistantId } : {}),
-        })
-      if (Number(claimed) === 0) throw conversationNotFound()
-      const owned = { tenant_id: tenantId, conversation_id: conversationId, user_id: actor.userId }
-      const reply = {
-        ...owned,
-        id: replyId,
-        role: 'assistant',
-        content: '',
-        status: 'generating',
-        model: ticket.alias,
-        assistant_id: assistantId,
-      }
-      let asked: Message
-      let answer: Message
-      if (planned.questionId !== null) {
-        asked = await Message.query({ client: trx }).where('id', planned.questionId).firstOrFail()
-        ;[answer] = await insertMessages(trx, [{ ...reply, parent_id: asked.id }])
-      } else {
-        // The question and its reply in one insert.
-        const questionId = newId()
-        ;[asked, answer] = await insertMessages(trx, [
-          {
-            ...owned,
-            id: questionId,
-            parent_id: planned.parentId,
-            role: 'user',
-            content: (question as { content: string }).content,
-            status: 'complete',
-            model: null,
-            assistant_id: assistantId,
-          },
-          { ...reply, parent_id: questionId },
-        ])
-      }
-      const generation = await Generation.create(
-        {
-          ...owned,
-          id: newId(),
-          clientRequestId: options.clientRequestId,
-          userMessageId: asked.id,
-          assistantMessageId: answer.id,
-          model: ticket.alias,
-          status: slot ? 'running' : 'queued',
-          cancelRequested: false,
-          attempts: slot ? 1 : 0,
-          dueAt: DateTime.now().plus({ seconds: slot ? chatConfig.generationLeaseSeconds : 0 }),
-          ticket,
-          prompt: planned.prompt,
-          wantsTitle: planned.wantsTitle,
-          assistantId,
-          params: planned.assistant
-            ? {
-                temperature: planned.assistant.temperature ?? undefined,
-                maxTokens: planned.assistant.maxTokens ?? undefined,
-              }
-            : null,
-          errorCode: null,
-          finishedAt: null,
-        },
-        { client: trx }
-      )
-      if (assistantId) await recordAssistantUse(trx, assistantId, actor.userId)
-      if (!slot) await trx.rawQuery('SELECT pg_notify(?, ?)', [GENERATIONS_CHANNEL, generation.id])
-      return { accepted: accepted(generation, asked, answer), generation }
+    outcome = await store(actor, conversationId, question, options.clientRequestId, {
+      planned,
+      model: ticket.alias,
+      ticket,
+      slot,
     })
   } catch (error) {
     if (slot) generationRunner.releaseSlot()
@@ -382,21 +311,153 @@ async function accept(
   return outcome.accepted
 }
 
-/** Inserts messages in one statement; the models come back in the order given. */
-async function insertMessages(
-  trx: TransactionClientContract,
-  rows: Array<Record<string, unknown>>
+/** What the two statements after a conversation's claim check: that this send claimed it. */
+const CLAIMED = `EXISTS (SELECT 1 FROM chat_conversations c WHERE c.id = $1 AND c.active_leaf_id = $2)`
+
+const MESSAGE_COLUMNS =
+  'id, tenant_id, conversation_id, user_id, parent_id, role, content, status, model, assistant_id'
+const GENERATION_COLUMNS =
+  'id, tenant_id, conversation_id, user_id, client_request_id, user_message_id, ' +
+  'assistant_message_id, model, status, cancel_requested, due_at, attempts, ticket, prompt, ' +
+  'error_code, finished_at, assistant_id, params, wants_title'
+
+/**
+ * Stores an accepted send — the conversation pointed at the new reply, the
+ * question and the reply, their generation, the assistant's use, the queue's
+ * NOTIFY — as one transaction in one round trip (tenancy.write): it comes
+ * right before the reply's first token, so every round trip here is one the
+ * user waits for. The claim comes first and locks the conversation, so
+ * concurrent sends take turns; every statement after it writes only if this
+ * send's claim holds (CLAIMED), so a conversation deleted since planning, or
+ * not the caller's, gets nothing written. A repeated clientRequestId fails on
+ * its unique key and everything is rolled back.
+ */
+async function store(
+  actor: TenantActor,
+  conversationId: string,
+  question: Question,
+  clientRequestId: string,
+  send: { planned: Plan; model: string; ticket: Ticket; slot: boolean }
 ) {
-  const inserted = (await trx.table('chat_messages').insert(rows).returning('*')) as Array<
-    Record<string, unknown>
-  >
-  const byId = new Map(inserted.map((row) => [row.id, row]))
-  return rows.map((row) => {
-    const columns = { ...byId.get(row.id)! }
-    // The stored tsvector is the index's business, not the API's.
-    delete columns.search
-    return Message.$createFromAdapterResult(columns)!
-  })
+  const { planned, slot } = send
+  const tenantId = actor.tenantId
+  const assistantId = planned.assistant?.id ?? null
+  const replyId = newId()
+  const questionId = planned.questionId ?? newId()
+  const owned = { tenant_id: tenantId, conversation_id: conversationId, user_id: actor.userId }
+  const reply = {
+    ...owned,
+    id: replyId,
+    parent_id: questionId,
+    role: 'assistant',
+    content: '',
+    status: 'generating',
+    model: send.model,
+    assistant_id: assistantId,
+  }
+  const messages =
+    planned.questionId === null
+      ? [
+          {
+            ...owned,
+            id: questionId,
+            parent_id: planned.parentId,
+            role: 'user',
+            content: (question as { content: string }).content,
+            status: 'complete',
+            model: null,
+            assistant_id: assistantId,
+          },
+          reply,
+        ]
+      : [reply]
+  const generation = {
+    ...owned,
+    id: newId(),
+    client_request_id: clientRequestId,
+    user_message_id: questionId,
+    assistant_message_id: replyId,
+    model: send.model,
+    status: slot ? 'running' : 'queued',
+    cancel_requested: false,
+    due_at: DateTime.now()
+      .plus({ seconds: slot ? chatConfig.generationLeaseSeconds : 0 })
+      .toISO(),
+    attempts: slot ? 1 : 0,
+    ticket: send.ticket,
+    prompt: planned.prompt,
+    error_code: null,
+    finished_at: null,
+    assistant_id: assistantId,
+    params: planned.assistant
+      ? {
+          temperature: planned.assistant.temperature ?? undefined,
+          maxTokens: planned.assistant.maxTokens ?? undefined,
+        }
+      : null,
+    wants_title: planned.wantsTitle,
+  }
+  const claim = [conversationId, replyId]
+  const [claimed, asked, inserted, stored] = await tenancy.write(
+    { tenantId, userId: actor.userId },
+    [
+      {
+        text: `UPDATE chat_conversations
+                  SET active_leaf_id = $2, updated_at = now(),
+                      assistant_id = coalesce($3::uuid, assistant_id)
+                WHERE id = $1 AND tenant_id = $4 AND user_id = $5
+            RETURNING id`,
+        values: [...claim, assistantId, tenantId, actor.userId],
+      },
+      // A regenerated reply answers a question that exists already.
+      {
+        text: `SELECT * FROM chat_messages WHERE id = $3 AND $4 AND ${CLAIMED}`,
+        values: [...claim, questionId, planned.questionId !== null],
+      },
+      {
+        text: `INSERT INTO chat_messages (${MESSAGE_COLUMNS})
+               SELECT ${MESSAGE_COLUMNS} FROM jsonb_populate_recordset(NULL::chat_messages, $3)
+                WHERE ${CLAIMED}
+               RETURNING *`,
+        values: [...claim, JSON.stringify(messages)],
+      },
+      {
+        text: `INSERT INTO chat_generations (${GENERATION_COLUMNS})
+               SELECT ${GENERATION_COLUMNS} FROM jsonb_populate_record(NULL::chat_generations, $3)
+                WHERE ${CLAIMED}
+               RETURNING *`,
+        values: [...claim, JSON.stringify(generation)],
+      },
+      {
+        text: `INSERT INTO chat_assistant_users (assistant_id, user_id, last_used_on)
+               SELECT $3::uuid, $4::uuid, current_date WHERE $3::uuid IS NOT NULL AND ${CLAIMED}
+               ON CONFLICT (assistant_id, user_id) DO UPDATE SET last_used_on = EXCLUDED.last_used_on
+                 WHERE chat_assistant_users.last_used_on < EXCLUDED.last_used_on`,
+        values: [...claim, assistantId, actor.userId],
+      },
+      // A worker elsewhere hears of a generation this process has no slot for.
+      {
+        text: `SELECT pg_notify($3, $4) WHERE $5 AND ${CLAIMED}`,
+        values: [...claim, GENERATIONS_CHANNEL, generation.id, !slot],
+      },
+    ]
+  )
+  if (claimed.rowCount === 0) throw conversationNotFound()
+  const byId = new Map(
+    [...asked.rows, ...inserted.rows].map((row) => [row.id as string, messageFrom(row)])
+  )
+  const storedGeneration = Generation.$createFromAdapterResult(stored.rows[0])!
+  return {
+    accepted: accepted(storedGeneration, byId.get(questionId)!, byId.get(replyId)!),
+    generation: storedGeneration,
+  }
+}
+
+/** A message model from its row; the stored tsvector is the index's business, not the API's. */
+function messageFrom(row: Record<string, unknown>) {
+  const columns = { ...row }
+  delete columns.search
+  return Message.$createFromAdapterResult(columns)!
 }
 
 async function findOwnGeneration(trx: TransactionClientContract, actor: TenantActor, id: string) {

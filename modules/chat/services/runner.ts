@@ -6,6 +6,7 @@ import env from '#start/env'
 import { ProblemException } from '#app/http/problem'
 import { events } from '#app/messaging/outbox'
 import { changeFeed } from '#app/platform/change_feed'
+import { isUuid } from '#app/platform/ids'
 import { jobQueue } from '#app/platform/job_queue'
 import { isModuleSelected } from '#app/platform/module_selection'
 import { tenancy } from '#app/tenancy/tenancy'
@@ -388,8 +389,14 @@ export const generationRunner = {
     void run(generation)
   },
 
-  /** Claims a queued generation and runs it in the background, if this process has a free slot. */
+  /**
+   * Claims a queued generation and runs it in the background, if this process
+   * has a free slot. Anything but a generation id is no generation: the change
+   * feed says '*' to every listener when it was down or is closing, and what
+   * it may have missed is claimed by the worker's next pass.
+   */
   async start(id: string) {
+    if (!isUuid(id)) return false
     const [claimed] = await claim({ id, limit: 1 })
     if (claimed) void runClaimed(claimed)
     return claimed !== undefined
@@ -402,7 +409,12 @@ export const generationRunner = {
   async pass() {
     if (!listeningForQueued) {
       listeningForQueued = true
-      changeFeed.on(GENERATIONS_CHANNEL, (id) => void generationRunner.start(id).catch(() => {}))
+      changeFeed.on(GENERATIONS_CHANNEL, (id) => {
+        generationRunner.start(id).catch((error) => {
+          // The next pass claims it; a NOTIFY is only a hint to start sooner.
+          logger.warn({ err: error, generationId: id }, 'chat: queued generation not claimed')
+        })
+      })
       changeFeed.ensure()
     }
     const claimed = await claim({ limit: 50 })

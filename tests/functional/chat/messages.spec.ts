@@ -4,6 +4,7 @@ import redis from '@adonisjs/redis/services/main'
 import { redisConfigured } from '#config/redis'
 import { generationLog } from '#modules/chat/services/generation_log'
 import { storeTitle } from '#modules/chat/services/titles'
+import { generationRunner } from '#modules/chat/services/runner'
 import Generation from '#modules/chat/models/generation'
 import { tenancy } from '#app/tenancy/tenancy'
 import { newId } from '#app/platform/ids'
@@ -436,6 +437,45 @@ test.group('chat: messages and streamed replies', (group) => {
     assertProblem(forbidden, 403, 'forbidden')
   })
 
+  test('a conversation deleted while its send waits to store: 404, nothing stored or charged', async ({
+    client,
+    assert,
+  }) => {
+    const { owner, token, conversationId } = await ownerInConversation(client)
+    // A quota of their own, so what the send reserved shows until it is given back.
+    const quota = await client
+      .put(`/api/v1/chat/admin/quotas/users/${owner.user.id}`)
+      .bearerToken(token)
+      .json({ messagesPerMinute: 5 })
+    quota.assertStatus(200)
+    const holder = await db.transaction()
+    try {
+      await holder.from('chat_conversations').where('id', conversationId).forUpdate().first()
+      // Planned and reserved; storing waits for the conversation: a signal, not a sleep.
+      const sending = send(client, token, conversationId, { content: 'Too late', parentId: null })
+      const pending = sending.then((response) => response)
+      const waiting = await until(async () => {
+        const { rows } = await db.rawQuery(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND wait_event_type = 'Lock'
+              AND query LIKE 'UPDATE chat_conversations%'`
+        )
+        return rows[0].n > 0
+      }, 5000)
+      assert.isTrue(waiting, 'the send waits to store the conversation')
+      await holder.from('chat_conversations').where('id', conversationId).delete()
+      await holder.commit()
+      const response = await pending
+      assertProblem(response, 404, 'conversation_not_found')
+    } finally {
+      if (!holder.isCompleted) await holder.rollback()
+    }
+    assert.equal(await count('chat_messages'), 0)
+    assert.equal(await count('chat_generations'), 0)
+    const left = await client.get('/api/v1/chat/me/quota').bearerToken(token)
+    assert.deepInclude(left.body().messagesPerMinute, { limit: 5, used: 0, remaining: 5 })
+  })
+
   test('chat turned off for a user: 403, nothing stored', async ({ client, assert }) => {
     const owner = await chatTenant(client, fake.url)
     const member = await joinAs(client, owner, 'member')
@@ -625,6 +665,15 @@ test.group('chat: messages and streamed replies', (group) => {
     const stored = await db.from('chat_messages').where('id', accepted.assistantMessage.id).first()
     assert.equal(stored.status, 'failed')
     assert.notInclude(JSON.stringify(events), 'fake failure')
+  })
+
+  test('the change feed’s “may have missed something” (*) claims nothing and fails nothing', async ({
+    assert,
+  }) => {
+    // The feed says '*' to every listener when it closes or loses its connection; the queue's
+    // listener passed it on as an id, so each shutdown sent PostgreSQL a claim that failed.
+    assert.isFalse(await generationRunner.start('*'))
+    assert.isFalse(await generationRunner.start('not-a-generation'))
   })
 
   test('only the first reply of an untitled conversation writes its title', async ({
