@@ -21,7 +21,9 @@ import {
   assertChatEnabled,
   gatewayLimits,
   type ChatLimits,
-  sendRulesFor,
+  sendRulesColumns,
+  sendRulesFrom,
+  type SendRules,
 } from '#modules/chat/services/quotas'
 import {
   CANCELS_CHANNEL,
@@ -95,8 +97,9 @@ const isDuplicateRequest = (error: unknown) =>
   (error as { constraint?: string }).constraint?.includes('client_request_id') === true
 
 /**
- * The caller's conversation, and whether this clientRequestId was sent before
- * — one statement for both, since every send asks both and a repeat is rare.
+ * The caller's conversation, whether this clientRequestId was sent before,
+ * and the send rules — one statement for all three, since every send asks
+ * them all and a repeat is rare.
  */
 async function conversationToSendIn(
   trx: TransactionClientContract,
@@ -104,7 +107,7 @@ async function conversationToSendIn(
   conversationId: string,
   requestId: string
 ) {
-  if (!isUuid(conversationId)) return { conversation: null, repeated: false }
+  if (!isUuid(conversationId)) return { conversation: null, repeated: false, rules: null }
   const conversation = await Conversation.query({ client: trx })
     .where({ tenant_id: actor.tenantId, user_id: actor.userId, id: conversationId })
     .select('chat_conversations.*')
@@ -115,8 +118,13 @@ async function conversationToSendIn(
         [actor.userId, requestId]
       )
     )
+    .select(sendRulesColumns(trx, actor.userId))
     .first()
-  return { conversation, repeated: conversation?.$extras.repeated === true }
+  return {
+    conversation,
+    repeated: conversation?.$extras.repeated === true,
+    rules: conversation ? sendRulesFrom(conversation.$extras, actor.userId) : null,
+  }
 }
 
 /** What a new reply answers: a new question under `parentId`, or (regenerating) an existing one. */
@@ -144,10 +152,11 @@ async function plan(
   trx: TransactionClientContract,
   actor: TenantActor,
   conversation: Conversation,
+  rules: SendRules,
   question: Question,
   assistantId: string | undefined
 ): Promise<Plan> {
-  const { limits, allowedModels: allowed } = await sendRulesFor(trx, actor.userId)
+  const { limits, allowedModels: allowed } = rules
   assertChatEnabled(limits)
   // The assistant named, else the one the conversation continues with (if still visible).
   const chosen = assistantId ?? conversation.assistantId
@@ -270,7 +279,7 @@ async function accept(
   options: { model?: string; assistantId?: string; clientRequestId: string }
 ): Promise<Accepted> {
   const planned = await inActiveTenant(actor, async (trx) => {
-    const { conversation, repeated } = await conversationToSendIn(
+    const { conversation, repeated, rules } = await conversationToSendIn(
       trx,
       actor,
       conversationId,
@@ -281,8 +290,8 @@ async function accept(
       const first = await existing(trx, actor, options.clientRequestId)
       if (first) return first
     }
-    if (!conversation) throw conversationNotFound()
-    return plan(trx, actor, conversation, question, options.assistantId)
+    if (!conversation || !rules) throw conversationNotFound()
+    return plan(trx, actor, conversation, rules, question, options.assistantId)
   })
   if ('generation' in planned) return planned
 

@@ -43,39 +43,42 @@ function limitsFrom(rows: QuotaFields[], userId: string): ChatLimits {
   }
 }
 
+/** What a send must respect: the user's limits and the tenant's allowed model aliases (null: all). */
+export interface SendRules {
+  limits: ChatLimits
+  allowedModels: string[] | null
+}
+
 /**
- * What a send must respect — the user's limits and the tenant's allowed
- * model aliases (null: all) — in one statement, since every send reads both.
+ * The send rules as two columns of the statement that reads the conversation
+ * (`sendRulesFrom` reads them back): every send reads both, and each round
+ * trip before the upstream call is one the user waits for.
  */
-export async function sendRulesFor(
-  trx: TransactionClientContract,
-  userId: string
-): Promise<{ limits: ChatLimits; allowedModels: string[] | null }> {
-  const { rows } = await trx.rawQuery(
-    `SELECT q.id, q.user_id, q.messages_per_minute, q.tokens_per_day, q.disabled,
-            (SELECT allowed_models FROM chat_settings LIMIT 1) AS allowed_models
-       FROM (SELECT 1) AS always
-       LEFT JOIN chat_quotas q ON q.user_id = ? OR q.user_id IS NULL`,
+export function sendRulesColumns(trx: TransactionClientContract, userId: string) {
+  return trx.raw(
+    `(SELECT coalesce(json_agg(json_build_object(
+               'userId', q.user_id, 'messagesPerMinute', q.messages_per_minute,
+               'tokensPerDay', q.tokens_per_day, 'disabled', q.disabled)), '[]')
+        FROM chat_quotas q WHERE q.user_id = ? OR q.user_id IS NULL) AS send_quotas,
+     (SELECT allowed_models FROM chat_settings LIMIT 1) AS send_allowed_models`,
     [userId]
   )
-  const found = rows as Array<{
-    id: string | null
-    user_id: string | null
-    messages_per_minute: number | null
-    tokens_per_day: string | number | null
+}
+
+export function sendRulesFrom(extras: Record<string, unknown>, userId: string): SendRules {
+  const quotas = extras.send_quotas as Array<{
+    userId: string | null
+    messagesPerMinute: number | null
+    tokensPerDay: number | null
     disabled: boolean | null
-    allowed_models: string[] | null
   }>
-  const quotas = found
-    .filter((row) => row.id !== null)
-    .map((row) => ({
-      userId: row.user_id,
-      messagesPerMinute: row.messages_per_minute,
-      // int8 arrives as text from pg.
-      tokensPerDay: row.tokens_per_day === null ? null : Number(row.tokens_per_day),
-      disabled: row.disabled === true,
-    }))
-  return { limits: limitsFrom(quotas, userId), allowedModels: found[0]?.allowed_models ?? null }
+  return {
+    limits: limitsFrom(
+      quotas.map((quota) => ({ ...quota, disabled: quota.disabled === true })),
+      userId
+    ),
+    allowedModels: (extras.send_allowed_models as string[] | null) ?? null,
+  }
 }
 
 export function assertChatEnabled(limits: ChatLimits) {
