@@ -14,24 +14,30 @@ import { oneTripRead, oneTripWrite } from '#app/tenancy/one_trip_read'
 | statement from running at all.
 */
 
+/** A tenant table of notes under the usual isolation policy; resolves to what drops it. */
+async function createNotesTable(table: string) {
+  await db.rawQuery(
+    `CREATE TABLE ${table} (id uuid PRIMARY KEY, tenant_id uuid NOT NULL, note text)`
+  )
+  for (const statement of tenantIsolationSql(table)) await db.rawQuery(statement)
+  return async () => {
+    await db.rawQuery(`DROP TABLE ${table}`)
+  }
+}
+
 test.group('tenancy.read: one round trip under row-level security', (group) => {
   const table = `test_one_trip_read_${process.pid}`
   const tenantA = newId()
   const tenantB = newId()
 
   group.setup(async () => {
-    await db.rawQuery(
-      `CREATE TABLE ${table} (id uuid PRIMARY KEY, tenant_id uuid NOT NULL, note text)`
-    )
-    for (const statement of tenantIsolationSql(table)) await db.rawQuery(statement)
+    const drop = await createNotesTable(table)
     await db.table(table).multiInsert([
       { id: newId(), tenant_id: tenantA, note: 'a1' },
       { id: newId(), tenant_id: tenantA, note: 'a2' },
       { id: newId(), tenant_id: tenantB, note: 'b1' },
     ])
-    return async () => {
-      await db.rawQuery(`DROP TABLE ${table}`)
-    }
+    return drop
   })
 
   test('runs as the app role with both settings, as one message on the connection', async ({
@@ -164,15 +170,7 @@ test.group('tenancy.write: statements as one transaction in one round trip', (gr
   const tenantA = newId()
   const tenantB = newId()
 
-  group.setup(async () => {
-    await db.rawQuery(
-      `CREATE TABLE ${table} (id uuid PRIMARY KEY, tenant_id uuid NOT NULL, note text)`
-    )
-    for (const statement of tenantIsolationSql(table)) await db.rawQuery(statement)
-    return async () => {
-      await db.rawQuery(`DROP TABLE ${table}`)
-    }
-  })
+  group.setup(() => createNotesTable(table))
   group.each.setup(async () => {
     await db.rawQuery(`TRUNCATE ${table}`)
   })
