@@ -110,6 +110,10 @@ const env = await Env.create(new URL('../', import.meta.url), {
   TRUST_PROXY: Env.schema.string.optional(),
   MIGRATE_ON_START: Env.schema.boolean.optional(),
   RELAY_LAG_WARN_SECONDS: Env.schema.number.optional(),
+  /** Per unit of work (app/tenancy/limits.ts): one statement's run, a row lock's wait, idle in a transaction; 0 = off. */
+  DB_STATEMENT_TIMEOUT_MS: Env.schema.number.optional(),
+  DB_LOCK_TIMEOUT_MS: Env.schema.number.optional(),
+  DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: Env.schema.number.optional(),
 
   DATABASE_URL: optionalUrl(['postgres:', 'postgresql:'], 'a postgres:// URL'),
   EMBEDDED_PG_PORT: Env.schema.number.optional(),

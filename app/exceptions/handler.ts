@@ -2,6 +2,7 @@ import app from '@adonisjs/core/services/app'
 import { errors as vineErrors } from '@vinejs/vine'
 import { errors as bouncerErrors } from '@adonisjs/bouncer'
 import { Denial } from '#app/auth/policies'
+import { databaseRefusal, databaseRefusalCode } from '#app/http/database_refusals'
 import { ExceptionHandler, type HttpContext } from '@adonisjs/core/http'
 import {
   PROBLEM_CONTENT_TYPE,
@@ -25,7 +26,8 @@ interface ErrorLike {
 export default class HttpExceptionHandler extends ExceptionHandler {
   protected debug = false
 
-  async handle(error: unknown, ctx: HttpContext) {
+  async handle(thrown: unknown, ctx: HttpContext) {
+    const error = databaseRefusal(thrown) ?? thrown
     const answer = this.toProblem(error)
     answer.requestId = ctx.request.id()
     if (error instanceof ProblemException) {
@@ -51,6 +53,15 @@ export default class HttpExceptionHandler extends ExceptionHandler {
   }
 
   async report(error: unknown, ctx: HttpContext) {
+    const sqlState = databaseRefusalCode(error)
+    if (sqlState) {
+      // Not a bug, but worth seeing when it repeats: which statement waited on what.
+      ctx.logger.warn(
+        { err: error, sqlState, requestId: ctx.request.id() },
+        'database refused the request; answered 503'
+      )
+      return
+    }
     const { status, code } = this.toProblem(error)
     if (status === 499) {
       ctx.logger.info({ code, status }, 'client closed the request')

@@ -39,6 +39,12 @@ export const sharedResponses = {
     headers: { 'Retry-After': { schema: { type: 'integer' } } },
     content: problemContent,
   },
+  Unavailable: {
+    description:
+      'Try again after Retry-After seconds; nothing was changed. database_conflict: collided with a concurrent change (deadlock); database_busy: a row it needs stayed locked too long; database_timeout: a statement ran too long',
+    headers: { 'Retry-After': { schema: { type: 'integer' } } },
+    content: problemContent,
+  },
   ServerError: {
     description: 'Unexpected error; quote requestId when reporting it',
     content: problemContent,

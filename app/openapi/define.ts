@@ -55,7 +55,12 @@ const SHARED_BY_STATUS: Record<number, keyof typeof sharedResponses> = {
   422: 'ValidationFailed',
   429: 'RateLimited',
   500: 'ServerError',
+  503: 'Unavailable',
 }
+
+/** Any operation that reaches the database can be refused for a moment (app/http/database_refusals.ts). */
+const DATABASE_REFUSALS =
+  'database_conflict, database_busy or database_timeout: rolled back, retry after Retry-After seconds'
 
 const problemContent = { 'application/problem+json': { schema: ref('Problem') } }
 
@@ -121,8 +126,10 @@ function describe(
   }
   const errors: Record<number, string | Record<string, unknown> | undefined> = {
     ...derived,
+    503: undefined,
     ...spec.errors,
   }
+  if (typeof errors[503] === 'string') errors[503] = `${errors[503]}; or ${DATABASE_REFUSALS}`
   for (const [status, error] of Object.entries(errors)) {
     responses[status] =
       typeof error === 'object' ? error : errorResponse(Number(status), error, format)

@@ -38,7 +38,9 @@ export const ENTER_STATEMENT = 'atriumEnterStatement'
 export type EnterSettings = {
   /** `SELECT set_config(…)` with the values inlined (for the simple-query path). */
   statement: string
-  /** [role, tenant id, user id] for the bound statement below. */
+  /** The same with `$1`–`$3` for the values below (for the extended-protocol path). */
+  boundStatement: string
+  /** [role, tenant id, user id] for the bound statement. */
   values: [string, string, string]
 } | null
 
@@ -51,10 +53,6 @@ export function beginWithFirstStatement() {
   // Lucid's options type lists isolationLevel only; knex passes the rest of the object through.
   return { [ENTER_STATEMENT]: null } as unknown as Record<string, never>
 }
-
-const BOUND_SETTINGS =
-  `SELECT set_config('role', $1, true), set_config('app.tenant_id', $2, true), ` +
-  `set_config('app.user_id', $3, true)`
 
 interface PgTransaction {
   isolationLevel?: string
@@ -130,7 +128,7 @@ function enterWithFirstQuery(connection: pg.Client, begin: string, settings: Ent
         settings
           ? [
               { text: begin, values: [] },
-              { text: BOUND_SETTINGS, values: settings.values },
+              { text: settings.boundStatement, values: settings.values },
             ]
           : [{ text: begin, values: [] }],
         callback

@@ -3,6 +3,7 @@ import type pg from 'pg'
 import type { QueryResult, QueryResultRow } from 'pg'
 import { APP_ROLE } from '#app/tenancy/sql'
 import { PrefixedQuery, type Statement } from '#app/tenancy/prefixed_query'
+import { limitsSql } from '#app/tenancy/limits'
 
 /**
  * A read under row-level security in one round trip.
@@ -13,7 +14,7 @@ import { PrefixedQuery, type Statement } from '#app/tenancy/prefixed_query'
  * largest cost. Messages up to a Sync run in one implicit transaction, so a
  * single statement needs no COMMIT of its own; this sends
  *
- *   Parse/Bind/Describe/Execute  SELECT set_config(role, tenant, user, read only)
+ *   Parse/Bind/Describe/Execute  SELECT set_config(role, tenant, user, read only, limits)
  *   Parse/Bind/Describe/Execute  the caller's statement
  *   Sync                         (commits; the settings were LOCAL and end here)
  *
@@ -48,7 +49,13 @@ export async function oneTripRead<Row extends QueryResultRow>(
   // Only tests pass another: a role that does not exist proves a failure in front stops the statement.
   role = APP_ROLE
 ): Promise<Row[]> {
-  const [result] = await oneTrip(SETTINGS_STATEMENT, scope, [{ text, values }], role, 'read')
+  const [result] = await oneTrip(
+    SETTINGS_STATEMENT + limitsSql(),
+    scope,
+    [{ text, values }],
+    role,
+    'read'
+  )
   return result.rows as Row[]
 }
 
@@ -72,7 +79,7 @@ export function oneTripWrite(
   statements: Statement[],
   role = APP_ROLE
 ): Promise<QueryResult[]> {
-  return oneTrip(WRITE_SETTINGS_STATEMENT, scope, statements, role, 'write')
+  return oneTrip(WRITE_SETTINGS_STATEMENT + limitsSql(), scope, statements, role, 'write')
 }
 
 async function oneTrip(

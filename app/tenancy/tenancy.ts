@@ -1,8 +1,10 @@
 import db from '@adonisjs/lucid/services/db'
+import logger from '@adonisjs/core/services/logger'
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import { APP_ROLE } from '#app/tenancy/sql'
 import { isUuid } from '#app/platform/ids'
 import { ENTER_STATEMENT, type EnterSettings } from '#app/tenancy/begin_with_settings'
+import { limitsSql } from '#app/tenancy/limits'
 import { oneTripRead, oneTripWrite, type ReadScope } from '#app/tenancy/one_trip_read'
 import type { Statement } from '#app/tenancy/prefixed_query'
 
@@ -53,14 +55,20 @@ export async function runAsUser<T>(
  * has none (a multi-statement message cannot carry parameters) — safe
  * because the role is a constant and both ids passed isUuid() above.
  */
+const ENTER_BOUND =
+  `SELECT set_config('role', $1, true), set_config('app.tenant_id', $2, true), ` +
+  `set_config('app.user_id', $3, true)`
+
 function enterWithBegin(settings: { tenantId?: string; userId?: string }) {
   const tenantId = settings.tenantId ?? ''
   const userId = settings.userId ?? ''
+  const limits = limitsSql()
   const entry: EnterSettings = {
     statement:
       `SELECT set_config('role', '${APP_ROLE}', true), ` +
       `set_config('app.tenant_id', '${tenantId}', true), ` +
-      `set_config('app.user_id', '${userId}', true)`,
+      `set_config('app.user_id', '${userId}', true)${limits}`,
+    boundStatement: ENTER_BOUND + limits,
     values: [APP_ROLE, tenantId, userId],
   }
   // Lucid's options type lists isolationLevel only; knex passes the rest of the object through.
@@ -73,7 +81,7 @@ async function enterAppRole(
 ) {
   // One round trip: set_config('role', …, true) is SET LOCAL ROLE (same permission check).
   await trx.rawQuery(
-    `SELECT set_config('role', ?, true), set_config('app.tenant_id', ?, true), set_config('app.user_id', ?, true)`,
+    `SELECT set_config('role', ?, true), set_config('app.tenant_id', ?, true), set_config('app.user_id', ?, true)${limitsSql()}`,
     [APP_ROLE, settings.tenantId ?? '', settings.userId ?? '']
   )
 }
@@ -96,10 +104,20 @@ export async function readWithin<Row extends Record<string, unknown>>(
   return oneTripRead<Row>(scope, sql, values)
 }
 
+/** Deadlock, serialization failure: PostgreSQL rolled the transaction back so another could go on. */
+const GAVE_WAY = new Set(['40P01', '40001'])
+const WRITE_ATTEMPTS = 3
+
 /**
  * Statements under row-level security as one transaction in one round trip
  * (one_trip_read.ts, `oneTripWrite`) — for a hot write whose statements need
  * no decision in between; a write that reads and decides goes through `run`.
+ *
+ * A sequence that PostgreSQL chose to give way in a deadlock is sent again
+ * (up to three attempts, after a short random pause): it is nothing but SQL,
+ * rolled back whole, with no effect outside the database to repeat — its
+ * NOTIFYs too are only delivered on commit. A unit of work (`run`) is not
+ * retried: its callback may have done things a second run would do twice.
  */
 export async function writeWithin(
   scope: ReadScope & { tenantId: string },
@@ -110,7 +128,20 @@ export async function writeWithin(
       throw new Error(`tenancy.write needs uuids, got ${JSON.stringify(id)}`)
     }
   }
-  return oneTripWrite(scope, statements)
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await oneTripWrite(scope, statements)
+    } catch (error) {
+      const sqlState = (error as { code?: string }).code
+      if (attempt >= WRITE_ATTEMPTS || !sqlState || !GAVE_WAY.has(sqlState)) throw error
+      logger.info(
+        { sqlState, attempt },
+        'tenancy.write gave way to a concurrent transaction; retrying'
+      )
+      // Apart, so that the transactions that collided do not collide again in step.
+      await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * attempt))
+    }
+  }
 }
 
 export const tenancy = {

@@ -1,4 +1,6 @@
 import db from '@adonisjs/lucid/services/db'
+import { tenantIsolationSql } from '#app/tenancy/sql'
+import { unitOfWorkLimits, type UnitOfWorkLimits } from '#app/tenancy/limits'
 
 /**
  * Empties every table of a module (named `<prefix>_…`), whatever tables it
@@ -13,4 +15,29 @@ export async function resetModuleTables(prefix: string) {
   if (rows.length === 0) return
   const tables = rows.map((row: { tablename: string }) => `"${row.tablename}"`).join(', ')
   await db.rawQuery(`TRUNCATE ${tables} CASCADE`)
+}
+
+/** A tenant table of notes under row-level security, as modules make theirs; returns its drop. */
+export async function createNotesTable(table: string) {
+  await db.rawQuery(
+    `CREATE TABLE ${table} (id uuid PRIMARY KEY, tenant_id uuid NOT NULL, note text)`
+  )
+  for (const statement of tenantIsolationSql(table)) await db.rawQuery(statement)
+  return async () => {
+    await db.rawQuery(`DROP TABLE ${table}`)
+  }
+}
+
+/** Runs `work` with the units of work's limits changed, then puts them back. */
+export async function withUnitOfWorkLimits<T>(
+  limits: Partial<UnitOfWorkLimits>,
+  work: () => Promise<T>
+): Promise<T> {
+  const saved = { ...unitOfWorkLimits }
+  Object.assign(unitOfWorkLimits, limits)
+  try {
+    return await work()
+  } finally {
+    Object.assign(unitOfWorkLimits, saved)
+  }
 }

@@ -476,6 +476,68 @@ test.group('chat: messages and streamed replies', (group) => {
     assert.deepInclude(left.body().messagesPerMinute, { limit: 5, used: 0, remaining: 5 })
   })
 
+  test('a send whose store deadlocks gives way, is stored again, and only once', async ({
+    client,
+    assert,
+  }) => {
+    const { token, conversationId } = await ownerInConversation(client)
+    const first = await ask(client, token, conversationId, { content: 'Tell me about Lisbon' })
+    const parentId = first.accepted.assistantMessage.id
+    const holder = await db.transaction()
+    let sending: Promise<Awaited<ReturnType<typeof send>>> | undefined
+    try {
+      // The holder looks for deadlocks last, so the send's store is the one to give way.
+      await holder.rawQuery(`SET LOCAL deadlock_timeout = '20s'`)
+      // The reply a follow-up hangs from: storing the follow-up waits to reference it.
+      await holder.from('chat_messages').where('id', parentId).forUpdate().first()
+      // then(): a request builder is sent when awaited, and this one must go now.
+      sending = send(client, token, conversationId, { content: 'And Porto?', parentId }).then(
+        (response) => response
+      )
+      const waiting = await until(async () => {
+        const { rows } = await db.rawQuery(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND wait_event_type = 'Lock'
+              AND query LIKE 'INSERT INTO chat_messages%'`
+        )
+        return rows[0].n > 0
+      }, 5000)
+      assert.isTrue(waiting, 'the store holds the conversation and waits for the reply')
+      // Closes the cycle: returns once PostgreSQL has rolled the store's first attempt back.
+      await holder
+        .from('chat_conversations')
+        .where('id', conversationId)
+        .update({ updated_at: holder.raw('now()') })
+      await holder.commit()
+    } finally {
+      if (!holder.isCompleted) await holder.rollback()
+    }
+    const response = await sending!
+    response.assertStatus(202)
+    const events = await readGeneration(token, response.body().generation.id)
+    assert.equal(events.at(-1)!.data.status, 'completed')
+    assert.equal(await count('chat_generations'), 2)
+    assert.equal(await count('chat_messages'), 4)
+    const followUps = fake
+      .chatCalls()
+      .filter(
+        (call) => (call.messages as Array<{ content: string }>).at(-1)?.content === 'And Porto?'
+      )
+    assert.lengthOf(followUps, 1, 'the upstream was asked once for the follow-up')
+    const path = await client
+      .get(`/api/v1/chat/conversations/${conversationId}/messages`)
+      .bearerToken(token)
+    assert.deepEqual(
+      path.body().data.map((message: { id: string }) => message.id),
+      [
+        first.accepted.userMessage.id,
+        parentId,
+        response.body().userMessage.id,
+        response.body().assistantMessage.id,
+      ]
+    )
+  })
+
   test('chat turned off for a user: 403, nothing stored', async ({ client, assert }) => {
     const owner = await chatTenant(client, fake.url)
     const member = await joinAs(client, owner, 'member')

@@ -2,6 +2,8 @@ import { test } from '@japa/runner'
 import db from '@adonisjs/lucid/services/db'
 import { assertProblem } from '#tests/helpers/openapi'
 import { findLogLine } from '#tests/helpers/logs'
+import { registerUser, resetIdentity } from '#tests/helpers/identity'
+import { resetModuleTables, withUnitOfWorkLimits } from '#tests/helpers/database'
 import { FIXTURE_PREFIX, FIXTURE_TABLE, createFixtureTable } from '#tests/fixtures/routes'
 
 const widgets = `${FIXTURE_PREFIX}/widgets`
@@ -84,5 +86,53 @@ test.group('errors are RFC 9457 problems', (group) => {
     assert.isNotNull(line, 'the 500 was not logged with its request id')
     assert.equal(line!.level, 50)
     assert.include(JSON.stringify(line!.err), 'hunter2')
+  })
+})
+
+test.group('a database that refuses for a moment → 503 with Retry-After', (group) => {
+  group.each.setup(async () => {
+    await resetIdentity()
+    await resetModuleTables('chat')
+  })
+
+  test('a row held past DB_LOCK_TIMEOUT_MS → 503 database_busy, nothing changed; later the same request succeeds', async ({
+    client,
+    assert,
+  }) => {
+    const owner = await registerUser(client)
+    const token = owner.tokens.accessToken
+    const created = await client
+      .post('/api/v1/chat/conversations')
+      .bearerToken(token)
+      .json({ title: 'Before' })
+    created.assertStatus(201)
+    const path = `/api/v1/chat/conversations/${created.body().id}`
+    const rename = () =>
+      client
+        .patch(path)
+        .bearerToken(token)
+        .header('x-request-id', 'lock-wait-0001')
+        .json({ title: 'After' })
+
+    // Another session (psql, a stuck job) holds the row.
+    const holder = await db.transaction()
+    try {
+      await holder.from('chat_conversations').where('id', created.body().id).forUpdate().first()
+      const refused = await withUnitOfWorkLimits({ lockTimeoutMs: 200 }, rename)
+      assertProblem(refused, 503, 'database_busy')
+      assert.equal(refused.header('retry-after'), '2')
+      assert.notInclude(JSON.stringify(refused.body()), 'lock timeout')
+    } finally {
+      await holder.rollback()
+    }
+    const [row] = await db.from('chat_conversations').where('id', created.body().id)
+    assert.equal(row.title, 'Before')
+    const line = await findLogLine((entry) => entry.requestId === 'lock-wait-0001')
+    assert.equal(line?.level, 40, 'logged as a warning, not as an unhandled error')
+    assert.equal(line?.sqlState, '55P03')
+
+    const renamed = await rename()
+    renamed.assertStatus(200)
+    assert.equal(renamed.body().title, 'After')
   })
 })

@@ -133,6 +133,7 @@ test.group('a unit of work begins with its first statement', () => {
           {
             [ENTER_STATEMENT]: {
               statement: `SELECT set_config('role', 'no_such_role', true)`,
+              boundStatement: `SELECT set_config('role', $1, true), $2, $3`,
               values: ['no_such_role', '', ''],
             },
           } as unknown as Record<string, never>

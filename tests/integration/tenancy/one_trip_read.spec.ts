@@ -1,7 +1,8 @@
 import { test } from '@japa/runner'
 import db from '@adonisjs/lucid/services/db'
 import { tenancy } from '#app/tenancy/tenancy'
-import { APP_ROLE, tenantIsolationSql } from '#app/tenancy/sql'
+import { APP_ROLE } from '#app/tenancy/sql'
+import { createNotesTable } from '#tests/helpers/database'
 import { newId } from '#app/platform/ids'
 import { advisoryLockTaken, statementsSentDuring } from '#tests/helpers/sql_spy'
 import { oneTripRead, oneTripWrite } from '#app/tenancy/one_trip_read'
@@ -15,16 +16,6 @@ import { oneTripRead, oneTripWrite } from '#app/tenancy/one_trip_read'
 */
 
 /** A tenant table of notes under the usual isolation policy; resolves to what drops it. */
-async function createNotesTable(table: string) {
-  await db.rawQuery(
-    `CREATE TABLE ${table} (id uuid PRIMARY KEY, tenant_id uuid NOT NULL, note text)`
-  )
-  for (const statement of tenantIsolationSql(table)) await db.rawQuery(statement)
-  return async () => {
-    await db.rawQuery(`DROP TABLE ${table}`)
-  }
-}
-
 test.group('tenancy.read: one round trip under row-level security', (group) => {
   const table = `test_one_trip_read_${process.pid}`
   const tenantA = newId()
