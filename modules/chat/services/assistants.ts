@@ -35,15 +35,19 @@ const isManager = (actor: TenantActor) => MANAGERS.includes(actor.role)
  * tenants' non-public rows; this also hides colleagues' private ones.)
  */
 export function visibleAssistants(trx: TransactionClientContract, actor: TenantActor) {
-  return Assistant.query({ client: trx }).where((query) =>
-    query
-      .where('visibility', 'public')
-      .orWhere((own) =>
-        own
-          .where('tenant_id', actor.tenantId)
-          .where((mine) => mine.where('visibility', 'tenant').orWhere('owner_id', actor.userId))
-      )
+  return Assistant.query({ client: trx }).whereRaw(
+    visibleAssistantSql('chat_assistants', '?', '?'),
+    [actor.tenantId, actor.userId]
   )
+}
+
+/**
+ * The rule above as SQL, over `alias` with the tenant's and the user's
+ * placeholders — one rule for the builder and for a send's planning read,
+ * which embeds it.
+ */
+export function visibleAssistantSql(alias: string, tenant: string, user: string) {
+  return `(${alias}.visibility = 'public' OR (${alias}.tenant_id = ${tenant} AND (${alias}.visibility = 'tenant' OR ${alias}.owner_id = ${user})))`
 }
 
 export async function findVisibleAssistant(

@@ -14,14 +14,14 @@ import Generation from '#modules/chat/models/generation'
 import Message from '#modules/chat/models/message'
 import { conversationNotFound } from '#modules/chat/services/conversations'
 import { follow, generationLog, ownsByLog } from '#modules/chat/services/generation_log'
-import { findWithAncestors } from '#modules/chat/services/messages'
-import { findVisibleAssistant } from '#modules/chat/services/assistants'
+import { messageNotFound } from '#modules/chat/services/messages'
+import { assistantNotFound, visibleAssistantSql } from '#modules/chat/services/assistants'
 import type Assistant from '#modules/chat/models/assistant'
 import {
   assertChatEnabled,
   gatewayLimits,
   type ChatLimits,
-  sendRulesColumns,
+  sendRulesSql,
   sendRulesFrom,
   type SendRules,
 } from '#modules/chat/services/quotas'
@@ -96,35 +96,87 @@ const isDuplicateRequest = (error: unknown) =>
   (error as { code?: string; constraint?: string }).code === '23505' &&
   (error as { constraint?: string }).constraint?.includes('client_request_id') === true
 
+/** A message of the branch a reply continues, as planning needs it. */
+interface BranchMessage {
+  id: string
+  parentId: string | null
+  role: Message['role']
+  content: string
+  status: Message['status']
+}
+
+/** What a send takes from its assistant. */
+type SendAssistant = Pick<
+  Assistant,
+  'id' | 'tenantId' | 'model' | 'systemPrompt' | 'maxTokens' | 'temperature'
+>
+
 /**
- * The caller's conversation, whether this clientRequestId was sent before,
- * and the send rules — one statement for all three, since every send asks
- * them all and a repeat is rare.
+ * Everything a send decides on, in one statement and one round trip
+ * (tenancy.read, no transaction to commit): the caller's conversation;
+ * whether this clientRequestId was sent before; the send rules; the branch
+ * the reply continues (the message it follows and its ancestors, root first
+ * — the only context it may see); and the assistant, when one applies and
+ * the caller may see it. `leaf` is the message the branch ends at: a
+ * regenerated reply, an explicit parent, the conversation's active leaf
+ * ('active'), or none (a new first message).
  */
-async function conversationToSendIn(
-  trx: TransactionClientContract,
+async function readForSend(
   actor: TenantActor,
   conversationId: string,
-  requestId: string
+  requestId: string,
+  leaf: string | null | 'active',
+  assistantId: string | undefined
 ) {
-  if (!isUuid(conversationId)) return { conversation: null, repeated: false, rules: null }
-  const conversation = await Conversation.query({ client: trx })
-    .where({ tenant_id: actor.tenantId, user_id: actor.userId, id: conversationId })
-    .select('chat_conversations.*')
-    .select(
-      trx.raw(
-        `EXISTS (SELECT 1 FROM chat_generations g
-                  WHERE g.user_id = ? AND g.client_request_id = ?) AS repeated`,
-        [actor.userId, requestId]
-      )
-    )
-    .select(sendRulesColumns(trx, actor.userId))
-    .first()
+  const rows = await tenancy.read(
+    { tenantId: actor.tenantId, userId: actor.userId },
+    `SELECT c.*,
+            EXISTS (SELECT 1 FROM chat_generations g
+                     WHERE g.user_id = $2 AND g.client_request_id = $4) AS repeated,
+            ${sendRulesSql('$2')},
+            (WITH RECURSIVE chain AS (
+               SELECT m.id, m.parent_id, m.role, m.content, m.status, 0 AS depth
+                 FROM chat_messages m
+                WHERE m.id = (CASE WHEN $5 THEN c.active_leaf_id ELSE $6::uuid END)
+                  AND m.conversation_id = c.id
+               UNION ALL
+               SELECT p.id, p.parent_id, p.role, p.content, p.status, chain.depth + 1
+                 FROM chat_messages p JOIN chain ON p.id = chain.parent_id
+             )
+             SELECT coalesce(json_agg(json_build_object(
+                      'id', id, 'parentId', parent_id, 'role', role, 'content', content,
+                      'status', status) ORDER BY depth DESC), '[]')
+               FROM chain) AS send_branch,
+            (SELECT json_build_object(
+                      'id', a.id, 'tenantId', a.tenant_id, 'model', a.model,
+                      'systemPrompt', a.system_prompt, 'maxTokens', a.max_tokens,
+                      'temperature', a.temperature)
+               FROM chat_assistants a
+              WHERE a.id = coalesce($7::uuid, c.assistant_id)
+                AND ${visibleAssistantSql('a', '$1', '$2')}) AS send_assistant
+       FROM chat_conversations c
+      WHERE c.tenant_id = $1 AND c.user_id = $2 AND c.id = $3`,
+    [
+      actor.tenantId,
+      actor.userId,
+      isUuid(conversationId) ? conversationId : null,
+      requestId,
+      leaf === 'active',
+      leaf !== 'active' && leaf !== null && isUuid(leaf) ? leaf : null,
+      assistantId !== undefined && isUuid(assistantId) ? assistantId : null,
+    ]
+  )
+  const row = rows[0]
+  if (!row) return { conversation: null, repeated: false } as const
+  const { repeated, send_branch: branch, send_assistant: assistant, ...columns } = row
+  const conversation = Conversation.$createFromAdapterResult(columns)!
   return {
     conversation,
-    repeated: conversation?.$extras.repeated === true,
-    rules: conversation ? sendRulesFrom(conversation.$extras, actor.userId) : null,
-  }
+    repeated: repeated === true,
+    rules: sendRulesFrom(conversation.$extras, actor.userId),
+    branch: branch as BranchMessage[],
+    assistant: (assistant ?? null) as SendAssistant | null,
+  } as const
 }
 
 /** What a new reply answers: a new question under `parentId`, or (regenerating) an existing one. */
@@ -136,7 +188,7 @@ interface Plan {
   /** The aliases chat may use in this tenant (null: all). */
   allowedModels: string[] | null
   conversation: Conversation
-  assistant: Assistant | null
+  assistant: SendAssistant | null
   parentId: string | null
   /** The existing question a regenerated reply answers. */
   questionId: string | null
@@ -148,36 +200,27 @@ interface Plan {
 
 const untitled = (conversation: Conversation) => conversation.title === chatConfig.defaultTitle
 
-async function plan(
-  trx: TransactionClientContract,
-  actor: TenantActor,
-  conversation: Conversation,
-  rules: SendRules,
+function plan(
+  read: { conversation: Conversation; rules: SendRules; branch: BranchMessage[] },
+  assistant: SendAssistant | null,
   question: Question,
   assistantId: string | undefined
-): Promise<Plan> {
+): Plan {
+  const { conversation, rules, branch } = read
   const { limits, allowedModels: allowed } = rules
   assertChatEnabled(limits)
-  // The assistant named, else the one the conversation continues with (if still visible).
-  const chosen = assistantId ?? conversation.assistantId
-  const assistant = chosen
-    ? await findVisibleAssistant(trx, actor, chosen).catch((error) => {
-        if (assistantId) throw error
-        return null
-      })
-    : null
+  // The assistant named must be one the caller sees; the one the conversation continues
+  // with is simply left out once it no longer is.
+  if (assistantId !== undefined && assistant?.id !== assistantId) throw assistantNotFound()
   const system = assistant?.systemPrompt || chatConfig.systemPrompt
   const maxOutput = assistant?.maxTokens ?? chatConfig.maxOutputTokens
   if (question.kind === 'regenerate') {
-    const { message: reply, chain: withReply } = await findWithAncestors(
-      trx,
-      conversation,
-      question.replyId
-    )
+    const reply = branch.at(-1)
+    if (!reply) throw messageNotFound()
     if (reply.role !== 'assistant' || !reply.parentId) {
       throw new ProblemException(422, 'not_a_reply', 'Only a reply can be regenerated.')
     }
-    const chain = withReply.slice(0, -1)
+    const chain = branch.slice(0, -1)
     return {
       wantsTitle: untitled(conversation) && chain.length === 1,
       allowedModels: allowed,
@@ -191,10 +234,9 @@ async function plan(
   }
   // Without a parent the question continues the branch shown; null starts a new first message.
   const parentId = question.parentId === undefined ? conversation.activeLeafId : question.parentId
-  let chain: Message[] = []
   if (parentId) {
-    const found = await findWithAncestors(trx, conversation, parentId)
-    const parent = found.message
+    const parent = branch.at(-1)
+    if (!parent) throw messageNotFound()
     if (parent.role !== 'assistant') {
       throw new ProblemException(
         422,
@@ -209,8 +251,8 @@ async function plan(
         'The reply you are answering is still being written; wait for it or cancel it.'
       )
     }
-    chain = found.chain
   }
+  const chain = parentId ? branch : []
   const asked = { role: 'user' as const, content: question.content, status: 'complete' as const }
   return {
     wantsTitle: untitled(conversation) && parentId === null,
@@ -278,22 +320,28 @@ async function accept(
   question: Question,
   options: { model?: string; assistantId?: string; clientRequestId: string }
 ): Promise<Accepted> {
-  const planned = await inActiveTenant(actor, async (trx) => {
-    const { conversation, repeated, rules } = await conversationToSendIn(
-      trx,
-      actor,
-      conversationId,
-      options.clientRequestId
+  const leaf =
+    question.kind === 'regenerate'
+      ? question.replyId
+      : question.parentId === undefined
+        ? 'active'
+        : question.parentId
+  const read = await readForSend(
+    actor,
+    conversationId,
+    options.clientRequestId,
+    leaf,
+    options.assistantId
+  )
+  // A repeat answers with the first send's rows, even where the conversation is not found.
+  if (read.repeated || !read.conversation) {
+    const first = await inActiveTenant(actor, (trx) =>
+      existing(trx, actor, options.clientRequestId)
     )
-    // A repeat answers with the first send's rows, even where the conversation is not found.
-    if (repeated || !conversation) {
-      const first = await existing(trx, actor, options.clientRequestId)
-      if (first) return first
-    }
-    if (!conversation || !rules) throw conversationNotFound()
-    return plan(trx, actor, conversation, rules, question, options.assistantId)
-  })
-  if ('generation' in planned) return planned
+    if (first) return first
+  }
+  if (!read.conversation) throw conversationNotFound()
+  const planned = plan(read, read.assistant, question, options.assistantId)
 
   const ticket = await reserve(actor, options.model, planned)
   const slot = runsGenerationsHere() && generationRunner.takeSlot()

@@ -29,22 +29,6 @@ export async function findMessage(
 }
 
 /**
- * A message of this conversation with its ancestors, in one statement: the
- * message is the chain's last entry. Answers 404 like findMessage.
- */
-export async function findWithAncestors(
-  trx: TransactionClientContract,
-  conversation: Conversation,
-  id: string
-): Promise<{ message: Message; chain: Message[] }> {
-  if (!isUuid(id)) throw messageNotFound()
-  const chain = await ancestorChain(trx, conversation.id, id)
-  const message = chain.at(-1)
-  if (!message) throw messageNotFound()
-  return { message, chain }
-}
-
-/**
  * A message and its ancestors, root first: the only context a reply to it
  * may see (other branches never leak in). Walked in one recursive query.
  */

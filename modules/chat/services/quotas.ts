@@ -51,18 +51,16 @@ export interface SendRules {
 
 /**
  * The send rules as two columns of the statement that reads the conversation
- * (`sendRulesFrom` reads them back): every send reads both, and each round
- * trip before the upstream call is one the user waits for.
+ * (`sendRulesFrom` reads them back), with `user` the user id's placeholder:
+ * every send reads both, and each round trip before the upstream call is one
+ * the user waits for.
  */
-export function sendRulesColumns(trx: TransactionClientContract, userId: string) {
-  return trx.raw(
-    `(SELECT coalesce(json_agg(json_build_object(
+export function sendRulesSql(user: string) {
+  return `(SELECT coalesce(json_agg(json_build_object(
                'userId', q.user_id, 'messagesPerMinute', q.messages_per_minute,
                'tokensPerDay', q.tokens_per_day, 'disabled', q.disabled)), '[]')
-        FROM chat_quotas q WHERE q.user_id = ? OR q.user_id IS NULL) AS send_quotas,
-     (SELECT allowed_models FROM chat_settings LIMIT 1) AS send_allowed_models`,
-    [userId]
-  )
+        FROM chat_quotas q WHERE q.user_id = ${user} OR q.user_id IS NULL) AS send_quotas,
+     (SELECT allowed_models FROM chat_settings LIMIT 1) AS send_allowed_models`
 }
 
 export function sendRulesFrom(extras: Record<string, unknown>, userId: string): SendRules {

@@ -35,6 +35,14 @@ async function sendAs(
   return { response, conversationId: id }
 }
 
+const messagesIn = async (conversationId: string) => {
+  const [{ total }] = await db
+    .from('chat_messages')
+    .where('conversation_id', conversationId)
+    .count('* as total')
+  return Number(total)
+}
+
 const names = (response: { body(): { data: Array<{ name: string }> } }) =>
   response.body().data.map((assistant) => assistant.name)
 
@@ -214,6 +222,47 @@ test.group('chat: assistants and the explore catalog', (group) => {
     const colleague = await joinAs(client, owner, 'member')
     const theirs = await sendAs(client, colleague.token, { assistantId: assistant.id })
     assertProblem(theirs.response, 404, 'assistant_not_found')
+  })
+
+  test('an assistant made private since: its conversation goes on without it; naming it is a 404', async ({
+    client,
+    assert,
+  }) => {
+    const owner = await chatTenant(client, fake.url)
+    const colleague = await joinAs(client, owner, 'member')
+    const token = owner.tokens.accessToken
+    const shared = await createAssistant(client, colleague.token, {
+      name: 'Poet',
+      systemPrompt: 'Answer in verse.',
+      visibility: 'tenant',
+    })
+    const first = await sendAs(client, token, { assistantId: shared.id })
+    first.response.assertStatus(202)
+    await readGeneration(token, first.response.body().generation.id)
+
+    const hidden = await client
+      .patch(`/api/v1/chat/assistants/${shared.id}`)
+      .bearerToken(colleague.token)
+      .json({ visibility: 'private' })
+    hidden.assertStatus(200)
+    fake.requests.length = 0
+    const next = await sendAs(client, token, {}, first.conversationId)
+    next.response.assertStatus(202)
+    assert.isNull(next.response.body().assistantMessage.assistantId)
+    await readGeneration(token, next.response.body().generation.id)
+    const call = fake.chatCalls()[0] as { messages: Array<{ role: string; content: string }> }
+    assert.notDeepInclude(call.messages, { role: 'system', content: 'Answer in verse.' })
+
+    const named = await sendAs(client, token, { assistantId: shared.id }, first.conversationId)
+    assertProblem(named.response, 404, 'assistant_not_found')
+    const stranger = await sendAs(
+      client,
+      token,
+      { assistantId: crypto.randomUUID() },
+      first.conversationId
+    )
+    assertProblem(stranger.response, 404, 'assistant_not_found')
+    assert.equal(await messagesIn(first.conversationId), 4, 'the refused sends stored nothing')
   })
 
   test('explore: popular by distinct users in 30 days, featured by admins, new, q and category', async ({

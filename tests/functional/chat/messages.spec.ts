@@ -14,6 +14,7 @@ import { resetModuleTables } from '#tests/helpers/database'
 import { gatewayBase, resetGateway } from '#tests/helpers/gateway'
 import { chatTenant, collect, readGeneration, textOf } from '#tests/helpers/chat'
 import { drainBus, until } from '#tests/helpers/waiting'
+import { statementsSentDuring } from '#tests/helpers/sql_spy'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { deliverDueWebhooks } from '#modules/notifications/services/webhooks'
@@ -536,6 +537,30 @@ test.group('chat: messages and streamed replies', (group) => {
         response.body().assistantMessage.id,
       ]
     )
+  })
+
+  test('a follow-up reaches the upstream after two round trips to PostgreSQL: plan, store', async ({
+    client,
+    assert,
+  }) => {
+    const { token, conversationId } = await ownerInConversation(client)
+    const first = await ask(client, token, conversationId, { content: 'Tell me about Lisbon' })
+    // The upstream holds its answer back, so nothing after the call is counted.
+    fake.script = [{ kind: 'stall', ms: 2000 }]
+    let response: Awaited<ReturnType<typeof send>> | undefined
+    const sent = await statementsSentDuring(async () => {
+      response = await send(client, token, conversationId, {
+        content: 'And Porto?',
+        parentId: first.accepted.assistantMessage.id,
+      })
+    })
+    response!.assertStatus(202)
+    const chatStatements = sent.filter((text) => /chat_/.test(text))
+    assert.lengthOf(chatStatements, 2, chatStatements.join('\n---\n'))
+    assert.match(chatStatements[0], /FROM chat_conversations c/)
+    // The store is one message: its claim, rows and NOTIFY (pg sees the last statement's text).
+    assert.match(chatStatements[1], /pg_notify/)
+    assert.notInclude(sent.join('\n'), 'COMMIT')
   })
 
   test('chat turned off for a user: 403, nothing stored', async ({ client, assert }) => {
