@@ -70,6 +70,18 @@ function optionalKeyPrefix(name: string, value?: string) {
   return value
 }
 
+/** Milliseconds for a PostgreSQL limit: a whole number, 0 (off) up to PostgreSQL's maximum. */
+function optionalMilliseconds(name: string, value?: string) {
+  if (value === undefined || value === '') return undefined
+  const milliseconds = Number(value)
+  if (!/^\d+$/.test(value) || milliseconds > 2_147_483_647) {
+    throw new Error(
+      `${name} must be a whole number of milliseconds, 0 for no limit (got "${value}")`
+    )
+  }
+  return milliseconds
+}
+
 /** Credentials never reach a log line or an error message. */
 function redact(value: string) {
   return value.replace(/\/\/([^@/]*)@/, '//***@')
@@ -111,9 +123,9 @@ const env = await Env.create(new URL('../', import.meta.url), {
   MIGRATE_ON_START: Env.schema.boolean.optional(),
   RELAY_LAG_WARN_SECONDS: Env.schema.number.optional(),
   /** Per unit of work (app/tenancy/limits.ts): one statement's run, a row lock's wait, idle in a transaction; 0 = off. */
-  DB_STATEMENT_TIMEOUT_MS: Env.schema.number.optional(),
-  DB_LOCK_TIMEOUT_MS: Env.schema.number.optional(),
-  DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: Env.schema.number.optional(),
+  DB_STATEMENT_TIMEOUT_MS: optionalMilliseconds,
+  DB_LOCK_TIMEOUT_MS: optionalMilliseconds,
+  DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: optionalMilliseconds,
 
   DATABASE_URL: optionalUrl(['postgres:', 'postgresql:'], 'a postgres:// URL'),
   EMBEDDED_PG_PORT: Env.schema.number.optional(),

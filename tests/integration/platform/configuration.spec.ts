@@ -33,6 +33,8 @@ const BAD_VALUES: Array<[string, string, RegExp, Record<string, string | undefin
     { KAFKA_BROKERS: undefined },
   ],
   ['BULLMQ_PREFIX', 'bad prefix!', /BULLMQ_PREFIX may only hold letters/],
+  ['DB_LOCK_TIMEOUT_MS', '-1', /DB_LOCK_TIMEOUT_MS must be a whole number of milliseconds/],
+  ['DB_STATEMENT_TIMEOUT_MS', '30s', /DB_STATEMENT_TIMEOUT_MS must be a whole number/],
   ['LOG_LEVEL', 'loud', /LOG_LEVEL/],
   ['ATRIUM_MODULES', 'orders;identity', /ATRIUM_MODULES has invalid module names/],
   ['ATRIUM_MODULES', 'system,nosuchmodule', /ATRIUM_MODULES names unknown modules: nosuchmodule/],
