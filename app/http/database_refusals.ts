@@ -7,20 +7,17 @@ import { ProblemException } from '#app/http/problem'
  * Retry-After — which every OpenAI SDK and most HTTP clients retry on their
  * own — instead of a 500 that reads as a bug.
  */
+const CONFLICT = {
+  code: 'database_conflict',
+  detail:
+    'This request collided with another one changing the same data, and its changes were rolled back. Retry it.',
+  retryAfterSeconds: 1,
+}
+
 const REFUSALS: Record<string, { code: string; detail: string; retryAfterSeconds: number }> = {
   // deadlock_detected, serialization_failure: PostgreSQL chose this transaction to give way.
-  '40P01': {
-    code: 'database_conflict',
-    detail:
-      'This request collided with another one changing the same data, and its changes were rolled back. Retry it.',
-    retryAfterSeconds: 1,
-  },
-  '40001': {
-    code: 'database_conflict',
-    detail:
-      'This request collided with another one changing the same data, and its changes were rolled back. Retry it.',
-    retryAfterSeconds: 1,
-  },
+  '40P01': CONFLICT,
+  '40001': CONFLICT,
   // lock_not_available: a row it needed stayed locked for longer than DB_LOCK_TIMEOUT_MS.
   '55P03': {
     code: 'database_busy',

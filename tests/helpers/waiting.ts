@@ -45,3 +45,19 @@ export async function drainBus(maxPasses = 500) {
   }
   throw new Error('the bus did not drain')
 }
+
+/**
+ * Until a session of this database waits for a lock while running a
+ * statement that starts with `statementStart` ('' for any): how a test knows
+ * a request reached the row another session holds — a signal, not a sleep.
+ */
+export function waitingForLock(statementStart: string, timeoutMs = 10_000) {
+  return until(async () => {
+    const { rows } = await db.rawQuery(
+      `SELECT count(*)::int AS n FROM pg_stat_activity
+        WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE ?`,
+      [`${statementStart}%`]
+    )
+    return rows[0].n > 0
+  }, timeoutMs)
+}

@@ -13,7 +13,7 @@ import { joinAs, registerUser, resetIdentity } from '#tests/helpers/identity'
 import { resetModuleTables } from '#tests/helpers/database'
 import { gatewayBase, resetGateway } from '#tests/helpers/gateway'
 import { chatTenant, collect, readGeneration, textOf } from '#tests/helpers/chat'
-import { drainBus, until } from '#tests/helpers/waiting'
+import { drainBus, until, waitingForLock } from '#tests/helpers/waiting'
 import { statementsSentDuring } from '#tests/helpers/sql_spy'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -455,14 +455,7 @@ test.group('chat: messages and streamed replies', (group) => {
       // Planned and reserved; storing waits for the conversation: a signal, not a sleep.
       const sending = send(client, token, conversationId, { content: 'Too late', parentId: null })
       const pending = sending.then((response) => response)
-      const waiting = await until(async () => {
-        const { rows } = await db.rawQuery(
-          `SELECT count(*)::int AS n FROM pg_stat_activity
-            WHERE datname = current_database() AND wait_event_type = 'Lock'
-              AND query LIKE 'UPDATE chat_conversations%'`
-        )
-        return rows[0].n > 0
-      }, 5000)
+      const waiting = await waitingForLock('UPDATE chat_conversations')
       assert.isTrue(waiting, 'the send waits to store the conversation')
       await holder.from('chat_conversations').where('id', conversationId).delete()
       await holder.commit()
@@ -495,14 +488,7 @@ test.group('chat: messages and streamed replies', (group) => {
       sending = send(client, token, conversationId, { content: 'And Porto?', parentId }).then(
         (response) => response
       )
-      const waiting = await until(async () => {
-        const { rows } = await db.rawQuery(
-          `SELECT count(*)::int AS n FROM pg_stat_activity
-            WHERE datname = current_database() AND wait_event_type = 'Lock'
-              AND query LIKE 'INSERT INTO chat_messages%'`
-        )
-        return rows[0].n > 0
-      }, 5000)
+      const waiting = await waitingForLock('INSERT INTO chat_messages')
       assert.isTrue(waiting, 'the store holds the conversation and waits for the reply')
       // Closes the cycle: returns once PostgreSQL has rolled the store's first attempt back.
       await holder
@@ -865,13 +851,7 @@ test.group('chat: messages and streamed replies', (group) => {
           other.from('chat_generations').where('id', id).update({ status: 'completed' })
         )
         // The title's unit of work is waiting for the conversation: a signal, not a sleep.
-        const waiting = await until(async () => {
-          const { rows } = await db.rawQuery(
-            `SELECT count(*)::int AS n FROM pg_stat_activity
-              WHERE datname = current_database() AND wait_event_type = 'Lock'`
-          )
-          return rows[0].n > 0
-        }, 5000)
+        const waiting = await waitingForLock('')
         assert.isTrue(waiting, 'the title waits for the conversation')
         await trx.table('chat_generations').insert({ ...first, id: newId() })
         return 'inserted'

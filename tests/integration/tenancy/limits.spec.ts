@@ -3,7 +3,7 @@ import db from '@adonisjs/lucid/services/db'
 import { tenancy } from '#app/tenancy/tenancy'
 import { newId } from '#app/platform/ids'
 import { createNotesTable, withUnitOfWorkLimits } from '#tests/helpers/database'
-import { until } from '#tests/helpers/waiting'
+import { until, waitingForLock } from '#tests/helpers/waiting'
 
 /*
 | Every unit of work runs with a statement timeout, a lock timeout and an
@@ -28,17 +28,6 @@ test.group('units of work: statement, lock and idle limits', (group) => {
     text: `INSERT INTO ${table} (id, tenant_id, note) VALUES ($1, $2, $3)`,
     values: [id, tenantId, note],
   })
-  /** A backend of this database waiting for a lock while running `statementStart…`. */
-  const waitingOnLock = (statementStart: string) =>
-    until(async () => {
-      const { rows } = await db.rawQuery(
-        `SELECT count(*)::int AS n FROM pg_stat_activity
-          WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE ?`,
-        [`${statementStart}%`]
-      )
-      return rows[0].n > 0
-    }, 10_000)
-
   const SHOW_LIMITS = `SELECT current_setting('statement_timeout') AS statement,
                               current_setting('lock_timeout') AS lock,
                               current_setting('idle_in_transaction_session_timeout') AS idle`
@@ -186,7 +175,7 @@ test.group('units of work: statement, lock and idle limits', (group) => {
         { text: `UPDATE ${table} SET note = note || '+write' WHERE id = $1`, values: [second] },
       ])
       written.catch(() => {})
-      assert.isTrue(await waitingOnLock(`UPDATE ${table}`), 'the write waits for the holder')
+      assert.isTrue(await waitingForLock(`UPDATE ${table}`), 'the write waits for the holder')
       // Closes the cycle; returns once PostgreSQL has rolled the write's first attempt back.
       await holder
         .from(table)
