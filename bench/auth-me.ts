@@ -65,7 +65,9 @@ try {
   ) as { sub: string }
   const bare = spawnNode(['bench/lib/bare_db_server.mjs'], {
     PORT: String(BARE_PORT),
-    DATABASE_URL: `postgres://postgres@127.0.0.1:${EMBEDDED_PORT}/atrium`,
+    // The database the Atrium server uses: DATABASE_URL when set, else its embedded one.
+    DATABASE_URL:
+      process.env.DATABASE_URL || `postgres://postgres@127.0.0.1:${EMBEDDED_PORT}/atrium`,
     BENCH_USER_ID: claims.sub,
   })
   let floor
