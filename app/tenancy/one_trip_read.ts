@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import db from '@adonisjs/lucid/services/db'
 import type pg from 'pg'
 import type { QueryResult, QueryResultRow } from 'pg'
@@ -47,15 +48,11 @@ export async function oneTripRead<Row extends QueryResultRow>(
   text: string,
   values: unknown[] = [],
   // Only tests pass another: a role that does not exist proves a failure in front stops the statement.
-  role = APP_ROLE
+  role = APP_ROLE,
+  options: { prepared?: boolean } = {}
 ): Promise<Row[]> {
-  const [result] = await oneTrip(
-    SETTINGS_STATEMENT + limitsSql(),
-    scope,
-    [{ text, values }],
-    role,
-    'read'
-  )
+  const statement = options.prepared ? { text, values, name: preparedName(text) } : { text, values }
+  const [result] = await oneTrip(SETTINGS_STATEMENT + limitsSql(), scope, [statement], role, 'read')
   return result.rows as Row[]
 }
 
@@ -118,4 +115,19 @@ async function oneTrip(
   } finally {
     await knexClient.releaseConnection(pgClient)
   }
+}
+
+const preparedNames = new Map<string, string>()
+
+/**
+ * The name a constant statement is prepared under: derived from its text, so
+ * one text is one name on every connection and two texts never share one.
+ */
+export function preparedName(text: string) {
+  let name = preparedNames.get(text)
+  if (!name) {
+    name = `atrium_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`
+    preparedNames.set(text, name)
+  }
+  return name
 }

@@ -13,6 +13,12 @@ import pg from 'pg'
 export interface Statement {
   text: string
   values: unknown[]
+  /**
+   * A prepared statement's name: parsed and planned once per connection,
+   * then only bound and run. For constant text only (each name is one
+   * statement kept by PostgreSQL for the connection's life).
+   */
+  name?: string
 }
 
 interface PreparedConnection {
@@ -21,6 +27,7 @@ interface PreparedConnection {
   describe(message: { type: 'P'; name: string }): void
   execute(message: Record<string, never>): void
   sync(): void
+  close(message: { type: 'S'; name: string }): void
 }
 
 // pg's value conversion: on its default export at run time, not in its types.
@@ -36,7 +43,7 @@ export class PrefixedQuery extends pg.Query {
    * prefix's too, in order (an array whenever more than one result is kept).
    */
   constructor(
-    config: { text: string; values?: unknown[] },
+    config: { text: string; values?: unknown[]; name?: string },
     private prefix: Statement[],
     callback: QueryCallback,
     dropped = prefix.length
@@ -53,12 +60,32 @@ export class PrefixedQuery extends pg.Query {
     }) as never)
   }
 
+  /**
+   * pg marks a named statement parsed at the first ParseComplete of the
+   * sequence — which, here, may be a statement in front of it. So when
+   * anything fails, forget it: the next use sends it again (after a Close).
+   */
+  handleError(error: Error, connection: { parsedStatements: Record<string, string> }) {
+    const name = (this as unknown as { name?: string }).name
+    if (name) delete connection.parsedStatements[name]
+    ;(
+      pg.Query.prototype as unknown as { handleError(e: Error, c: unknown): void }
+    ).handleError.call(this, error, connection)
+  }
+
   // Always the extended protocol, even without values: the prefix rides in front.
   requiresPreparation() {
     return true
   }
 
   prepare(connection: PreparedConnection) {
+    const named = this as unknown as { name?: string; hasBeenParsed(c: unknown): boolean }
+    if (named.name && !named.hasBeenParsed(connection)) {
+      // A named statement this connection does not know as parsed may exist all the same (an
+      // earlier sequence that failed after its Parse): drop it first, or the Parse would fail.
+      // Closing a statement that does not exist is no error.
+      connection.close({ type: 'S', name: named.name })
+    }
     try {
       for (const statement of this.prefix) {
         connection.parse({ text: statement.text })

@@ -83,6 +83,27 @@ function isUniqueViolation(error: unknown, constraint: string) {
   return code === '23505' && name === constraint
 }
 
+let meSql: string | undefined
+
+/** GET /auth/me's read, its user columns named (a prepared statement must not use `*`). */
+function meStatement() {
+  if (!meSql) {
+    User.boot()
+    const columns = Object.keys(User.$keys.columnsToAttributes.all())
+      .map((column) => `u."${column}"`)
+      .join(', ')
+    meSql = `SELECT ${columns},
+              (SELECT coalesce(json_agg(json_build_object(
+                        'tenantId', m.tenant_id, 'tenantName', t.name,
+                        'tenantSlug', t.slug, 'role', m.role) ORDER BY m.created_at), '[]')
+                 FROM identity_memberships m JOIN identity_tenants t ON t.id = m.tenant_id
+                WHERE m.user_id = u.id) AS memberships
+         FROM identity_users u
+        WHERE u.id = $1`
+  }
+  return meSql
+}
+
 export const accounts = {
   async register(input: {
     email: string
@@ -227,18 +248,13 @@ export const accounts = {
 
   async me(principal: Principal) {
     // Runs on every app start-up and tab: the user and their memberships in one statement,
-    // sent with the role and settings in one round trip (tenancy.read).
+    // sent with the role and settings in one round trip (tenancy.read), prepared once per
+    // connection — planning it cost PostgreSQL more than running it.
     const [row] = await tenancy.read<Record<string, unknown>>(
       { userId: principal.userId },
-      `SELECT u.*,
-              (SELECT coalesce(json_agg(json_build_object(
-                        'tenantId', m.tenant_id, 'tenantName', t.name,
-                        'tenantSlug', t.slug, 'role', m.role) ORDER BY m.created_at), '[]')
-                 FROM identity_memberships m JOIN identity_tenants t ON t.id = m.tenant_id
-                WHERE m.user_id = u.id) AS memberships
-         FROM identity_users u
-        WHERE u.id = $1`,
-      [principal.userId]
+      meStatement(),
+      [principal.userId],
+      { prepared: true }
     )
     const user = row ? User.$createFromAdapterResult(row) : null
     if (!user) throw new ProblemException(404, 'user_not_found', 'No such user.')

@@ -5,7 +5,8 @@ import { APP_ROLE } from '#app/tenancy/sql'
 import { createNotesTable } from '#tests/helpers/database'
 import { newId } from '#app/platform/ids'
 import { advisoryLockTaken, statementsSentDuring } from '#tests/helpers/sql_spy'
-import { oneTripRead, oneTripWrite } from '#app/tenancy/one_trip_read'
+import { oneTripRead, oneTripWrite, preparedName } from '#app/tenancy/one_trip_read'
+import pg from 'pg'
 
 /*
 | tenancy.read sends the role, the settings and one statement as one message
@@ -139,6 +140,72 @@ test.group('tenancy.read: one round trip under row-level security', (group) => {
       `SELECT count(*)::int AS n FROM ${table}`
     )
     assert.deepEqual(rows, [{ n: 2 }])
+  })
+
+  test('a prepared read is parsed once per connection, and row-level security holds on every run', async ({
+    assert,
+  }) => {
+    // Lists itself in pg_prepared_statements only when it runs as a named, prepared statement.
+    const text = `SELECT pg_backend_pid() AS pid,
+                         (SELECT count(*)::int FROM pg_prepared_statements
+                           WHERE statement LIKE '%prepared-read-probe%') AS prepared,
+                         array_agg(note ORDER BY note) AS notes
+                    FROM ${table}`
+    const name = preparedName(text)
+    const parses: string[] = []
+    const parse = pg.Connection.prototype.parse
+    pg.Connection.prototype.parse = function (this: pg.Connection, query, more) {
+      if (query.name === name) parses.push(name)
+      return parse.call(this, query, more)
+    }
+    const pids = new Set<number>()
+    try {
+      // Past five runs a connection switches to PostgreSQL's generic plan: both tenants use it.
+      for (let run = 0; run < 40; run++) {
+        const tenantId = run % 2 === 0 ? tenantA : tenantB
+        const [row] = await tenancy.read<{ pid: number; prepared: number; notes: string[] }>(
+          { tenantId },
+          text,
+          [],
+          { prepared: true }
+        )
+        assert.deepEqual(row.notes, tenantId === tenantA ? ['a1', 'a2'] : ['b1'], `run ${run}`)
+        assert.equal(row.prepared, 1)
+        pids.add(row.pid)
+      }
+    } finally {
+      pg.Connection.prototype.parse = parse
+    }
+    assert.lengthOf(parses, pids.size, 'one Parse per connection that ran it')
+    assert.isBelow(parses.length, 40)
+  })
+
+  test('a prepared read that failed is sent whole again, on every connection', async ({
+    assert,
+  }) => {
+    const text = `SELECT 10 / $1::int AS quotient`
+    // Its Parse got through, its run did not: the statement exists on that connection.
+    for (let run = 0; run < 15; run++) {
+      await assert.rejects(
+        () => tenancy.read({ tenantId: tenantA }, text, [0], { prepared: true }),
+        /division by zero/
+      )
+    }
+    for (let run = 0; run < 15; run++) {
+      const rows = await tenancy.read({ tenantId: tenantA }, text, [5], { prepared: true })
+      assert.deepEqual(rows, [{ quotient: 2 }])
+    }
+    // The settings in front failed, so the Parse behind them never ran — although pg took the
+    // settings' ParseComplete for the statement's.
+    const other = `SELECT 20 / $1::int AS quotient`
+    await assert.rejects(
+      () => oneTripRead({ tenantId: tenantA }, other, [5], 'no_such_role', { prepared: true }),
+      /no_such_role/
+    )
+    for (let run = 0; run < 15; run++) {
+      const rows = await tenancy.read({ tenantId: tenantA }, other, [5], { prepared: true })
+      assert.deepEqual(rows, [{ quotient: 4 }])
+    }
   })
 
   test('ids that are not uuids are refused before anything is sent', async ({ assert }) => {
