@@ -111,26 +111,20 @@ type SendAssistant = Pick<
   'id' | 'tenantId' | 'model' | 'systemPrompt' | 'maxTokens' | 'temperature'
 >
 
+let sendReadSql: string | undefined
+
 /**
- * Everything a send decides on, in one statement and one round trip
- * (tenancy.read, no transaction to commit): the caller's conversation;
- * whether this clientRequestId was sent before; the send rules; the branch
- * the reply continues (the message it follows and its ancestors, root first
- * — the only context it may see); and the assistant, when one applies and
- * the caller may see it. `leaf` is the message the branch ends at: a
- * regenerated reply, an explicit parent, the conversation's active leaf
- * ('active'), or none (a new first message).
+ * readForSend's statement, built once: constant text, so it is prepared on
+ * each connection (planning this one cost more than running it), with the
+ * conversation's columns named, as a prepared statement needs.
  */
-async function readForSend(
-  actor: TenantActor,
-  conversationId: string,
-  requestId: string,
-  leaf: string | null | 'active',
-  assistantId: string | undefined
-) {
-  const rows = await tenancy.read(
-    { tenantId: actor.tenantId, userId: actor.userId },
-    `SELECT c.*,
+function sendReadStatement() {
+  if (!sendReadSql) {
+    Conversation.boot()
+    const columns = Object.keys(Conversation.$keys.columnsToAttributes.all())
+      .map((column) => `c."${column}"`)
+      .join(', ')
+    sendReadSql = `SELECT ${columns},
             EXISTS (SELECT 1 FROM chat_generations g
                      WHERE g.user_id = $2 AND g.client_request_id = $4) AS repeated,
             ${sendRulesSql('$2')},
@@ -155,7 +149,31 @@ async function readForSend(
               WHERE a.id = coalesce($7::uuid, c.assistant_id)
                 AND ${visibleAssistantSql('a', '$1', '$2')}) AS send_assistant
        FROM chat_conversations c
-      WHERE c.tenant_id = $1 AND c.user_id = $2 AND c.id = $3`,
+      WHERE c.tenant_id = $1 AND c.user_id = $2 AND c.id = $3`
+  }
+  return sendReadSql
+}
+
+/**
+ * Everything a send decides on, in one statement and one round trip
+ * (tenancy.read, no transaction to commit): the caller's conversation;
+ * whether this clientRequestId was sent before; the send rules; the branch
+ * the reply continues (the message it follows and its ancestors, root first
+ * — the only context it may see); and the assistant, when one applies and
+ * the caller may see it. `leaf` is the message the branch ends at: a
+ * regenerated reply, an explicit parent, the conversation's active leaf
+ * ('active'), or none (a new first message).
+ */
+async function readForSend(
+  actor: TenantActor,
+  conversationId: string,
+  requestId: string,
+  leaf: string | null | 'active',
+  assistantId: string | undefined
+) {
+  const rows = await tenancy.read(
+    { tenantId: actor.tenantId, userId: actor.userId },
+    sendReadStatement(),
     [
       actor.tenantId,
       actor.userId,
@@ -164,7 +182,8 @@ async function readForSend(
       leaf === 'active',
       leaf !== 'active' && leaf !== null && isUuid(leaf) ? leaf : null,
       assistantId !== undefined && isUuid(assistantId) ? assistantId : null,
-    ]
+    ],
+    { prepared: true }
   )
   const row = rows[0]
   if (!row) return { conversation: null, repeated: false } as const
