@@ -1,4 +1,5 @@
 import { Settings } from 'luxon'
+import type { LucidModel } from '@adonisjs/lucid/types/model'
 
 /*
  * Column options shared by every module's Lucid models, so a model says what a
@@ -38,3 +39,24 @@ export function sentFields<T extends Record<string, unknown>>(input: T) {
     [K in keyof T]?: Exclude<T[K], undefined>
   }
 }
+
+/**
+ * A model's columns as `alias."column", …`, for a statement that must name
+ * them rather than say `*` — a prepared one, whose result type may not
+ * change when a column is added while the process runs. Built once per
+ * model and alias.
+ */
+export function columnList(model: LucidModel, alias: string) {
+  const key = `${model.table}:${alias}`
+  let list = columnLists.get(key)
+  if (!list) {
+    model.boot()
+    list = Object.keys(model.$keys.columnsToAttributes.all())
+      .map((column) => `${alias}."${column}"`)
+      .join(', ')
+    columnLists.set(key, list)
+  }
+  return list
+}
+
+const columnLists = new Map<string, string>()

@@ -5,6 +5,7 @@ import type { TenantActor } from '#app/auth/policies'
 import { ProblemException } from '#app/http/problem'
 import type { SseStream } from '#app/http/sse'
 import { isUuid, newId } from '#app/platform/ids'
+import { columnList } from '#app/platform/columns'
 import { inActiveTenant } from '#app/tenancy/active_tenant'
 import { tenancy } from '#app/tenancy/tenancy'
 import { gateway, type ChatParams, type Ticket } from '#modules/gateway/index'
@@ -111,20 +112,14 @@ type SendAssistant = Pick<
   'id' | 'tenantId' | 'model' | 'systemPrompt' | 'maxTokens' | 'temperature'
 >
 
-let sendReadSql: string | undefined
-
 /**
- * readForSend's statement, built once: constant text, so it is prepared on
- * each connection (planning this one cost more than running it), with the
+ * readForSend's statement: constant text, so it is prepared on each
+ * connection (planning this one cost more than running it), with the
  * conversation's columns named, as a prepared statement needs.
  */
+let sendReadSql: string | undefined
 function sendReadStatement() {
-  if (!sendReadSql) {
-    Conversation.boot()
-    const columns = Object.keys(Conversation.$keys.columnsToAttributes.all())
-      .map((column) => `c."${column}"`)
-      .join(', ')
-    sendReadSql = `SELECT ${columns},
+  return (sendReadSql ??= `SELECT ${columnList(Conversation, 'c')},
             EXISTS (SELECT 1 FROM chat_generations g
                      WHERE g.user_id = $2 AND g.client_request_id = $4) AS repeated,
             ${sendRulesSql('$2')},
@@ -149,9 +144,7 @@ function sendReadStatement() {
               WHERE a.id = coalesce($7::uuid, c.assistant_id)
                 AND ${visibleAssistantSql('a', '$1', '$2')}) AS send_assistant
        FROM chat_conversations c
-      WHERE c.tenant_id = $1 AND c.user_id = $2 AND c.id = $3`
-  }
-  return sendReadSql
+      WHERE c.tenant_id = $1 AND c.user_id = $2 AND c.id = $3`)
 }
 
 /**

@@ -4,6 +4,7 @@ import Membership, { type MembershipRole } from '#modules/identity/models/member
 import Tenant from '#modules/identity/models/tenant'
 import User from '#modules/identity/models/user'
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
+import { columnList } from '#app/platform/columns'
 import { ProblemException } from '#app/http/problem'
 import { newId } from '#app/platform/ids'
 import { tenancy } from '#app/tenancy/tenancy'
@@ -83,25 +84,17 @@ function isUniqueViolation(error: unknown, constraint: string) {
   return code === '23505' && name === constraint
 }
 
-let meSql: string | undefined
-
 /** GET /auth/me's read, its user columns named (a prepared statement must not use `*`). */
+let meSql: string | undefined
 function meStatement() {
-  if (!meSql) {
-    User.boot()
-    const columns = Object.keys(User.$keys.columnsToAttributes.all())
-      .map((column) => `u."${column}"`)
-      .join(', ')
-    meSql = `SELECT ${columns},
+  return (meSql ??= `SELECT ${columnList(User, 'u')},
               (SELECT coalesce(json_agg(json_build_object(
                         'tenantId', m.tenant_id, 'tenantName', t.name,
                         'tenantSlug', t.slug, 'role', m.role) ORDER BY m.created_at), '[]')
                  FROM identity_memberships m JOIN identity_tenants t ON t.id = m.tenant_id
                 WHERE m.user_id = u.id) AS memberships
          FROM identity_users u
-        WHERE u.id = $1`
-  }
-  return meSql
+        WHERE u.id = $1`)
 }
 
 export const accounts = {
