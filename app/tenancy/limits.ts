@@ -28,19 +28,30 @@ export const unitOfWorkLimits: UnitOfWorkLimits = {
   idleInTransactionTimeoutMs: env.get('DB_IDLE_IN_TRANSACTION_TIMEOUT_MS') ?? 60_000,
 }
 
-let cachedFor = ''
+let cachedFor: UnitOfWorkLimits = {
+  statementTimeoutMs: -1,
+  lockTimeoutMs: -1,
+  idleInTransactionTimeoutMs: -1,
+}
 let cachedSql = ''
+const withBases = new Map<string, string>()
 
 /**
  * `, set_config('statement_timeout', '30000', true), …` — to follow the
  * settings of a unit of work's entry statement. The values are inlined: they
  * are integers checked here, never caller input, and inlining keeps each
- * entry statement's bind parameters what they were.
+ * entry statement's bind parameters what they were. Built again only when a
+ * limit changed (every unit of work asks).
  */
 export function limitsSql(): string {
   const { statementTimeoutMs, lockTimeoutMs, idleInTransactionTimeoutMs } = unitOfWorkLimits
-  const key = `${statementTimeoutMs}/${lockTimeoutMs}/${idleInTransactionTimeoutMs}`
-  if (key === cachedFor) return cachedSql
+  if (
+    statementTimeoutMs === cachedFor.statementTimeoutMs &&
+    lockTimeoutMs === cachedFor.lockTimeoutMs &&
+    idleInTransactionTimeoutMs === cachedFor.idleInTransactionTimeoutMs
+  ) {
+    return cachedSql
+  }
   const settings = {
     statement_timeout: statementTimeoutMs,
     lock_timeout: lockTimeoutMs,
@@ -54,6 +65,18 @@ export function limitsSql(): string {
       return `, set_config('${name}', '${milliseconds}', true)`
     })
     .join('')
-  cachedFor = key
+  cachedFor = { statementTimeoutMs, lockTimeoutMs, idleInTransactionTimeoutMs }
+  withBases.clear()
   return cachedSql
+}
+
+/** `base` (a constant settings statement) followed by the limits, the same string each call. */
+export function withLimits(base: string): string {
+  const limits = limitsSql()
+  let text = withBases.get(base)
+  if (text === undefined) {
+    text = base + limits
+    withBases.set(base, text)
+  }
+  return text
 }

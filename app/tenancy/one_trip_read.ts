@@ -4,7 +4,7 @@ import type pg from 'pg'
 import type { QueryResult, QueryResultRow } from 'pg'
 import { APP_ROLE } from '#app/tenancy/sql'
 import { PrefixedQuery, type Statement } from '#app/tenancy/prefixed_query'
-import { limitsSql } from '#app/tenancy/limits'
+import { withLimits } from '#app/tenancy/limits'
 
 /**
  * A read under row-level security in one round trip.
@@ -52,7 +52,7 @@ export async function oneTripRead<Row extends QueryResultRow>(
   options: { prepared?: boolean } = {}
 ): Promise<Row[]> {
   const statement = options.prepared ? { text, values, name: preparedName(text) } : { text, values }
-  const [result] = await oneTrip(SETTINGS_STATEMENT + limitsSql(), scope, [statement], role, 'read')
+  const [result] = await oneTrip(withLimits(SETTINGS_STATEMENT), scope, [statement], role, 'read')
   return result.rows as Row[]
 }
 
@@ -76,7 +76,7 @@ export function oneTripWrite(
   statements: Statement[],
   role = APP_ROLE
 ): Promise<QueryResult[]> {
-  return oneTrip(WRITE_SETTINGS_STATEMENT + limitsSql(), scope, statements, role, 'write')
+  return oneTrip(withLimits(WRITE_SETTINGS_STATEMENT), scope, statements, role, 'write')
 }
 
 async function oneTrip(

@@ -4,7 +4,7 @@ import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import { APP_ROLE } from '#app/tenancy/sql'
 import { isUuid } from '#app/platform/ids'
 import { ENTER_STATEMENT, type EnterSettings } from '#app/tenancy/begin_with_settings'
-import { limitsSql } from '#app/tenancy/limits'
+import { limitsSql, withLimits } from '#app/tenancy/limits'
 import { oneTripRead, oneTripWrite, type ReadScope } from '#app/tenancy/one_trip_read'
 import type { Statement } from '#app/tenancy/prefixed_query'
 
@@ -68,7 +68,7 @@ function enterWithBegin(settings: { tenantId?: string; userId?: string }) {
       `SELECT set_config('role', '${APP_ROLE}', true), ` +
       `set_config('app.tenant_id', '${tenantId}', true), ` +
       `set_config('app.user_id', '${userId}', true)${limits}`,
-    boundStatement: ENTER_BOUND + limits,
+    boundStatement: withLimits(ENTER_BOUND),
     values: [APP_ROLE, tenantId, userId],
   }
   // Lucid's options type lists isolationLevel only; knex passes the rest of the object through.
