@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module'
 import pg from 'pg'
-import { PrefixedQuery } from '#app/tenancy/prefixed_query'
+import { PrefixedQuery, preparedName } from '#app/tenancy/prefixed_query'
 
 /**
  * A unit of work used to pay two round trips before its first query can
@@ -128,7 +128,11 @@ function enterWithFirstQuery(connection: pg.Client, begin: string, settings: Ent
         settings
           ? [
               { text: begin, values: [] },
-              { text: settings.boundStatement, values: settings.values },
+              {
+                text: settings.boundStatement,
+                values: settings.values,
+                name: preparedName(settings.boundStatement),
+              },
             ]
           : [{ text: begin, values: [] }],
         callback

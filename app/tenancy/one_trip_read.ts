@@ -1,9 +1,10 @@
-import { createHash } from 'node:crypto'
 import db from '@adonisjs/lucid/services/db'
 import type pg from 'pg'
 import type { QueryResult, QueryResultRow } from 'pg'
 import { APP_ROLE } from '#app/tenancy/sql'
-import { PrefixedQuery, type Statement } from '#app/tenancy/prefixed_query'
+import { PrefixedQuery, preparedName, type Statement } from '#app/tenancy/prefixed_query'
+
+export { preparedName } from '#app/tenancy/prefixed_query'
 import { withLimits } from '#app/tenancy/limits'
 
 /**
@@ -97,7 +98,12 @@ async function oneTrip(
   const pgClient = await knexClient.acquireConnection()
   try {
     const prefix = [
-      { text: settings, values: [role, scope.tenantId ?? '', scope.userId ?? ''] },
+      // Prepared per connection: the same text for every read (or write) while the limits hold.
+      {
+        text: settings,
+        values: [role, scope.tenantId ?? '', scope.userId ?? ''],
+        name: preparedName(settings),
+      },
       ...statements.slice(0, -1),
     ]
     const answer = await new Promise<unknown>((resolve, reject) => {
@@ -115,19 +121,4 @@ async function oneTrip(
   } finally {
     await knexClient.releaseConnection(pgClient)
   }
-}
-
-const preparedNames = new Map<string, string>()
-
-/**
- * The name a constant statement is prepared under: derived from its text, so
- * one text is one name on every connection and two texts never share one.
- */
-export function preparedName(text: string) {
-  let name = preparedNames.get(text)
-  if (!name) {
-    name = `atrium_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`
-    preparedNames.set(text, name)
-  }
-  return name
 }

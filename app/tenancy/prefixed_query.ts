@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import pg from 'pg'
 
 /**
@@ -22,8 +23,13 @@ export interface Statement {
 }
 
 interface PreparedConnection {
-  parse(message: { text: string }): void
-  bind(message: { values: unknown[]; valueMapper: (value: unknown) => unknown }): void
+  parsedStatements: Record<string, string>
+  parse(message: { text: string; name?: string }): void
+  bind(message: {
+    statement: string
+    values: unknown[]
+    valueMapper: (value: unknown) => unknown
+  }): void
   describe(message: { type: 'P'; name: string }): void
   execute(message: Record<string, never>): void
   sync(): void
@@ -48,9 +54,11 @@ export class PrefixedQuery extends pg.Query {
     callback: QueryCallback,
     dropped = prefix.length
   ) {
+    let self: PrefixedQuery | undefined
     // pg passes an array of results here (the prefix's, then the query's); @types/pg says one.
     super(config as never, undefined, ((error: Error | undefined, results: unknown) => {
       if (error) return callback(error)
+      self?.rememberPrefixParsed()
       const list = results as unknown[]
       if (!Array.isArray(list) || list.length <= prefix.length) {
         return callback(new Error('PrefixedQuery: the statements in front did not all answer'))
@@ -58,6 +66,23 @@ export class PrefixedQuery extends pg.Query {
       const own = list.slice(dropped)
       callback(null, own.length === 1 ? own[0] : own)
     }) as never)
+    self = this
+  }
+
+  /** The connection this query went out on, once prepare() has run. */
+  #sentOn?: PreparedConnection
+
+  /**
+   * Named statements in front are known parsed only once the whole sequence
+   * succeeded: its Parse then surely ran. After a failure they are sent
+   * again (Close, then Parse), as the query's own name is.
+   */
+  rememberPrefixParsed() {
+    const parsed = this.#sentOn?.parsedStatements
+    if (!parsed) return
+    for (const statement of this.prefix) {
+      if (statement.name) parsed[statement.name] = statement.text
+    }
   }
 
   /**
@@ -86,11 +111,21 @@ export class PrefixedQuery extends pg.Query {
       // Closing a statement that does not exist is no error.
       connection.close({ type: 'S', name: named.name })
     }
+    this.#sentOn = connection
     try {
       for (const statement of this.prefix) {
-        connection.parse({ text: statement.text })
+        if (!statement.name) {
+          connection.parse({ text: statement.text })
+        } else if (connection.parsedStatements[statement.name] === undefined) {
+          connection.close({ type: 'S', name: statement.name })
+          connection.parse({ text: statement.text, name: statement.name })
+        }
         // pg's own conversion of values (booleans, dates, JSON), as for the query's.
-        connection.bind({ values: statement.values, valueMapper: prepareValue })
+        connection.bind({
+          statement: statement.name ?? '',
+          values: statement.values,
+          valueMapper: prepareValue,
+        })
         connection.describe({ type: 'P', name: '' })
         connection.execute({})
       }
@@ -109,4 +144,19 @@ export class PrefixedQuery extends pg.Query {
       connection
     )
   }
+}
+
+const preparedNames = new Map<string, string>()
+
+/**
+ * The name a constant statement is prepared under: derived from its text, so
+ * one text is one name on every connection and two texts never share one.
+ */
+export function preparedName(text: string) {
+  let name = preparedNames.get(text)
+  if (!name) {
+    name = `atrium_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`
+    preparedNames.set(text, name)
+  }
+  return name
 }

@@ -180,6 +180,22 @@ test.group('tenancy.read: one round trip under row-level security', (group) => {
     assert.isBelow(parses.length, 40)
   })
 
+  test('the settings in front are a prepared statement on every connection that reads', async ({
+    assert,
+  }) => {
+    for (let run = 0; run < 30; run++) {
+      const [row] = await tenancy.read<{ prepared: number; role: string }>(
+        { tenantId: tenantA },
+        `SELECT current_user AS role,
+                (SELECT count(*)::int FROM pg_prepared_statements
+                  WHERE statement LIKE '%set_config(''role''%'
+                    AND statement LIKE '%transaction_read_only%') AS prepared`
+      )
+      assert.equal(row.role, APP_ROLE)
+      assert.isAtLeast(row.prepared, 1, `run ${run}`)
+    }
+  })
+
   test('a prepared read that failed is sent whole again, on every connection', async ({
     assert,
   }) => {
