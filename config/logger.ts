@@ -1,6 +1,17 @@
 import env from '#start/env'
 import app from '@adonisjs/core/services/app'
-import { defineConfig, targets } from '@adonisjs/core/logger'
+import { defineConfig, destination, targets } from '@adonisjs/core/logger'
+
+/**
+ * JSON lines on stdout are written from this thread, without a transport:
+ * pino's transports run in a worker thread — a second V8 isolate that holds
+ * ~20 MiB for as long as the process lives (issue #12's idle figure) to move
+ * a write(2) off the event loop. An asynchronous sonic-boom does that write
+ * without blocking too, and pino flushes it synchronously on exit.
+ * Pretty printing (a developer's terminal) and the test log file still use
+ * transports, where a worker costs nothing that matters.
+ */
+const writesJsonToStdout = !app.inTest && (app.inProduction || !process.stdout.isTTY)
 
 const loggerConfig = defineConfig({
   default: 'app',
@@ -10,19 +21,19 @@ const loggerConfig = defineConfig({
       name: 'atrium',
       level: env.get('LOG_LEVEL'),
       // JSON lines; pretty only on a developer's terminal. Tests log to a file they can read back.
-      transport: {
-        targets: targets()
-          .pushIf(!app.inProduction && !app.inTest && process.stdout.isTTY, targets.pretty())
-          .pushIf(
-            app.inTest,
-            targets.file({ destination: app.tmpPath('logs/test.log'), mkdir: true })
-          )
-          .pushIf(
-            !app.inTest && (app.inProduction || !process.stdout.isTTY),
-            targets.file({ destination: 1 })
-          )
-          .toArray(),
-      },
+      ...(writesJsonToStdout
+        ? { destination: destination({ dest: 1, sync: false }) }
+        : {
+            transport: {
+              targets: targets()
+                .pushIf(!app.inTest, targets.pretty())
+                .pushIf(
+                  app.inTest,
+                  targets.file({ destination: app.tmpPath('logs/test.log'), mkdir: true })
+                )
+                .toArray(),
+            },
+          }),
       redact: {
         paths: [
           'password',

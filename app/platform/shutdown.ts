@@ -53,8 +53,13 @@ async function shutDown(
     )
     process.exitCode = 1
   }
-  // The one line an operator sees for a stop, as "Atrium is up" is for a start.
+  // The one line an operator sees for a stop, as "Atrium is up" is for a start;
+  // and the same as a log record, for whoever reads the logs rather than the terminal.
   const took = Math.round(performance.now() - started)
   const database = embedded ? ' and the embedded PostgreSQL' : ''
+  if (app.isBooted) {
+    const logger = await app.container.make('logger')
+    logger.info({ signal, drainedMs: took }, 'stopped')
+  }
   process.stdout.write(`Atrium stopped (${signal}) · requests drained${database} in ${took} ms\n`)
 }
