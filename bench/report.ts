@@ -103,10 +103,13 @@ if (http) {
   }
   const source = byName(http.results, 'atrium, source')!
   add({
-    figure: 'idle RSS after `npm start` (source via ts-exec; built in brackets)',
-    measured: `${source.idleRssMiB} MiB (${built.idleRssMiB} MiB)`,
+    // The production process is the built one (the Docker image); `npm start`
+    // from a checkout also holds the TypeScript compiler (SWC) and the sources.
+    figure:
+      'idle RSS, built JS as the Docker image runs it (`npm start` from source via ts-exec in brackets)',
+    measured: `${built.idleRssMiB} MiB (${source.idleRssMiB} MiB)`,
     goal: '≤ 200 MiB',
-    met: source.idleRssMiB <= 200,
+    met: built.idleRssMiB <= 200,
     command: 'npm run bench:http',
     date: http.date,
   })
