@@ -4,6 +4,8 @@
 */
 import { Env } from '@adonisjs/core/env'
 import { MODULE_NAMES } from '#start/module_names'
+import { MODULE_ENV } from '#start/module_env'
+import { port, wholeNumber } from '#app/platform/env_rules'
 
 function optionalUrl(protocols: string[], hint: string) {
   return (name: string, value?: string) => {
@@ -108,12 +110,12 @@ const env = await Env.create(new URL('../', import.meta.url), {
   ATRIUM_MODULES: optionalList(MODULE_NAMES),
   BUS_TRANSPORT: busTransport,
   /** First retry delay of a failed event handler (doubles per attempt). */
-  BUS_RETRY_BASE_MS: Env.schema.number.optional(),
+  BUS_RETRY_BASE_MS: wholeNumber({ min: 1 }),
   /** Redis key prefix of the BullMQ queues (several Atrium installs can share one Redis). */
   BULLMQ_PREFIX: optionalKeyPrefix,
   BODY_LIMIT: Env.schema.string.optional(),
   /** How long a client may take to send a whole request (headers and body). */
-  HTTP_REQUEST_TIMEOUT_SECONDS: Env.schema.number.optional(),
+  HTTP_REQUEST_TIMEOUT_SECONDS: wholeNumber({ min: 1 }),
   /** When set, /metrics and /api/v1/system/info need `Authorization: Bearer <this>`. */
   METRICS_TOKEN: Env.schema.secret.optional(),
   /** Addresses that may read /metrics without the token (CIDRs or addresses, comma-separated). */
@@ -121,14 +123,14 @@ const env = await Env.create(new URL('../', import.meta.url), {
   /** Believe X-Forwarded-For from these proxies (CIDRs or addresses, comma-separated); default none. */
   TRUST_PROXY: Env.schema.string.optional(),
   MIGRATE_ON_START: Env.schema.boolean.optional(),
-  RELAY_LAG_WARN_SECONDS: Env.schema.number.optional(),
+  RELAY_LAG_WARN_SECONDS: wholeNumber({ min: 1 }),
   /** Per unit of work (app/tenancy/limits.ts): one statement's run, a row lock's wait, idle in a transaction; 0 = off. */
   DB_STATEMENT_TIMEOUT_MS: optionalMilliseconds,
   DB_LOCK_TIMEOUT_MS: optionalMilliseconds,
   DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: optionalMilliseconds,
 
   DATABASE_URL: optionalUrl(['postgres:', 'postgresql:'], 'a postgres:// URL'),
-  EMBEDDED_PG_PORT: Env.schema.number.optional(),
+  EMBEDDED_PG_PORT: port,
   EMBEDDED_PG_DATA: Env.schema.string.optional(),
   REDIS_URL: optionalUrl(['redis:', 'rediss:'], 'a redis:// URL'),
   ELASTICSEARCH_URL: optionalUrl(['http:', 'https:'], 'an http(s):// URL'),
@@ -149,29 +151,32 @@ const env = await Env.create(new URL('../', import.meta.url), {
   },
 
   /** Gateway circuit breaker: this many failures of a deployment within the window cool it down. */
-  GATEWAY_BREAKER_THRESHOLD: Env.schema.number.optional(),
-  GATEWAY_BREAKER_WINDOW_SECONDS: Env.schema.number.optional(),
-  GATEWAY_BREAKER_COOLDOWN_SECONDS: Env.schema.number.optional(),
+  GATEWAY_BREAKER_THRESHOLD: wholeNumber({ min: 1 }),
+  GATEWAY_BREAKER_WINDOW_SECONDS: wholeNumber({ min: 1 }),
+  GATEWAY_BREAKER_COOLDOWN_SECONDS: wholeNumber({ min: 1 }),
   /** Mail: SMTP when SMTP_HOST is set, otherwise .eml files in MAIL_DIR (default storage/mail). */
   SMTP_HOST: Env.schema.string.optional({ format: 'host' }),
-  SMTP_PORT: Env.schema.number.optional(),
+  SMTP_PORT: port,
   SMTP_USERNAME: Env.schema.string.optional(),
   SMTP_PASSWORD: Env.schema.secret.optional(),
   MAIL_FROM: Env.schema.string.optional({ format: 'email' }),
   MAIL_DIR: Env.schema.string.optional(),
   /** Webhooks: a delivery is given up after this many attempts; an endpoint after this many failures in a row. */
-  WEBHOOK_MAX_ATTEMPTS: Env.schema.number.optional(),
-  WEBHOOK_DISABLE_AFTER: Env.schema.number.optional(),
-  WEBHOOK_RETRY_BASE_MS: Env.schema.number.optional(),
+  WEBHOOK_MAX_ATTEMPTS: wholeNumber({ min: 1 }),
+  WEBHOOK_DISABLE_AFTER: wholeNumber({ min: 1 }),
+  WEBHOOK_RETRY_BASE_MS: wholeNumber({ min: 1 }),
   /** How many webhooks one tenant may register. */
-  WEBHOOKS_MAX_PER_TENANT: Env.schema.number.optional(),
+  WEBHOOKS_MAX_PER_TENANT: wholeNumber(),
   /**
    * Origins a tenant-supplied URL may reach although they are loopback or
    * private (e.g. a local Ollama): `http://127.0.0.1:11434,http://10.0.0.5:*`.
    */
   OUTBOUND_ALLOWLIST: Env.schema.string.optional(),
   /** Raw gateway usage records older than this are deleted (the daily rollups stay). */
-  GATEWAY_USAGE_RETENTION_DAYS: Env.schema.number.optional(),
+  GATEWAY_USAGE_RETENTION_DAYS: wholeNumber({ min: 1 }),
+
+  /** Each module's own (modules/<name>/env.ts). */
+  ...MODULE_ENV,
 })
 
 const transport = env.get('BUS_TRANSPORT')

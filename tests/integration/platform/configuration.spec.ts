@@ -36,6 +36,21 @@ const BAD_VALUES: Array<[string, string, RegExp, Record<string, string | undefin
   ['DB_LOCK_TIMEOUT_MS', '-1', /DB_LOCK_TIMEOUT_MS must be a whole number of milliseconds/],
   ['DB_STATEMENT_TIMEOUT_MS', '30s', /DB_STATEMENT_TIMEOUT_MS must be a whole number/],
   ['LOG_LEVEL', 'loud', /LOG_LEVEL/],
+  [
+    'HTTP_REQUEST_TIMEOUT_SECONDS',
+    '0',
+    /HTTP_REQUEST_TIMEOUT_SECONDS must be a whole number of at least 1 \(got "0"\)/,
+  ],
+  ['WEBHOOK_MAX_ATTEMPTS', '2.5', /WEBHOOK_MAX_ATTEMPTS must be a whole number of at least 1/],
+  ['SMTP_PORT', '70000', /SMTP_PORT must be a whole number from 1 to 65535/],
+  // A module's own variables (modules/chat/env.ts), validated with the platform's.
+  [
+    'CHAT_MAX_CONCURRENT_GENERATIONS',
+    'lots',
+    /CHAT_MAX_CONCURRENT_GENERATIONS must be a whole number of at least 1 \(got "lots"\)/,
+  ],
+  ['CHAT_DELTA_FLUSH_MS', '-5', /CHAT_DELTA_FLUSH_MS must be a whole number from 0 to 10000/],
+  ['CHAT_TOKENS_PER_DAY', '1e6', /CHAT_TOKENS_PER_DAY must be a whole number of at least 0/],
   ['ATRIUM_MODULES', 'orders;identity', /ATRIUM_MODULES has invalid module names/],
   ['ATRIUM_MODULES', 'system,nosuchmodule', /ATRIUM_MODULES names unknown modules: nosuchmodule/],
 ]
