@@ -99,10 +99,24 @@ export const ${n.module.toUpperCase()}_WEBHOOK_EVENTS = {
 }
 `,
 
-    [`${base}/config.ts`]: `/** The ${n.module} module's settings, read from the environment once. */
+    [`${base}/env.ts`]: `import { wholeNumber } from '#app/platform/env_rules'
+
+/**
+ * The ${n.module} module's environment variables (read in config.ts), validated at
+ * boot with every other (start/module_env.ts): a bad value stops the process
+ * with one line naming it.
+ */
+export const ${n.moduleCamel}Env = {
+  ${maxVariable(n)}: wholeNumber({ min: 1 }),
+}
+`,
+
+    [`${base}/config.ts`]: `import env from '#start/env'
+
+/** The ${n.module} module's settings, read once from the environment validated at boot (env.ts). */
 export const ${n.moduleCamel}Config = {
   /** Most ${n.plural} one tenant may hold. */
-  max${n.pluralPascal}PerTenant: Number(process.env.${n.module.toUpperCase()}_MAX_${n.plural.toUpperCase()}_PER_TENANT ?? 10_000),
+  max${n.pluralPascal}PerTenant: env.get('${maxVariable(n)}') ?? 10_000,
 } as const
 `,
 
@@ -495,4 +509,9 @@ Another tenant's ${n.resource} is a 404; errors are problems (docs/architecture.
 | \`${n.module.toUpperCase()}_MAX_${n.plural.toUpperCase()}_PER_TENANT\` | \`10000\` | Most ${n.plural} one tenant may hold |
 `,
   }
+}
+
+/** The one environment variable a generated module reads: its resource's cap per tenant. */
+function maxVariable(n: ModuleNames) {
+  return `${n.module.toUpperCase()}_MAX_${n.plural.toUpperCase()}_PER_TENANT`
 }

@@ -12,7 +12,8 @@ const NAME = /^[a-z][a-z0-9_]{1,30}$/
  * its definition, public index, events, routes, a controller, validators, a
  * Bouncer policy, a service owning its units of work, a tenant-table
  * migration, OpenAPI from the validators, a functional test and its doc —
- * and adds it to start/module_names.ts and start/modules.ts.
+ * and adds it to start/module_names.ts, start/modules.ts, start/module_env.ts
+ * and .env.example.
  */
 export default class MakeModule extends BaseCommand {
   static commandName = 'make:module'
@@ -61,7 +62,7 @@ export default class MakeModule extends BaseCommand {
     await writeFile(schemaFile, (await readFile(schemaFile, 'utf8')) + schemaClass(names))
     this.logger.action('update database/schema.ts').succeeded()
     await this.#register(root, names)
-    for (const file of ['start/module_names.ts', 'start/modules.ts']) {
+    for (const file of ['start/module_names.ts', 'start/modules.ts', 'start/module_env.ts']) {
       const path = join(root.pathname, file)
       await writeFile(path, await formatted(path, await readFile(path, 'utf8')))
     }
@@ -91,6 +92,31 @@ export default class MakeModule extends BaseCommand {
     )
     await writeFile(modulesFile, source)
     this.logger.action('update start/modules.ts').succeeded()
+
+    const envFile = join(root.pathname, 'start/module_env.ts')
+    let envSource = await readFile(envFile, 'utf8')
+    const lastEnvImport = [
+      ...envSource.matchAll(/^import \{ \w+ \} from '#modules\/\w+\/env'\n/gm),
+    ].at(-1)
+    if (!lastEnvImport || !/\n\}\n?$/.test(envSource)) {
+      throw new Error('start/module_env.ts no longer has the shape make:module expects')
+    }
+    const envAt = lastEnvImport.index! + lastEnvImport[0].length
+    envSource = `${envSource.slice(0, envAt)}import { ${names.moduleCamel}Env } from '#modules/${names.module}/env'\n${envSource.slice(envAt)}`
+    envSource = envSource.replace(/\n\}\n?$/, `\n  ...${names.moduleCamel}Env,\n}\n`)
+    await writeFile(envFile, envSource)
+    this.logger.action('update start/module_env.ts').succeeded()
+
+    const exampleFile = join(root.pathname, '.env.example')
+    if (existsSync(exampleFile)) {
+      const variable = `${names.module.toUpperCase()}_MAX_${names.plural.toUpperCase()}_PER_TENANT`
+      const example = await readFile(exampleFile, 'utf8')
+      await writeFile(
+        exampleFile,
+        `${example.trimEnd()}\n\n# --- ${names.modulePascal} ---\n# Most ${names.plural} one tenant may hold.\n# ${variable}=10000\n`
+      )
+      this.logger.action('update .env.example').succeeded()
+    }
   }
 }
 

@@ -33,6 +33,8 @@ test.group('make:module', () => {
     assert.equal(generated.code, 0, generated.stderr + generated.stdout)
     const names = await readFile(join(copy, 'start/module_names.ts'), 'utf8')
     assert.include(names, "'helpdesk'")
+    const example = await readFile(join(copy, '.env.example'), 'utf8')
+    assert.include(example, '# HELPDESK_MAX_TICKETS_PER_TENANT=10000')
 
     const bin = (name: string) => join(APP_ROOT, 'node_modules', name)
     const lint = await run([
@@ -89,5 +91,16 @@ test.group('make:module', () => {
     ]) {
       assert.include(output, `✔ ${title}`)
     }
+
+    // Its setting is validated at boot with everyone else's (modules/helpdesk/env.ts).
+    const badSetting = await run(['bin/server.ts'], {
+      HELPDESK_MAX_TICKETS_PER_TENANT: 'lots',
+      PORT: '0',
+    })
+    assert.equal(badSetting.code, 1, badSetting.stdout)
+    assert.match(
+      badSetting.stderr,
+      /atrium: invalid configuration: HELPDESK_MAX_TICKETS_PER_TENANT must be a whole number of at least 1/
+    )
   }).timeout(600_000)
 })
