@@ -150,10 +150,6 @@ const env = await Env.create(new URL('../', import.meta.url), {
     return ids.join(',')
   },
 
-  /** Gateway circuit breaker: this many failures of a deployment within the window cool it down. */
-  GATEWAY_BREAKER_THRESHOLD: wholeNumber({ min: 1 }),
-  GATEWAY_BREAKER_WINDOW_SECONDS: wholeNumber({ min: 1 }),
-  GATEWAY_BREAKER_COOLDOWN_SECONDS: wholeNumber({ min: 1 }),
   /** Mail: SMTP when SMTP_HOST is set, otherwise .eml files in MAIL_DIR (default storage/mail). */
   SMTP_HOST: Env.schema.string.optional({ format: 'host' }),
   SMTP_PORT: port,
@@ -161,19 +157,11 @@ const env = await Env.create(new URL('../', import.meta.url), {
   SMTP_PASSWORD: Env.schema.secret.optional(),
   MAIL_FROM: Env.schema.string.optional({ format: 'email' }),
   MAIL_DIR: Env.schema.string.optional(),
-  /** Webhooks: a delivery is given up after this many attempts; an endpoint after this many failures in a row. */
-  WEBHOOK_MAX_ATTEMPTS: wholeNumber({ min: 1 }),
-  WEBHOOK_DISABLE_AFTER: wholeNumber({ min: 1 }),
-  WEBHOOK_RETRY_BASE_MS: wholeNumber({ min: 1 }),
-  /** How many webhooks one tenant may register. */
-  WEBHOOKS_MAX_PER_TENANT: wholeNumber(),
   /**
    * Origins a tenant-supplied URL may reach although they are loopback or
    * private (e.g. a local Ollama): `http://127.0.0.1:11434,http://10.0.0.5:*`.
    */
   OUTBOUND_ALLOWLIST: Env.schema.string.optional(),
-  /** Raw gateway usage records older than this are deleted (the daily rollups stay). */
-  GATEWAY_USAGE_RETENTION_DAYS: wholeNumber({ min: 1 }),
 
   /** Each module's own (modules/<name>/env.ts). */
   ...MODULE_ENV,
