@@ -1,11 +1,12 @@
 import env from '#start/env'
 import app from '@adonisjs/core/services/app'
-import { defineConfig, destination, targets } from '@adonisjs/core/logger'
+import { defineConfig, targets } from '@adonisjs/core/logger'
+import { boundedLogStream } from '#app/platform/log_stream'
 
 /**
  * JSON lines on stdout are written from this thread, without a transport:
  * pino's transports run in a worker thread — a second V8 isolate that holds
- * ~20 MiB for as long as the process lives (issue #12's idle figure) to move
+ * ~14 MiB for as long as the process lives (issue #12's idle figure) to move
  * a write(2) off the event loop. An asynchronous sonic-boom does that write
  * without blocking too, and pino flushes it synchronously on exit.
  * Pretty printing (a developer's terminal) and the test log file still use
@@ -22,7 +23,7 @@ const loggerConfig = defineConfig({
       level: env.get('LOG_LEVEL'),
       // JSON lines; pretty only on a developer's terminal. Tests log to a file they can read back.
       ...(writesJsonToStdout
-        ? { destination: destination({ dest: 1, sync: false }) }
+        ? { destination: boundedLogStream({ fd: 1 }) }
         : {
             transport: {
               targets: targets()

@@ -60,6 +60,8 @@ async function shutDown(
   if (app.isBooted) {
     const logger = await app.container.make('logger')
     logger.info({ signal, drainedMs: took }, 'stopped')
+    // Out before the line below, which stays the last the terminal shows.
+    await new Promise<void>((resolve) => logger.pino.flush(() => resolve()))
   }
   process.stdout.write(`Atrium stopped (${signal}) · requests drained${database} in ${took} ms\n`)
 }

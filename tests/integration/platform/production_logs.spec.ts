@@ -38,5 +38,9 @@ test.group('production logs', () => {
     assert.equal(stopped!.signal, 'SIGTERM')
     assert.isNumber(stopped!.drainedMs)
     assert.isBelow(records.indexOf(started!), records.indexOf(stopped!))
+    // The record is out before the line a person reads, which stays the last.
+    const lines = result.stdout.trimEnd().split('\n')
+    assert.match(lines.at(-1)!, /^Atrium stopped \(SIGTERM\)/)
+    assert.equal(JSON.parse(lines.at(-2)!).msg, 'stopped')
   })
 })

@@ -1,0 +1,49 @@
+import { test } from '@japa/runner'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { boundedLogStream } from '#app/platform/log_stream'
+
+/**
+ * The production log stream when its reader stalls (a log driver that stopped
+ * reading): the lines beyond the bound are dropped — memory stays bounded and
+ * nothing blocks — and stderr says so once.
+ */
+test.group('bounded log stream', () => {
+  test('drops lines past its bound when nobody reads, and says so once', async ({
+    assert,
+    cleanup,
+  }) => {
+    // A pipe whose reader never reads: `sleep` ignores its stdin.
+    const reader = spawn('sleep', ['60'], { stdio: ['pipe', 'ignore', 'ignore'] })
+    cleanup(() => {
+      reader.kill('SIGKILL')
+    })
+    // The pipe's descriptor, which sonic-boom writes to directly (a Node internal; no public accessor).
+    const fd = (reader.stdin as unknown as { _handle: { fd: number } })._handle.fd
+
+    const warnings: string[] = []
+    const write = process.stderr.write.bind(process.stderr)
+    process.stderr.write = ((chunk: string) => {
+      warnings.push(String(chunk))
+      return true
+    }) as typeof process.stderr.write
+    cleanup(() => {
+      process.stderr.write = write
+    })
+
+    const maxBytes = 256 * 1024
+    const stream = boundedLogStream({ fd, maxBytes })
+    const dropped = once(stream, 'drop')
+    const line = `${JSON.stringify({ level: 30, msg: 'x'.repeat(1000) })}\n`
+    // Four times the bound plus what the pipe itself holds (64 KiB on Linux).
+    for (let index = 0; index < 1100; index++) stream.write(line)
+    await dropped
+
+    const buffered = (stream as unknown as { _len: number })._len
+    assert.isAtMost(buffered, maxBytes)
+    assert.deepEqual(
+      warnings.filter((warning) => warning.includes('log lines are being dropped')),
+      ['atrium: the log output is not keeping up; log lines are being dropped\n']
+    )
+  })
+})
