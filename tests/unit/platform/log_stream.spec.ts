@@ -1,6 +1,10 @@
 import { test } from '@japa/runner'
-import { spawn } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { once } from 'node:events'
+import { constants, openSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { boundedLogStream } from '#app/platform/log_stream'
 
 /**
@@ -13,13 +17,14 @@ test.group('bounded log stream', () => {
     assert,
     cleanup,
   }) => {
-    // A pipe whose reader never reads: `sleep` ignores its stdin.
-    const reader = spawn('sleep', ['60'], { stdio: ['pipe', 'ignore', 'ignore'] })
-    cleanup(() => {
-      reader.kill('SIGKILL')
-    })
-    // The pipe's descriptor, which sonic-boom writes to directly (a Node internal; no public accessor).
-    const fd = (reader.stdin as unknown as { _handle: { fd: number } })._handle.fd
+    // A pipe nobody reads: a FIFO opened for writing (and, so as not to block, reading) by this
+    // process only. Its descriptor is ours, so the stream may close it: destroyed at the end, the
+    // stream also leaves pino's exit hook, which would otherwise try to write what it holds.
+    const folder = await mkdtemp(join(tmpdir(), 'atrium-log-stream-'))
+    cleanup(() => rm(folder, { recursive: true, force: true }))
+    const fifo = join(folder, 'stalled')
+    execFileSync('mkfifo', [fifo])
+    const fd = openSync(fifo, constants.O_RDWR | constants.O_NONBLOCK)
 
     const warnings: string[] = []
     const write = process.stderr.write.bind(process.stderr)
@@ -33,6 +38,7 @@ test.group('bounded log stream', () => {
 
     const maxBytes = 256 * 1024
     const stream = boundedLogStream({ fd, maxBytes })
+    cleanup(() => stream.destroy())
     const dropped = once(stream, 'drop')
     const line = `${JSON.stringify({ level: 30, msg: 'x'.repeat(1000) })}\n`
     // Four times the bound plus what the pipe itself holds (64 KiB on Linux).
