@@ -159,6 +159,18 @@ export const deliveryQueue = jobQueue({
   backoff: { baseMs: 1000, maxMs: 5 * 60 * 1000 },
 })
 
+/**
+ * Milliseconds until a delivery of a subscriber this process consumes is
+ * next due (see jobQueue's nextDueMs); null when none is waiting.
+ */
+export async function deliveriesNextDueMs(): Promise<number | null> {
+  const consumed = allSubscriptions()
+    .filter(consumedHere)
+    .map((entry) => entry.subscriber)
+  if (consumed.length === 0) return null
+  return deliveryQueue.nextDueMs({ sql: 't.subscriber = ANY(?)', bindings: [consumed] })
+}
+
 /** Where this process's next claim starts in the tenants' turns. */
 let lastTenantServed = NO_GROUP
 

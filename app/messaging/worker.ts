@@ -3,6 +3,7 @@ import logger from '@adonisjs/core/services/logger'
 import { OUTBOX_CHANNEL } from '#app/messaging/outbox'
 import {
   DELIVERIES_CHANNEL,
+  outboxNextDueMs,
   RELAY_BATCH_SIZE,
   RELAYED_HERE,
   relayBatch,
@@ -11,14 +12,32 @@ import {
 import { createOperationsRunner, createTransport } from '#app/messaging/transports/index'
 import {
   DEFAULT_CLAIM_SIZE,
+  deliveriesNextDueMs,
   processDeliveries,
   type DeliveryOptions,
 } from '#app/messaging/deliveries'
 import { runMaintenance } from '#app/platform/maintenance'
-import { mountedBackgroundTasks, onTaskWake, runBackgroundTask } from '#app/platform/background'
-import { OPERATIONS_CHANNEL, type OperationsRunner } from '#app/operations/operations'
+import {
+  mountedBackgroundTasks,
+  onTaskWake,
+  runBackgroundTask,
+  TASKS_CHANNEL,
+  wakeTaskHere,
+} from '#app/platform/background'
+import {
+  OPERATIONS_CHANNEL,
+  operationsNextDueMs,
+  type OperationsRunner,
+} from '#app/operations/operations'
 
 const MAINTENANCE_EVERY_MS = 10 * 60 * 1000
+/**
+ * How long a loop with nothing due sleeps while notifications can wake it:
+ * the safety net for a wake-up that never came (work queued by a process
+ * that could not NOTIFY). Polling every second instead cost an idle server
+ * ~7 transactions a second (issue #12's leaner process).
+ */
+const IDLE_CEILING_MS = 60_000
 /** How long a relay pass under a steady stream waits for its next batch to gather (see #deliverEvents). */
 const RELAY_LINGER_MS = 10
 
@@ -40,13 +59,41 @@ export interface WorkerOptions extends DeliveryOptions {
   transport?: Transport
   /** Default: BullMQ with Redis, PostgreSQL without. */
   operations?: OperationsRunner
-  /** Fallback when a notification is missed (or LISTEN is unavailable): look anyway this often. */
+  /**
+   * How often a loop looks for work while notifications cannot reach it (LISTEN
+   * down, a broker's consumers not started), after a failed pass, and at
+   * least between two looks; default 1 s.
+   */
   pollIntervalMs?: number
+  /**
+   * The longest a loop with nothing due sleeps while notifications reach it
+   * (default 60 s; when only pollIntervalMs is given, that: every look on the
+   * poll, as before).
+   */
+  idleCeilingMs?: number
+}
+
+/** How a loop decides how long to sleep when a pass found nothing (see WorkLoop). */
+interface Pace {
+  /** The shortest sleep, and the whole sleep while `heard` is false. */
+  pollIntervalMs: number
+  /** The longest sleep while `heard` is true. */
+  idleCeilingMs: number
+  /** Whether notifications reach this loop now (LISTEN is up; for events, the consumers too). */
+  heard: () => boolean
 }
 
 /**
  * One of the worker's loops: passes until a pass finds nothing to do, then
- * sleeps until nudged (a NOTIFY, another loop) or the poll interval.
+ * sleeps until nudged (a NOTIFY, another loop) or its next work is due.
+ *
+ * Work created now arrives as a nudge; only work that becomes due by time
+ * alone (a retry's backoff, a delayed event, a lease that lapsed) needs the
+ * loop to look by itself. A loop that can tell when that is (`nextDueMs`)
+ * sleeps until then, at least the poll interval and at most the idle
+ * ceiling, while it can be heard; one that cannot, or that cannot be heard
+ * (LISTEN down: nudges from other processes are lost), or whose pass
+ * failed, looks again after the poll interval.
  */
 class WorkLoop {
   #wake?: () => void
@@ -57,11 +104,13 @@ class WorkLoop {
   constructor(
     private readonly name: string,
     /** One pass; true if it found work (so another pass follows at once). */
-    private readonly pass: () => Promise<boolean>
+    private readonly pass: () => Promise<boolean>,
+    /** Milliseconds until this loop's next work is due by time (≤ 0: now; null: none waits). */
+    private readonly nextDueMs?: () => Promise<number | null>
   ) {}
 
-  start(running: () => boolean, pollIntervalMs: number) {
-    this.#done = this.#run(running, pollIntervalMs)
+  start(running: () => boolean, pace: Pace) {
+    this.#done = this.#run(running, pace)
   }
 
   /** Waiting for a nudge or the poll interval, with nothing left to do. */
@@ -79,8 +128,9 @@ class WorkLoop {
     return this.#done ?? Promise.resolve()
   }
 
-  async #run(running: () => boolean, pollIntervalMs: number) {
+  async #run(running: () => boolean, pace: Pace) {
     while (running()) {
+      let failed = false
       try {
         let busy = true
         while (busy && running()) {
@@ -89,12 +139,26 @@ class WorkLoop {
           busy = await this.pass()
         }
       } catch (error) {
+        failed = true
         logger.error(
           { err: error, loop: this.name },
           'messaging pass failed; retrying after the poll interval'
         )
       }
-      if (running()) await this.#sleep(pollIntervalMs)
+      if (running()) await this.#sleep(failed ? pace.pollIntervalMs : await this.#idleFor(pace))
+    }
+  }
+
+  async #idleFor({ pollIntervalMs, idleCeilingMs, heard }: Pace) {
+    if (!this.nextDueMs || idleCeilingMs <= pollIntervalMs || !heard()) return pollIntervalMs
+    try {
+      const due = (await this.nextDueMs()) ?? idleCeilingMs
+      // At least the poll interval: work due now that this pass did not take (another
+      // worker holds it) is looked at again then, as before, not in a tight loop.
+      return Math.min(idleCeilingMs, Math.max(pollIntervalMs, Math.ceil(due)))
+    } catch (error) {
+      logger.warn({ err: error, loop: this.name }, 'could not read when work is next due')
+      return pollIntervalMs
     }
   }
 
@@ -138,10 +202,18 @@ export class MessagingWorker {
   #operations?: OperationsRunner
   #consuming = false
   #relayedLastPass = false
-  readonly #events = new WorkLoop('event delivery', () => this.#deliverEvents())
-  readonly #operationsLoop = new WorkLoop('operations', async () => {
-    return (await this.#operations!.runDue()) > 0
-  })
+  /** LISTEN is up on every channel: nudges from other processes arrive. */
+  #listening = false
+  readonly #events = new WorkLoop(
+    'event delivery',
+    () => this.#deliverEvents(),
+    () => earliest([outboxNextDueMs(), deliveriesNextDueMs()])
+  )
+  readonly #operationsLoop = new WorkLoop(
+    'operations',
+    async () => (await this.#operations!.runDue()) > 0,
+    operationsNextDueMs
+  )
   /** One loop per mounted module's background task, made at start(). */
   #tasks: WorkLoop[] = []
   #stopWakingTasks = () => {}
@@ -173,7 +245,8 @@ export class MessagingWorker {
       (task) =>
         new WorkLoop(
           `background task ${task.name}`,
-          async () => (await runBackgroundTask(task)) > 0
+          async () => (await runBackgroundTask(task)) > 0,
+          task.nextDueMs?.bind(task)
         )
     )
     // Work queued for a task (mail and webhook deliveries, by handlers on any transport or by
@@ -184,9 +257,23 @@ export class MessagingWorker {
     this.#stopWakingTasks = () => stops.forEach((stop) => stop())
     const running = () => this.#running
     const pollIntervalMs = this.options.pollIntervalMs ?? 1000
-    for (const loop of [this.#events, this.#operationsLoop, ...this.#tasks])
-      loop.start(running, pollIntervalMs)
-    this.#maintenance.start(running, MAINTENANCE_EVERY_MS)
+    const idleCeilingMs =
+      this.options.idleCeilingMs ??
+      (this.options.pollIntervalMs === undefined ? IDLE_CEILING_MS : pollIntervalMs)
+    const listening = () => this.#listening
+    this.#events.start(running, {
+      pollIntervalMs,
+      idleCeilingMs,
+      // A broker's consumers that did not start are tried again on each pass of this loop.
+      heard: () => this.#listening && (this.#consuming || !this.#transport?.startConsumers),
+    })
+    for (const loop of [this.#operationsLoop, ...this.#tasks])
+      loop.start(running, { pollIntervalMs, idleCeilingMs, heard: listening })
+    this.#maintenance.start(running, {
+      pollIntervalMs: MAINTENANCE_EVERY_MS,
+      idleCeilingMs: MAINTENANCE_EVERY_MS,
+      heard: listening,
+    })
   }
 
   get transport() {
@@ -254,11 +341,16 @@ export class MessagingWorker {
     const drop = (error?: Error) => {
       if (this.#listener !== listener) return
       this.#listener = undefined
+      this.#listening = false
       if (this.#running)
         logger.warn({ err: error }, 'messaging listener lost; polling until it is back')
       listener.end().catch(() => {})
     }
     listener.on('notification', ({ channel, payload }) => {
+      if (channel === TASKS_CHANNEL) {
+        if (payload) wakeTaskHere(payload)
+        return
+      }
       const loop = loopWokenBy(channel, payload)
       if (loop) (loop === 'operations' ? this.#operationsLoop : this.#events).nudge()
     })
@@ -267,11 +359,27 @@ export class MessagingWorker {
     this.#listener = listener
     try {
       await listener.connect()
-      for (const channel of [OUTBOX_CHANNEL, DELIVERIES_CHANNEL, OPERATIONS_CHANNEL]) {
+      for (const channel of [
+        OUTBOX_CHANNEL,
+        DELIVERIES_CHANNEL,
+        OPERATIONS_CHANNEL,
+        TASKS_CHANNEL,
+      ]) {
         await listener.query(`LISTEN ${channel}`)
       }
+      if (this.#listener !== listener) return
+      this.#listening = true
+      // What was queued while nobody listened sent its NOTIFY to no one: every loop looks now.
+      for (const loop of [this.#events, this.#operationsLoop, ...this.#tasks]) loop.nudge()
     } catch (error) {
       drop(error as Error)
     }
   }
+}
+
+/** The soonest of several next-due answers (null: none of them has anything waiting). */
+async function earliest(answers: Array<Promise<number | null>>) {
+  const settled = await Promise.all(answers)
+  const known = settled.filter((ms): ms is number => ms !== null)
+  return known.length ? Math.min(...known) : null
 }

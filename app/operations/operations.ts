@@ -214,6 +214,14 @@ const operationQueue = jobQueue({
   backoff: { baseMs: 1000, maxMs: 60_000 },
 })
 
+/**
+ * Milliseconds until an operation is next due (queued, or a running one's
+ * lease ends); null when none is waiting. The same table feeds both runners.
+ */
+export function operationsNextDueMs() {
+  return operationQueue.nextDueMs()
+}
+
 async function run(operation: ClaimedOperation) {
   const finish = (status: OperationStatus, extra: Record<string, unknown> = {}) =>
     update(operation.id, { status, finished_at: db.raw('now()'), ...extra })

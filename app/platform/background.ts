@@ -1,3 +1,4 @@
+import db from '@adonisjs/lucid/services/db'
 import logger from '@adonisjs/core/services/logger'
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import env from '#start/env'
@@ -15,7 +16,16 @@ export interface BackgroundTask {
   name: string
   /** Does what is due; returns how much it did (0: nothing was due). */
   run(): Promise<number>
+  /**
+   * Milliseconds until something of it is next due (0 or less: now; null:
+   * nothing waiting), e.g. `jobQueue(…).nextDueMs()`. With it, the task's
+   * loop sleeps until then (or until woken) instead of looking every second.
+   */
+  nextDueMs?(): Promise<number | null>
 }
+
+/** The NOTIFY channel that wakes a task (payload: its name) in the processes that run it. */
+export const TASKS_CHANNEL = 'atrium_tasks'
 
 const tasks = new Map<string, BackgroundTask>()
 
@@ -61,12 +71,22 @@ export function onTaskWake(name: string, wake: () => void) {
   }
 }
 
+/** Wakes the task `name`'s loop in this process, if it runs one; false if it does not. */
+export function wakeTaskHere(name: string) {
+  const here = wakers.get(name)
+  if (!here?.size) return false
+  for (const wake of here) wake()
+  return true
+}
+
 /**
- * Wakes the task `name` in this process once `trx` commits, for work the unit
- * of work queued for it (mail, webhook deliveries): done now, not at the
- * task's next poll. A rollback wakes nothing. Only the task that has work is
- * woken, so a module adding tasks adds no queries to everyone else's events;
- * processes elsewhere find the work at their poll.
+ * Wakes the task `name` once `trx` commits, for work the unit of work queued
+ * for it (mail, webhook deliveries): done now, not when the task's loop next
+ * looks. A rollback wakes nothing. Only the task that has work is woken, so a
+ * module adding tasks adds no queries to everyone else's events. A process
+ * that runs the task wakes its own loop; one that does not (ATRIUM_ROLE=web,
+ * or the module not mounted here) says so on TASKS_CHANNEL, after the commit,
+ * to the workers that do.
  */
 export function wakeTaskAfterCommit(trx: TransactionClientContract, name: string) {
   const woken = wokenBy.get(trx) ?? new Set<string>()
@@ -74,6 +94,10 @@ export function wakeTaskAfterCommit(trx: TransactionClientContract, name: string
   woken.add(name)
   wokenBy.set(trx, woken)
   trx.after('commit', () => {
-    for (const wake of wakers.get(name) ?? []) wake()
+    if (wakeTaskHere(name)) return
+    db.rawQuery('SELECT pg_notify(?, ?)', [TASKS_CHANNEL, name]).catch((error: unknown) => {
+      // The worker still finds the work when its loop next looks (worker.ts' idle ceiling).
+      logger.warn({ err: error, task: name }, 'could not wake the workers for a task')
+    })
   })
 }

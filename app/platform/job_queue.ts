@@ -125,6 +125,25 @@ export function jobQueue(spec: JobTable) {
     },
 
     /**
+     * Milliseconds until the earliest claimable job is due (0 or less: due
+     * now; null: none waiting) — including claimed ones, whose lease ends
+     * then. A worker with nothing to do sleeps this long instead of polling
+     * (worker.ts); `where` narrows it as it narrows a claim.
+     */
+    async nextDueMs(
+      where?: { sql: string; bindings: StrictValues[] },
+      client: QueryClientContract = db.connection()
+    ): Promise<number | null> {
+      const { rows } = await client.rawQuery(
+        `SELECT (extract(epoch FROM min(t.${dueColumn}) - now()) * 1000)::float8 AS ms
+           FROM ${table} t
+          WHERE t.${stateColumn} IN (${states.claimable.map(() => '?').join(', ')})${where ? ` AND ${where.sql}` : ''}`,
+        [...states.claimable, ...(where?.bindings ?? [])]
+      )
+      return millisecondsOrNull(rows[0]?.ms)
+    },
+
+    /**
      * A failed attempt: due again after the backoff, or dead once it has had
      * its attempts. `changes` records why (last_error, a status code).
      */
@@ -154,4 +173,9 @@ export function jobQueue(spec: JobTable) {
       return dead ? 'dead' : 'retry'
     },
   }
+}
+
+/** A `ms` column of a next-due query: null when nothing is waiting. */
+export function millisecondsOrNull(value: unknown): number | null {
+  return value === null || value === undefined ? null : Number(value)
 }

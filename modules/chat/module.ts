@@ -13,7 +13,13 @@ export default defineModule({
   openapi,
   webhookEvents: CHAT_WEBHOOK_EVENTS,
   config: chatConfig,
-  jobs: [{ name: 'chat.generations', run: () => generationRunner.pass() }],
+  jobs: [
+    {
+      name: 'chat.generations',
+      run: () => generationRunner.pass(),
+      nextDueMs: () => generationRunner.nextDueMs(),
+    },
+  ],
   onShutdown: async () => {
     await generationRunner.stopAll()
     await closeGenerationLog()

@@ -7,7 +7,7 @@ import { ProblemException } from '#app/http/problem'
 import { events } from '#app/messaging/outbox'
 import { changeFeed } from '#app/platform/change_feed'
 import { isUuid } from '#app/platform/ids'
-import { jobQueue } from '#app/platform/job_queue'
+import { jobQueue, millisecondsOrNull } from '#app/platform/job_queue'
 import { isModuleSelected } from '#app/platform/module_selection'
 import { tenancy } from '#app/tenancy/tenancy'
 import { gateway, type Ticket, type Usage } from '#modules/gateway/index'
@@ -420,6 +420,20 @@ export const generationRunner = {
     const claimed = await claim({ limit: 50 })
     for (const row of claimed) void runClaimed(row)
     return claimed.length + (await recoverAbandoned())
+  },
+
+  /**
+   * Milliseconds until the worker's pass has something to do by time alone:
+   * a queued generation nobody claimed, or a running one whose lease lapses
+   * (recoverAbandoned's five seconds after it); null when none waits.
+   */
+  async nextDueMs(): Promise<number | null> {
+    const { rows } = await db.rawQuery(
+      `SELECT (extract(epoch FROM min(CASE WHEN status = 'queued' THEN due_at
+                                          ELSE due_at + interval '5 seconds' END) - now()) * 1000)::float8 AS ms
+         FROM chat_generations WHERE status IN ('queued', 'running')`
+    )
+    return millisecondsOrNull(rows[0]?.ms)
   },
 
   /** Asks the runner of a generation in this process to stop (the others hear it by NOTIFY). */

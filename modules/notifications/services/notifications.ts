@@ -110,6 +110,11 @@ const emailQueue = jobQueue({
   backoff: { baseMs: 60_000, maxMs: 3600_000 },
 })
 
+/** Milliseconds until queued mail is next due (a retry's backoff); null when none waits. */
+export function emailsNextDueMs() {
+  return emailQueue.nextDueMs()
+}
+
 /** Background task: sends due mail (SMTP, or .eml files without it); retries with backoff, 8 attempts. */
 export async function sendDueEmails(limit = 20): Promise<number> {
   // A two-minute lease: longer than any SMTP exchange we wait for.

@@ -317,6 +317,11 @@ export async function sendNow(deliveryId: string) {
   if (rows[0]) await deliver({ ...rows[0], active: true })
 }
 
+/** Milliseconds until a webhook delivery is next due (a retry's backoff); null when none waits. */
+export function webhooksNextDueMs() {
+  return webhookQueue.nextDueMs()
+}
+
 /**
  * Background task: POSTs due deliveries (claimed by a 30 s lease — three
  * times the request timeout — across tenants,

@@ -1,0 +1,180 @@
+import { test } from '@japa/runner'
+import db from '@adonisjs/lucid/services/db'
+import pg from 'pg'
+import env from '#start/env'
+import { tenancy } from '#app/tenancy/tenancy'
+import { events } from '#app/messaging/outbox'
+import { subscribe, unsubscribe } from '#app/messaging/subscribers'
+import { MessagingWorker } from '#app/messaging/worker'
+import {
+  registerBackgroundTask,
+  TASKS_CHANNEL,
+  wakeTaskAfterCommit,
+} from '#app/platform/background'
+import { newId } from '#app/platform/ids'
+import { tenantIsolationSql } from '#app/tenancy/sql'
+import { resetBus } from '#tests/helpers/messaging'
+import { statementsSentDuring } from '#tests/helpers/sql_spy'
+import { rowCount, until } from '#tests/helpers/waiting'
+
+declare module '#app/messaging/types' {
+  interface IntegrationEvents {
+    'test.idle_probe': { version: 1; payload: { name: string } }
+  }
+}
+
+const EFFECTS = 'test_idle_worker_effects'
+const tenant = newId()
+
+/** What a loop sends when it looks for work: a claim, the relay's, the chat sweep. */
+const LOOKS = /SKIP LOCKED|messaging_outbox|error_code = 'interrupted'/
+
+/** The queues every loop of a default worker looks at, emptied so that nothing is due. */
+async function emptyQueues() {
+  await resetBus()
+  await db.rawQuery(`TRUNCATE platform_operations, notifications_emails,
+    notifications_webhook_deliveries, chat_generations CASCADE`)
+  await db.rawQuery(`CREATE TABLE IF NOT EXISTS ${EFFECTS} (
+    id uuid PRIMARY KEY, tenant_id uuid NOT NULL, event_id uuid NOT NULL, attempt int NOT NULL)`)
+  for (const statement of tenantIsolationSql(EFFECTS)) await db.rawQuery(statement)
+  await db.rawQuery(`TRUNCATE ${EFFECTS}`)
+}
+
+/** A worker as the server starts it (no intervals given): a 1 s poll, a 60 s idle ceiling. */
+async function defaultWorker(options: { baseBackoffMs?: number } = {}) {
+  const worker = new MessagingWorker({ connectionString: env.get('DATABASE_URL')!, ...options })
+  await worker.start()
+  if (!(await until(async () => worker.idle))) {
+    await worker.stop()
+    throw new Error('the worker never went idle')
+  }
+  return worker
+}
+
+/**
+ * A worker whose LISTEN is up sleeps until work is due instead of looking
+ * every second: an idle server used to send ~7 claims a second, each a
+ * transaction. Work made now still wakes it (NOTIFY); work that falls due by
+ * time alone is looked at when it falls due; and a task queued by a process
+ * that does not run it wakes the workers that do.
+ */
+test.group('an idle worker', (group) => {
+  group.each.setup(async () => {
+    await emptyQueues()
+  })
+
+  test('with nothing due looks for no work for seconds on end', async ({ assert, cleanup }) => {
+    const worker = await defaultWorker()
+    cleanup(() => worker.stop())
+
+    // Two and a half seconds: a worker on the old one-second poll sends at least two looks per loop.
+    const sent = await statementsSentDuring(
+      () => new Promise((resolve) => setTimeout(resolve, 2500))
+    )
+    assert.deepEqual(
+      sent.filter((text) => LOOKS.test(text)),
+      [],
+      'an idle worker looked for work'
+    )
+  })
+
+  test('a retry falls due by time alone and is handled then, long before the idle ceiling', async ({
+    assert,
+    cleanup,
+  }) => {
+    let attempts = 0
+    subscribe(
+      'test.idle_probe',
+      'test.idle_flaky',
+      async (event, trx) => {
+        attempts++
+        if (attempts === 1) throw new Error('the first attempt fails')
+        await trx
+          .table(EFFECTS)
+          .insert({ id: newId(), tenant_id: event.tenantId, event_id: event.id, attempt: attempts })
+      },
+      { maxAttempts: 3 }
+    )
+    cleanup(() => unsubscribe('test.idle_flaky'))
+    // The retry is due 1.5 s after the failure; nothing wakes the worker for it.
+    const worker = await defaultWorker({ baseBackoffMs: 1500 })
+    cleanup(() => worker.stop())
+
+    const published = Date.now()
+    await tenancy.run(tenant, (trx) =>
+      events.publish(trx, 'test.idle_probe', { name: 'retry me' }, { version: 1, tenantId: tenant })
+    )
+    assert.isTrue(
+      await until(async () => (await rowCount(EFFECTS)) > 0, 20_000),
+      'the retry never ran'
+    )
+    const tookMs = Date.now() - published
+    assert.equal(attempts, 2)
+    // Backoff has ±20% jitter: the retry is due 1.2–1.8 s after the failure; the ceiling is 60 s.
+    assert.isAtLeast(tookMs, 1000)
+    assert.isBelow(tookMs, 15_000)
+    const [delivery] = await db.from('messaging_deliveries').where('subscriber', 'test.idle_flaky')
+    assert.equal(delivery.state, 'done')
+    assert.equal(delivery.attempts, 2)
+  })
+
+  test('a task queued where it does not run wakes the workers that run it, by NOTIFY', async ({
+    assert,
+    cleanup,
+  }) => {
+    let queued = 0
+    let ran = 0
+    cleanup(
+      registerBackgroundTask({
+        name: 'system.idle_probe',
+        run: async () => {
+          const todo = queued - ran
+          ran = queued
+          return todo
+        },
+        nextDueMs: async () => null,
+      })
+    )
+    const worker = await defaultWorker()
+    cleanup(() => worker.stop())
+    const before = ran
+
+    // As another process would: its unit of work queues the work, then only a NOTIFY reaches us.
+    queued++
+    const other = new pg.Client({ connectionString: env.get('DATABASE_URL')! })
+    await other.connect()
+    cleanup(() => other.end())
+    await other.query('SELECT pg_notify($1, $2)', [TASKS_CHANNEL, 'system.idle_probe'])
+
+    assert.isTrue(await until(async () => ran > before, 10_000), 'the task was not woken')
+  })
+
+  test('a process without the task says so on the channel after commit; a rollback says nothing', async ({
+    assert,
+    cleanup,
+  }) => {
+    const listener = new pg.Client({ connectionString: env.get('DATABASE_URL')! })
+    await listener.connect()
+    cleanup(() => listener.end())
+    const heard: string[] = []
+    listener.on('notification', ({ payload }) => heard.push(payload ?? ''))
+    await listener.query(`LISTEN ${TASKS_CHANNEL}`)
+
+    // No loop runs `system.nobody_here` in this process (no worker is started in this test).
+    await db
+      .transaction(async (trx) => {
+        wakeTaskAfterCommit(trx, 'system.rolled_back')
+        throw new Error('roll back')
+      })
+      .catch(() => {})
+    await db.transaction(async (trx) => {
+      wakeTaskAfterCommit(trx, 'system.nobody_here')
+      wakeTaskAfterCommit(trx, 'system.nobody_here')
+    })
+
+    assert.isTrue(await until(async () => heard.length > 0, 5000), 'no NOTIFY heard')
+    // Another statement's round trip: anything sent after that NOTIFY would have arrived by now.
+    await listener.query('SELECT 1')
+    assert.deepEqual(heard, ['system.nobody_here'])
+  })
+})
