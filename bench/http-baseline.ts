@@ -11,11 +11,13 @@
 | start (spawn → /health/ready 200) and idle RSS. Atrium runs twice: from
 | source through ts-exec (what `npm start` does) and as the built JS (what the
 | Docker image runs; the script builds it first). Uses DATABASE_URL when set,
-| otherwise the embedded PostgreSQL.
+| otherwise the embedded PostgreSQL. With DATABASE_URL, also the transactions
+| the idle built server costs its database over a minute (its worker's loops).
 */
 import autocannon from 'autocannon'
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
+import pg from 'pg'
 import { APP_ROOT, rssMiB, spawnNode, stop, waitUntilOk } from './lib/processes.js'
 import { printTable, writeResults } from './lib/report.js'
 
@@ -36,6 +38,36 @@ interface Measured {
   non2xx: number
   coldStartMs: number
   idleRssMiB: number
+  /** Transactions its database committed or rolled back over a minute of idling (DATABASE_URL only). */
+  idleTransactionsPerMinute?: number
+}
+
+/**
+ * Transactions committed or rolled back in the database of DATABASE_URL during
+ * `ms` — what an idle server costs its database (the worker's loops looking
+ * for work). Minus this reading's own transaction.
+ */
+async function transactionsDuring(ms: number) {
+  const url = process.env.DATABASE_URL
+  if (!url) return undefined
+  const read = async () => {
+    const client = new pg.Client({ connectionString: url })
+    await client.connect()
+    try {
+      const { rows } = await client.query(
+        `SELECT xact_commit + xact_rollback AS n FROM pg_stat_database WHERE datname = current_database()`
+      )
+      return Number(rows[0].n)
+    } finally {
+      await client.end()
+    }
+  }
+  // PostgreSQL reports a backend's transactions up to 10 s after they end (PGSTAT_IDLE_INTERVAL):
+  // wait that out, so that the start-up's own work is not counted in the window.
+  await new Promise((resolve) => setTimeout(resolve, 10_000))
+  const before = await read()
+  await new Promise((resolve) => setTimeout(resolve, ms))
+  return (await read()) - before - 1
 }
 
 async function load(url: string, duration: number) {
@@ -50,7 +82,8 @@ async function measure(
   port: number,
   readyPath: string,
   path: string,
-  cwd?: string
+  cwd?: string,
+  options: { idleWindowMs?: number } = {}
 ) {
   const startedAt = performance.now()
   const child = spawnNode(args, { ...env, PORT: String(port), HOST: '127.0.0.1' }, cwd)
@@ -58,6 +91,10 @@ async function measure(
     const coldStartMs = await waitUntilOk(`http://127.0.0.1:${port}${readyPath}`, startedAt)
     await new Promise((resolve) => setTimeout(resolve, 2000))
     const idleRssMiB = await rssMiB(child.pid!)
+    // After its start-up passes, every loop of the worker is asleep until work falls due.
+    const idleTransactionsPerMinute = options.idleWindowMs
+      ? await transactionsDuring(options.idleWindowMs)
+      : undefined
     await load(`http://127.0.0.1:${port}${path}`, WARMUP)
     const result = await load(`http://127.0.0.1:${port}${path}`, DURATION)
     return {
@@ -70,6 +107,7 @@ async function measure(
       non2xx: result.non2xx,
       coldStartMs: Math.round(coldStartMs),
       idleRssMiB,
+      idleTransactionsPerMinute,
     } satisfies Measured
   } finally {
     await stop(child, 'SIGINT')
@@ -112,7 +150,8 @@ rows.push(
     ATRIUM_PORT,
     '/health/ready',
     '/api/v1/system/ping',
-    buildDir
+    buildDir,
+    { idleWindowMs: 60_000 }
   )
 )
 rows.push(
@@ -185,6 +224,11 @@ console.log(
 )
 const database = process.env.DATABASE_URL ? 'external PostgreSQL' : 'embedded PostgreSQL'
 console.log(`cold start = spawn → /health/ready 200, ${database} included`)
+if (built.idleTransactionsPerMinute !== undefined) {
+  console.log(
+    `idle built server: ${built.idleTransactionsPerMinute} database transactions in a minute (its worker's loops)`
+  )
+}
 
 const file = await writeResults('http-baseline', {
   date: new Date().toISOString(),

@@ -113,6 +113,17 @@ if (http) {
     command: 'npm run bench:http',
     date: http.date,
   })
+  if (built.idleTransactionsPerMinute !== undefined) {
+    add({
+      figure:
+        'database transactions in a minute of an idle built server (its worker looking for work; 450 while every loop polled each second)',
+      measured: String(built.idleTransactionsPerMinute),
+      goal: '–',
+      met: null,
+      command: 'DATABASE_URL=… npm run bench:http',
+      date: http.date,
+    })
+  }
 }
 
 const orders = await result('orders')
