@@ -342,8 +342,12 @@ export class MessagingWorker {
       if (this.#listener !== listener) return
       this.#listener = undefined
       this.#listening = false
-      if (this.#running)
+      if (this.#running) {
         logger.warn({ err: error }, 'messaging listener lost; polling until it is back')
+        // Loops asleep until their next due work would not hear of it for up to the ceiling:
+        // each looks now, and then polls; the events loop's pass listens again.
+        for (const loop of [this.#events, this.#operationsLoop, ...this.#tasks]) loop.nudge()
+      }
       listener.end().catch(() => {})
     }
     listener.on('notification', ({ channel, payload }) => {

@@ -149,6 +149,52 @@ test.group('an idle worker', (group) => {
     assert.isTrue(await until(async () => ran > before, 10_000), 'the task was not woken')
   })
 
+  test('a lost LISTEN connection is replaced at once, not at the idle ceiling; then wakes work again', async ({
+    assert,
+    cleanup,
+  }) => {
+    let queued = 0
+    let ran = 0
+    cleanup(
+      registerBackgroundTask({
+        name: 'system.idle_probe',
+        run: async () => {
+          const todo = queued - ran
+          ran = queued
+          return todo
+        },
+        nextDueMs: async () => null,
+      })
+    )
+    const worker = await defaultWorker()
+    cleanup(() => worker.stop())
+    const listenerPids = async () => {
+      const { rows } = await db.rawQuery(
+        `SELECT pid FROM pg_stat_activity
+          WHERE datname = current_database() AND query = ? AND pid <> pg_backend_pid()`,
+        [`LISTEN ${TASKS_CHANNEL}`]
+      )
+      return (rows as Array<{ pid: number }>).map((row) => row.pid)
+    }
+    const [lost] = await listenerPids()
+    assert.isDefined(lost, 'the worker listens')
+
+    // A failover, an idle-session timeout, a restart of PostgreSQL: the session ends.
+    await db.rawQuery('SELECT pg_terminate_backend(?)', [lost])
+    assert.isTrue(
+      await until(async () => {
+        const pids = await listenerPids()
+        return pids.some((pid) => pid !== lost)
+      }, 10_000),
+      'the worker did not listen again'
+    )
+
+    const before = ran
+    queued++
+    await db.rawQuery('SELECT pg_notify(?, ?)', [TASKS_CHANNEL, 'system.idle_probe'])
+    assert.isTrue(await until(async () => ran > before, 10_000), 'the task was not woken')
+  })
+
   test('a process without the task says so on the channel after commit; a rollback says nothing', async ({
     assert,
     cleanup,
