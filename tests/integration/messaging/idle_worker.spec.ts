@@ -40,6 +40,30 @@ async function emptyQueues() {
   await db.rawQuery(`TRUNCATE ${EFFECTS}`)
 }
 
+/**
+ * A background task `system.idle_probe` that does what was queued for it and
+ * says nothing is ever due by time: only a wake-up makes it run.
+ */
+function probeTask() {
+  const state = { queued: 0, ran: 0 }
+  const unregister = registerBackgroundTask({
+    name: 'system.idle_probe',
+    run: async () => {
+      const todo = state.queued - state.ran
+      state.ran = state.queued
+      return todo
+    },
+    nextDueMs: async () => null,
+  })
+  return {
+    unregister,
+    queue: () => state.queued++,
+    get ran() {
+      return state.ran
+    },
+  }
+}
+
 /** A worker as the server starts it (no intervals given): a 1 s poll, a 60 s idle ceiling. */
 async function defaultWorker(options: { baseBackoffMs?: number } = {}) {
   const worker = new MessagingWorker({ connectionString: env.get('DATABASE_URL')!, ...options })
@@ -67,7 +91,8 @@ test.group('an idle worker', (group) => {
     const worker = await defaultWorker()
     cleanup(() => worker.stop())
 
-    // Two and a half seconds: a worker on the old one-second poll sends at least two looks per loop.
+    // The window is what is measured (an absence over time), not a wait for a signal: two and a
+    // half seconds, in which a worker on the old one-second poll sends at least two looks per loop.
     const sent = await statementsSentDuring(
       () => new Promise((resolve) => setTimeout(resolve, 2500))
     )
@@ -122,50 +147,28 @@ test.group('an idle worker', (group) => {
     assert,
     cleanup,
   }) => {
-    let queued = 0
-    let ran = 0
-    cleanup(
-      registerBackgroundTask({
-        name: 'system.idle_probe',
-        run: async () => {
-          const todo = queued - ran
-          ran = queued
-          return todo
-        },
-        nextDueMs: async () => null,
-      })
-    )
+    const probe = probeTask()
+    cleanup(probe.unregister)
     const worker = await defaultWorker()
     cleanup(() => worker.stop())
-    const before = ran
+    const before = probe.ran
 
     // As another process would: its unit of work queues the work, then only a NOTIFY reaches us.
-    queued++
+    probe.queue()
     const other = new pg.Client({ connectionString: env.get('DATABASE_URL')! })
     await other.connect()
     cleanup(() => other.end())
     await other.query('SELECT pg_notify($1, $2)', [TASKS_CHANNEL, 'system.idle_probe'])
 
-    assert.isTrue(await until(async () => ran > before, 10_000), 'the task was not woken')
+    assert.isTrue(await until(async () => probe.ran > before, 10_000), 'the task was not woken')
   })
 
   test('a lost LISTEN connection is replaced at once, not at the idle ceiling; then wakes work again', async ({
     assert,
     cleanup,
   }) => {
-    let queued = 0
-    let ran = 0
-    cleanup(
-      registerBackgroundTask({
-        name: 'system.idle_probe',
-        run: async () => {
-          const todo = queued - ran
-          ran = queued
-          return todo
-        },
-        nextDueMs: async () => null,
-      })
-    )
+    const probe = probeTask()
+    cleanup(probe.unregister)
     const worker = await defaultWorker()
     cleanup(() => worker.stop())
     const listenerPids = async () => {
@@ -189,10 +192,10 @@ test.group('an idle worker', (group) => {
       'the worker did not listen again'
     )
 
-    const before = ran
-    queued++
+    const before = probe.ran
+    probe.queue()
     await db.rawQuery('SELECT pg_notify(?, ?)', [TASKS_CHANNEL, 'system.idle_probe'])
-    assert.isTrue(await until(async () => ran > before, 10_000), 'the task was not woken')
+    assert.isTrue(await until(async () => probe.ran > before, 10_000), 'the task was not woken')
   })
 
   test('a process without the task says so on the channel after commit; a rollback says nothing', async ({
