@@ -48,20 +48,44 @@ interface ClaimedRow {
   tenant_id: string
 }
 
+/** How often a writer records its generation's owner again, which restarts the running log's expiry. */
+const OWNER_REFRESH_MS = 5 * 60 * 1000
+
+/**
+ * Writers holding gathered deltas, flushed together on one clock: their
+ * appends then meet in one turn of the event loop, and the Redis log sends
+ * them as one pipeline (one write per tick for every reply this process
+ * writes, not one per reply).
+ */
+const gatheringWriters = new Set<EventWriter>()
+let flushClock: NodeJS.Timeout | null = null
+
+function flushOnClock(writer: EventWriter) {
+  gatheringWriters.add(writer)
+  flushClock ??= setTimeout(() => {
+    flushClock = null
+    const due = [...gatheringWriters]
+    gatheringWriters.clear()
+    for (const each of due) each.flushNow()
+  }, chatConfig.deltaFlushMs)
+}
+
 /**
  * Numbers and appends one generation's events. The first delta goes out at
- * once; later ones are gathered for up to CHAT_DELTA_FLUSH_MS and appended
- * as one (still only the new text), so a fast model costs a few events a
- * second per stream instead of one per token — in the log, on Redis and on
- * every reader's connection. Other events flush what is gathered first, so
- * the order never changes. At most one append is in flight.
+ * once; later ones are gathered until the shared flush clock's next tick (at
+ * most CHAT_DELTA_FLUSH_MS) and appended as one (still only the new text), so
+ * a fast model costs a few events a second per stream instead of one per
+ * token — in the log, on Redis and on every reader's connection. Other
+ * events flush what is gathered first, so the order never changes. At most
+ * one append is in flight.
  */
 class EventWriter {
   #seq = 0
   #queue: Array<{ event: GenerationEventName; data: Record<string, unknown> }> = []
   #flushing: Promise<void> | null = null
-  #timer: NodeJS.Timeout | null = null
   #sentDelta = false
+  /** When the owner was last recorded with the log (never yet: the first append records it). */
+  #ownerRecordedAt = Number.NEGATIVE_INFINITY
 
   /** `owner`: the generation's `ownerKey`, recorded with every append (see AppendOptions). */
   constructor(
@@ -77,16 +101,15 @@ class EventWriter {
       this.#queue.push({ event, data })
     }
     if (event === 'delta' && this.#sentDelta && chatConfig.deltaFlushMs > 0) {
-      this.#timer ??= setTimeout(() => this.#kick(), chatConfig.deltaFlushMs)
+      flushOnClock(this)
       return
     }
     if (event === 'delta') this.#sentDelta = true
-    this.#kick()
+    this.flushNow()
   }
 
-  #kick() {
-    if (this.#timer) clearTimeout(this.#timer)
-    this.#timer = null
+  flushNow() {
+    gatheringWriters.delete(this)
     this.#flushing ??= this.#flush().finally(() => (this.#flushing = null))
   }
 
@@ -95,11 +118,13 @@ class EventWriter {
       const batch: GenerationEvent[] = this.#queue
         .splice(0)
         .map((entry) => ({ seq: ++this.#seq, ...entry }))
+      const recordOwner = performance.now() - this.#ownerRecordedAt >= OWNER_REFRESH_MS
       try {
         await generationLog().append(this.id, batch, {
           finished: batch.some((event) => event.event === 'done'),
-          owner: this.owner,
+          ...(recordOwner ? { owner: this.owner } : {}),
         })
+        if (recordOwner) this.#ownerRecordedAt = performance.now()
       } catch (error) {
         // Readers then see the result from the database when it is final.
         logger.warn({ err: error, generationId: this.id }, 'chat stream: events not stored')
@@ -108,7 +133,7 @@ class EventWriter {
   }
 
   async drain() {
-    if (this.#timer) this.#kick()
+    if (gatheringWriters.has(this)) this.flushNow()
     while (this.#flushing) await this.#flushing
   }
 }
