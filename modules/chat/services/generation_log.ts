@@ -122,8 +122,8 @@ export function memoryLogStore(): LogStore & { size(): number } {
 const RUNNING_TTL_SECONDS = 3600
 
 /**
- * Redis: RPUSH to `chat:gen:<id>` and PUBLISH the same events, as one JSON
- * array, on the same name. One writer per generation and one connection keep
+ * Redis: RPUSH to `chat:gen:<id>` and PUBLISH the same events on the same
+ * name. One writer per generation and one connection keep
  * the list and the channel in the same order; a follower subscribes first and
  * reads the list second, and an event seen both ways is dropped by its number.
  * One subscriber connection per process serves every stream it follows.
@@ -153,10 +153,8 @@ export function redisLogStore(): LogStore {
       created.on('message', (channel: string, payload: string) => {
         const handlers = listeners.get(channel)
         if (!handlers) return
-        // An append's events as one array; a lone event from a process of an older release.
-        const parsed = JSON.parse(payload) as GenerationEvent[] | GenerationEvent
-        for (const event of Array.isArray(parsed) ? parsed : [parsed])
-          for (const handler of handlers) handler(event)
+        const event = JSON.parse(payload) as GenerationEvent
+        for (const handler of handlers) handler(event)
       })
     }
     return subscriber
@@ -170,7 +168,8 @@ export function redisLogStore(): LogStore {
       return pipelined(client, (pipeline) => {
         pipeline.rpush(keyOf(id), ...payloads)
         // keyPrefix does not apply to channels: name it with the prefixed key, so test runs stay apart.
-        pipeline.publish(channelOf(client, id), `[${payloads.join(',')}]`)
+        // One message per event, as before: a follower of another release still understands it.
+        for (const payload of payloads) pipeline.publish(channelOf(client, id), payload)
         if (options.owner) {
           pipeline.set(ownerKeyOf(id), options.owner, 'EX', ttl)
           pipeline.expire(keyOf(id), ttl)
