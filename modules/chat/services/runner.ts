@@ -19,6 +19,7 @@ import {
   ownerKey,
   type GenerationEvent,
   type GenerationEventName,
+  type LogStore,
 } from '#modules/chat/services/generation_log'
 import { askTitle, storeTitle } from '#modules/chat/services/titles'
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
@@ -70,6 +71,42 @@ function flushOnClock(writer: EventWriter) {
   }, chatConfig.deltaFlushMs)
 }
 
+/** How often, at most, this process logs that appends to the stream log fail. */
+export const APPEND_FAILURE_LOG_EVERY_MS = 10_000
+
+/**
+ * Failed appends, logged once per APPEND_FAILURE_LOG_EVERY_MS with how many
+ * failed meanwhile, and once more when one succeeds again. With Redis away
+ * every tick of every reply fails — 8,000 a second at 200 streams — and a
+ * line for each would cost the process its CPU, and the log its other lines,
+ * just when something is wrong.
+ */
+const appendFailures = { failing: false, lastLoggedAt: Number.NEGATIVE_INFINITY, unlogged: 0 }
+
+function appendFailed(error: unknown, generationId: string) {
+  appendFailures.failing = true
+  const now = performance.now()
+  if (now - appendFailures.lastLoggedAt < APPEND_FAILURE_LOG_EVERY_MS) {
+    appendFailures.unlogged++
+    return
+  }
+  // Readers then see the result from the database when it is final.
+  logger.warn(
+    { err: error, generationId, failedSinceLastLine: appendFailures.unlogged },
+    'chat stream: events not stored'
+  )
+  appendFailures.lastLoggedAt = now
+  appendFailures.unlogged = 0
+}
+
+function appendSucceeded() {
+  if (!appendFailures.failing) return
+  logger.info({ failedSinceLastLine: appendFailures.unlogged }, 'chat stream: events stored again')
+  appendFailures.failing = false
+  appendFailures.lastLoggedAt = Number.NEGATIVE_INFINITY
+  appendFailures.unlogged = 0
+}
+
 /**
  * Numbers and appends one generation's events. The first delta goes out at
  * once; later ones are gathered until the shared flush clock's next tick (at
@@ -79,7 +116,7 @@ function flushOnClock(writer: EventWriter) {
  * events flush what is gathered first, so the order never changes. At most
  * one append is in flight.
  */
-class EventWriter {
+export class EventWriter {
   #seq = 0
   #queue: Array<{ event: GenerationEventName; data: Record<string, unknown> }> = []
   #flushing: Promise<void> | null = null
@@ -87,10 +124,15 @@ class EventWriter {
   /** When the owner was last recorded with the log (never yet: the first append records it). */
   #ownerRecordedAt = Number.NEGATIVE_INFINITY
 
-  /** `owner`: the generation's `ownerKey`, recorded with every append (see AppendOptions). */
+  /**
+   * `owner`: the generation's `ownerKey`, recorded with its first append and
+   * every OWNER_REFRESH_MS (see AppendOptions). `log`: the process's stream
+   * log; tests pass another.
+   */
   constructor(
     private id: string,
-    private owner: string
+    private owner: string,
+    private log: Pick<LogStore, 'append'> = generationLog()
   ) {}
 
   emit(event: GenerationEventName, data: Record<string, unknown>) {
@@ -120,14 +162,14 @@ class EventWriter {
         .map((entry) => ({ seq: ++this.#seq, ...entry }))
       const recordOwner = performance.now() - this.#ownerRecordedAt >= OWNER_REFRESH_MS
       try {
-        await generationLog().append(this.id, batch, {
+        await this.log.append(this.id, batch, {
           finished: batch.some((event) => event.event === 'done'),
           ...(recordOwner ? { owner: this.owner } : {}),
         })
         if (recordOwner) this.#ownerRecordedAt = performance.now()
+        appendSucceeded()
       } catch (error) {
-        // Readers then see the result from the database when it is final.
-        logger.warn({ err: error, generationId: this.id }, 'chat stream: events not stored')
+        appendFailed(error, this.id)
       }
     }
   }
