@@ -6,6 +6,7 @@ import env from '#start/env'
 import { ProblemException } from '#app/http/problem'
 import { events } from '#app/messaging/outbox'
 import { changeFeed } from '#app/platform/change_feed'
+import { failureLog } from '#app/platform/failure_log'
 import { isUuid } from '#app/platform/ids'
 import { jobQueue, millisecondsOrNull } from '#app/platform/job_queue'
 import { isModuleSelected } from '#app/platform/module_selection'
@@ -71,41 +72,22 @@ function flushOnClock(writer: EventWriter) {
   }, chatConfig.deltaFlushMs)
 }
 
-/** How often, at most, this process logs that appends to the stream log fail. */
-export const APPEND_FAILURE_LOG_EVERY_MS = 10_000
-
 /**
- * Failed appends, logged once per APPEND_FAILURE_LOG_EVERY_MS with how many
- * failed meanwhile, and once more when one succeeds again. With Redis away
- * every tick of every reply fails — 8,000 a second at 200 streams — and a
- * line for each would cost the process its CPU, and the log its other lines,
- * just when something is wrong.
+ * Appends to the stream log that fail: with Redis away every tick of every
+ * reply fails (8,000 a second at 200 streams), so one line per 10 s with a
+ * count, and one when they land again. Readers meanwhile see the result from
+ * the database when it is final.
  */
-const appendFailures = { failing: false, lastLoggedAt: Number.NEGATIVE_INFINITY, unlogged: 0 }
+const appendFailures = failureLog({
+  failed: 'chat stream: events not stored',
+  recovered: 'chat stream: events stored again',
+})
 
-function appendFailed(error: unknown, generationId: string) {
-  appendFailures.failing = true
-  const now = performance.now()
-  if (now - appendFailures.lastLoggedAt < APPEND_FAILURE_LOG_EVERY_MS) {
-    appendFailures.unlogged++
-    return
-  }
-  // Readers then see the result from the database when it is final.
-  logger.warn(
-    { err: error, generationId, failedSinceLastLine: appendFailures.unlogged },
-    'chat stream: events not stored'
-  )
-  appendFailures.lastLoggedAt = now
-  appendFailures.unlogged = 0
-}
-
-function appendSucceeded() {
-  if (!appendFailures.failing) return
-  logger.info({ failedSinceLastLine: appendFailures.unlogged }, 'chat stream: events stored again')
-  appendFailures.failing = false
-  appendFailures.lastLoggedAt = Number.NEGATIVE_INFINITY
-  appendFailures.unlogged = 0
-}
+/** The same for the partial text saved every CHAT_SAVE_EVERY_MS while replies stream. */
+const saveFailures = failureLog({
+  failed: 'chat: partial reply not saved',
+  recovered: 'chat: partial replies saved again',
+})
 
 /**
  * Numbers and appends one generation's events. The first delta goes out at
@@ -167,9 +149,9 @@ export class EventWriter {
           ...(recordOwner ? { owner: this.owner } : {}),
         })
         if (recordOwner) this.#ownerRecordedAt = performance.now()
-        appendSucceeded()
+        appendFailures.succeeded()
       } catch (error) {
-        appendFailed(error, this.id)
+        appendFailures.failed(error, { generationId: this.id })
       }
     }
   }
@@ -329,7 +311,10 @@ function saveContent(generation: Generation, content: string) {
         WHERE id = ? AND tenant_id = ? AND status = 'generating'`,
       [content, generation.assistantMessageId, generation.tenantId]
     )
-    .catch((error) => logger.warn({ err: error }, 'chat: partial reply not saved'))
+    .then(
+      () => saveFailures.succeeded(),
+      (error) => saveFailures.failed(error, { generationId: generation.id })
+    )
 }
 
 async function finish(

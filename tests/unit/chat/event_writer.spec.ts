@@ -6,7 +6,8 @@ import type { GenerationEvent } from '#modules/chat/services/generation_log'
 /*
 | A reply's events on their way to the stream log. When the log cannot take
 | them (Redis away), every reply fails on every tick: the process says so
-| once a window, with how many failed, and once more when the log is back.
+| once a window, with how many failed, and once more when the log is back
+| (app/platform/failure_log.ts).
 */
 
 interface Line {
