@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import app from '@adonisjs/core/services/app'
+import logger from '@adonisjs/core/services/logger'
 
 /** Waits for a JSON log line (from the test log file) that satisfies `match`; reads at least once. */
 export async function findLogLine(
@@ -20,4 +21,31 @@ export async function findLogLine(
     await new Promise((resolve) => setTimeout(resolve, 50))
   } while (Date.now() < deadline)
   return null
+}
+
+export interface CapturedLine {
+  level: 'warn' | 'info'
+  msg: string
+  [field: string]: unknown
+}
+
+/**
+ * The warn and info lines the app's logger receives while a test runs (the
+ * logger is put back by `cleanup`). For code that decides what to log, such
+ * as failureLog's throttling.
+ */
+export function captureLogLines(cleanup: (callback: () => void) => void) {
+  const lines: CapturedLine[] = []
+  const { warn, info } = logger
+  logger.warn = ((fields: object, msg: string) => {
+    lines.push({ ...fields, level: 'warn', msg })
+  }) as typeof logger.warn
+  logger.info = ((fields: object, msg: string) => {
+    lines.push({ ...fields, level: 'info', msg })
+  }) as typeof logger.info
+  cleanup(() => {
+    logger.warn = warn
+    logger.info = info
+  })
+  return lines
 }

@@ -1,7 +1,7 @@
 import { test } from '@japa/runner'
-import logger from '@adonisjs/core/services/logger'
 import { EventWriter } from '#modules/chat/services/runner'
 import type { GenerationEvent } from '#modules/chat/services/generation_log'
+import { captureLogLines } from '#tests/helpers/logs'
 
 /*
 | A reply's events on their way to the stream log. When the log cannot take
@@ -10,30 +10,12 @@ import type { GenerationEvent } from '#modules/chat/services/generation_log'
 | (app/platform/failure_log.ts).
 */
 
-interface Line {
-  level: 'warn' | 'info'
-  msg: string
-  failedSinceLastLine?: number
-  generationId?: string
-}
-
 test.group('chat event writer', () => {
   test('a failing log is one warning for the window, then one line when it stores again', async ({
     assert,
     cleanup,
   }) => {
-    const lines: Line[] = []
-    const { warn, info } = logger
-    logger.warn = ((fields: object, msg: string) => {
-      lines.push({ level: 'warn', msg, ...fields })
-    }) as typeof logger.warn
-    logger.info = ((fields: object, msg: string) => {
-      lines.push({ level: 'info', msg, ...fields })
-    }) as typeof logger.info
-    cleanup(() => {
-      logger.warn = warn
-      logger.info = info
-    })
+    const lines = captureLogLines(cleanup)
 
     let failing = false
     const stored: Array<{ id: string; events: GenerationEvent[] }> = []
@@ -77,7 +59,7 @@ test.group('chat event writer', () => {
       ]
     )
     // Every writer failed at least twice (its first delta, then the rest with its usage).
-    assert.isAtLeast(lines[1].failedSinceLastLine!, 5 * 2 - 1)
+    assert.isAtLeast(lines[1].failedSinceLastLine as number, 5 * 2 - 1)
     assert.deepEqual(
       stored.map((append) => append.id),
       ['g0', 'g1']

@@ -1,38 +1,13 @@
 import { test } from '@japa/runner'
-import logger from '@adonisjs/core/services/logger'
 import { failureLog } from '#app/platform/failure_log'
-
-interface Line {
-  level: 'warn' | 'info'
-  msg: string
-  failedSinceLastLine?: number
-  generationId?: string
-  err?: unknown
-}
-
-/** Captures the warn and info lines logged while a test runs. */
-function captureLines(cleanup: (callback: () => void) => void) {
-  const lines: Line[] = []
-  const { warn, info } = logger
-  logger.warn = ((fields: object, msg: string) => {
-    lines.push({ level: 'warn', msg, ...fields })
-  }) as typeof logger.warn
-  logger.info = ((fields: object, msg: string) => {
-    lines.push({ level: 'info', msg, ...fields })
-  }) as typeof logger.info
-  cleanup(() => {
-    logger.warn = warn
-    logger.info = info
-  })
-  return lines
-}
+import { captureLogLines } from '#tests/helpers/logs'
 
 test.group('failure log', () => {
   test('one line for a run of failures in its window, the rest counted into the next', async ({
     assert,
     cleanup,
   }) => {
-    const lines = captureLines(cleanup)
+    const lines = captureLogLines(cleanup)
     let now = 0
     const log = failureLog({ failed: 'not stored', recovered: 'stored again', now: () => now })
     const error = new Error('Connection is closed.')
@@ -62,7 +37,7 @@ test.group('failure log', () => {
     assert,
     cleanup,
   }) => {
-    const lines = captureLines(cleanup)
+    const lines = captureLogLines(cleanup)
     const log = failureLog({ failed: 'not stored', recovered: 'stored again', now: () => 0 })
     log.succeeded()
     assert.lengthOf(lines, 0, 'nothing to recover from')
