@@ -10,7 +10,9 @@ const dbConfig = defineConfig({
       client: 'pg',
       // bin/ entrypoints resolve the embedded or test database and set DATABASE_URL before boot.
       connection: { connectionString: env.get('DATABASE_URL') },
-      pool: { min: 0, max: env.get('NODE_ENV') === 'test' ? 10 : 20 },
+      // One connection stays open: an idle worker's loops look for work about once a minute,
+      // and with none kept each look made PostgreSQL fork a backend for a query or two.
+      pool: { min: 1, max: env.get('NODE_ENV') === 'test' ? 10 : 20 },
       migrations: {
         naturalSort: true,
         paths: ['database/migrations', ...migrationPaths()],

@@ -152,10 +152,14 @@ class WorkLoop {
   async #idleFor({ pollIntervalMs, idleCeilingMs, heard }: Pace) {
     if (!this.nextDueMs || idleCeilingMs <= pollIntervalMs || !heard()) return pollIntervalMs
     try {
-      const due = (await this.nextDueMs()) ?? idleCeilingMs
+      // Up to a fifth off the ceiling, at random: loops started together would otherwise
+      // look together every minute, each on a connection of its own that the pool opens
+      // for the moment and closes again while idle (4-5 new PostgreSQL sessions a minute).
+      const ceiling = idleCeilingMs - Math.floor(Math.random() * (idleCeilingMs / 5))
+      const due = (await this.nextDueMs()) ?? ceiling
       // At least the poll interval: work due now that this pass did not take (another
       // worker holds it) is looked at again then, as before, not in a tight loop.
-      return Math.min(idleCeilingMs, Math.max(pollIntervalMs, Math.ceil(due)))
+      return Math.min(ceiling, Math.max(pollIntervalMs, Math.ceil(due)))
     } catch (error) {
       logger.warn({ err: error, loop: this.name }, 'could not read when work is next due')
       return pollIntervalMs
