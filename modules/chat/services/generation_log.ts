@@ -123,10 +123,10 @@ const RUNNING_TTL_SECONDS = 3600
 
 /**
  * Redis: RPUSH to `chat:gen:<id>` and PUBLISH the same events on the same
- * name. One writer per generation and one connection keep
- * the list and the channel in the same order; a follower subscribes first and
- * reads the list second, and an event seen both ways is dropped by its number.
- * One subscriber connection per process serves every stream it follows.
+ * name. One writer per generation and one connection keep the list and the
+ * channel in the same order; a follower subscribes first and reads the list
+ * second, and an event seen both ways is dropped by its number. One
+ * subscriber connection per process serves every stream it follows.
  *
  * The appends of every reply this process writes go out together: each is
  * queued, and what was queued in one turn of the event loop is sent as one
