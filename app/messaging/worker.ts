@@ -97,12 +97,14 @@ interface Pace {
  */
 class WorkLoop {
   #wake?: () => void
+  /** How long the current sleep was chosen to last; null while the loop passes. */
+  #sleepingForMs: number | null = null
   /** A nudge arrived while no sleep was waiting for it: the next sleep must not wait. */
   #nudged = false
   #done?: Promise<void>
 
   constructor(
-    private readonly name: string,
+    readonly name: string,
     /** One pass; true if it found work (so another pass follows at once). */
     private readonly pass: () => Promise<boolean>,
     /** Milliseconds until this loop's next work is due by time (≤ 0: now; null: none waits). */
@@ -116,6 +118,11 @@ class WorkLoop {
   /** Waiting for a nudge or the poll interval, with nothing left to do. */
   get idle() {
     return this.#wake !== undefined
+  }
+
+  /** How long the sleep it is in was chosen to last (null while it passes). */
+  get sleepingForMs() {
+    return this.#sleepingForMs
   }
 
   nudge() {
@@ -173,16 +180,16 @@ class WorkLoop {
         this.#nudged = false
         return resolve()
       }
-      const timer = setTimeout(done, ms)
-      const wake = () => {
-        this.#wake = undefined
-        done()
-      }
-      function done() {
+      // Woken or timed out alike, the loop is passing again from here: no longer idle.
+      const done = () => {
         clearTimeout(timer)
+        this.#wake = undefined
+        this.#sleepingForMs = null
         resolve()
       }
-      this.#wake = wake
+      const timer = setTimeout(done, ms)
+      this.#wake = done
+      this.#sleepingForMs = ms
     })
   }
 }
@@ -287,6 +294,11 @@ export class MessagingWorker {
   /** Every loop is waiting for a notification or the poll interval, with nothing left to do. */
   get idle() {
     return this.#loops().every((loop) => loop.idle)
+  }
+
+  /** Each loop and how long its current sleep was chosen to last (null: passing), for diagnostics. */
+  get sleeps() {
+    return this.#loops().map((loop) => ({ loop: loop.name, ms: loop.sleepingForMs }))
   }
 
   /** Finishes the current passes and the broker consumers' in-flight handlers, then closes the connections. */
