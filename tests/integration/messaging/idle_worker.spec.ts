@@ -71,6 +71,23 @@ async function defaultWorker(options: { baseBackoffMs?: number } = {}) {
   return worker
 }
 
+/** The probe task registered and a default worker idle, both undone by `cleanup`. */
+async function idleWorkerWithProbe(cleanup: (callback: () => void | Promise<void>) => void) {
+  const probe = probeTask()
+  cleanup(probe.unregister)
+  const worker = await defaultWorker()
+  cleanup(() => worker.stop())
+  return probe
+}
+
+/** Queues work for the probe, sends `notify` (a NOTIFY from elsewhere) and waits for the task to run. */
+async function probeRunsAfter(probe: ReturnType<typeof probeTask>, notify: () => Promise<unknown>) {
+  const before = probe.ran
+  probe.queue()
+  await notify()
+  return until(async () => probe.ran > before, 10_000)
+}
+
 /**
  * A worker whose LISTEN is up sleeps until work is due instead of looking
  * every second: an idle server used to send ~7 claims a second, each a
@@ -145,30 +162,25 @@ test.group('an idle worker', (group) => {
     assert,
     cleanup,
   }) => {
-    const probe = probeTask()
-    cleanup(probe.unregister)
-    const worker = await defaultWorker()
-    cleanup(() => worker.stop())
-    const before = probe.ran
-
-    // As another process would: its unit of work queues the work, then only a NOTIFY reaches us.
-    probe.queue()
+    const probe = await idleWorkerWithProbe(cleanup)
     const other = new pg.Client({ connectionString: env.get('DATABASE_URL')! })
     await other.connect()
     cleanup(() => other.end())
-    await other.query('SELECT pg_notify($1, $2)', [TASKS_CHANNEL, 'system.idle_probe'])
 
-    assert.isTrue(await until(async () => probe.ran > before, 10_000), 'the task was not woken')
+    // As another process would: its unit of work queues the work, then only a NOTIFY reaches us.
+    assert.isTrue(
+      await probeRunsAfter(probe, () =>
+        other.query('SELECT pg_notify($1, $2)', [TASKS_CHANNEL, 'system.idle_probe'])
+      ),
+      'the task was not woken'
+    )
   })
 
   test('a lost LISTEN connection is replaced at once, not at the idle ceiling; then wakes work again', async ({
     assert,
     cleanup,
   }) => {
-    const probe = probeTask()
-    cleanup(probe.unregister)
-    const worker = await defaultWorker()
-    cleanup(() => worker.stop())
+    const probe = await idleWorkerWithProbe(cleanup)
     const listenerPids = async () => {
       const { rows } = await db.rawQuery(
         `SELECT pid FROM pg_stat_activity
@@ -190,10 +202,12 @@ test.group('an idle worker', (group) => {
       'the worker did not listen again'
     )
 
-    const before = probe.ran
-    probe.queue()
-    await db.rawQuery('SELECT pg_notify(?, ?)', [TASKS_CHANNEL, 'system.idle_probe'])
-    assert.isTrue(await until(async () => probe.ran > before, 10_000), 'the task was not woken')
+    assert.isTrue(
+      await probeRunsAfter(probe, () =>
+        db.rawQuery('SELECT pg_notify(?, ?)', [TASKS_CHANNEL, 'system.idle_probe'])
+      ),
+      'the task was not woken'
+    )
   })
 
   test('a process without the task says so on the channel after commit; a rollback says nothing', async ({
