@@ -44,38 +44,75 @@ export async function publishMany(
   publications: Publication[]
 ): Promise<string[]> {
   if (publications.length === 0) return []
-  const ids = publications.map(() => newId())
-  const occurredAt = new Date()
-  const column = <V>(of: (publication: Publication, index: number) => V) => publications.map(of)
-  // The inserts and the relay's wake-up in one statement: every event-publishing unit of
-  // work (an order's each step, a finished chat reply) saves a round trip. A data-modifying
-  // WITH runs whether or not it is read, and no RETURNING: the app role may only insert here.
+  const { ids, values } = outboxRows(publications)
+  // Lucid's binding type leaves out null, which pg sends as SQL NULL.
   await trx.rawQuery(
-    `WITH event AS (
-       INSERT INTO messaging_outbox
-         (id, type, version, tenant_id, aggregate_id, payload, occurred_at, available_at)
-       SELECT id, type, version, tenant_id, aggregate_id, payload, occurred_at,
-              coalesce(available_at, now())
-         FROM unnest(?::uuid[], ?::text[], ?::int[], ?::uuid[], ?::text[], ?::jsonb[],
-                     ?::timestamptz[], ?::timestamptz[])
-           AS e(id, type, version, tenant_id, aggregate_id, payload, occurred_at, available_at)
-     )
-     SELECT pg_notify(?, ?)`,
-    // Lucid's binding type leaves out null, which pg sends as SQL NULL.
-    [
-      ids,
-      column((publication) => publication.type),
-      column((publication) => publication.options.version as number),
-      column((publication) => publication.options.tenantId),
-      column((publication) => publication.options.aggregateId ?? null),
-      column((publication) => JSON.stringify(publication.payload)),
-      column(() => occurredAt),
-      column((publication) => publication.options.availableAt ?? null),
-      OUTBOX_CHANNEL,
-      publications[0].type,
-    ] as string[]
+    outboxInsert(() => '?'),
+    values as string[]
   )
   return ids
 }
 
-export const events = { publish, publishMany }
+/**
+ * The same publication as a statement of a one-trip write (tenancy.write),
+ * for a hot path that has no other reason to hold a unit of work open:
+ * the events commit with the statements beside them, or not at all.
+ * `onlyIf` is an SQL condition on each event row `e` (its columns: id, type,
+ * tenant_id, aggregate_id, payload, …) — a one-trip write cannot decide in
+ * JavaScript whether an earlier statement found its row, so the event asks
+ * the database itself (e.g. that the message it describes still exists).
+ */
+export function publicationStatement(
+  publications: Publication[],
+  options: { onlyIf?: string } = {}
+): { text: string; values: unknown[]; ids: string[] } {
+  const { ids, values } = outboxRows(publications)
+  return { text: outboxInsert((index) => `$${index}`, options.onlyIf), values, ids }
+}
+
+/** The outbox columns of each publication, as the arrays outboxInsert unnests. */
+function outboxRows(publications: Publication[]) {
+  const ids = publications.map(() => newId())
+  const occurredAt = new Date()
+  const column = <V>(of: (publication: Publication) => V) => publications.map(of)
+  const values = [
+    ids,
+    column((publication) => publication.type),
+    column((publication) => publication.options.version as number),
+    column((publication) => publication.options.tenantId),
+    column((publication) => publication.options.aggregateId ?? null),
+    column((publication) => JSON.stringify(publication.payload)),
+    column(() => occurredAt),
+    column((publication) => publication.options.availableAt ?? null),
+    OUTBOX_CHANNEL,
+    publications[0].type,
+  ]
+  return { ids, values }
+}
+
+/**
+ * The inserts and the relay's wake-up in one statement: every event-publishing
+ * unit of work (an order's each step, a finished chat reply) saves a round
+ * trip. A data-modifying WITH runs whether or not it is read, and no
+ * RETURNING: the app role may only insert here. The NOTIFY goes out even when
+ * `onlyIf` kept every row back: a relay woken for nothing finds nothing.
+ */
+function outboxInsert(placeholder: (index: number) => string, onlyIf?: string) {
+  const [id, type, version, tenant, aggregate, payload, occurred, available, channel, first] = [
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+  ].map(placeholder)
+  return `WITH event AS (
+       INSERT INTO messaging_outbox
+         (id, type, version, tenant_id, aggregate_id, payload, occurred_at, available_at)
+       SELECT id, type, version, tenant_id, aggregate_id, payload, occurred_at,
+              coalesce(available_at, now())
+         FROM unnest(${id}::uuid[], ${type}::text[], ${version}::int[], ${tenant}::uuid[],
+                     ${aggregate}::text[], ${payload}::jsonb[], ${occurred}::timestamptz[],
+                     ${available}::timestamptz[])
+           AS e(id, type, version, tenant_id, aggregate_id, payload, occurred_at, available_at)
+        ${onlyIf ? `WHERE ${onlyIf}` : ''}
+     )
+     SELECT pg_notify(${channel}, ${first})`
+}
+
+export const events = { publish, publishMany, statement: publicationStatement }

@@ -247,6 +247,88 @@ test.group('chat: messages and streamed replies', (group) => {
     assert.equal(again.body().status, 'cancelled')
   })
 
+  test('a reply ends in one round trip: its text, its event and the generation end together', async ({
+    client,
+    assert,
+  }) => {
+    const owner = await chatTenant(client, fake.url)
+    const token = owner.tokens.accessToken
+    // Titled already: no title to ask for, so the reply's end is the generation's end too.
+    const created = await client
+      .post('/api/v1/chat/conversations')
+      .bearerToken(token)
+      .json({ title: 'Rivers' })
+    fake.script = [{ kind: 'ok', reply: REPLY, usage: { prompt: 11, completion: 23 } }]
+    let asked: Awaited<ReturnType<typeof ask>> | undefined
+    const sent = await statementsSentDuring(async () => {
+      asked = await ask(client, token, created.body().id, { content: 'Lisbon?' })
+    })
+    const { accepted, events } = asked!
+    assert.deepInclude(events.at(-1)!.data, { status: 'completed' })
+
+    // pg sees a one-trip write's last statement: the send's read, its store, then the end.
+    const chatStatements = sent.filter((text) => /chat_/.test(text))
+    assert.lengthOf(chatStatements, 3, chatStatements.join('\n---\n'))
+    assert.match(chatStatements[2], /UPDATE chat_generations\s+SET status/)
+
+    const reply = await db.from('chat_messages').where('id', accepted.assistantMessage.id).first()
+    assert.include(reply, {
+      status: 'complete',
+      content: REPLY,
+      prompt_tokens: 11,
+      completion_tokens: 23,
+    })
+    const generation = await db.from('chat_generations').where('id', accepted.generation.id).first()
+    assert.equal(generation.status, 'completed')
+    assert.isNotNull(generation.finished_at)
+    assert.isNull(generation.ticket)
+    assert.isNull(generation.prompt)
+    const [event] = await db
+      .from('messaging_outbox')
+      .where('type', 'chat.message_completed')
+      .whereRaw(`payload->>'messageId' = ?`, [accepted.assistantMessage.id])
+    assert.deepEqual(event.payload, {
+      messageId: accepted.assistantMessage.id,
+      conversationId: created.body().id,
+      userId: owner.user.id,
+      model: 'chat-default',
+      promptTokens: 11,
+      completionTokens: 23,
+    })
+    assert.equal(event.tenant_id, owner.activeTenantId)
+  })
+
+  test('a conversation deleted while its reply streams: the reply ends with nothing stored and no event', async ({
+    client,
+    assert,
+  }) => {
+    const { token, conversationId } = await ownerInConversation(client)
+    fake.script = [{ kind: 'ok', reply: REPLY, chunkDelayMs: 30 }]
+    const response = await send(client, token, conversationId, { content: 'Lisbon?' })
+    const generationId = response.body().generation.id
+    const seen = await readGeneration(token, generationId, {
+      stopWhen: (events) => events.some((event) => event.event === 'delta'),
+    })
+
+    const deleted = await client
+      .delete(`/api/v1/chat/conversations/${conversationId}`)
+      .bearerToken(token)
+    deleted.assertStatus(204)
+
+    // The log still answers its owner: the reply runs to its end, and that end stores nothing.
+    const rest = await readGeneration(token, generationId, { lastEventId: seen.at(-1)!.id })
+    const done = rest.at(-1)!
+    assert.equal(done.event, 'done')
+    assert.include(done.data, { status: 'completed', message: null })
+    assert.equal(await count('chat_messages'), 0)
+    assert.equal(await count('chat_generations'), 0)
+    const completed = await db
+      .from('messaging_outbox')
+      .where('type', 'chat.message_completed')
+      .whereRaw(`payload->>'messageId' = ?`, [response.body().assistantMessage.id])
+    assert.lengthOf(completed, 0)
+  })
+
   test('edits and regenerations are siblings; the chosen branch is kept on the server', async ({
     client,
     assert,
