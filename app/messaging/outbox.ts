@@ -57,17 +57,30 @@ export async function publishMany(
  * The same publication as a statement of a one-trip write (tenancy.write),
  * for a hot path that has no other reason to hold a unit of work open:
  * the events commit with the statements beside them, or not at all.
- * `onlyIf` is an SQL condition on each event row `e` (its columns: id, type,
- * tenant_id, aggregate_id, payload, …) — a one-trip write cannot decide in
- * JavaScript whether an earlier statement found its row, so the event asks
- * the database itself (e.g. that the message it describes still exists).
+ *
+ * A one-trip write cannot decide in JavaScript whether an earlier statement
+ * found its row, so `onlyIf` lets the database decide: an SQL condition
+ * with its own values (`$1`… numbered on its own), e.g. that the message
+ * the event describes still exists. Make it uncorrelated — about the
+ * values, not the event's columns: PostgreSQL then checks it once, by
+ * index; a condition on the event row `e` was planned under row-level
+ * security as a hash join over every row of the tenant (15 ms at 45k
+ * messages, bench:chat).
  */
 export function publicationStatement(
   publications: Publication[],
-  options: { onlyIf?: string } = {}
+  options: { onlyIf?: { sql: string; values: unknown[] } } = {}
 ): { text: string; values: unknown[]; ids: string[] } {
   const { ids, values } = outboxRows(publications)
-  return { text: outboxInsert((index) => `$${index}`, options.onlyIf), values, ids }
+  const condition = options.onlyIf?.sql.replace(
+    /\$(\d+)/g,
+    (_, index: string) => `$${Number(index) + values.length}`
+  )
+  return {
+    text: outboxInsert((index) => `$${index}`, condition),
+    values: [...values, ...(options.onlyIf?.values ?? [])],
+    ids,
+  }
 }
 
 /** The outbox columns of each publication, as the arrays outboxInsert unnests. */

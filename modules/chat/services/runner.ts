@@ -415,8 +415,10 @@ async function storeOutcome(
             },
           ],
           {
-            onlyIf: `EXISTS (SELECT 1 FROM chat_messages m
-                              WHERE m.id = (e.payload->>'messageId')::uuid)`,
+            onlyIf: {
+              sql: 'EXISTS (SELECT 1 FROM chat_messages WHERE id = $1)',
+              values: [generation.assistantMessageId],
+            },
           }
         )
       : null

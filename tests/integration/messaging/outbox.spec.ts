@@ -237,6 +237,45 @@ test.group('outbox, relay and deliveries', (group) => {
     assert.lengthOf(await db.from('messaging_outbox'), 0)
   })
 
+  test('events.statement publishes in a one-trip write, only where its condition holds', async ({
+    assert,
+  }) => {
+    recordingSubscriber('test.record_a')
+    const widget = (name: string) => ({
+      type: 'test.widget_created' as const,
+      payload: { widgetId: newId(), name },
+      options: { version: 1 as const, tenantId: tenant },
+    })
+    // The condition numbers its values from $1; they follow the statement's own.
+    const kept = events.statement([widget('kept')], {
+      onlyIf: { sql: '$1::int > $2::int', values: [1, 2] },
+    })
+    const published = events.statement([widget('published')], {
+      onlyIf: { sql: '$1::int < $2::int', values: [1, 2] },
+    })
+    const plain = events.statement([widget('plain')])
+    await tenancy.write({ tenantId: tenant }, [kept, published, plain])
+
+    assert.lengthOf(await db.from('messaging_outbox').whereIn('id', kept.ids), 0)
+    assert.lengthOf(
+      await db.from('messaging_outbox').whereIn('id', [...published.ids, ...plain.ids]),
+      2
+    )
+    await drain()
+    assert.sameMembers(await effectNames(), ['published', 'plain'])
+
+    // Another tenant's event fails the whole write, as in a unit of work.
+    const mine = events.statement([widget('mine')])
+    const foreign = events.statement([
+      { ...widget('sneaky'), options: { version: 1, tenantId: newId() } },
+    ])
+    await assert.rejects(() => tenancy.write({ tenantId: tenant }, [mine, foreign]))
+    assert.lengthOf(
+      await db.from('messaging_outbox').whereIn('id', [...mine.ids, ...foreign.ids]),
+      0
+    )
+  })
+
   test('two relays at once dispatch every event exactly once', async ({ assert }) => {
     recordingSubscriber('test.record_a')
     await tenancy.run(tenant, async (trx) => {
