@@ -19,7 +19,14 @@
 |                         BENCH_SPREAD_ROUNDS=3: the spread row is the median of its runs;
 |                         BENCH_BUILD=1 after `npm run build` runs the compiled server)
 */
-import { startAtriumServer, benchSession, spawnNode, stop, waitUntilOk } from './lib/processes.js'
+import {
+  startAtriumServer,
+  benchSession,
+  cpuMs,
+  spawnNode,
+  stop,
+  waitUntilOk,
+} from './lib/processes.js'
 import { printTable, writeResults } from './lib/report.js'
 
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 200)
@@ -180,6 +187,7 @@ async function streamDirect() {
 }
 
 let floor: { name: string; p50: number; p99: number } | null = null
+let serverCpu: { msPerReply: number; rounds: number[]; usPerUpstreamEvent: number } | null = null
 
 async function streams() {
   const upstream = spawnNode(['bench/lib/fake_stream.mjs'], {
@@ -260,8 +268,10 @@ async function streams() {
     // Its p99 is a handful of the last arrivals, and one run's ranged 54–246 ms on one machine:
     // SPREAD_ROUNDS runs, the row is the one with the median p99, each run's p99 beside it.
     const spreadRuns = []
+    const cpuPerReply: number[] = []
     for (let round = 0; round < SPREAD_ROUNDS; round++) {
       const spreadConversations = await conversations(token, CLIENTS)
+      const cpuBefore = await cpuMs(server.pid!)
       begin = performance.now()
       const inlineSpread = await Promise.all(
         spreadConversations.map((conversationId, index) =>
@@ -271,6 +281,7 @@ async function streams() {
           })
         )
       )
+      cpuPerReply.push(((await cpuMs(server.pid!)) - cpuBefore) / CLIENTS)
       spreadRuns.push(
         summary(
           `Atrium: POST with Accept: text/event-stream, arrivals spread over ${idealMs} ms`,
@@ -283,6 +294,16 @@ async function streams() {
       ...byP99[Math.floor((byP99.length - 1) / 2)],
       roundsFirstDeltaP99: spreadRuns.map((run) => run.firstDeltaP99),
     })
+    // What a streamed reply costs the server (all its threads: GC's helpers too), from
+    // /proc: steadier than a p99 that two of 200 streams decide, for comparing builds.
+    const cpuSorted = [...cpuPerReply].sort((a, b) => a - b)
+    serverCpu = {
+      msPerReply: oneDecimal(cpuSorted[Math.floor((cpuSorted.length - 1) / 2)]),
+      rounds: cpuPerReply.map(oneDecimal),
+      usPerUpstreamEvent: Math.round(
+        (cpuSorted[Math.floor((cpuSorted.length - 1) / 2)] * 1000) / TOKENS
+      ),
+    }
     return rows
   } finally {
     await stop(server, 'SIGINT')
@@ -401,6 +422,7 @@ const firstDeltaOverheadP99 = [1, 2, 4].map((index) => {
 })
 console.log('first-delta overhead p99 (goal ≤ 20 ms):', firstDeltaOverheadP99)
 console.log('the floor for a burst:', floor)
+console.log('server CPU per streamed reply (spread rounds):', serverCpu)
 
 const searchResult = MESSAGES > 0 ? await search() : null
 if (searchResult) {
@@ -420,6 +442,7 @@ const file = await writeResults('chat', {
   streams: streamRows,
   firstDeltaOverheadP99,
   burstFloor: floor,
+  serverCpu,
   goals: { firstDeltaOverheadP99Ms: 20, totalVsIdeal: 1.1, searchP95Ms: 50 },
   search: searchResult,
 })

@@ -299,6 +299,16 @@ if (chat) {
       date: chat.date,
     })
   }
+  if (chat.serverCpu) {
+    add({
+      figure: `Atrium's CPU per streamed reply in the spread runs (${chat.load.tokens} upstream events each; all threads, GC included) — to compare builds in one session, where the p99 is decided by two streams of 200`,
+      measured: `${chat.serverCpu.msPerReply} ms (${chat.serverCpu.usPerUpstreamEvent} µs per upstream event); runs ${chat.serverCpu.rounds.join(', ')} ms`,
+      goal: '–',
+      met: null,
+      command: 'BENCH_BUILD=1 npm run bench:chat',
+      date: chat.date,
+    })
+  }
   const search = byName(chat.search.rows, 'tsvector + GIN, two words')!
   add({
     figure: `chat search p95, two words, ${chat.search.messages.toLocaleString('en')} messages`,

@@ -23,6 +23,23 @@ export async function rssMiB(pid: number) {
   return Math.round((kib / 1024) * 10) / 10
 }
 
+/**
+ * CPU time a process has used so far (user + system, all its threads) in
+ * milliseconds, from /proc (Linux): what a run cost the server — a figure
+ * that a few unlucky requests cannot decide, unlike a p99 (it still moves
+ * with the machine's speed: compare builds in one session).
+ */
+export async function cpuMs(pid: number) {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+  // The fields after the command name (which may hold spaces), from the 3rd on.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  const ticks = Number(fields[11]) + Number(fields[12])
+  return (ticks * 1000) / CLOCK_TICKS_PER_SECOND
+}
+
+/** Linux's USER_HZ, which /proc reports CPU times in (100 on every mainstream architecture). */
+const CLOCK_TICKS_PER_SECOND = 100
+
 export function spawnNode(
   args: string[],
   env: Record<string, string | undefined>,
