@@ -1,6 +1,5 @@
 import db from '@adonisjs/lucid/services/db'
 import logger from '@adonisjs/core/services/logger'
-import { DateTime } from 'luxon'
 import { redisConfigured } from '#config/redis'
 import env from '#start/env'
 import { ProblemException } from '#app/http/problem'
@@ -23,7 +22,6 @@ import {
   type LogStore,
 } from '#modules/chat/services/generation_log'
 import { askTitle, storeTitle } from '#modules/chat/services/titles'
-import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 
 /** NOTIFY channels: a queued generation for a worker elsewhere; a cancel for whoever runs it. */
 export const GENERATIONS_CHANNEL = 'chat_generations'
@@ -328,18 +326,12 @@ async function finish(
   }
 ) {
   const { status, content, usage, failure, writer } = outcome
-  const finished = {
-    status,
-    error_code: failure?.code ?? null,
-    finished_at: DateTime.now().toSQL(),
-    ticket: null,
-    prompt: null,
-  }
+  const errorCode = failure?.code ?? null
   // The title is asked for while the reply is stored: its answer is what `done` waits for.
   const question = status === 'completed' ? titleQuestion(generation) : null
   const titling = question === null ? null : askTitle(generation, question, content)
   const message = await storeOutcome(generation, outcome, {
-    ...finished,
+    error_code: errorCode,
     // With a title to write, the generation ends with it, so readers wait for its event.
     endsNow: titling === null,
   })
@@ -351,9 +343,9 @@ async function finish(
   }
   if (failure) writer.emit('error', failure)
   if (titling !== null && message !== null) {
-    const title = await storeTitle(generation, await titling, (trx) =>
-      endGeneration(trx, generation, finished)
-    )
+    const title = await storeTitle(generation, await titling, [
+      endStatement(generation, status, errorCode),
+    ])
     if (title) writer.emit('title', { conversationId: generation.conversationId, title })
   }
   writer.emit('done', {
@@ -453,14 +445,6 @@ function titleQuestion(generation: Generation) {
   if (!generation.wantsTitle) return null
   const question = generation.prompt?.at(-1)
   return question?.role === 'user' && typeof question.content === 'string' ? question.content : null
-}
-
-function endGeneration(
-  trx: TransactionClientContract,
-  generation: Generation,
-  finished: Record<string, unknown>
-) {
-  return Generation.query({ client: trx }).where('id', generation.id).update(finished)
 }
 
 export const generationRunner = {

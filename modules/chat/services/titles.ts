@@ -1,9 +1,8 @@
-import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import logger from '@adonisjs/core/services/logger'
 import { tenancy } from '#app/tenancy/tenancy'
+import type { Statement } from '#app/tenancy/prefixed_query'
 import { gateway } from '#modules/gateway/index'
 import { chatConfig } from '#modules/chat/config'
-import Conversation from '#modules/chat/models/conversation'
 import type Generation from '#modules/chat/models/generation'
 
 const TITLE_TIMEOUT_MS = 10_000
@@ -48,27 +47,30 @@ export async function askTitle(generation: Generation, question: string, reply: 
 
 /**
  * Stores `title` unless the user renamed the conversation meanwhile, with
- * `alongside` in the same unit of work (the generation's end). Returns the
- * title when it was written.
+ * the statements `alongside` (the generation's end) in the same transaction,
+ * in one round trip (tenancy.write). Returns the title when it was written.
  *
  * The conversation is updated first, as a send locks it first: a send that
  * repeats this generation's clientRequestId locks the conversation and then
  * waits on the generation's row in the unique index, so taking the two the
  * other way round deadlocked with it.
  */
-export function storeTitle(
+export async function storeTitle(
   generation: Generation,
   title: string | null,
-  alongside: (trx: TransactionClientContract) => Promise<unknown>
+  alongside: Statement[]
 ) {
-  return tenancy.run(generation.tenantId, async (trx) => {
-    const updated = title
-      ? await Conversation.query({ client: trx })
-          .where('id', generation.conversationId)
-          .where('title', chatConfig.defaultTitle)
-          .update({ title })
-      : [0]
-    await alongside(trx)
-    return title && Number(updated[0] ?? updated) > 0 ? title : null
-  })
+  const titling = title
+    ? [
+        {
+          text: `UPDATE chat_conversations SET title = $3 WHERE id = $1 AND title = $2`,
+          values: [generation.conversationId, chatConfig.defaultTitle, title],
+        },
+      ]
+    : []
+  const [titled] = await tenancy.write({ tenantId: generation.tenantId }, [
+    ...titling,
+    ...alongside,
+  ])
+  return title && (titled.rowCount ?? 0) > 0 ? title : null
 }

@@ -298,6 +298,35 @@ test.group('chat: messages and streamed replies', (group) => {
     assert.equal(event.tenant_id, owner.activeTenantId)
   })
 
+  test('a first reply and its title: the title and the generation end in one round trip', async ({
+    client,
+    assert,
+  }) => {
+    const owner = await chatTenant(client, fake.url)
+    const token = owner.tokens.accessToken
+    const conversationId = await newConversation(client, token)
+    fake.fallback = { kind: 'ok', reply: 'Porto by train.' }
+    let asked: Awaited<ReturnType<typeof ask>> | undefined
+    const sent = await statementsSentDuring(async () => {
+      asked = await ask(client, token, conversationId, { content: 'Plan a trip to Porto' })
+    })
+    assert.deepInclude(asked!.events.at(-1)!.data, { status: 'completed' })
+
+    // The read, the store, the reply's end with its event, then the title with the generation's end.
+    const chatStatements = sent.filter((text) => /chat_/.test(text))
+    assert.lengthOf(chatStatements, 4, chatStatements.join('\n---\n'))
+    assert.match(chatStatements[2], /INSERT INTO messaging_outbox/)
+    assert.match(chatStatements[3], /UPDATE chat_generations\s+SET status/)
+    const conversation = await db.from('chat_conversations').where('id', conversationId).first()
+    assert.equal(conversation.title, 'Porto by train')
+    const generation = await db
+      .from('chat_generations')
+      .where('id', asked!.accepted.generation.id)
+      .first()
+    assert.include(generation, { status: 'completed', ticket: null, prompt: null })
+    assert.isNotNull(generation.finished_at)
+  })
+
   test('a conversation deleted while its reply streams: the reply ends with nothing stored and no event', async ({
     client,
     assert,
@@ -929,9 +958,12 @@ test.group('chat: messages and streamed replies', (group) => {
           .from('chat_conversations')
           .where('id', conversationId)
           .update({ updated_at: trx.raw('now()') })
-        storing = storeTitle(generation, 'Lisbon', (other) =>
-          other.from('chat_generations').where('id', id).update({ status: 'completed' })
-        )
+        storing = storeTitle(generation, 'Lisbon', [
+          {
+            text: `UPDATE chat_generations SET status = 'completed' WHERE id = $1`,
+            values: [id],
+          },
+        ])
         // The title's unit of work is waiting for the conversation: a signal, not a sleep.
         const waiting = await waitingForLock('')
         assert.isTrue(waiting, 'the title waits for the conversation')
