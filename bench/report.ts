@@ -14,7 +14,7 @@ import { join } from 'node:path'
 import { APP_ROOT } from './lib/processes.js'
 
 const RESULTS = join(APP_ROOT, 'bench', 'results')
-const BENCHES = ['http', 'auth', 'bus', 'orders', 'gateway', 'memory', 'chat', 'soak']
+const BENCHES = ['http', 'auth', 'bus', 'orders', 'gateway', 'memory', 'chat', 'chat-saves', 'soak']
 
 if (process.argv.includes('--run')) {
   execFileSync('npm', ['run', 'build'], { cwd: APP_ROOT, stdio: 'inherit' })
@@ -317,6 +317,22 @@ if (chat) {
     met: search.p95 <= chat.goals.searchP95Ms,
     command: 'BENCH_BUILD=1 npm run bench:chat',
     date: chat.date,
+  })
+}
+
+const chatSaves = await result('chat_saves')
+if (chatSaves) {
+  const longest = chatSaves.rows.filter(
+    (row: Json) => row.tokens === Math.max(...chatSaves.rows.map((each: Json) => each.tokens))
+  )
+  const [before, now] = longest
+  add({
+    figure: `a streaming reply of ${now.tokens} tokens at ${chatSaves.rate} tokens/s, saved every ${chatSaves.saveEveryMs} ms (${now.saves} saves): database time and WAL, searchable words at every save → once settled`,
+    measured: `${Math.round(before.savesMs + before.endMs)} → ${Math.round(now.savesMs + now.endMs)} ms; ${before.walKiB} → ${now.walKiB} KiB of WAL`,
+    goal: '–',
+    met: null,
+    command: 'npm run bench:chat-saves',
+    date: chatSaves.date,
   })
 }
 

@@ -138,4 +138,52 @@ test.group('chat: search over one’s own messages', (group) => {
       assertProblem(response, 422, 'validation_failed')
     }
   })
+
+  test('a reply is found once it has settled, not while it streams', async ({ client, assert }) => {
+    const owner = await registerUser(client)
+    const conversationId = await seed(owner, owner.user.id, ['How do azulejos get their blue?'])
+    const question = await db
+      .from('chat_messages')
+      .where('conversation_id', conversationId)
+      .firstOrFail()
+    const replyId = newId()
+    await db.table('chat_messages').insert({
+      id: replyId,
+      tenant_id: owner.activeTenantId,
+      conversation_id: conversationId,
+      user_id: owner.user.id,
+      parent_id: question.id,
+      role: 'assistant',
+      status: 'generating',
+      content: 'Cobalt',
+    })
+    const hits = async (q: string) => {
+      const response = await client
+        .get('/api/v1/chat/search')
+        .qs({ q })
+        .bearerToken(owner.tokens.accessToken)
+      response.assertStatus(200)
+      return response.body().data.map((hit: { messageId: string }) => hit.messageId) as string[]
+    }
+    const storedVector = async () => {
+      const row = await db.from('chat_messages').where('id', replyId).select('search').firstOrFail()
+      return row.search
+    }
+
+    assert.deepEqual(await hits('cobalt'), [])
+    assert.isNull(await storedVector(), 'no words are indexed while the reply streams')
+
+    // A partial save, as the runner writes it every CHAT_SAVE_EVERY_MS.
+    await db
+      .from('chat_messages')
+      .where({ id: replyId, status: 'generating' })
+      .update({ content: 'Cobalt oxide under a tin glaze' })
+    assert.deepEqual(await hits('glaze'), [])
+    assert.isNull(await storedVector())
+
+    // Cancelled keeps its partial text, and that text is searchable like any settled reply.
+    await db.from('chat_messages').where('id', replyId).update({ status: 'cancelled' })
+    assert.deepEqual(await hits('glaze'), [replyId])
+    assert.deepEqual(await hits('azulejos'), [question.id], 'the question was never held back')
+  })
 })
