@@ -2,6 +2,7 @@ import db from '@adonisjs/lucid/services/db'
 import redis from '@adonisjs/redis/services/main'
 import { redisConfigured } from '#config/redis'
 import type { Dimension } from '#modules/gateway/services/quotas'
+import { clock } from '#app/platform/clock'
 
 /** The current window's value of a key's counter, in whichever store is in use. */
 export async function quotaCounter(keyId: string, dimension: Dimension) {
@@ -20,4 +21,15 @@ export async function quotaCounter(keyId: string, dimension: Dimension) {
   }
   const rows = await db.from('gateway_quota_counters').where('key', 'like', `${prefix}%`)
   return rows.reduce((sum, row) => sum + Number(row.used), 0)
+}
+
+/**
+ * Quota windows are fixed minutes: a test that counts within one must not
+ * straddle a boundary (about one run in a hundred would). This process's
+ * quota clock is set to just after the next minute begins — the test has
+ * most of a minute — and set back by the test's cleanup.
+ */
+export function withinOneMinute(cleanup: (fn: () => void) => void) {
+  clock.travelTo((Math.floor(clock.now() / 60_000) + 1) * 60_000 + 1000)
+  cleanup(() => clock.reset())
 }

@@ -244,6 +244,10 @@ async function run(generation: Generation) {
     })
     if (generation.cancelRequested) controller.abort('cancel')
     controller.signal.throwIfAborted()
+    // Handed over before the call: from here the gateway settles or releases the reservation
+    // on every path, a failed call included, so it must not be given back here as well.
+    const handedOver = ticket ?? undefined
+    ticket = null
     const opened = await gateway.chatStream(
       { tenantId: generation.tenantId, userId: generation.userId },
       {
@@ -254,9 +258,8 @@ async function run(generation: Generation) {
           ? { temperature: generation.params.temperature }
           : {}),
       },
-      { signal: controller.signal, ticket: ticket ?? undefined }
+      { signal: controller.signal, ticket: handedOver }
     )
-    ticket = null // the gateway settles it from here on
     let savedAt = performance.now()
     for await (const chunk of opened.result) {
       // PostgreSQL text cannot hold NUL, and a model can be talked into writing one.

@@ -37,7 +37,10 @@ export interface CallOptions {
   /**
    * Quota already reserved by `gateway.reserve` (e.g. when a request was
    * accepted and the call runs later in the background, maybe in another
-   * process): the call uses it instead of reserving again.
+   * process): the call uses it instead of reserving again. Passing it hands
+   * it over: the call settles it (to what was used, nothing when the call
+   * failed) or releases it, whether it returns or throws — the caller must
+   * not release it afterwards.
    */
   ticket?: Ticket
   /**
@@ -49,8 +52,9 @@ export interface CallOptions {
 
 /**
  * A reservation made ahead of a call: plain data, so it can be stored with
- * background work and used by whichever process runs the call. Use it once,
- * or `release` it when the call will not happen.
+ * background work and used by whichever process runs the call. Pass it to
+ * exactly one call (which then accounts for it), or `release` it when no call
+ * will happen — never both.
  */
 export interface Ticket {
   alias: string
@@ -151,16 +155,18 @@ async function prepare<P extends object | null>(
 ) {
   const started = performance.now()
   const { ticket } = request
-  if (ticket && ticket.alias !== alias) throw new Error('A ticket is for the model it was made for')
   let model
   let prepared: { params: P; dropped: string[] }
   try {
+    if (ticket && ticket.alias !== alias)
+      throw new Error('A ticket is for the model it was made for')
     model = await resolveModel(caller, alias)
     prepared = request.params
       ? applyUnknownParamsPolicy(model, request.params, request.unknownParams)
       : { params: request.params, dropped: [] }
   } catch (error) {
-    // The model went away after the ticket was made, or the request is refused: nothing will be used.
+    // The model went away after the ticket was made, or the request is refused: nothing will
+    // be used. A ticket passed in is the gateway's from then on, on this path as on every other.
     if (ticket) await quotas.release(ticket.reservation)
     throw error
   }

@@ -19,6 +19,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { deliverDueWebhooks } from '#modules/notifications/services/webhooks'
 import { startOpenAiFake, type FakeUpstream } from '#tests/fakes/llm_upstreams'
+import { withinOneMinute } from '#tests/helpers/quotas'
 
 type Client = Parameters<typeof registerUser>[0]
 
@@ -509,7 +510,9 @@ test.group('chat: messages and streamed replies', (group) => {
   test('a user over their messages-per-minute quota gets 429 and nothing is stored or charged', async ({
     client,
     assert,
+    cleanup,
   }) => {
+    withinOneMinute(cleanup)
     const owner = await chatTenant(client, fake.url)
     const member = await joinAs(client, owner, 'member')
     const setQuota = await client
@@ -552,7 +555,9 @@ test.group('chat: messages and streamed replies', (group) => {
   test('a conversation deleted while its send waits to store: 404, nothing stored or charged', async ({
     client,
     assert,
+    cleanup,
   }) => {
+    withinOneMinute(cleanup)
     const { owner, token, conversationId } = await ownerInConversation(client)
     // A quota of their own, so what the send reserved shows until it is given back.
     const quota = await client
@@ -849,6 +854,33 @@ test.group('chat: messages and streamed replies', (group) => {
     const stored = await db.from('chat_messages').where('id', accepted.assistantMessage.id).first()
     assert.equal(stored.status, 'failed')
     assert.notInclude(JSON.stringify(events), 'fake failure')
+  })
+
+  test('a reply whose upstream fails is accounted once: the message counts, its tokens do not', async ({
+    client,
+    assert,
+    cleanup,
+  }) => {
+    withinOneMinute(cleanup)
+    const { owner, token, conversationId } = await ownerInConversation(client)
+    const quota = await client
+      .put(`/api/v1/chat/admin/quotas/users/${owner.user.id}`)
+      .bearerToken(token)
+      .json({ messagesPerMinute: 5, tokensPerDay: 100_000 })
+    quota.assertStatus(200)
+    const before = await client.get('/api/v1/chat/me/quota').bearerToken(token)
+    assert.deepInclude(before.body().tokensPerDay, { used: 0 })
+
+    // The gateway settles a call that failed to open to nothing used; the runner gave the
+    // same reservation back again on top, so every failed reply refunded its reserve twice.
+    fake.script = [{ kind: 'status', status: 500 }]
+    const { events } = await ask(client, token, conversationId, { content: 'Fail' })
+    assert.equal(events.at(-1)!.data.status, 'failed')
+
+    const after = await client.get('/api/v1/chat/me/quota').bearerToken(token)
+    after.assertStatus(200)
+    assert.deepInclude(after.body().messagesPerMinute, { limit: 5, used: 1, remaining: 4 })
+    assert.deepInclude(after.body().tokensPerDay, { limit: 100_000, used: 0 })
   })
 
   test('the change feed’s “may have missed something” (*) claims nothing and fails nothing', async ({

@@ -13,7 +13,7 @@ import {
 import { startOpenAiFake, type FakeUpstream } from '#tests/fakes/llm_upstreams'
 import { breaker } from '#modules/gateway/services/routing'
 import { usageRecorder } from '#modules/gateway/services/usage'
-import { quotaCounter } from '#tests/helpers/quotas'
+import { quotaCounter, withinOneMinute } from '#tests/helpers/quotas'
 import { gateway } from '#modules/gateway/index'
 import { ProblemException } from '#app/http/problem'
 
@@ -51,7 +51,9 @@ test.group('gateway quotas and budgets', (group) => {
   test('requests per minute: the limit holds, with x-ratelimit headers on every answer', async ({
     client,
     assert,
+    cleanup,
   }) => {
+    withinOneMinute(cleanup)
     const { key } = await gatewayTenant(client, upstream, { limits: { requestsPerMinute: 3 } })
     const remaining: string[] = []
     for (let index = 0; index < 3; index++) {
@@ -86,7 +88,9 @@ test.group('gateway quotas and budgets', (group) => {
   test('tokens per minute: the estimate is reserved first, then settled to real usage', async ({
     client,
     assert,
+    cleanup,
   }) => {
+    withinOneMinute(cleanup)
     const { key } = await gatewayTenant(client, upstream, { limits: { tokensPerMinute: 200 } })
     const tooBig = await chat(key.secret, { max_tokens: 500 })
     assert.equal(tooBig.status, 429)
@@ -125,7 +129,8 @@ test.group('gateway quotas and budgets', (group) => {
     assert.equal(((await second.json()) as ErrorBody).error.code, 'budget_exceeded')
   })
 
-  test('tenant limits apply across all of its keys', async ({ client, assert }) => {
+  test('tenant limits apply across all of its keys', async ({ client, assert, cleanup }) => {
+    withinOneMinute(cleanup)
     const { owner, key } = await gatewayTenant(client, upstream)
     const other = await createKey(client, owner, { name: 'second' })
     const put = await client
