@@ -267,7 +267,7 @@ const soak = await result('soak')
 if (soak) {
   const rss = soak.secondHalfSlopeMiBPerMinute.rss as number
   add({
-    figure: `RSS over a ${Math.round(soak.seconds / 60)}-minute soak (logins, reads, orders, /v1 chat)`,
+    figure: `RSS over a ${Math.round(soak.seconds / 60)}-minute soak (logins, reads, orders, /v1 chat${soak.loads.some((load: Json) => String(load.name).startsWith('chat replies')) ? ', chat module replies' : ''})`,
     measured: `${rss.toFixed(2)} MiB/min over the second half; end ${soak.rssEndMiB} MiB, max ${soak.rssMaxMiB} MiB; event loop p99 ≤ ${soak.eventLoopP99MaxMs} ms`,
     goal: 'flat (|slope| < 0.5 MiB/min), ≤ 300 MiB',
     met: Math.abs(rss) < 0.5 && soak.rssMaxMiB <= 300,

@@ -1,7 +1,9 @@
 /*
 | Soak: one Atrium process (built, with its worker) under steady mixed load —
-| logins, authenticated reads, orders through the saga, and /v1 chat through
-| the gateway — for BENCH_SOAK_SECONDS (600), with resident memory, heap and
+| logins, authenticated reads, orders through the saga, /v1 chat through the
+| gateway, and chat module replies (a conversation made, a reply streamed to
+| `done` and its events replayed by Last-Event-ID, the conversation deleted) —
+| for BENCH_SOAK_SECONDS (600), with resident memory, heap and
 | event-loop delay sampled every 10 s. A leak shows as a slope: the report
 | fits a line to the second half (after warm-up and the first GCs) and says
 | how many MiB a minute it grows.
@@ -30,6 +32,8 @@ const upstreamBase = `http://127.0.0.1:${UPSTREAM_PORT}`
 
 /** Requests per second of each stream: steady, well below saturation — a soak is about time. */
 const RATES = { reads: 200, chat: 100, orders: 20 }
+/** Chat module replies started a second, each a whole conversation's life (four requests). */
+const CHAT_REPLIES_PER_SECOND = 5
 /** One login every 2.5 s: 24 a minute, under the 30 a minute one address may try. */
 const LOGIN_EVERY_MS = 2500
 
@@ -76,6 +80,57 @@ async function setUp() {
     currency: 'EUR',
   })
   return { account, token, key: key.secret as string, alias, sku }
+}
+
+interface Tally {
+  requests: number
+  non2xx: number
+  errors: number
+  latencies: number[]
+}
+const tally = (): Tally => ({ requests: 0, non2xx: 0, errors: 0, latencies: [] })
+
+/**
+ * One chat module reply from start to end: a new conversation, a message
+ * sent with Accept: text/event-stream and read to its `done`, the stream read
+ * again from the first event on (Last-Event-ID, as a reconnecting client
+ * does), and the conversation deleted — so generations, their logs, streams,
+ * titles and cascades all come and go for the whole soak.
+ */
+async function chatReply(setup: Awaited<ReturnType<typeof setUp>>, into: Tally) {
+  const sent = performance.now()
+  const authorization = `Bearer ${setup.token}`
+  const step = async (path: string, init: RequestInit = {}) => {
+    const response = await fetch(`${base}${path}`, {
+      ...init,
+      headers: { authorization, 'content-type': 'application/json', ...init.headers },
+    })
+    const body = await response.text()
+    if (!response.ok) throw Object.assign(new Error(`${path}: ${response.status}`), { http: true })
+    return body
+  }
+  try {
+    const conversation = JSON.parse(
+      await step('/api/v1/chat/conversations', { method: 'POST', body: '{}' })
+    ) as { id: string }
+    const stream = await step(`/api/v1/chat/conversations/${conversation.id}/messages`, {
+      method: 'POST',
+      headers: { accept: 'text/event-stream' },
+      body: JSON.stringify({ content: 'ping', model: setup.alias, clientRequestId: randomUUID() }),
+    })
+    const generationId = /"generationId":"([^"]+)"/.exec(stream)?.[1]
+    if (!stream.includes('event: done') || !generationId) throw new Error('no done event')
+    const replayed = await step(`/api/v1/chat/generations/${generationId}/stream`, {
+      headers: { 'last-event-id': '1' },
+    })
+    if (!replayed.includes('event: done')) throw new Error('replay without done')
+    await step(`/api/v1/chat/conversations/${conversation.id}`, { method: 'DELETE' })
+    into.requests++
+  } catch (error) {
+    if ((error as { http?: boolean }).http) into.non2xx++
+    else into.errors++
+  }
+  into.latencies.push(performance.now() - sent)
 }
 
 interface Sample {
@@ -163,7 +218,13 @@ try {
       ],
     }),
   }
-  const logins = { requests: 0, non2xx: 0, errors: 0, latencies: [] as number[] }
+  const chatReplies = tally()
+  const replies: Array<Promise<void>> = []
+  const soakEnds = performance.now() + SECONDS * 1000
+  const chatTimer = setInterval(() => {
+    if (performance.now() < soakEnds) replies.push(chatReply(setup, chatReplies))
+  }, 1000 / CHAT_REPLIES_PER_SECOND)
+  const logins = tally()
   const loginTimer = setInterval(async () => {
     const sent = performance.now()
     try {
@@ -192,6 +253,8 @@ try {
     })
   }, SAMPLE_EVERY_MS)
   const finished = await Promise.all(Object.values(streams))
+  clearInterval(chatTimer)
+  await Promise.all(replies)
   clearInterval(sampler)
   clearInterval(loginTimer)
 
@@ -206,15 +269,20 @@ try {
     errors: finished[index].errors,
     p99: finished[index].latency.p99,
   }))
-  logins.latencies.sort((a, b) => a - b)
-  loads.push({
-    name: 'logins',
-    targetRate: 1000 / LOGIN_EVERY_MS,
-    requests: logins.requests,
-    non2xx: logins.non2xx,
-    errors: logins.errors,
-    p99: Math.round(logins.latencies[Math.floor(logins.latencies.length * 0.99)] ?? 0),
-  })
+  for (const [name, targetRate, measured] of [
+    ['chat replies (4 requests each)', CHAT_REPLIES_PER_SECOND, chatReplies],
+    ['logins', 1000 / LOGIN_EVERY_MS, logins],
+  ] as const) {
+    measured.latencies.sort((a, b) => a - b)
+    loads.push({
+      name,
+      targetRate,
+      requests: measured.requests,
+      non2xx: measured.non2xx,
+      errors: measured.errors,
+      p99: Math.round(measured.latencies[Math.floor(measured.latencies.length * 0.99)] ?? 0),
+    })
+  }
 
   console.log(
     `Soak: ${SECONDS}s, one process (web + worker), samples every ${SAMPLE_EVERY_MS / 1000}s`
