@@ -5,8 +5,22 @@ import type { Dimension } from '#modules/gateway/services/quotas'
 import { clock } from '#app/platform/clock'
 
 /** The current window's value of a key's counter, in whichever store is in use. */
-export async function quotaCounter(keyId: string, dimension: Dimension) {
-  const prefix = `gw:q:key:${keyId}:${dimension}:`
+export function quotaCounter(keyId: string, dimension: Dimension) {
+  return scopeCounter('key', keyId, dimension)
+}
+
+/**
+ * A scope's counter summed over every window stored, in whichever store is in
+ * use: processes whose clocks differ (a test's servers each start just after
+ * a minute begins) count in different windows. A user's scope id is
+ * `tenantId:userId`.
+ */
+export async function scopeCounter(
+  scope: 'key' | 'tenant' | 'user',
+  id: string,
+  dimension: Dimension
+) {
+  const prefix = `gw:q:${scope}:${id}:${dimension}:`
   if (redisConfigured()) {
     const connection = redis.connection()
     const keys = await connection.ioConnection.keys(

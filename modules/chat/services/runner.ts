@@ -541,23 +541,29 @@ let listeningForQueued = false
 
 /**
  * Generations whose runner stopped renewing its lease (the process died):
- * failed, partial text kept, quota given back, and their streams told.
+ * failed, partial text kept, and their streams told.
+ *
+ * Their quota reservation stays charged, never given back: from here nobody
+ * can tell whether the runner had handed it to the gateway and the gateway
+ * had settled it (a reply that ended but whose end was not stored) — giving
+ * it back then would refund it twice — or whether the upstream was mid-reply,
+ * generating tokens the provider bills. Charging the estimate is the one
+ * answer that is never below what was used, which is what a budget needs.
  */
 async function recoverAbandoned() {
   // Across tenants, like every job claim; each row is then finished in its tenant.
   const { rows } = await db.rawQuery(
-    `UPDATE chat_generations SET status = 'failed', error_code = 'interrupted', finished_at = now()
+    `UPDATE chat_generations SET status = 'failed', error_code = 'interrupted', finished_at = now(),
+            ticket = NULL, prompt = NULL
       WHERE status = 'running' AND due_at < now() - interval '5 seconds'
-      RETURNING id, tenant_id, user_id, assistant_message_id, ticket`
+      RETURNING id, tenant_id, user_id, assistant_message_id`
   )
   for (const row of rows as Array<{
     id: string
     tenant_id: string
     user_id: string
     assistant_message_id: string
-    ticket: Ticket | null
   }>) {
-    if (row.ticket) await gateway.release(row.ticket).catch(() => {})
     const message = await tenancy.run(row.tenant_id, async (trx) => {
       await Message.query({ client: trx })
         .where('id', row.assistant_message_id)

@@ -8,6 +8,7 @@ import { resetModuleTables } from '#tests/helpers/database'
 import { chatTenant, readGeneration, textOf } from '#tests/helpers/chat'
 import { until } from '#tests/helpers/waiting'
 import { startOpenAiFake, type FakeUpstream } from '#tests/fakes/llm_upstreams'
+import { scopeCounter } from '#tests/helpers/quotas'
 
 /*
 | Chat with more than one Atrium process sharing PostgreSQL and Redis: a
@@ -183,6 +184,12 @@ test.group('chat across processes', (group) => {
   }) => {
     const owner = await chatTenant(client, fake.url)
     const token = owner.tokens.accessToken
+    const limits = await client
+      .put(`/api/v1/chat/admin/quotas/users/${owner.user.id}`)
+      .bearerToken(token)
+      .json({ messagesPerMinute: 100, tokensPerDay: 1_000_000 })
+    limits.assertStatus(200)
+    const userScope = `${owner.activeTenantId}:${owner.user.id}`
     const shortLease = { CHAT_GENERATION_LEASE_SECONDS: '2', CHAT_SAVE_EVERY_MS: '500' }
     const doomed = await startServer(3396, 'all', shortLease)
     cleanup(() => {
@@ -226,6 +233,10 @@ test.group('chat across processes', (group) => {
       fake.chatCalls().filter((call) => call.stream === true),
       1
     )
+    // The reservation stays charged: the upstream was mid-reply (a provider bills those
+    // tokens), and a reply whose end the gateway had settled must not be refunded twice.
+    assert.equal(await scopeCounter('user', userScope, 'requests'), 1, 'the message counts')
+    assert.isAbove(await scopeCounter('user', userScope, 'tokensPerDay'), 0)
     await stop([survivor])
   }).skip(
     !env.get('REDIS_URL'),
