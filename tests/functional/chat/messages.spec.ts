@@ -80,6 +80,20 @@ test.group('chat: messages and streamed replies', (group) => {
     return { owner, token, conversationId: await newConversation(client, token) }
   }
 
+  /** The same, with limits of the owner's own, so what a send reserves shows in /me/quota. */
+  async function ownerWithQuota(
+    client: Client,
+    limits: { messagesPerMinute: number; tokensPerDay?: number }
+  ) {
+    const started = await ownerInConversation(client)
+    const quota = await client
+      .put(`/api/v1/chat/admin/quotas/users/${started.owner.user.id}`)
+      .bearerToken(started.token)
+      .json(limits)
+    quota.assertStatus(200)
+    return started
+  }
+
   group.each.setup(async () => {
     await resetIdentity()
     await resetGateway()
@@ -558,13 +572,8 @@ test.group('chat: messages and streamed replies', (group) => {
     cleanup,
   }) => {
     withinOneMinute(cleanup)
-    const { owner, token, conversationId } = await ownerInConversation(client)
     // A quota of their own, so what the send reserved shows until it is given back.
-    const quota = await client
-      .put(`/api/v1/chat/admin/quotas/users/${owner.user.id}`)
-      .bearerToken(token)
-      .json({ messagesPerMinute: 5 })
-    quota.assertStatus(200)
+    const { token, conversationId } = await ownerWithQuota(client, { messagesPerMinute: 5 })
     const holder = await db.transaction()
     try {
       await holder.from('chat_conversations').where('id', conversationId).forUpdate().first()
@@ -862,12 +871,10 @@ test.group('chat: messages and streamed replies', (group) => {
     cleanup,
   }) => {
     withinOneMinute(cleanup)
-    const { owner, token, conversationId } = await ownerInConversation(client)
-    const quota = await client
-      .put(`/api/v1/chat/admin/quotas/users/${owner.user.id}`)
-      .bearerToken(token)
-      .json({ messagesPerMinute: 5, tokensPerDay: 100_000 })
-    quota.assertStatus(200)
+    const { token, conversationId } = await ownerWithQuota(client, {
+      messagesPerMinute: 5,
+      tokensPerDay: 100_000,
+    })
     const before = await client.get('/api/v1/chat/me/quota').bearerToken(token)
     assert.deepInclude(before.body().tokensPerDay, { used: 0 })
 
