@@ -547,8 +547,9 @@ let listeningForQueued = false
  * can tell whether the runner had handed it to the gateway and the gateway
  * had settled it (a reply that ended but whose end was not stored) — giving
  * it back then would refund it twice — or whether the upstream was mid-reply,
- * generating tokens the provider bills. Charging the estimate is the one
- * answer that is never below what was used, which is what a budget needs.
+ * generating tokens the provider bills. Charging the reservation (the
+ * prompt's estimate plus max_tokens, what a reply can use at most) errs on
+ * the side a budget needs.
  */
 async function recoverAbandoned() {
   // Across tenants, like every job claim; each row is then finished in its tenant.
