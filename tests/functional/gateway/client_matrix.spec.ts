@@ -25,6 +25,7 @@ import { resetIdentity } from '#tests/helpers/identity'
 import { createKey, gatewayBase, gatewayTenant, resetGateway } from '#tests/helpers/gateway'
 import { embeddingOf, startOpenAiFake, type FakeUpstream } from '#tests/fakes/llm_upstreams'
 import { breaker } from '#modules/gateway/services/routing'
+import { withinOneMinute } from '#tests/helpers/quotas'
 
 const REPLY = 'Hello from the fake upstream.'
 const WEATHER_ARGS = '{"city":"Oslo"}'
@@ -250,7 +251,12 @@ test.group('gateway /v1 client matrix', (group) => {
       }
     })
 
-    test(`${name}: unknown model 404, bad key 401, spent quota 429`, async ({ client, assert }) => {
+    test(`${name}: unknown model 404, bad key 401, spent quota 429`, async ({
+      client,
+      assert,
+      cleanup,
+    }) => {
+      withinOneMinute(cleanup)
       const { key, owner } = await gatewayTenant(client, upstream)
       assert.equal(statusOf(await failure(make(key.secret, 'no-such-model').text())), 404)
       assert.equal(statusOf(await failure(make('atr_not_a_key', 'chat-default').text())), 401)

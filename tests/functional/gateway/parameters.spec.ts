@@ -5,6 +5,7 @@ import { gatewayBase, gatewayTenant, openaiClient, resetGateway } from '#tests/h
 import { startOllamaChatFake, startOpenAiFake, type FakeUpstream } from '#tests/fakes/llm_upstreams'
 import { breaker } from '#modules/gateway/services/routing'
 import { usageRecorder } from '#modules/gateway/services/usage'
+import { withinOneMinute } from '#tests/helpers/quotas'
 
 const hello = [{ role: 'user' as const, content: 'Say hello' }]
 
@@ -101,7 +102,9 @@ test.group('gateway /v1 parameters: forwarded, dropped, refused', (group) => {
   test('an alias set to reject refuses unknown parameters before reserving or calling anything', async ({
     client,
     assert,
+    cleanup,
   }) => {
+    withinOneMinute(cleanup)
     const { key, owner, model } = await gatewayTenant(client, upstream, {
       limits: { requestsPerMinute: 1 },
     })

@@ -20,6 +20,7 @@ import {
 } from '#tests/fakes/llm_upstreams'
 import { breaker } from '#modules/gateway/services/routing'
 import { usageRecorder } from '#modules/gateway/services/usage'
+import { withinOneMinute } from '#tests/helpers/quotas'
 
 const weatherTool = {
   type: 'function' as const,
@@ -391,7 +392,9 @@ test.group('gateway /v1/responses', (group) => {
   test('quotas hold as for chat: over the key’s limit is a 429 with retry-after', async ({
     client,
     assert,
+    cleanup,
   }) => {
+    withinOneMinute(cleanup)
     const { key } = await gatewayTenant(client, upstream, { limits: { requestsPerMinute: 1 } })
     const first = await post('/v1/responses', key.secret, { model: 'chat-default', input: 'a' })
     assert.equal(first.status, 200)
@@ -600,7 +603,9 @@ test.group('gateway /v1/responses passed through to a provider’s own Responses
   test('an alias with any translating deployment translates for all; quotas hold when native', async ({
     client,
     assert,
+    cleanup,
   }) => {
+    withinOneMinute(cleanup)
     const { key, owner, provider } = await nativeTenant(client, {
       limits: { requestsPerMinute: 2 },
     })

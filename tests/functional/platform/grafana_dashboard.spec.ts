@@ -13,6 +13,7 @@ import { createProvider, gatewayTenant, openaiClient, resetGateway } from '#test
 import { startOpenAiFake } from '#tests/fakes/llm_upstreams'
 import { breaker } from '#modules/gateway/services/routing'
 import { metricsRegistry } from '#app/observability/metrics'
+import { withinOneMinute } from '#tests/helpers/quotas'
 
 interface Dashboard {
   panels: Array<{ title: string; type: string; targets?: Array<{ expr: string }> }>
@@ -48,7 +49,9 @@ test.group('monitoring: the Grafana dashboard and the compose profile', (group) 
   test('every dashboard query names metrics and labels that /metrics exposes', async ({
     client,
     assert,
+    cleanup,
   }) => {
+    withinOneMinute(cleanup)
     // Traffic that fills every gateway series: an answer, a failed deployment with a fallback, a refusal.
     const healthy = await startOpenAiFake()
     const failing = await startOpenAiFake()
