@@ -142,7 +142,7 @@ export default defineApi(
     },
     'DELETE /api/v1/chat/conversations/{id}': {
       id: 'chatDeleteConversation',
-      summary: 'Delete a conversation',
+      summary: 'Delete a conversation (a reply still being written stops)',
       ok: { 204: null },
       errors: missing,
     },

@@ -9,6 +9,7 @@ import { containsPattern } from '#app/platform/search_text'
 import { inActiveTenant } from '#app/tenancy/active_tenant'
 import { chatConfig } from '#modules/chat/config'
 import Conversation from '#modules/chat/models/conversation'
+import { CANCELS_CHANNEL, generationRunner } from '#modules/chat/services/runner'
 
 /** A conversation as the API shows it (the model serialized). */
 export type ConversationView = ReturnType<Conversation['serialize']>
@@ -115,10 +116,23 @@ export const conversations = {
     return conversation.serialize()
   },
 
-  remove(actor: TenantActor, id: string) {
-    return inActiveTenant(actor, async (trx) => {
+  /**
+   * Deletes a conversation with its messages and replies. A reply still being
+   * written stops now, by the same signal as a cancel: nobody can read it any
+   * more, and every token generated after this would still be charged.
+   */
+  async remove(actor: TenantActor, id: string) {
+    const stopping = await inActiveTenant(actor, async (trx) => {
       const found = await findOwnConversation(trx, actor, id)
+      // NOTIFY in the transaction: the runners hear it when the delete commits, and not at all if it fails.
+      const { rows } = await trx.rawQuery(
+        `SELECT id, pg_notify(?, id::text) FROM chat_generations
+          WHERE conversation_id = ? AND status IN ('queued', 'running')`,
+        [CANCELS_CHANNEL, found.id]
+      )
       await found.useTransaction(trx).delete()
+      return (rows as Array<{ id: string }>).map((row) => row.id)
     })
+    for (const generationId of stopping) generationRunner.cancelHere(generationId)
   },
 }

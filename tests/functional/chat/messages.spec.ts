@@ -342,12 +342,13 @@ test.group('chat: messages and streamed replies', (group) => {
     assert.isNotNull(generation.finished_at)
   })
 
-  test('a conversation deleted while its reply streams: the reply ends with nothing stored and no event', async ({
+  test('a conversation deleted while its reply streams: the reply stops, nothing stored, no event', async ({
     client,
     assert,
   }) => {
     const { token, conversationId } = await ownerInConversation(client)
-    fake.script = [{ kind: 'ok', reply: REPLY, chunkDelayMs: 30 }]
+    // Slow enough that the reply could not end by itself before the test looks.
+    fake.script = [{ kind: 'ok', reply: REPLY, chunkDelayMs: 300 }]
     const response = await send(client, token, conversationId, { content: 'Lisbon?' })
     const generationId = response.body().generation.id
     const seen = await readGeneration(token, generationId, {
@@ -359,11 +360,17 @@ test.group('chat: messages and streamed replies', (group) => {
       .bearerToken(token)
     deleted.assertStatus(204)
 
-    // The log still answers its owner: the reply runs to its end, and that end stores nothing.
+    // The log still answers its owner: the reply stops as if cancelled (the upstream call is
+    // abandoned, so no more tokens are generated or charged), and its end stores nothing.
     const rest = await readGeneration(token, generationId, { lastEventId: seen.at(-1)!.id })
     const done = rest.at(-1)!
     assert.equal(done.event, 'done')
-    assert.include(done.data, { status: 'completed', message: null })
+    assert.include(done.data, { status: 'cancelled', message: null })
+    assert.isTrue(
+      await until(async () => fake.aborted > 0, 5000),
+      'the upstream call was abandoned'
+    )
+    assert.isBelow(textOf([...seen, ...rest]).length, REPLY.length, 'the reply did not run on')
     assert.equal(await count('chat_messages'), 0)
     assert.equal(await count('chat_generations'), 0)
     const completed = await db
