@@ -87,14 +87,19 @@ export function waitForLine(
   })
 }
 
+/** A second into the minute after `now`: a quota clock set there has most of a minute in one window. */
+export function justAfterNextMinute(now: number) {
+  return (Math.floor(now / 60_000) + 1) * 60_000 + 1000
+}
+
 /**
  * Fixed quota windows: a burst must not straddle a minute boundary. Instead
  * of waiting for a minute to begin, a server's clock is set to just after one
  * (ATRIUM_TEST_CLOCK_OFFSET_MS): the burst has most of a minute.
  */
 export function minuteStartOffset() {
-  const nextMinute = (Math.floor(Date.now() / 60_000) + 1) * 60_000
-  return String(nextMinute + 1000 - Date.now())
+  const now = Date.now()
+  return String(justAfterNextMinute(now) - now)
 }
 
 export interface ServerProcess {

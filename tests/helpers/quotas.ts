@@ -3,6 +3,7 @@ import redis from '@adonisjs/redis/services/main'
 import { redisConfigured } from '#config/redis'
 import type { Dimension } from '#modules/gateway/services/quotas'
 import { clock } from '#app/platform/clock'
+import { justAfterNextMinute } from '#tests/helpers/processes'
 
 /** The current window's value of a key's counter, in whichever store is in use. */
 export function quotaCounter(keyId: string, dimension: Dimension) {
@@ -39,11 +40,11 @@ export async function scopeCounter(
 
 /**
  * Quota windows are fixed minutes: a test that counts within one must not
- * straddle a boundary (about one run in a hundred would). This process's
- * quota clock is set to just after the next minute begins — the test has
- * most of a minute — and set back by the test's cleanup.
+ * straddle a boundary. This process's quota clock is set to just after the
+ * next minute begins — as minuteStartOffset does for the servers a test
+ * starts — and set back by the test's cleanup.
  */
 export function withinOneMinute(cleanup: (fn: () => void) => void) {
-  clock.travelTo((Math.floor(clock.now() / 60_000) + 1) * 60_000 + 1000)
+  clock.travelTo(justAfterNextMinute(clock.now()))
   cleanup(() => clock.reset())
 }
