@@ -101,21 +101,27 @@ export class EventWriter {
   #queue: Array<{ event: GenerationEventName; data: Record<string, unknown> }> = []
   #flushing: Promise<void> | null = null
   #sentDelta = false
+  /** The reply was taken from this writer: nothing more is appended. */
+  #closed = false
   /** When the owner was last recorded with the log (never yet: the first append records it). */
   #ownerRecordedAt = Number.NEGATIVE_INFINITY
 
   /**
    * `owner`: the generation's `ownerKey`, recorded with its first append and
    * every OWNER_REFRESH_MS (see AppendOptions). `log`: the process's stream
-   * log; tests pass another.
+   * log; tests pass another. `mayAppend`: asked before each append whether
+   * the reply is still this writer's (ReplyLease.mayAppend): false closes
+   * the writer, null (not known now) keeps the events for the next flush.
    */
   constructor(
     private id: string,
     private owner: string,
-    private log: Pick<LogStore, 'append'> = generationLog()
+    private log: Pick<LogStore, 'append'> = generationLog(),
+    private mayAppend: () => boolean | null | Promise<boolean | null> = () => true
   ) {}
 
   emit(event: GenerationEventName, data: Record<string, unknown>) {
+    if (this.#closed) return
     const last = this.#queue.at(-1)
     if (event === 'delta' && last?.event === 'delta') {
       last.data = { text: `${last.data.text}${data.text}` }
@@ -137,6 +143,15 @@ export class EventWriter {
 
   async #flush() {
     while (this.#queue.length) {
+      // Known at once while the lease is fresh: no await, so a tick's appends still meet.
+      let allowed = this.mayAppend()
+      if (allowed instanceof Promise) allowed = await allowed
+      if (allowed === false) {
+        this.#closed = true
+        this.#queue.length = 0
+        return
+      }
+      if (allowed === null) return
       const batch: GenerationEvent[] = this.#queue
         .splice(0)
         .map((entry) => ({ seq: ++this.#seq, ...entry }))
@@ -208,27 +223,137 @@ async function runClaimed(claimed: ClaimedRow) {
   if (generation) await run(generation)
 }
 
+/** How soon a renewal that failed (the database away) is tried again: a lease must not lapse by waiting. */
+const RENEW_RETRY_MS = 1000
+
+/**
+ * A runner's hold on its reply: the generation's lease (`due_at`), renewed
+ * every third of CHAT_GENERATION_LEASE_SECONDS. Once a lease lapses another
+ * process's sweep may mark the reply failed and end its stream; if this
+ * runner was only stalled (its event loop, or PostgreSQL away longer than the
+ * lease), it must then stop, not go on writing a reply whose stream already
+ * said `done`. So a renewal that finds the generation no longer running
+ * aborts the reply ('taken'), and the writer appends only while the lease is
+ * known to be held: after half a lease without a renewal it renews first.
+ * A renewal that fails is retried each second until the database answers.
+ */
+class ReplyLease {
+  #state: 'held' | 'ending' | 'taken' | 'settled' = 'held'
+  #renewedAt = performance.now()
+  #renewing: Promise<boolean | null> | null = null
+  #timer: NodeJS.Timeout | null = null
+
+  constructor(
+    private generationId: string,
+    private controller: AbortController
+  ) {}
+
+  start() {
+    this.#schedule(this.#periodMs())
+  }
+
+  /**
+   * The runner is storing the reply's end, which finds out itself whether it
+   * was taken: a renewal meanwhile that finds the generation ended may be
+   * seeing that very end, so it decides nothing (the writer waits).
+   */
+  ending() {
+    if (this.#state === 'held') this.#state = 'ending'
+  }
+
+  /** The reply is stored by this runner: what it appends from here is its own, whatever the lease. */
+  settle() {
+    this.#state = 'settled'
+  }
+
+  stop() {
+    if (this.#timer) clearTimeout(this.#timer)
+    this.#timer = null
+  }
+
+  /** True while the reply is this runner's; false once taken; null when the database cannot say now. */
+  mayAppend(): boolean | Promise<boolean | null> {
+    if (this.#state === 'settled') return true
+    if (this.#state === 'taken') return false
+    const age = performance.now() - this.#renewedAt
+    if (age < (chatConfig.generationLeaseSeconds * 1000) / 2) return true
+    return this.#renew()
+  }
+
+  #periodMs() {
+    return (chatConfig.generationLeaseSeconds * 1000) / 3
+  }
+
+  #schedule(ms: number) {
+    this.#timer = setTimeout(() => {
+      void this.#renew().then((held) => {
+        if (this.#timer && this.#state !== 'taken') {
+          this.#schedule(held === null ? RENEW_RETRY_MS : this.#periodMs())
+        }
+      })
+    }, ms)
+    this.#timer.unref()
+  }
+
+  #renew() {
+    this.#renewing ??= this.#renewOnce().finally(() => (this.#renewing = null))
+    return this.#renewing
+  }
+
+  async #renewOnce(): Promise<boolean | null> {
+    const startedAt = performance.now()
+    let rows: Array<{ status: string; cancel_requested: boolean }>
+    try {
+      // Only a running generation's lease moves; any other is returned as it is, to say why.
+      ;({ rows } = await db.rawQuery(
+        `UPDATE chat_generations
+            SET due_at = CASE WHEN status = 'running'
+                              THEN now() + make_interval(secs => ?) ELSE due_at END
+          WHERE id = ? RETURNING status, cancel_requested`,
+        [chatConfig.generationLeaseSeconds, this.generationId]
+      ))
+    } catch {
+      return null
+    }
+    if (this.#state === 'settled' || this.#state === 'taken') return this.#state === 'settled'
+    const [row] = rows
+    if (!row) {
+      // Deleted with its conversation (whose delete also sends the cancel signal, maybe
+      // missed): the reply stops as cancelled, and nobody else will end its stream.
+      this.#state = 'settled'
+      this.controller.abort('cancel')
+      return true
+    }
+    if (row.status !== 'running') {
+      if (this.#state === 'ending') return null
+      logger.warn(
+        { generationId: this.generationId, status: row.status },
+        'chat: reply taken from its runner after its lease lapsed; stopping'
+      )
+      this.taken()
+      return false
+    }
+    this.#renewedAt = startedAt
+    if (row.cancel_requested) this.controller.abort('cancel')
+    return true
+  }
+
+  /** Another process ended the reply (its sweep): this runner stops and appends nothing more. */
+  taken() {
+    this.#state = 'taken'
+    this.controller.abort('taken')
+  }
+}
+
 async function run(generation: Generation) {
   const controller = new AbortController()
   running.set(generation.id, controller)
   listenForCancels()
-  const writer = new EventWriter(generation.id, ownerKey(generation))
-  const renew = setInterval(
-    () => {
-      void db
-        .rawQuery(
-          `UPDATE chat_generations SET due_at = now() + make_interval(secs => ?)
-            WHERE id = ? RETURNING cancel_requested`,
-          [chatConfig.generationLeaseSeconds, generation.id]
-        )
-        .then(({ rows }) => {
-          if (rows[0]?.cancel_requested) controller.abort('cancel')
-        })
-        .catch(() => {})
-    },
-    (chatConfig.generationLeaseSeconds * 1000) / 3
+  const lease = new ReplyLease(generation.id, controller)
+  lease.start()
+  const writer = new EventWriter(generation.id, ownerKey(generation), undefined, () =>
+    lease.mayAppend()
   )
-  renew.unref()
 
   let content = ''
   let usage: Usage | null = null
@@ -282,18 +407,17 @@ async function run(generation: Generation) {
     } else if (controller.signal.reason !== 'cancel') {
       failure = { code: 'interrupted', detail: 'The server stopped while writing this reply.' }
     }
-  } finally {
-    clearInterval(renew)
   }
   try {
     if (ticket) await gateway.release(ticket)
     const status = failure ? 'failed' : controller.signal.aborted ? 'cancelled' : 'completed'
-    await finish(generation, { status, content, usage, failure, writer })
+    await finish(generation, { status, content, usage, failure, writer, lease })
   } catch (error) {
     // Nothing awaits a runner: a failure here must be logged, never an unhandled rejection.
     // The lease then expires and the sweep ends the reply as interrupted.
     logger.error({ err: error, generationId: generation.id }, 'chat: reply not finished')
   } finally {
+    lease.stop()
     await writer.drain()
     running.delete(generation.id)
   }
@@ -326,18 +450,29 @@ async function finish(
     usage: Usage | null
     failure: { code: string; detail: string } | null
     writer: EventWriter
+    lease: ReplyLease
   }
 ) {
-  const { status, content, usage, failure, writer } = outcome
-  const errorCode = failure?.code ?? null
+  const { content, usage, writer, lease } = outcome
   // The title is asked for while the reply is stored: its answer is what `done` waits for.
-  const question = status === 'completed' ? titleQuestion(generation) : null
+  const question = outcome.status === 'completed' ? titleQuestion(generation) : null
   const titling = question === null ? null : askTitle(generation, question, content)
-  const message = await storeOutcome(generation, outcome, {
-    error_code: errorCode,
+  lease.ending()
+  const stored = await storeOutcome(generation, outcome, {
+    error_code: outcome.failure?.code ?? null,
     // With a title to write, the generation ends with it, so readers wait for its event.
     endsNow: titling === null,
   })
+  if (stored.kind === 'taken') {
+    // A sweep marked it failed and ended its stream: what this runner wrote is not its to end.
+    lease.taken()
+    return
+  }
+  lease.settle()
+  const message = stored.kind === 'stored' ? stored.message : null
+  // A deleted conversation's reply ends as cancelled, whatever stopped it.
+  const status = stored.kind === 'gone' ? 'cancelled' : outcome.status
+  const failure = stored.kind === 'gone' ? null : outcome.failure
   if (usage) {
     writer.emit('usage', {
       promptTokens: usage.prompt_tokens,
@@ -347,7 +482,7 @@ async function finish(
   if (failure) writer.emit('error', failure)
   if (titling !== null && message !== null) {
     const title = await storeTitle(generation, await titling, [
-      endStatement(generation, status, errorCode),
+      endStatement(generation, status, failure?.code ?? null),
     ])
     if (title) writer.emit('title', { conversationId: generation.conversationId, title })
   }
@@ -363,21 +498,27 @@ async function finish(
  * title to wait for) the generation's end: one transaction in one round trip
  * (tenancy.write). As a unit of work it was six (BEGIN, settings, three
  * statements, COMMIT) with a connection held throughout, for every reply
- * that ends — at 200 streams, 100 a second. Returns the stored reply, or
- * null when its conversation was deleted meanwhile: then no event either,
- * since the message it would describe is gone (the event's own condition).
+ * that ends — at 200 streams, 100 a second.
+ *
+ * Each statement holds only while the reply is still being generated, so
+ * the runner and a sweep that took the reply after its lease lapsed never
+ * both end it: both lock the reply's row first (recoverAbandoned), and
+ * whichever comes second finds it settled. The outcome: `stored` with the
+ * reply; `gone` when its conversation was deleted meanwhile (then no event
+ * either, since the message it would describe is gone); `taken` when a
+ * sweep ended it.
  */
 async function storeOutcome(
   generation: Generation,
   outcome: { status: 'completed' | 'cancelled' | 'failed'; content: string; usage: Usage | null },
   finished: { error_code: string | null; endsNow: boolean }
-) {
+): Promise<{ kind: 'stored'; message: Message } | { kind: 'gone' } | { kind: 'taken' }> {
   const { status, content, usage } = outcome
   const reply = {
     text: `UPDATE chat_messages
               SET content = $2, status = $3, prompt_tokens = $4, completion_tokens = $5,
                   error_code = $6, updated_at = now()
-            WHERE id = $1
+            WHERE id = $1 AND status = 'generating'
         RETURNING *`,
     values: [
       generation.assistantMessageId,
@@ -410,8 +551,9 @@ async function storeOutcome(
             },
           ],
           {
+            // Only this runner's statement above makes it complete, and only once.
             onlyIf: {
-              sql: 'EXISTS (SELECT 1 FROM chat_messages WHERE id = $1)',
+              sql: `EXISTS (SELECT 1 FROM chat_messages WHERE id = $1 AND status = 'complete')`,
               values: [generation.assistantMessageId],
             },
           }
@@ -423,9 +565,13 @@ async function storeOutcome(
     [reply, completed, ended].filter((statement) => statement !== null)
   )
   const row = stored.rows[0] as Record<string, unknown> | undefined
-  if (!row) return null
-  delete row.search
-  return Message.$createFromAdapterResult(row)!
+  if (row) {
+    delete row.search
+    return { kind: 'stored', message: Message.$createFromAdapterResult(row)! }
+  }
+  // Rare (a deleted conversation, a lapsed lease): one more round trip to tell which.
+  const { rows } = await db.rawQuery('SELECT 1 FROM chat_generations WHERE id = ?', [generation.id])
+  return rows.length === 0 ? { kind: 'gone' } : { kind: 'taken' }
 }
 
 /** The generation's end as a statement (status, error, and the ticket and prompt it no longer needs). */
@@ -433,7 +579,7 @@ function endStatement(generation: Generation, status: string, errorCode: string 
   return {
     text: `UPDATE chat_generations
               SET status = $2, error_code = $3, finished_at = now(), ticket = NULL, prompt = NULL
-            WHERE id = $1`,
+            WHERE id = $1 AND status = 'running'`,
     values: [generation.id, status, errorCode],
   }
 }
@@ -540,8 +686,11 @@ export const generationRunner = {
 let listeningForQueued = false
 
 /**
- * Generations whose runner stopped renewing its lease (the process died):
- * failed, partial text kept, and their streams told.
+ * Generations whose runner stopped renewing its lease (the process died, or
+ * stalled longer than the lease): failed, partial text kept, and their
+ * streams told. A process never sweeps the replies it is running itself: a
+ * lease of its own lapses only when PostgreSQL was away or its event loop
+ * stalled, and its runner is alive to go on once it renews.
  *
  * Their quota reservation stays charged, never given back: from here nobody
  * can tell whether the runner had handed it to the gateway and the gateway
@@ -549,48 +698,96 @@ let listeningForQueued = false
  * it back then would refund it twice — or whether the upstream was mid-reply,
  * generating tokens the provider bills. Charging the reservation (the
  * prompt's estimate plus max_tokens, what a reply can use at most) errs on
- * the side a budget needs.
+ * the side a budget needs. A runner that was only stalled still settles its
+ * own call with the gateway when it learns the reply was taken.
  */
 async function recoverAbandoned() {
-  // Across tenants, like every job claim; each row is then finished in its tenant.
+  // Across tenants, like every job claim; each is then taken in its tenant.
   const { rows } = await db.rawQuery(
-    `UPDATE chat_generations SET status = 'failed', error_code = 'interrupted', finished_at = now(),
-            ticket = NULL, prompt = NULL
+    `SELECT id, tenant_id, user_id, assistant_message_id FROM chat_generations
       WHERE status = 'running' AND due_at < now() - interval '5 seconds'
-      RETURNING id, tenant_id, user_id, assistant_message_id`
+        AND NOT (id = ANY(?::uuid[]))
+      ORDER BY due_at LIMIT 100`,
+    [[...running.keys()]]
   )
+  let taken = 0
   for (const row of rows as Array<{
     id: string
     tenant_id: string
     user_id: string
     assistant_message_id: string
   }>) {
-    const message = await tenancy.run(row.tenant_id, async (trx) => {
-      await Message.query({ client: trx })
-        .where('id', row.assistant_message_id)
-        .where('status', 'generating')
-        .update({ status: 'failed', error_code: 'interrupted' })
-      return Message.query({ client: trx }).where('id', row.assistant_message_id).first()
-    })
-    const log = generationLog()
-    const past = (await log.read(row.id, 0)) ?? []
-    const seq = past.at(-1)?.seq ?? 0
-    await log.append(
-      row.id,
-      [
-        {
-          seq: seq + 1,
-          event: 'error',
-          data: { code: 'interrupted', detail: 'The server stopped while writing this reply.' },
-        },
-        {
-          seq: seq + 2,
-          event: 'done',
-          data: { generationId: row.id, status: 'failed', message: message?.serialize() ?? null },
-        },
-      ],
-      { finished: true, owner: ownerKey({ tenantId: row.tenant_id, userId: row.user_id }) }
-    )
+    if (await takeAbandoned(row)) taken++
   }
-  return rows.length
+  return taken
+}
+
+/**
+ * Takes one lapsed reply, in one transaction: the reply's row is locked
+ * first, as the runner's end locks it first (storeOutcome), so a runner that
+ * ends its reply at this moment and this sweep are one after the other;
+ * whichever is second finds the reply settled and leaves it. A reply still
+ * being generated is marked failed with its generation, and its stream gets
+ * `error` and `done`. A reply already stored whose generation did not end
+ * (its runner stopped while writing the title) only has its generation
+ * ended, by the reply's own state; its readers get `done` from the database.
+ */
+async function takeAbandoned(row: {
+  id: string
+  tenant_id: string
+  user_id: string
+  assistant_message_id: string
+}) {
+  const [, took, , reread] = await tenancy.write({ tenantId: row.tenant_id }, [
+    {
+      text: 'SELECT 1 FROM chat_messages WHERE id = $1 FOR UPDATE',
+      values: [row.assistant_message_id],
+    },
+    {
+      text: `UPDATE chat_generations g
+                SET status = CASE m.status WHEN 'generating' THEN 'failed'
+                                           WHEN 'complete' THEN 'completed' ELSE m.status END,
+                    error_code = CASE m.status WHEN 'generating' THEN 'interrupted'
+                                               ELSE m.error_code END,
+                    finished_at = now(), ticket = NULL, prompt = NULL
+               FROM chat_messages m
+              WHERE g.id = $1 AND m.id = g.assistant_message_id
+                AND g.status = 'running' AND g.due_at < now() - interval '5 seconds'
+          RETURNING m.status AS reply_status`,
+      values: [row.id],
+    },
+    {
+      text: `UPDATE chat_messages SET status = 'failed', error_code = 'interrupted', updated_at = now()
+              WHERE id = $1 AND status = 'generating'
+                AND EXISTS (SELECT 1 FROM chat_generations WHERE id = $2 AND status = 'failed')`,
+      values: [row.assistant_message_id, row.id],
+    },
+    { text: 'SELECT * FROM chat_messages WHERE id = $1', values: [row.assistant_message_id] },
+  ])
+  const tookRow = took.rows[0] as { reply_status: string } | undefined
+  if (!tookRow) return false
+  if (tookRow.reply_status !== 'generating') return true
+  const stored = reread.rows[0] as Record<string, unknown> | undefined
+  if (stored) delete stored.search
+  const message = stored ? Message.$createFromAdapterResult(stored) : null
+  const log = generationLog()
+  const past = (await log.read(row.id, 0)) ?? []
+  const seq = past.at(-1)?.seq ?? 0
+  await log.append(
+    row.id,
+    [
+      {
+        seq: seq + 1,
+        event: 'error',
+        data: { code: 'interrupted', detail: 'The server stopped while writing this reply.' },
+      },
+      {
+        seq: seq + 2,
+        event: 'done',
+        data: { generationId: row.id, status: 'failed', message: message?.serialize() ?? null },
+      },
+    ],
+    { finished: true, owner: ownerKey({ tenantId: row.tenant_id, userId: row.user_id }) }
+  )
+  return true
 }

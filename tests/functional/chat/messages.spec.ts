@@ -262,6 +262,41 @@ test.group('chat: messages and streamed replies', (group) => {
     assert.equal(again.body().status, 'cancelled')
   })
 
+  test('a lapsed lease of a reply this process is writing: its own sweep leaves the reply be', async ({
+    client,
+    assert,
+  }) => {
+    const { token, conversationId } = await ownerInConversation(client)
+    fake.script = [{ kind: 'ok', reply: REPLY, chunkDelayMs: 40 }]
+    const response = await send(client, token, conversationId, { content: 'Lisbon?' })
+    const generationId = response.body().generation.id
+    const seen = await readGeneration(token, generationId, {
+      stopWhen: (events) => events.some((event) => event.event === 'delta'),
+    })
+    // As after PostgreSQL was away longer than the lease: every lease looks lapsed at once.
+    await db
+      .from('chat_generations')
+      .where('id', generationId)
+      .update({ due_at: db.raw(`now() - interval '1 minute'`) })
+
+    assert.equal(await generationRunner.pass(), 0)
+    const during = await db.from('chat_generations').where('id', generationId).first()
+    assert.equal(during.status, 'running', 'not taken from its own live runner')
+
+    const rest = await readGeneration(token, generationId, { lastEventId: seen.at(-1)!.id })
+    assert.deepInclude(rest.at(-1)!.data, { status: 'completed' })
+    assert.equal(textOf([...seen, ...rest]), REPLY)
+    assert.notInclude(
+      rest.map((event) => event.event),
+      'error'
+    )
+    const stored = await db
+      .from('chat_messages')
+      .where('id', response.body().assistantMessage.id)
+      .first()
+    assert.include(stored, { status: 'complete', content: REPLY })
+  })
+
   test('a reply ends in one round trip: its text, its event and the generation end together', async ({
     client,
     assert,

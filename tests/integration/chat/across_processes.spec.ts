@@ -9,6 +9,8 @@ import { chatTenant, readGeneration, textOf } from '#tests/helpers/chat'
 import { until } from '#tests/helpers/waiting'
 import { startOpenAiFake, type FakeUpstream } from '#tests/fakes/llm_upstreams'
 import { scopeCounter } from '#tests/helpers/quotas'
+import { generationLog } from '#modules/chat/services/generation_log'
+import { generationRunner } from '#modules/chat/services/runner'
 
 /*
 | Chat with more than one Atrium process sharing PostgreSQL and Redis: a
@@ -238,6 +240,90 @@ test.group('chat across processes', (group) => {
     assert.equal(await scopeCounter('user', userScope, 'requests'), 1, 'the message counts')
     assert.isAbove(await scopeCounter('user', userScope, 'tokensPerDay'), 0)
     await stop([survivor])
+  }).skip(
+    !env.get('REDIS_URL'),
+    'REDIS_URL is not set: the stream log across processes lives in Redis'
+  )
+
+  test('a runner stalled past its lease: another process takes the reply, and the runner, resumed, writes nothing more', async ({
+    client,
+    assert,
+    cleanup,
+  }) => {
+    const owner = await chatTenant(client, fake.url)
+    const token = owner.tokens.accessToken
+    const shortLease = { CHAT_GENERATION_LEASE_SECONDS: '2', CHAT_SAVE_EVERY_MS: '300' }
+    const stalled = await startServer(3398, 'all', shortLease)
+    cleanup(() => {
+      stalled.child.kill('SIGKILL')
+    })
+    // Long enough that the upstream is still writing when the runner wakes up again.
+    fake.script = [{ kind: 'ok', reply: `${REPLY} `.repeat(6).trim(), chunkDelayMs: 150 }]
+    const conversationId = await conversation(stalled.url, token)
+    const accepted = await send(stalled.url, token, conversationId, 'Tell me about Porto')
+    const generationId = accepted.body.generation.id
+    await readGeneration(token, generationId, {
+      base: stalled.url,
+      stopWhen: (events) => events.filter((event) => event.event === 'delta').length >= 5,
+    })
+
+    // Its event loop stops (SIGSTOP) past the lease: to everyone else it looks dead.
+    stalled.child.kill('SIGSTOP')
+    cleanup(() => {
+      stalled.child.kill('SIGCONT')
+    })
+    const lapsed = await until(async () => {
+      const [row] = await db
+        .from('chat_generations')
+        .where('id', generationId)
+        .whereRaw(`due_at < now() - interval '5 seconds'`)
+      return row !== undefined
+    })
+    assert.isTrue(lapsed, 'the lease lapsed')
+    // This process sweeps, as any other worker would.
+    assert.equal(await generationRunner.pass(), 1)
+
+    stalled.child.kill('SIGCONT')
+    // Its next renewal finds the reply taken: it abandons its upstream call instead of
+    // reading the reply to its end.
+    assert.isTrue(await until(async () => fake.aborted === 1, 10_000))
+    // Stopped gracefully: whatever the runner still meant to write is written by then.
+    await stop([stalled])
+
+    const log = (await generationLog().read(generationId, 0)) ?? []
+    const numbers = log.map((event) => event.seq)
+    assert.deepEqual(
+      numbers,
+      numbers.map((_, index) => index + 1),
+      'numbered once each, in order'
+    )
+    assert.deepEqual(
+      log.slice(-2).map((event) => event.event),
+      ['error', 'done']
+    )
+    assert.lengthOf(
+      log.filter((event) => event.event === 'done'),
+      1
+    )
+    assert.equal(log.at(-1)!.data.status, 'failed')
+    const stored = await db
+      .from('chat_messages')
+      .where('id', accepted.body.assistantMessage.id)
+      .first()
+    assert.include(stored, { status: 'failed', error_code: 'interrupted' })
+    assert.isTrue(`${REPLY} `.repeat(6).startsWith(stored.content))
+    assert.isTrue(
+      textOf(log.map((event) => ({ ...event, id: String(event.seq) }))).startsWith(stored.content),
+      'what was kept was streamed'
+    )
+    assert.equal((log.at(-1)!.data.message as { content: string }).content, stored.content)
+    const generation = await db.from('chat_generations').where('id', generationId).first()
+    assert.include(generation, { status: 'failed', error_code: 'interrupted' })
+    const completed = await db
+      .from('messaging_outbox')
+      .where('type', 'chat.message_completed')
+      .whereRaw(`payload->>'messageId' = ?`, [accepted.body.assistantMessage.id])
+    assert.lengthOf(completed, 0)
   }).skip(
     !env.get('REDIS_URL'),
     'REDIS_URL is not set: the stream log across processes lives in Redis'

@@ -65,4 +65,50 @@ test.group('chat event writer', () => {
       ['g0', 'g1']
     )
   })
+
+  test('a writer appends only while its reply is its own: unknown waits, taken ends it', async ({
+    assert,
+  }) => {
+    const stored: GenerationEvent[] = []
+    const log = {
+      async append(_id: string, events: GenerationEvent[]) {
+        stored.push(...events)
+      },
+    }
+    let ownership: boolean | null = true
+    const writer = new EventWriter('g1', 't1:u1', log, () =>
+      ownership === null ? Promise.resolve(null) : ownership
+    )
+    writer.emit('message.created', {})
+    await writer.drain()
+
+    // PostgreSQL cannot say whether the lease holds: the events wait, in order.
+    ownership = null
+    writer.emit('delta', { text: 'a' })
+    await writer.drain()
+    assert.deepEqual(
+      stored.map((event) => event.seq),
+      [1]
+    )
+    ownership = true
+    writer.emit('usage', { completionTokens: 1 })
+    await writer.drain()
+    assert.deepEqual(
+      stored.map((event) => [event.seq, event.event]),
+      [
+        [1, 'message.created'],
+        [2, 'delta'],
+        [3, 'usage'],
+      ]
+    )
+
+    // Taken by a sweep: what is gathered and all that follows is dropped.
+    ownership = false
+    writer.emit('delta', { text: 'b' })
+    await writer.drain()
+    ownership = true
+    writer.emit('done', { status: 'completed' })
+    await writer.drain()
+    assert.lengthOf(stored, 3)
+  })
 })
