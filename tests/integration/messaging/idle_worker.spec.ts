@@ -10,6 +10,7 @@ import {
   registerBackgroundTask,
   TASKS_CHANNEL,
   wakeTaskAfterCommit,
+  wakeTaskHere,
 } from '#app/platform/background'
 import { newId } from '#app/platform/ids'
 import { tenantIsolationSql } from '#app/tenancy/sql'
@@ -237,5 +238,41 @@ test.group('an idle worker', (group) => {
     // Another statement's round trip: anything sent after that NOTIFY would have arrived by now.
     await listener.query('SELECT 1')
     assert.deepEqual(heard, ['system.nobody_here'])
+  })
+
+  test('a loop woken while it passes goes round again without asking when work is next due', async ({
+    assert,
+    cleanup,
+  }) => {
+    // Under a steady stream of events each pass is woken while it runs; asking then when work
+    // is next due was two statements a pass that could not change what it did next.
+    const state = { passes: 0, asked: 0, wakeDuringPass: 0 }
+    cleanup(
+      registerBackgroundTask({
+        name: 'system.woken_probe',
+        run: async () => {
+          state.passes++
+          if (state.wakeDuringPass > 0) {
+            state.wakeDuringPass--
+            wakeTaskHere('system.woken_probe')
+          }
+          return 0
+        },
+        nextDueMs: async () => {
+          state.asked++
+          return null
+        },
+      })
+    )
+    const worker = await defaultWorker()
+    cleanup(() => worker.stop())
+    const before = { ...state }
+
+    state.wakeDuringPass = 3
+    wakeTaskHere('system.woken_probe')
+    assert.isTrue(await until(async () => state.passes >= before.passes + 4 && worker.idle))
+    // Four passes (the wake-up, then one for each wake during a pass), one question at the end.
+    assert.equal(state.passes, before.passes + 4)
+    assert.equal(state.asked, before.asked + 1)
   })
 })
