@@ -1,6 +1,6 @@
 import pg from 'pg'
 import logger from '@adonisjs/core/services/logger'
-import { OUTBOX_CHANNEL } from '#app/messaging/outbox'
+import { onRelayWake, OUTBOX_CHANNEL } from '#app/messaging/outbox'
 import {
   DELIVERIES_CHANNEL,
   outboxNextDueMs,
@@ -235,6 +235,7 @@ export class MessagingWorker {
   /** One loop per mounted module's background task, made at start(). */
   #tasks: WorkLoop[] = []
   #stopWakingTasks = () => {}
+  #stopWakingRelay = () => {}
   readonly #maintenance = new WorkLoop('maintenance', async () => {
     const removed = await runMaintenance()
     if (removed) logger.debug({ removed }, 'maintenance pass')
@@ -273,6 +274,8 @@ export class MessagingWorker {
       onTaskWake(task.name, () => this.#tasks[index].nudge())
     )
     this.#stopWakingTasks = () => stops.forEach((stop) => stop())
+    // Events committed in this process wake this loop directly (outbox.ts, wakeRelay).
+    this.#stopWakingRelay = onRelayWake(() => this.#events.nudge())
     const running = () => this.#running
     const pollIntervalMs = this.options.pollIntervalMs ?? 1000
     const idleCeilingMs =
@@ -312,6 +315,7 @@ export class MessagingWorker {
   async stop() {
     this.#running = false
     this.#stopWakingTasks()
+    this.#stopWakingRelay()
     for (const loop of this.#loops()) loop.nudge()
     await Promise.all(this.#loops().map((loop) => loop.finished()))
     await this.#transport?.close?.()

@@ -72,6 +72,10 @@ export async function startHttpServer({ appRoot, beforeStart, afterMigrations }:
       // ATRIUM_ROLE=all (the default): this process also runs the background worker.
       app.ready(async () => {
         const { default: env } = await import('#start/env')
+        // A web-only process wakes the workers by NOTIFY after its commits: the last goes out
+        // before the database closes.
+        const { relayWakesSent } = await import('#app/messaging/outbox')
+        app.terminating(relayWakesSent)
         if ((env.get('ATRIUM_ROLE') ?? 'all') !== 'all') return
         const { MessagingWorker } = await import('#app/messaging/worker')
         const worker = new MessagingWorker({ connectionString: env.get('DATABASE_URL')! })

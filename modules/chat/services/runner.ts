@@ -564,6 +564,7 @@ async function storeOutcome(
     { tenantId: generation.tenantId },
     [reply, completed, ended].filter((statement) => statement !== null)
   )
+  if (completed) events.wake()
   const row = stored.rows[0] as Record<string, unknown> | undefined
   if (row) {
     delete row.search

@@ -8,7 +8,7 @@ import { runSubscribersTogether } from '#app/messaging/handling'
 import { DELIVERIES_CHANNEL, RELAYED_HERE, relayBatch } from '#app/messaging/relay'
 import { processDeliveries } from '#app/messaging/deliveries'
 import { loopWokenBy, MessagingWorker } from '#app/messaging/worker'
-import { OUTBOX_CHANNEL } from '#app/messaging/outbox'
+import { onRelayWake, OUTBOX_CHANNEL, relayWakesSent } from '#app/messaging/outbox'
 import { OPERATIONS_CHANNEL } from '#app/operations/operations'
 import pg from 'pg'
 import { newId } from '#app/platform/ids'
@@ -119,6 +119,44 @@ async function drain() {
 
 async function effects(where: Record<string, unknown> = {}) {
   return db.from(EFFECTS).where(where).orderBy('name')
+}
+
+/** The payloads NOTIFYed on `channel` from now on; `settle` waits a round trip of the listener's. */
+async function listenTo(channel: string, cleanup: (callback: () => Promise<void>) => void) {
+  const listener = new pg.Client({ connectionString: env.get('DATABASE_URL')! })
+  await listener.connect()
+  cleanup(() => listener.end())
+  const payloads: string[] = []
+  listener.on('notification', ({ payload }) => payloads.push(payload ?? ''))
+  await listener.query(`LISTEN ${channel}`)
+  return {
+    payloads,
+    settle: async () => {
+      await new Promise((resolve) => setImmediate(resolve))
+      await listener.query('SELECT 1')
+    },
+  }
+}
+
+/** A unit of work that publishes and then fails: `wakes()` must not have moved. */
+async function assertRollbackWakesNobody(
+  wakes: () => number,
+  assert: { equal(actual: unknown, expected: unknown, message?: string): void }
+) {
+  const before = wakes()
+  await tenancy
+    .run(tenant, async (trx) => {
+      await events.publish(
+        trx,
+        'test.widget_created',
+        { widgetId: newId(), name: 'rolled back' },
+        { version: 1, tenantId: tenant }
+      )
+      throw new Error('rolled back')
+    })
+    .catch(() => null)
+  await relayWakesSent()
+  assert.equal(wakes(), before, 'a rollback wakes nobody')
 }
 
 /** The names of the effects recorded, in name order. */
@@ -383,9 +421,17 @@ test.group('outbox, relay and deliveries', (group) => {
     assert,
   }) => {
     const worker = await sleepingWorker()
+    const other = new pg.Client({ connectionString: env.get('DATABASE_URL')! })
+    await other.connect()
     try {
       const started = Date.now()
-      await publishWidget('live')
+      // As another process publishes: its commit, then its wake-up (outbox.ts, wakeRelay).
+      await other.query(
+        `INSERT INTO messaging_outbox (id, type, version, tenant_id, payload, occurred_at, available_at)
+         VALUES ($1, 'test.widget_created', 1, $2, $3, now(), now())`,
+        [newId(), tenant, JSON.stringify({ widgetId: newId(), name: 'live' })]
+      )
+      await other.query('SELECT pg_notify($1, $2)', [OUTBOX_CHANNEL, ''])
       assert.isTrue(
         await until(async () => {
           const seen = await effects()
@@ -394,8 +440,77 @@ test.group('outbox, relay and deliveries', (group) => {
       )
       assert.isBelow(Date.now() - started, 10_000)
     } finally {
+      await other.end()
       await worker.stop()
     }
+  })
+
+  test('events committed here wake this process’s worker at the commit, with no NOTIFY', async ({
+    assert,
+    cleanup,
+  }) => {
+    let woken = 0
+    cleanup(onRelayWake(() => woken++))
+    const heard = await listenTo(OUTBOX_CHANNEL, cleanup)
+    await tenancy.run(tenant, async (trx) => {
+      await events.publish(
+        trx,
+        'test.widget_created',
+        { widgetId: newId(), name: 'a' },
+        { version: 1, tenantId: tenant }
+      )
+      await events.publish(
+        trx,
+        'test.widget_created',
+        { widgetId: newId(), name: 'b' },
+        { version: 1, tenantId: tenant }
+      )
+      assert.equal(woken, 0, 'not before the commit')
+    })
+    assert.equal(woken, 1, 'once for the unit of work')
+    await assertRollbackWakesNobody(() => woken, assert)
+    // A round trip of the listener's own: a NOTIFY sent before it would have arrived by now.
+    await heard.settle()
+    assert.deepEqual(heard.payloads, [])
+  })
+
+  test('with no worker here, commits at once share a NOTIFY rather than sending one each', async ({
+    assert,
+    cleanup,
+  }) => {
+    const heard = await listenTo(OUTBOX_CHANNEL, cleanup)
+    await Promise.all(Array.from({ length: 20 }, (_, index) => publishWidget(`w${index}`)))
+    await relayWakesSent()
+    await heard.settle()
+    assert.isAtLeast(heard.payloads.length, 1)
+    // One on its way at a time, and one more after it for whatever committed meanwhile: a
+    // NOTIFY in each publishing transaction was one per commit, 20.
+    assert.isBelow(heard.payloads.length, 20, `${heard.payloads.length} NOTIFYs for 20 commits`)
+    await assertRollbackWakesNobody(() => heard.payloads.length, assert)
+  })
+
+  test('a publish inside a savepoint wakes nobody before the whole transaction commits', async ({
+    assert,
+    cleanup,
+  }) => {
+    let woken = 0
+    cleanup(onRelayWake(() => woken++))
+    const heard = await listenTo(OUTBOX_CHANNEL, cleanup)
+    await tenancy.run(tenant, async (trx) => {
+      await trx.transaction(async (savepoint) => {
+        await events.publish(
+          savepoint,
+          'test.widget_created',
+          { widgetId: newId(), name: 'nested' },
+          { version: 1, tenantId: tenant }
+        )
+      })
+      await heard.settle()
+      assert.deepEqual(heard.payloads, [], 'the savepoint released, the transaction still open')
+    })
+    assert.isTrue(await until(async () => heard.payloads.length === 1, 10_000))
+    // The NOTIFY rode in the transaction: the savepoint's release called nobody directly.
+    assert.equal(woken, 0)
   })
 
   test('a pass whose claim comes back full is followed by another at once, not by the poll', async ({
