@@ -13,6 +13,10 @@
 |           delivery its own unit of work — batching's gain, side by side.
 | bullmq / rabbitmq: the same, through the broker (REDIS_URL / AMQP_URL set;
 |           each row says when it was skipped).
+| baseline / local, 8 publishers: both sides again with BENCH_BUS_PUBLISHERS
+|           (8) publishing at once, as a server's requests do — throughput,
+|           where the sequential rows measure how much the worker's round
+|           trips slow one publisher.
 | local at a steady rate: the local path again, events published on a timer
 |           at BENCH_BUS_RATE (100/s) for 10 s — the latency of one event
 |           when nothing is queued ahead of it.
@@ -35,6 +39,12 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
  * bus sustains, so its latency is one event's path — not a backlog draining.
  */
 const STEADY_RATE = Number(process.env.BENCH_BUS_RATE ?? 100)
+/**
+ * The concurrent rows: as many publishers at once, on both sides — as a
+ * server's requests publish. The sequential rows measure how much the
+ * worker's round trips slow one publisher's; these, throughput.
+ */
+const PUBLISHERS = Number(process.env.BENCH_BUS_PUBLISHERS ?? 8)
 const atrium = await bootInProcess()
 
 try {
@@ -66,23 +76,40 @@ try {
 
   const statementsDuring = countStatements()
 
+  /** Runs `publish(index)` for every index in 0…count-1 from `publishers` concurrent loops. */
+  const inParallel = async (
+    count: number,
+    publishers: number,
+    publish: (index: number) => Promise<unknown>
+  ) => {
+    let next = 0
+    await Promise.all(
+      Array.from({ length: publishers }, async () => {
+        for (let index = next++; index < count; index = next++) await publish(index)
+      })
+    )
+  }
+
   // Baseline: the same insert, directly.
-  const measureBaseline = async () => {
+  const measureBaseline = async (publishers = 1) => {
     await db.rawQuery('TRUNCATE bench_effects')
     const started = performance.now()
-    const { perUnit: statementsPerEvent } = await statementsDuring(EVENTS, async () => {
-      for (let index = 0; index < EVENTS; index++) {
-        await db.transaction(async (trx) => {
+    const { perUnit: statementsPerEvent } = await statementsDuring(EVENTS, () =>
+      inParallel(EVENTS, publishers, () =>
+        db.transaction(async (trx) => {
           await trx.rawQuery(
             'INSERT INTO bench_effects (id, started_at) VALUES (?, clock_timestamp())',
             [newId()]
           )
         })
-      }
-    })
+      )
+    )
     const seconds = (performance.now() - started) / 1000
     return {
-      name: 'baseline: direct insert',
+      name:
+        publishers === 1
+          ? 'baseline: direct insert'
+          : `baseline: direct insert, ${publishers} publishers`,
       eventsPerSecond: Math.round(EVENTS / seconds),
       ...(await latency()),
       statementsPerEvent,
@@ -112,7 +139,8 @@ try {
     transport: Transport,
     count = EVENTS,
     rate?: number,
-    perTransaction?: number
+    perTransaction?: number,
+    publishers = 1
   ) => {
     await db.rawQuery('TRUNCATE bench_effects')
     await db.rawQuery('TRUNCATE messaging_inbox, messaging_deliveries, messaging_outbox CASCADE')
@@ -126,7 +154,7 @@ try {
     await worker.start()
     const begun = performance.now()
     const { perUnit: statementsPerEvent } = await statementsDuring(count, async () => {
-      for (let index = 0; index < count; index++) {
+      await inParallel(count, publishers, async (index) => {
         if (rate) {
           const due = begun + (index * 1000) / rate
           const wait = due - performance.now()
@@ -135,7 +163,7 @@ try {
         await db.transaction((trx) =>
           events.publish(trx, 'bench.ping', { index }, { version: 1, tenantId: null })
         )
-      }
+      })
       for (;;) {
         const { rows: done } = await db.rawQuery(
           `${UNCOUNTED} SELECT count(*)::int AS count FROM bench_effects`
@@ -175,6 +203,29 @@ try {
   )
   const rate = (run: { eventsPerSecond: number }) => run.eventsPerSecond
   rows.push({ ...medianRun(localRuns, rate), ...ratiosByRound(localRuns, baselineRuns, rate) })
+  const concurrentBaselines = []
+  const concurrentLocals = []
+  for (let round = 0; round < ROUNDS; round++) {
+    concurrentBaselines.push(await measureBaseline(PUBLISHERS))
+    concurrentLocals.push(
+      await measure(
+        `local, ${PUBLISHERS} publishers`,
+        localTransport,
+        EVENTS,
+        undefined,
+        undefined,
+        PUBLISHERS
+      )
+    )
+  }
+  const concurrentBaseline = medianRun(concurrentBaselines, rate)
+  rows.push(
+    { ...concurrentBaseline, vsBaseline: 1 },
+    {
+      ...medianRun(concurrentLocals, rate),
+      ...ratiosByRound(concurrentLocals, concurrentBaselines, rate),
+    }
+  )
   if (env.get('REDIS_URL')) {
     const prefix = 'atrium-bench'
     const stale = new Queue(moduleQueueName('bench'), {
@@ -232,7 +283,12 @@ try {
     ratios: Object.fromEntries(
       rows
         .slice(1)
-        .filter((row) => !row.name.includes('steady') && !row.name.includes('one delivery'))
+        .filter(
+          (row) =>
+            !row.name.includes('steady') &&
+            !row.name.includes('one delivery') &&
+            !row.name.includes('publishers')
+        )
         .map((row) => [
           row.name.split(' ')[0],
           row.vsBaseline ??

@@ -190,6 +190,19 @@ if (bus) {
     command: 'npm run bench:bus',
     date: bus.date,
   })
+  const concurrent = (bus.results as Json[]).find((row) => /^local, \d+ publishers/.test(row.name))
+  const concurrentBaseline = (bus.results as Json[]).find((row) =>
+    /^baseline: .*publishers/.test(row.name)
+  )
+  if (concurrent && concurrentBaseline)
+    add({
+      figure: `the same with ${concurrent.name.match(/\d+/)![0]} publishers at once on both sides (throughput, as a server's requests publish)`,
+      measured: `${concurrent.vsBaseline}${concurrent.roundRatios ? ` (median of rounds ${concurrent.roundRatios.join(', ')})` : ''}, ${concurrent.eventsPerSecond} vs ${concurrentBaseline.eventsPerSecond} events/s; p95 ${concurrent.p95} ms`,
+      goal: '–',
+      met: null,
+      command: 'npm run bench:bus',
+      date: bus.date,
+    })
 }
 
 const gateway = await result('gateway')
