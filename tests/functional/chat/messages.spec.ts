@@ -94,6 +94,23 @@ test.group('chat: messages and streamed replies', (group) => {
     return started
   }
 
+  /**
+   * An owner's question whose reply streams slowly from the fake (a chunk every
+   * `chunkDelayMs`), read until `deltas` deltas have come; the reply goes on.
+   */
+  async function replyUnderway(client: Client, chunkDelayMs: number, deltas = 1) {
+    const started = await ownerInConversation(client)
+    fake.script = [{ kind: 'ok', reply: REPLY, chunkDelayMs }]
+    const response = await send(client, started.token, started.conversationId, {
+      content: 'Lisbon?',
+    })
+    const generationId = response.body().generation.id as string
+    const seen = await readGeneration(started.token, generationId, {
+      stopWhen: (events) => events.filter((event) => event.event === 'delta').length >= deltas,
+    })
+    return { ...started, response, generationId, seen }
+  }
+
   group.each.setup(async () => {
     await resetIdentity()
     await resetGateway()
@@ -222,14 +239,7 @@ test.group('chat: messages and streamed replies', (group) => {
     client,
     assert,
   }) => {
-    const { token, conversationId } = await ownerInConversation(client)
-    fake.script = [{ kind: 'ok', reply: REPLY, chunkDelayMs: 40 }]
-    const response = await send(client, token, conversationId, { content: 'Lisbon?' })
-    const generationId = response.body().generation.id
-
-    const seen = await readGeneration(token, generationId, {
-      stopWhen: (events) => events.filter((event) => event.event === 'delta').length >= 2,
-    })
+    const { token, response, generationId, seen } = await replyUnderway(client, 40, 2)
     const cancelled = await client
       .post(`/api/v1/chat/generations/${generationId}/cancel`)
       .bearerToken(token)
@@ -266,13 +276,7 @@ test.group('chat: messages and streamed replies', (group) => {
     client,
     assert,
   }) => {
-    const { token, conversationId } = await ownerInConversation(client)
-    fake.script = [{ kind: 'ok', reply: REPLY, chunkDelayMs: 40 }]
-    const response = await send(client, token, conversationId, { content: 'Lisbon?' })
-    const generationId = response.body().generation.id
-    const seen = await readGeneration(token, generationId, {
-      stopWhen: (events) => events.some((event) => event.event === 'delta'),
-    })
+    const { token, response, generationId, seen } = await replyUnderway(client, 40)
     // As after PostgreSQL was away longer than the lease: every lease looks lapsed at once.
     await db
       .from('chat_generations')
@@ -381,14 +385,8 @@ test.group('chat: messages and streamed replies', (group) => {
     client,
     assert,
   }) => {
-    const { token, conversationId } = await ownerInConversation(client)
     // Slow enough that the reply could not end by itself before the test looks.
-    fake.script = [{ kind: 'ok', reply: REPLY, chunkDelayMs: 300 }]
-    const response = await send(client, token, conversationId, { content: 'Lisbon?' })
-    const generationId = response.body().generation.id
-    const seen = await readGeneration(token, generationId, {
-      stopWhen: (events) => events.some((event) => event.event === 'delta'),
-    })
+    const { token, conversationId, response, generationId, seen } = await replyUnderway(client, 300)
 
     const deleted = await client
       .delete(`/api/v1/chat/conversations/${conversationId}`)

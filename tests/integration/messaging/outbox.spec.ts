@@ -11,6 +11,7 @@ import { loopWokenBy, MessagingWorker } from '#app/messaging/worker'
 import { onRelayWake, OUTBOX_CHANNEL, relayWakesSent } from '#app/messaging/outbox'
 import { OPERATIONS_CHANNEL } from '#app/operations/operations'
 import pg from 'pg'
+import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import { newId } from '#app/platform/ids'
 import { tenantIsolationSql } from '#app/tenancy/sql'
 import { busStatus, deadLetters, replayDeadLetters } from '#app/messaging/admin'
@@ -121,6 +122,16 @@ async function effects(where: Record<string, unknown> = {}) {
   return db.from(EFFECTS).where(where).orderBy('name')
 }
 
+/** A widget event of `tenant`, published in the caller's unit of work. */
+function widgetIn(trx: TransactionClientContract, name: string) {
+  return events.publish(
+    trx,
+    'test.widget_created',
+    { widgetId: newId(), name },
+    { version: 1, tenantId: tenant }
+  )
+}
+
 /** The payloads NOTIFYed on `channel` from now on; `settle` waits a round trip of the listener's. */
 async function listenTo(channel: string, cleanup: (callback: () => Promise<void>) => void) {
   const listener = new pg.Client({ connectionString: env.get('DATABASE_URL')! })
@@ -146,12 +157,7 @@ async function assertRollbackWakesNobody(
   const before = wakes()
   await tenancy
     .run(tenant, async (trx) => {
-      await events.publish(
-        trx,
-        'test.widget_created',
-        { widgetId: newId(), name: 'rolled back' },
-        { version: 1, tenantId: tenant }
-      )
+      await widgetIn(trx, 'rolled back')
       throw new Error('rolled back')
     })
     .catch(() => null)
@@ -453,18 +459,8 @@ test.group('outbox, relay and deliveries', (group) => {
     cleanup(onRelayWake(() => woken++))
     const heard = await listenTo(OUTBOX_CHANNEL, cleanup)
     await tenancy.run(tenant, async (trx) => {
-      await events.publish(
-        trx,
-        'test.widget_created',
-        { widgetId: newId(), name: 'a' },
-        { version: 1, tenantId: tenant }
-      )
-      await events.publish(
-        trx,
-        'test.widget_created',
-        { widgetId: newId(), name: 'b' },
-        { version: 1, tenantId: tenant }
-      )
+      await widgetIn(trx, 'a')
+      await widgetIn(trx, 'b')
       assert.equal(woken, 0, 'not before the commit')
     })
     assert.equal(woken, 1, 'once for the unit of work')
@@ -498,12 +494,7 @@ test.group('outbox, relay and deliveries', (group) => {
     const heard = await listenTo(OUTBOX_CHANNEL, cleanup)
     await tenancy.run(tenant, async (trx) => {
       await trx.transaction(async (savepoint) => {
-        await events.publish(
-          savepoint,
-          'test.widget_created',
-          { widgetId: newId(), name: 'nested' },
-          { version: 1, tenantId: tenant }
-        )
+        await widgetIn(savepoint, 'nested')
       })
       await heard.settle()
       assert.deepEqual(heard.payloads, [], 'the savepoint released, the transaction still open')
