@@ -30,9 +30,14 @@ if (process.argv.includes('--run')) {
 
 // any: each bench writes its own JSON shape, read here field by field.
 type Json = Record<string, any>
+/** Each result's CPU, by its date (every JSON's timestamp is its own). */
+const machines = new Map<string, string>()
 async function result(name: string): Promise<Json | null> {
   const file = join(RESULTS, `${name}.json`)
-  return existsSync(file) ? (JSON.parse(await readFile(file, 'utf8')) as Json) : null
+  if (!existsSync(file)) return null
+  const json = JSON.parse(await readFile(file, 'utf8')) as Json
+  if (json.date && json.machine?.cpu) machines.set(json.date, json.machine.cpu)
+  return json
 }
 const byName = (rows: Json[], prefix: string) =>
   rows.find((row) => String(row.name).startsWith(prefix))
@@ -354,13 +359,13 @@ const lines = [
   '# Bench summary',
   '',
   'Written by `npm run bench` from the JSON beside this file; every ratio is measured side by side in one run of its bench.',
-  'Figures from different days were taken on the same kind of machine (2 cores, shared with PostgreSQL and the load generator), which is noisy: compare ratios, not absolute rates.',
+  'Figures from different days were taken on the same kind of machine (2 cores, shared with PostgreSQL and the load generator), which is noisy: compare ratios, not absolute rates. Even ratios move with the CPU behind it — ping ÷ bare node:http was 0.29 on 2026-11-30 and 0.45–0.53 over four runs on 2026-12-01 (an AMD EPYC) with the same code — so each row names the CPU it ran on, when its JSON recorded one.',
   '',
   '| figure | measured | goal | met | command | measured on |',
   '|---|---|---|---|---|---|',
   ...rows.map(
     (row) =>
-      `| ${row.figure} | ${row.measured} | ${row.goal} | ${mark(row.met)} | \`${row.command}\` | ${row.date?.slice(0, 10) ?? ''} |`
+      `| ${row.figure} | ${row.measured} | ${row.goal} | ${mark(row.met)} | \`${row.command}\` | ${row.date?.slice(0, 10) ?? ''}${row.date && machines.has(row.date) ? `, ${machines.get(row.date)}` : ''} |`
   ),
   '',
 ]

@@ -1,12 +1,19 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { availableParallelism, cpus } from 'node:os'
 import { APP_ROOT } from './processes.js'
 
-export async function writeResults(name: string, data: unknown) {
+/**
+ * Writes a bench's JSON, with the machine it ran on: the same code's ratios
+ * moved between two machines of the same kind (ping ÷ bare node:http 0.29 on
+ * one, 0.45–0.53 on another), so a figure is read with its CPU.
+ */
+export async function writeResults(name: string, data: Record<string, unknown>) {
   const dir = join(APP_ROOT, 'bench', 'results')
   await mkdir(dir, { recursive: true })
   const file = join(dir, `${name}.json`)
-  await writeFile(file, JSON.stringify(data, null, 2) + '\n')
+  const machine = { cpu: cpus()[0]?.model.trim() ?? 'unknown', cores: availableParallelism() }
+  await writeFile(file, JSON.stringify({ ...data, machine }, null, 2) + '\n')
   return file
 }
 
