@@ -2,6 +2,7 @@ import db from '@adonisjs/lucid/services/db'
 import logger from '@adonisjs/core/services/logger'
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import { newId } from '#app/platform/ids'
+import { insideSavepoint } from '#app/platform/background'
 import type { EventType, PayloadOf, VersionOf } from '#app/messaging/types'
 
 export const OUTBOX_CHANNEL = 'atrium_outbox'
@@ -49,7 +50,7 @@ export async function publishMany(
   const { ids, values } = outboxRows(publications)
   // A savepoint's "commit" is only its release: its hooks would wake the relay before the
   // events are visible, so inside one the NOTIFY stays in the transaction.
-  const nested = (trx.knexClient as { parentTransaction?: unknown }).parentTransaction !== undefined
+  const nested = insideSavepoint(trx)
   // Lucid's binding type leaves out null, which pg sends as SQL NULL.
   await trx.rawQuery(
     outboxInsert(() => '?', { notify: nested }),

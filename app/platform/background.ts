@@ -88,11 +88,17 @@ export function wakeTaskHere(name: string) {
  * or the module not mounted here) says so on TASKS_CHANNEL, after the commit,
  * to the workers that do.
  */
-export function wakeTaskAfterCommit(trx: TransactionClientContract, name: string) {
+export async function wakeTaskAfterCommit(trx: TransactionClientContract, name: string) {
   const woken = wokenBy.get(trx) ?? new Set<string>()
   if (woken.has(name)) return
   woken.add(name)
   wokenBy.set(trx, woken)
+  if (insideSavepoint(trx)) {
+    // Its "commit" is only a release, before the rows are visible: the NOTIFY rides in the
+    // transaction instead, delivered at the real commit (this process's worker hears it too).
+    await trx.rawQuery('SELECT pg_notify(?, ?)', [TASKS_CHANNEL, name])
+    return
+  }
   trx.after('commit', () => {
     if (wakeTaskHere(name)) return
     db.rawQuery('SELECT pg_notify(?, ?)', [TASKS_CHANNEL, name]).catch((error: unknown) => {
@@ -100,4 +106,13 @@ export function wakeTaskAfterCommit(trx: TransactionClientContract, name: string
       logger.warn({ err: error, task: name }, 'could not wake the workers for a task')
     })
   })
+}
+
+/**
+ * Whether `trx` is a savepoint (`trx.transaction(…)` inside a transaction):
+ * Lucid runs its after-commit hooks when it is released, before the outer
+ * transaction commits, so work it queued is not visible to anyone yet.
+ */
+export function insideSavepoint(trx: TransactionClientContract) {
+  return (trx.knexClient as { parentTransaction?: unknown }).parentTransaction !== undefined
 }

@@ -86,7 +86,7 @@ export const outboundMail = {
     mails: Array<{ tenantId: string; to: string; subject: string; text: string; eventId?: string }>
   ) {
     if (mails.length === 0) return
-    wakeTaskAfterCommit(trx, SEND_EMAILS)
+    await wakeTaskAfterCommit(trx, SEND_EMAILS)
     await trx.table('notifications_emails').multiInsert(
       mails.map((input) => ({
         id: newId(),

@@ -276,7 +276,7 @@ export const webhooks = {
         }))
     )
     if (deliveries.length === 0) return
-    wakeTaskAfterCommit(trx, DELIVER_WEBHOOKS)
+    await wakeTaskAfterCommit(trx, DELIVER_WEBHOOKS)
     await trx
       .table('notifications_webhook_deliveries')
       .multiInsert(deliveries)

@@ -1,6 +1,9 @@
 import { test } from '@japa/runner'
 import db from '@adonisjs/lucid/services/db'
-import { onTaskWake, wakeTaskAfterCommit } from '#app/platform/background'
+import pg from 'pg'
+import env from '#start/env'
+import { onTaskWake, TASKS_CHANNEL, wakeTaskAfterCommit } from '#app/platform/background'
+import { until } from '#tests/helpers/waiting'
 import { newId } from '#app/platform/ids'
 import { tenancy } from '#app/tenancy/tenancy'
 import { notifications } from '#modules/notifications/index'
@@ -25,8 +28,8 @@ test.group('background tasks woken by the work queued for them', (group) => {
     assert,
   }) => {
     await db.transaction(async (trx) => {
-      wakeTaskAfterCommit(trx, 'test.task_a')
-      wakeTaskAfterCommit(trx, 'test.task_a')
+      await wakeTaskAfterCommit(trx, 'test.task_a')
+      await wakeTaskAfterCommit(trx, 'test.task_a')
       await trx.rawQuery('SELECT 1')
       // Not before the commit: the rows it queued are not visible to the task yet.
       assert.deepEqual(woken, [])
@@ -35,12 +38,34 @@ test.group('background tasks woken by the work queued for them', (group) => {
 
     await assert.rejects(() =>
       db.transaction(async (trx) => {
-        wakeTaskAfterCommit(trx, 'test.task_b')
+        await wakeTaskAfterCommit(trx, 'test.task_b')
         await trx.rawQuery('SELECT 1')
         throw new Error('rolled back')
       })
     )
     assert.deepEqual(woken, ['test.task_a'])
+  })
+
+  test('inside a savepoint: nobody at its release; the workers hear it once the transaction commits', async ({
+    assert,
+    cleanup,
+  }) => {
+    const listener = new pg.Client({ connectionString: env.get('DATABASE_URL')! })
+    await listener.connect()
+    cleanup(() => listener.end())
+    const heard: string[] = []
+    listener.on('notification', ({ payload }) => heard.push(payload ?? ''))
+    await listener.query(`LISTEN ${TASKS_CHANNEL}`)
+
+    await db.transaction(async (trx) => {
+      await trx.transaction((savepoint) => wakeTaskAfterCommit(savepoint, 'test.task_a'))
+      // Released, not committed: the rows it queued are still invisible to the task.
+      await listener.query('SELECT 1')
+      assert.deepEqual(woken, [])
+      assert.deepEqual(heard, [])
+    })
+    assert.isTrue(await until(async () => heard.length > 0, 10_000))
+    assert.deepEqual(heard, ['test.task_a'])
   })
 
   test('a notice with mail wakes the mail task; one without mail wakes no task', async ({
