@@ -2,12 +2,18 @@
 | The Redis quota reservation, as the gateway sends it: the whole Lua text with
 | EVAL on every request (before) versus its SHA1 with EVALSHA (now, ioredis
 | defineCommand). Same script, same 8 counters per reservation (a key's and a
-| tenant's four limits), same Redis, alternating rounds in one run.
+| tenant's four limits), same Redis, alternating rounds in one run. Then the
+| settle of those 8 counters (5 of them with something to refund): a
+| pipeline of INCRBY and PEXPIREAT per counter (before) versus one script.
 |
 |   npm run bench:quota-script     (BENCH_RESERVES=20000 BENCH_CONCURRENCY=50)
 */
 import { Redis } from 'ioredis'
-import { RESERVE_SCRIPT, reserveScript } from '#modules/gateway/services/reserve_script'
+import {
+  adjustManyScript,
+  RESERVE_SCRIPT,
+  reserveScript,
+} from '#modules/gateway/services/reserve_script'
 import { printTable, writeResults } from './lib/report.js'
 
 const RESERVES = Number(process.env.BENCH_RESERVES ?? 20_000)
@@ -18,10 +24,30 @@ const prefix = `bench:quota:${process.pid}`
 const keys = Array.from({ length: 8 }, (_, index) => `${prefix}:${index}`)
 const args = keys.flatMap(() => [Number.MAX_SAFE_INTEGER, 1, Date.now() + 3_600_000])
 
-type Variant = 'eval (before)' | 'evalsha (now)'
+const expireAt = Date.now() + 3_600_000
+/** A settle's changes: the request counters were exact, the token and spend ones refund. */
+const deltas = keys.map((key, index) => ({ key, delta: index % 4 === 0 ? 0 : -1 }))
+const refunds = deltas.filter((change) => change.delta !== 0)
+
+type Variant =
+  'eval (before)' | 'evalsha (now)' | 'settle: pipeline (before)' | 'settle: script (now)'
 const send: Record<Variant, () => Promise<unknown>> = {
   'eval (before)': () => redis.eval(RESERVE_SCRIPT, keys.length, ...keys, ...args),
   'evalsha (now)': () => reserveScript(redis)(keys.length, ...keys, ...args),
+  'settle: pipeline (before)': () => {
+    const pipeline = redis.pipeline()
+    for (const change of deltas) {
+      if (change.delta !== 0) pipeline.incrby(change.key, change.delta)
+      pipeline.pexpireat(change.key, expireAt)
+    }
+    return pipeline.exec()
+  },
+  'settle: script (now)': () =>
+    adjustManyScript(redis)(
+      refunds.length,
+      ...refunds.map((change) => change.key),
+      ...refunds.flatMap((change) => [change.delta, expireAt])
+    ),
 }
 
 async function measure(variant: Variant) {
@@ -55,9 +81,12 @@ async function measure(variant: Variant) {
 const results: Record<Variant, Array<Awaited<ReturnType<typeof measure>>>> = {
   'eval (before)': [],
   'evalsha (now)': [],
+  'settle: pipeline (before)': [],
+  'settle: script (now)': [],
 }
 try {
   await send['evalsha (now)']()
+  await send['settle: script (now)']()
   for (let round = 0; round < ROUNDS; round++) {
     for (const variant of Object.keys(send) as Variant[])
       results[variant].push(await measure(variant))
@@ -79,7 +108,7 @@ try {
     })
   )
   printTable(
-    ['variant', 'reserves/s', 'p50 ms', 'p99 ms', 'client CPU µs/reserve'],
+    ['variant', 'calls/s', 'p50 ms', 'p99 ms', 'client CPU µs/call'],
     Object.entries(summary).map(([variant, row]) => [
       variant,
       Math.round(row.perSecond),
@@ -90,6 +119,9 @@ try {
   )
   const ratio = summary['evalsha (now)'].perSecond / summary['eval (before)'].perSecond
   console.log(`evalsha ÷ eval: ${ratio.toFixed(2)}`)
+  const settleRatio =
+    summary['settle: script (now)'].perSecond / summary['settle: pipeline (before)'].perSecond
+  console.log(`settle, script ÷ pipeline: ${settleRatio.toFixed(2)}`)
   const file = await writeResults('quota_script', {
     reserves: RESERVES,
     concurrency: CONCURRENCY,
@@ -98,6 +130,7 @@ try {
     scriptBytes: Buffer.byteLength(RESERVE_SCRIPT),
     summary,
     ratio,
+    settleRatio,
   })
   console.log(`wrote ${file}`)
 } finally {

@@ -3,7 +3,7 @@ import db from '@adonisjs/lucid/services/db'
 import redis from '@adonisjs/redis/services/main'
 import { Counter } from 'prom-client'
 import { redisConfigured } from '#config/redis'
-import { reserveManyScript } from '#modules/gateway/services/reserve_script'
+import { adjustManyScript, reserveManyScript } from '#modules/gateway/services/reserve_script'
 import { metricsRegistry } from '#app/observability/metrics'
 import { ProblemException } from '#app/http/problem'
 import { groupCall, groupCommit } from '#app/platform/group_commit'
@@ -129,7 +129,7 @@ const GRACE_MS = 5 * 60_000
  * Reservations and settles on Redis are grouped like PostgreSQL's: those
  * made while one call is in flight go together in the next — one script
  * call for many reservations (each still all or nothing, in order), one
- * pipeline for many settles — so a busy process pays a round trip per batch,
+ * for many settles — so a busy process pays a round trip per batch,
  * not per request.
  */
 const reserveGroupedOnRedis = groupCall<CounterSpec[], StoreAnswer>(async (batch) => {
@@ -154,12 +154,15 @@ const adjustGroupedOnRedis = groupCall<
   Array<{ key: string; delta: number; windowEndsAt: number }>,
   void
 >(async (batch) => {
-  const pipeline = redis.connection().ioConnection.pipeline()
-  for (const change of batch.flat()) {
-    if (change.delta !== 0) pipeline.incrby(change.key, change.delta)
-    pipeline.pexpireat(change.key, change.windowEndsAt + GRACE_MS)
+  // A counter whose reservation was exact has nothing to settle; its expiry was set then.
+  const changes = batch.flat().filter((change) => change.delta !== 0)
+  if (changes.length > 0) {
+    await adjustManyScript(redis.connection().ioConnection)(
+      changes.length,
+      ...changes.map((change) => change.key),
+      ...changes.flatMap((change) => [change.delta, change.windowEndsAt + GRACE_MS])
+    )
   }
-  await pipeline.exec()
   return batch.map(() => undefined)
 })
 

@@ -78,5 +78,26 @@ test.group(
         [3, 10, 1]
       )
     }).skip(!env.get('REDIS_URL'), 'REDIS_URL is not set')
+
+    test('a settle keeps a counter expiring even if it expired since its reservation; an exact one writes nothing', async ({
+      assert,
+    }) => {
+      const windowEndsAt = Date.now() + 60_000
+      const connection = redis.connection().ioConnection
+      await store.reserve([
+        counter('gone', 10, 5, windowEndsAt),
+        counter('exact', 10, 1, windowEndsAt),
+      ])
+      // The window ended (and the grace with it) between the reservation and its settle.
+      await connection.del(`${KEY_PREFIX}gone`, `${KEY_PREFIX}exact`)
+      await store.adjust([
+        { key: `${KEY_PREFIX}gone`, delta: -2, windowEndsAt },
+        { key: `${KEY_PREFIX}exact`, delta: 0, windowEndsAt },
+      ])
+      assert.deepEqual(await store.peek([`${KEY_PREFIX}gone`, `${KEY_PREFIX}exact`]), [-2, 0])
+      const ttl = await connection.pttl(`${KEY_PREFIX}gone`)
+      assert.isAbove(ttl, 60_000, 'expires after its window, with the grace period')
+      assert.equal(await connection.exists(`${KEY_PREFIX}exact`), 0)
+    }).skip(!env.get('REDIS_URL'), 'REDIS_URL is not set')
   }
 )
