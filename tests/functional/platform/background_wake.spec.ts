@@ -1,9 +1,8 @@
 import { test } from '@japa/runner'
 import db from '@adonisjs/lucid/services/db'
-import pg from 'pg'
-import env from '#start/env'
 import { onTaskWake, TASKS_CHANNEL, wakeTaskAfterCommit } from '#app/platform/background'
 import { until } from '#tests/helpers/waiting'
+import { listenTo } from '#tests/helpers/listening'
 import { newId } from '#app/platform/ids'
 import { tenancy } from '#app/tenancy/tenancy'
 import { notifications } from '#modules/notifications/index'
@@ -50,17 +49,12 @@ test.group('background tasks woken by the work queued for them', (group) => {
     assert,
     cleanup,
   }) => {
-    const listener = new pg.Client({ connectionString: env.get('DATABASE_URL')! })
-    await listener.connect()
-    cleanup(() => listener.end())
-    const heard: string[] = []
-    listener.on('notification', ({ payload }) => heard.push(payload ?? ''))
-    await listener.query(`LISTEN ${TASKS_CHANNEL}`)
+    const { payloads: heard, settle } = await listenTo(TASKS_CHANNEL, cleanup)
 
     await db.transaction(async (trx) => {
       await trx.transaction((savepoint) => wakeTaskAfterCommit(savepoint, 'test.task_a'))
       // Released, not committed: the rows it queued are still invisible to the task.
-      await listener.query('SELECT 1')
+      await settle()
       assert.deepEqual(woken, [])
       assert.deepEqual(heard, [])
     })

@@ -16,6 +16,7 @@ import { newId } from '#app/platform/ids'
 import { tenantIsolationSql } from '#app/tenancy/sql'
 import { resetBus } from '#tests/helpers/messaging'
 import { rowCount, until } from '#tests/helpers/waiting'
+import { listenTo } from '#tests/helpers/listening'
 
 declare module '#app/messaging/types' {
   interface IntegrationEvents {
@@ -215,28 +216,23 @@ test.group('an idle worker', (group) => {
     assert,
     cleanup,
   }) => {
-    const listener = new pg.Client({ connectionString: env.get('DATABASE_URL')! })
-    await listener.connect()
-    cleanup(() => listener.end())
-    const heard: string[] = []
-    listener.on('notification', ({ payload }) => heard.push(payload ?? ''))
-    await listener.query(`LISTEN ${TASKS_CHANNEL}`)
+    const { payloads: heard, settle } = await listenTo(TASKS_CHANNEL, cleanup)
 
     // No loop runs `system.nobody_here` in this process (no worker is started in this test).
     await db
       .transaction(async (trx) => {
-        wakeTaskAfterCommit(trx, 'system.rolled_back')
+        await wakeTaskAfterCommit(trx, 'system.rolled_back')
         throw new Error('roll back')
       })
       .catch(() => {})
     await db.transaction(async (trx) => {
-      wakeTaskAfterCommit(trx, 'system.nobody_here')
-      wakeTaskAfterCommit(trx, 'system.nobody_here')
+      await wakeTaskAfterCommit(trx, 'system.nobody_here')
+      await wakeTaskAfterCommit(trx, 'system.nobody_here')
     })
 
     assert.isTrue(await until(async () => heard.length > 0, 5000), 'no NOTIFY heard')
     // Another statement's round trip: anything sent after that NOTIFY would have arrived by now.
-    await listener.query('SELECT 1')
+    await settle()
     assert.deepEqual(heard, ['system.nobody_here'])
   })
 

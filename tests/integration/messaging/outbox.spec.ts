@@ -18,6 +18,7 @@ import { busStatus, deadLetters, replayDeadLetters } from '#app/messaging/admin'
 import { childEnv, runNode } from '#tests/helpers/processes'
 import { resetBus } from '#tests/helpers/messaging'
 import { until } from '#tests/helpers/waiting'
+import { listenTo } from '#tests/helpers/listening'
 import { statementsSentDuring } from '#tests/helpers/sql_spy'
 import { batchesSplit } from '#app/messaging/metrics'
 import { registerBackgroundTask } from '#app/platform/background'
@@ -130,23 +131,6 @@ function widgetIn(trx: TransactionClientContract, name: string) {
     { widgetId: newId(), name },
     { version: 1, tenantId: tenant }
   )
-}
-
-/** The payloads NOTIFYed on `channel` from now on; `settle` waits a round trip of the listener's. */
-async function listenTo(channel: string, cleanup: (callback: () => Promise<void>) => void) {
-  const listener = new pg.Client({ connectionString: env.get('DATABASE_URL')! })
-  await listener.connect()
-  cleanup(() => listener.end())
-  const payloads: string[] = []
-  listener.on('notification', ({ payload }) => payloads.push(payload ?? ''))
-  await listener.query(`LISTEN ${channel}`)
-  return {
-    payloads,
-    settle: async () => {
-      await new Promise((resolve) => setImmediate(resolve))
-      await listener.query('SELECT 1')
-    },
-  }
 }
 
 /** A unit of work that publishes and then fails: `wakes()` must not have moved. */
