@@ -60,7 +60,7 @@ export async function processDeliveries(options: DeliveryOptions = {}): Promise<
     options.leaseSeconds ?? 60
   )
   const outcomes: DeliveryOutcome[] = []
-  const settled: string[] = []
+  const duplicates: string[] = []
   const perTransaction = Math.max(1, options.perTransaction ?? 25)
   // What a lane takes at a time: a group's batches one after another, so one subscriber's
   // transactions in one tenant never run at once here (a handler's ordered row locks, like a
@@ -83,19 +83,19 @@ export async function processDeliveries(options: DeliveryOptions = {}): Promise<
         const results = await handleTogether(together, options)
         results.forEach((outcome, index) => {
           outcomes.push(outcome)
-          if (outcome === 'handled' || outcome === 'duplicate')
-            settled.push(together[index].delivery_id)
+          if (outcome === 'duplicate') duplicates.push(together[index].delivery_id)
         })
       }
     }
   }
   await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 4) }, lane))
-  // One commit marks the whole batch done. A crash before it only means
-  // redelivery after the lease, which the inbox turns into a no-op.
-  if (settled.length) {
+  // A handled delivery was settled by its own unit of work: the inbox insert's trigger marks it
+  // done (migration 0010). A duplicate wrote no inbox row, so it is settled here — a redelivery,
+  // rare; a crash before this only brings it back once more after its lease.
+  if (duplicates.length) {
     await db
       .from('messaging_deliveries')
-      .whereIn('id', settled)
+      .whereIn('id', duplicates)
       .update({ state: 'done', handled_at: db.raw('now()'), last_error: null })
   }
   return outcomes

@@ -653,7 +653,13 @@ test.group('deliveries handled together', (group) => {
   group.each.setup(async () => {
     await resetTables()
     return () => {
-      for (const name of ['test.record_a', 'test.in_tenant', 'test.poison', 'test.batch'])
+      for (const name of [
+        'test.record_a',
+        'test.in_tenant',
+        'test.poison',
+        'test.batch',
+        'test.sees_itself',
+      ])
         unsubscribe(name)
     }
   })
@@ -686,6 +692,89 @@ test.group('deliveries handled together', (group) => {
     assert.lengthOf(await db.from('messaging_inbox').where('subscriber', 'test.record_a'), 30)
     const pending = await db.from('messaging_deliveries').whereNot('state', 'done')
     assert.lengthOf(pending, 0)
+  })
+
+  test('a handled delivery is settled by its own unit of work: nothing is sent after its commit', async ({
+    assert,
+  }) => {
+    recordingSubscriber('test.record_a')
+    for (const name of ['s1', 's2', 's3']) await publishWidget(name)
+    await relayBatch()
+    const sent = await statementsSentDuring(async () => {
+      assert.deepEqual(await processDeliveries(FAST), ['handled', 'handled', 'handled'])
+    })
+    // The claim, then the unit of work (inbox with its BEGIN, handlers, COMMIT) — and nothing after.
+    assert.match(sent.at(-1)!, /^\s*COMMIT/i)
+    assert.lengthOf(
+      sent.filter((statement) => /UPDATE\s+"?messaging_deliveries/i.test(statement)),
+      1,
+      'only the claim updates deliveries'
+    )
+    const deliveries = await db.from('messaging_deliveries').select('state', 'handled_at')
+    assert.deepEqual(
+      deliveries.map((row) => row.state),
+      ['done', 'done', 'done']
+    )
+    for (const row of deliveries) assert.isNotNull(row.handled_at)
+  })
+
+  test('a delivery is done inside its unit of work, and pending again when that unit rolls back', async ({
+    assert,
+  }) => {
+    const seen: string[] = []
+    let attempt = 0
+    // A platform event: its unit of work keeps the worker's role, which may read deliveries.
+    subscribe('test.widget_created', 'test.sees_itself', async (event, trx) => {
+      const [delivery] = await trx
+        .from('messaging_deliveries')
+        .where({ event_id: event.id, subscriber: 'test.sees_itself' })
+        .select('state')
+      seen.push(delivery.state)
+      if (++attempt === 1) throw new Error('first attempt fails after the inbox insert')
+    })
+    await db.transaction((trx) =>
+      events.publish(
+        trx,
+        'test.widget_created',
+        { widgetId: newId(), name: 'platform' },
+        { version: 1, tenantId: null }
+      )
+    )
+    await relayBatch()
+    assert.deepEqual(await processDeliveries({ ...FAST, leaseSeconds: 0 }), ['retry'])
+    const [failed] = await db.from('messaging_deliveries').select('state', 'attempts', 'last_error')
+    assert.equal(failed.state, 'pending')
+    assert.equal(failed.attempts, 1)
+    assert.include(failed.last_error, 'first attempt fails')
+    assert.lengthOf(await db.from('messaging_inbox').where('subscriber', 'test.sees_itself'), 0)
+    assert.isTrue(
+      await until(async () => {
+        await processDeliveries({ ...FAST, leaseSeconds: 0 })
+        return attempt === 2
+      })
+    )
+    const [handled] = await db.from('messaging_deliveries').select('state', 'last_error')
+    assert.equal(handled.state, 'done')
+    assert.isNull(handled.last_error)
+    // Both times the handler already saw its delivery done: the inbox insert before it settled it.
+    assert.deepEqual(seen, ['done', 'done'])
+  })
+
+  test('tenant code may record inbox rows but still cannot touch deliveries', async ({
+    assert,
+  }) => {
+    await publishWidget('guarded')
+    await relayBatch()
+    await assert.rejects(
+      () =>
+        tenancy.run(tenant, (trx) => trx.from('messaging_deliveries').update({ state: 'done' })),
+      /permission denied/
+    )
+    await assert.rejects(
+      () =>
+        tenancy.run(tenant, (trx) => trx.rawQuery('SELECT messaging_settle_recorded_deliveries()')),
+      /permission denied|trigger functions can only be called as triggers/
+    )
   })
 
   test('each tenant’s deliveries run in that tenant’s unit of work', async ({ assert }) => {
@@ -864,10 +953,15 @@ test.group('deliveries handled together', (group) => {
     const ids: string[] = []
     for (const name of ['n1', 'n2', 'n3', 'n4', 'n5']) ids.push(await publishWidget(name))
     await relayBatch()
-    // n2 and n4 were handled before (their inbox rows are there): left out of the call.
+    // n2 and n4 were handled before (their inbox rows are there): left out of the call. Their
+    // inbox rows settled them; pending again, as when a lease lapsed while that handling committed.
     await db
       .table('messaging_inbox')
       .multiInsert([ids[1], ids[3]].map((id) => ({ event_id: id, subscriber: 'test.batch' })))
+    await db
+      .from('messaging_deliveries')
+      .whereIn('event_id', [ids[1], ids[3]])
+      .update({ state: 'pending' })
     const outcomes = await processDeliveries({ ...FAST, leaseSeconds: 0 })
     assert.deepEqual(outcomes, ['handled', 'duplicate', 'handled', 'duplicate', 'handled'])
     assert.deepEqual(calls, [['n1', 'n3', 'n5']])
