@@ -7,14 +7,15 @@ import { newId } from '#app/platform/ids'
 import { millisecondsOrNull } from '#app/platform/job_queue'
 import { dueInTurns, lastTurnServed, NO_GROUP } from '#app/platform/turns'
 import { beginWithFirstStatement } from '#app/tenancy/begin_with_settings'
-import type { TransportName } from '#app/messaging/handling'
+import { consumedHere, type TransportName } from '#app/messaging/handling'
 
 export const DELIVERIES_CHANNEL = 'atrium_deliveries'
 
 /**
  * This process's mark on the deliveries it relays (the NOTIFY's payload): its
  * own worker handles them in the same pass, so only other processes need to
- * wake for them.
+ * wake for them — and only a relay that wrote deliveries for a subscriber
+ * this process does not consume sends it (see localTransport).
  */
 export const RELAYED_HERE = randomUUID()
 
@@ -86,23 +87,26 @@ export const localTransport: Transport = {
       }))
     )
     if (rows.length === 0) return
-    // The deliveries and the workers' wake-up in one statement: one round trip per relay pass.
-    await trx.rawQuery(
-      `WITH delivered AS (
-         INSERT INTO messaging_deliveries (id, event_id, tenant_id, subscriber)
+    const insert = `INSERT INTO messaging_deliveries (id, event_id, tenant_id, subscriber)
          SELECT * FROM unnest(?::uuid[], ?::uuid[], ?::uuid[], ?::text[])
-         ON CONFLICT (event_id, subscriber) DO NOTHING
-       )
-       SELECT pg_notify(?, ?)`,
-      [
-        rows.map(() => newId()),
-        rows.map((row) => row.event_id),
-        rows.map((row) => row.tenant_id),
-        rows.map((row) => row.subscriber),
+         ON CONFLICT (event_id, subscriber) DO NOTHING`
+    const columns = [
+      rows.map(() => newId()),
+      rows.map((row) => row.event_id),
+      rows.map((row) => row.tenant_id),
+      rows.map((row) => row.subscriber),
+    ]
+    // The relaying pass handles what this process consumes itself, next. Only deliveries for
+    // subscribers mounted elsewhere (ATRIUM_MODULES) need another process woken — with the
+    // insert, in one round trip. A NOTIFY also makes the commit take PostgreSQL's notify lock,
+    // and wakes this process's own listener for nothing.
+    if (rows.every(consumedHere)) await trx.rawQuery(insert, columns)
+    else
+      await trx.rawQuery(`WITH delivered AS (${insert}) SELECT pg_notify(?, ?)`, [
+        ...columns,
         DELIVERIES_CHANNEL,
         RELAYED_HERE,
-      ]
-    )
+      ])
   },
 }
 

@@ -119,6 +119,17 @@ async function drain() {
   }
 }
 
+/**
+ * Sends a NOTIFY of its own on the deliveries channel and returns its payload: once a listener
+ * has heard it, it has heard everything committed before it too (notifications arrive in commit
+ * order), so a NOTIFY that never came is known not to have been sent.
+ */
+async function notifyProbe() {
+  const payload = `probe ${newId()}`
+  await db.rawQuery('SELECT pg_notify(?, ?)', [DELIVERIES_CHANNEL, payload])
+  return payload
+}
+
 async function effects(where: Record<string, unknown> = {}) {
   return db.from(EFFECTS).where(where).orderBy('name')
 }
@@ -514,21 +525,38 @@ test.group('outbox, relay and deliveries', (group) => {
     assert.equal(loopWokenBy(DELIVERIES_CHANNEL, 'another process'), 'events')
     assert.equal(loopWokenBy(OUTBOX_CHANNEL, RELAYED_HERE), 'events')
     assert.equal(loopWokenBy(OPERATIONS_CHANNEL, ''), 'operations')
-    // What the local relay sends is this process's mark.
+  })
+
+  test('a relay wakes other processes only for deliveries of subscribers this one does not consume', async ({
+    assert,
+    cleanup,
+  }) => {
     const notified: string[] = []
     const listener = new pg.Client({ connectionString: env.get('DATABASE_URL')! })
     await listener.connect()
+    cleanup(() => listener.end())
+    listener.on('notification', ({ payload }) => notified.push(payload ?? ''))
+    await listener.query(`LISTEN ${DELIVERIES_CHANNEL}`)
+    recordingSubscriber('test.record_a')
+    // Every subscriber consumed here: this process's pass handles them next; nobody is woken.
+    await publishWidget('mine')
+    assert.equal(await relayBatch(), 1)
+    const probe = await notifyProbe()
+    assert.isTrue(await until(async () => notified.includes(probe), 10_000))
+    assert.deepEqual(notified, [probe])
+    // This process mounts only `system` now: `test.record_a` is consumed elsewhere.
+    const selection = env.get('ATRIUM_MODULES')
+    env.set('ATRIUM_MODULES', 'system')
     try {
-      listener.on('notification', ({ payload }) => notified.push(payload ?? ''))
-      await listener.query(`LISTEN ${DELIVERIES_CHANNEL}`)
-      recordingSubscriber('test.record_a')
-      await publishWidget('marked')
+      await publishWidget('theirs')
       assert.equal(await relayBatch(), 1)
-      assert.isTrue(await until(async () => notified.length > 0, 10_000))
-      assert.deepEqual(notified, [RELAYED_HERE])
     } finally {
-      await listener.end()
+      env.set('ATRIUM_MODULES', selection ?? '')
     }
+    // What it sends is this process's mark (its own loop ignores it).
+    assert.isTrue(await until(async () => notified.length === 2, 10_000))
+    assert.deepEqual(notified, [probe, RELAYED_HERE])
+    assert.lengthOf(await db.from('messaging_deliveries'), 2)
   })
 
   test('a background task or an operation that hangs holds back neither events nor other tasks', async ({
