@@ -75,6 +75,25 @@ try {
   }
 
   const statementsDuring = countStatements()
+  /**
+   * WAL flushes (fdatasync) PostgreSQL made while `work` ran, per unit: each synchronous commit
+   * waits for one (several waiting at once may share it), ~0.4 ms each on the 2-core machine.
+   * Cluster-wide (pg_stat_wal), so the bench's own polling and the WAL writer count too.
+   */
+  const walFlushes = async () => {
+    const { rows } = await db.rawQuery(
+      `${UNCOUNTED} SELECT wal_sync::float8 AS flushes FROM pg_stat_wal`
+    )
+    return Number(rows[0].flushes)
+  }
+  const flushesPer = async <T>(units: number, work: () => Promise<T>) => {
+    const before = await walFlushes()
+    const result = await work()
+    return {
+      result,
+      flushesPerUnit: Math.round((((await walFlushes()) - before) / units) * 100) / 100,
+    }
+  }
 
   /** Runs `publish(index)` for every index in 0…count-1 from `publishers` concurrent loops. */
   const inParallel = async (
@@ -94,14 +113,19 @@ try {
   const measureBaseline = async (publishers = 1) => {
     await db.rawQuery('TRUNCATE bench_effects')
     const started = performance.now()
-    const { perUnit: statementsPerEvent } = await statementsDuring(EVENTS, () =>
-      inParallel(EVENTS, publishers, () =>
-        db.transaction(async (trx) => {
-          await trx.rawQuery(
-            'INSERT INTO bench_effects (id, started_at) VALUES (?, clock_timestamp())',
-            [newId()]
-          )
-        })
+    const {
+      result: { perUnit: statementsPerEvent },
+      flushesPerUnit: walFlushesPerEvent,
+    } = await flushesPer(EVENTS, () =>
+      statementsDuring(EVENTS, () =>
+        inParallel(EVENTS, publishers, () =>
+          db.transaction(async (trx) => {
+            await trx.rawQuery(
+              'INSERT INTO bench_effects (id, started_at) VALUES (?, clock_timestamp())',
+              [newId()]
+            )
+          })
+        )
       )
     )
     const seconds = (performance.now() - started) / 1000
@@ -113,6 +137,7 @@ try {
       eventsPerSecond: Math.round(EVENTS / seconds),
       ...(await latency()),
       statementsPerEvent,
+      walFlushesPerEvent,
     }
   }
 
@@ -153,25 +178,30 @@ try {
     })
     await worker.start()
     const begun = performance.now()
-    const { perUnit: statementsPerEvent } = await statementsDuring(count, async () => {
-      await inParallel(count, publishers, async (index) => {
-        if (rate) {
-          const due = begun + (index * 1000) / rate
-          const wait = due - performance.now()
-          if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+    const {
+      result: { perUnit: statementsPerEvent },
+      flushesPerUnit: walFlushesPerEvent,
+    } = await flushesPer(count, () =>
+      statementsDuring(count, async () => {
+        await inParallel(count, publishers, async (index) => {
+          if (rate) {
+            const due = begun + (index * 1000) / rate
+            const wait = due - performance.now()
+            if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+          }
+          await db.transaction((trx) =>
+            events.publish(trx, 'bench.ping', { index }, { version: 1, tenantId: null })
+          )
+        })
+        for (;;) {
+          const { rows: done } = await db.rawQuery(
+            `${UNCOUNTED} SELECT count(*)::int AS count FROM bench_effects`
+          )
+          if (done[0].count >= count) break
+          await new Promise((resolve) => setTimeout(resolve, 10))
         }
-        await db.transaction((trx) =>
-          events.publish(trx, 'bench.ping', { index }, { version: 1, tenantId: null })
-        )
       })
-      for (;;) {
-        const { rows: done } = await db.rawQuery(
-          `${UNCOUNTED} SELECT count(*)::int AS count FROM bench_effects`
-        )
-        if (done[0].count >= count) break
-        await new Promise((resolve) => setTimeout(resolve, 10))
-      }
-    })
+    )
     const seconds = (performance.now() - begun) / 1000
     await worker.stop()
     return {
@@ -179,6 +209,7 @@ try {
       eventsPerSecond: Math.round(count / seconds),
       ...(await latency()),
       statementsPerEvent,
+      walFlushesPerEvent,
     }
   }
 
@@ -265,7 +296,15 @@ try {
     `events/s by round — baseline: ${baseline.rounds.join(', ')}; local: ${localRuns.map((run) => run.eventsPerSecond).join(', ')}`
   )
   printTable(
-    ['path', 'events/s', 'p50 ms', 'p95 ms', 'vs baseline', 'statements/event'],
+    [
+      'path',
+      'events/s',
+      'p50 ms',
+      'p95 ms',
+      'vs baseline',
+      'statements/event',
+      'WAL flushes/event',
+    ],
     rows.map((row) => [
       row.name,
       row.eventsPerSecond,
@@ -273,6 +312,7 @@ try {
       row.p95,
       `x${row.vsBaseline ?? Math.round((row.eventsPerSecond / baseline.eventsPerSecond) * 100) / 100}`,
       row.statementsPerEvent,
+      row.walFlushesPerEvent,
     ])
   )
   const file = await writeResults('bus', {

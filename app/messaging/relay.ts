@@ -4,7 +4,7 @@ import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import type { EventEnvelope } from '#app/messaging/types'
 import { subscribersOf } from '#app/messaging/subscribers'
 import { newId } from '#app/platform/ids'
-import { millisecondsOrNull } from '#app/platform/job_queue'
+import { COMMIT_WITHOUT_FLUSH, millisecondsOrNull } from '#app/platform/job_queue'
 import { dueInTurns, lastTurnServed, NO_GROUP } from '#app/platform/turns'
 import { beginWithFirstStatement } from '#app/tenancy/begin_with_settings'
 import { consumedHere, type TransportName } from '#app/messaging/handling'
@@ -149,11 +149,13 @@ export async function relayBatch(
       after: lastTenantRelayed,
     })
     // Claimed and marked dispatched in one statement: if the transport refuses the batch, the
-    // transaction rolls back and the marks with it.
+    // transaction rolls back and the marks with it. It commits without waiting for its flush: lost
+    // in a database crash, the batch is relayed again, and the inbox keeps its effects once.
     const { rows } = await trx.rawQuery(
-      `WITH RECURSIVE ${due.ctes},
+      `WITH RECURSIVE ${due.ctes}, ${COMMIT_WITHOUT_FLUSH},
        marked AS (
-         UPDATE messaging_outbox o SET dispatched_at = now() FROM due WHERE o.id = due.id
+         UPDATE messaging_outbox o SET dispatched_at = now() FROM due, commit_without_flush
+          WHERE o.id = due.id
          RETURNING due.*
        )
        SELECT * FROM marked ORDER BY available_at, id`,

@@ -70,6 +70,49 @@ test.group('job queue', (group) => {
     assert.equal(again.attempts, 2)
   })
 
+  test('a lease-only claim commits without waiting for its flush; other claims and later work wait', async ({
+    assert,
+  }) => {
+    await enqueue(2)
+    const setting = `current_setting('synchronous_commit') AS commit_mode`
+    const [unflushed] = await queue.claim<{ commit_mode: string }>({
+      limit: 1,
+      leaseSeconds: 30,
+      commitWithoutFlush: true,
+      returning: setting,
+    })
+    assert.equal(unflushed.commit_mode, 'off')
+    const [flushed] = await queue.claim<{ commit_mode: string }>({
+      limit: 1,
+      leaseSeconds: 30,
+      returning: setting,
+    })
+    assert.equal(flushed.commit_mode, 'on')
+    // Only that claim's own transaction: what the pooled connections run next flushes again.
+    const after = await Promise.all(
+      Array.from({ length: 4 }, () => db.rawQuery('SHOW synchronous_commit'))
+    )
+    assert.deepEqual(
+      after.map((result) => result.rows[0].synchronous_commit),
+      ['on', 'on', 'on', 'on']
+    )
+  })
+
+  test('a claim that commits without a flush refuses to run inside a transaction', async ({
+    assert,
+  }) => {
+    await enqueue(1)
+    await assert.rejects(
+      () =>
+        db.transaction((trx) =>
+          queue.claim({ limit: 1, leaseSeconds: 30, commitWithoutFlush: true }, trx)
+        ),
+      /must run on its own/
+    )
+    const [job] = await db.from(TABLE)
+    assert.equal(job.attempts, 0)
+  })
+
   test('a failure retries after the backoff until the attempts run out, then it is dead', async ({
     assert,
   }) => {

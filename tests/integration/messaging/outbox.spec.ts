@@ -5,7 +5,13 @@ import { tenancy } from '#app/tenancy/tenancy'
 import { events } from '#app/messaging/outbox'
 import { subscribe, subscribeBatch, subscription, unsubscribe } from '#app/messaging/subscribers'
 import { runSubscribersTogether } from '#app/messaging/handling'
-import { DELIVERIES_CHANNEL, RELAYED_HERE, relayBatch } from '#app/messaging/relay'
+import {
+  DELIVERIES_CHANNEL,
+  localTransport,
+  RELAYED_HERE,
+  relayBatch,
+  type Transport,
+} from '#app/messaging/relay'
 import { processDeliveries } from '#app/messaging/deliveries'
 import { loopWokenBy, MessagingWorker } from '#app/messaging/worker'
 import { onRelayWake, OUTBOX_CHANNEL, relayWakesSent } from '#app/messaging/outbox'
@@ -786,6 +792,35 @@ test.group('deliveries handled together', (group) => {
     assert.isNull(handled.last_error)
     // Both times the handler already saw its delivery done: the inbox insert before it settled it.
     assert.deepEqual(seen, ['done', 'done'])
+  })
+
+  test('the relay and the delivery claim commit without waiting for a flush; handlers wait for theirs', async ({
+    assert,
+  }) => {
+    const modes: Record<string, string> = {}
+    const commitMode = async (trx: TransactionClientContract) => {
+      const { rows } = await trx.rawQuery('SHOW synchronous_commit')
+      return rows[0].synchronous_commit as string
+    }
+    subscribe('test.widget_created', 'test.record_a', async (_event, trx) => {
+      modes.handler = await commitMode(trx)
+    })
+    await publishWidget('durable')
+    const watching: Transport = {
+      name: 'local',
+      async dispatch(trx, batch) {
+        modes.relay = await commitMode(trx)
+        await localTransport.dispatch(trx, batch)
+      },
+    }
+    assert.equal(await relayBatch(watching), 1)
+    const sent = await statementsSentDuring(async () => {
+      assert.deepEqual(await processDeliveries(FAST), ['handled'])
+    })
+    assert.deepEqual(modes, { relay: 'off', handler: 'on' })
+    // The claim, on its own: the one statement of its transaction sets it (job_queue.spec.ts).
+    const [claim] = sent.filter((statement) => /UPDATE\s+"?messaging_deliveries/i.test(statement))
+    assert.include(claim, 'commit_without_flush')
   })
 
   test('tenant code may record inbox rows but still cannot touch deliveries', async ({
