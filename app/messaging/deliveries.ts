@@ -184,6 +184,8 @@ async function claim(subscribers: string[], batchSize: number, leaseSeconds: num
     leaseSeconds,
     // A lease only: lost in a crash, the deliveries are claimable again (the inbox keeps them once).
     commitWithoutFlush: true,
+    // Every pass of the event loop makes it.
+    prepared: true,
     where: { sql: 't.subscriber = ANY(?)', bindings: [subscribers] },
     turnsBy: { column: 'tenant_id', after: lastTenantServed },
     join: { from: 'messaging_outbox o', on: 'o.id = t.event_id' },

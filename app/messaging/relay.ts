@@ -4,7 +4,7 @@ import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import type { EventEnvelope } from '#app/messaging/types'
 import { subscribersOf } from '#app/messaging/subscribers'
 import { newId } from '#app/platform/ids'
-import { COMMIT_WITHOUT_FLUSH, millisecondsOrNull } from '#app/platform/job_queue'
+import { COMMIT_WITHOUT_FLUSH, millisecondsOrNull, preparedRaw } from '#app/platform/job_queue'
 import { dueInTurns, lastTurnServed, NO_GROUP } from '#app/platform/turns'
 import { beginWithFirstStatement } from '#app/tenancy/begin_with_settings'
 import { consumedHere, type TransportName } from '#app/messaging/handling'
@@ -112,9 +112,11 @@ export const localTransport: Transport = {
 
 /** Milliseconds until the next outbox event is due for relay (a delayed one); null when none waits. */
 export async function outboxNextDueMs(): Promise<number | null> {
-  const { rows } = await db.rawQuery(
+  const { rows } = await preparedRaw(
+    db.connection(),
     `SELECT (extract(epoch FROM min(available_at) - now()) * 1000)::float8 AS ms
-       FROM messaging_outbox WHERE dispatched_at IS NULL`
+       FROM messaging_outbox WHERE dispatched_at IS NULL`,
+    []
   )
   return millisecondsOrNull(rows[0]?.ms)
 }
@@ -151,7 +153,8 @@ export async function relayBatch(
     // Claimed and marked dispatched in one statement: if the transport refuses the batch, the
     // transaction rolls back and the marks with it. It commits without waiting for its flush: lost
     // in a database crash, the batch is relayed again, and the inbox keeps its effects once.
-    const { rows } = await trx.rawQuery(
+    const { rows } = await preparedRaw(
+      trx,
       `WITH RECURSIVE ${due.ctes}, ${COMMIT_WITHOUT_FLUSH},
        marked AS (
          UPDATE messaging_outbox o SET dispatched_at = now() FROM due, commit_without_flush

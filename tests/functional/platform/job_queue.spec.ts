@@ -98,6 +98,44 @@ test.group('job queue', (group) => {
     )
   })
 
+  test('a prepared claim is parsed and planned once per connection, then only run', async ({
+    assert,
+  }) => {
+    await enqueue(7)
+    const runs = await db.transaction(async (trx) => {
+      const preparedRuns = async () => {
+        const { rows } = await trx.rawQuery(
+          `SELECT custom_plans + generic_plans AS runs FROM pg_prepared_statements
+            WHERE statement LIKE ? AND statement LIKE '%FOR UPDATE SKIP LOCKED%'`,
+          [`%UPDATE ${TABLE} t%`]
+        )
+        return rows.map((row: { runs: string }) => Number(row.runs))
+      }
+      const claim = () =>
+        queue.claim({ limit: 1, leaseSeconds: 30, prepared: true, returning: 't.id' }, trx)
+      await claim()
+      const [before] = await preparedRuns()
+      for (let more = 1; more < 7; more++) await claim()
+      return { before, after: await preparedRuns() }
+    })
+    // The connection keeps one prepared statement for the claim, and every claim ran it.
+    assert.isAtLeast(runs.before, 1)
+    assert.deepEqual(runs.after, [runs.before + 6])
+    assert.lengthOf(await db.from(TABLE).where('attempts', 1), 7)
+  })
+
+  test('a prepared claim must name its columns: a migration could change what a star means', async ({
+    assert,
+  }) => {
+    await enqueue(1)
+    await assert.rejects(
+      () => queue.claim({ limit: 1, leaseSeconds: 30, prepared: true }),
+      /must name the columns/
+    )
+    const [job] = await db.from(TABLE)
+    assert.equal(job.attempts, 0)
+  })
+
   test('a claim that commits without a flush refuses to run inside a transaction', async ({
     assert,
   }) => {
