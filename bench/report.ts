@@ -189,7 +189,7 @@ if (bus) {
   const byRound = local.roundRatios ? ` (median of rounds ${local.roundRatios.join(', ')})` : ''
   add({
     figure: 'bus events/s, local ÷ direct inserts',
-    measured: `${ratio}${byRound}; p95 ${local.p95} ms flat out${steady ? `, ${steady.p95} ms at a steady ${steady.eventsPerSecond}/s` : ''}${unbatched ? `; one delivery per transaction: ${round(unbatched.eventsPerSecond / baseline.eventsPerSecond)}, p95 ${unbatched.p95} ms` : ''}`,
+    measured: `${ratio}${byRound}; p95 ${local.p95} ms flat out${steady ? `, ${steady.p95} ms at a steady ${steady.eventsPerSecond}/s` : ''}${unbatched ? `; one delivery per transaction: ${round(unbatched.eventsPerSecond / baseline.eventsPerSecond)}, p95 ${unbatched.p95} ms` : ''}${local.walFlushesPerEvent === undefined ? '' : `; WAL flushes per event ${local.walFlushesPerEvent} (baseline ${baseline.walFlushesPerEvent})`}`,
     goal: '≥ 0.60, p95 ≤ 30 ms',
     met: ratio >= 0.6 && (steady?.p95 ?? local.p95) <= 30,
     command: 'npm run bench:bus',
@@ -359,7 +359,7 @@ const lines = [
   '# Bench summary',
   '',
   'Written by `npm run bench` from the JSON beside this file; every ratio is measured side by side in one run of its bench.',
-  'Figures from different days were taken on the same kind of machine (2 cores, shared with PostgreSQL and the load generator), which is noisy: compare ratios, not absolute rates. Even ratios move with the CPU behind it — ping ÷ bare node:http was 0.29 on 2026-11-30 and 0.45–0.53 over four runs on 2026-12-01 (an AMD EPYC) with the same code — so each row names the CPU it ran on, when its JSON recorded one.',
+  'Figures from different days were taken on the same kind of machine (2 cores, shared with PostgreSQL and the load generator), which is noisy: compare ratios, not absolute rates. Even ratios move with the CPU behind it — ping ÷ bare node:http was 0.29 on 2026-11-30 and 0.45–0.53 over four runs on 2026-12-01 (an AMD EPYC) with the same code — so each row names the CPU it ran on, when its JSON recorded one. The name is not the whole story: two machines reported as AMD EPYC on 2026-12-01 ran bare node:http at 89,847 and 43,542 req/s, and rows in absolute milliseconds (the saga burst p95) move with that.',
   '',
   '| figure | measured | goal | met | command | measured on |',
   '|---|---|---|---|---|---|',
