@@ -138,6 +138,10 @@ function claimOperations(limit: number) {
     leaseSeconds: LEASE_SECONDS,
     set: `status = 'running', started_at = coalesce(t.started_at, now()), updated_at = now()`,
     orderBy: `${TENANT_IN_FLIGHT}, t.available_at, t.id`,
+    returning: 't.id, t.tenant_id, t.kind, t.input, t.attempts, t.cancel_requested',
+    // A lease: lost in a database crash, the operation is claimed again (it may run again anyway).
+    commitWithoutFlush: true,
+    prepared: true,
   })
 }
 
@@ -161,6 +165,8 @@ export async function claimForQueue(limit = 100): Promise<Array<{ id: string; pr
     limit,
     leaseSeconds: LEASE_SECONDS,
     countsAttempt: false,
+    commitWithoutFlush: true,
+    prepared: true,
     orderBy: `${TENANT_IN_FLIGHT}, t.available_at, t.id`,
     // The subquery reads the rows as they were before this claim, so this batch is not in it.
     returning: `t.id, t.tenant_id, t.available_at, ${TENANT_IN_FLIGHT} AS in_flight`,

@@ -202,6 +202,9 @@ async function claim(options: { id?: string; limit: number }) {
     set: `status = 'running'`,
     where: options.id ? { sql: 't.id = ?', bindings: [options.id] } : undefined,
     returning: 't.id, t.tenant_id',
+    // A lease: lost in a database crash, the generation is claimed again, as after a worker's.
+    commitWithoutFlush: true,
+    prepared: true,
   })
 }
 

@@ -124,7 +124,14 @@ export async function sendDueEmails(limit = 20): Promise<number> {
     subject: string
     text: string
     attempts: number
-  }>({ limit, leaseSeconds: 120, returning: 't.id, t.to, t.subject, t.text, t.attempts' })
+  }>({
+    limit,
+    leaseSeconds: 120,
+    returning: 't.id, t.to, t.subject, t.text, t.attempts',
+    // A lease: lost in a database crash, the mail is claimed again (sending is at least once).
+    commitWithoutFlush: true,
+    prepared: true,
+  })
   for (const email of rows) {
     try {
       await mail.send((message) => {

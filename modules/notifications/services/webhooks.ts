@@ -336,6 +336,9 @@ export async function deliverDueWebhooks(limit = 20): Promise<number> {
     leaseSeconds: 30,
     join: { from: 'notifications_webhooks w', on: 'w.id = t.webhook_id' },
     returning: CLAIM_COLUMNS,
+    // A lease: lost in a database crash, the delivery is claimed again (receivers get it at least once).
+    commitWithoutFlush: true,
+    prepared: true,
   })
   await Promise.all(rows.map(deliver))
   return rows.length
