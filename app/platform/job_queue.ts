@@ -191,7 +191,9 @@ export function jobQueue(spec: JobTable) {
      * Milliseconds until the earliest claimable job is due (0 or less: due
      * now; null: none waiting) — including claimed ones, whose lease ends
      * then. A worker with nothing to do sleeps this long instead of polling
-     * (worker.ts); `where` narrows it as it narrows a claim.
+     * (worker.ts); `where` narrows it as it narrows a claim. A prepared
+     * statement (every idle loop asks it): `where.sql` must be constant text,
+     * its values bound.
      */
     async nextDueMs(
       where?: { sql: string; bindings: StrictValues[] },
