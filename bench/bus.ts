@@ -171,7 +171,6 @@ try {
     await db.rawQuery('TRUNCATE messaging_inbox, messaging_deliveries, messaging_outbox CASCADE')
     const worker = new MessagingWorker({
       connectionString: env.get('DATABASE_URL')!,
-      batchSize: 100,
       ...(perTransaction ? { perTransaction } : {}),
       transport,
       operations: postgresOperations,

@@ -138,7 +138,6 @@ try {
     await reset()
     const worker = new MessagingWorker({
       connectionString: env.get('DATABASE_URL')!,
-      batchSize: 100,
       ...(perTransaction ? { perTransaction } : {}),
       ...(process.env.BENCH_DELIVERY_CONCURRENCY
         ? { concurrency: Number(process.env.BENCH_DELIVERY_CONCURRENCY) }

@@ -1,6 +1,6 @@
 import db from '@adonisjs/lucid/services/db'
 import { allSubscriptions, subscription } from '#app/messaging/subscribers'
-import { toEnvelope, type OutboxRow } from '#app/messaging/relay'
+import { RELAY_BATCH_SIZE, toEnvelope, type OutboxRow } from '#app/messaging/relay'
 import { batchesSplit, deliveriesTotal } from '#app/messaging/metrics'
 import { jobQueue } from '#app/platform/job_queue'
 import { lastTurnServed, NO_GROUP } from '#app/platform/turns'
@@ -34,8 +34,14 @@ interface ClaimedDelivery extends OutboxRow {
   attempts: number
 }
 
-/** Deliveries a pass claims at most, unless DeliveryOptions.batchSize says otherwise. */
-export const DEFAULT_CLAIM_SIZE = 50
+/**
+ * Deliveries a pass claims at most, unless DeliveryOptions.batchSize says
+ * otherwise: what one relay batch writes for a subscriber, so the pass that
+ * relayed a burst handles it in one claim — four units of work of 25, one per
+ * lane. It was 50, and the benches ran 100: a burst of 100 events took the
+ * worker two passes per saga step in production but one in the bench.
+ */
+export const DEFAULT_CLAIM_SIZE = RELAY_BATCH_SIZE
 
 export type DeliveryOutcome = 'handled' | 'duplicate' | 'retry' | 'dead'
 

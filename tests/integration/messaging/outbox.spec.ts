@@ -505,6 +505,18 @@ test.group('outbox, relay and deliveries', (group) => {
     assert.equal(woken, 0)
   })
 
+  test('what one relay batch writes for a subscriber, one claim takes: a burst of 100 in one pass', async ({
+    assert,
+  }) => {
+    recordingSubscriber('test.record_a')
+    await publishMany(tenant, 100)
+    assert.equal(await relayBatch(), 100)
+    const outcomes = await processDeliveries(FAST)
+    assert.lengthOf(outcomes, 100)
+    assert.isTrue(outcomes.every((outcome) => outcome === 'handled'))
+    assert.lengthOf(await effects(), 100)
+  })
+
   test('a pass whose claim comes back full is followed by another at once, not by the poll', async ({
     assert,
   }) => {
