@@ -124,6 +124,38 @@ test.group('job queue', (group) => {
     assert.lengthOf(await db.from(TABLE).where('attempts', 1), 7)
   })
 
+  test('a prepared claim keeps the partial index of claimable rows in its generic plan', async ({
+    assert,
+    cleanup,
+  }) => {
+    // Thousands of settled jobs and a few due: the shape of a long-lived queue.
+    await db.rawQuery(
+      `INSERT INTO ${TABLE} (id, state, available_at)
+       SELECT gen_random_uuid(), 'dead', now() - interval '1 day' FROM generate_series(1, 5000)`
+    )
+    await enqueue(3)
+    await db.rawQuery(
+      `CREATE INDEX ${TABLE}_due ON ${TABLE} (available_at) WHERE state = 'pending'`
+    )
+    cleanup(() => db.rawQuery(`DROP INDEX IF EXISTS ${TABLE}_due`))
+    await db.rawQuery(`ANALYZE ${TABLE}`)
+    const plan = await db.transaction(async (trx) => {
+      // The plan PostgreSQL switches a prepared statement to after five runs, asked for at once.
+      await trx.rawQuery('SET LOCAL plan_cache_mode = force_generic_plan')
+      await queue.claim({ limit: 1, leaseSeconds: 30, prepared: true, returning: 't.id' }, trx)
+      const { rows: prepared } = await trx.rawQuery(
+        `SELECT name FROM pg_prepared_statements
+          WHERE statement LIKE ? AND statement LIKE '%FOR UPDATE SKIP LOCKED%'`,
+        [`%UPDATE ${TABLE} t%`]
+      )
+      // Its values: the limit and the lease (the states are in the text).
+      const { rows } = await trx.rawQuery(`EXPLAIN (COSTS OFF) EXECUTE ${prepared[0].name}(1, 30)`)
+      return rows.map((row: { 'QUERY PLAN': string }) => row['QUERY PLAN']).join('\n')
+    })
+    assert.include(plan, `${TABLE}_due`)
+    assert.notInclude(plan, `Seq Scan on ${TABLE}`)
+  })
+
   test('a prepared claim must name its columns: a migration could change what a star means', async ({
     assert,
   }) => {
