@@ -1,6 +1,11 @@
 import db from '@adonisjs/lucid/services/db'
 import { allSubscriptions, subscription } from '#app/messaging/subscribers'
-import { RELAY_BATCH_SIZE, toEnvelope, type OutboxRow } from '#app/messaging/relay'
+import {
+  RELAY_BATCH_SIZE,
+  toEnvelope,
+  type LeasedDelivery,
+  type OutboxRow,
+} from '#app/messaging/relay'
 import { batchesSplit, deliveriesTotal } from '#app/messaging/metrics'
 import { jobQueue } from '#app/platform/job_queue'
 import { lastTurnServed, NO_GROUP } from '#app/platform/turns'
@@ -28,10 +33,12 @@ export interface DeliveryOptions {
   maxBackoffMs?: number
 }
 
-interface ClaimedDelivery extends OutboxRow {
+/** What a claim returns: a delivery, and its event's outbox row. */
+interface ClaimedRow extends OutboxRow {
   delivery_id: string
   subscriber: string
   attempts: number
+  turn: string
 }
 
 /**
@@ -54,17 +61,29 @@ export type DeliveryOutcome = 'handled' | 'duplicate' | 'retry' | 'dead'
  * back and handled again one delivery per unit of work (runSubscriber), so
  * only the delivery that fails is retried, with exponential backoff, and
  * after its subscription's maxAttempts is a dead letter. Returns the outcomes.
+ *
+ * `handed` are deliveries the relay pass before this one wrote already leased
+ * to this process (relay.ts' Handoff): they are handled with the claimed
+ * ones, and when `claim` is false (the worker decides; see #deliverEvents)
+ * they are the whole pass, which then costs no claim.
  */
-export async function processDeliveries(options: DeliveryOptions = {}): Promise<DeliveryOutcome[]> {
+export async function processDeliveries(
+  options: DeliveryOptions = {},
+  handed: { deliveries: LeasedDelivery[]; claim: boolean } = { deliveries: [], claim: true }
+): Promise<DeliveryOutcome[]> {
   const consumed = allSubscriptions()
     .filter(consumedHere)
     .map((entry) => entry.subscriber)
   if (consumed.length === 0) return []
-  const claimed = await claim(
-    consumed,
-    options.batchSize ?? DEFAULT_CLAIM_SIZE,
-    options.leaseSeconds ?? 60
-  )
+  const claimed = handed.claim
+    ? await claim(consumed, options.batchSize ?? DEFAULT_CLAIM_SIZE, options.leaseSeconds ?? 60)
+    : []
+  // A handed delivery whose lease ran out before the claim was claimed again: handled once.
+  const handedIds = new Set(handed.deliveries.map((delivery) => delivery.deliveryId))
+  const leased = [
+    ...handed.deliveries,
+    ...claimed.filter((delivery) => !handedIds.has(delivery.deliveryId)),
+  ]
   const outcomes: DeliveryOutcome[] = []
   const duplicates: string[] = []
   const perTransaction = Math.max(1, options.perTransaction ?? 25)
@@ -72,10 +91,13 @@ export async function processDeliveries(options: DeliveryOptions = {}): Promise<
   // transactions in one tenant never run at once here (a handler's ordered row locks, like a
   // reservation's SKUs, stay ordered and its batches cannot deadlock each other) — or, for a
   // subscriber with concurrentBatches, each batch on its own.
-  const work: ClaimedDelivery[][][] = []
-  for (const group of groupBy(claimed, (row) => `${row.tenant_id} ${row.subscriber}`).values()) {
+  const work: LeasedDelivery[][][] = []
+  for (const group of groupBy(
+    leased,
+    (delivery) => `${delivery.event.tenantId} ${delivery.subscriber}`
+  ).values()) {
     group.sort(oldestFirst)
-    const batches: ClaimedDelivery[][] = []
+    const batches: LeasedDelivery[][] = []
     for (let start = 0; start < group.length; start += perTransaction)
       batches.push(group.slice(start, start + perTransaction))
     if (subscription(group[0].subscriber)!.concurrentBatches)
@@ -89,7 +111,7 @@ export async function processDeliveries(options: DeliveryOptions = {}): Promise<
         const results = await handleTogether(together, options)
         results.forEach((outcome, index) => {
           outcomes.push(outcome)
-          if (outcome === 'duplicate') duplicates.push(together[index].delivery_id)
+          if (outcome === 'duplicate') duplicates.push(together[index].deliveryId)
         })
       }
     }
@@ -118,10 +140,10 @@ function groupBy<T>(items: T[], keyOf: (item: T) => string) {
   return groups
 }
 
-function oldestFirst(a: ClaimedDelivery, b: ClaimedDelivery) {
+function oldestFirst(a: LeasedDelivery, b: LeasedDelivery) {
   return (
-    new Date(a.occurred_at).getTime() - new Date(b.occurred_at).getTime() ||
-    (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)
+    Date.parse(a.event.occurredAt) - Date.parse(b.event.occurredAt) ||
+    (a.event.id < b.event.id ? -1 : a.event.id > b.event.id ? 1 : 0)
   )
 }
 
@@ -131,15 +153,15 @@ function oldestFirst(a: ClaimedDelivery, b: ClaimedDelivery) {
  * handled again on its own so the failure lands on the delivery that caused it.
  */
 async function handleTogether(
-  deliveries: ClaimedDelivery[],
+  deliveries: LeasedDelivery[],
   options: DeliveryOptions
 ): Promise<DeliveryOutcome[]> {
   if (deliveries.length > 1) {
     try {
       return await runSubscribersTogether(
-        deliveries[0].tenant_id,
+        deliveries[0].event.tenantId,
         deliveries.map((delivery) => ({
-          event: toEnvelope(delivery),
+          event: delivery.event,
           // Claimed by name from the registry, so it is registered here.
           subscription: subscription(delivery.subscriber)!,
         })),
@@ -185,7 +207,7 @@ let lastTenantServed = NO_GROUP
  * deliveries, so one tenant's burst never holds the others back behind it.
  */
 async function claim(subscribers: string[], batchSize: number, leaseSeconds: number) {
-  const claimed = await deliveryQueue.claim<ClaimedDelivery & { turn: string }>({
+  const claimed = await deliveryQueue.claim<ClaimedRow>({
     limit: batchSize,
     leaseSeconds,
     // A lease only: lost in a crash, the deliveries are claimable again (the inbox keeps them once).
@@ -202,20 +224,25 @@ async function claim(subscribers: string[], batchSize: number, leaseSeconds: num
     claimed.map((row) => row.turn),
     lastTenantServed
   )
-  return claimed
+  return claimed.map((row): LeasedDelivery => ({
+    deliveryId: row.delivery_id,
+    subscriber: row.subscriber,
+    attempts: row.attempts,
+    event: toEnvelope(row),
+  }))
 }
 
 async function handle(
-  delivery: ClaimedDelivery,
+  delivery: LeasedDelivery,
   options: DeliveryOptions
 ): Promise<DeliveryOutcome> {
   // Claimed by name from the registry, so it is registered here.
   const registered = subscription(delivery.subscriber)!
   try {
-    return await runSubscriber(toEnvelope(delivery), registered, 'local')
+    return await runSubscriber(delivery.event, registered, 'local')
   } catch (error) {
     const outcome = await deliveryQueue.fail(
-      { id: delivery.delivery_id, attempts: delivery.attempts },
+      { id: delivery.deliveryId, attempts: delivery.attempts },
       { last_error: describeError(error) },
       {
         maxAttempts: registered.maxAttempts,

@@ -32,6 +32,28 @@ export interface OutboxRow {
   occurred_at: Date
 }
 
+/** A delivery leased to this process's worker: the event, and the subscriber that handles it. */
+export interface LeasedDelivery {
+  deliveryId: string
+  subscriber: string
+  /** Counted when it was leased, as a claim counts it. */
+  attempts: number
+  event: EventEnvelope
+}
+
+/**
+ * What a relay pass hands the deliveries pass that follows it: the local
+ * transport writes the deliveries of subscribers this process consumes
+ * already leased for `leaseSeconds` — attempts 1, due a lease ahead, as a
+ * claim leaves them — and lists them here, so the pass handles them without
+ * claiming them back (a statement and a commit per pass). Lost in a crash,
+ * they are claimable when the lease ends, as a claimed delivery is.
+ */
+export interface Handoff {
+  leaseSeconds: number
+  deliveries: LeasedDelivery[]
+}
+
 export function toEnvelope(row: OutboxRow): EventEnvelope {
   return {
     id: row.id,
@@ -52,7 +74,11 @@ export interface Transport {
    * the batch back and it is retried, so a broker outage delays events but
    * never loses them. Delivery is at least once; the inbox makes effects once.
    */
-  dispatch(trx: TransactionClientContract, events: EventEnvelope[]): Promise<void>
+  dispatch(
+    trx: TransactionClientContract,
+    events: EventEnvelope[],
+    handoff?: Handoff
+  ): Promise<void>
   /** Starts consuming for the subscribers this process mounts (local: the worker's PostgreSQL loop does). */
   startConsumers?(): Promise<void>
   /** What the broker holds per module queue, for `bus:status`. */
@@ -77,36 +103,68 @@ export interface QueueStatus {
  */
 export const localTransport: Transport = {
   name: 'local' as const,
-  async dispatch(trx, events) {
+  async dispatch(trx, events, handoff) {
     const rows = events.flatMap((event) =>
-      subscribersOf(event.type).map(({ subscriber }) => ({
-        event_id: event.id,
+      subscribersOf(event.type).map((entry) => ({
+        event,
         // The tenants' turns at the deliveries (see deliveries.ts' claim).
-        tenant_id: event.tenantId ?? NO_GROUP,
-        subscriber,
+        tenantId: event.tenantId ?? NO_GROUP,
+        subscriber: entry.subscriber,
+        leased: handoff !== undefined && consumedHere(entry),
       }))
     )
     if (rows.length === 0) return
-    const insert = `INSERT INTO messaging_deliveries (id, event_id, tenant_id, subscriber)
-         SELECT * FROM unnest(?::uuid[], ?::uuid[], ?::uuid[], ?::text[])
-         ON CONFLICT (event_id, subscriber) DO NOTHING`
-    const columns = [
+    // A row leased to this pass is due a lease ahead with its attempt counted, as a claim
+    // would leave it; the others are due now, for whichever worker consumes them.
+    const insert = `INSERT INTO messaging_deliveries (id, event_id, tenant_id, subscriber, attempts, available_at)
+         SELECT id, event_id, tenant_id, subscriber, CASE WHEN leased THEN 1 ELSE 0 END,
+                CASE WHEN leased THEN now() + make_interval(secs => ?) ELSE now() END
+           FROM unnest(?::uuid[], ?::uuid[], ?::uuid[], ?::text[], ?::bool[])
+                AS r(id, event_id, tenant_id, subscriber, leased)
+         ON CONFLICT (event_id, subscriber) DO NOTHING
+         RETURNING id, event_id, subscriber, attempts`
+    const bindings = [
+      handoff?.leaseSeconds ?? 0,
       rows.map(() => newId()),
-      rows.map((row) => row.event_id),
-      rows.map((row) => row.tenant_id),
+      rows.map((row) => row.event.id),
+      rows.map((row) => row.tenantId),
       rows.map((row) => row.subscriber),
+      rows.map((row) => row.leased),
     ]
     // The relaying pass handles what this process consumes itself, next. Only deliveries for
     // subscribers mounted elsewhere (ATRIUM_MODULES) need another process woken — with the
     // insert, in one round trip. A NOTIFY also makes the commit take PostgreSQL's notify lock,
     // and wakes this process's own listener for nothing.
-    if (rows.every(consumedHere)) await trx.rawQuery(insert, columns)
-    else
-      await trx.rawQuery(`WITH delivered AS (${insert}) SELECT pg_notify(?, ?)`, [
-        ...columns,
-        DELIVERIES_CHANNEL,
-        RELAYED_HERE,
-      ])
+    // Prepared, as the relay's claim is: one of the statements of every pass under a stream.
+    const { rows: written } = rows.every(consumedHere)
+      ? await preparedRaw(trx, insert, bindings)
+      : await preparedRaw(
+          trx,
+          // Notified whether or not a row was new (the join keeps the one row of pg_notify).
+          `WITH delivered AS (${insert})
+           SELECT d.id, d.event_id, d.subscriber, d.attempts
+             FROM (SELECT pg_notify(?, ?)) AS notified LEFT JOIN delivered d ON true`,
+          [...bindings, DELIVERIES_CHANNEL, RELAYED_HERE]
+        )
+    if (!handoff) return
+    const byId = new Map(events.map((event) => [event.id, event]))
+    // Returned are the rows written now: one a crashed relay wrote before is not this pass's
+    // lease (ON CONFLICT left it as it was), and is claimed when due.
+    for (const row of written as Array<{
+      id: string
+      event_id: string
+      subscriber: string
+      attempts: number | null
+    }>) {
+      // 0: not leased (consumed elsewhere); null: the notify's row when nothing was new.
+      if (!row.attempts) continue
+      handoff.deliveries.push({
+        deliveryId: row.id,
+        subscriber: row.subscriber,
+        attempts: row.attempts,
+        event: byId.get(row.event_id)!,
+      })
+    }
   },
 }
 
@@ -131,14 +189,18 @@ let lastTenantRelayed = NO_GROUP
  * before commit leaves them for the next pass. Tenants take turns (`dueInTurns`), so one tenant's burst
  * does not stand between another tenant's event and its subscribers; within
  * a tenant, and so within an aggregate, events keep their order. Returns how
- * many it dispatched.
+ * many it dispatched; with a `handoff`, the local transport lists there the
+ * deliveries it wrote leased to this process (see Handoff).
  */
 export async function relayBatch(
   transport: Transport = localTransport,
-  batchSize = RELAY_BATCH_SIZE
+  batchSize = RELAY_BATCH_SIZE,
+  handoff?: Handoff
 ): Promise<number> {
+  // Handed over only once committed: a relay rolled back leased nothing.
+  const handed: Handoff | undefined = handoff && { ...handoff, deliveries: [] }
   // BEGIN rides with the claim: an empty pass costs the claim and a COMMIT.
-  return db.transaction(async (trx) => {
+  const relayed = await db.transaction(async (trx) => {
     const due = dueInTurns({
       table: 'messaging_outbox',
       // Platform events have no tenant: they take their turn as the nil UUID (the index's expression).
@@ -169,7 +231,9 @@ export async function relayBatch(
       (rows as Array<{ turn: string }>).map((row) => row.turn),
       lastTenantRelayed
     )
-    await transport.dispatch(trx, (rows as OutboxRow[]).map(toEnvelope))
+    await transport.dispatch(trx, (rows as OutboxRow[]).map(toEnvelope), handed)
     return rows.length
   }, beginWithFirstStatement())
+  if (handoff && handed) handoff.deliveries.push(...handed.deliveries)
+  return relayed
 }

@@ -7,6 +7,7 @@ import {
   RELAY_BATCH_SIZE,
   RELAYED_HERE,
   relayBatch,
+  type Handoff,
   type Transport,
 } from '#app/messaging/relay'
 import { createOperationsRunner, createTransport } from '#app/messaging/transports/index'
@@ -220,6 +221,7 @@ export class MessagingWorker {
   #operations?: OperationsRunner
   #consuming = false
   #relayedLastPass = false
+  readonly #claims: ClaimPacing
   /** LISTEN is up on every channel: nudges from other processes arrive. */
   #listening = false
   readonly #events = new WorkLoop(
@@ -242,7 +244,9 @@ export class MessagingWorker {
     return false
   })
 
-  constructor(private options: WorkerOptions) {}
+  constructor(private options: WorkerOptions) {
+    this.#claims = new ClaimPacing(options.pollIntervalMs ?? 1000)
+  }
 
   /**
    * Never throws on a missing service: without LISTEN the worker polls, and a
@@ -330,8 +334,17 @@ export class MessagingWorker {
   async #deliverEvents() {
     if (!this.#listener) await this.#listen()
     await this.#startConsumers()
-    const relayed = await relayBatch(this.#transport!)
-    const outcomes = await processDeliveries(this.options)
+    const handoff: Handoff = { leaseSeconds: this.options.leaseSeconds ?? 60, deliveries: [] }
+    const relayed = await relayBatch(this.#transport!, RELAY_BATCH_SIZE, handoff)
+    // What the relay wrote for this process came back leased to this pass, which handles it
+    // without claiming it again (see ClaimPacing).
+    const claim = this.#claims.claimNow(handoff.deliveries.length, this.#listening)
+    const outcomes = await processDeliveries(this.options, {
+      deliveries: handoff.deliveries,
+      claim,
+    })
+    const claimSize = this.options.batchSize ?? DEFAULT_CLAIM_SIZE
+    if (claim && outcomes.length - handoff.deliveries.length >= claimSize) this.#claims.owe()
     // A steady stream with nothing to handle here (a broker transport, or subscribers mounted
     // elsewhere) would be relayed a few events per transaction and broker round trip, each
     // commit's NOTIFY starting another pass. Under such a stream only — the first event after
@@ -346,10 +359,7 @@ export class MessagingWorker {
     // Anything published or relayed elsewhere meanwhile has nudged the loop (its NOTIFY), so
     // the sleep that follows returns at once; what becomes due by time alone (a retry's
     // backoff, a delayed event, a lease) waits for the poll, as it did when idle.
-    return (
-      relayed >= RELAY_BATCH_SIZE ||
-      outcomes.length >= (this.options.batchSize ?? DEFAULT_CLAIM_SIZE)
-    )
+    return relayed >= RELAY_BATCH_SIZE || outcomes.length >= claimSize
   }
 
   async #startConsumers() {
@@ -382,6 +392,8 @@ export class MessagingWorker {
         if (payload) wakeTaskHere(payload)
         return
       }
+      // Deliveries written elsewhere (another process's relay, a replay of dead letters).
+      if (channel === DELIVERIES_CHANNEL && payload !== RELAYED_HERE) this.#claims.owe()
       const loop = loopWokenBy(channel, payload)
       if (loop) (loop === 'operations' ? this.#operationsLoop : this.#events).nudge()
     })
@@ -405,6 +417,42 @@ export class MessagingWorker {
     } catch (error) {
       drop(error as Error)
     }
+  }
+}
+
+/**
+ * Whether a delivery pass claims. A pass the relay handed deliveries to can
+ * handle just those: the claim is one statement and one commit of the four or
+ * five a pass costs under a steady stream. Deliveries due for other reasons —
+ * a retry's backoff, a lapsed lease, deliveries written elsewhere — still need
+ * a claim: it is made whenever the relay handed nothing (so a loop woken for
+ * them, or idle until they are due, claims), when it is owed (another process
+ * announced deliveries; the last claim came back full), while notifications
+ * cannot reach this process, and at least every `everyMs` regardless — so a
+ * stream of events relayed here delays a retry by at most that.
+ */
+export class ClaimPacing {
+  #owed = true
+  #lastClaimAt = Number.NEGATIVE_INFINITY
+
+  constructor(
+    private readonly everyMs: number,
+    private readonly now: () => number = () => performance.now()
+  ) {}
+
+  owe() {
+    this.#owed = true
+  }
+
+  /** Whether this pass claims; if it does, the claim is counted as made now. */
+  claimNow(handed: number, heard: boolean) {
+    const claim =
+      handed === 0 || this.#owed || !heard || this.now() - this.#lastClaimAt >= this.everyMs
+    if (claim) {
+      this.#owed = false
+      this.#lastClaimAt = this.now()
+    }
+    return claim
   }
 }
 

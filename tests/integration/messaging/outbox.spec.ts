@@ -10,6 +10,7 @@ import {
   localTransport,
   RELAYED_HERE,
   relayBatch,
+  type Handoff,
   type Transport,
 } from '#app/messaging/relay'
 import { processDeliveries } from '#app/messaging/deliveries'
@@ -424,6 +425,35 @@ test.group('outbox, relay and deliveries', (group) => {
     assert.lengthOf(await effects(), 1)
   })
 
+  test('the worker handles what its own relay wrote without claiming it back', async ({
+    assert,
+  }) => {
+    const worker = await sleepingWorker()
+    try {
+      const sent = await statementsSentDuring(async () => {
+        await publishWidget('relayed here')
+        const handled = async () => {
+          const seen = await effects()
+          return seen.length === 1
+        }
+        assert.isTrue(await until(handled, 10_000))
+      })
+      assert.isTrue(
+        sent.some((statement) => statement.includes('INSERT INTO messaging_deliveries')),
+        'relayed by this worker'
+      )
+      assert.lengthOf(
+        sent.filter((statement) => /UPDATE\s+"?messaging_deliveries/i.test(statement)),
+        0,
+        'no claim'
+      )
+      const [delivery] = await db.from('messaging_deliveries').select('state', 'attempts')
+      assert.deepEqual(delivery, { state: 'done', attempts: 1 })
+    } finally {
+      await worker.stop()
+    }
+  })
+
   test('the worker wakes on NOTIFY and handles a fresh event well before its poll interval', async ({
     assert,
   }) => {
@@ -565,9 +595,17 @@ test.group('outbox, relay and deliveries', (group) => {
     // This process mounts only `system` now: `test.record_a` is consumed elsewhere.
     const selection = env.get('ATRIUM_MODULES')
     env.set('ATRIUM_MODULES', 'system')
+    const handoff: Handoff = { leaseSeconds: 60, deliveries: [] }
     try {
-      await publishWidget('theirs')
-      assert.equal(await relayBatch(), 1)
+      const theirs = await publishWidget('theirs')
+      assert.equal(await relayBatch(localTransport, 100, handoff), 1)
+      // Nor is it leased to this process: it is due now, for the process that consumes it.
+      assert.deepEqual(handoff.deliveries, [])
+      const [delivery] = await db
+        .from('messaging_deliveries')
+        .where('event_id', theirs)
+        .select('attempts', db.raw('available_at <= now() AS due'))
+      assert.deepEqual(delivery, { attempts: 0, due: true })
     } finally {
       env.set('ATRIUM_MODULES', selection ?? '')
     }
@@ -575,6 +613,94 @@ test.group('outbox, relay and deliveries', (group) => {
     assert.isTrue(await until(async () => notified.length === 2, 10_000))
     assert.deepEqual(notified, [probe, RELAYED_HERE])
     assert.lengthOf(await db.from('messaging_deliveries'), 2)
+  })
+
+  test('a relay hands its pass the deliveries it writes for this process, leased: they are handled without a claim', async ({
+    assert,
+  }) => {
+    recordingSubscriber('test.record_a')
+    for (const name of ['h1', 'h2']) await publishWidget(name)
+    const handoff: Handoff = { leaseSeconds: 60, deliveries: [] }
+    assert.equal(await relayBatch(localTransport, 100, handoff), 2)
+    assert.deepEqual(
+      handoff.deliveries.map((delivery) => [
+        delivery.subscriber,
+        (delivery.event.payload as { name: string }).name,
+      ]),
+      [
+        ['test.record_a', 'h1'],
+        ['test.record_a', 'h2'],
+      ]
+    )
+    // Leased as a claim leaves a delivery (its attempt counted, due a lease ahead): no claim takes them.
+    const rows = await db
+      .from('messaging_deliveries')
+      .select('attempts', db.raw(`available_at > now() + interval '50 seconds' AS leased`))
+    assert.deepEqual(rows, [
+      { attempts: 1, leased: true },
+      { attempts: 1, leased: true },
+    ])
+    assert.deepEqual(await processDeliveries(FAST), [])
+    const sent = await statementsSentDuring(async () => {
+      assert.deepEqual(
+        await processDeliveries(FAST, { deliveries: handoff.deliveries, claim: false }),
+        ['handled', 'handled']
+      )
+    })
+    assert.lengthOf(
+      sent.filter((statement) => /UPDATE\s+"?messaging_deliveries/i.test(statement)),
+      0,
+      'no claim'
+    )
+    assert.deepEqual(await effectNames(), ['h1', 'h2'])
+    const states = await db.from('messaging_deliveries').select('state')
+    assert.deepEqual(states, [{ state: 'done' }, { state: 'done' }])
+  })
+
+  test('deliveries handed to a pass that crashed are claimed when their lease ends, and handled once', async ({
+    assert,
+  }) => {
+    recordingSubscriber('test.record_a')
+    await publishWidget('orphan')
+    // The pass that was handed it dies before handling it.
+    const handoff: Handoff = { leaseSeconds: 60, deliveries: [] }
+    assert.equal(await relayBatch(localTransport, 100, handoff), 1)
+    assert.lengthOf(handoff.deliveries, 1)
+    assert.deepEqual(await processDeliveries(FAST), [], 'leased: not claimable yet')
+    // The lease runs out.
+    await db
+      .from('messaging_deliveries')
+      .update({ available_at: db.raw(`now() - interval '1 second'`) })
+    assert.deepEqual(await processDeliveries(FAST), ['handled'])
+    assert.deepEqual(await effectNames(), ['orphan'])
+    const [delivery] = await db.from('messaging_deliveries').select('state', 'attempts')
+    assert.deepEqual(delivery, { state: 'done', attempts: 2 })
+  })
+
+  test('a relay rolled back hands nothing over, and a delivery claimed again in the same pass is handled once', async ({
+    assert,
+  }) => {
+    recordingSubscriber('test.record_a')
+    await publishWidget('refused')
+    const refusing: Transport = {
+      name: 'local',
+      async dispatch(trx, batch, handed) {
+        await localTransport.dispatch(trx, batch, handed)
+        throw new Error('the broker refused the batch')
+      },
+    }
+    const handoff: Handoff = { leaseSeconds: 0, deliveries: [] }
+    await assert.rejects(() => relayBatch(refusing, 100, handoff), 'the broker refused the batch')
+    assert.deepEqual(handoff.deliveries, [])
+    assert.lengthOf(await db.from('messaging_deliveries'), 0)
+    // With no lease at all, the pass's own claim takes the handed delivery back: still one run.
+    assert.equal(await relayBatch(localTransport, 100, handoff), 1)
+    assert.lengthOf(handoff.deliveries, 1)
+    assert.deepEqual(
+      await processDeliveries(FAST, { deliveries: handoff.deliveries, claim: true }),
+      ['handled']
+    )
+    assert.deepEqual(await effectNames(), ['refused'])
   })
 
   test('a background task or an operation that hangs holds back neither events nor other tasks', async ({
