@@ -1,16 +1,26 @@
 /*
-| The Redis quota reservation, as the gateway sends it: the whole Lua text with
-| EVAL on every request (before) versus its SHA1 with EVALSHA (now, ioredis
-| defineCommand). Same script, same 8 counters per reservation (a key's and a
-| tenant's four limits), same Redis, alternating rounds in one run. Then the
-| settle of those 8 counters (5 of them with something to refund): a
-| pipeline of INCRBY and PEXPIREAT per counter (before) versus one script.
+| The Redis quota scripts, as the gateway sends them, side by side on one
+| Redis in alternating rounds: 8 counters per reservation (a key's and a
+| tenant's four limits) and a settle of those 8 (5 with something to refund).
+|
+| reserve: the whole Lua text with EVAL on every request (first) versus its
+|   SHA1 with EVALSHA (ioredis defineCommand); then the batched script as it
+|   was — every counter read, then written with its expiry: three commands a
+|   counter — versus now: incremented first and taken back on a refusal, the
+|   expiry set only on a counter it creates: one command a counter.
+| settle: a pipeline of INCRBY and PEXPIREAT per counter (first) versus one
+|   script, as it was (the expiry set again each time) and now (only on a
+|   counter that expired since its reservation).
+|
+| Redis shares the machine's two cores with the gateway, so what each call
+| costs Redis itself (`INFO cpu`, per call) is a column beside the client's.
 |
 |   npm run bench:quota-script     (BENCH_RESERVES=20000 BENCH_CONCURRENCY=50)
 */
 import { Redis } from 'ioredis'
 import {
-  adjustManyScript,
+  ADJUST_MANY_SCRIPT,
+  RESERVE_MANY_SCRIPT,
   RESERVE_SCRIPT,
   reserveScript,
 } from '#modules/gateway/services/reserve_script'
@@ -22,19 +32,77 @@ const ROUNDS = 3
 const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379')
 const prefix = `bench:quota:${process.pid}`
 const keys = Array.from({ length: 8 }, (_, index) => `${prefix}:${index}`)
-const args = keys.flatMap(() => [Number.MAX_SAFE_INTEGER, 1, Date.now() + 3_600_000])
-
 const expireAt = Date.now() + 3_600_000
+const args = keys.flatMap(() => [Number.MAX_SAFE_INTEGER, 1, expireAt])
+
+/** The batched reserve script before it incremented first (kept here as the baseline). */
+const RESERVE_MANY_BEFORE = `
+local count = tonumber(ARGV[1])
+local answer = {}
+local keyAt = 0
+local argAt = 1 + count
+for r = 1, count do
+  local size = tonumber(ARGV[1 + r])
+  local used = {}
+  local refused = -1
+  for i = 1, size do
+    local at = argAt + (i - 1) * 3
+    local current = tonumber(redis.call('GET', KEYS[keyAt + i]) or '0')
+    used[i] = current
+    if refused < 0 and current + tonumber(ARGV[at + 2]) > tonumber(ARGV[at + 1]) then
+      refused = i - 1
+    end
+  end
+  if refused < 0 then
+    for i = 1, size do
+      local at = argAt + (i - 1) * 3
+      used[i] = redis.call('INCRBY', KEYS[keyAt + i], tonumber(ARGV[at + 2]))
+      redis.call('PEXPIREAT', KEYS[keyAt + i], tonumber(ARGV[at + 3]))
+    end
+  end
+  answer[#answer + 1] = refused
+  for i = 1, size do
+    answer[#answer + 1] = used[i]
+  end
+  keyAt = keyAt + size
+  argAt = argAt + size * 3
+end
+return answer
+`
+/** The settle script before it set the expiry only on a counter it made again. */
+const ADJUST_MANY_BEFORE = `
+for i = 1, #KEYS do
+  redis.call('INCRBY', KEYS[i], tonumber(ARGV[(i - 1) * 2 + 1]))
+  redis.call('PEXPIREAT', KEYS[i], tonumber(ARGV[(i - 1) * 2 + 2]))
+end
+return #KEYS
+`
+redis.defineCommand('reserveManyBefore', { lua: RESERVE_MANY_BEFORE })
+redis.defineCommand('reserveManyNow', { lua: RESERVE_MANY_SCRIPT })
+redis.defineCommand('adjustManyBefore', { lua: ADJUST_MANY_BEFORE })
+redis.defineCommand('adjustManyNow', { lua: ADJUST_MANY_SCRIPT })
+type Script = (...keysThenArgs: Array<string | number>) => Promise<unknown>
+const command = (name: string) => (redis as unknown as Record<string, Script>)[name].bind(redis)
+
 /** A settle's changes: the request counters were exact, the token and spend ones refund. */
 const deltas = keys.map((key, index) => ({ key, delta: index % 4 === 0 ? 0 : -1 }))
 const refunds = deltas.filter((change) => change.delta !== 0)
+/** One reservation of the 8 counters, as the gateway's batched call sends it. */
+const reserveMany = (script: string) =>
+  command(script)(keys.length, ...keys, 1, keys.length, ...args)
+const adjustMany = (script: string) =>
+  command(script)(
+    refunds.length,
+    ...refunds.map((change) => change.key),
+    ...refunds.flatMap((change) => [change.delta, expireAt])
+  )
 
-type Variant =
-  'eval (before)' | 'evalsha (now)' | 'settle: pipeline (before)' | 'settle: script (now)'
-const send: Record<Variant, () => Promise<unknown>> = {
-  'eval (before)': () => redis.eval(RESERVE_SCRIPT, keys.length, ...keys, ...args),
-  'evalsha (now)': () => reserveScript(redis)(keys.length, ...keys, ...args),
-  'settle: pipeline (before)': () => {
+const variants = {
+  'reserve: eval (first)': () => redis.eval(RESERVE_SCRIPT, keys.length, ...keys, ...args),
+  'reserve: evalsha': () => reserveScript(redis)(keys.length, ...keys, ...args),
+  'reserve many: read, then write (before)': () => reserveMany('reserveManyBefore'),
+  'reserve many: increment first (now)': () => reserveMany('reserveManyNow'),
+  'settle: pipeline (first)': () => {
     const pipeline = redis.pipeline()
     for (const change of deltas) {
       if (change.delta !== 0) pipeline.incrby(change.key, change.delta)
@@ -42,53 +110,60 @@ const send: Record<Variant, () => Promise<unknown>> = {
     }
     return pipeline.exec()
   },
-  'settle: script (now)': () =>
-    adjustManyScript(redis)(
-      refunds.length,
-      ...refunds.map((change) => change.key),
-      ...refunds.flatMap((change) => [change.delta, expireAt])
-    ),
+  'settle: script, expiry every time (before)': () => adjustMany('adjustManyBefore'),
+  'settle: script, expiry on creation (now)': () => adjustMany('adjustManyNow'),
+}
+type Variant = keyof typeof variants
+
+/** Redis's own CPU so far, in microseconds (user and system, all its threads). */
+async function redisCpuMicros() {
+  const info = await redis.info('cpu')
+  const field = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? 0)
+  return (field('used_cpu_user') + field('used_cpu_sys')) * 1e6
 }
 
 async function measure(variant: Variant) {
   const latencies: number[] = []
   let next = 0
+  const redisBefore = await redisCpuMicros()
   const cpuBefore = process.cpuUsage()
   const started = performance.now()
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
       while (next++ < RESERVES) {
         const begun = performance.now()
-        await send[variant]()
+        await variants[variant]()
         latencies.push(performance.now() - begun)
       }
     })
   )
   const seconds = (performance.now() - started) / 1000
   const cpu = process.cpuUsage(cpuBefore)
+  // The INFO call itself costs Redis a few microseconds, once per run of thousands of calls.
+  const redisMicros = (await redisCpuMicros()) - redisBefore
   latencies.sort((a, b) => a - b)
   const at = (q: number) =>
     latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]
-  // This process's CPU per reservation: what the gateway spends encoding and sending it.
   return {
     perSecond: RESERVES / seconds,
     p50: at(0.5),
     p99: at(0.99),
+    // This process's CPU per call: what the gateway spends encoding and sending it.
     cpuMicros: (cpu.user + cpu.system) / RESERVES,
+    redisCpuMicros: redisMicros / RESERVES,
   }
 }
 
-const results: Record<Variant, Array<Awaited<ReturnType<typeof measure>>>> = {
-  'eval (before)': [],
-  'evalsha (now)': [],
-  'settle: pipeline (before)': [],
-  'settle: script (now)': [],
-}
+const results = Object.fromEntries(
+  Object.keys(variants).map((variant) => [
+    variant,
+    [] as Array<Awaited<ReturnType<typeof measure>>>,
+  ])
+) as Record<Variant, Array<Awaited<ReturnType<typeof measure>>>>
 try {
-  await send['evalsha (now)']()
-  await send['settle: script (now)']()
+  for (const variant of Object.keys(variants) as Variant[]) await variants[variant]()
   for (let round = 0; round < ROUNDS; round++) {
-    for (const variant of Object.keys(send) as Variant[])
+    for (const variant of Object.keys(variants) as Variant[])
       results[variant].push(await measure(variant))
   }
   const summary = Object.fromEntries(
@@ -103,25 +178,50 @@ try {
           p50Ms: mean((r) => r.p50),
           p99Ms: mean((r) => r.p99),
           cpuMicrosPerReserve: mean((r) => r.cpuMicros),
+          redisCpuMicrosPerCall: mean((r) => r.redisCpuMicros),
         },
       ]
     })
-  )
+  ) as Record<
+    Variant,
+    {
+      perSecond: number
+      p50Ms: number
+      p99Ms: number
+      cpuMicrosPerReserve: number
+      redisCpuMicrosPerCall: number
+    }
+  >
   printTable(
-    ['variant', 'calls/s', 'p50 ms', 'p99 ms', 'client CPU µs/call'],
+    ['variant', 'calls/s', 'p50 ms', 'p99 ms', 'client CPU µs/call', 'Redis CPU µs/call'],
     Object.entries(summary).map(([variant, row]) => [
       variant,
       Math.round(row.perSecond),
       row.p50Ms.toFixed(2),
       row.p99Ms.toFixed(2),
       row.cpuMicrosPerReserve.toFixed(1),
+      row.redisCpuMicrosPerCall.toFixed(1),
     ])
   )
-  const ratio = summary['evalsha (now)'].perSecond / summary['eval (before)'].perSecond
+  const ratio = summary['reserve: evalsha'].perSecond / summary['reserve: eval (first)'].perSecond
   console.log(`evalsha ÷ eval: ${ratio.toFixed(2)}`)
   const settleRatio =
-    summary['settle: script (now)'].perSecond / summary['settle: pipeline (before)'].perSecond
+    summary['settle: script, expiry every time (before)'].perSecond /
+    summary['settle: pipeline (first)'].perSecond
   console.log(`settle, script ÷ pipeline: ${settleRatio.toFixed(2)}`)
+  const redisPerRequest = (reserve: Variant, settle: Variant) =>
+    summary[reserve].redisCpuMicrosPerCall + summary[settle].redisCpuMicrosPerCall
+  const redisBefore = redisPerRequest(
+    'reserve many: read, then write (before)',
+    'settle: script, expiry every time (before)'
+  )
+  const redisNow = redisPerRequest(
+    'reserve many: increment first (now)',
+    'settle: script, expiry on creation (now)'
+  )
+  console.log(
+    `Redis CPU per gateway request (reserve + settle): ${redisBefore.toFixed(1)} → ${redisNow.toFixed(1)} µs`
+  )
   const file = await writeResults('quota_script', {
     reserves: RESERVES,
     concurrency: CONCURRENCY,
@@ -131,6 +231,7 @@ try {
     summary,
     ratio,
     settleRatio,
+    redisCpuMicrosPerRequest: { before: redisBefore, now: redisNow },
   })
   console.log(`wrote ${file}`)
 } finally {

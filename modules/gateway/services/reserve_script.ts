@@ -24,9 +24,15 @@ return { -1, unpack(used) }
 `
 
 /**
- * Several reservations in one script, in order: each reads all its counters,
- * is taken whole (INCRBY, expiry) or refused whole, and the next one sees the
- * counts it left — exactly what one script call each would have decided.
+ * Several reservations in one script, in order: each is taken whole or
+ * refused whole, and the next one sees the counts it left — exactly what one
+ * script call each would have decided. A reservation increments its counters
+ * first and takes back what it added when one goes over its limit (Redis runs
+ * the script atomically, so nobody sees the counts in between): a reservation
+ * that fits — nearly all of them — costs one INCRBY a counter, where reading
+ * every counter first and then writing it with its expiry cost three. The
+ * expiry is set only on a counter the reservation created (its count is then
+ * the amount): a counter's key names its window, so its expiry never moves.
  * ARGV: the number of reservations, each one's counter count, then (limit,
  * amount, expire-at) per counter in KEYS order. The answer is, per
  * reservation, [refused index or -1, each counter's value after (before when
@@ -41,19 +47,34 @@ for r = 1, count do
   local size = tonumber(ARGV[1 + r])
   local used = {}
   local refused = -1
+  local added = 0
   for i = 1, size do
     local at = argAt + (i - 1) * 3
-    local current = tonumber(redis.call('GET', KEYS[keyAt + i]) or '0')
-    used[i] = current
-    if refused < 0 and current + tonumber(ARGV[at + 2]) > tonumber(ARGV[at + 1]) then
+    local amount = tonumber(ARGV[at + 2])
+    local after = redis.call('INCRBY', KEYS[keyAt + i], amount)
+    added = i
+    if after == amount then
+      redis.call('PEXPIREAT', KEYS[keyAt + i], tonumber(ARGV[at + 3]))
+    end
+    used[i] = after
+    if after > tonumber(ARGV[at + 1]) then
       refused = i - 1
+      break
     end
   end
-  if refused < 0 then
-    for i = 1, size do
-      local at = argAt + (i - 1) * 3
-      used[i] = redis.call('INCRBY', KEYS[keyAt + i], tonumber(ARGV[at + 2]))
-      redis.call('PEXPIREAT', KEYS[keyAt + i], tonumber(ARGV[at + 3]))
+  if refused >= 0 then
+    -- Taken back: a counter this reservation created goes away again, as if never touched.
+    for i = 1, added do
+      local amount = tonumber(ARGV[argAt + (i - 1) * 3 + 2])
+      used[i] = used[i] - amount
+      if used[i] == 0 then
+        redis.call('DEL', KEYS[keyAt + i])
+      else
+        redis.call('DECRBY', KEYS[keyAt + i], amount)
+      end
+    end
+    for i = added + 1, size do
+      used[i] = tonumber(redis.call('GET', KEYS[keyAt + i]) or '0')
     end
   end
   answer[#answer + 1] = refused
@@ -68,16 +89,19 @@ return answer
 
 /**
  * Settles in one script: each counter moves by its delta (refunding what a
- * reservation over-estimated), and keeps its window's expiry — an INCRBY on
- * a key that expired since the reservation would otherwise make one that
- * never expires. ARGV: (delta, expire-at) per counter in KEYS order. As a
+ * reservation over-estimated). A counter that expired since its reservation
+ * is made again by the INCRBY (its count is then the delta) and gets its
+ * window's expiry back — it would otherwise never expire; the others keep the
+ * expiry they have. ARGV: (delta, expire-at) per counter in KEYS order. As a
  * pipeline this was two commands a counter (INCRBY, PEXPIREAT), 13 or so
  * for a request with 8 counters; one command carries a whole batch now.
  */
 export const ADJUST_MANY_SCRIPT = `
 for i = 1, #KEYS do
-  redis.call('INCRBY', KEYS[i], tonumber(ARGV[(i - 1) * 2 + 1]))
-  redis.call('PEXPIREAT', KEYS[i], tonumber(ARGV[(i - 1) * 2 + 2]))
+  local delta = tonumber(ARGV[(i - 1) * 2 + 1])
+  if redis.call('INCRBY', KEYS[i], delta) == delta then
+    redis.call('PEXPIREAT', KEYS[i], tonumber(ARGV[(i - 1) * 2 + 2]))
+  end
 end
 return #KEYS
 `

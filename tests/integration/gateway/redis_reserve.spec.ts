@@ -79,6 +79,46 @@ test.group(
       )
     }).skip(!env.get('REDIS_URL'), 'REDIS_URL is not set')
 
+    test('a refused reservation takes back what it added: counters it created are gone, the others as they were', async ({
+      assert,
+    }) => {
+      const windowEndsAt = Date.now() + 60_000
+      const connection = redis.connection().ioConnection
+      await store.reserve([counter('existing', 10, 4, windowEndsAt)])
+      await connection.set(`${KEY_PREFIX}untouched`, 6)
+      const answer = await store.reserve([
+        counter('fresh', 100, 5, windowEndsAt),
+        counter('existing', 10, 3, windowEndsAt),
+        counter('over', 2, 3, windowEndsAt),
+        counter('untouched', 10, 1, windowEndsAt),
+      ])
+      // Refused by the third; every counter's value before the reservation.
+      assert.deepEqual(answer, { refused: 2, used: [0, 4, 0, 6] })
+      assert.deepEqual(
+        await store.peek(
+          ['fresh', 'existing', 'over', 'untouched'].map((name) => `${KEY_PREFIX}${name}`)
+        ),
+        [0, 4, 0, 6]
+      )
+      assert.equal(await connection.exists(`${KEY_PREFIX}fresh`, `${KEY_PREFIX}over`), 0)
+    }).skip(!env.get('REDIS_URL'), 'REDIS_URL is not set')
+
+    test('a counter gets its expiry when it is created; later reservations and settles leave it', async ({
+      assert,
+    }) => {
+      const windowEndsAt = Date.now() + 60_000
+      const connection = redis.connection().ioConnection
+      const key = `${KEY_PREFIX}window`
+      await store.reserve([counter('window', 100, 5, windowEndsAt)])
+      assert.isAbove(await connection.pttl(key), 60_000, 'its window, with the grace period')
+      // A mark no reservation would set: any expiry written again would replace it.
+      await connection.pexpire(key, 3_600_000)
+      await store.reserve([counter('window', 100, 5, windowEndsAt)])
+      await store.adjust([{ key, delta: -3, windowEndsAt }])
+      assert.deepEqual(await store.peek([key]), [7])
+      assert.isAbove(await connection.pttl(key), 3_000_000)
+    }).skip(!env.get('REDIS_URL'), 'REDIS_URL is not set')
+
     test('a settle keeps a counter expiring even if it expired since its reservation; an exact one writes nothing', async ({
       assert,
     }) => {
