@@ -10,6 +10,15 @@
 | machine hits every row alike. Also a fixed rate below saturation, and the
 | streaming time to first token.
 |
+| Every server is measured warm: each first carries BENCH_FIRST_WARMUP (15) s
+| of full load, unmeasured — the peers at the start, each Atrium server once
+| started — and then 3 s more before each row. A Node server's JIT takes
+| that long to settle under this load (Portkey's throughput rises ~65% over
+| its first 10 s, Atrium's 25–45% over its first 15), and a deployed gateway
+| runs for days; before, Portkey came to its rounds warmed by the rows that
+| go first while Atrium's first round began 3 s after its start. What a cold
+| Atrium does is its own row: its first BENCH_DURATION seconds under load.
+|
 |   npm run bench:gateway    (BENCH_DURATION=8 BENCH_ROUNDS=2 BENCH_CONNECTIONS=64 by default)
 */
 import autocannon from 'autocannon'
@@ -23,6 +32,8 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2)
 const FIXED_RATE = Number(process.env.BENCH_RATE ?? 200)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64)
 const WARMUP = 3
+/** Full load each server carries once before its first measured row (see the header). */
+const FIRST_WARMUP = Number(process.env.BENCH_FIRST_WARMUP ?? 15)
 const UPSTREAM_PORT = 3411
 const ATRIUM_PORT = 3412
 const PORTKEY_PORT = 3413
@@ -57,7 +68,8 @@ async function load(
   url: string,
   headers: Record<string, string>,
   body: unknown,
-  rate?: number
+  rate?: number,
+  warmupSeconds = WARMUP
 ): Promise<Row> {
   const options = {
     url,
@@ -68,7 +80,7 @@ async function load(
     headers: { 'content-type': 'application/json', ...headers },
     body: JSON.stringify(body),
   }
-  await autocannon({ ...options, duration: WARMUP })
+  if (warmupSeconds > 0) await autocannon({ ...options, duration: warmupSeconds })
   const result = await autocannon({ ...options, duration: DURATION })
   return {
     name,
@@ -78,6 +90,18 @@ async function load(
     errors: result.errors,
     non2xx: result.non2xx,
   }
+}
+
+/** The unmeasured full load a server carries once before its first row. */
+async function warmUp(url: string, headers: Record<string, string>) {
+  await autocannon({
+    url,
+    method: 'POST',
+    connections: CONNECTIONS,
+    duration: FIRST_WARMUP,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(request),
+  })
 }
 
 /** Median time to the first streamed data line over sequential requests. */
@@ -210,25 +234,30 @@ try {
   const rateRows: Row[] = []
   const ttft: Array<[string, { p50: number; p99: number }]> = []
   for (const peer of peers) {
+    await warmUp(`${peer.base}/v1/chat/completions`, peer.headers)
     rateRows.push(
       await load(peer.name, `${peer.base}/v1/chat/completions`, peer.headers, request, FIXED_RATE)
     )
     ttft.push([peer.name, await timeToFirstToken(`${peer.base}/v1/chat/completions`, peer.headers)])
   }
-  const atriumRows: Array<{ store: string; name: string; rss: number }> = []
+  const atriumRows: Array<{ store: string; name: string; rss: number; cold: Row }> = []
   for (const { store, env } of stores) {
     const server = startAtriumServer(ATRIUM_PORT, { ATRIUM_ROLE: 'web', ...env })
     const name = `through Atrium (${store} store)`
     try {
       await waitUntilOk(`${atriumBase}/health/ready`, performance.now())
       const headers = await setUpTenant()
+      // Its first seconds under load, as a server just deployed serves them; then the warm-up.
+      const url = `${atriumBase}/v1/chat/completions`
+      const cold = await load(`${name}, cold`, url, headers, request, undefined, 0)
+      await warmUp(url, headers)
       for (let round = 0; round < ROUNDS; round++) {
         for (const peer of peers) {
           keep(await load(peer.name, `${peer.base}/v1/chat/completions`, peer.headers, request))
         }
         keep(await load(name, `${atriumBase}/v1/chat/completions`, headers, request))
       }
-      atriumRows.push({ store, name, rss: await rssMiB(server.pid!) })
+      atriumRows.push({ store, name, rss: await rssMiB(server.pid!), cold })
       rateRows.push(
         await load(name, `${atriumBase}/v1/chat/completions`, headers, request, FIXED_RATE)
       )
@@ -244,7 +273,7 @@ try {
   const peer = row(peers[2].name)
   const directAtRate = rateRows[0]
   const peerAtRate = rateRows[2]
-  for (const { store, name, rss } of atriumRows) {
+  for (const { store, name, rss, cold } of atriumRows) {
     const atrium = row(name)
     const atRate = rateRows.find((entry) => entry.name === name)!
     results.push({
@@ -255,6 +284,10 @@ try {
       throughputVsDirect: ratio(atrium.requestsPerSecond, direct.requestsPerSecond),
       throughputVsPortkey: ratio(atrium.requestsPerSecond, peer.requestsPerSecond),
       rssAfterLoadMiB: rss,
+      cold: {
+        ...cold,
+        throughputVsPortkey: ratio(cold.requestsPerSecond, peer.requestsPerSecond),
+      },
       atFixedRate: {
         ...atRate,
         addedP50: atRate.p50 - directAtRate.p50,
@@ -264,7 +297,7 @@ try {
   }
 
   console.log(
-    `Load: ${CONNECTIONS} connections, ${DURATION}s per row × ${ROUNDS} rounds per store, interleaved (after ${WARMUP}s warm-up each), autocannon, Node ${process.version}`
+    `Load: ${CONNECTIONS} connections, ${DURATION}s per row × ${ROUNDS} rounds per store, interleaved (after ${WARMUP}s warm-up each, and ${FIRST_WARMUP}s once per server before its first), autocannon, Node ${process.version}`
   )
   printTable(
     [
@@ -290,6 +323,11 @@ try {
       entry.non2xx,
     ])
   )
+  for (const { name, cold } of atriumRows) {
+    console.log(
+      `${name}, cold — its first ${DURATION}s under load after start, before any warm-up: ${cold.requestsPerSecond} req/s (x${ratio(cold.requestsPerSecond, peer.requestsPerSecond)} of warm Portkey), p99 ${cold.p99} ms`
+    )
+  }
   console.log(`\nAt a fixed ${FIXED_RATE} req/s (one connection), below saturation:`)
   printTable(
     ['path', 'req/s', 'p50 ms', 'p99 ms', 'added p50', 'added p99', 'non-2xx'],
@@ -326,6 +364,7 @@ try {
       durationSeconds: DURATION,
       rounds: ROUNDS,
       warmupSeconds: WARMUP,
+      firstWarmupSeconds: FIRST_WARMUP,
     },
     direct,
     peers: rows.filter((entry) => peers.some((candidate) => candidate.name === entry.name)),

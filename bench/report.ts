@@ -218,7 +218,7 @@ if (gateway) {
     add({
       figure: `gateway /v1/chat/completions req/s ÷ Portkey's gateway, ${row.store} store (8 counters)`,
       measured: portkey
-        ? `${row.throughputVsPortkey} (${row.requestsPerSecond} vs ${portkey.requestsPerSecond}); p99 ${row.p99} vs ${portkey.p99} ms`
+        ? `${row.throughputVsPortkey} (${row.requestsPerSecond} vs ${portkey.requestsPerSecond}); p99 ${row.p99} vs ${portkey.p99} ms${row.cold ? `; cold, its first ${gateway.load.durationSeconds} s after start: ${row.cold.throughputVsPortkey} (${row.cold.requestsPerSecond})` : ''}`
         : `${row.requestsPerSecond} (no peer row in this result)`,
       goal: row.store === 'redis' ? '≥ 2.0, p99 ≤ Portkey’s' : '≥ 1.0',
       met: portkey
