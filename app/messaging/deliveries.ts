@@ -7,7 +7,7 @@ import {
   type OutboxRow,
 } from '#app/messaging/relay'
 import { batchesSplit, deliveriesTotal } from '#app/messaging/metrics'
-import { jobQueue } from '#app/platform/job_queue'
+import { jobQueue, millisecondsOrNull, preparedRaw } from '#app/platform/job_queue'
 import { lastTurnServed, NO_GROUP } from '#app/platform/turns'
 import {
   consumedHere,
@@ -188,15 +188,28 @@ export const deliveryQueue = jobQueue({
 })
 
 /**
- * Milliseconds until a delivery of a subscriber this process consumes is
- * next due (see jobQueue's nextDueMs); null when none is waiting.
+ * Milliseconds until the events loop has work by time alone — an outbox
+ * event to relay (a delayed one) or a delivery of a subscriber this process
+ * consumes (a retry's backoff, a lapsed lease); null when neither waits. One
+ * prepared statement for both: the loop asks each time it goes idle, which
+ * under a steady stream is once per event, and two questions were two round
+ * trips and two of the eleven statements an event cost (bench:bus).
  */
-export async function deliveriesNextDueMs(): Promise<number | null> {
+export async function eventsNextDueMs(): Promise<number | null> {
   const consumed = allSubscriptions()
     .filter(consumedHere)
     .map((entry) => entry.subscriber)
-  if (consumed.length === 0) return null
-  return deliveryQueue.nextDueMs({ sql: 't.subscriber = ANY(?)', bindings: [consumed] })
+  const { rows } = await preparedRaw(
+    db.connection(),
+    // least() skips a NULL: the answer is null only when neither table has anything waiting.
+    `SELECT (extract(epoch FROM least(
+         (SELECT min(o.available_at) FROM messaging_outbox o WHERE o.dispatched_at IS NULL),
+         (SELECT min(t.available_at) FROM messaging_deliveries t
+           WHERE t.state IN ('pending') AND t.subscriber = ANY(?))
+       ) - now()) * 1000)::float8 AS ms`,
+    [consumed]
+  )
+  return millisecondsOrNull(rows[0]?.ms)
 }
 
 /** Where this process's next claim starts in the tenants' turns. */

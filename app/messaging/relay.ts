@@ -4,7 +4,7 @@ import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import type { EventEnvelope } from '#app/messaging/types'
 import { subscribersOf } from '#app/messaging/subscribers'
 import { newId } from '#app/platform/ids'
-import { COMMIT_WITHOUT_FLUSH, millisecondsOrNull, preparedRaw } from '#app/platform/job_queue'
+import { COMMIT_WITHOUT_FLUSH, preparedRaw } from '#app/platform/job_queue'
 import { dueInTurns, lastTurnServed, NO_GROUP } from '#app/platform/turns'
 import { beginWithFirstStatement } from '#app/tenancy/begin_with_settings'
 import { consumedHere, type TransportName } from '#app/messaging/handling'
@@ -166,17 +166,6 @@ export const localTransport: Transport = {
       })
     }
   },
-}
-
-/** Milliseconds until the next outbox event is due for relay (a delayed one); null when none waits. */
-export async function outboxNextDueMs(): Promise<number | null> {
-  const { rows } = await preparedRaw(
-    db.connection(),
-    `SELECT (extract(epoch FROM min(available_at) - now()) * 1000)::float8 AS ms
-       FROM messaging_outbox WHERE dispatched_at IS NULL`,
-    []
-  )
-  return millisecondsOrNull(rows[0]?.ms)
 }
 
 /** Where this process's next relay batch starts in the tenants' turns. */

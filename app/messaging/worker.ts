@@ -3,7 +3,6 @@ import logger from '@adonisjs/core/services/logger'
 import { onRelayWake, OUTBOX_CHANNEL } from '#app/messaging/outbox'
 import {
   DELIVERIES_CHANNEL,
-  outboxNextDueMs,
   RELAY_BATCH_SIZE,
   RELAYED_HERE,
   relayBatch,
@@ -13,7 +12,7 @@ import {
 import { createOperationsRunner, createTransport } from '#app/messaging/transports/index'
 import {
   DEFAULT_CLAIM_SIZE,
-  deliveriesNextDueMs,
+  eventsNextDueMs,
   processDeliveries,
   type DeliveryOptions,
 } from '#app/messaging/deliveries'
@@ -224,11 +223,7 @@ export class MessagingWorker {
   readonly #claims: ClaimPacing
   /** LISTEN is up on every channel: nudges from other processes arrive. */
   #listening = false
-  readonly #events = new WorkLoop(
-    'event delivery',
-    () => this.#deliverEvents(),
-    () => earliest([outboxNextDueMs(), deliveriesNextDueMs()])
-  )
+  readonly #events = new WorkLoop('event delivery', () => this.#deliverEvents(), eventsNextDueMs)
   readonly #operationsLoop = new WorkLoop(
     'operations',
     async () => (await this.#operations!.runDue()) > 0,
@@ -454,11 +449,4 @@ export class ClaimPacing {
     }
     return claim
   }
-}
-
-/** The soonest of several next-due answers (null: none of them has anything waiting). */
-async function earliest(answers: Array<Promise<number | null>>) {
-  const settled = await Promise.all(answers)
-  const known = settled.filter((ms): ms is number => ms !== null)
-  return known.length ? Math.min(...known) : null
 }

@@ -160,6 +160,38 @@ test.group('an idle worker', (group) => {
     assert.equal(delivery.attempts, 2)
   })
 
+  test('a delayed event falls due by time alone and is relayed and handled then', async ({
+    assert,
+    cleanup,
+  }) => {
+    subscribe('test.idle_probe', 'test.idle_later', async (event, trx) => {
+      await trx
+        .table(EFFECTS)
+        .insert({ id: newId(), tenant_id: event.tenantId, event_id: event.id, attempt: 1 })
+    })
+    cleanup(() => unsubscribe('test.idle_later'))
+    const worker = await defaultWorker()
+    cleanup(() => worker.stop())
+
+    // Published now, due in 1.5 s: its commit wakes the worker, which finds nothing due yet.
+    const published = Date.now()
+    await tenancy.run(tenant, (trx) =>
+      events.publish(
+        trx,
+        'test.idle_probe',
+        { name: 'later' },
+        { version: 1, tenantId: tenant, availableAt: new Date(published + 1500) }
+      )
+    )
+    assert.isTrue(
+      await until(async () => (await rowCount(EFFECTS)) > 0, 20_000),
+      'the delayed event never ran'
+    )
+    const tookMs = Date.now() - published
+    assert.isAtLeast(tookMs, 1400)
+    assert.isBelow(tookMs, 15_000, 'handled when due, long before the 60 s ceiling')
+  })
+
   test('a task queued where it does not run wakes the workers that run it, by NOTIFY', async ({
     assert,
     cleanup,

@@ -13,7 +13,7 @@ import {
   type Handoff,
   type Transport,
 } from '#app/messaging/relay'
-import { processDeliveries } from '#app/messaging/deliveries'
+import { eventsNextDueMs, processDeliveries } from '#app/messaging/deliveries'
 import { loopWokenBy, MessagingWorker } from '#app/messaging/worker'
 import { onRelayWake, OUTBOX_CHANNEL, relayWakesSent } from '#app/messaging/outbox'
 import { OPERATIONS_CHANNEL } from '#app/operations/operations'
@@ -613,6 +613,35 @@ test.group('outbox, relay and deliveries', (group) => {
     assert.isTrue(await until(async () => notified.length === 2, 10_000))
     assert.deepEqual(notified, [probe, RELAYED_HERE])
     assert.lengthOf(await db.from('messaging_deliveries'), 2)
+  })
+
+  test('the events loop asks once when work is next due: a delayed event or a delivery it consumes, whichever is first', async ({
+    assert,
+  }) => {
+    recordingSubscriber('test.record_a')
+    assert.isNull(await eventsNextDueMs(), 'nothing waits')
+    await publishWidget('later', { availableAt: new Date(Date.now() + 5000) })
+    const untilEvent = await eventsNextDueMs()
+    assert.isTrue(untilEvent! > 4000 && untilEvent! <= 5000, `${untilEvent} ms`)
+
+    // A delivery of this subscriber, due in 2 s (a retry's backoff): sooner, so it is the answer.
+    await publishWidget('retried')
+    await relayBatch()
+    await db
+      .from('messaging_deliveries')
+      .update({ available_at: db.raw(`now() + interval '2 seconds'`) })
+    const untilRetry = await eventsNextDueMs()
+    assert.isTrue(untilRetry! > 1000 && untilRetry! <= 2000, `${untilRetry} ms`)
+
+    // Deliveries of subscribers mounted elsewhere are another process's to wait for.
+    const selection = env.get('ATRIUM_MODULES')
+    env.set('ATRIUM_MODULES', 'system')
+    try {
+      const untilOwn = await eventsNextDueMs()
+      assert.isTrue(untilOwn! > 4000 && untilOwn! <= 5000, `${untilOwn} ms`)
+    } finally {
+      env.set('ATRIUM_MODULES', selection ?? '')
+    }
   })
 
   test('a relay hands its pass the deliveries it writes for this process, leased: they are handled without a claim', async ({
