@@ -202,6 +202,7 @@ export async function eventsNextDueMs(): Promise<number | null> {
   const { rows } = await preparedRaw(
     db.connection(),
     // least() skips a NULL: the answer is null only when neither table has anything waiting.
+    // 'pending' is deliveryQueue's claimable state, written out as its own claims write it.
     `SELECT (extract(epoch FROM least(
          (SELECT min(o.available_at) FROM messaging_outbox o WHERE o.dispatched_at IS NULL),
          (SELECT min(t.available_at) FROM messaging_deliveries t
