@@ -51,6 +51,12 @@ export interface LeasedDelivery {
  */
 export interface Handoff {
   leaseSeconds: number
+  /**
+   * At most this many are leased: what one claim takes, so a pass never holds
+   * more than a claim would give it (a relay batch of 100 events for ten
+   * subscribers writes 1,000). The rest are written due now, for a claim.
+   */
+  limit: number
   deliveries: LeasedDelivery[]
 }
 
@@ -104,13 +110,14 @@ export interface QueueStatus {
 export const localTransport: Transport = {
   name: 'local' as const,
   async dispatch(trx, events, handoff) {
+    let leasable = handoff?.limit ?? 0
     const rows = events.flatMap((event) =>
       subscribersOf(event.type).map((entry) => ({
         event,
         // The tenants' turns at the deliveries (see deliveries.ts' claim).
         tenantId: event.tenantId ?? NO_GROUP,
         subscriber: entry.subscriber,
-        leased: handoff !== undefined && consumedHere(entry),
+        leased: consumedHere(entry) && leasable-- > 0,
       }))
     )
     if (rows.length === 0) return

@@ -329,7 +329,12 @@ export class MessagingWorker {
   async #deliverEvents() {
     if (!this.#listener) await this.#listen()
     await this.#startConsumers()
-    const handoff: Handoff = { leaseSeconds: this.options.leaseSeconds ?? 60, deliveries: [] }
+    const claimSize = this.options.batchSize ?? DEFAULT_CLAIM_SIZE
+    const handoff: Handoff = {
+      leaseSeconds: this.options.leaseSeconds ?? 60,
+      limit: claimSize,
+      deliveries: [],
+    }
     const relayed = await relayBatch(this.#transport!, RELAY_BATCH_SIZE, handoff)
     // What the relay wrote for this process came back leased to this pass, which handles it
     // without claiming it again (see ClaimPacing).
@@ -338,8 +343,13 @@ export class MessagingWorker {
       deliveries: handoff.deliveries,
       claim,
     })
-    const claimSize = this.options.batchSize ?? DEFAULT_CLAIM_SIZE
-    if (claim && outcomes.length - handoff.deliveries.length >= claimSize) this.#claims.owe()
+    // A full claim, or a handoff that reached its limit (the relay wrote the rest due now):
+    // the next pass, which follows at once, claims.
+    if (
+      handoff.deliveries.length >= claimSize ||
+      (claim && outcomes.length - handoff.deliveries.length >= claimSize)
+    )
+      this.#claims.owe()
     // A steady stream with nothing to handle here (a broker transport, or subscribers mounted
     // elsewhere) would be relayed a few events per transaction and broker round trip, each
     // commit's NOTIFY starting another pass. Under such a stream only — the first event after

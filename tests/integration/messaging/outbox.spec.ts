@@ -595,7 +595,7 @@ test.group('outbox, relay and deliveries', (group) => {
     // This process mounts only `system` now: `test.record_a` is consumed elsewhere.
     const selection = env.get('ATRIUM_MODULES')
     env.set('ATRIUM_MODULES', 'system')
-    const handoff: Handoff = { leaseSeconds: 60, deliveries: [] }
+    const handoff: Handoff = { leaseSeconds: 60, limit: 100, deliveries: [] }
     try {
       const theirs = await publishWidget('theirs')
       assert.equal(await relayBatch(localTransport, 100, handoff), 1)
@@ -649,7 +649,7 @@ test.group('outbox, relay and deliveries', (group) => {
   }) => {
     recordingSubscriber('test.record_a')
     for (const name of ['h1', 'h2']) await publishWidget(name)
-    const handoff: Handoff = { leaseSeconds: 60, deliveries: [] }
+    const handoff: Handoff = { leaseSeconds: 60, limit: 100, deliveries: [] }
     assert.equal(await relayBatch(localTransport, 100, handoff), 2)
     assert.deepEqual(
       handoff.deliveries.map((delivery) => [
@@ -686,13 +686,44 @@ test.group('outbox, relay and deliveries', (group) => {
     assert.deepEqual(states, [{ state: 'done' }, { state: 'done' }])
   })
 
+  test('a relay leases no more than one claim takes; the rest are written due now, for a claim', async ({
+    assert,
+  }) => {
+    recordingSubscriber('test.record_a')
+    recordingSubscriber('test.record_b')
+    for (const name of ['l1', 'l2']) await publishWidget(name)
+    // Two events for two subscribers: four deliveries, of which the pass may hold three.
+    const handoff: Handoff = { leaseSeconds: 60, limit: 3, deliveries: [] }
+    assert.equal(await relayBatch(localTransport, 100, handoff), 2)
+    assert.lengthOf(handoff.deliveries, 3)
+    const rows = await db
+      .from('messaging_deliveries')
+      .select('attempts')
+      .count('* as count')
+      .groupBy('attempts')
+      .orderBy('attempts')
+    assert.deepEqual(
+      rows.map((row) => [row.attempts, Number(row.count)]),
+      [
+        [0, 1],
+        [1, 3],
+      ]
+    )
+    const outcomes = await processDeliveries(FAST, {
+      deliveries: handoff.deliveries,
+      claim: true,
+    })
+    assert.deepEqual(outcomes, ['handled', 'handled', 'handled', 'handled'])
+    assert.lengthOf(await effects(), 4)
+  })
+
   test('deliveries handed to a pass that crashed are claimed when their lease ends, and handled once', async ({
     assert,
   }) => {
     recordingSubscriber('test.record_a')
     await publishWidget('orphan')
     // The pass that was handed it dies before handling it.
-    const handoff: Handoff = { leaseSeconds: 60, deliveries: [] }
+    const handoff: Handoff = { leaseSeconds: 60, limit: 100, deliveries: [] }
     assert.equal(await relayBatch(localTransport, 100, handoff), 1)
     assert.lengthOf(handoff.deliveries, 1)
     assert.deepEqual(await processDeliveries(FAST), [], 'leased: not claimable yet')
@@ -718,7 +749,7 @@ test.group('outbox, relay and deliveries', (group) => {
         throw new Error('the broker refused the batch')
       },
     }
-    const handoff: Handoff = { leaseSeconds: 0, deliveries: [] }
+    const handoff: Handoff = { leaseSeconds: 0, limit: 100, deliveries: [] }
     await assert.rejects(() => relayBatch(refusing, 100, handoff), 'the broker refused the batch')
     assert.deepEqual(handoff.deliveries, [])
     assert.lengthOf(await db.from('messaging_deliveries'), 0)
