@@ -12,7 +12,10 @@ import { platformOpenApi } from '#app/http/platform_openapi'
 import { operationsOpenApi } from '#app/operations/openapi'
 import { middleware } from '#start/kernel'
 import { changeFeed } from '#app/platform/change_feed'
+import { callControllersDirectly } from '#app/http/controller_calls'
 import packageJson from '../package.json' with { type: 'json' }
+
+callControllersDirectly(router)
 
 const PlatformController = () => import('#app/http/platform_controller')
 const OperationsController = () => import('#app/operations/operations_controller')

@@ -1,0 +1,72 @@
+import { test } from '@japa/runner'
+import { tracingChannel } from 'node:diagnostics_channel'
+import { FIXTURE_PREFIX } from '#tests/fixtures/routes'
+import CountedController from '#tests/fixtures/controllers/counted_controller'
+import InjectedController from '#tests/fixtures/controllers/injected_controller'
+
+/** The classes the container makes while `run` runs (its own tracing channel). */
+async function madeByContainer(run: () => Promise<void>) {
+  const made: unknown[] = []
+  const subscriber = {
+    start: (message: unknown) => made.push((message as { binding?: unknown })?.binding),
+  }
+  const channel = tracingChannel('adonisjs.container.make')
+  channel.subscribe(subscriber as never)
+  try {
+    await run()
+  } finally {
+    channel.unsubscribe(subscriber as never)
+  }
+  return made
+}
+
+test.group('Controllers are made without the container', () => {
+  test('a route makes a new controller per request, not through the container', async ({
+    client,
+    assert,
+  }) => {
+    const made = await madeByContainer(async () => {
+      for (const caller of ['first', 'second', 'third']) {
+        const before = CountedController.made
+        const response = await client.get(`${FIXTURE_PREFIX}/controllers/counted`).qs({ caller })
+        response.assertStatus(200)
+        assert.deepEqual(response.body(), { made: before + 1, caller })
+      }
+    })
+    assert.notInclude(made, CountedController)
+  })
+
+  test('concurrent requests each get their own instance', async ({ client, assert }) => {
+    const [slow, fast] = await Promise.all([
+      client.get(`${FIXTURE_PREFIX}/controllers/counted`).qs({ caller: 'slow', waitMs: 50 }),
+      client.get(`${FIXTURE_PREFIX}/controllers/counted`).qs({ caller: 'fast' }),
+    ])
+    assert.equal(slow.body().caller, 'slow')
+    assert.equal(fast.body().caller, 'fast')
+  })
+
+  test('an error thrown by the method is still answered as a problem', async ({ client }) => {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const response = await client.get(`${FIXTURE_PREFIX}/controllers/refused`)
+      response.assertStatus(409)
+      response.assertBodyContains({
+        status: 409,
+        type: 'https://atrium.dev/problems/fixture-refused',
+      })
+    }
+  })
+
+  test('a controller with injections is still made by the container', async ({
+    client,
+    assert,
+  }) => {
+    const made = await madeByContainer(async () => {
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const response = await client.get(`${FIXTURE_PREFIX}/controllers/injected`)
+        response.assertStatus(200)
+        response.assertBody({ path: `${FIXTURE_PREFIX}/controllers/injected` })
+      }
+    })
+    assert.equal(made.filter((binding) => binding === InjectedController).length, 2)
+  })
+})
