@@ -2,16 +2,18 @@
 | A route's controller call, side by side in one run: AdonisJS's handler (the
 | container makes a new controller and looks up the method's dependencies on
 | every request) versus the same handler after `callDirectly`
-| (app/http/controller_calls.ts: the class looked up once, a new instance per
-| request made without the container). A controller's size does not change
-| either: the container's `Function.toString` is a slice of the source, so a
+| (app/http/direct_calls.ts: the class looked up once, a new instance per
+| request made without the container). Every request makes three such calls:
+| the server's and the router's kernel middleware, and its controller (the
+| middleware handlers are built the same way). A controller's size does not
+| change either: the container's `Function.toString` is a slice of the source, so a
 | controller as long as the OpenAI controller's costs what a small one does.
 |
 |   npm run bench:controllers     (BENCH_CALLS=200000 per round, 5 alternating rounds)
 */
 import { readFile } from 'node:fs/promises'
 import { Container, moduleImporter } from '@adonisjs/fold'
-import { callDirectly } from '#app/http/controller_calls'
+import { callDirectly } from '#app/http/direct_calls'
 import { APP_ROOT } from './lib/processes.js'
 import { printTable, writeResults } from './lib/report.js'
 

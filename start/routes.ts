@@ -4,6 +4,7 @@
 */
 import env from '#start/env'
 import router from '@adonisjs/core/services/router'
+import server from '@adonisjs/core/services/server'
 import app from '@adonisjs/core/services/app'
 import { MODULE_NAMES, MODULES, mountedModules, registerModuleParts } from '#start/modules'
 import { buildDocument } from '#app/openapi/document'
@@ -12,10 +13,10 @@ import { platformOpenApi } from '#app/http/platform_openapi'
 import { operationsOpenApi } from '#app/operations/openapi'
 import { middleware } from '#start/kernel'
 import { changeFeed } from '#app/platform/change_feed'
-import { callControllersDirectly } from '#app/http/controller_calls'
+import { callHandlersDirectly } from '#app/http/direct_calls'
 import packageJson from '../package.json' with { type: 'json' }
 
-callControllersDirectly(router)
+callHandlersDirectly(router, server)
 
 const PlatformController = () => import('#app/http/platform_controller')
 const OperationsController = () => import('#app/operations/operations_controller')
