@@ -31,6 +31,8 @@ type HandlerClass = (new () => Record<string, unknown>) & {
 }
 
 const CLASS_SOURCE = /^class[\s{]/
+/** Handlers already wrapped: the router's own middleware are one object shared by every route. */
+const wrapped = new WeakSet<ContainerHandler>()
 
 /**
  * Makes the server's middleware, and every committed route's middleware and
@@ -45,8 +47,6 @@ export function callHandlersDirectly(router: Router, server: Server) {
   const commit = router.commit.bind(router)
   router.commit = () => {
     commit()
-    // The router's own middleware are one object shared by every route: wrapped once.
-    const wrapped = new Set<ContainerHandler>()
     const wrap = (handler: unknown) => {
       if (typeof handler !== 'object' || handler === null) return
       if (wrapped.has(handler as ContainerHandler)) return
