@@ -101,12 +101,20 @@ function classReference(reference: unknown): { load: unknown; method: string } |
  */
 async function directCall(target: unknown, method: string): Promise<DirectCall | null> {
   const handlerClass = await classOf(target)
-  if (!handlerClass || handlerClass.containerInjections || handlerClass.length > 0) return null
+  if (!handlerClass || !madeWithoutContainer(handlerClass)) return null
   if (typeof handlerClass.prototype[method] !== 'function') return null
   return (...args) => {
     const instance = new handlerClass()
     return (instance[method] as DirectCall).apply(instance, args)
   }
+}
+
+/** A class the container would make with nothing to inject: no `@inject()`, no constructor parameters. */
+export function madeWithoutContainer(someClass: {
+  length: number
+  containerInjections?: unknown
+}): boolean {
+  return !someClass.containerInjections && someClass.length === 0
 }
 
 async function classOf(target: unknown): Promise<HandlerClass | null> {

@@ -3,6 +3,7 @@ import { tracingChannel } from 'node:diagnostics_channel'
 import { FIXTURE_PREFIX } from '#tests/fixtures/routes'
 import CountedController from '#tests/fixtures/controllers/counted_controller'
 import InjectedController from '#tests/fixtures/controllers/injected_controller'
+import { joinAs, registerUser } from '#tests/helpers/identity'
 
 /** The classes the container makes while `run` runs (its own tracing channel). */
 async function madeByContainer(run: () => Promise<void>) {
@@ -38,6 +39,30 @@ test.group('Middleware and controllers are made without the container', () => {
     })
     // Neither the controller nor the server's and router's middleware classes.
     assert.deepEqual(made, [])
+  })
+
+  test('an authorized request makes its policy without the container', async ({
+    client,
+    assert,
+  }) => {
+    const session = await registerUser(client)
+    // ConversationPolicy.authorize('use') guards the chat assistants list.
+    const list = () => client.get('/api/v1/chat/assistants').bearerToken(session.tokens.accessToken)
+    const first = await list()
+    first.assertStatus(200)
+    const made = await madeByContainer(async () => {
+      const response = await list()
+      response.assertStatus(200)
+    })
+    assert.deepEqual(made, [])
+    // The policy made this way still decides: a member may use chat, not administer it.
+    const member = await joinAs(client, session, 'member')
+    const refused = await client.get('/api/v1/chat/admin/usage').bearerToken(member.token)
+    refused.assertStatus(403)
+    const allowed = await client
+      .get('/api/v1/chat/admin/usage')
+      .bearerToken(session.tokens.accessToken)
+    allowed.assertStatus(200)
   })
 
   test('concurrent requests each get their own instance', async ({ client, assert }) => {
