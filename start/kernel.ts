@@ -9,6 +9,8 @@ import router from '@adonisjs/core/services/router'
 import server from '@adonisjs/core/services/server'
 import { defineContextGetters } from '#app/http/context'
 import { authenticate } from '#middleware/auth_middleware'
+import { redisConfigured } from '#config/redis'
+import { openSharedRedis } from '#app/platform/shared_redis'
 
 server.errorHandler(() => import('#exceptions/handler'))
 
@@ -19,6 +21,9 @@ server.use([() => import('#middleware/http_kernel_middleware')])
 router.use([() => import('#middleware/route_kernel_middleware')])
 
 defineContextGetters(await app.container.make('auth.manager'))
+
+// Before any request can be the first to need it (app/platform/shared_redis.ts).
+if (redisConfigured() && ['web', 'test'].includes(app.getEnvironment())) openSharedRedis()
 
 export const middleware = {
   ...router.named({

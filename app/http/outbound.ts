@@ -12,6 +12,7 @@ import ipaddr from 'ipaddr.js'
 import { Agent, buildConnector, fetch as undiciFetch, request, type Dispatcher } from 'undici'
 import env from '#start/env'
 import { ProblemException } from '#app/http/problem'
+import { outsideRequests } from '#app/platform/outside_requests'
 
 export class OutboundRefusedError extends Error {
   readonly code = 'E_OUTBOUND_REFUSED'
@@ -120,6 +121,16 @@ function guardedLookup(hostname: string, options: dns.LookupOptions, callback: L
 const checkedConnect = buildConnector({ lookup: guardedLookup, timeout: 10_000 })
 const plainConnect = buildConnector({ timeout: 10_000 })
 
+/**
+ * Pooled connections are opened outside the request that asked for them
+ * (app/platform/outside_requests.ts): each would otherwise keep that request's
+ * whole context alive for as long as it stays in the pool.
+ */
+const connectOutsideRequests =
+  (connect: buildConnector.connector): buildConnector.connector =>
+  (options, callback) =>
+    outsideRequests(() => connect(options, callback))
+
 /** undici connector applying the address policy to every new connection. */
 const guardedConnect: buildConnector.connector = (options, callback) => {
   if (isAllowlisted(options.protocol, options.hostname, options.port)) {
@@ -154,7 +165,7 @@ export function outboundDispatcher(silenceMs = 30_000, options: OutboundOptions 
   let agent = dispatchers.get(key)
   if (!agent) {
     agent = new Agent({
-      ...(options.operatorConfigured ? {} : { connect: guardedConnect }),
+      connect: connectOutsideRequests(options.operatorConfigured ? plainConnect : guardedConnect),
       keepAliveTimeout: 30_000,
       connections: 256,
       headersTimeout: silenceMs,

@@ -1,5 +1,6 @@
 import logger from '@adonisjs/core/services/logger'
 import redis from '@adonisjs/redis/services/main'
+import { dedicatedRedis } from '#app/platform/shared_redis'
 import { redisConfigured } from '#config/redis'
 import { chatConfig } from '#modules/chat/config'
 
@@ -145,7 +146,7 @@ export function redisLogStore(): LogStore {
 
   const connection = () => {
     if (!subscriber) {
-      const created: IoRedis = redis.connection().ioConnection.duplicate()
+      const created: IoRedis = dedicatedRedis()
       subscriber = created
       created.on('error', (error: Error) =>
         logger.warn({ err: error }, 'chat stream subscriber: Redis error')
