@@ -8,9 +8,14 @@
 |   was — every counter read, then written with its expiry: three commands a
 |   counter — versus now: incremented first and taken back on a refusal, the
 |   expiry set only on a counter it creates: one command a counter.
+|   Then, as a busy key's batch holds many reservations of the same counters,
+|   16 of them in one call: one INCRBY a counter each (before) versus each
+|   counter read once and written once (now; used when a counter repeats in
+|   the batch — alone, a reservation is cheaper incremented first).
 | settle: a pipeline of INCRBY and PEXPIREAT per counter (first) versus one
 |   script, as it was (the expiry set again each time) and now (only on a
-|   counter that expired since its reservation).
+|   counter that expired since its reservation); 16 settles in one call, each
+|   change sent (before) versus summed per counter (now).
 |
 | Redis shares the machine's two cores with the gateway, so what each call
 | costs Redis itself (`INFO cpu`, per call) is a column beside the client's.
@@ -21,6 +26,7 @@ import { Redis } from 'ioredis'
 import {
   ADJUST_MANY_SCRIPT,
   RESERVE_MANY_SCRIPT,
+  RESERVE_SHARED_SCRIPT,
   RESERVE_SCRIPT,
   reserveScript,
 } from '#modules/gateway/services/reserve_script'
@@ -79,6 +85,7 @@ return #KEYS
 `
 redis.defineCommand('reserveManyBefore', { lua: RESERVE_MANY_BEFORE })
 redis.defineCommand('reserveManyNow', { lua: RESERVE_MANY_SCRIPT })
+redis.defineCommand('reserveShared', { lua: RESERVE_SHARED_SCRIPT })
 redis.defineCommand('adjustManyBefore', { lua: ADJUST_MANY_BEFORE })
 redis.defineCommand('adjustManyNow', { lua: ADJUST_MANY_SCRIPT })
 type Script = (...keysThenArgs: Array<string | number>) => Promise<unknown>
@@ -87,21 +94,40 @@ const command = (name: string) => (redis as unknown as Record<string, Script>)[n
 /** A settle's changes: the request counters were exact, the token and spend ones refund. */
 const deltas = keys.map((key, index) => ({ key, delta: index % 4 === 0 ? 0 : -1 }))
 const refunds = deltas.filter((change) => change.delta !== 0)
-/** One reservation of the 8 counters, as the gateway's batched call sends it. */
-const reserveMany = (script: string) =>
-  command(script)(keys.length, ...keys, 1, keys.length, ...args)
-const adjustMany = (script: string) =>
+/** `count` reservations of the 8 counters, as the gateway's batched call sends them. */
+const reserveMany = (script: string, count = 1) =>
   command(script)(
-    refunds.length,
-    ...refunds.map((change) => change.key),
-    ...refunds.flatMap((change) => [change.delta, expireAt])
+    keys.length * count,
+    ...Array.from({ length: count }, () => keys).flat(),
+    count,
+    ...Array.from({ length: count }, () => keys.length),
+    ...Array.from({ length: count }, () => args).flat()
   )
+/** `count` settles of those counters: each change sent, or summed per counter first (quotas.ts). */
+const adjustMany = (script: string, count = 1, summed = false) => {
+  const changes = summed
+    ? refunds.map((change) => ({ ...change, delta: change.delta * count }))
+    : Array.from({ length: count }, () => refunds).flat()
+  return command(script)(
+    changes.length,
+    ...changes.map((change) => change.key),
+    ...changes.flatMap((change) => [change.delta, expireAt])
+  )
+}
+/** Reservations (and settles) per call in the batched rows. */
+const BATCH = 16
 
 const variants = {
   'reserve: eval (first)': () => redis.eval(RESERVE_SCRIPT, keys.length, ...keys, ...args),
   'reserve: evalsha': () => reserveScript(redis)(keys.length, ...keys, ...args),
-  'reserve many: read, then write (before)': () => reserveMany('reserveManyBefore'),
-  'reserve many: increment first (now)': () => reserveMany('reserveManyNow'),
+  'reserve many: read, then write (first)': () => reserveMany('reserveManyBefore'),
+  'reserve many: increment first (now, when no counter repeats)': () =>
+    reserveMany('reserveManyNow'),
+  'reserve many: read once, write once (not used alone)': () => reserveMany('reserveShared'),
+  [`reserve ×${BATCH} in one call: increment first (before)`]: () =>
+    reserveMany('reserveManyNow', BATCH),
+  [`reserve ×${BATCH} in one call: read once, write once (now)`]: () =>
+    reserveMany('reserveShared', BATCH),
   'settle: pipeline (first)': () => {
     const pipeline = redis.pipeline()
     for (const change of deltas) {
@@ -112,6 +138,10 @@ const variants = {
   },
   'settle: script, expiry every time (before)': () => adjustMany('adjustManyBefore'),
   'settle: script, expiry on creation (now)': () => adjustMany('adjustManyNow'),
+  [`settle ×${BATCH} in one call: each change sent (before)`]: () =>
+    adjustMany('adjustManyNow', BATCH),
+  [`settle ×${BATCH} in one call: summed per counter (now)`]: () =>
+    adjustMany('adjustManyNow', BATCH, true),
 }
 type Variant = keyof typeof variants
 
@@ -211,16 +241,29 @@ try {
   console.log(`settle, script ÷ pipeline: ${settleRatio.toFixed(2)}`)
   const redisPerRequest = (reserve: Variant, settle: Variant) =>
     summary[reserve].redisCpuMicrosPerCall + summary[settle].redisCpuMicrosPerCall
-  const redisBefore = redisPerRequest(
-    'reserve many: read, then write (before)',
+  const redisFirst = redisPerRequest(
+    'reserve many: read, then write (first)',
     'settle: script, expiry every time (before)'
   )
   const redisNow = redisPerRequest(
-    'reserve many: increment first (now)',
+    'reserve many: increment first (now, when no counter repeats)',
     'settle: script, expiry on creation (now)'
   )
   console.log(
-    `Redis CPU per gateway request (reserve + settle): ${redisBefore.toFixed(1)} → ${redisNow.toFixed(1)} µs`
+    `Redis CPU per gateway request (reserve + settle), one per call: ${redisFirst.toFixed(1)} → ${redisNow.toFixed(1)} µs`
+  )
+  const batchedBefore =
+    redisPerRequest(
+      `reserve ×${BATCH} in one call: increment first (before)`,
+      `settle ×${BATCH} in one call: each change sent (before)`
+    ) / BATCH
+  const batchedNow =
+    redisPerRequest(
+      `reserve ×${BATCH} in one call: read once, write once (now)`,
+      `settle ×${BATCH} in one call: summed per counter (now)`
+    ) / BATCH
+  console.log(
+    `Redis CPU per gateway request, ${BATCH} to a call (a busy key under load): ${batchedBefore.toFixed(1)} → ${batchedNow.toFixed(1)} µs`
   )
   const file = await writeResults('quota_script', {
     reserves: RESERVES,
@@ -231,7 +274,9 @@ try {
     summary,
     ratio,
     settleRatio,
-    redisCpuMicrosPerRequest: { before: redisBefore, now: redisNow },
+    redisCpuMicrosPerRequest: { before: redisFirst, now: redisNow },
+    batch: BATCH,
+    redisCpuMicrosPerBatchedRequest: { before: batchedBefore, now: batchedNow },
   })
   console.log(`wrote ${file}`)
 } finally {

@@ -3,7 +3,7 @@ import db from '@adonisjs/lucid/services/db'
 import redis from '@adonisjs/redis/services/main'
 import { Counter } from 'prom-client'
 import { redisConfigured } from '#config/redis'
-import { adjustManyScript, reserveManyScript } from '#modules/gateway/services/reserve_script'
+import { adjustManyScript, reserveBatchScript } from '#modules/gateway/services/reserve_script'
 import { metricsRegistry } from '#app/observability/metrics'
 import { ProblemException } from '#app/http/problem'
 import { groupCall, groupCommit } from '#app/platform/group_commit'
@@ -134,10 +134,11 @@ const GRACE_MS = 5 * 60_000
  */
 const reserveGroupedOnRedis = groupCall<CounterSpec[], StoreAnswer>(async (batch) => {
   const counters = batch.flat()
+  const keys = counters.map((counter) => counter.key)
   const answer = (
-    (await reserveManyScript(redis.connection().ioConnection)(
+    (await reserveBatchScript(redis.connection().ioConnection, keys)(
       counters.length,
-      ...counters.map((counter) => counter.key),
+      ...keys,
       batch.length,
       ...batch.map((request) => request.length),
       ...counters.flatMap((counter) => [
@@ -154,8 +155,15 @@ const adjustGroupedOnRedis = groupCall<
   Array<{ key: string; delta: number; windowEndsAt: number }>,
   void
 >(async (batch) => {
-  // A counter whose reservation was exact has nothing to settle; its expiry was set then.
-  const changes = batch.flat().filter((change) => change.delta !== 0)
+  // One change per counter: under load a batch settles the same busy counters many times over.
+  const summed = new Map<string, { key: string; delta: number; windowEndsAt: number }>()
+  for (const change of batch.flat()) {
+    const seen = summed.get(change.key)
+    if (seen) seen.delta += change.delta
+    else summed.set(change.key, { ...change })
+  }
+  // A counter whose reservations were exact has nothing to settle; its expiry was set then.
+  const changes = [...summed.values()].filter((change) => change.delta !== 0)
   if (changes.length > 0) {
     await adjustManyScript(redis.connection().ioConnection)(
       changes.length,

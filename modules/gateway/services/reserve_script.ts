@@ -88,6 +88,91 @@ return answer
 `
 
 /**
+ * The same decisions for a batch whose reservations share counters — under
+ * load, many of one busy key's and its tenant's: each distinct counter is
+ * read once, every reservation is decided on those counts in Lua, and each
+ * counter that moved is written once. A batch of N reservations of the same
+ * 8 counters costs Redis 16 commands, where incrementing first cost 8N
+ * (`npm run bench:quota-script`: 10.8 → 7.3 µs of Redis CPU a reservation in
+ * batches of 16); alone, a reservation costs more this way (16 commands for
+ * 8), so `reserveBatchScript` picks by the batch. Nothing is written for a refused
+ * reservation, and a counter is created (with its window's expiry) only when
+ * a reservation that fits adds to it: a counter's key names its window, so
+ * an existing counter's expiry is never touched. ARGV: the number of
+ * reservations, each one's counter count, then (limit, amount, expire-at)
+ * per counter in KEYS order. The answer is, per reservation, [refused index
+ * or -1, each counter's value after (before when refused)], concatenated.
+ */
+export const RESERVE_SHARED_SCRIPT = `
+local count = tonumber(ARGV[1])
+local answer = {}
+local value = {}
+local existed = {}
+local added = {}
+local expireAt = {}
+local moved = {}
+local keyAt = 0
+local argAt = 1 + count
+for r = 1, count do
+  local size = tonumber(ARGV[1 + r])
+  local refused = -1
+  local applied = 0
+  for i = 1, size do
+    local key = KEYS[keyAt + i]
+    if value[key] == nil then
+      local stored = redis.call('GET', key)
+      existed[key] = stored ~= false
+      value[key] = tonumber(stored or '0')
+    end
+    local at = argAt + (i - 1) * 3
+    value[key] = value[key] + tonumber(ARGV[at + 2])
+    applied = i
+    if value[key] > tonumber(ARGV[at + 1]) then
+      refused = i - 1
+      break
+    end
+  end
+  for i = 1, applied do
+    local key = KEYS[keyAt + i]
+    local at = argAt + (i - 1) * 3
+    local amount = tonumber(ARGV[at + 2])
+    if refused >= 0 then
+      value[key] = value[key] - amount
+    elseif amount ~= 0 then
+      if added[key] == nil then
+        added[key] = 0
+        expireAt[key] = tonumber(ARGV[at + 3])
+        moved[#moved + 1] = key
+      end
+      added[key] = added[key] + amount
+    end
+  end
+  answer[#answer + 1] = refused
+  for i = 1, size do
+    local key = KEYS[keyAt + i]
+    if value[key] == nil then
+      local stored = redis.call('GET', key)
+      existed[key] = stored ~= false
+      value[key] = tonumber(stored or '0')
+    end
+    answer[#answer + 1] = value[key]
+  end
+  keyAt = keyAt + size
+  argAt = argAt + size * 3
+end
+for _, key in ipairs(moved) do
+  if added[key] ~= 0 then
+    if existed[key] then
+      redis.call('INCRBY', key, added[key])
+    else
+      redis.call('SET', key, value[key], 'PXAT', expireAt[key])
+    end
+  end
+end
+return answer
+`
+
+/**
  * Settles in one script: each counter moves by its delta (refunding what a
  * reservation over-estimated). A counter that expired since its reservation
  * is made again by the INCRBY (its count is then the delta) and gets its
@@ -113,6 +198,7 @@ type ScriptHost = {
 }
 const RESERVE_COMMAND = 'atriumReserve'
 const RESERVE_MANY_COMMAND = 'atriumReserveMany'
+const RESERVE_SHARED_COMMAND = 'atriumReserveShared'
 const ADJUST_MANY_COMMAND = 'atriumAdjustMany'
 
 /**
@@ -136,6 +222,26 @@ export function reserveManyScript(connection: unknown): ScriptRunner {
     host.defineCommand(RESERVE_MANY_COMMAND, { lua: RESERVE_MANY_SCRIPT })
   }
   return (host[RESERVE_MANY_COMMAND] as ScriptRunner).bind(host)
+}
+
+/** The batched reserve script for counters the batch shares, as an ioredis command (EVALSHA). */
+export function reserveSharedScript(connection: unknown): ScriptRunner {
+  const host = connection as ScriptHost
+  if (typeof host[RESERVE_SHARED_COMMAND] !== 'function') {
+    host.defineCommand(RESERVE_SHARED_COMMAND, { lua: RESERVE_SHARED_SCRIPT })
+  }
+  return (host[RESERVE_SHARED_COMMAND] as ScriptRunner).bind(host)
+}
+
+/**
+ * The cheaper script for a batch of reservations (both decide alike): read
+ * once, write once when a counter appears more than once in it, increment
+ * first otherwise.
+ */
+export function reserveBatchScript(connection: unknown, keys: string[]): ScriptRunner {
+  return new Set(keys).size < keys.length
+    ? reserveSharedScript(connection)
+    : reserveManyScript(connection)
 }
 
 /** The batched settle script as an ioredis command (EVALSHA, as above). */

@@ -2,6 +2,7 @@ import { test } from '@japa/runner'
 import env from '#start/env'
 import redis from '@adonisjs/redis/services/main'
 import { redisQuotaStoreForTests as store } from '#modules/gateway/services/quotas'
+import { reserveManyScript, reserveSharedScript } from '#modules/gateway/services/reserve_script'
 
 const KEY_PREFIX = 'gw:q:test-redis-batch:'
 
@@ -138,6 +139,82 @@ test.group(
       const ttl = await connection.pttl(`${KEY_PREFIX}gone`)
       assert.isAbove(ttl, 60_000, 'expires after its window, with the grace period')
       assert.equal(await connection.exists(`${KEY_PREFIX}exact`), 0)
+    }).skip(!env.get('REDIS_URL'), 'REDIS_URL is not set')
+
+    test('a batch decides exactly as one call per reservation would: answers, counts and expiries', async ({
+      assert,
+    }) => {
+      const connection = redis.connection().ioConnection
+      // A fixed sequence (a small linear congruential generator), so a failure can be replayed.
+      let seed = 12_345
+      const next = (below: number) => {
+        seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648
+        return seed % below
+      }
+      const limits = [6, 9, 14, 20, 30]
+      const expireAt = Date.now() + 120_000
+      const reservations = Array.from({ length: 40 }, () => {
+        const counters = [0, 1, 2, 3, 4].filter(() => next(2) === 1)
+        return (counters.length ? counters : [next(5)]).map((index) => ({
+          index,
+          amount: next(6),
+        }))
+      })
+      const call = (
+        prefix: string,
+        batch: typeof reservations,
+        script = reserveManyScript(connection)
+      ) =>
+        script(
+          batch.reduce((sum, reservation) => sum + reservation.length, 0),
+          ...batch.flatMap((reservation) => reservation.map(({ index }) => `${prefix}${index}`)),
+          batch.length,
+          ...batch.map((reservation) => reservation.length),
+          ...batch.flatMap((reservation) =>
+            reservation.flatMap(({ index, amount }) => [limits[index], amount, expireAt])
+          )
+        ) as Promise<number[]>
+      const oneByOne = `${KEY_PREFIX}one-by-one:`
+      const scripts = {
+        'increment first': reserveManyScript(connection),
+        'read once, write once': reserveSharedScript(connection),
+      }
+      // One counter exists already everywhere, with an expiry no reservation would set.
+      for (const prefix of [
+        oneByOne,
+        ...Object.keys(scripts).map((name) => `${KEY_PREFIX}${name}:`),
+      ]) {
+        await connection.set(`${prefix}2`, 5, 'PX', 3_600_000)
+      }
+      const singleAnswers: number[] = []
+      for (const reservation of reservations) {
+        singleAnswers.push(...(await call(oneByOne, [reservation])))
+      }
+
+      for (const [name, script] of Object.entries(scripts)) {
+        const batched = `${KEY_PREFIX}${name}:`
+        const batchAnswer = await call(batched, reservations, script)
+        assert.deepEqual(batchAnswer, singleAnswers, name)
+        // The sequence is worth comparing only if it holds both outcomes.
+        let offset = 0
+        const refusedAt = reservations.map((reservation) => {
+          const refused = batchAnswer[offset]
+          offset += 1 + reservation.length
+          return refused
+        })
+        assert.isAbove(refusedAt.filter((refused) => refused === -1).length, 5)
+        assert.isAbove(refusedAt.filter((refused) => refused >= 0).length, 5)
+        for (const index of [0, 1, 2, 3, 4]) {
+          const [batchedValue, singleValue] = await Promise.all([
+            connection.get(`${batched}${index}`),
+            connection.get(`${oneByOne}${index}`),
+          ])
+          assert.equal(batchedValue, singleValue, `${name}: counter ${index}`)
+          const ttl = await connection.pttl(`${batched}${index}`)
+          if (index === 2) assert.isAbove(ttl, 3_000_000, 'an existing counter keeps its expiry')
+          else if (batchedValue !== null) assert.isAbove(ttl, 120_000 - 10_000)
+        }
+      }
     }).skip(!env.get('REDIS_URL'), 'REDIS_URL is not set')
   }
 )
