@@ -113,17 +113,20 @@ local expireAt = {}
 local moved = {}
 local keyAt = 0
 local argAt = 1 + count
+local function read(key)
+  if value[key] == nil then
+    local stored = redis.call('GET', key)
+    existed[key] = stored ~= false
+    value[key] = tonumber(stored or '0')
+  end
+end
 for r = 1, count do
   local size = tonumber(ARGV[1 + r])
   local refused = -1
   local applied = 0
   for i = 1, size do
     local key = KEYS[keyAt + i]
-    if value[key] == nil then
-      local stored = redis.call('GET', key)
-      existed[key] = stored ~= false
-      value[key] = tonumber(stored or '0')
-    end
+    read(key)
     local at = argAt + (i - 1) * 3
     value[key] = value[key] + tonumber(ARGV[at + 2])
     applied = i
@@ -150,11 +153,7 @@ for r = 1, count do
   answer[#answer + 1] = refused
   for i = 1, size do
     local key = KEYS[keyAt + i]
-    if value[key] == nil then
-      local stored = redis.call('GET', key)
-      existed[key] = stored ~= false
-      value[key] = tonumber(stored or '0')
-    end
+    read(key)
     answer[#answer + 1] = value[key]
   end
   keyAt = keyAt + size
