@@ -113,20 +113,20 @@ local expireAt = {}
 local moved = {}
 local keyAt = 0
 local argAt = 1 + count
-local function read(key)
-  if value[key] == nil then
-    local stored = redis.call('GET', key)
-    existed[key] = stored ~= false
-    value[key] = tonumber(stored or '0')
-  end
-end
 for r = 1, count do
   local size = tonumber(ARGV[1 + r])
   local refused = -1
   local applied = 0
   for i = 1, size do
     local key = KEYS[keyAt + i]
-    read(key)
+    if value[key] == nil then
+      local stored = redis.call('GET', key)
+      existed[key] = stored ~= false
+      value[key] = tonumber(stored or '0')
+    end
+  end
+  for i = 1, size do
+    local key = KEYS[keyAt + i]
     local at = argAt + (i - 1) * 3
     value[key] = value[key] + tonumber(ARGV[at + 2])
     applied = i
@@ -152,9 +152,7 @@ for r = 1, count do
   end
   answer[#answer + 1] = refused
   for i = 1, size do
-    local key = KEYS[keyAt + i]
-    read(key)
-    answer[#answer + 1] = value[key]
+    answer[#answer + 1] = value[KEYS[keyAt + i]]
   end
   keyAt = keyAt + size
   argAt = argAt + size * 3
