@@ -1,6 +1,7 @@
 import logger from '@adonisjs/core/services/logger'
 import redis from '@adonisjs/redis/services/main'
 import { dedicatedRedis } from '#app/platform/shared_redis'
+import { outsideRequests } from '#app/platform/outside_requests'
 import { redisConfigured } from '#config/redis'
 import { chatConfig } from '#modules/chat/config'
 
@@ -96,7 +97,10 @@ export function memoryLogStore(): LogStore & { size(): number } {
         for (const listener of log.listeners) listener(event)
       }
       if (options.finished) {
-        setTimeout(() => logs.delete(id), chatConfig.replaySeconds * 1000).unref()
+        // Minutes long: made outside any request, or it would keep the request alive that long.
+        outsideRequests(() =>
+          setTimeout(() => logs.delete(id), chatConfig.replaySeconds * 1000).unref()
+        )
       }
     },
     async read(id, afterSeq) {

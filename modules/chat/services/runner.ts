@@ -2,6 +2,7 @@ import db from '@adonisjs/lucid/services/db'
 import logger from '@adonisjs/core/services/logger'
 import { redisConfigured } from '#config/redis'
 import env from '#start/env'
+import { outsideRequests } from '#app/platform/outside_requests'
 import { ProblemException } from '#app/http/problem'
 import { events } from '#app/messaging/outbox'
 import { changeFeed } from '#app/platform/change_feed'
@@ -616,10 +617,15 @@ export const generationRunner = {
     promised = Math.max(0, promised - 1)
   },
 
-  /** Runs a generation this process accepted with a slot (stored running, leased to it). */
+  /**
+   * Runs a generation this process accepted with a slot (stored running, leased to it).
+   * It runs on after the request that sent it has answered, so it runs outside that
+   * request's context, as a claimed one does: inside, every await and timer of the
+   * reply would keep the whole request alive until the reply ends (app/platform/outside_requests.ts).
+   */
   runAccepted(generation: Generation) {
     promised = Math.max(0, promised - 1)
-    void run(generation)
+    outsideRequests(() => void run(generation))
   },
 
   /**

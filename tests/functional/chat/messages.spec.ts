@@ -20,6 +20,9 @@ import type { AddressInfo } from 'node:net'
 import { deliverDueWebhooks } from '#modules/notifications/services/webhooks'
 import { startOpenAiFake, type FakeUpstream } from '#tests/fakes/llm_upstreams'
 import { withinOneMinute } from '#tests/helpers/quotas'
+import emitter from '@adonisjs/core/services/emitter'
+import type { HttpContext } from '@adonisjs/core/http'
+import { settleGarbage } from '#tests/helpers/garbage'
 
 type Client = Parameters<typeof registerUser>[0]
 
@@ -207,6 +210,45 @@ test.group('chat: messages and streamed replies', (group) => {
     // Reading again from the start replays everything, as long as the log is kept.
     const replay = await readGeneration(token, generationId)
     assert.equal(textOf(replay), REPLY)
+  })
+
+  test('a reply runs on after its request answered, without keeping that request alive', async ({
+    client,
+    assert,
+  }) => {
+    const { token, conversationId } = await ownerInConversation(client)
+    fake.script = [{ kind: 'ok', reply: REPLY, chunkDelayMs: 100 }]
+    const sends: Array<WeakRef<HttpContext>> = []
+    const keepSends = ({ ctx }: { ctx: HttpContext }) => {
+      if (ctx.request.method() === 'POST' && ctx.request.url().endsWith('/messages')) {
+        sends.push(new WeakRef(ctx))
+      }
+    }
+    emitter.on('http:request_completed', keepSends)
+    try {
+      // Closed after its answer: the server's keep-alive timer would hold it otherwise.
+      const response = await send(client, token, conversationId, { content: 'Lisbon?' }).header(
+        'connection',
+        'close'
+      )
+      response.assertStatus(202)
+      const generationId = response.body().generation.id as string
+      const seen = await readGeneration(token, generationId, {
+        stopWhen: (events) => events.some((event) => event.event === 'delta'),
+      })
+      await settleGarbage()
+      const generation = await db.from('chat_generations').where('id', generationId).first()
+      assert.equal(generation.status, 'running', 'the reply is still being written')
+      assert.lengthOf(sends, 1)
+      assert.isUndefined(sends[0].deref(), 'the send request is not kept by its reply')
+
+      const rest = await readGeneration(token, generationId, {
+        lastEventId: seen.at(-1)!.id,
+      })
+      assert.equal(rest.at(-1)?.event, 'done')
+    } finally {
+      emitter.off('http:request_completed', keepSends)
+    }
   })
 
   test('POST with Accept: text/event-stream answers with the stream itself', async ({

@@ -2,24 +2,12 @@ import { test } from '@japa/runner'
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import net from 'node:net'
-import v8 from 'node:v8'
-import vm from 'node:vm'
 import { FIXTURE_PREFIX, outboundCallers } from '#tests/fixtures/routes'
 import { socketOutsideRequests } from '#app/platform/outside_requests'
+import { settleGarbage } from '#tests/helpers/garbage'
 import db from '@adonisjs/lucid/services/db'
 import redis from '@adonisjs/redis/services/main'
 import { dedicatedRedis } from '#app/platform/shared_redis'
-
-v8.setFlagsFromString('--expose-gc')
-const collectGarbage = vm.runInNewContext('gc') as () => void
-
-/** Two full collections with a turn of the event loop between: what is unreachable is gone. */
-async function settleGarbage() {
-  for (let pass = 0; pass < 2; pass++) {
-    await new Promise((resolve) => setImmediate(resolve))
-    collectGarbage()
-  }
-}
 
 /** An upstream that answers nobody until `count` requests are waiting: so each came on its own connection. */
 async function upstreamHolding(count: number) {

@@ -8,6 +8,8 @@ import {
 } from '#modules/chat/services/generation_log'
 import { buildPrompt } from '#modules/chat/services/generations'
 import { chatConfig } from '#modules/chat/config'
+import { AsyncLocalStorage } from 'node:async_hooks'
+import { settleGarbage } from '#tests/helpers/garbage'
 
 const delta = (seq: number, text: string): GenerationEvent => ({
   seq,
@@ -133,5 +135,24 @@ test.group('chat context trimming', () => {
     assert.deepEqual(buildPrompt([{ role: 'user', content: long, status: 'complete' }]), [
       { role: 'user', content: long },
     ])
+  })
+})
+
+test.group('generation log in memory: what a finished log keeps', () => {
+  test('finishing a log inside a request does not keep the request for the replay window', async ({
+    assert,
+  }) => {
+    const requestContext = new AsyncLocalStorage<object>()
+    const store = memoryLogStore()
+    const requests: Array<WeakRef<object>> = []
+    await requestContext.run({ body: 'x'.repeat(10_000) }, async () => {
+      requests.push(new WeakRef(requestContext.getStore()!))
+      await store.append('generation-1', [done(1)], { finished: true })
+    })
+    // The log is kept for replay (its timer runs for chatConfig.replaySeconds)...
+    assert.deepEqual(await store.read('generation-1', 0), [done(1)])
+    await settleGarbage()
+    // ...but the request that finished it is not.
+    assert.isUndefined(requests[0].deref())
   })
 })
