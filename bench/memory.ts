@@ -7,7 +7,7 @@
 |
 |   Atrium's settings: --max-semi-space-size=32 (package.json's start, the
 |   Dockerfile, bench/lib/processes.ts) and --heap-growing-percent=50 (set at
-|   start-up by app/platform/http_entry.ts).
+|   start-up by app/platform/v8_tuning.ts).
 |   V8's defaults: --heap-growing-percent=0 (adaptive) and a 64 MiB semi-space
 |   (and glibc's adaptive mmap threshold; Atrium fixes it, see the Dockerfile).
 |

@@ -21,6 +21,7 @@ import {
   stop,
   waitUntilOk,
 } from './lib/processes.js'
+import { gatewayBenchKey } from './lib/gateway_key.js'
 
 const path = process.argv[2] ?? '/api/v1/system/ping'
 const DURATION = Number(process.env.BENCH_DURATION ?? 10)
@@ -40,7 +41,11 @@ try {
   const headers: Record<string, string> = {}
   let body: string | undefined
   if (process.env.BENCH_GATEWAY) {
-    const gateway = await gatewayKey()
+    const gateway = await gatewayBenchKey(base, UPSTREAM_PORT, {
+      email: 'profile.bench@example.com',
+      tenantName: 'Profile Co',
+      prefix: 'profile',
+    })
     headers.authorization = `Bearer ${gateway.secret}`
     headers['content-type'] = 'application/json'
     body = JSON.stringify({
@@ -78,47 +83,3 @@ execFileSync(
   ['--import=@poppinss/ts-exec', 'bench/lib/profile_summary.ts', join(profileDir, main), '30'],
   { stdio: 'inherit', cwd: APP_ROOT }
 )
-
-/** A provider on the fake upstream, an alias and a key with 8 limited counters (as bench:gateway). */
-async function gatewayKey() {
-  const session = await benchSession(base, {
-    email: 'profile.bench@example.com',
-    tenantName: 'Profile Co',
-  })
-  const post = async (route: string, input: unknown, method = 'POST') => {
-    const response = await fetch(`${base}${route}`, {
-      method,
-      headers: {
-        'content-type': 'application/json',
-        'authorization': `Bearer ${session.tokens.accessToken}`,
-      },
-      body: JSON.stringify(input),
-    })
-    if (!response.ok) throw new Error(`${route} answered ${response.status}`)
-    // Bench setup answers are read loosely; their shapes are tested elsewhere.
-    return response.json() as Promise<Record<string, any>>
-  }
-  const run = Date.now().toString(36)
-  const provider = await post('/api/v1/gateway/providers', {
-    name: `fake ${run}`,
-    kind: 'openai-compatible',
-    baseUrl: `http://127.0.0.1:${UPSTREAM_PORT}/v1`,
-    maxRetries: 0,
-  })
-  const alias = `profile-${run}`
-  await post('/api/v1/gateway/models', {
-    alias,
-    inputPricePerMTok: 100,
-    outputPricePerMTok: 300,
-    deployments: [{ providerId: provider.id, upstreamModel: 'bench-model' }],
-  })
-  const limits = {
-    requestsPerMinute: 1e9,
-    tokensPerMinute: 1e9,
-    tokensPerDay: 1e9,
-    monthlyBudget: 1e9,
-  }
-  await post('/api/v1/gateway/limits', limits, 'PUT')
-  const key = await post('/api/v1/gateway/keys', { name: `profile ${run}`, limits })
-  return { secret: key.secret as string, alias }
-}

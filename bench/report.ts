@@ -14,7 +14,18 @@ import { join } from 'node:path'
 import { APP_ROOT } from './lib/processes.js'
 
 const RESULTS = join(APP_ROOT, 'bench', 'results')
-const BENCHES = ['http', 'auth', 'bus', 'orders', 'gateway', 'memory', 'chat', 'chat-saves', 'soak']
+const BENCHES = [
+  'http',
+  'auth',
+  'bus',
+  'orders',
+  'gateway',
+  'memory',
+  'gc',
+  'chat',
+  'chat-saves',
+  'soak',
+]
 
 if (process.argv.includes('--run')) {
   execFileSync('npm', ['run', 'build'], { cwd: APP_ROOT, stdio: 'inherit' })
@@ -279,6 +290,20 @@ if (memory) {
       date: memory.date,
     })
   }
+}
+
+const gc = await result('gc')
+if (gc) {
+  const [pretenuring, off] = gc.results as Json[]
+  add({
+    figure:
+      'GC under 10 s of /v1 at 64 connections (after 12 s of warm-up): V8’s pretenuring → off (Atrium)',
+    measured: `promoted ${pretenuring.v1.gc.promotedKiBPerScavenge} → ${off.v1.gc.promotedKiBPerScavenge} KiB a scavenge; GC pause ${pretenuring.v1.gc.gcPauseMsPerSecond} → ${off.v1.gc.gcPauseMsPerSecond} ms/s; server CPU ${pretenuring.v1.cpuMicrosPerRequest} → ${off.v1.cpuMicrosPerRequest} µs a request; ${pretenuring.v1.requestsPerSecond} → ${off.v1.requestsPerSecond} req/s`,
+    goal: '–',
+    met: null,
+    command: 'BENCH_BUILD=1 npm run bench:gc',
+    date: gc.date,
+  })
 }
 
 const soak = await result('soak')

@@ -1,10 +1,10 @@
 import 'reflect-metadata'
-import v8 from 'node:v8'
 import { Ignitor, prettyPrintError } from '@adonisjs/core'
 import { preboot } from '#app/platform/preboot'
 import { runPendingMigrations } from '#app/platform/migrate'
 import { gracefulShutdown } from '#app/platform/shutdown'
 import { createAtriumHttpServer } from '#app/platform/http_server'
+import { tuneV8ForServing } from '#app/platform/v8_tuning'
 
 export interface HttpEntryOptions {
   appRoot: URL
@@ -15,29 +15,11 @@ export interface HttpEntryOptions {
 }
 
 /**
- * How far V8 lets the old generation grow past the live set before its next
- * full collection. Its default adapts to the allocation rate and reaches 4×
- * under load: a server with ~60 MiB live sat at ~480 MiB RSS after
- * bench:gateway. At 1.5× it stays near 300 MiB for a few percent of
- * throughput (issue #12; measured side by side in bench:gateway's memory
- * rows). An operator's own `node --heap-growing-percent=…` wins. This flag is
- * read at every collection, so setting it here takes effect; the young
- * generation's size (--max-semi-space-size) is fixed at start-up and is set
- * on the command line (package.json's start, the Dockerfile).
- */
-const HEAP_GROWING_PERCENT = 50
-
-function boundHeapGrowth() {
-  if (process.execArgv.some((arg) => arg.startsWith('--heap-growing-percent'))) return
-  v8.setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`)
-}
-
-/**
  * Starts the HTTP server the way `npm start` does: pre-boot (.env, config,
  * database), migrations, serve, one start-up line, graceful shutdown.
  */
 export async function startHttpServer({ appRoot, beforeStart, afterMigrations }: HttpEntryOptions) {
-  boundHeapGrowth()
+  tuneV8ForServing()
   const importer = (filePath: string) => {
     if (filePath.startsWith('./') || filePath.startsWith('../')) {
       return import(new URL(filePath, appRoot).href)

@@ -103,7 +103,10 @@ export function atriumServerEntry(nodeArgs: string[] = []): { args: string[]; cw
     ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
     : []
   // As package.json's start and the Dockerfile run it (see app/platform/http_entry.ts).
-  const flags = [...profile, ...ATRIUM_NODE_FLAGS, ...nodeArgs]
+  // BENCH_NODE_ARGS: Node or V8 flags for one run of any bench, after Atrium's own (so they win),
+  // e.g. BENCH_NODE_ARGS=--allocation-site-pretenuring to measure V8's default against bench:gc's.
+  const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)
+  const flags = [...profile, ...ATRIUM_NODE_FLAGS, ...extra, ...nodeArgs]
   return process.env.BENCH_BUILD
     ? { args: [...flags, 'bin/server.js'], cwd: `${APP_ROOT}build` }
     : { args: [...flags, '--import=@poppinss/ts-exec', 'bin/server.ts'], cwd: APP_ROOT }
