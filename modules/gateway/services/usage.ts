@@ -4,6 +4,7 @@ import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import { Counter, Histogram } from 'prom-client'
 import { metricsRegistry } from '#app/observability/metrics'
 import { newId } from '#app/platform/ids'
+import { outsideRequests } from '#app/platform/outside_requests'
 import { MICRO } from '#modules/gateway/services/quotas'
 
 export interface UsageRecord {
@@ -76,7 +77,15 @@ class UsageRecorder {
     if (this.#buffer.length > MAX_BUFFERED)
       this.#buffer.splice(0, this.#buffer.length - MAX_BUFFERED)
     if (this.#buffer.length >= FLUSH_AT) void this.flush()
-    else this.#timer ??= setTimeout(() => void this.flush(), FLUSH_EVERY_MS)
+    else this.#timer ??= this.#flushAfter(FLUSH_EVERY_MS)
+  }
+
+  /**
+   * Armed by whichever request records first: made outside it, or the timer would
+   * keep that request's whole context alive until the flush (docs/modules.md, item 11).
+   */
+  #flushAfter(ms: number) {
+    return outsideRequests(() => setTimeout(() => void this.flush(), ms))
   }
 
   /** Writes what is buffered (one batch at a time). */
@@ -90,7 +99,7 @@ class UsageRecorder {
       .catch((error) => {
         logger.warn({ err: error, records: batch.length }, 'usage batch not written; retrying')
         this.#buffer.unshift(...batch)
-        this.#timer ??= setTimeout(() => void this.flush(), FLUSH_EVERY_MS * 5)
+        this.#timer ??= this.#flushAfter(FLUSH_EVERY_MS * 5)
       })
       .finally(() => (this.#flushing = undefined))
     await this.#flushing
