@@ -1,14 +1,16 @@
 /*
 | Memory under load, V8's defaults against Atrium's heap settings, side by
 | side: the built server (Redis quota store when REDIS_URL is set) serves
-| 10 s of /v1/chat/completions at 64 connections; resident memory idle and
+| 10 s of /v1/chat/completions at 64 connections (a key with 8 limited
+| counters, as bench:gateway); resident memory idle and
 | after the load, heap, throughput and p99 — in alternating rounds so drift
 | hits both alike.
 |
 |   Atrium's settings: --max-semi-space-size=32 (package.json's start, the
-|   Dockerfile, bench/lib/processes.ts) and --heap-growing-percent=50 (set at
-|   start-up by app/platform/v8_tuning.ts).
-|   V8's defaults: --heap-growing-percent=0 (adaptive) and a 64 MiB semi-space
+|   Dockerfile, bench/lib/processes.ts), --heap-growing-percent=50 and
+|   --no-allocation-site-pretenuring (set at start-up by app/platform/v8_tuning.ts).
+|   V8's defaults: --heap-growing-percent=0 (adaptive), a 64 MiB semi-space,
+|   allocation-site pretenuring on (Atrium turns it off, see bench:gc)
 |   (and glibc's adaptive mmap threshold; Atrium fixes it, see the Dockerfile).
 |
 |   npm run build && BENCH_BUILD=1 npm run bench:memory   (BENCH_ROUNDS=2)
@@ -19,13 +21,13 @@ import autocannon from 'autocannon'
 import {
   APP_ROOT,
   ATRIUM_PROCESS_ENV,
-  benchSession,
   rssMiB,
   spawnNode,
   startAtriumServer,
   stop,
   waitUntilOk,
 } from './lib/processes.js'
+import { gatewayBenchKey } from './lib/gateway_key.js'
 import { printTable, writeResults } from './lib/report.js'
 
 const execFileAsync = promisify(execFile)
@@ -37,7 +39,11 @@ const base = `http://127.0.0.1:${PORT}`
 const variants = [
   {
     name: "V8's defaults",
-    nodeArgs: ['--heap-growing-percent=0', '--max-semi-space-size=64'],
+    nodeArgs: [
+      '--heap-growing-percent=0',
+      '--max-semi-space-size=64',
+      '--allocation-site-pretenuring',
+    ],
     // glibc's default too: the adaptive mmap threshold Atrium's start-up fixes.
     env: { MALLOC_MMAP_THRESHOLD_: undefined } as Record<string, string | undefined>,
   },
@@ -57,40 +63,6 @@ async function heapMiB() {
   return Math.round(value('nodejs_heap_size_total_bytes') / 1048576)
 }
 
-async function setUpKey() {
-  const session = await benchSession(base, {
-    email: 'memory.bench@example.com',
-    tenantName: 'Mem Co',
-  })
-  const post = (path: string, body: unknown) =>
-    fetch(`${base}${path}`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'authorization': `Bearer ${session.tokens.accessToken}`,
-      },
-      body: JSON.stringify(body),
-    }).then(async (response) => {
-      if (!response.ok) throw new Error(`${path} answered ${response.status}`)
-      // Bench setup answers are read loosely; their shapes are tested elsewhere.
-      return response.json() as Promise<Record<string, any>>
-    })
-  const run = Date.now().toString(36)
-  const provider = await post('/api/v1/gateway/providers', {
-    name: `fake ${run}`,
-    kind: 'openai-compatible',
-    baseUrl: `http://127.0.0.1:${UPSTREAM_PORT}/v1`,
-    maxRetries: 0,
-  })
-  await post('/api/v1/gateway/models', {
-    alias: `mem-${run}`,
-    deployments: [{ providerId: provider.id, upstreamModel: 'bench-model' }],
-  })
-  const limits = { requestsPerMinute: 1e9, tokensPerMinute: 1e9, tokensPerDay: 1e9 }
-  const key = await post('/api/v1/gateway/keys', { name: `mem ${run}`, limits })
-  return { secret: key.secret as string, alias: `mem-${run}` }
-}
-
 interface Sample {
   idleRssMiB: number
   rssAfterMiB: number
@@ -105,7 +77,11 @@ async function measure(nodeArgs: string[], env: Record<string, string | undefine
   try {
     await waitUntilOk(`${base}/health/ready`, performance.now())
     const idleRssMiB = await rssMiB(server.pid!)
-    const key = await setUpKey()
+    const key = await gatewayBenchKey(base, UPSTREAM_PORT, {
+      email: 'memory.bench@example.com',
+      tenantName: 'Mem Co',
+      prefix: 'mem',
+    })
     const result = await autocannon({
       url: `${base}/v1/chat/completions`,
       method: 'POST',
