@@ -19,6 +19,7 @@ class ChangeFeed {
   /** Channels whose LISTEN has completed on the current connection. */
   #confirmed = new Set<string>()
   #pending = new Set<Promise<void>>()
+  #held?: Array<{ channel: string; payload: string }>
   listening = false
 
   /** Calls `handler` with each NOTIFY payload on `channel`; returns a function that stops it. */
@@ -47,9 +48,8 @@ class ChangeFeed {
       client.end().catch(() => {})
     }
     client.on('notification', (message) => {
-      for (const handler of this.#handlers.get(message.channel) ?? []) {
-        handler(message.payload ?? '')
-      }
+      if (this.#held) this.#held.push({ channel: message.channel, payload: message.payload ?? '' })
+      else this.#deliver(message.channel, message.payload ?? '')
     })
     client.on('error', (error) => {
       logger.warn(
@@ -100,6 +100,25 @@ class ChangeFeed {
       .finally(() => this.#pending.delete(pending))
     this.#pending.add(pending)
     return pending
+  }
+
+  #deliver(channel: string, payload: string) {
+    for (const handler of this.#handlers.get(channel) ?? []) handler(payload)
+  }
+
+  /**
+   * For tests: notifications wait (in order) until the returned function is
+   * called — to prove that a writer drops its own process's cache entries at
+   * its commit, not only when its NOTIFY comes back, which in production can
+   * arrive after the caller's next request.
+   */
+  holdDelivery() {
+    const held: Array<{ channel: string; payload: string }> = []
+    this.#held = held
+    return () => {
+      if (this.#held === held) this.#held = undefined
+      for (const { channel, payload } of held) this.#deliver(channel, payload)
+    }
   }
 
   #broadcast(payload: string) {

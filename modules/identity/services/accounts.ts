@@ -14,6 +14,7 @@ import { recordAudit } from '#modules/identity/services/audit'
 import { tenantSlug } from '#modules/identity/services/slugs'
 import { emailVerification } from '#modules/identity/services/email_verification'
 import { identityMail } from '#modules/identity/services/identity_mail'
+import { profileCache, type Profile } from '#modules/identity/services/profile_cache'
 
 export type { MembershipRole }
 
@@ -53,6 +54,20 @@ const tenantNotFound = () => new ProblemException(404, 'tenant_not_found', 'No s
 
 export function normalizeEmail(email: string) {
   return email.trim().toLowerCase()
+}
+
+/** GET /auth/me's read: the user (404 once deleted) and their memberships. */
+async function readProfile(userId: string): Promise<Profile> {
+  const [row] = await tenancy.read<Record<string, unknown>>({ userId }, meStatement(), [userId], {
+    prepared: true,
+  })
+  const user = row ? User.$createFromAdapterResult(row) : null
+  if (!user) throw new ProblemException(404, 'user_not_found', 'No such user.')
+  return {
+    user: user.serialize(),
+    isSuperadmin: user.isSuperadmin,
+    memberships: user.$extras.memberships as MembershipView[],
+  }
 }
 
 function rolesFor(user: Pick<User, 'isSuperadmin'>, membershipRole: string | null) {
@@ -240,22 +255,16 @@ export const accounts = {
   },
 
   async me(principal: Principal) {
-    // Runs on every app start-up and tab: the user and their memberships in one statement,
-    // sent with the role and settings in one round trip (tenancy.read), prepared once per
-    // connection — planning it cost PostgreSQL more than running it.
-    const [row] = await tenancy.read<Record<string, unknown>>(
-      { userId: principal.userId },
-      meStatement(),
-      [principal.userId],
-      { prepared: true }
-    )
-    const user = row ? User.$createFromAdapterResult(row) : null
-    if (!user) throw new ProblemException(404, 'user_not_found', 'No such user.')
+    // Runs on every app start-up and tab: served from memory once read (profile_cache.ts);
+    // otherwise the user and their memberships in one statement, sent with the role and
+    // settings in one round trip (tenancy.read), prepared once per connection — planning
+    // it cost PostgreSQL more than running it.
+    const profile = await profileCache.read(principal.userId, () => readProfile(principal.userId))
     return {
-      user: user.serialize(),
+      user: profile.user,
       activeTenantId: principal.tenantId,
-      roles: rolesFor(user, principal.membership?.role ?? null),
-      memberships: user.$extras.memberships as MembershipView[],
+      roles: rolesFor(profile, principal.membership?.role ?? null),
+      memberships: profile.memberships,
     }
   },
 

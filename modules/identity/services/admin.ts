@@ -8,7 +8,7 @@ import { isUuid } from '#app/platform/ids'
 import { containsPattern } from '#app/platform/search_text'
 import type { Principal } from '#app/auth/jwt_guard'
 import { recordAudit } from '#modules/identity/services/audit'
-import { principalCache } from '#modules/identity/services/principal_cache'
+import { identityChanged } from '#modules/identity/services/identity_changes'
 
 /** An account as platform administrators see it (User serialized). */
 export type AdminUserView = ReturnType<User['serialize']>
@@ -51,7 +51,7 @@ export const admin = {
       // Disabling twice keeps the first time.
       user.disabledAt = disabled ? (user.disabledAt ?? DateTime.now()) : null
       await user.useTransaction(trx).save()
-      principalCache.changedOnCommit(trx, `u:${userId}`)
+      identityChanged(trx, `u:${userId}`)
       if (disabled) {
         await trx
           .from('identity_refresh_tokens')

@@ -7,6 +7,7 @@ import { ProblemException } from '#app/http/problem'
 import { newId } from '#app/platform/ids'
 import { identityMail } from '#modules/identity/services/identity_mail'
 import { recordAudit } from '#modules/identity/services/audit'
+import { identityChanged } from '#modules/identity/services/identity_changes'
 
 const TOKEN_PREFIX = 'atr_ev_'
 const TTL_HOURS = 24
@@ -61,6 +62,7 @@ export const emailVerification = {
         })
         .returning(['id', 'email'])
       if (!user) throw invalidToken()
+      identityChanged(trx, `u:${user.id}`)
       await recordAudit('email.verified', { actorUserId: user.id, subjectUserId: user.id }, trx)
       return { email: user.email as string, emailVerified: true }
     })

@@ -3,6 +3,7 @@ import { ProblemException } from '#app/http/problem'
 import { newId } from '#app/platform/ids'
 import type { MembershipRole } from '#modules/identity/services/accounts'
 import { recordAudit } from '#modules/identity/services/audit'
+import { identityChanged } from '#modules/identity/services/identity_changes'
 
 /**
  * Makes a user a member, in the tenant's unit of work, with its audit record
@@ -29,6 +30,7 @@ export async function addMembership(
   if (inserted.length === 0) {
     throw new ProblemException(409, 'already_member', input.alreadyMember)
   }
+  identityChanged(trx, `u:${input.userId}`)
   await recordAudit(
     'member.added',
     {

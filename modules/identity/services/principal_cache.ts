@@ -14,6 +14,12 @@ export interface PrincipalState {
   membership_role: TenantRole | null
 }
 
+/**
+ * What a trigger announces: `u:<user>` (the user or any of their
+ * memberships), `s:<session>`, `t:<jti>`, `n:<tenant>` (renamed or deleted).
+ */
+export type IdentityChange = `${'u' | 's' | 't' | 'n'}:${string}`
+
 interface Entry {
   userId: string
   sessionId: string
@@ -41,6 +47,8 @@ function drop(change: string, entries: FeedCache<Entry>) {
   if (change.startsWith('t:')) return entries.delete(id)
   if (change.startsWith('u:')) return entries.deleteWhere((entry) => entry.userId === id)
   if (change.startsWith('s:')) return entries.deleteWhere((entry) => entry.sessionId === id)
+  // A tenant renamed (for GET /auth/me's cache): no token's state mentions a tenant's name.
+  if (change.startsWith('n:')) return
   entries.clear()
 }
 
@@ -57,8 +65,12 @@ export const principalCache = {
     return entry.state
   },
 
-  /** A change this process makes: its entries go at commit, before the response is sent. */
-  changedOnCommit(trx: TransactionClientContract, change: `${'u' | 's' | 't'}:${string}`) {
+  /**
+   * A change this process makes: its entries go at commit, before the
+   * response is sent. Call `identityChanged` (identity_changes.ts), which
+   * tells every identity cache.
+   */
+  changedOnCommit(trx: TransactionClientContract, change: IdentityChange) {
     cache.changedOnCommit(trx, (entries) => drop(change, entries))
   },
 

@@ -20,7 +20,7 @@ import { tenantSlug } from '#modules/identity/services/slugs'
 import { recordInvitation } from '#modules/identity/services/invitation_tokens'
 import type { InvitationView } from '#modules/identity/services/invitation_tokens'
 import { identityMail } from '#modules/identity/services/identity_mail'
-import { principalCache } from '#modules/identity/services/principal_cache'
+import { identityChanged } from '#modules/identity/services/identity_changes'
 
 /** A tenant as its members see it: Tenant serialized, with the caller's role. */
 export type TenantView = ReturnType<Tenant['serialize']> & { role: MembershipRole }
@@ -114,6 +114,7 @@ export const tenants = {
           { id: newId(), tenantId, userId: principal.userId, role: 'owner' },
           { client: trx }
         )
+        identityChanged(trx, `u:${principal.userId}`)
         return presentTenant(tenant, 'owner')
       },
       { userId: principal.userId }
@@ -136,6 +137,7 @@ export const tenants = {
       await policy.authorize('update', acting)
       const tenant = await Tenant.findOrFail(tenantId, { client: trx })
       await tenant.useTransaction(trx).merge(sentFields(changes)).save()
+      identityChanged(trx, `n:${tenantId}`)
       return presentTenant(tenant, acting.role)
     })
   },
@@ -224,7 +226,7 @@ export const tenants = {
       }
       const previousRole = target.role
       await target.useTransaction(trx).merge({ role }).save()
-      principalCache.changedOnCommit(trx, `u:${userId}`)
+      identityChanged(trx, `u:${userId}`)
       await recordAudit(
         'member.role_changed',
         {
@@ -247,7 +249,7 @@ export const tenants = {
       if (!leaving) await policy.authorize('changeMember', acting, target)
       if (target.role === 'owner' && (await lockedOwnerCount(trx, tenantId)) <= 1) throw lastOwner()
       await target.useTransaction(trx).delete()
-      principalCache.changedOnCommit(trx, `u:${userId}`)
+      identityChanged(trx, `u:${userId}`)
       await events.publish(
         trx,
         'identity.member_removed',

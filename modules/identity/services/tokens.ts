@@ -2,7 +2,8 @@ import { createHash, randomBytes } from 'node:crypto'
 import db from '@adonisjs/lucid/services/db'
 import { SignJWT, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose'
 import { LRUCache } from 'lru-cache'
-import { principalCache, type PrincipalState } from '#modules/identity/services/principal_cache'
+import type { PrincipalState } from '#modules/identity/services/principal_cache'
+import { identityChanged } from '#modules/identity/services/identity_changes'
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import { newId, isUuid } from '#app/platform/ids'
 import { SIGNING_ALGORITHM, signingKeys } from '#modules/identity/services/signing_keys'
@@ -212,7 +213,7 @@ export const tokens = {
       .where('family_id', familyId)
       .whereNull('revoked_at')
       .update({ revoked_at: trx.raw('now()') })
-    principalCache.changedOnCommit(trx, `s:${familyId}`)
+    identityChanged(trx, `s:${familyId}`)
   },
 
   /** Denies an access token until it would have expired anyway. */
@@ -222,7 +223,7 @@ export const tokens = {
       .insert({ jti, expires_at: new Date(exp * 1000) })
       .onConflict('jti')
       .ignore()
-    principalCache.changedOnCommit(trx, `t:${jti}`)
+    identityChanged(trx, `t:${jti}`)
   },
 
   /**
