@@ -1,9 +1,13 @@
 /*
 | Cost of an authenticated request: GET /api/v1/auth/me with a valid JWT
-| (signature check, the token's state from the per-process cache, one RLS read
-| in one round trip) versus GET /api/v1/system/ping (no database) and
-| GET /health/ready (two small queries), on the same server, same run, same load;
-| and the floor: the same read from a bare node:http + pg server (bare_db_server.mjs).
+| (signature check, the token's state and the user's profile from the
+| per-process caches, which the identity tables' triggers keep right) versus
+| GET /api/v1/system/ping (no database) and GET /health/ready (two small
+| queries), on the same server, same run, same load. And what an
+| authenticated route that reads the database on every request costs:
+| GET /api/v1/tenants/:id (a unit of work under row-level security: the
+| membership, then the tenant), against the floor of any such route — /auth/me's
+| read from a bare node:http + pg server (bare_db_server.mjs).
 |
 |   npm run bench:auth            (BENCH_DURATION=10 BENCH_CONNECTIONS=50 by default)
 */
@@ -58,6 +62,11 @@ try {
   const ping = await measure('GET /api/v1/system/ping (no db)', '/api/v1/system/ping', false)
   const ready = await measure('GET /health/ready (2 small queries)', '/health/ready', false)
   const me = await measure('GET /api/v1/auth/me (JWT)', '/api/v1/auth/me', true)
+  const tenant = await measure(
+    'GET /api/v1/tenants/:id (JWT, reads the database each time)',
+    `/api/v1/tenants/${session.activeTenantId ?? 'none'}`,
+    true
+  )
   const rss = await rssMiB(server.pid!)
   // The floor: the same read from a bare node:http + pg server, same database, same load.
   const claims = JSON.parse(
@@ -84,7 +93,7 @@ try {
 
   printTable(
     ['route', 'req/s', 'mean ms', 'p99 ms', 'errors', 'non-2xx'],
-    [ping, ready, me, floor].map((row) => [
+    [ping, ready, me, tenant, floor].map((row) => [
       row.name,
       row.requestsPerSecond,
       row.meanMs.toFixed(2),
@@ -108,6 +117,10 @@ try {
       throughput: ratio(me.requestsPerSecond, floor.requestsPerSecond),
       p99: ratio(me.p99, Math.max(floor.p99, 1)),
     },
+    tenantVsFloor: {
+      throughput: ratio(tenant.requestsPerSecond, floor.requestsPerSecond),
+      p99: ratio(tenant.p99, Math.max(floor.p99, 1)),
+    },
   }
   console.log(
     `\nauth/me vs ping: throughput x${ratios.meVsPing.throughput}, mean latency x${ratios.meVsPing.meanLatency}`
@@ -118,7 +131,12 @@ try {
   console.log(
     `auth/me vs the bare floor (one pooled query, no framework): throughput x${ratios.meVsFloor.throughput}, p99 x${ratios.meVsFloor.p99}; the floor itself is x${ratio(floor.requestsPerSecond, ping.requestsPerSecond)} of ping`
   )
-  if (me.non2xx > 0) console.log('warning: auth/me answered non-2xx during the run')
+  console.log(
+    `tenants/:id (reads the database) vs the bare floor: throughput x${ratios.tenantVsFloor.throughput}, p99 x${ratios.tenantVsFloor.p99}`
+  )
+  for (const row of [me, tenant]) {
+    if (row.non2xx > 0) console.log(`warning: ${row.name} answered non-2xx during the run`)
+  }
   const file = await writeResults('auth-me', {
     date: new Date().toISOString(),
     node: process.version,
@@ -128,7 +146,7 @@ try {
       durationSeconds: DURATION,
       warmupSeconds: WARMUP,
     },
-    results: [ping, ready, me, floor],
+    results: [ping, ready, me, tenant, floor],
     ratios,
     rssAfterLoadMiB: rss,
   })

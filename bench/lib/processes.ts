@@ -127,6 +127,7 @@ export const ATRIUM_PROCESS_ENV: Record<string, string | undefined> = {
 
 export interface BenchSession {
   tokens: { accessToken: string; refreshToken: string }
+  activeTenantId: string | null
 }
 
 /**
