@@ -2,6 +2,8 @@ import db from '@adonisjs/lucid/services/db'
 import type { ApiClient } from '@japa/api-client'
 import { signingKeys } from '#modules/identity/index'
 import { authLimits } from '#modules/identity/services/auth_limits'
+import { changeFeed } from '#app/platform/change_feed'
+import { PRINCIPALS_CHANNEL } from '#modules/identity/services/principal_cache'
 
 export const PASSWORD = 'correct horse battery staple'
 
@@ -77,4 +79,15 @@ export async function joinAs(
     .bearerToken(user.tokens.accessToken)
     .json({ tenantId: owner.activeTenantId })
   return { user, token: switched.body().tokens.accessToken as string }
+}
+
+/** Resolves when the change feed delivers `payload` on the identity channel (the signal, not a sleep). */
+export function heardIdentityChange(payload: string) {
+  return new Promise<void>((resolve) => {
+    const stop = changeFeed.on(PRINCIPALS_CHANNEL, (change) => {
+      if (change !== payload) return
+      stop()
+      resolve()
+    })
+  })
 }

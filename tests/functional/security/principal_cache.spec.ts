@@ -3,8 +3,8 @@ import type { ApiClient } from '@japa/api-client'
 import db from '@adonisjs/lucid/services/db'
 import { changeFeed } from '#app/platform/change_feed'
 import { FeedCache } from '#app/platform/feed_cache'
-import { PRINCIPALS_CHANNEL, principalCache } from '#modules/identity/services/principal_cache'
-import { registerUser, resetIdentity } from '#tests/helpers/identity'
+import { principalCache } from '#modules/identity/services/principal_cache'
+import { heardIdentityChange, registerUser, resetIdentity } from '#tests/helpers/identity'
 
 /*
 | The token check's answer is cached per process (principal_cache.ts). These
@@ -24,17 +24,6 @@ function claimsOf(accessToken: string) {
 async function expectMe(client: ApiClient, token: string, status: number) {
   const response = await client.get('/api/v1/auth/me').bearerToken(token)
   response.assertStatus(status)
-}
-
-/** Resolves when the feed delivers `payload` on the principals channel (the signal, not a sleep). */
-function heard(payload: string) {
-  return new Promise<void>((resolve) => {
-    const stop = changeFeed.on(PRINCIPALS_CHANNEL, (change) => {
-      if (change !== payload) return
-      stop()
-      resolve()
-    })
-  })
 }
 
 test.group('principal cache: changes reach it through the tables', (group) => {
@@ -57,7 +46,7 @@ test.group('principal cache: changes reach it through the tables', (group) => {
     const token = session.tokens.accessToken
     await expectMe(client, token, 200)
 
-    const notified = heard(`u:${session.user.id}`)
+    const notified = heardIdentityChange(`u:${session.user.id}`)
     await db.rawQuery('UPDATE identity_users SET disabled_at = now() WHERE id = ?', [
       session.user.id,
     ])
@@ -74,7 +63,7 @@ test.group('principal cache: changes reach it through the tables', (group) => {
     const me = await client.get('/api/v1/auth/me').bearerToken(token)
     assert.include(me.body().roles, 'owner')
 
-    let notified = heard(`u:${session.user.id}`)
+    let notified = heardIdentityChange(`u:${session.user.id}`)
     await db.rawQuery('UPDATE identity_memberships SET role = ? WHERE user_id = ?', [
       'member',
       session.user.id,
@@ -84,7 +73,7 @@ test.group('principal cache: changes reach it through the tables', (group) => {
     assert.notInclude(demoted.body().roles, 'owner')
     assert.include(demoted.body().roles, 'member')
 
-    notified = heard(`u:${session.user.id}`)
+    notified = heardIdentityChange(`u:${session.user.id}`)
     await db.rawQuery('DELETE FROM identity_memberships WHERE user_id = ?', [session.user.id])
     await notified
     const members = await client
@@ -99,7 +88,7 @@ test.group('principal cache: changes reach it through the tables', (group) => {
     await expectMe(client, token, 200)
     const { sid } = claimsOf(token)
 
-    let notified = heard(`s:${sid}`)
+    let notified = heardIdentityChange(`s:${sid}`)
     await db.rawQuery('UPDATE identity_refresh_tokens SET revoked_at = now() WHERE family_id = ?', [
       sid,
     ])
@@ -110,7 +99,7 @@ test.group('principal cache: changes reach it through the tables', (group) => {
     const other = second.tokens.accessToken
     await expectMe(client, other, 200)
     const denied = claimsOf(other).jti
-    notified = heard(`t:${denied}`)
+    notified = heardIdentityChange(`t:${denied}`)
     await db.rawQuery(
       `INSERT INTO identity_revoked_access_tokens (jti, expires_at) VALUES (?, now() + interval '1 hour')`,
       [denied]

@@ -3,9 +3,8 @@ import type { ApiClient } from '@japa/api-client'
 import db from '@adonisjs/lucid/services/db'
 import { changeFeed } from '#app/platform/change_feed'
 import { newId } from '#app/platform/ids'
-import { PRINCIPALS_CHANNEL } from '#modules/identity/services/principal_cache'
 import { profileCache } from '#modules/identity/services/profile_cache'
-import { registerUser, resetIdentity } from '#tests/helpers/identity'
+import { heardIdentityChange, registerUser, resetIdentity } from '#tests/helpers/identity'
 import { codeIn, waitForMail } from '#tests/helpers/mail'
 
 /*
@@ -30,17 +29,6 @@ async function me(client: ApiClient, session: Session | string): Promise<Me> {
   return response.body() as Me
 }
 
-/** Resolves when the feed delivers `payload` on the identity channel (the signal, not a sleep). */
-function heard(payload: string) {
-  return new Promise<void>((resolve) => {
-    const stop = changeFeed.on(PRINCIPALS_CHANNEL, (change) => {
-      if (change !== payload) return
-      stop()
-      resolve()
-    })
-  })
-}
-
 test.group('profile cache: changes made behind the services reach it', (group) => {
   group.each.setup(async () => {
     await resetIdentity()
@@ -63,7 +51,7 @@ test.group('profile cache: changes made behind the services reach it', (group) =
     const alice = await registerUser(client)
     await me(client, alice)
 
-    let notified = heard(`u:${alice.user.id}`)
+    let notified = heardIdentityChange(`u:${alice.user.id}`)
     await db.rawQuery('UPDATE identity_users SET name = ? WHERE id = ?', [
       'Alice B.',
       alice.user.id,
@@ -72,7 +60,7 @@ test.group('profile cache: changes made behind the services reach it', (group) =
     const renamedUser = await me(client, alice)
     assert.equal(renamedUser.user.name, 'Alice B.')
 
-    notified = heard(`n:${alice.activeTenantId}`)
+    notified = heardIdentityChange(`n:${alice.activeTenantId}`)
     await db.rawQuery('UPDATE identity_tenants SET name = ? WHERE id = ?', [
       'Renamed Co',
       alice.activeTenantId,
@@ -86,7 +74,7 @@ test.group('profile cache: changes made behind the services reach it', (group) =
       otherTenant,
       `other-${otherTenant}`,
     ])
-    notified = heard(`u:${alice.user.id}`)
+    notified = heardIdentityChange(`u:${alice.user.id}`)
     await db.rawQuery(
       `INSERT INTO identity_memberships (id, tenant_id, user_id, role) VALUES (?, ?, ?, 'member')`,
       [newId(), otherTenant, alice.user.id]
@@ -105,7 +93,7 @@ test.group('profile cache: changes made behind the services reach it', (group) =
     const bob = await registerUser(client)
     await me(client, alice)
     await me(client, bob)
-    const notified = heard(`n:${bob.activeTenantId}`)
+    const notified = heardIdentityChange(`n:${bob.activeTenantId}`)
     await db.rawQuery('UPDATE identity_tenants SET name = ? WHERE id = ?', [
       'Bob Renamed',
       bob.activeTenantId,
