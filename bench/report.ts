@@ -22,6 +22,7 @@ const BENCHES = [
   'gateway',
   'memory',
   'gc',
+  'tenant-index',
   'chat',
   'chat-saves',
   'soak',
@@ -305,6 +306,20 @@ if (gc) {
     met: null,
     command: 'BENCH_BUILD=1 npm run bench:gc',
     date: gc.date,
+  })
+}
+
+const tenantIndex = await result('tenant_index')
+if (tenantIndex) {
+  const [before, now] = tenantIndex.results as Json[]
+  add({
+    figure:
+      'inserting gateway usage rows (500-row batches): with a plain tenant_id index beside (tenant_id, created_at) → without (every tenant table since 2026-12-01)',
+    measured: `${before.msPer1000Rows.toFixed(2)} → ${now.msPer1000Rows.toFixed(2)} ms per 1,000 rows; WAL ${before.walBytesPerRow} → ${now.walBytesPerRow} bytes a row`,
+    goal: '–',
+    met: null,
+    command: 'DATABASE_URL=… npm run bench:tenant-index',
+    date: tenantIndex.date,
   })
 }
 
