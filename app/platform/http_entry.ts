@@ -91,7 +91,9 @@ export async function startHttpServer({ appRoot, beforeStart, afterMigrations }:
           `atrium: cannot listen on ${address ?? 'the host'}:${port ?? '?'}: the address is in use (set PORT or HOST)\n`
         )
       } else {
-        prettyPrintError(error)
+        // Awaited: it prints asynchronously, and process.exit below would cut it off (a start-up
+        // failure exited with status 1 and not a word).
+        await prettyPrintError(error)
       }
       await database?.embedded?.stop()
       process.exit(1)
