@@ -1,5 +1,6 @@
 import { test } from '@japa/runner'
 import net from 'node:net'
+import db from '@adonisjs/lucid/services/db'
 import { childEnv, runNode } from '#tests/helpers/processes'
 
 /** Each bad value must stop boot with exactly one line that names the variable, and no stack trace. */
@@ -112,6 +113,33 @@ test.group('start-up failures outside the configuration', () => {
       lines[0],
       `atrium: cannot listen on 127.0.0.1:${port}: the address is in use (set PORT or HOST)`
     )
+    assert.notInclude(result.stdout, 'Atrium is up')
+  })
+
+  test('a migration that fails stops start-up with its error printed, not in silence', async ({
+    assert,
+    cleanup,
+  }) => {
+    // A database where the first identity migration cannot run: its table is already there.
+    const broken = 'atrium_test_broken_start'
+    await db.rawQuery(`DROP DATABASE IF EXISTS ${broken}`)
+    await db.rawQuery(`CREATE DATABASE ${broken}`)
+    cleanup(() => db.rawQuery(`DROP DATABASE IF EXISTS ${broken} WITH (FORCE)`))
+    const url = new URL(process.env.DATABASE_URL!)
+    url.pathname = `/${broken}`
+    const { default: pg } = await import('pg')
+    const setup = new pg.Client({ connectionString: url.href })
+    await setup.connect()
+    await setup.query('CREATE TABLE identity_users (x int)')
+    await setup.end()
+
+    const result = await runNode(
+      ['bin/server.ts'],
+      childEnv({ DATABASE_URL: url.href, MIGRATE_ON_START: 'true', PORT: '0', ATRIUM_ROLE: 'web' })
+    )
+    assert.equal(result.code, 1)
+    // Before: the catch did not await the (asynchronous) printer before exiting, and said nothing.
+    assert.include(`${result.stdout}${result.stderr}`, 'relation "identity_users" already exists')
     assert.notInclude(result.stdout, 'Atrium is up')
   })
 })
