@@ -22,12 +22,18 @@ async function oldSpaceGrowth(nodeFlags: string[], probeArgs: string[]) {
   )
   if (run.code !== 0) throw new Error(`probe exited ${run.code}: ${run.stderr}`)
   const answer = JSON.parse(run.stdout) as { oldSpaceGrowth: number; kept: number }
-  if (answer.kept !== 32_000) throw new Error(`probe kept ${answer.kept} objects`)
+  if (answer.kept !== 40_000) throw new Error(`probe kept ${answer.kept} objects`)
   return answer.oldSpaceGrowth
 }
 
-/** 20,000 of the probe's objects take ~2.8 MB; a decision either way is far from both bounds. */
-const PRETENURED = 1024 * 1024
+/**
+ * 20,000 of the probe's objects take ~2.8 MB, young ones leave ~1 KB. V8
+ * decides per allocation site, and the literal has three (the object, its
+ * inner object, its array): with 6 rounds of survivors a CI run once saw
+ * only one site pretenured (~0.5 MB). With 10 rounds 40 runs of 40 were
+ * whole; the bound still counts any one site as pretenured.
+ */
+const PRETENURED = 256 * 1024
 const YOUNG = 64 * 1024
 
 test.group('V8 settings for serving', () => {
