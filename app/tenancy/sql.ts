@@ -96,10 +96,15 @@ export function appAccessSql(
   return [`GRANT ${privileges} ON ${assertIdentifier(table)} TO ${APP_ROLE}`]
 }
 
-/** A valid, non-partial btree index of `table` whose first key column is tenant_id (SQL condition on `x`, a pg_index row). */
-const LEADS_WITH_TENANT = `x.indisvalid AND x.indpred IS NULL
-  AND (SELECT amname FROM pg_am JOIN pg_class i ON i.relam = pg_am.oid WHERE i.oid = x.indexrelid) = 'btree'
-  AND (SELECT attname FROM pg_attribute WHERE attrelid = x.indrelid AND attnum = x.indkey[0]) = 'tenant_id'`
+/**
+ * SQL condition: the pg_index row `alias` is a valid, non-partial btree index
+ * whose first key column is tenant_id.
+ */
+function ledByTenant(alias: string) {
+  return `${alias}.indisvalid AND ${alias}.indpred IS NULL
+  AND (SELECT amname FROM pg_am JOIN pg_class c ON c.relam = pg_am.oid WHERE c.oid = ${alias}.indexrelid) = 'btree'
+  AND (SELECT attname FROM pg_attribute WHERE attrelid = ${alias}.indrelid AND attnum = ${alias}.indkey[0]) = 'tenant_id'`
+}
 
 /**
  * Every query of a tenant table filters on tenant_id (its policy does), so
@@ -113,7 +118,7 @@ const LEADS_WITH_TENANT = `x.indisvalid AND x.indpred IS NULL
 export function indexTenantUnlessLedSql(table: string) {
   assertIdentifier(table)
   return `DO $$ BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_index x WHERE x.indrelid = '${table}'::regclass AND ${LEADS_WITH_TENANT}) THEN
+    IF NOT EXISTS (SELECT 1 FROM pg_index x WHERE x.indrelid = '${table}'::regclass AND ${ledByTenant('x')}) THEN
       CREATE INDEX ${table}_tenant_id_index ON ${table} (tenant_id);
     END IF;
   END $$`
@@ -129,12 +134,10 @@ export function dropRedundantTenantIndexSql(table: string) {
     FOR redundant IN
       SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
        WHERE x.indrelid = '${table}'::regclass AND x.indnatts = 1 AND NOT x.indisunique
-         AND x.indexprs IS NULL AND ${LEADS_WITH_TENANT}
+         AND x.indexprs IS NULL AND ${ledByTenant('x')}
          AND EXISTS (SELECT 1 FROM pg_index y
                       WHERE y.indrelid = x.indrelid AND y.indexrelid <> x.indexrelid
-                        AND y.indnatts > 1 AND y.indisvalid AND y.indpred IS NULL
-                        AND (SELECT amname FROM pg_am JOIN pg_class j ON j.relam = pg_am.oid WHERE j.oid = y.indexrelid) = 'btree'
-                        AND (SELECT attname FROM pg_attribute WHERE attrelid = y.indrelid AND attnum = y.indkey[0]) = 'tenant_id')
+                        AND y.indnatts > 1 AND ${ledByTenant('y')})
     LOOP
       EXECUTE format('DROP INDEX %I', redundant);
     END LOOP;
