@@ -11,6 +11,10 @@ const bodyParserConfig = defineConfig({
     limit,
   },
   json: {
+    // JSON strings are kept byte for byte: a prompt's indentation, a trailing newline and a
+    // stop sequence of "\n\n" are what the client meant (AdonisJS trims every string by
+    // default). A field that wants trimming says so in its validator (`.trim()`).
+    trimWhitespaces: false,
     convertEmptyStringsToNull: false,
     types: [
       'application/json',

@@ -75,7 +75,7 @@ export const searchValidator = vine.compile(
 const visibility = vine.enum(['private', 'tenant', 'public'] as const)
 const assistantFields = {
   description: vine.string().trim().maxLength(500).optional(),
-  systemPrompt: vine.string().maxLength(20_000).optional(),
+  systemPrompt: vine.string().trim().maxLength(20_000).optional(),
   model: modelAlias.clone().nullable().optional(),
   temperature: vine.number().min(0).max(2).nullable().optional(),
   maxTokens: vine.number().withoutDecimals().min(1).max(32_768).nullable().optional(),

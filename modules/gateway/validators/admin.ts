@@ -8,7 +8,7 @@ const providerFields = {
     .string()
     .url({ require_tld: false, protocols: ['http', 'https'] })
     .maxLength(500),
-  apiKey: vine.string().minLength(1).maxLength(2000).nullable().optional(),
+  apiKey: vine.string().trim().minLength(1).maxLength(2000).nullable().optional(),
   timeoutMs: vine.number().withoutDecimals().range([100, 600_000]).optional(),
   maxRetries: vine.number().withoutDecimals().range([0, 10]).optional(),
   responsesApi: vine.enum(['translate', 'native']).optional(),
@@ -23,7 +23,7 @@ export const providerUpdateValidator = vine.compile(
       .url({ require_tld: false, protocols: ['http', 'https'] })
       .maxLength(500)
       .optional(),
-    apiKey: vine.string().minLength(1).maxLength(2000).nullable().optional(),
+    apiKey: vine.string().trim().minLength(1).maxLength(2000).nullable().optional(),
     timeoutMs: vine.number().withoutDecimals().range([100, 600_000]).optional(),
     maxRetries: vine.number().withoutDecimals().range([0, 10]).optional(),
     responsesApi: vine.enum(['translate', 'native']).optional(),

@@ -22,5 +22,5 @@ export const changeRoleValidator = vine.compile(vine.object({ role: vine.enum(ro
 export const inviteValidator = addMemberValidator
 
 export const acceptInvitationValidator = vine.compile(
-  vine.object({ token: vine.string().minLength(1).maxLength(200) })
+  vine.object({ token: vine.string().trim().minLength(1).maxLength(200) })
 )

@@ -72,6 +72,48 @@ test.group('gateway /v1 parameters: forwarded, dropped, refused', (group) => {
     assert.equal(sent.model, 'fake-model-1')
   })
 
+  test('prompts reach the upstream as sent: no whitespace trimmed from any string', async ({
+    client,
+    assert,
+  }) => {
+    const { key } = await gatewayTenant(client, upstream)
+    // Code, poems and few-shot prompts mean their indentation and trailing newlines;
+    // a stop sequence of "\n\n" trimmed would be an empty string.
+    const messages = [
+      { role: 'system', content: '  You answer in Python.\n' },
+      { role: 'user', content: 'def add(a, b):\n    ' },
+    ]
+    const chat = await rawChat(key.secret, {
+      model: 'chat-default',
+      messages,
+      stop: ['\n\n', ' END '],
+      user: ' user-1 ',
+    })
+    assert.equal(chat.status, 200)
+    const [sent] = upstream.chatCalls()
+    assert.deepEqual(sent.messages, messages)
+    assert.deepEqual(sent.stop, ['\n\n', ' END '])
+    assert.equal(sent.user, ' user-1 ')
+
+    const legacy = await fetch(`${gatewayBase()}/v1/completions`, {
+      method: 'POST',
+      headers: { 'authorization': `Bearer ${key.secret}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'chat-default', prompt: 'Q: 2+2?\nA: ' }),
+    })
+    assert.equal(legacy.status, 200)
+    const prompt = upstream.chatCalls()[1].messages as Array<{ content: string }>
+    assert.equal(prompt.at(-1)?.content, 'Q: 2+2?\nA: ')
+
+    const embedded = await fetch(`${gatewayBase()}/v1/embeddings`, {
+      method: 'POST',
+      headers: { 'authorization': `Bearer ${key.secret}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'chat-default', input: ['  indented', 'trailing\n'] }),
+    })
+    assert.equal(embedded.status, 200)
+    const embedCall = upstream.requests.find((entry) => entry.path === '/v1/embeddings')
+    assert.deepEqual(JSON.parse(embedCall!.body).input, ['  indented', 'trailing\n'])
+  })
+
   test('an alias set to drop removes unknown parameters and names them; OpenAI’s own still go', async ({
     client,
     assert,
