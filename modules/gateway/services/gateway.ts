@@ -34,9 +34,26 @@ export interface Caller {
   userLimits?: KeyLimits
 }
 
+/**
+ * What a call needs of its alias, copied out of the model row when routing
+ * is loaded: the hot path reads plain fields, not an ORM model's proxies,
+ * and the cache keeps no model instances.
+ */
+export interface AliasView {
+  strategy: ModelView['strategy']
+  unknownParams: ModelView['unknownParams']
+  pricing: ModelView['pricing']
+}
+
+const aliasView = (model: ModelView): AliasView => ({
+  strategy: model.strategy,
+  unknownParams: model.unknownParams,
+  pricing: model.pricing,
+})
+
 export interface ResolvedModel {
   alias: string
-  view: ModelView
+  view: AliasView
   deployments: Deployment[]
   /** The tenant-wide quotas, read in the same unit of work. */
   tenantLimits: KeyLimits
@@ -108,7 +125,7 @@ function upstreamProblem(error: unknown) {
 }
 
 interface RoutingEntry {
-  view: ModelView
+  view: AliasView
   deployments: Deployment[]
   tenantLimits: KeyLimits
 }
@@ -128,10 +145,16 @@ async function loadRouting(tenantId: string, alias: string): Promise<RoutingEntr
       // The tenant's own aliases come first; then `ollama/…`, `openai/…` unless turned off.
       const platform =
         limitsRow?.platform_providers === false ? null : platformModel(tenantId, alias)
-      return platform ? { ...platform, tenantLimits: (limitsRow?.limits ?? {}) as KeyLimits } : null
+      return platform
+        ? {
+            view: aliasView(platform.view),
+            deployments: platform.deployments,
+            tenantLimits: (limitsRow?.limits ?? {}) as KeyLimits,
+          }
+        : null
     }
     return {
-      view,
+      view: aliasView(view),
       deployments: view.deployments.map((deployment) => ({
         id: deployment.id,
         provider: deployment.provider,

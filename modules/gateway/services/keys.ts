@@ -1,4 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
+import { sha256Hex } from '#app/platform/digest'
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import { DateTime } from 'luxon'
 import { ProblemException } from '#app/http/problem'
@@ -30,7 +31,7 @@ export interface KeyInput {
   expiresAt?: Date | null
 }
 
-export const hashSecret = (secret: string) => createHash('sha256').update(secret).digest('hex')
+export const hashSecret = sha256Hex
 
 /** `atr_` + 43 url-safe characters (256 random bits); the first 12 characters are kept for display. */
 function newSecret() {

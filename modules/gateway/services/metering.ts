@@ -39,11 +39,11 @@ export function admit(
   model: ResolvedModel,
   estimate: { promptTokens: number; maxOutput: number }
 ) {
-  const scopes: Parameters<typeof countersFor>[0] = [
-    { scope: 'tenant', id: caller.tenantId, limits: model.tenantLimits },
-  ]
+  // In the counters' own order (key, tenant, user), which countersFor then keeps as it is.
+  const scopes: Parameters<typeof countersFor>[0] = []
   if (caller.keyId)
     scopes.push({ scope: 'key' as const, id: caller.keyId, limits: caller.limits ?? {} })
+  scopes.push({ scope: 'tenant', id: caller.tenantId, limits: model.tenantLimits })
   if (caller.userId && caller.userLimits)
     scopes.push({ scope: 'user' as const, id: userScopeId(caller), limits: caller.userLimits })
   return quotas.reserve(

@@ -1,4 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
+import { sha256Hex } from '#app/platform/digest'
 import db from '@adonisjs/lucid/services/db'
 import limiter from '@adonisjs/limiter/services/main'
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
@@ -13,7 +14,7 @@ const TOKEN_PREFIX = 'atr_ev_'
 const TTL_HOURS = 24
 const RESENDS = { requests: 5, duration: '1 hour' } as const
 
-const hashToken = (token: string) => createHash('sha256').update(token).digest('hex')
+const hashToken = sha256Hex
 
 const invalidToken = () =>
   new ProblemException(

@@ -1,4 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
+import { sha256Hex } from '#app/platform/digest'
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import { newId } from '#app/platform/ids'
 import { DateTime } from 'luxon'
@@ -10,8 +11,7 @@ import { normalizeEmail } from '#modules/identity/services/accounts'
 export const INVITATION_TTL_DAYS = 7
 export const INVITATION_TOKEN_PREFIX = 'atr_inv_'
 
-export const hashInvitationToken = (token: string) =>
-  createHash('sha256').update(token).digest('hex')
+export const hashInvitationToken = sha256Hex
 
 /** An invitation as the API shows it (Invitation serialized). */
 export type InvitationView = ReturnType<Invitation['serialize']>

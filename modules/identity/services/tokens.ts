@@ -1,4 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
+import { sha256Hex } from '#app/platform/digest'
 import db from '@adonisjs/lucid/services/db'
 import { SignJWT, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose'
 import { LRUCache } from 'lru-cache'
@@ -250,6 +251,4 @@ export const tokens = {
   },
 }
 
-export function hashRefreshToken(token: string) {
-  return createHash('sha256').update(token).digest('hex')
-}
+export const hashRefreshToken = sha256Hex

@@ -68,6 +68,17 @@ test.group('HTTP hardening', (group) => {
     assert.deepEqual(registered.body().errors, [
       { field: 'name', rule: 'noNul', message: 'Must not contain a NUL character' },
     ])
+    // The same in a form body (%00), and in a JSON key.
+    const form = await client
+      .post('/api/v1/auth/register')
+      .form({ email: 'nul@example.com', password: PASSWORD, name: 'Mal\u0000lory' })
+    assertProblem(form, 422, 'validation_failed')
+    assert.equal(form.body().errors[0].field, 'name')
+    const inKey = await client
+      .post('/api/v1/auth/register')
+      .json({ 'email': 'nul@example.com', 'password': PASSWORD, 'name': 'M', 'x\u0000': 1 })
+    assertProblem(inKey, 422, 'validation_failed')
+    assert.equal(inKey.body().errors[0].field, 'x\\0')
     const users = await db.from('identity_users').count('* as n').first()
     assert.equal(Number(users.n), 0)
 
