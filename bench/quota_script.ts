@@ -11,7 +11,9 @@
 |   Then, as a busy key's batch holds many reservations of the same counters,
 |   16 of them in one call: one INCRBY a counter each (before) versus each
 |   counter read once and written once (now; used when a counter repeats in
-|   the batch — alone, a reservation is cheaper incremented first).
+|   the batch — alone, a reservation is cheaper incremented first); and that
+|   script as it was, every reservation sending its counters' keys, limits and
+|   expiries again, versus each distinct counter sent once (now).
 | settle: a pipeline of INCRBY and PEXPIREAT per counter (first) versus one
 |   script, as it was (the expiry set again each time) and now (only on a
 |   counter that expired since its reservation); 16 settles in one call, each
@@ -28,7 +30,10 @@ import {
   RESERVE_MANY_SCRIPT,
   RESERVE_SHARED_SCRIPT,
   RESERVE_SCRIPT,
+  reserveManyArguments,
   reserveScript,
+  reserveSharedArguments,
+  type ScriptCounter,
 } from '#modules/gateway/services/reserve_script'
 import { printTable, writeResults } from './lib/report.js'
 
@@ -75,6 +80,75 @@ for r = 1, count do
 end
 return answer
 `
+/**
+ * The shared-counter script before each distinct counter was sent once: every
+ * reservation sent its counters' keys, limits and expiries again.
+ */
+const RESERVE_SHARED_BEFORE = `
+local count = tonumber(ARGV[1])
+local answer = {}
+local value = {}
+local existed = {}
+local added = {}
+local expireAt = {}
+local moved = {}
+local keyAt = 0
+local argAt = 1 + count
+for r = 1, count do
+  local size = tonumber(ARGV[1 + r])
+  local refused = -1
+  local applied = 0
+  for i = 1, size do
+    local key = KEYS[keyAt + i]
+    if value[key] == nil then
+      local stored = redis.call('GET', key)
+      existed[key] = stored ~= false
+      value[key] = tonumber(stored or '0')
+    end
+  end
+  for i = 1, size do
+    local key = KEYS[keyAt + i]
+    local at = argAt + (i - 1) * 3
+    value[key] = value[key] + tonumber(ARGV[at + 2])
+    applied = i
+    if value[key] > tonumber(ARGV[at + 1]) then
+      refused = i - 1
+      break
+    end
+  end
+  for i = 1, applied do
+    local key = KEYS[keyAt + i]
+    local at = argAt + (i - 1) * 3
+    local amount = tonumber(ARGV[at + 2])
+    if refused >= 0 then
+      value[key] = value[key] - amount
+    elseif amount ~= 0 then
+      if added[key] == nil then
+        added[key] = 0
+        expireAt[key] = tonumber(ARGV[at + 3])
+        moved[#moved + 1] = key
+      end
+      added[key] = added[key] + amount
+    end
+  end
+  answer[#answer + 1] = refused
+  for i = 1, size do
+    answer[#answer + 1] = value[KEYS[keyAt + i]]
+  end
+  keyAt = keyAt + size
+  argAt = argAt + size * 3
+end
+for _, key in ipairs(moved) do
+  if added[key] ~= 0 then
+    if existed[key] then
+      redis.call('INCRBY', key, added[key])
+    else
+      redis.call('SET', key, value[key], 'PXAT', expireAt[key])
+    end
+  end
+end
+return answer
+`
 /** The settle script before it set the expiry only on a counter it made again. */
 const ADJUST_MANY_BEFORE = `
 for i = 1, #KEYS do
@@ -85,6 +159,7 @@ return #KEYS
 `
 redis.defineCommand('reserveManyBefore', { lua: RESERVE_MANY_BEFORE })
 redis.defineCommand('reserveManyNow', { lua: RESERVE_MANY_SCRIPT })
+redis.defineCommand('reserveSharedBefore', { lua: RESERVE_SHARED_BEFORE })
 redis.defineCommand('reserveShared', { lua: RESERVE_SHARED_SCRIPT })
 redis.defineCommand('adjustManyBefore', { lua: ADJUST_MANY_BEFORE })
 redis.defineCommand('adjustManyNow', { lua: ADJUST_MANY_SCRIPT })
@@ -94,15 +169,17 @@ const command = (name: string) => (redis as unknown as Record<string, Script>)[n
 /** A settle's changes: the request counters were exact, the token and spend ones refund. */
 const deltas = keys.map((key, index) => ({ key, delta: index % 4 === 0 ? 0 : -1 }))
 const refunds = deltas.filter((change) => change.delta !== 0)
-/** `count` reservations of the 8 counters, as the gateway's batched call sends them. */
-const reserveMany = (script: string, count = 1) =>
-  command(script)(
-    keys.length * count,
-    ...Array.from({ length: count }, () => keys).flat(),
-    count,
-    ...Array.from({ length: count }, () => keys.length),
-    ...Array.from({ length: count }, () => args).flat()
+/** `count` reservations of the 8 counters (built per call, as the gateway does). */
+const batchOf = (count: number): ScriptCounter[][] =>
+  Array.from({ length: count }, () =>
+    keys.map((key) => ({ key, limit: Number.MAX_SAFE_INTEGER, amount: 1, windowEndsAt: expireAt }))
   )
+/** `count` reservations with every counter sent each time, as the increment-first script takes them. */
+const reserveMany = (script: string, count = 1) =>
+  command(script)(...reserveManyArguments(batchOf(count), 0))
+/** `count` reservations with each distinct counter sent once (the shared script, now). */
+const reserveShared = (count: number) =>
+  command('reserveShared')(...reserveSharedArguments(batchOf(count), 0)!)
 /** `count` settles of those counters: each change sent, or summed per counter first (quotas.ts). */
 const adjustMany = (script: string, count = 1, summed = false) => {
   const changes = summed
@@ -123,11 +200,13 @@ const variants = {
   'reserve many: read, then write (first)': () => reserveMany('reserveManyBefore'),
   'reserve many: increment first (now, when no counter repeats)': () =>
     reserveMany('reserveManyNow'),
-  'reserve many: read once, write once (not used alone)': () => reserveMany('reserveShared'),
+  'reserve many: read once, write once (not used alone)': () => reserveMany('reserveSharedBefore'),
   [`reserve ×${BATCH} in one call: increment first (before)`]: () =>
     reserveMany('reserveManyNow', BATCH),
-  [`reserve ×${BATCH} in one call: read once, write once (now)`]: () =>
-    reserveMany('reserveShared', BATCH),
+  [`reserve ×${BATCH} in one call: read once, write once, every counter sent each time (before)`]:
+    () => reserveMany('reserveSharedBefore', BATCH),
+  [`reserve ×${BATCH} in one call: read once, write once, each counter sent once (now)`]: () =>
+    reserveShared(BATCH),
   'settle: pipeline (first)': () => {
     const pipeline = redis.pipeline()
     for (const change of deltas) {
@@ -259,11 +338,21 @@ try {
     ) / BATCH
   const batchedNow =
     redisPerRequest(
-      `reserve ×${BATCH} in one call: read once, write once (now)`,
+      `reserve ×${BATCH} in one call: read once, write once, each counter sent once (now)`,
       `settle ×${BATCH} in one call: summed per counter (now)`
     ) / BATCH
   console.log(
     `Redis CPU per gateway request, ${BATCH} to a call (a busy key under load): ${batchedBefore.toFixed(1)} → ${batchedNow.toFixed(1)} µs`
+  )
+  const sharedClient = (variant: Variant) => summary[variant].cpuMicrosPerReserve / BATCH
+  const sentEachTime = sharedClient(
+    `reserve ×${BATCH} in one call: read once, write once, every counter sent each time (before)`
+  )
+  const sentOnce = sharedClient(
+    `reserve ×${BATCH} in one call: read once, write once, each counter sent once (now)`
+  )
+  console.log(
+    `Client CPU per reservation, ${BATCH} to a call: every counter sent each time ${sentEachTime.toFixed(1)} → each counter sent once ${sentOnce.toFixed(1)} µs`
   )
   const file = await writeResults('quota_script', {
     reserves: RESERVES,
@@ -277,6 +366,7 @@ try {
     redisCpuMicrosPerRequest: { before: redisFirst, now: redisNow },
     batch: BATCH,
     redisCpuMicrosPerBatchedRequest: { before: batchedBefore, now: batchedNow },
+    clientCpuMicrosPerBatchedReservation: { before: sentEachTime, now: sentOnce },
   })
   console.log(`wrote ${file}`)
 } finally {

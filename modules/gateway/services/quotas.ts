@@ -3,7 +3,7 @@ import db from '@adonisjs/lucid/services/db'
 import redis from '@adonisjs/redis/services/main'
 import { Counter } from 'prom-client'
 import { redisConfigured } from '#config/redis'
-import { adjustManyScript, reserveBatchScript } from '#modules/gateway/services/reserve_script'
+import { adjustManyScript, reserveOnRedis } from '#modules/gateway/services/reserve_script'
 import { metricsRegistry } from '#app/observability/metrics'
 import { ProblemException } from '#app/http/problem'
 import { groupCall, groupCommit } from '#app/platform/group_commit'
@@ -56,17 +56,73 @@ export const quotaRejections = new Counter({
 /** Spend is counted in millionths of a minor unit: tokens × price-per-million needs no rounding. */
 export const MICRO = 1_000_000
 
-function windows(now: number) {
+interface Period {
+  bucket: string
+  endsAt: number
+}
+
+interface Windows {
+  minute: Period
+  day: Period
+  month: Period
+}
+
+/** The windows of the last minute asked for: every request in a minute shares them. */
+let lastWindows: { from: number; value: Windows } | null = null
+
+function windows(now: number): Windows {
+  const from = now - (now % 60_000)
+  // Days and months turn on a minute's edge (UTC), so one minute has one of each.
+  if (lastWindows?.from === from) return lastWindows.value
   const date = new Date(now)
-  const minute = Math.floor(now / 60_000)
   const dayEnd = Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate() + 1)
   const monthEnd = Date.UTC(date.getUTCFullYear(), date.getUTCMonth() + 1, 1)
-  return {
-    minute: { bucket: `m${minute}`, endsAt: (minute + 1) * 60_000 },
+  const value = {
+    minute: { bucket: `m${from / 60_000}`, endsAt: from + 60_000 },
     day: { bucket: `d${date.toISOString().slice(0, 10)}`, endsAt: dayEnd },
     month: { bucket: `M${date.toISOString().slice(0, 7)}`, endsAt: monthEnd },
   }
+  lastWindows = { from, value }
+  for (const cached of Object.values(keysThisMinute)) cached.clear()
+  return value
 }
+
+/**
+ * Each scope's counter keys in the current minute (emptied when it turns):
+ * a busy key's requests share the same strings instead of building four
+ * each, and the batch's dedup looks them up by a hash already computed.
+ */
+const keysThisMinute: Record<QuotaScope, Map<string, Record<Dimension, string>>> = {
+  key: new Map(),
+  tenant: new Map(),
+  user: new Map(),
+}
+const MAX_KEYED_SCOPES = 10_000
+
+function counterKeys(scope: QuotaScope, id: string, window: Windows) {
+  const cached = keysThisMinute[scope]
+  let keys = cached.get(id)
+  if (!keys) {
+    const prefix = `gw:q:${scope}:${id}:`
+    keys = {
+      requests: `${prefix}requests:${window.minute.bucket}`,
+      spend: `${prefix}spend:${window.month.bucket}`,
+      tokens: `${prefix}tokens:${window.minute.bucket}`,
+      tokensPerDay: `${prefix}tokensPerDay:${window.day.bucket}`,
+    }
+    if (cached.size >= MAX_KEYED_SCOPES) cached.clear()
+    cached.set(id, keys)
+  }
+  return keys
+}
+
+/**
+ * Counters are listed in one fixed order — by scope, then by dimension, each
+ * alphabetically, which is their keys' order (`gw:q:<scope>:<id>:<dimension>:…`,
+ * one id per scope in a request) — so two requests lock PostgreSQL rows in
+ * the same order, never in a cycle. Written out rather than sorted per request.
+ */
+const SCOPE_ORDER: Record<QuotaScope, number> = { key: 0, tenant: 1, user: 2 }
 
 /** The counters a request touches: one per limited dimension, for the key and for the tenant. */
 export function countersFor(
@@ -76,38 +132,36 @@ export function countersFor(
 ): CounterSpec[] {
   const window = windows(now)
   const counters: CounterSpec[] = []
-  for (const { scope, id, limits } of scopes) {
-    const add = (
-      dimension: Dimension,
-      limit: number | null | undefined,
-      amount: number,
-      period: { bucket: string; endsAt: number }
-    ) => {
-      if (limit === null || limit === undefined) return
+  const ordered = scopes.every(
+    (entry, index) => index === 0 || SCOPE_ORDER[scopes[index - 1].scope] < SCOPE_ORDER[entry.scope]
+  )
+    ? scopes
+    : [...scopes].sort((a, b) => SCOPE_ORDER[a.scope] - SCOPE_ORDER[b.scope])
+  for (const { scope, id, limits } of ordered) {
+    const keys = counterKeys(scope, id, window)
+    const add = (dimension: Dimension, limit: number, amount: number, period: Period) =>
       counters.push({
-        key: `gw:q:${scope}:${id}:${dimension}:${period.bucket}`,
+        key: keys[dimension],
         dimension,
         scope,
         limit,
         amount,
         windowEndsAt: period.endsAt,
       })
-    }
-    add('requests', limits.requestsPerMinute, 1, window.minute)
-    add('tokens', limits.tokensPerMinute, estimate.tokens, window.minute)
-    add('tokensPerDay', limits.tokensPerDay, estimate.tokens, window.day)
-    add(
-      'spend',
-      limits.monthlyBudget === null || limits.monthlyBudget === undefined
-        ? null
-        : limits.monthlyBudget * MICRO,
-      estimate.costMicro,
-      window.month
-    )
+    if (isLimit(limits.requestsPerMinute))
+      add('requests', limits.requestsPerMinute, 1, window.minute)
+    if (isLimit(limits.monthlyBudget))
+      add('spend', limits.monthlyBudget * MICRO, estimate.costMicro, window.month)
+    if (isLimit(limits.tokensPerMinute))
+      add('tokens', limits.tokensPerMinute, estimate.tokens, window.minute)
+    if (isLimit(limits.tokensPerDay))
+      add('tokensPerDay', limits.tokensPerDay, estimate.tokens, window.day)
   }
-  // A fixed order: two requests lock PostgreSQL rows in the same order, never in a cycle.
-  return counters.sort((a, b) => a.key.localeCompare(b.key))
+  return counters
 }
+
+const isLimit = (limit: number | null | undefined): limit is number =>
+  limit !== null && limit !== undefined
 
 interface StoreAnswer {
   /** Index of the counter that refused, or -1 when everything was reserved. */
@@ -132,24 +186,9 @@ const GRACE_MS = 5 * 60_000
  * for many settles — so a busy process pays a round trip per batch,
  * not per request.
  */
-const reserveGroupedOnRedis = groupCall<CounterSpec[], StoreAnswer>(async (batch) => {
-  const counters = batch.flat()
-  const keys = counters.map((counter) => counter.key)
-  const answer = (
-    (await reserveBatchScript(redis.connection().ioConnection, keys)(
-      counters.length,
-      ...keys,
-      batch.length,
-      ...batch.map((request) => request.length),
-      ...counters.flatMap((counter) => [
-        counter.limit,
-        counter.amount,
-        counter.windowEndsAt + GRACE_MS,
-      ])
-    )) as Array<number | string>
-  ).map(Number)
-  return splitAnswers(batch, answer)
-})
+const reserveGroupedOnRedis = groupCall<CounterSpec[], StoreAnswer>(async (batch) =>
+  splitAnswers(batch, await reserveOnRedis(redis.connection().ioConnection, batch, GRACE_MS))
+)
 
 const adjustGroupedOnRedis = groupCall<
   Array<{ key: string; delta: number; windowEndsAt: number }>,

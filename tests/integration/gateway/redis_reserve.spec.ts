@@ -2,7 +2,13 @@ import { test } from '@japa/runner'
 import env from '#start/env'
 import redis from '@adonisjs/redis/services/main'
 import { redisQuotaStoreForTests as store } from '#modules/gateway/services/quotas'
-import { reserveManyScript, reserveSharedScript } from '#modules/gateway/services/reserve_script'
+import {
+  reserveManyArguments,
+  reserveManyScript,
+  reserveSharedArguments,
+  reserveSharedScript,
+  type ScriptCounter,
+} from '#modules/gateway/services/reserve_script'
 
 const KEY_PREFIX = 'gw:q:test-redis-batch:'
 
@@ -152,33 +158,45 @@ test.group(
         return seed % below
       }
       const limits = [6, 9, 14, 20, 30]
-      const expireAt = Date.now() + 120_000
-      const reservations = Array.from({ length: 40 }, () => {
+      const windowEndsAt = Date.now() + 120_000
+      const reservations = Array.from({ length: 40 }, (_, at) => {
         const counters = [0, 1, 2, 3, 4].filter(() => next(2) === 1)
         return (counters.length ? counters : [next(5)]).map((index) => ({
           index,
           amount: next(6),
+          // A key whose limit changes between two requests of one batch keeps each request's own.
+          limit: index === 4 && at % 3 === 0 ? 12 : limits[index],
         }))
       })
-      const call = (
+      const counters = (prefix: string, batch: typeof reservations): ScriptCounter[][] =>
+        batch.map((reservation) =>
+          reservation.map(({ index, amount, limit }) => ({
+            key: `${prefix}${index}`,
+            limit,
+            amount,
+            windowEndsAt,
+          }))
+        )
+      const scripts = {
+        'increment first': (batch: ScriptCounter[][]) =>
+          reserveManyScript(connection)(...reserveManyArguments(batch, 0)),
+        'read once, write once': (batch: ScriptCounter[][]) => {
+          const shared = reserveSharedArguments(batch, 0)
+          assert.isNotNull(shared, 'counters repeat in this batch')
+          if (batch.length > 1) {
+            // KEYS' count, 5 keys, the reservations' count, 5 expiries, then the slots' count:
+            // one (key, limit) pair per key, and a second for counter 4's other limit.
+            assert.equal(shared![12], 6)
+          }
+          return reserveSharedScript(connection)(...shared!)
+        },
+      }
+      const call = async (
         prefix: string,
         batch: typeof reservations,
-        script = reserveManyScript(connection)
-      ) =>
-        script(
-          batch.reduce((sum, reservation) => sum + reservation.length, 0),
-          ...batch.flatMap((reservation) => reservation.map(({ index }) => `${prefix}${index}`)),
-          batch.length,
-          ...batch.map((reservation) => reservation.length),
-          ...batch.flatMap((reservation) =>
-            reservation.flatMap(({ index, amount }) => [limits[index], amount, expireAt])
-          )
-        ) as Promise<number[]>
+        script: (batch: ScriptCounter[][]) => Promise<unknown> = scripts['increment first']
+      ) => ((await script(counters(prefix, batch))) as Array<number | string>).map(Number)
       const oneByOne = `${KEY_PREFIX}one-by-one:`
-      const scripts = {
-        'increment first': reserveManyScript(connection),
-        'read once, write once': reserveSharedScript(connection),
-      }
       // One counter exists already everywhere, with an expiry no reservation would set.
       for (const prefix of [
         oneByOne,
