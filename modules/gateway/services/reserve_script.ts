@@ -326,7 +326,8 @@ export async function reserveOnRedis(
   batch: ScriptCounter[][],
   graceMs: number
 ): Promise<number[]> {
-  const shared = reserveSharedArguments(batch, graceMs)
+  // One reservation never repeats a counter: no need to look for repeats.
+  const shared = batch.length > 1 ? reserveSharedArguments(batch, graceMs) : null
   const answer = shared
     ? await reserveSharedScript(connection)(...shared)
     : await reserveManyScript(connection)(...reserveManyArguments(batch, graceMs))

@@ -124,10 +124,11 @@ async function write(batch: UsageRecord[]) {
        SELECT id, tenant_id, key_id, user_id, model_alias, deployment_id, kind, prompt_tokens,
               completion_tokens, cost_micro, currency, latency_ms, ttft_ms, status, request_id,
               created_at, created_at
-         FROM jsonb_to_recordset(?::jsonb) AS r(id uuid, tenant_id uuid, key_id uuid, user_id uuid,
-           model_alias text, deployment_id uuid, kind text, prompt_tokens int, completion_tokens int,
-           cost_micro bigint, currency text, latency_ms int, ttft_ms int, status int,
-           request_id text, created_at timestamptz)`,
+         FROM (SELECT r.*, to_timestamp(r.created_ms / 1000.0) AS created_at
+                 FROM jsonb_to_recordset(?::jsonb) AS r(id uuid, tenant_id uuid, key_id uuid,
+                   user_id uuid, model_alias text, deployment_id uuid, kind text,
+                   prompt_tokens int, completion_tokens int, cost_micro bigint, currency text,
+                   latency_ms int, ttft_ms int, status int, request_id text, created_ms bigint)) r`,
       [
         JSON.stringify(
           batch.map((entry) => ({
@@ -146,7 +147,9 @@ async function write(batch: UsageRecord[]) {
             ttft_ms: entry.ttftMs === null ? null : Math.round(entry.ttftMs),
             status: entry.status,
             request_id: entry.requestId,
-            created_at: entry.createdAt.toISOString(),
+            // Epoch milliseconds, made a timestamp by PostgreSQL: toISOString per row cost the
+            // flush more than the rest of the row.
+            created_ms: entry.createdAt.getTime(),
           }))
         ),
       ]
@@ -178,12 +181,23 @@ async function markKeysUsed(trx: TransactionClientContract, batch: UsageRecord[]
   )
 }
 
+const DAY_MS = 86_400_000
+/** The UTC day last asked for: a batch's records nearly always share it. */
+let lastDay = { from: 0, day: '' }
+
+/** YYYY-MM-DD in UTC. */
+function utcDay(ms: number) {
+  const from = ms - (ms % DAY_MS)
+  if (lastDay.from !== from) lastDay = { from, day: new Date(ms).toISOString().slice(0, 10) }
+  return lastDay.day
+}
+
 async function upsertRollups(trx: TransactionClientContract, batch: UsageRecord[]) {
   const groups = new Map<string, Record<string, string | number>>()
   for (const entry of batch) {
-    const day = entry.createdAt.toISOString().slice(0, 10)
+    const day = utcDay(entry.createdAt.getTime())
     const keyId = entry.keyId ?? NO_KEY
-    const id = [entry.tenantId, day, keyId, entry.modelAlias, entry.currency].join('|')
+    const id = `${entry.tenantId}|${day}|${keyId}|${entry.modelAlias}|${entry.currency}`
     const group = groups.get(id) ?? {
       tenant_id: entry.tenantId,
       day,
