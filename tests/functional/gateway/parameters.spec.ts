@@ -9,13 +9,16 @@ import { withinOneMinute } from '#tests/helpers/quotas'
 
 const hello = [{ role: 'user' as const, content: 'Say hello' }]
 
-async function rawChat(secret: string, body: Record<string, unknown>) {
-  return fetch(`${gatewayBase()}/v1/chat/completions`, {
+async function rawPost(path: string, secret: string, body: Record<string, unknown>) {
+  return fetch(`${gatewayBase()}${path}`, {
     method: 'POST',
     headers: { 'authorization': `Bearer ${secret}`, 'content-type': 'application/json' },
     body: JSON.stringify(body),
   })
 }
+
+const rawChat = (secret: string, body: Record<string, unknown>) =>
+  rawPost('/v1/chat/completions', secret, body)
 
 const weather = {
   type: 'function' as const,
@@ -95,19 +98,17 @@ test.group('gateway /v1 parameters: forwarded, dropped, refused', (group) => {
     assert.deepEqual(sent.stop, ['\n\n', ' END '])
     assert.equal(sent.user, ' user-1 ')
 
-    const legacy = await fetch(`${gatewayBase()}/v1/completions`, {
-      method: 'POST',
-      headers: { 'authorization': `Bearer ${key.secret}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'chat-default', prompt: 'Q: 2+2?\nA: ' }),
+    const legacy = await rawPost('/v1/completions', key.secret, {
+      model: 'chat-default',
+      prompt: 'Q: 2+2?\nA: ',
     })
     assert.equal(legacy.status, 200)
     const prompt = upstream.chatCalls()[1].messages as Array<{ content: string }>
     assert.equal(prompt.at(-1)?.content, 'Q: 2+2?\nA: ')
 
-    const embedded = await fetch(`${gatewayBase()}/v1/embeddings`, {
-      method: 'POST',
-      headers: { 'authorization': `Bearer ${key.secret}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'chat-default', input: ['  indented', 'trailing\n'] }),
+    const embedded = await rawPost('/v1/embeddings', key.secret, {
+      model: 'chat-default',
+      input: ['  indented', 'trailing\n'],
     })
     assert.equal(embedded.status, 200)
     const embedCall = upstream.requests.find((entry) => entry.path === '/v1/embeddings')
