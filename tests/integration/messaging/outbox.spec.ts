@@ -19,7 +19,7 @@ import { onRelayWake, OUTBOX_CHANNEL, relayWakesSent } from '#app/messaging/outb
 import { OPERATIONS_CHANNEL } from '#app/operations/operations'
 import pg from 'pg'
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
-import { newId } from '#app/platform/ids'
+import { isUuid, newId } from '#app/platform/ids'
 import { tenantIsolationSql } from '#app/tenancy/sql'
 import { busStatus, deadLetters, replayDeadLetters } from '#app/messaging/admin'
 import { childEnv, runNode } from '#tests/helpers/processes'
@@ -684,6 +684,52 @@ test.group('outbox, relay and deliveries', (group) => {
     assert.deepEqual(await effectNames(), ['h1', 'h2'])
     const states = await db.from('messaging_deliveries').select('state')
     assert.deepEqual(states, [{ state: 'done' }, { state: 'done' }])
+  })
+
+  test('the local relay is one statement: claim, marks, deliveries and hand-over, no transaction around them', async ({
+    assert,
+  }) => {
+    recordingSubscriber('test.record_a')
+    recordingSubscriber('test.record_b')
+    const published = [await publishWidget('s1'), await publishWidget('s2')]
+    const handoff: Handoff = { leaseSeconds: 60, limit: 100, deliveries: [] }
+    // The publishers' wake-ups (a NOTIFY each, no worker runs here) are sent before counting.
+    await relayWakesSent()
+    const sent = await statementsSentDuring(async () => {
+      assert.equal(await relayBatch(localTransport, 100, handoff), 2)
+    })
+    assert.lengthOf(sent, 1, sent.join('\n'))
+    assert.notMatch(sent[0], /^\s*(BEGIN|COMMIT)/i)
+    // Every event marked dispatched, one delivery per (event, subscriber), all handed over leased.
+    const undispatched = await db.from('messaging_outbox').whereNull('dispatched_at')
+    assert.lengthOf(undispatched, 0)
+    const deliveries = await db
+      .from('messaging_deliveries')
+      .orderBy(['event_id', 'subscriber'])
+      .select('id', 'event_id', 'subscriber', 'attempts')
+    assert.deepEqual(
+      deliveries.map((row) => [row.event_id, row.subscriber, row.attempts]),
+      published.flatMap((id) => [
+        [id, 'test.record_a', 1],
+        [id, 'test.record_b', 1],
+      ])
+    )
+    assert.sameMembers(
+      handoff.deliveries.map((delivery) => delivery.deliveryId),
+      deliveries.map((row) => row.id)
+    )
+    // Ids made in SQL are UUIDv7 as the app's are: version 7, and the clock of now in front.
+    for (const { id } of deliveries) {
+      assert.isTrue(isUuid(id), id)
+      assert.equal(id[14], '7', id)
+      const millis = Number.parseInt(id.replaceAll('-', '').slice(0, 12), 16)
+      assert.isBelow(Math.abs(millis - Date.now()), 60_000, id)
+    }
+    assert.deepEqual(
+      await processDeliveries(FAST, { deliveries: handoff.deliveries, claim: false }),
+      ['handled', 'handled', 'handled', 'handled']
+    )
+    assert.deepEqual(await effectNames(), ['s1', 's1', 's2', 's2'])
   })
 
   test('a relay leases no more than one claim takes; the rest are written due now, for a claim', async ({
