@@ -105,7 +105,9 @@ export interface QueueStatus {
 /**
  * local: subscribers in this process, with one durable delivery row per
  * (event, subscriber) in PostgreSQL, so each subscriber retries on its own and
- * a crash loses nothing.
+ * a crash loses nothing. relayBatch does its relay in one statement
+ * (relayLocally) that writes the same rows; dispatch writes them within a
+ * caller's transaction (a transport that wraps this one).
  */
 export const localTransport: Transport = {
   name: 'local' as const,
