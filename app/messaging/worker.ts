@@ -488,8 +488,8 @@ export interface EventsPass {
  * How long the events loop waits before its next pass, so that events
  * published one after another are relayed and handled in batches instead of
  * one or two per pass. A pass costs the same few statements and commits
- * whether it carries one event or twenty (a relay claim, the deliveries'
- * insert, the handler's unit of work); while a publisher commits an event
+ * whether it carries one event or twenty (the relay, the handlers' unit of
+ * work and its flush); while a publisher commits an event
  * every millisecond or so, a pass that starts as soon as the last ended
  * carries one or two, and the worker's statements — on the same cores and
  * event loop as the requests publishing — cost the publishers a third of
