@@ -3,7 +3,7 @@ import db from '@adonisjs/lucid/services/db'
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import type { EventEnvelope } from '#app/messaging/types'
 import { allSubscriptions, subscribersOf } from '#app/messaging/subscribers'
-import { newId, SQL_NEW_ID } from '#app/platform/ids'
+import { newId, sqlNewId } from '#app/platform/ids'
 import { COMMIT_WITHOUT_FLUSH, preparedRaw } from '#app/platform/job_queue'
 import { dueInTurns, lastTurnServed, NO_GROUP } from '#app/platform/turns'
 import { beginWithFirstStatement } from '#app/tenancy/begin_with_settings'
@@ -271,6 +271,7 @@ async function relayLocally(batchSize: number, handoff?: Handoff): Promise<numbe
      fanned AS (
        SELECT m.id AS event_id, coalesce(m.tenant_id, '${NO_GROUP}'::uuid) AS tenant_id,
               s.subscriber, s.consumed,
+              row_number() OVER (ORDER BY m.available_at, m.id, s.subscriber) - 1 AS place,
               s.consumed AND row_number() OVER (
                 PARTITION BY s.consumed ORDER BY m.available_at, m.id, s.subscriber
               ) <= ? AS leased
@@ -278,7 +279,7 @@ async function relayLocally(batchSize: number, handoff?: Handoff): Promise<numbe
      ),
      delivered AS (
        INSERT INTO messaging_deliveries (id, event_id, tenant_id, subscriber, attempts, available_at)
-       SELECT ${SQL_NEW_ID}, event_id, tenant_id, subscriber, CASE WHEN leased THEN 1 ELSE 0 END,
+       SELECT ${sqlNewId('place')}, event_id, tenant_id, subscriber, CASE WHEN leased THEN 1 ELSE 0 END,
               CASE WHEN leased THEN now() + make_interval(secs => ?) ELSE now() END
          FROM fanned
        ON CONFLICT (event_id, subscriber) DO NOTHING

@@ -732,6 +732,22 @@ test.group('outbox, relay and deliveries', (group) => {
     assert.deepEqual(await effectNames(), ['s1', 's1', 's2', 's2'])
   })
 
+  test('deliveries one relay writes due now are claimed in their events’ order, across claims', async ({
+    assert,
+  }) => {
+    // Written by one statement they share their due time: the claim's tie-break, the id, must
+    // follow the events (made in SQL, ids random after the millisecond broke the order).
+    const handled: string[] = []
+    recordingSubscriber('test.record_a', (name) => handled.push(name))
+    const names = Array.from({ length: 12 }, (_, index) => `o${String(index).padStart(2, '0')}`)
+    for (const name of names) await publishWidget(name)
+    // No hand-over: every delivery is written due now, for claims — one a claim here.
+    assert.equal(await relayBatch(), names.length)
+    for (const name of names)
+      assert.deepEqual(await processDeliveries({ ...FAST, batchSize: 1 }), ['handled'], name)
+    assert.deepEqual(handled, names)
+  })
+
   test('a relay leases no more than one claim takes; the rest are written due now, for a claim', async ({
     assert,
   }) => {
