@@ -7,8 +7,10 @@
 | counters reserved and settled, routing and usage accounting — same
 | upstream, same load, in interleaved rounds while each Atrium store runs
 | (PostgreSQL, and Redis when REDIS_URL is set), so drift on this shared
-| machine hits every row alike. Also a fixed rate below saturation, and the
-| streaming time to first token.
+| machine hits every row alike. Also a fixed rate below saturation, paced
+| (bench/lib/paced_load.ts says why not autocannon's rate), in interleaved
+| rounds beside the direct and bare-proxy paths, and the streaming time to
+| first token.
 |
 | Every server is measured warm: each first carries BENCH_FIRST_WARMUP (15) s
 | of full load, unmeasured — the peers at the start, each Atrium server once
@@ -24,12 +26,16 @@
 import autocannon from 'autocannon'
 import { startAtriumServer, rssMiB, spawnNode, stop, waitUntilOk } from './lib/processes.js'
 import { printTable, writeResults } from './lib/report.js'
+import { pacedLoad, pacedRow, type PacedSamples } from './lib/paced_load.js'
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 8)
 /** Each row is measured this many times per Atrium store, interleaved with the others. */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2)
 /** The second load: a fixed rate well below saturation, where added latency is Atrium's, not queueing. */
 const FIXED_RATE = Number(process.env.BENCH_RATE ?? 200)
+/** Each path's seconds at the fixed rate per round, and the rounds (interleaved with the other paths). */
+const RATE_SECONDS = Number(process.env.BENCH_RATE_SECONDS ?? 5)
+const RATE_ROUNDS = Number(process.env.BENCH_RATE_ROUNDS ?? 2)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64)
 const WARMUP = 3
 /** Full load each server carries once before its first measured row (see the header). */
@@ -68,15 +74,12 @@ async function load(
   url: string,
   headers: Record<string, string>,
   body: unknown,
-  rate?: number,
   warmupSeconds = WARMUP
 ): Promise<Row> {
   const options = {
     url,
     method: 'POST' as const,
-    // One connection for the fixed rate: several would send each tick's requests as a burst that queues.
-    connections: rate ? 1 : CONNECTIONS,
-    ...(rate ? { overallRate: rate } : {}),
+    connections: CONNECTIONS,
     headers: { 'content-type': 'application/json', ...headers },
     body: JSON.stringify(body),
   }
@@ -103,6 +106,55 @@ async function warmUp(url: string, headers: Record<string, string>) {
     body: JSON.stringify(request),
   })
 }
+
+interface Path {
+  name: string
+  url: string
+  headers: Record<string, string>
+}
+
+/**
+ * Each path at the fixed rate, paced, in interleaved rounds (each run after an
+ * unmeasured second that opens its connections); a row pools its rounds'
+ * samples, and its added latency is over the first path's (direct) of the same rounds.
+ */
+async function atFixedRate(paths: Path[]) {
+  const runs = new Map<string, PacedSamples[]>()
+  for (let round = 0; round < RATE_ROUNDS; round++) {
+    for (const path of paths) {
+      const options = { ...path, body: JSON.stringify(request), rate: FIXED_RATE }
+      await pacedLoad({ ...options, seconds: 1 })
+      const run = await pacedLoad({ ...options, seconds: RATE_SECONDS })
+      runs.set(path.name, [...(runs.get(path.name) ?? []), run])
+    }
+  }
+  const rows = paths.map((path) => pacedRow(path.name, runs.get(path.name)!))
+  const direct = rows[0]
+  const added = (milliseconds: number) => Math.round(milliseconds * 100) / 100
+  return rows.map((row) => ({
+    ...row,
+    addedP50: added(row.p50 - direct.p50),
+    addedP99: added(row.p99 - direct.p99),
+  }))
+}
+
+function printRateTable(rows: Awaited<ReturnType<typeof atFixedRate>>) {
+  printTable(
+    ['path', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'added p50', 'added p99', 'non-2xx'],
+    rows.map((entry, index) => [
+      entry.name,
+      entry.requestsPerSecond,
+      entry.p50.toFixed(2),
+      entry.p99.toFixed(2),
+      entry.p999.toFixed(2),
+      index === 0 ? '-' : signed(entry.addedP50),
+      index === 0 ? '-' : signed(entry.addedP99),
+      entry.non2xx + entry.errors,
+    ])
+  )
+}
+
+const signed = (milliseconds: number) => `${milliseconds >= 0 ? '+' : ''}${milliseconds.toFixed(2)}`
 
 /** Median time to the first streamed data line over sequential requests. */
 async function timeToFirstToken(url: string, headers: Record<string, string>, rounds = 200) {
@@ -231,16 +283,24 @@ try {
 
   const samples = new Map<string, Row[]>()
   const keep = (row: Row) => samples.set(row.name, [...(samples.get(row.name) ?? []), row])
-  const rateRows: Row[] = []
   const ttft: Array<[string, { p50: number; p99: number }]> = []
   for (const peer of peers) {
     await warmUp(`${peer.base}/v1/chat/completions`, peer.headers)
-    rateRows.push(
-      await load(peer.name, `${peer.base}/v1/chat/completions`, peer.headers, request, FIXED_RATE)
-    )
     ttft.push([peer.name, await timeToFirstToken(`${peer.base}/v1/chat/completions`, peer.headers)])
   }
-  const atriumRows: Array<{ store: string; name: string; rss: number; cold: Row }> = []
+  const peerPaths: Path[] = peers.map((peer) => ({
+    name: peer.name,
+    url: `${peer.base}/v1/chat/completions`,
+    headers: peer.headers,
+  }))
+  const peerRates = await atFixedRate(peerPaths)
+  const atriumRows: Array<{
+    store: string
+    name: string
+    rss: number
+    cold: Row
+    rates: Awaited<ReturnType<typeof atFixedRate>>
+  }> = []
   for (const { store, env } of stores) {
     const server = startAtriumServer(ATRIUM_PORT, { ATRIUM_ROLE: 'web', ...env })
     const name = `through Atrium (${store} store)`
@@ -249,7 +309,7 @@ try {
       const headers = await setUpTenant()
       // Its first seconds under load, as a server just deployed serves them; then the warm-up.
       const url = `${atriumBase}/v1/chat/completions`
-      const cold = await load(`${name}, cold`, url, headers, request, undefined, 0)
+      const cold = await load(`${name}, cold`, url, headers, request, 0)
       await warmUp(url, headers)
       for (let round = 0; round < ROUNDS; round++) {
         for (const peer of peers) {
@@ -257,10 +317,10 @@ try {
         }
         keep(await load(name, `${atriumBase}/v1/chat/completions`, headers, request))
       }
-      atriumRows.push({ store, name, rss: await rssMiB(server.pid!), cold })
-      rateRows.push(
-        await load(name, `${atriumBase}/v1/chat/completions`, headers, request, FIXED_RATE)
-      )
+      const rss = await rssMiB(server.pid!)
+      // Side by side with the floor: direct and the bare proxy in the same rounds.
+      const rates = await atFixedRate([...peerPaths.slice(0, 2), { name, url, headers }])
+      atriumRows.push({ store, name, rss, cold, rates })
       ttft.push([name, await timeToFirstToken(`${atriumBase}/v1/chat/completions`, headers)])
     } finally {
       await stop(server, 'SIGINT')
@@ -271,11 +331,8 @@ try {
   const row = (name: string) => rows.find((entry) => entry.name === name)!
   const direct = row(peers[0].name)
   const peer = row(peers[2].name)
-  const directAtRate = rateRows[0]
-  const peerAtRate = rateRows[2]
-  for (const { store, name, rss, cold } of atriumRows) {
+  for (const { store, name, rss, cold, rates } of atriumRows) {
     const atrium = row(name)
-    const atRate = rateRows.find((entry) => entry.name === name)!
     results.push({
       store,
       ...atrium,
@@ -288,11 +345,7 @@ try {
         ...cold,
         throughputVsPortkey: ratio(cold.requestsPerSecond, peer.requestsPerSecond),
       },
-      atFixedRate: {
-        ...atRate,
-        addedP50: atRate.p50 - directAtRate.p50,
-        addedP99: atRate.p99 - directAtRate.p99,
-      },
+      atFixedRate: { ...rates[2], direct: rates[0], bareProxy: rates[1] },
     })
   }
 
@@ -328,19 +381,13 @@ try {
       `${name}, cold — its first ${DURATION}s under load after start, before any warm-up: ${cold.requestsPerSecond} req/s (x${ratio(cold.requestsPerSecond, peer.requestsPerSecond)} of warm Portkey), p99 ${cold.p99} ms`
     )
   }
-  console.log(`\nAt a fixed ${FIXED_RATE} req/s (one connection), below saturation:`)
-  printTable(
-    ['path', 'req/s', 'p50 ms', 'p99 ms', 'added p50', 'added p99', 'non-2xx'],
-    rateRows.map((entry) => [
-      entry.name,
-      entry.requestsPerSecond,
-      entry.p50,
-      entry.p99,
-      entry === directAtRate ? '-' : String(entry.p50 - directAtRate.p50),
-      entry === directAtRate ? '-' : String(entry.p99 - directAtRate.p99),
-      entry.non2xx,
-    ])
-  )
+  const pacing = `${RATE_ROUNDS} interleaved rounds of ${RATE_SECONDS} s, samples pooled`
+  console.log(`\nAt a fixed ${FIXED_RATE} req/s, paced (open loop), below saturation — ${pacing}:`)
+  printRateTable(peerRates)
+  for (const { rates } of atriumRows) {
+    console.log('')
+    printRateTable(rates)
+  }
   console.log('\nStreaming time to first chunk, 200 sequential requests:')
   printTable(
     ['path', 'p50 ms', 'p99 ms', 'added p50'],
@@ -368,13 +415,15 @@ try {
     },
     direct,
     peers: rows.filter((entry) => peers.some((candidate) => candidate.name === entry.name)),
-    directAtFixedRate: directAtRate,
-    portkeyAtFixedRate: {
-      ...peerAtRate,
-      addedP50: peerAtRate.p50 - directAtRate.p50,
-      addedP99: peerAtRate.p99 - directAtRate.p99,
+    directAtFixedRate: peerRates[0],
+    bareProxyAtFixedRate: peerRates[1],
+    portkeyAtFixedRate: peerRates[2],
+    fixedRate: {
+      rate: FIXED_RATE,
+      tool: 'bench/lib/paced_load.ts',
+      seconds: RATE_SECONDS,
+      rounds: RATE_ROUNDS,
     },
-    fixedRate: FIXED_RATE,
     atrium: results,
     timeToFirstChunk: Object.fromEntries(ttft),
   })
