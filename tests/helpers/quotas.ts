@@ -1,7 +1,7 @@
 import db from '@adonisjs/lucid/services/db'
 import redis from '@adonisjs/redis/services/main'
 import { redisConfigured } from '#config/redis'
-import type { Dimension } from '#modules/gateway/services/quotas'
+import { quotas, type Dimension } from '#modules/gateway/services/quotas'
 import { clock } from '#app/platform/clock'
 import { justAfterNextMinute } from '#tests/helpers/processes'
 
@@ -14,13 +14,15 @@ export function quotaCounter(keyId: string, dimension: Dimension) {
  * A scope's counter summed over every window stored, in whichever store is in
  * use: processes whose clocks differ (a test's servers each start just after
  * a minute begins) count in different windows. A user's scope id is
- * `tenantId:userId`.
+ * `tenantId:userId`. Settles this process's answers did not wait for are
+ * stored first (a server process stores its own before it exits).
  */
 export async function scopeCounter(
   scope: 'key' | 'tenant' | 'user',
   id: string,
   dimension: Dimension
 ) {
+  await quotas.settled()
   const prefix = `gw:q:${scope}:${id}:${dimension}:`
   if (redisConfigured()) {
     const connection = redis.connection()

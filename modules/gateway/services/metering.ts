@@ -1,3 +1,4 @@
+import logger from '@adonisjs/core/services/logger'
 import { countersFor, quotas, type Reservation } from '#modules/gateway/services/quotas'
 import { latencyHistogram, usageRecorder } from '#modules/gateway/services/usage'
 import type { Caller, ResolvedModel } from '#modules/gateway/services/gateway'
@@ -66,18 +67,31 @@ export interface Outcome {
   requestId: string | null
 }
 
-/** Settles the reservation to what was used and records the request (buffered). A failed call costs nothing. */
-export async function finish(
+/**
+ * Settles the reservation to what was used and records the request (buffered).
+ * A failed call costs nothing. The answer does not wait for the settle to be
+ * stored (quotas.ts, `PendingSettles`); one that fails leaves the estimate
+ * counted — the counters err towards refusing — and is logged, and the usage
+ * record is kept either way.
+ */
+export function finish(
   caller: Caller,
   model: ResolvedModel,
   reservation: Reservation,
   outcome: Outcome
 ) {
   const cost = costMicro(model, outcome.promptTokens, outcome.completionTokens)
-  await quotas.settle(reservation, {
-    tokens: outcome.promptTokens + outcome.completionTokens,
-    costMicro: cost,
-  })
+  quotas
+    .settle(reservation, {
+      tokens: outcome.promptTokens + outcome.completionTokens,
+      costMicro: cost,
+    })
+    .catch((error) => {
+      logger.error(
+        { err: error, model: model.alias, tenantId: caller.tenantId },
+        'quota settle not stored: the estimate stays counted until the window ends'
+      )
+    })
   latencyHistogram.observe({ model: model.alias, phase: 'total' }, outcome.latencyMs / 1000)
   latencyHistogram.observe({ model: model.alias, phase: 'upstream' }, outcome.upstreamMs / 1000)
   latencyHistogram.observe(

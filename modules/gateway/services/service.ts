@@ -256,7 +256,7 @@ async function* settledStream<Item>(
       prompt_tokens: stream.promptEstimate,
       completion_tokens: estimateTokens(produced),
     }
-    await finish(caller, call.model, call.reservation, {
+    finish(caller, call.model, call.reservation, {
       ...call.outcome(
         'chat',
         status,
@@ -281,18 +281,11 @@ async function settledCall<Result>(
   requestId: string | null | undefined,
   run: () => Promise<{ result: Result; deploymentId: string; tokens: [number, number] }>
 ): Promise<{ result: Result; overheadMs: number }> {
+  let ran: Awaited<ReturnType<typeof run>>
   try {
-    const { result, deploymentId, tokens } = await run()
-    const overheadMs = call.overheadMs()
-    await finish(
-      caller,
-      call.model,
-      call.reservation,
-      call.outcome(kind, 200, deploymentId, tokens, requestId)
-    )
-    return { result, overheadMs }
+    ran = await run()
   } catch (error) {
-    await finish(
+    finish(
       caller,
       call.model,
       call.reservation,
@@ -300,6 +293,15 @@ async function settledCall<Result>(
     )
     throw error
   }
+  const overheadMs = call.overheadMs()
+  // Outside the try: a call that succeeded is settled once, as a success, whatever follows.
+  finish(
+    caller,
+    call.model,
+    call.reservation,
+    call.outcome(kind, 200, ran.deploymentId, ran.tokens, requestId)
+  )
+  return { result: ran.result, overheadMs }
 }
 
 /**
@@ -315,7 +317,7 @@ async function openedOrSettled<Opened>(
   try {
     return await open()
   } catch (error) {
-    await finish(
+    finish(
       caller,
       call.model,
       call.reservation,
