@@ -13,8 +13,11 @@
 | Docker image runs; the script builds it first). Uses DATABASE_URL when set,
 | otherwise the embedded PostgreSQL. With DATABASE_URL, also the transactions
 | the idle built server costs its database over a minute (its worker's loops).
-| And a calibration row: the bare server with BENCH_WORK_US (10) µs of CPU
-| added per request — what a ratio goal leaves the whole stack on this machine.
+| And two calibration rows: the bare server with BENCH_WORK_US (10) µs of CPU
+| added per request — what a ratio goal leaves the whole stack on this machine —
+| and the bare server sending Atrium's answer byte for byte, headers included
+| (a request id and the security headers: 482 bytes against 217), since the
+| load generator on the same two cores parses every byte of each answer.
 */
 import autocannon from 'autocannon'
 import { execFileSync } from 'node:child_process'
@@ -185,7 +188,17 @@ rows.push(
     '/'
   )
 )
-const [source, built, adonis, bare, calibrated] = rows
+rows.push(
+  await measure(
+    'bare node:http, the same answer (JSON and headers)',
+    ['bench/lib/bare_server.mjs'],
+    { BENCH_SAME_HEADERS: '1' },
+    BARE_PORT,
+    '/',
+    '/'
+  )
+)
+const [source, built, adonis, bare, calibrated, sameAnswer] = rows
 
 printTable(
   [
@@ -235,6 +248,11 @@ const ratios = {
     workUs: CALIBRATION_WORK_US,
     throughput: ratio(calibrated.requestsPerSecond, bare.requestsPerSecond),
   },
+  /** The built app ÷ the bare server sending the same bytes (its headers too). */
+  builtVsSameAnswer: {
+    throughput: ratio(built.requestsPerSecond, sameAnswer.requestsPerSecond),
+    sameAnswerVsBare: ratio(sameAnswer.requestsPerSecond, bare.requestsPerSecond),
+  },
 }
 console.log(
   `\natrium (built) / bare: throughput x${ratios.builtVsBare.throughput}, mean latency x${ratios.builtVsBare.meanLatency}, p99 x${ratios.builtVsBare.p99}`
@@ -247,6 +265,9 @@ console.log(
 )
 console.log(
   `bare + ${CALIBRATION_WORK_US} µs per request / bare: throughput x${ratios.calibratedVsBare.throughput}`
+)
+console.log(
+  `bare with Atrium's headers / bare: x${ratios.builtVsSameAnswer.sameAnswerVsBare}; atrium (built) / that: x${ratios.builtVsSameAnswer.throughput}`
 )
 const database = process.env.DATABASE_URL ? 'external PostgreSQL' : 'embedded PostgreSQL'
 console.log(`cold start = spawn → /health/ready 200, ${database} included`)

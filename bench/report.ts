@@ -133,6 +133,18 @@ if (http) {
       date: http.date,
     })
   }
+  const sameAnswer = byName(http.results, 'bare node:http, the same answer')
+  if (sameAnswer) {
+    add({
+      figure:
+        'and the bytes on the wire: bare node:http sending Atrium’s answer with its headers (request id, security headers) ÷ bare node:http; ping ÷ that',
+      measured: `${round(sameAnswer.requestsPerSecond / bare.requestsPerSecond)} (${sameAnswer.requestsPerSecond} req/s); ping reaches ${round(built.requestsPerSecond / sameAnswer.requestsPerSecond)} of it`,
+      goal: '–',
+      met: null,
+      command: 'npm run bench:http',
+      date: http.date,
+    })
+  }
   const source = byName(http.results, 'atrium, source')!
   add({
     // The production process is the built one (the Docker image); `npm start`
