@@ -18,6 +18,12 @@ export type Step =
       toolCalls?: Array<{ name: string; arguments: string }>
       /** /v1/responses only: fail after the text, with the provider's own words in the events. */
       failAfterText?: boolean
+      /**
+       * /v1/chat/completions streams only: send the first chunk, then wait for
+       * this before the rest, so a test can look at a reply that is certainly
+       * still being written.
+       */
+      holdAfterFirstChunk?: Promise<unknown>
     }
   | { kind: 'status'; status: number; retryAfter?: number }
   | { kind: 'stall'; ms: number }
@@ -215,6 +221,9 @@ async function chat(
       ],
       usage: null,
     })
+    if (index === 0 && proceed?.kind === 'ok' && proceed.holdAfterFirstChunk) {
+      await proceed.holdAfterFirstChunk
+    }
     const delay =
       proceed?.kind === 'ok'
         ? proceed.chunkDelayMs

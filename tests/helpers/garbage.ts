@@ -15,3 +15,22 @@ export async function settleGarbage() {
     collectGarbage()
   }
 }
+
+/**
+ * Collects garbage until `ref`'s target is gone, for at most `withinMs`;
+ * says whether it went. Waiting is needed even when nothing of the code under
+ * test holds the target: Node's HTTP server caches the Date header for the
+ * rest of the current second, and the timer that clears that cache is made in
+ * the async context of whichever request answered first in that second, so it
+ * holds that request (its HttpContext, through AsyncLocalStorage) for up to a
+ * second (`resetCache` in node's lib/internal/http.js).
+ */
+export async function collectedWithin(ref: WeakRef<object>, withinMs = 2_000) {
+  const deadline = performance.now() + withinMs
+  for (;;) {
+    await settleGarbage()
+    if (ref.deref() === undefined) return true
+    if (performance.now() > deadline) return false
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}

@@ -22,7 +22,7 @@ import { startOpenAiFake, type FakeUpstream } from '#tests/fakes/llm_upstreams'
 import { withinOneMinute } from '#tests/helpers/quotas'
 import emitter from '@adonisjs/core/services/emitter'
 import type { HttpContext } from '@adonisjs/core/http'
-import { settleGarbage } from '#tests/helpers/garbage'
+import { collectedWithin } from '#tests/helpers/garbage'
 
 type Client = Parameters<typeof registerUser>[0]
 
@@ -217,7 +217,10 @@ test.group('chat: messages and streamed replies', (group) => {
     assert,
   }) => {
     const { token, conversationId } = await ownerInConversation(client)
-    fake.script = [{ kind: 'ok', reply: REPLY, chunkDelayMs: 100 }]
+    // The fake sends the first chunk, then waits until the check below is done.
+    let release!: () => void
+    const released = new Promise<void>((resolve) => (release = resolve))
+    fake.script = [{ kind: 'ok', reply: REPLY, holdAfterFirstChunk: released }]
     const sends: Array<WeakRef<HttpContext>> = []
     const keepSends = ({ ctx }: { ctx: HttpContext }) => {
       if (ctx.request.method() === 'POST' && ctx.request.url().endsWith('/messages')) {
@@ -236,17 +239,19 @@ test.group('chat: messages and streamed replies', (group) => {
       const seen = await readGeneration(token, generationId, {
         stopWhen: (events) => events.some((event) => event.event === 'delta'),
       })
-      await settleGarbage()
+      assert.lengthOf(sends, 1)
+      assert.isTrue(await collectedWithin(sends[0]), 'the send request is not kept by its reply')
       const generation = await db.from('chat_generations').where('id', generationId).first()
       assert.equal(generation.status, 'running', 'the reply is still being written')
-      assert.lengthOf(sends, 1)
-      assert.isUndefined(sends[0].deref(), 'the send request is not kept by its reply')
 
+      release()
       const rest = await readGeneration(token, generationId, {
         lastEventId: seen.at(-1)!.id,
       })
       assert.equal(rest.at(-1)?.event, 'done')
+      assert.equal(textOf([...seen, ...rest]), REPLY, 'the whole reply, none of it lost')
     } finally {
+      release()
       emitter.off('http:request_completed', keepSends)
     }
   })

@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import net from 'node:net'
 import { FIXTURE_PREFIX, outboundCallers } from '#tests/fixtures/routes'
 import { socketOutsideRequests } from '#app/platform/outside_requests'
-import { settleGarbage } from '#tests/helpers/garbage'
+import { collectedWithin } from '#tests/helpers/garbage'
 import db from '@adonisjs/lucid/services/db'
 import redis from '@adonisjs/redis/services/main'
 import { dedicatedRedis } from '#app/platform/shared_redis'
@@ -48,9 +48,10 @@ test.group('Pooled connections are opened outside the request that needed them',
         upstream.server.getConnections((error, count) => (error ? reject(error) : resolve(count)))
       )
       assert.equal(open, 6)
-      await settleGarbage()
       assert.lengthOf(outboundCallers, 6)
-      assert.equal(outboundCallers.filter((caller) => caller.deref() !== undefined).length, 0)
+      const collected = []
+      for (const caller of outboundCallers) collected.push(await collectedWithin(caller))
+      assert.deepEqual(collected, Array(6).fill(true), 'no caller is kept by the pool')
     } finally {
       upstream.server.closeAllConnections()
       await new Promise((resolve) => upstream.server.close(resolve))
