@@ -1,7 +1,7 @@
 import env from '#start/env'
 import app from '@adonisjs/core/services/app'
 import { defineConfig, targets } from '@adonisjs/core/logger'
-import { boundedLogStream } from '#app/platform/log_stream'
+import { boundedLogStream, LOG_REDACTION } from '#app/platform/log_stream'
 
 /**
  * JSON lines on stdout are written from this thread, without a transport:
@@ -35,17 +35,7 @@ const loggerConfig = defineConfig({
                 .toArray(),
             },
           }),
-      redact: {
-        paths: [
-          'password',
-          '*.password',
-          'headers.authorization',
-          'headers.cookie',
-          '*.apiKey',
-          '*.secret',
-        ],
-        censor: '[redacted]',
-      },
+      redact: LOG_REDACTION,
     },
   },
 })

@@ -11,8 +11,13 @@ import { defineContextGetters } from '#app/http/context'
 import { authenticate } from '#middleware/auth_middleware'
 import { redisConfigured } from '#config/redis'
 import { openSharedRedis } from '#app/platform/shared_redis'
+import logger from '@adonisjs/core/services/logger'
+import { logRequestsLazily } from '#app/http/request_logger'
 
 server.errorHandler(() => import('#exceptions/handler'))
+
+/** `ctx.logger` is bound to the request's id on its first log line, not on every request. */
+logRequestsLazily(server, logger)
 
 /** Every request, matched or not, so request ids, security headers and metrics cover 404s too. */
 server.use([() => import('#middleware/http_kernel_middleware')])

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto'
-import logger from '@adonisjs/core/services/logger'
 import type { HttpContext } from '@adonisjs/core/http'
 import type { NextFn } from '@adonisjs/core/types/http'
 
@@ -12,12 +11,12 @@ const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/
  * A stage of the HTTP kernel (`http_kernel_middleware.ts`).
  */
 export function requestId(ctx: HttpContext, next: NextFn) {
-  // AdonisJS has already taken the caller's id (or made one) and bound ctx.logger to it.
+  // AdonisJS has already taken the caller's id (or made one). ctx.logger reads it at its first
+  // line (app/http/request_logger.ts), so replacing the header here is all a replaced id needs.
   let id = ctx.request.id()!
   if (!SANE_REQUEST_ID.test(id)) {
     id = randomUUID()
     ctx.request.request.headers['x-request-id'] = id
-    ctx.logger = logger.child({ request_id: id })
   }
   ctx.response.header('X-Request-Id', id)
   return next()

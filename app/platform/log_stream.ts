@@ -67,3 +67,16 @@ export function boundedLogStream(options: { fd: number; maxBytes?: number; exitS
   })
   return stream
 }
+
+/** What no log line may show (config/logger.ts); bench:request-logger makes its logger with it too. */
+export const LOG_REDACTION = {
+  paths: [
+    'password',
+    '*.password',
+    'headers.authorization',
+    'headers.cookie',
+    '*.apiKey',
+    '*.secret',
+  ],
+  censor: '[redacted]',
+}

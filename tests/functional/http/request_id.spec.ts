@@ -42,4 +42,22 @@ test.group('X-Request-Id', () => {
     const line = await findLogLine((entry) => entry.request_id === 'log-correlation-0001')
     assert.isNotNull(line, 'no log line carried request_id')
   })
+
+  test('an unsafe incoming id never reaches the logs: its lines carry the replacement', async ({
+    client,
+    assert,
+  }) => {
+    // Unique per run: the test log file outlives a run.
+    const unsafe = `forged-log-field" injected=${Date.now()}`
+    const response = await client.get(`${FIXTURE_PREFIX}/crash`).header('x-request-id', unsafe)
+    response.assertStatus(500)
+    const replacement = response.header('x-request-id') ?? ''
+    assert.match(replacement, UUID)
+    const line = await findLogLine((entry) => entry.request_id === replacement)
+    assert.isNotNull(line, 'the crash was logged under the replacement id')
+    assert.isNull(
+      await findLogLine((entry) => entry.request_id === unsafe, 0),
+      'the unsafe id is in no log line'
+    )
+  })
 })
