@@ -7,7 +7,7 @@ import { RequestLogger } from '#app/http/request_logger'
 /** An application logger writing JSON lines to memory, counting the children it makes. */
 function appLogger(level: string, enabled = true) {
   const lines: Array<Record<string, unknown>> = []
-  const app = new Logger({
+  const app: Logger = new Logger({
     enabled,
     level,
     destination: { write: (line: string) => lines.push(JSON.parse(line)) },
