@@ -15,7 +15,7 @@ import { readFile } from 'node:fs/promises'
 import { Container, moduleImporter } from '@adonisjs/fold'
 import { callDirectly } from '#app/http/direct_calls'
 import { APP_ROOT } from './lib/processes.js'
-import { printTable, writeResults } from './lib/report.js'
+import { summariseCallTimes, writeResults } from './lib/report.js'
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 200_000)
 const ROUNDS = 5
@@ -90,25 +90,7 @@ for (let round = 0; round <= ROUNDS; round++) {
     if (round > 0) (runs[name] ??= []).push(result)
   }
 }
-const median = (values: number[]) =>
-  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
-const summary = Object.fromEntries(
-  Object.entries(runs).map(([name, results]) => [
-    name,
-    {
-      microsPerCall: median(results.map((run) => run.microsPerCall)),
-      cpuMicrosPerCall: median(results.map((run) => run.cpuMicrosPerCall)),
-    },
-  ])
-)
-printTable(
-  ['variant', 'µs per call (median)', 'CPU µs per call'],
-  Object.entries(summary).map(([name, row]) => [
-    name,
-    row.microsPerCall.toFixed(3),
-    row.cpuMicrosPerCall.toFixed(3),
-  ])
-)
+const summary = summariseCallTimes(runs, 'call')
 const saved = Object.fromEntries(
   Object.keys(controllers).map((size) => [
     size,

@@ -13,7 +13,7 @@ import { Logger } from '@adonisjs/core/logger'
 import type { HttpRequest } from '@adonisjs/core/http'
 import { LOG_REDACTION } from '#app/platform/log_stream'
 import { RequestLogger } from '#app/http/request_logger'
-import { printTable, writeResults } from './lib/report.js'
+import { summariseCallTimes, writeResults } from './lib/report.js'
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 200_000)
 const ROUNDS = 5
@@ -62,25 +62,7 @@ for (let round = 0; round <= ROUNDS; round++) {
     if (round > 0) (runs[name] ??= []).push(result)
   }
 }
-const median = (values: number[]) =>
-  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
-const summary = Object.fromEntries(
-  Object.entries(runs).map(([name, results]) => [
-    name,
-    {
-      microsPerCall: median(results.map((run) => run.microsPerCall)),
-      cpuMicrosPerCall: median(results.map((run) => run.cpuMicrosPerCall)),
-    },
-  ])
-)
-printTable(
-  ['variant', 'µs per request (median)', 'CPU µs per request'],
-  Object.entries(summary).map(([name, row]) => [
-    name,
-    row.microsPerCall.toFixed(3),
-    row.cpuMicrosPerCall.toFixed(3),
-  ])
-)
+const summary = summariseCallTimes(runs, 'request')
 const saved =
   summary['logs nothing: pino child (AdonisJS)'].microsPerCall -
   summary['logs nothing: RequestLogger (Atrium)'].microsPerCall

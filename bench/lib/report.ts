@@ -49,3 +49,33 @@ export function ratiosByRound<T>(path: T[], baseline: T[], rateOf: (run: T) => n
   const sorted = [...ratios].sort((a, b) => a - b)
   return { vsBaseline: sorted[Math.floor((sorted.length - 1) / 2)], roundRatios: ratios }
 }
+
+/** What one round of a micro-bench measured: wall and CPU time per call, in µs. */
+export interface CallTimes {
+  microsPerCall: number
+  cpuMicrosPerCall: number
+}
+
+/** Each variant's median round, then the table of them (`label` names what one call is). */
+export function summariseCallTimes(runs: Record<string, CallTimes[]>, label: string) {
+  const median = (values: number[]) =>
+    [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
+  const summary: Record<string, CallTimes> = Object.fromEntries(
+    Object.entries(runs).map(([name, results]) => [
+      name,
+      {
+        microsPerCall: median(results.map((run) => run.microsPerCall)),
+        cpuMicrosPerCall: median(results.map((run) => run.cpuMicrosPerCall)),
+      },
+    ])
+  )
+  printTable(
+    ['variant', `µs per ${label} (median)`, `CPU µs per ${label}`],
+    Object.entries(summary).map(([name, row]) => [
+      name,
+      row.microsPerCall.toFixed(3),
+      row.cpuMicrosPerCall.toFixed(3),
+    ])
+  )
+  return summary
+}
