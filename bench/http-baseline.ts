@@ -2,7 +2,16 @@
 | HTTP overhead of the full Atrium stack versus a bare node:http server, same
 | machine, same run, same load.
 |
-|   npm run bench:http            (BENCH_DURATION=10 BENCH_CONNECTIONS=50 by default)
+|   npm run bench:http            (BENCH_ROUNDS=3 BENCH_DURATION=5 BENCH_CONNECTIONS=50 by default)
+|
+| The built app and the four floors run at once and are loaded in turn, one
+| BENCH_DURATION-second load each per round: a shared machine has slow and
+| fast spells (the bare row alone moved 28.6k–43.6k req/s between three runs
+| of the sequential version), and a ratio of two loads taken seconds apart in
+| the same round is steadier than one of loads taken minutes apart. Each row
+| reports its median round; the ratios are medians of each round's ratio.
+| The source row (not a goal) runs alone first: with the embedded database
+| two Atrium processes would share its data directory.
 |
 | Measures GET /api/v1/system/ping (router, request id, metrics, body parser,
 | error handler) against a bare server answering the same JSON, and against
@@ -24,13 +33,17 @@ import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import pg from 'pg'
 import { APP_ROOT, rssMiB, spawnNode, stop, waitUntilOk } from './lib/processes.js'
-import { printTable, writeResults } from './lib/report.js'
+import { medianRun, printTable, writeResults } from './lib/report.js'
 
-const DURATION = Number(process.env.BENCH_DURATION ?? 10)
+const DURATION = Number(process.env.BENCH_DURATION ?? 5)
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
 const WARMUP = 2
 const ATRIUM_PORT = 3402
+const BUILT_PORT = 3404
 const BARE_PORT = 3401
+const CALIBRATED_PORT = 3407
+const SAME_ANSWER_PORT = 3408
 /** The calibration row's busy time per request (BENCH_WORK_US). */
 const CALIBRATION_WORK_US = Number(process.env.BENCH_WORK_US ?? 10)
 const ADONIS_PORT = 3403
@@ -47,6 +60,8 @@ interface Measured {
   idleRssMiB: number
   /** Transactions its database committed or rolled back over a minute of idling (DATABASE_URL only). */
   idleTransactionsPerMinute?: number
+  /** Each round's req/s, in round order (the interleaved targets). */
+  rounds?: number[]
 }
 
 /**
@@ -82,42 +97,92 @@ async function load(url: string, duration: number) {
   return result
 }
 
-async function measure(
-  name: string,
-  args: string[],
-  env: Record<string, string | undefined>,
-  port: number,
-  readyPath: string,
-  path: string,
-  cwd?: string,
-  options: { idleWindowMs?: number } = {}
-) {
+interface Target {
+  name: string
+  args: string[]
+  env: Record<string, string | undefined>
+  port: number
+  readyPath: string
+  path: string
+  cwd?: string
+  idleWindowMs?: number
+}
+
+/** Spawns a target and waits until it answers: its cold start, idle RSS and idle transactions. */
+async function start(target: Target) {
   const startedAt = performance.now()
-  const child = spawnNode(args, { ...env, PORT: String(port), HOST: '127.0.0.1' }, cwd)
+  const child = spawnNode(
+    target.args,
+    { ...target.env, PORT: String(target.port), HOST: '127.0.0.1' },
+    target.cwd
+  )
   try {
-    const coldStartMs = await waitUntilOk(`http://127.0.0.1:${port}${readyPath}`, startedAt)
+    const coldStartMs = await waitUntilOk(
+      `http://127.0.0.1:${target.port}${target.readyPath}`,
+      startedAt
+    )
     await new Promise((resolve) => setTimeout(resolve, 2000))
     const idleRssMiB = await rssMiB(child.pid!)
     // After its start-up passes, every loop of the worker is asleep until work falls due.
-    const idleTransactionsPerMinute = options.idleWindowMs
-      ? await transactionsDuring(options.idleWindowMs)
+    const idleTransactionsPerMinute = target.idleWindowMs
+      ? await transactionsDuring(target.idleWindowMs)
       : undefined
-    await load(`http://127.0.0.1:${port}${path}`, WARMUP)
-    const result = await load(`http://127.0.0.1:${port}${path}`, DURATION)
+    const url = `http://127.0.0.1:${target.port}${target.path}`
+    await load(url, WARMUP)
     return {
-      name,
-      requestsPerSecond: Math.round(result.requests.average),
-      meanMs: result.latency.average,
-      p50: result.latency.p50,
-      p99: result.latency.p99,
-      errors: result.errors,
-      non2xx: result.non2xx,
-      coldStartMs: Math.round(coldStartMs),
-      idleRssMiB,
-      idleTransactionsPerMinute,
-    } satisfies Measured
-  } finally {
+      child,
+      url,
+      idle: { coldStartMs: Math.round(coldStartMs), idleRssMiB, idleTransactionsPerMinute },
+    }
+  } catch (error) {
     await stop(child, 'SIGINT')
+    throw error
+  }
+}
+
+type Started = Awaited<ReturnType<typeof start>>
+
+async function loadRound(started: Started) {
+  const result = await load(started.url, DURATION)
+  return {
+    requestsPerSecond: Math.round(result.requests.average),
+    meanMs: result.latency.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors,
+    non2xx: result.non2xx,
+  }
+}
+type Round = Awaited<ReturnType<typeof loadRound>>
+
+/** A row from a target's rounds: its median round's figures, every failure of every round. */
+function rowOf(target: Target, started: Started, rounds: Round[]): Measured {
+  const median = medianRun(rounds, (round) => round.requestsPerSecond)
+  return {
+    name: target.name,
+    requestsPerSecond: median.requestsPerSecond,
+    meanMs: median.meanMs,
+    p50: median.p50,
+    p99: median.p99,
+    errors: rounds.reduce((sum, round) => sum + round.errors, 0),
+    non2xx: rounds.reduce((sum, round) => sum + round.non2xx, 0),
+    ...started.idle,
+    rounds: median.rounds,
+  }
+}
+
+/** Starts every target, then loads each in turn for ROUNDS rounds; stops them all. */
+async function interleaved(targets: Target[]) {
+  const started: Started[] = []
+  try {
+    for (const target of targets) started.push(await start(target))
+    const rounds: Round[][] = targets.map(() => [])
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [index, one] of started.entries()) rounds[index].push(await loadRound(one))
+    }
+    return targets.map((target, index) => rowOf(target, started[index], rounds[index]))
+  } finally {
+    await Promise.all(started.map((one) => stop(one.child, 'SIGINT')))
   }
 }
 
@@ -131,73 +196,62 @@ const atriumEnv = {
 }
 
 console.log(
-  `Load: ${CONNECTIONS} connections, ${DURATION}s per target (after ${WARMUP}s warm-up), autocannon, Node ${process.version}`
+  `Load: ${CONNECTIONS} connections, ${ROUNDS} interleaved rounds of ${DURATION}s per target (after ${WARMUP}s warm-up), autocannon, Node ${process.version}`
 )
 
 console.log('building (node ace build) for the built-JS row…')
 execFileSync(process.execPath, ['ace.js', 'build'], { cwd: APP_ROOT, stdio: 'ignore' })
 const buildDir = join(APP_ROOT, 'build')
 
-const rows: Measured[] = []
-rows.push(
-  await measure(
-    'atrium, source via ts-exec (npm start)',
-    ['--import=@poppinss/ts-exec', 'bin/server.ts'],
-    atriumEnv,
-    ATRIUM_PORT,
-    '/health/ready',
-    '/api/v1/system/ping'
-  )
-)
-rows.push(
-  await measure(
-    'atrium, built JS (Docker image)',
-    ['bin/server.js'],
-    { ...atriumEnv, NODE_PATH: join(APP_ROOT, 'node_modules') },
-    ATRIUM_PORT,
-    '/health/ready',
-    '/api/v1/system/ping',
-    buildDir,
-    { idleWindowMs: 60_000 }
-  )
-)
-rows.push(
-  await measure(
-    'AdonisJS alone: one route, no middleware, same JSON',
-    ['bench/lib/adonis_bare_server.mjs'],
-    {},
-    ADONIS_PORT,
-    '/',
-    '/'
-  )
-)
-rows.push(
-  await measure('bare node:http, same JSON', ['bench/lib/bare_server.mjs'], {}, BARE_PORT, '/', '/')
-)
-// Calibration: the bare server with a fixed cost per request. On a machine that also runs the
-// load generator, throughput falls faster than the added time alone predicts (fewer requests
-// per event-loop turn, two busy processes on two cores); this row shows what a goal like
-// "ping ≥ 0.50 of bare" leaves the whole stack — framework, middleware, controller — per request.
-rows.push(
-  await measure(
-    `bare node:http + ${CALIBRATION_WORK_US} µs of CPU per request`,
-    ['bench/lib/bare_server.mjs'],
-    { BENCH_WORK_US: String(CALIBRATION_WORK_US) },
-    BARE_PORT,
-    '/',
-    '/'
-  )
-)
-rows.push(
-  await measure(
-    'bare node:http, the same answer (JSON and headers)',
-    ['bench/lib/bare_server.mjs'],
-    { BENCH_SAME_HEADERS: '1' },
-    BARE_PORT,
-    '/',
-    '/'
-  )
-)
+const sourceTarget: Target = {
+  name: 'atrium, source via ts-exec (npm start)',
+  args: ['--import=@poppinss/ts-exec', 'bin/server.ts'],
+  env: atriumEnv,
+  port: ATRIUM_PORT,
+  readyPath: '/health/ready',
+  path: '/api/v1/system/ping',
+}
+const alone = await interleaved([sourceTarget])
+const bareTarget = (name: string, port: number, env: Record<string, string> = {}): Target => ({
+  name,
+  args: ['bench/lib/bare_server.mjs'],
+  env,
+  port,
+  readyPath: '/',
+  path: '/',
+})
+const together = await interleaved([
+  {
+    name: 'atrium, built JS (Docker image)',
+    args: ['bin/server.js'],
+    env: { ...atriumEnv, NODE_PATH: join(APP_ROOT, 'node_modules') },
+    port: BUILT_PORT,
+    readyPath: '/health/ready',
+    path: '/api/v1/system/ping',
+    cwd: buildDir,
+    idleWindowMs: 60_000,
+  },
+  {
+    name: 'AdonisJS alone: one route, no middleware, same JSON',
+    args: ['bench/lib/adonis_bare_server.mjs'],
+    env: {},
+    port: ADONIS_PORT,
+    readyPath: '/',
+    path: '/',
+  },
+  bareTarget('bare node:http, same JSON', BARE_PORT),
+  // Calibration: the bare server with a fixed cost per request. On a machine that also runs the
+  // load generator, throughput falls faster than the added time alone predicts (fewer requests
+  // per event-loop turn, two busy processes on two cores); this row shows what a goal like
+  // "ping ≥ 0.50 of bare" leaves the whole stack — framework, middleware, controller — per request.
+  bareTarget(`bare node:http + ${CALIBRATION_WORK_US} µs of CPU per request`, CALIBRATED_PORT, {
+    BENCH_WORK_US: String(CALIBRATION_WORK_US),
+  }),
+  bareTarget('bare node:http, the same answer (JSON and headers)', SAME_ANSWER_PORT, {
+    BENCH_SAME_HEADERS: '1',
+  }),
+])
+const rows: Measured[] = [...alone, ...together]
 const [source, built, adonis, bare, calibrated, sameAnswer] = rows
 
 printTable(
@@ -211,6 +265,7 @@ printTable(
     'non-2xx',
     'cold start ms',
     'idle RSS MiB',
+    'req/s by round',
   ],
   rows.map((row) => [
     row.name,
@@ -222,12 +277,19 @@ printTable(
     row.non2xx,
     row.coldStartMs,
     row.idleRssMiB,
+    row.rounds?.join(' ') ?? '',
   ])
 )
-const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100
+const round2 = (value: number) => Math.round(value * 100) / 100
+const ratio = (a: number, b: number) => round2(a / b)
+/** The median over rounds of a ÷ b in the same round (each load of a next to one of b). */
+const paired = (a: Measured, b: Measured) => {
+  const each = a.rounds!.map((value, index) => value / b.rounds![index]).sort((x, y) => x - y)
+  return round2(each[Math.floor((each.length - 1) / 2)])
+}
 const ratios = {
   builtVsBare: {
-    throughput: ratio(built.requestsPerSecond, bare.requestsPerSecond),
+    throughput: paired(built, bare),
     meanLatency: ratio(built.meanMs, bare.meanMs),
     p99: ratio(built.p99, Math.max(bare.p99, 1)),
   },
@@ -237,21 +299,21 @@ const ratios = {
   },
   /** The framework's own share: what AdonisJS alone reaches of bare node:http. */
   adonisVsBare: {
-    throughput: ratio(adonis.requestsPerSecond, bare.requestsPerSecond),
+    throughput: paired(adonis, bare),
   },
   /** Atrium's share: what the built app reaches of AdonisJS alone. */
   builtVsAdonis: {
-    throughput: ratio(built.requestsPerSecond, adonis.requestsPerSecond),
+    throughput: paired(built, adonis),
   },
   /** What bare node:http reaches with CALIBRATION_WORK_US of CPU added per request. */
   calibratedVsBare: {
     workUs: CALIBRATION_WORK_US,
-    throughput: ratio(calibrated.requestsPerSecond, bare.requestsPerSecond),
+    throughput: paired(calibrated, bare),
   },
   /** The built app ÷ the bare server sending the same bytes (its headers too). */
   builtVsSameAnswer: {
-    throughput: ratio(built.requestsPerSecond, sameAnswer.requestsPerSecond),
-    sameAnswerVsBare: ratio(sameAnswer.requestsPerSecond, bare.requestsPerSecond),
+    throughput: paired(built, sameAnswer),
+    sameAnswerVsBare: paired(sameAnswer, bare),
   },
 }
 console.log(
@@ -283,6 +345,7 @@ const file = await writeResults('http-baseline', {
   load: {
     tool: 'autocannon',
     connections: CONNECTIONS,
+    rounds: ROUNDS,
     durationSeconds: DURATION,
     warmupSeconds: WARMUP,
   },
