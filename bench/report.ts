@@ -22,6 +22,7 @@ const BENCHES = [
   'gateway',
   'memory',
   'gc',
+  'uow-gc',
   'tenant-index',
   'chat',
   'chat-saves',
@@ -326,6 +327,19 @@ if (gc) {
     met: null,
     command: 'BENCH_BUILD=1 npm run bench:gc',
     date: gc.date,
+  })
+}
+
+const unitOfWorkGc = await result('unit_of_work_gc')
+if (unitOfWorkGc) {
+  const rows = unitOfWorkGc.rows as Json[]
+  add({
+    figure: `GC at ${unitOfWorkGc.rate} calls/s, each in a request-sized async context: ${rows.map((row) => row.name).join(' → ')}`,
+    measured: `promoted ${rows.map((row) => row.promotedKiBPerScavenge).join(' → ')} KiB a scavenge; GC pause ${rows.map((row) => row.gcPauseMsPerSecond).join(' → ')} ms/s`,
+    goal: '–',
+    met: null,
+    command: 'DATABASE_URL=… npm run bench:uow-gc',
+    date: unitOfWorkGc.date,
   })
 }
 
