@@ -28,6 +28,7 @@ import {
 } from './lib/processes.js'
 import { gatewayBenchKey } from './lib/gateway_key.js'
 import { printTable, writeResults } from './lib/report.js'
+import type { GcSummary } from './lib/gc_summary.mjs'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2)
 const WARMUP = Number(process.env.BENCH_FIRST_WARMUP ?? 12)
@@ -44,22 +45,12 @@ const variants = [
   { name: 'pretenuring off (Atrium)', nodeArgs: [] as string[] },
 ]
 
-interface GcStats {
-  seconds: number
-  scavengesPerSecond: number
-  msPerScavenge: number
-  promotedKiBPerScavenge: number
-  survivedKiBPerScavenge: number
-  fullCollectionsPerSecond: number
-  gcPauseMsPerSecond: number
-}
-
 interface Measured {
   requestsPerSecond: number
   p99: number
   non2xx: number
   cpuMicrosPerRequest: number
-  gc: GcStats
+  gc: GcSummary
 }
 
 async function measure(
@@ -83,10 +74,10 @@ async function measure(
 }
 
 /** The preload writes the file when it handles the second signal. */
-async function readStats(file: string): Promise<GcStats> {
+async function readStats(file: string): Promise<GcSummary> {
   for (let attempt = 0; attempt < 100; attempt++) {
     try {
-      return JSON.parse(await readFile(file, 'utf8')) as GcStats
+      return JSON.parse(await readFile(file, 'utf8')) as GcSummary
     } catch {
       await new Promise((resolve) => setTimeout(resolve, 50))
     }
