@@ -332,10 +332,10 @@ if (gc) {
 
 const unitOfWorkGc = await result('unit_of_work_gc')
 if (unitOfWorkGc) {
-  const rows = unitOfWorkGc.rows as Json[]
+  const variants = unitOfWorkGc.rows as Json[]
   add({
-    figure: `GC at ${unitOfWorkGc.rate} calls/s, each in a request-sized async context: ${rows.map((row) => row.name).join(' → ')}`,
-    measured: `promoted ${rows.map((row) => row.promotedKiBPerScavenge).join(' → ')} KiB a scavenge; GC pause ${rows.map((row) => row.gcPauseMsPerSecond).join(' → ')} ms/s`,
+    figure: `GC at ${unitOfWorkGc.rate} calls/s, each in a request-sized async context: ${variants.map((row) => row.name).join(' → ')}`,
+    measured: `promoted ${variants.map((row) => row.promotedKiBPerScavenge).join(' → ')} KiB a scavenge; GC pause ${variants.map((row) => row.gcPauseMsPerSecond).join(' → ')} ms/s`,
     goal: '–',
     met: null,
     command: 'DATABASE_URL=… npm run bench:uow-gc',
