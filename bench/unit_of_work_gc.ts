@@ -17,7 +17,7 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import { randomUUID } from 'node:crypto'
 import v8 from 'node:v8'
 import { bootInProcess } from './lib/in_process_app.js'
-import { printTable, writeResults } from './lib/report.js'
+import { medianRun, printTable, writeResults } from './lib/report.js'
 import { summariseGc, type GcSummary } from './lib/gc_summary.mjs'
 
 const RATE = Number(process.env.BENCH_RATE ?? 200)
@@ -75,17 +75,16 @@ try {
   await app.stop()
 }
 
-const median = (values: number[]) =>
-  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
+// Each row is its median round by what it promoted (the figure this bench is about), every round beside it.
 const rows = variants.map(({ name }) => {
-  const runs = results.get(name)!
+  const run = medianRun(results.get(name)!, (each) => each.promotedKiBPerScavenge)
   return {
     name,
-    scavengesPerSecond: median(runs.map((run) => run.scavengesPerSecond)),
-    msPerScavenge: median(runs.map((run) => run.msPerScavenge)),
-    promotedKiBPerScavenge: median(runs.map((run) => run.promotedKiBPerScavenge)),
-    promotedKiBByRound: runs.map((run) => run.promotedKiBPerScavenge).join(' / '),
-    gcPauseMsPerSecond: median(runs.map((run) => run.gcPauseMsPerSecond)),
+    scavengesPerSecond: run.scavengesPerSecond,
+    msPerScavenge: run.msPerScavenge,
+    promotedKiBPerScavenge: run.promotedKiBPerScavenge,
+    promotedKiBByRound: run.rounds.join(' / '),
+    gcPauseMsPerSecond: run.gcPauseMsPerSecond,
   }
 })
 printTable(
