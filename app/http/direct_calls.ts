@@ -45,7 +45,7 @@ export function callHandlersDirectly(router: Router, server: Server) {
   // Under hot-hook every module sees `import.meta.hot`; AdonisJS's own check is the same.
   if ('hot' in import.meta) return
   const commit = router.commit.bind(router)
-  router.commit = () => {
+  const commitThenWrap = () => {
     commit()
     const wrap = (handler: unknown) => {
       if (typeof handler !== 'object' || handler === null) return
@@ -61,6 +61,7 @@ export function callHandlersDirectly(router: Router, server: Server) {
       }
     }
   }
+  router.commit = commitThenWrap
 }
 
 /**
@@ -73,7 +74,7 @@ export function callDirectly(handler: ContainerHandler) {
   if (!target) return
   const viaContainer = handler.handle
   let found: Promise<DirectCall | null> | undefined
-  handler.handle = async (resolver, ...args) => {
+  const firstCall: ContainerHandler['handle'] = async (resolver, ...args) => {
     // A class that fails to load is left to the container, whose error then says why.
     found ??= directCall(target.load, target.method).catch(() => null)
     const call = await found
@@ -81,9 +82,12 @@ export function callDirectly(handler: ContainerHandler) {
       handler.handle = viaContainer
       return viaContainer(resolver, ...args)
     }
-    handler.handle = async (_resolver, ...directArgs) => call(...directArgs)
+    const direct: ContainerHandler['handle'] = async (_resolver, ...directArgs) =>
+      call(...directArgs)
+    handler.handle = direct
     return call(...args)
   }
+  handler.handle = firstCall
 }
 
 /** `[Controller or lazy import, method?]` for a controller, the lazy import itself for a middleware. */

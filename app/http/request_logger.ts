@@ -72,6 +72,7 @@ const logLine = Logger.prototype.log as (this: Logger, level: string, ...line: u
 /** Makes the server give each request a RequestLogger instead of a pino child made up front. */
 export function logRequestsLazily(server: Server, app: Logger) {
   const shared: LoggerConfig = { enabled: app.isEnabled, level: app.level }
-  server.createHttpContext = (request, response, resolver) =>
+  const createHttpContext: Server['createHttpContext'] = (request, response, resolver) =>
     new HttpContext(request, response, new RequestLogger(app, shared, request), resolver)
+  server.createHttpContext = createHttpContext
 }

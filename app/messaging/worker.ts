@@ -282,7 +282,8 @@ export class MessagingWorker {
     const stops = tasks.map((task, index) =>
       onTaskWake(task.name, () => this.#tasks[index].nudge())
     )
-    this.#stopWakingTasks = () => stops.forEach((stop) => stop())
+    const stopWakingTasks = () => stops.forEach((stop) => stop())
+    this.#stopWakingTasks = stopWakingTasks
     // Events committed in this process wake this loop directly (outbox.ts, wakeRelay).
     this.#stopWakingRelay = onRelayWake(() => this.#events.nudge())
     const running = () => this.#running

@@ -49,7 +49,7 @@ export function boundedLogStream(options: { fd: number; maxBytes?: number; exitS
     },
   })
   const flushSync = stream.flushSync.bind(stream)
-  stream.flushSync = () => {
+  const flushSyncGivingUpOnStalls = () => {
     flushingSync = true
     pendingAtLastTry = -1
     try {
@@ -62,6 +62,7 @@ export function boundedLogStream(options: { fd: number; maxBytes?: number; exitS
       flushingSync = false
     }
   }
+  stream.flushSync = flushSyncGivingUpOnStalls
   stream.once('drop', () => {
     process.stderr.write('atrium: the log output is not keeping up; log lines are being dropped\n')
   })
