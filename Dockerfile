@@ -4,7 +4,9 @@
 
 FROM node:24-slim AS build
 WORKDIR /src
+# patches/: applied by npm's postinstall (patch-package), so it is needed before installing.
 COPY package.json package-lock.json ./
+COPY patches ./patches
 RUN npm ci --no-audit --no-fund
 COPY . .
 RUN node ace build
@@ -21,6 +23,7 @@ ENV NODE_ENV=production \
     MALLOC_MMAP_THRESHOLD_=131072
 WORKDIR /app
 COPY --from=build /src/build/package.json /src/build/package-lock.json ./
+COPY --from=build /src/patches ./patches
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /src/build ./
 RUN mkdir -p storage tmp && chown -R node:node storage tmp
