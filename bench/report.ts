@@ -334,11 +334,11 @@ const unitOfWorkGc = await result('unit_of_work_gc')
 if (unitOfWorkGc) {
   const variants = unitOfWorkGc.rows as Json[]
   add({
-    figure: `GC at ${unitOfWorkGc.rate} calls/s, each in a request-sized async context: ${variants.map((row) => row.name).join(' → ')}`,
-    measured: `promoted ${variants.map((row) => row.promotedKiBPerScavenge).join(' → ')} KiB a scavenge; GC pause ${variants.map((row) => row.gcPauseMsPerSecond).join(' → ')} ms/s`,
+    figure: `GC at ${unitOfWorkGc.rate} calls/s, each in a request-sized async context: ${variants.map((row) => row.name).join(' / ')}`,
+    measured: `promoted ${variants.map((row) => row.promotedKiBPerScavenge).join(' / ')} KiB a scavenge; GC pause ${variants.map((row) => row.gcPauseMsPerSecond).join(' / ')} ms/s`,
     goal: '–',
     met: null,
-    command: 'DATABASE_URL=… npm run bench:uow-gc',
+    command: 'DATABASE_URL=… REDIS_URL=… npm run bench:uow-gc',
     date: unitOfWorkGc.date,
   })
 }
