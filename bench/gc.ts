@@ -4,7 +4,9 @@
 | side by side: the built server (Redis quota store when REDIS_URL is set)
 | carries 12 s of /v1/chat/completions at 64 connections unmeasured, then
 | 10 s more measured, then 10 s of GET /system/ping — the cheapest route, in
-| the state a busy gateway leaves the process in. For each: requests per
+| the state a busy gateway leaves the process in — then 10 s of /v1 again at
+| a fixed BENCH_RATE (200) a second, paced (bench/lib/paced_load.ts), where
+| a p99 is decided by the scavenges a request meets. For each: requests per
 | second, p99, the server's CPU per request (all its threads, from /proc)
 | and what V8's GC profiler saw (bench/lib/gc_stats.mjs): scavenges a
 | second, their pause, what each promoted to the old generation, full
@@ -28,16 +30,24 @@ import {
 } from './lib/processes.js'
 import { gatewayBenchKey } from './lib/gateway_key.js'
 import { printTable, writeResults } from './lib/report.js'
+import { pacedLoad, pacedRow } from './lib/paced_load.js'
 import type { GcSummary } from './lib/gc_summary.mjs'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2)
 const WARMUP = Number(process.env.BENCH_FIRST_WARMUP ?? 12)
 const DURATION = Number(process.env.BENCH_DURATION ?? 10)
+const FIXED_RATE = Number(process.env.BENCH_RATE ?? 200)
 const CONNECTIONS = 64
 const UPSTREAM_PORT = 3441
 const PORT = 3442
 const base = `http://127.0.0.1:${PORT}`
 const gcStatsPreload = `--import=${pathToFileURL(join(APP_ROOT, 'bench/lib/gc_stats.mjs')).href}`
+
+const ROUTE_NAMES = {
+  v1: '/v1/chat/completions',
+  ping: '/system/ping',
+  v1Paced: `/v1 at ${FIXED_RATE} req/s (paced)`,
+}
 
 const variants = [
   // The operator's flag wins over Atrium's start-up setting (v8_tuning.ts), which puts V8's default back.
@@ -53,23 +63,40 @@ interface Measured {
   gc: GcSummary
 }
 
-async function measure(
-  pid: number,
-  statsFile: string,
-  options: autocannon.Options
-): Promise<Measured> {
+/** What a load run reports, whichever client drove it. */
+interface LoadRun {
+  requestsPerSecond: number
+  requests: number
+  p99: number
+  non2xx: number
+}
+
+/** Runs `load` with the server's GC profiler and CPU clock around it. */
+async function measure(pid: number, statsFile: string, load: () => Promise<LoadRun>) {
   process.kill(pid, 'SIGUSR2')
   const cpuBefore = await cpuMs(pid)
-  const result = await autocannon({ ...options, connections: CONNECTIONS, duration: DURATION })
+  const loaded = await load()
   const cpuAfter = await cpuMs(pid)
   process.kill(pid, 'SIGUSR2')
   const gc = await readStats(statsFile)
+  await rm(statsFile, { force: true })
+  return {
+    requestsPerSecond: loaded.requestsPerSecond,
+    p99: loaded.p99,
+    non2xx: loaded.non2xx,
+    cpuMicrosPerRequest: Math.round(((cpuAfter - cpuBefore) * 1000) / loaded.requests),
+    gc,
+  } satisfies Measured
+}
+
+/** Saturating load: autocannon at CONNECTIONS connections for DURATION seconds. */
+async function saturating(options: autocannon.Options): Promise<LoadRun> {
+  const result = await autocannon({ ...options, connections: CONNECTIONS, duration: DURATION })
   return {
     requestsPerSecond: Math.round(result.requests.average),
+    requests: result.requests.total,
     p99: result.latency.p99,
     non2xx: result.non2xx + result.errors,
-    cpuMicrosPerRequest: Math.round(((cpuAfter - cpuBefore) * 1000) / result.requests.total),
-    gc,
   }
 }
 
@@ -110,10 +137,27 @@ async function run(nodeArgs: string[]) {
       }),
     }
     await autocannon({ ...gateway, connections: CONNECTIONS, duration: WARMUP })
-    const v1 = await measure(server.pid!, statsFile, gateway)
-    await rm(statsFile, { force: true })
-    const ping = await measure(server.pid!, statsFile, { url: `${base}/api/v1/system/ping` })
-    return { v1, ping }
+    const v1 = await measure(server.pid!, statsFile, () => saturating(gateway))
+    const ping = await measure(server.pid!, statsFile, () =>
+      saturating({ url: `${base}/api/v1/system/ping` })
+    )
+    const v1Paced = await measure(server.pid!, statsFile, async () => {
+      const samples = await pacedLoad({
+        url: gateway.url as string,
+        headers: { authorization: `Bearer ${key.secret}` },
+        body: gateway.body as string,
+        rate: FIXED_RATE,
+        seconds: DURATION,
+      })
+      const row = pacedRow('/v1 paced', [samples])
+      return {
+        requestsPerSecond: row.requestsPerSecond,
+        requests: row.samples,
+        p99: row.p99,
+        non2xx: row.non2xx + row.errors,
+      }
+    })
+    return { v1, ping, v1Paced }
   } finally {
     await stop(server, 'SIGINT')
     await rm(statsFile, { force: true })
@@ -143,7 +187,7 @@ function mean(samples: Measured[]): Measured {
 
 const upstream = spawnNode(['bench/lib/fake_llm.mjs'], { PORT: String(UPSTREAM_PORT) })
 try {
-  const samples = new Map<string, Array<{ v1: Measured; ping: Measured }>>()
+  const samples = new Map<string, Array<{ v1: Measured; ping: Measured; v1Paced: Measured }>>()
   for (let round = 0; round < ROUNDS; round++) {
     for (const variant of variants) {
       samples.set(variant.name, [...(samples.get(variant.name) ?? []), await run(variant.nodeArgs)])
@@ -156,11 +200,12 @@ try {
       nodeArgs: variant.nodeArgs,
       v1: mean(list.map((sample) => sample.v1)),
       ping: mean(list.map((sample) => sample.ping)),
+      v1Paced: mean(list.map((sample) => sample.v1Paced)),
       samples: list,
     }
   })
   console.log(
-    `${DURATION} s per route at ${CONNECTIONS} connections after ${WARMUP} s of /v1, ${ROUNDS} rounds alternating, ${process.env.REDIS_URL ? 'Redis' : 'PostgreSQL'} quota store`
+    `${DURATION} s per route at ${CONNECTIONS} connections after ${WARMUP} s of /v1 (then /v1 at ${FIXED_RATE} req/s, paced), ${ROUNDS} rounds alternating, ${process.env.REDIS_URL ? 'Redis' : 'PostgreSQL'} quota store`
   )
   printTable(
     [
@@ -176,10 +221,10 @@ try {
       'GC pause ms/s',
     ],
     results.flatMap((result) =>
-      (['v1', 'ping'] as const).map((route) => {
+      (['v1', 'ping', 'v1Paced'] as const).map((route) => {
         const figures = result[route]
         return [
-          route === 'v1' ? '/v1/chat/completions' : '/system/ping',
+          ROUTE_NAMES[route],
           result.name,
           figures.requestsPerSecond,
           figures.p99,
@@ -193,12 +238,16 @@ try {
       })
     )
   )
-  const errors = results.reduce((sum, result) => sum + result.v1.non2xx + result.ping.non2xx, 0)
+  const errors = results.reduce(
+    (sum, result) => sum + result.v1.non2xx + result.ping.non2xx + result.v1Paced.non2xx,
+    0
+  )
   if (errors > 0) console.log(`${errors} requests failed or answered non-2xx`)
   const file = await writeResults('gc', {
     date: new Date().toISOString(),
     node: process.version,
     rounds: ROUNDS,
+    fixedRate: FIXED_RATE,
     redis: Boolean(process.env.REDIS_URL),
     results,
   })

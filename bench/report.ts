@@ -328,6 +328,17 @@ if (gc) {
     command: 'BENCH_BUILD=1 npm run bench:gc',
     date: gc.date,
   })
+  if (off.v1Paced) {
+    const paced = off.v1Paced as Json
+    add({
+      figure: `GC on /v1 at a fixed ${gc.fixedRate} req/s (paced), Atrium's V8 settings — where the gateway's p99 is decided`,
+      measured: `promoted ${paced.gc.promotedKiBPerScavenge} KiB a scavenge, ${paced.gc.msPerScavenge} ms each, ${paced.gc.scavengesPerSecond} a second; p99 ${paced.p99} ms`,
+      goal: '–',
+      met: null,
+      command: 'BENCH_BUILD=1 npm run bench:gc',
+      date: gc.date,
+    })
+  }
 }
 
 const unitOfWorkGc = await result('unit_of_work_gc')
