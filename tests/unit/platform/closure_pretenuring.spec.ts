@@ -19,6 +19,12 @@ async function oldSpaceGrowth(shape: 'assigned' | 'local') {
     [
       '--min-semi-space-size=16',
       '--max-semi-space-size=16',
+      '--expose-gc',
+      '--no-concurrent-sweeping',
+      // The parser's decision, without a race: TurboFan-compiled code placed ~3/4 of them old
+      // (--always-turbofan), so a tier-up partway through the loop moved the figure run to run.
+      '--no-maglev',
+      '--no-turbofan',
       'tests/fixtures/closure_pretenuring_probe.ts',
       shape,
     ],
