@@ -37,7 +37,7 @@ async function oldSpaceGrowth(shape: 'assigned' | 'local') {
 }
 
 /** `target.prop = <function literal>` inside a function: the shape V8 pretenures. */
-export function pretenuredClosures(fileName: string, source: string) {
+function pretenuredClosures(fileName: string, source: string) {
   const file = ts.createSourceFile(fileName, source, ts.ScriptTarget.Latest, true)
   const found: string[] = []
   const visit = (node: ts.Node, insideFunction: boolean) => {
