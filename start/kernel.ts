@@ -13,6 +13,7 @@ import { redisConfigured } from '#config/redis'
 import { openSharedRedis } from '#app/platform/shared_redis'
 import logger from '@adonisjs/core/services/logger'
 import { logRequestsLazily } from '#app/http/request_logger'
+import { bindRequestScope } from '#app/http/request_scope'
 
 server.errorHandler(() => import('#exceptions/handler'))
 
@@ -26,6 +27,9 @@ server.use([() => import('#middleware/http_kernel_middleware')])
 router.use([() => import('#middleware/route_kernel_middleware')])
 
 defineContextGetters(await app.container.make('auth.manager'))
+
+/** `@inject()` of HttpContext or Logger: the current request's, found when asked (app/http/request_scope.ts). */
+bindRequestScope(app.container)
 
 // Before any request can be the first to need it (app/platform/shared_redis.ts).
 if (redisConfigured() && ['web', 'test'].includes(app.getEnvironment())) openSharedRedis()

@@ -1,5 +1,9 @@
 import { test } from '@japa/runner'
 import { tracingChannel } from 'node:diagnostics_channel'
+import app from '@adonisjs/core/services/app'
+import { HttpContext } from '@adonisjs/core/http'
+import { Logger } from '@adonisjs/core/logger'
+import { RequestLogger } from '#app/http/request_logger'
 import { FIXTURE_PREFIX } from '#tests/fixtures/routes'
 import CountedController from '#tests/fixtures/controllers/counted_controller'
 import InjectedController from '#tests/fixtures/controllers/injected_controller'
@@ -91,11 +95,65 @@ test.group('Middleware and controllers are made without the container', () => {
   }) => {
     const made = await madeByContainer(async () => {
       for (let attempt = 0; attempt < 2; attempt++) {
-        const response = await client.get(`${FIXTURE_PREFIX}/controllers/injected`)
+        const response = await client
+          .get(`${FIXTURE_PREFIX}/controllers/injected`)
+          .header('x-request-id', `injected-${attempt}-request`)
         response.assertStatus(200)
-        response.assertBody({ path: `${FIXTURE_PREFIX}/controllers/injected` })
+        response.assertBody({
+          path: `${FIXTURE_PREFIX}/controllers/injected`,
+          requestId: `injected-${attempt}-request`,
+          loggerRequestId: `injected-${attempt}-request`,
+        })
       }
     })
     assert.equal(made.filter((binding) => binding === InjectedController).length, 2)
+  })
+
+  test('requests in flight at once are each injected their own context and logger', async ({
+    client,
+    assert,
+  }) => {
+    const ids = ['concurrent-first-request', 'concurrent-second-request']
+    // The first is held in its controller until the second has been made and answered.
+    let arrived!: () => void
+    let release!: () => void
+    const hasArrived = new Promise<void>((resolve) => (arrived = resolve))
+    const released = new Promise<void>((resolve) => (release = resolve))
+    InjectedController.hold = { arrived, released }
+    try {
+      const held = client
+        .get(`${FIXTURE_PREFIX}/controllers/injected`)
+        .qs({ held: 1 })
+        .header('x-request-id', ids[0])
+        .then((response) => response)
+      // A request that fails before its controller answers at once instead of never arriving.
+      await Promise.race([hasArrived, held])
+      const fast = await client
+        .get(`${FIXTURE_PREFIX}/controllers/injected`)
+        .header('x-request-id', ids[1])
+      release()
+      const slow = await held
+      slow.assertStatus(200)
+      fast.assertStatus(200)
+      assert.deepEqual(
+        [slow.body(), fast.body()].map((body) => [body.requestId, body.loggerRequestId]),
+        [
+          [ids[0], ids[0]],
+          [ids[1], ids[1]],
+        ]
+      )
+    } finally {
+      release()
+      InjectedController.hold = undefined
+    }
+  })
+
+  test('outside a request the container has no context to give, and its logger is the application’s', async ({
+    assert,
+  }) => {
+    await assert.rejects(() => app.container.make(HttpContext))
+    const logger = await app.container.make(Logger)
+    assert.notInstanceOf(logger, RequestLogger)
+    assert.strictEqual(logger, await app.container.make(Logger))
   })
 })
