@@ -4,19 +4,18 @@ import { httpRequestDuration } from '#app/observability/metrics'
 
 /**
  * Records duration by route pattern (never the raw URL, which would explode
- * label cardinality). A stage of the HTTP kernel (`http_kernel_middleware.ts`).
+ * label cardinality) and the status as written, when the response finishes —
+ * a 204 for an empty body, a stream's end. A stage of the HTTP kernel
+ * (`http_kernel_middleware.ts`).
  */
 export function recordMetrics(ctx: HttpContext, next: NextFn) {
-  const started = process.hrtime.bigint()
+  const started = performance.now()
   ctx.response.response.once('finish', () => {
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9
     httpRequestDuration.observe(
-      {
-        method: ctx.request.method(),
-        route: ctx.route?.pattern ?? 'unmatched',
-        status: String(ctx.response.response.statusCode),
-      },
-      seconds
+      ctx.request.method(),
+      ctx.route?.pattern ?? 'unmatched',
+      ctx.response.response.statusCode,
+      (performance.now() - started) / 1000
     )
   })
   return next()

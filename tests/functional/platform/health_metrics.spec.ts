@@ -50,8 +50,27 @@ test.group('health and metrics', () => {
       /http_request_duration_seconds_count\{[^}]*route="unmatched"[^}]*status="404"/
     )
     assert.notInclude(text, '/does-not-exist/12345', 'raw URLs must not become labels')
-    assert.include(text, 'process_resident_memory_bytes')
-    assert.include(text, 'nodejs_eventloop_lag_seconds')
+
+    // Each request is counted once: in the count, and in the last (+Inf) bucket that holds them all.
+    const pingSeries = (exposition: string, metric: string) => {
+      const line = exposition
+        .split('\n')
+        .find(
+          (candidate) =>
+            candidate.startsWith(`${metric}{`) &&
+            ['method="GET"', 'route="/api/v1/system/ping"', 'status="200"'].every((label) =>
+              candidate.includes(label)
+            ) &&
+            (!metric.endsWith('_bucket') || candidate.includes('le="+Inf"'))
+        )
+      return Number(line?.split(' ').at(-1))
+    }
+    const before = pingSeries(text, 'http_request_duration_seconds_count')
+    for (let request = 0; request < 3; request++) await client.get('/api/v1/system/ping')
+    const scrape = await client.get('/metrics')
+    const after = scrape.text()
+    assert.equal(pingSeries(after, 'http_request_duration_seconds_count'), before + 3)
+    assert.equal(pingSeries(after, 'http_request_duration_seconds_bucket'), before + 3)
   })
 
   test('a stalled relay makes readiness degraded (still 200) and shows in the metrics', async ({
