@@ -7,17 +7,20 @@ const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/
 
 /**
  * Every response carries X-Request-Id, and every log line of the request
- * carries the same id. A sane incoming id is kept to join logs across services.
- * A stage of the HTTP kernel (`http_kernel_middleware.ts`).
+ * carries the same id. A sane incoming id is kept to join logs across services;
+ * a missing or unsafe one is replaced by a UUID. A stage of the HTTP kernel
+ * (`http_kernel_middleware.ts`).
+ *
+ * The id lives where AdonisJS reads it, the request's `x-request-id` header:
+ * `request.id()` returns it, `ctx.logger` takes it at its first line
+ * (app/http/request_logger.ts), and the response copies it into its own
+ * header when it is written (`response.finish`), errors and streams included.
  */
 export function requestId(ctx: HttpContext, next: NextFn) {
-  // AdonisJS has already taken the caller's id (or made one). ctx.logger reads it at its first
-  // line (app/http/request_logger.ts), so replacing the header here is all a replaced id needs.
-  let id = ctx.request.id()!
-  if (!SANE_REQUEST_ID.test(id)) {
-    id = randomUUID()
-    ctx.request.request.headers['x-request-id'] = id
+  const headers = ctx.request.request.headers
+  const incoming = headers['x-request-id']
+  if (typeof incoming !== 'string' || !SANE_REQUEST_ID.test(incoming)) {
+    headers['x-request-id'] = randomUUID()
   }
-  ctx.response.header('X-Request-Id', id)
   return next()
 }
