@@ -32,7 +32,7 @@ import autocannon from 'autocannon'
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import pg from 'pg'
-import { APP_ROOT, rssMiB, spawnNode, stop, waitUntilOk } from './lib/processes.js'
+import { APP_ROOT, cpuMs, rssMiB, spawnNode, stop, waitUntilOk } from './lib/processes.js'
 import { medianRun, printTable, writeResults } from './lib/report.js'
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 5)
@@ -62,6 +62,12 @@ interface Measured {
   idleTransactionsPerMinute?: number
   /** Each round's req/s, in round order (the interleaved targets). */
   rounds?: number[]
+  /**
+   * The server's CPU time (user and system, all threads) per request, median over its rounds: what
+   * a request costs the server, which moves less with the load generator's share of the two cores
+   * than req/s does (compare builds in one session).
+   */
+  serverCpuMicrosPerRequest: number
 }
 
 /**
@@ -91,6 +97,8 @@ async function transactionsDuring(ms: number) {
   await new Promise((resolve) => setTimeout(resolve, ms))
   return (await read()) - before - 1
 }
+
+const round2 = (value: number) => Math.round(value * 100) / 100
 
 async function load(url: string, duration: number) {
   const result = await autocannon({ url, connections: CONNECTIONS, duration, pipelining: 1 })
@@ -143,8 +151,11 @@ async function start(target: Target) {
 type Started = Awaited<ReturnType<typeof start>>
 
 async function loadRound(started: Started) {
+  const cpuBefore = await cpuMs(started.child.pid!)
   const result = await load(started.url, DURATION)
+  const cpuAfter = await cpuMs(started.child.pid!)
   return {
+    serverCpuMicrosPerRequest: round2(((cpuAfter - cpuBefore) * 1000) / result.requests.total),
     requestsPerSecond: Math.round(result.requests.average),
     meanMs: result.latency.average,
     p50: result.latency.p50,
@@ -168,6 +179,8 @@ function rowOf(target: Target, started: Started, rounds: Round[]): Measured {
     non2xx: rounds.reduce((sum, round) => sum + round.non2xx, 0),
     ...started.idle,
     rounds: median.rounds,
+    serverCpuMicrosPerRequest: medianRun(rounds, (round) => round.serverCpuMicrosPerRequest)
+      .serverCpuMicrosPerRequest,
   }
 }
 
@@ -265,6 +278,7 @@ printTable(
     'non-2xx',
     'cold start ms',
     'idle RSS MiB',
+    'server CPU µs/req',
     'req/s by round',
   ],
   rows.map((row) => [
@@ -277,10 +291,10 @@ printTable(
     row.non2xx,
     row.coldStartMs,
     row.idleRssMiB,
+    row.serverCpuMicrosPerRequest,
     row.rounds?.join(' ') ?? '',
   ])
 )
-const round2 = (value: number) => Math.round(value * 100) / 100
 const ratio = (a: number, b: number) => round2(a / b)
 /** The median over rounds of a ÷ b in the same round (each load of a next to one of b). */
 const paired = (a: Measured, b: Measured) => {

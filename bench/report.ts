@@ -109,9 +109,14 @@ if (http) {
   const byRound = built.rounds
     ? `; rounds ${built.rounds.map((value: number, index: number) => round(value / bare.rounds[index])).join(', ')}`
     : ''
+  // Runs since 2026-12-02 also record what a request cost each server in CPU time.
+  const cpu =
+    built.serverCpuMicrosPerRequest === undefined
+      ? ''
+      : `; server CPU ${built.serverCpuMicrosPerRequest} vs ${bare.serverCpuMicrosPerRequest} µs a request`
   add({
     figure: 'ping ÷ bare node:http, req/s (built)',
-    measured: `${ratio} (${built.requestsPerSecond} vs ${bare.requestsPerSecond}, each its median round${byRound})`,
+    measured: `${ratio} (${built.requestsPerSecond} vs ${bare.requestsPerSecond}, each its median round${byRound})${cpu}`,
     goal: '≥ 0.50',
     met: ratio >= 0.5,
     command: 'npm run bench:http',
