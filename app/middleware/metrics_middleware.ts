@@ -12,9 +12,7 @@ export function recordMetrics(ctx: HttpContext, next: NextFn) {
   const started = performance.now()
   ctx.response.response.once('finish', () => {
     httpRequestDuration.observe(
-      ctx.request.method(),
-      ctx.route?.pattern ?? 'unmatched',
-      ctx.response.response.statusCode,
+      [ctx.request.method(), ctx.route?.pattern ?? 'unmatched', ctx.response.response.statusCode],
       (performance.now() - started) / 1000
     )
   })

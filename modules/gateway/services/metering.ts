@@ -92,14 +92,14 @@ export function finish(
         'quota settle not stored: the estimate stays counted until the window ends'
       )
     })
-  latencyHistogram.observe({ model: model.alias, phase: 'total' }, outcome.latencyMs / 1000)
-  latencyHistogram.observe({ model: model.alias, phase: 'upstream' }, outcome.upstreamMs / 1000)
+  latencyHistogram.observe([model.alias, 'total'], outcome.latencyMs / 1000)
+  latencyHistogram.observe([model.alias, 'upstream'], outcome.upstreamMs / 1000)
   latencyHistogram.observe(
-    { model: model.alias, phase: 'overhead' },
+    [model.alias, 'overhead'],
     Math.max(0, outcome.latencyMs - outcome.upstreamMs) / 1000
   )
   if (outcome.ttftMs !== null)
-    latencyHistogram.observe({ model: model.alias, phase: 'ttft' }, outcome.ttftMs / 1000)
+    latencyHistogram.observe([model.alias, 'ttft'], outcome.ttftMs / 1000)
   usageRecorder.record({
     tenantId: caller.tenantId,
     keyId: caller.keyId ?? null,

@@ -1,7 +1,7 @@
 import db from '@adonisjs/lucid/services/db'
 import logger from '@adonisjs/core/services/logger'
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
-import { Counter, Histogram } from 'prom-client'
+import { LabelledCounter, LabelledHistogram } from '#app/observability/labelled_metrics'
 import { metricsRegistry } from '#app/observability/metrics'
 import { newId } from '#app/platform/ids'
 import { outsideRequests } from '#app/platform/outside_requests'
@@ -31,29 +31,30 @@ const FLUSH_AT = 500
 /** What a process keeps while the database refuses batches, before it drops the oldest. */
 const MAX_BUFFERED = 50_000
 
-const requestsTotal = new Counter({
+// Each /v1 call counts into all of these: labelled_metrics.ts says why not prom-client's classes.
+const requestsTotal = new LabelledCounter({
   name: 'gateway_requests_total',
   help: 'Gateway requests by model alias, kind and status',
-  labelNames: ['model', 'kind', 'status'] as const,
+  labelNames: ['model', 'kind', 'status'],
   registers: [metricsRegistry],
 })
-const tokensTotal = new Counter({
+const tokensTotal = new LabelledCounter({
   name: 'gateway_tokens_total',
   help: 'Tokens counted by the gateway, by model alias and direction (input, output)',
-  labelNames: ['model', 'direction'] as const,
+  labelNames: ['model', 'direction'],
   registers: [metricsRegistry],
 })
-const costTotal = new Counter({
+const costTotal = new LabelledCounter({
   name: 'gateway_cost_minor_total',
   help: 'Cost of gateway requests in minor units, by model alias and currency',
-  labelNames: ['model', 'currency'] as const,
+  labelNames: ['model', 'currency'],
   registers: [metricsRegistry],
 })
 const buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
-export const latencyHistogram = new Histogram({
+export const latencyHistogram = new LabelledHistogram({
   name: 'gateway_request_duration_seconds',
   help: 'Gateway request time: total, upstream, overhead (total minus upstream) and time to first token',
-  labelNames: ['model', 'phase'] as const,
+  labelNames: ['model', 'phase'],
   buckets,
   registers: [metricsRegistry],
 })
@@ -69,10 +70,10 @@ class UsageRecorder {
   #flushing?: Promise<void>
 
   record(entry: UsageRecord) {
-    requestsTotal.inc({ model: entry.modelAlias, kind: entry.kind, status: String(entry.status) })
-    tokensTotal.inc({ model: entry.modelAlias, direction: 'input' }, entry.promptTokens)
-    tokensTotal.inc({ model: entry.modelAlias, direction: 'output' }, entry.completionTokens)
-    costTotal.inc({ model: entry.modelAlias, currency: entry.currency }, entry.costMicro / MICRO)
+    requestsTotal.inc([entry.modelAlias, entry.kind, entry.status])
+    tokensTotal.inc([entry.modelAlias, 'input'], entry.promptTokens)
+    tokensTotal.inc([entry.modelAlias, 'output'], entry.completionTokens)
+    costTotal.inc([entry.modelAlias, entry.currency], entry.costMicro / MICRO)
     this.#buffer.push(entry)
     if (this.#buffer.length > MAX_BUFFERED)
       this.#buffer.splice(0, this.#buffer.length - MAX_BUFFERED)

@@ -342,6 +342,23 @@ test.group('gateway /v1 through the openai SDK', (group) => {
       const metrics = await scrape.text()
       assert.match(metrics, /gateway_fallbacks_total\{model="chat-ha"[^}]*\} 5/)
       assert.match(metrics, /gateway_deployment_up\{[^}]*\} 0/)
+      // Five attempts at the primary failed, each timed; six answers counted once each, once their
+      // usage is recorded (after the answer, so read until it shows).
+      assert.match(
+        metrics,
+        /^gateway_upstream_duration_seconds_count\{[^}]*outcome="error"[^}]*\} 5$/m
+      )
+      const counted = /^gateway_requests_total\{[^}]*model="chat-ha"[^}]*status="200"[^}]*\} 6$/m
+      const timed =
+        /^gateway_request_duration_seconds_count\{[^}]*model="chat-ha"[^}]*phase="total"[^}]*\} 6$/m
+      let latest = metrics
+      for (let read = 0; read < 50 && !(counted.test(latest) && timed.test(latest)); read++) {
+        await new Promise((resolve) => setImmediate(resolve))
+        const again = await fetch(`${gatewayBase()}/metrics`)
+        latest = await again.text()
+      }
+      assert.match(latest, counted)
+      assert.match(latest, timed)
     } finally {
       await secondary.close()
     }
