@@ -10,7 +10,11 @@
 |   npm run bench:metrics     (BENCH_CALLS=200000 requests per round, 5 alternating rounds)
 */
 import { Counter, Histogram, Registry } from 'prom-client'
-import { LabelledCounter, LabelledHistogram } from '#app/observability/labelled_metrics'
+import {
+  LabelledCounter,
+  LabelledHistogram,
+  type LabelValue,
+} from '#app/observability/labelled_metrics'
 import { summariseCallTimes, writeResults } from './lib/report.js'
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 200_000)
@@ -20,118 +24,83 @@ const routes = ['/v1/chat/completions', '/api/v1/system/ping', '/api/v1/orders/:
 const models = ['gpt-4o', 'llama', 'mini']
 const statuses = [200, 200, 200, 429]
 
-/** One request's calls, through one set of metrics. */
-type Request = (index: number) => void
+/** What a call site calls: a counter's inc or a histogram's observe, with the label values in order. */
+type Recorder = (values: LabelValue[], amount: number) => void
+type Kind = 'counter' | 'histogram'
 
-function promClient(): Request {
-  const registers = [new Registry()]
-  const duration = new Histogram({
-    name: 'd',
-    help: 'd',
-    labelNames: ['method', 'route', 'status'],
-    buckets: BUCKETS,
-    registers,
-  })
-  const requests = new Counter({
-    name: 'r',
-    help: 'r',
-    labelNames: ['model', 'kind', 'status'],
-    registers,
-  })
-  const tokens = new Counter({
-    name: 't',
-    help: 't',
-    labelNames: ['model', 'direction'],
-    registers,
-  })
-  const cost = new Counter({ name: 'c', help: 'c', labelNames: ['model', 'currency'], registers })
-  const latency = new Histogram({
-    name: 'l',
-    help: 'l',
-    labelNames: ['model', 'phase'],
-    buckets: BUCKETS,
-    registers,
-  })
-  const upstream = new Histogram({
-    name: 'u',
-    help: 'u',
-    labelNames: ['deployment', 'provider', 'outcome'],
-    buckets: BUCKETS,
-    registers,
-  })
-  return (index) => {
-    const model = models[index % 3]
-    const status = statuses[index % 4]
-    duration.observe({ method: 'POST', route: routes[index % 3], status: String(status) }, 0.002)
-    requests.inc({ model, kind: 'chat', status: String(status) })
-    tokens.inc({ model, direction: 'input' }, 12)
-    tokens.inc({ model, direction: 'output' }, 30)
-    cost.inc({ model, currency: 'USD' }, 0.0003)
-    for (const phase of ['total', 'upstream', 'overhead', 'ttft'])
-      latency.observe({ model, phase }, 0.001)
-    upstream.observe({ deployment: model, provider: 'api.example.com', outcome: 'ok' }, 0.0008)
+/** The metrics a /v1 request updates, as the gateway and the HTTP kernel declare them. */
+const metrics = {
+  duration: { kind: 'histogram', labelNames: ['method', 'route', 'status'] },
+  requests: { kind: 'counter', labelNames: ['model', 'kind', 'status'] },
+  tokens: { kind: 'counter', labelNames: ['model', 'direction'] },
+  cost: { kind: 'counter', labelNames: ['model', 'currency'] },
+  latency: { kind: 'histogram', labelNames: ['model', 'phase'] },
+  upstream: { kind: 'histogram', labelNames: ['deployment', 'provider', 'outcome'] },
+} satisfies Record<string, { kind: Kind; labelNames: string[] }>
+type Metrics = { [name in keyof typeof metrics]: Recorder }
+
+/** prom-client's classes, called as the code called them: a labels object of strings per call. */
+function promClient(
+  name: string,
+  kind: Kind,
+  labelNames: string[],
+  registers: Registry[]
+): Recorder {
+  const metric =
+    kind === 'counter'
+      ? new Counter({ name, help: name, labelNames, registers })
+      : new Histogram({ name, help: name, labelNames, buckets: BUCKETS, registers })
+  return (values, amount) => {
+    const labels: Partial<Record<string, string>> = {}
+    labelNames.forEach((label, index) => (labels[label] = String(values[index])))
+    if (metric instanceof Counter) metric.inc(labels, amount)
+    else metric.observe(labels, amount)
   }
 }
 
-function labelled(): Request {
-  const registers = [new Registry()]
-  const duration = new LabelledHistogram({
-    name: 'd',
-    help: 'd',
-    labelNames: ['method', 'route', 'status'],
-    buckets: BUCKETS,
-    registers,
-  })
-  const requests = new LabelledCounter({
-    name: 'r',
-    help: 'r',
-    labelNames: ['model', 'kind', 'status'],
-    registers,
-  })
-  const tokens = new LabelledCounter({
-    name: 't',
-    help: 't',
-    labelNames: ['model', 'direction'],
-    registers,
-  })
-  const cost = new LabelledCounter({
-    name: 'c',
-    help: 'c',
-    labelNames: ['model', 'currency'],
-    registers,
-  })
-  const latency = new LabelledHistogram({
-    name: 'l',
-    help: 'l',
-    labelNames: ['model', 'phase'],
-    buckets: BUCKETS,
-    registers,
-  })
-  const upstream = new LabelledHistogram({
-    name: 'u',
-    help: 'u',
-    labelNames: ['deployment', 'provider', 'outcome'],
-    buckets: BUCKETS,
-    registers,
-  })
-  return (index) => {
-    const model = models[index % 3]
-    const status = statuses[index % 4]
-    duration.observe(['POST', routes[index % 3], status], 0.002)
-    requests.inc([model, 'chat', status])
-    tokens.inc([model, 'input'], 12)
-    tokens.inc([model, 'output'], 30)
-    cost.inc([model, 'USD'], 0.0003)
-    for (const phase of ['total', 'upstream', 'overhead', 'ttft'])
-      latency.observe([model, phase], 0.001)
-    upstream.observe([model, 'api.example.com', 'ok'], 0.0008)
+function labelled(name: string, kind: Kind, labelNames: string[], registers: Registry[]): Recorder {
+  if (kind === 'counter') {
+    const counter = new LabelledCounter({ name, help: name, labelNames, registers })
+    return (values, amount) => counter.inc(values, amount)
   }
+  const histogram = new LabelledHistogram({
+    name,
+    help: name,
+    labelNames,
+    buckets: BUCKETS,
+    registers,
+  })
+  return (values, amount) => histogram.observe(values, amount)
 }
 
-function measure(request: Request) {
+function made(make: typeof promClient): Metrics {
+  const registers = [new Registry()]
+  return Object.fromEntries(
+    Object.entries(metrics).map(([name, { kind, labelNames }]) => [
+      name,
+      make(name, kind, labelNames, registers),
+    ])
+  ) as Metrics
+}
+
+/** One /v1 request's ten calls. */
+function request(record: Metrics, index: number) {
+  const model = models[index % 3]
+  const status = statuses[index % 4]
+  record.duration(['POST', routes[index % 3], status], 0.002)
+  record.requests([model, 'chat', status], 1)
+  record.tokens([model, 'input'], 12)
+  record.tokens([model, 'output'], 30)
+  record.cost([model, 'USD'], 0.0003)
+  for (const phase of ['total', 'upstream', 'overhead', 'ttft'])
+    record.latency([model, phase], 0.001)
+  record.upstream([model, 'api.example.com', 'ok'], 0.0008)
+}
+
+function measure(record: Metrics) {
   const cpuBefore = process.cpuUsage()
   const started = performance.now()
-  for (let index = 0; index < CALLS; index++) request(index)
+  for (let index = 0; index < CALLS; index++) request(record, index)
   const elapsed = performance.now() - started
   const cpu = process.cpuUsage(cpuBefore)
   return {
@@ -140,15 +109,15 @@ function measure(request: Request) {
   }
 }
 
-const variants: Record<string, Request> = {
-  'prom-client Counter and Histogram': promClient(),
-  'labelled metrics (Atrium)': labelled(),
+const variants = {
+  'prom-client Counter and Histogram': made(promClient),
+  'labelled metrics (Atrium)': made(labelled),
 }
 const runs: Record<string, Array<ReturnType<typeof measure>>> = {}
 // The first round warms the JIT and is not counted.
 for (let round = 0; round <= ROUNDS; round++) {
-  for (const [name, request] of Object.entries(variants)) {
-    const result = measure(request)
+  for (const [name, record] of Object.entries(variants)) {
+    const result = measure(record)
     if (round > 0) (runs[name] ??= []).push(result)
   }
 }
