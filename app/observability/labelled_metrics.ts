@@ -8,7 +8,10 @@ import type {
 
 type AnyRegistry = Registry<PrometheusContentType> | Registry<OpenMetricsContentType>
 
-/** A label's value as a call site has it: a status stays a number until a scrape. */
+/**
+ * A label's value as a call site has it: a status stays a number until a scrape. A call site
+ * passes one type for a label (200 and '200' would be two series with the same labels).
+ */
 export type LabelValue = string | number
 
 interface Series {
@@ -74,6 +77,12 @@ abstract class LabelledMetric<S extends Series> {
 
   /** The series of these label values (one per label name, in order), made on first use. */
   protected series(values: readonly LabelValue[]): S {
+    // As prom-client refuses a label it was not given: a call site with the wrong count is a bug.
+    if (values.length !== this.labelNames.length) {
+      throw new Error(
+        `${this.name}: ${values.length} label values for ${this.labelNames.length} labels`
+      )
+    }
     let level = this.#root
     const last = values.length - 1
     for (let index = 0; index < last; index++) {

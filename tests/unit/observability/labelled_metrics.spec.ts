@@ -106,7 +106,7 @@ test.group('Labelled metrics', () => {
     })
   }
 
-  test('what prom-client would refuse is not counted, and a reset forgets every series', async ({
+  test('an amount prom-client would refuse is not counted, a wrong number of label values throws, and a reset forgets every series', async ({
     assert,
   }) => {
     const { ours } = registries()
@@ -133,6 +133,9 @@ test.group('Labelled metrics', () => {
     const text = await ours.metrics()
     assert.match(text, /^h_count\{[^}]*route="\/a"[^}]*\} 1$/m)
     assert.match(text, /^c\{[^}]*route="\/a"[^}]*\} 2$/m)
+    // A call site with the wrong number of values is refused, as prom-client refuses a stray label.
+    assert.throws(() => counter.inc(['/a', 'extra'], 1), /2 label values for 1 labels/)
+    assert.throws(() => histogram.observe([], 1), /0 label values for 1 labels/)
     ours.resetMetrics()
     assert.notInclude(await ours.metrics(), 'route="/a"')
   })
