@@ -15,7 +15,7 @@ import { readFile } from 'node:fs/promises'
 import { Container, moduleImporter } from '@adonisjs/fold'
 import { callDirectly } from '#app/http/direct_calls'
 import { APP_ROOT } from './lib/processes.js'
-import { summariseCallTimes, writeResults } from './lib/report.js'
+import { alternatingRounds, summariseCallTimes, writeResults } from './lib/report.js'
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 200_000)
 const ROUNDS = 5
@@ -82,14 +82,8 @@ for (const [size, controller] of Object.entries(controllers)) {
   variants[`${size}: direct (Atrium)`] = direct
 }
 
-const runs: Record<string, Array<Awaited<ReturnType<typeof measure>>>> = {}
-// The first round warms the JIT (and makes the direct handlers' first call) and is not counted.
-for (let round = 0; round <= ROUNDS; round++) {
-  for (const [name, handler] of Object.entries(variants)) {
-    const result = await measure(handler)
-    if (round > 0) (runs[name] ??= []).push(result)
-  }
-}
+// The first round also makes the direct handlers' first call.
+const runs = await alternatingRounds(variants, measure, ROUNDS)
 const summary = summariseCallTimes(runs, 'call')
 const saved = Object.fromEntries(
   Object.keys(controllers).map((size) => [

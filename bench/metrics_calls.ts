@@ -15,7 +15,7 @@ import {
   LabelledHistogram,
   type LabelValue,
 } from '#app/observability/labelled_metrics'
-import { summariseCallTimes, writeResults } from './lib/report.js'
+import { alternatingRounds, summariseCallTimes, timeCalls, writeResults } from './lib/report.js'
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 200_000)
 const ROUNDS = 5
@@ -97,30 +97,15 @@ function request(record: Metrics, index: number) {
   record.upstream([model, 'api.example.com', 'ok'], 0.0008)
 }
 
-function measure(record: Metrics) {
-  const cpuBefore = process.cpuUsage()
-  const started = performance.now()
-  for (let index = 0; index < CALLS; index++) request(record, index)
-  const elapsed = performance.now() - started
-  const cpu = process.cpuUsage(cpuBefore)
-  return {
-    microsPerCall: (elapsed * 1000) / CALLS,
-    cpuMicrosPerCall: (cpu.user + cpu.system) / CALLS,
-  }
-}
-
 const variants = {
   'prom-client Counter and Histogram': made(promClient),
   'labelled metrics (Atrium)': made(labelled),
 }
-const runs: Record<string, Array<ReturnType<typeof measure>>> = {}
-// The first round warms the JIT and is not counted.
-for (let round = 0; round <= ROUNDS; round++) {
-  for (const [name, record] of Object.entries(variants)) {
-    const result = measure(record)
-    if (round > 0) (runs[name] ??= []).push(result)
-  }
-}
+const runs = await alternatingRounds(
+  variants,
+  (record) => timeCalls(CALLS, (index) => request(record, index)),
+  ROUNDS
+)
 const summary = summariseCallTimes(runs, '/v1 request (10 metric calls)')
 const file = await writeResults('metrics_calls', { calls: CALLS, rounds: ROUNDS, summary })
 console.log(`wrote ${file}`)

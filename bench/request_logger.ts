@@ -13,7 +13,7 @@ import { Logger } from '@adonisjs/core/logger'
 import type { HttpRequest } from '@adonisjs/core/http'
 import { LOG_REDACTION } from '#app/platform/log_stream'
 import { RequestLogger } from '#app/http/request_logger'
-import { summariseCallTimes, writeResults } from './lib/report.js'
+import { alternatingRounds, summariseCallTimes, timeCalls, writeResults } from './lib/report.js'
 
 const CALLS = Number(process.env.BENCH_CALLS ?? 200_000)
 const ROUNDS = 5
@@ -42,26 +42,11 @@ const variants: Record<string, () => unknown> = {
 /** Kept so the loop's loggers are not optimised away. */
 const kept: unknown[] = new Array(1024)
 
-function measure(make: () => unknown) {
-  const cpuBefore = process.cpuUsage()
-  const started = performance.now()
-  for (let index = 0; index < CALLS; index++) kept[index & 1023] = make()
-  const elapsed = performance.now() - started
-  const cpu = process.cpuUsage(cpuBefore)
-  return {
-    microsPerCall: (elapsed * 1000) / CALLS,
-    cpuMicrosPerCall: (cpu.user + cpu.system) / CALLS,
-  }
-}
-
-const runs: Record<string, Array<ReturnType<typeof measure>>> = {}
-// The first round warms the JIT and is not counted.
-for (let round = 0; round <= ROUNDS; round++) {
-  for (const [name, make] of Object.entries(variants)) {
-    const result = measure(make)
-    if (round > 0) (runs[name] ??= []).push(result)
-  }
-}
+const runs = await alternatingRounds(
+  variants,
+  (make) => timeCalls(CALLS, (index) => (kept[index & 1023] = make())),
+  ROUNDS
+)
 const summary = summariseCallTimes(runs, 'request')
 const saved =
   summary['logs nothing: pino child (AdonisJS)'].microsPerCall -

@@ -56,6 +56,38 @@ export interface CallTimes {
   cpuMicrosPerCall: number
 }
 
+/** Wall and CPU time of `calls` calls of `call` (given the call's index), per call. */
+export function timeCalls(calls: number, call: (index: number) => unknown): CallTimes {
+  const cpuBefore = process.cpuUsage()
+  const started = performance.now()
+  for (let index = 0; index < calls; index++) call(index)
+  const elapsed = performance.now() - started
+  const cpu = process.cpuUsage(cpuBefore)
+  return {
+    microsPerCall: (elapsed * 1000) / calls,
+    cpuMicrosPerCall: (cpu.user + cpu.system) / calls,
+  }
+}
+
+/**
+ * Measures every variant once a round, in turn, for `rounds` rounds after one
+ * more that warms the JIT and is not counted: each variant's rounds, by name.
+ */
+export async function alternatingRounds<V, R>(
+  variants: Record<string, V>,
+  measure: (variant: V) => R | Promise<R>,
+  rounds: number
+) {
+  const runs: Record<string, R[]> = {}
+  for (let round = 0; round <= rounds; round++) {
+    for (const [name, variant] of Object.entries(variants)) {
+      const result = await measure(variant)
+      if (round > 0) (runs[name] ??= []).push(result)
+    }
+  }
+  return runs
+}
+
 /** Each variant's median round, then the table of them (`label` names what one call is). */
 export function summariseCallTimes(runs: Record<string, CallTimes[]>, label: string) {
   const median = (values: number[]) =>
