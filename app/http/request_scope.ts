@@ -15,7 +15,12 @@ import { Logger } from '@adonisjs/core/logger'
  * wherever the container is asked, and only an injection pays for it.
  *
  * Outside a request, asking for the HttpContext fails as it always did, and
- * the Logger is the application's (the container's own singleton).
+ * the Logger is the application's (the container's own singleton). A
+ * container singleton is made by whoever asks first: one that injects Logger
+ * and is first made during a request would keep that request's logger (and,
+ * through it, the request) for good, as it would have through the request's
+ * resolver before — give singletons `logger` from
+ * `@adonisjs/core/services/logger` instead.
  */
 export function bindRequestScope(container: ApplicationService['container']) {
   container.bind(HttpContext, () => HttpContext.getOrFail())
