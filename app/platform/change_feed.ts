@@ -1,4 +1,5 @@
 import pg from 'pg'
+import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import logger from '@adonisjs/core/services/logger'
 import env from '#start/env'
 
@@ -100,6 +101,20 @@ class ChangeFeed {
       .finally(() => this.#pending.delete(pending))
     this.#pending.add(pending)
     return pending
+  }
+
+  /**
+   * NOTIFYs `channel` inside `trx` (every process hears it after the commit)
+   * and hands the same payload to this process's handlers at the commit
+   * itself, before the writer answers: the caller's next request — and, in a
+   * one-process deployment, every request — sees the change without waiting
+   * for the NOTIFY to come back over the LISTEN connection. A revoked key is
+   * refused from the moment its revoke answers, not a few milliseconds later.
+   * Handlers get the payload twice (here, then the echo); dropping is idempotent.
+   */
+  async announce(trx: TransactionClientContract, channel: string, payload: string) {
+    await trx.rawQuery('SELECT pg_notify(?, ?)', [channel, payload])
+    trx.after('commit', () => this.#deliver(channel, payload))
   }
 
   #deliver(channel: string, payload: string) {

@@ -1,13 +1,15 @@
 import type { TransactionClientContract } from '@adonisjs/lucid/types/database'
 import type { TenantActor } from '#app/auth/policies'
 import { ProblemException } from '#app/http/problem'
+import { changeFeed } from '#app/platform/change_feed'
 import { tenancy } from '#app/tenancy/tenancy'
 import { CONFIG_CHANNEL } from '#modules/gateway/services/change_feed'
 
 /**
  * A unit of work on the gateway settings of the actor's tenant; GatewayPolicy
  * has decided who may. `changesConfig` tells every process to drop its cached
- * routing for the tenant when the change commits.
+ * routing for the tenant when the change commits (this one at the commit,
+ * before the admin's answer).
  */
 export function inGatewayTenant<T>(
   actor: TenantActor,
@@ -18,8 +20,7 @@ export function inGatewayTenant<T>(
     actor.tenantId,
     async (trx) => {
       const result = await work(trx, actor.tenantId)
-      if (options.changesConfig)
-        await trx.rawQuery('SELECT pg_notify(?, ?)', [CONFIG_CHANNEL, actor.tenantId])
+      if (options.changesConfig) await changeFeed.announce(trx, CONFIG_CHANNEL, actor.tenantId)
       return result
     },
     { userId: actor.userId }

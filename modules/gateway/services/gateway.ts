@@ -1,4 +1,5 @@
 import type { ChatCompletion } from 'openai/resources/chat/completions'
+import type { DateTime } from 'luxon'
 import { ProblemException } from '#app/http/problem'
 import { tenancy } from '#app/tenancy/tenancy'
 import { CONFIG_CHANNEL } from '#modules/gateway/services/change_feed'
@@ -188,22 +189,37 @@ export async function resolveModel(caller: Caller, alias: string): Promise<Resol
   }
 }
 
-/** The models a caller may use (GET /v1/models): the tenant's aliases, then the platform's. */
-export async function listModels(caller: Caller) {
-  const { own, platformEnabled } = await tenancy.run(caller.tenantId, async (trx) => {
-    const aliases = await models.aliases(trx)
+interface CatalogEntry {
+  own: Array<{ alias: string; createdAt: DateTime }>
+  platformEnabled: boolean
+}
+
+// Clients poll GET /v1/models (chat UIs on every page load); the same changes as routing drop it.
+const catalogCache = new FeedCache<CatalogEntry>(
+  CONFIG_CHANNEL,
+  { max: 10_000, ttlMs: 30_000 },
+  (tenantId, entries) => entries.delete(tenantId)
+)
+
+function loadCatalog(tenantId: string): Promise<CatalogEntry> {
+  return tenancy.run(tenantId, async (trx) => {
+    const own = await models.aliases(trx)
     const settings = await trx
       .from('gateway_tenant_limits')
-      .where('tenant_id', caller.tenantId)
+      .where('tenant_id', tenantId)
       .select('platform_providers')
       .first()
-    return {
-      own: aliases,
-      platformEnabled: settings?.platform_providers !== false && platformOffered(caller.tenantId),
-    }
+    return { own, platformEnabled: settings?.platform_providers !== false }
   })
+}
+
+/** The models a caller may use (GET /v1/models): the tenant's aliases, then the platform's. */
+export async function listModels(caller: Caller) {
+  const { own, platformEnabled } = await catalogCache.read(caller.tenantId, () =>
+    loadCatalog(caller.tenantId)
+  )
   const taken = new Set(own.map((model) => model.alias))
-  const offered = platformEnabled ? await platformModels() : []
+  const offered = platformEnabled && platformOffered(caller.tenantId) ? await platformModels() : []
   const platform = offered.filter((model) => !taken.has(model.alias))
   return [...own, ...platform].filter(
     (model) => !caller.allowedModels || caller.allowedModels.includes(model.alias)

@@ -6,6 +6,7 @@ import { ProblemException } from '#app/http/problem'
 import { sentFields } from '#app/platform/columns'
 import { isUuid, newId } from '#app/platform/ids'
 import { notFound } from '#modules/gateway/services/admin_access'
+import { changeFeed } from '#app/platform/change_feed'
 import { KEYS_CHANNEL } from '#modules/gateway/services/change_feed'
 import { isTenantMember } from '#modules/identity/index'
 import GatewayKey from '#modules/gateway/models/gateway_key'
@@ -39,9 +40,9 @@ function newSecret() {
   return { secret, prefix: secret.slice(0, 12), hash: hashSecret(secret) }
 }
 
-/** Every process drops its cached copy of the key when this commits. */
-async function announceChange(trx: TransactionClientContract, id: string) {
-  await trx.rawQuery('SELECT pg_notify(?, ?)', [KEYS_CHANNEL, id])
+/** Every process drops its cached copy of the key when this commits (this one at the commit). */
+function announceChange(trx: TransactionClientContract, id: string) {
+  return changeFeed.announce(trx, KEYS_CHANNEL, id)
 }
 
 export const keys = {
