@@ -134,7 +134,7 @@ interface RoutingEntry {
 // A tenant's provider, model or limits changed: drop that tenant's routing.
 const routingCache = new FeedCache<RoutingEntry | null>(
   CONFIG_CHANNEL,
-  { max: 10_000, ttlMs: 30_000 },
+  { max: 10_000, ttlMs: 60_000 },
   (tenantId, entries) => entries.deleteWhere((_, cacheKey) => cacheKey.startsWith(`${tenantId}\n`))
 )
 
@@ -197,7 +197,7 @@ interface CatalogEntry {
 // Clients poll GET /v1/models (chat UIs on every page load); the same changes as routing drop it.
 const catalogCache = new FeedCache<CatalogEntry>(
   CONFIG_CHANNEL,
-  { max: 10_000, ttlMs: 30_000 },
+  { max: 10_000, ttlMs: 60_000 },
   (tenantId, entries) => entries.delete(tenantId)
 )
 

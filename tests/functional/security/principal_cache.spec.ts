@@ -3,6 +3,7 @@ import type { ApiClient } from '@japa/api-client'
 import db from '@adonisjs/lucid/services/db'
 import { changeFeed } from '#app/platform/change_feed'
 import { FeedCache } from '#app/platform/feed_cache'
+import { clock } from '#app/platform/clock'
 import { principalCache } from '#modules/identity/services/principal_cache'
 import { heardIdentityChange, registerUser, resetIdentity } from '#tests/helpers/identity'
 
@@ -167,6 +168,143 @@ test.group('FeedCache', (group) => {
     assert.equal(await cache.read('k', async () => 'new'), 'new')
     assert.isTrue(cache.holds('k'))
     assert.equal(await cache.read('k', async () => 'newer'), 'new')
+  })
+
+  test('reads that miss together share one load, and its failure', async ({ assert }) => {
+    const cache = new FeedCache<string>(
+      'atrium_test_feed_cache_shared',
+      { max: 10, ttlMs: 60_000 },
+      () => {}
+    )
+    await changeFeed.ready()
+    let loads = 0
+    let release!: (value: string) => void
+    const slow = () => {
+      loads++
+      return new Promise<string>((resolve) => (release = resolve))
+    }
+    const reads = [cache.read('k', slow), cache.read('k', slow), cache.read('k', slow)]
+    release('one')
+    assert.deepEqual(await Promise.all(reads), ['one', 'one', 'one'])
+    assert.equal(loads, 1)
+    assert.isTrue(cache.holds('k'))
+
+    let fail!: (error: Error) => void
+    const failing = () => {
+      loads++
+      return new Promise<string>((_, reject) => (fail = reject))
+    }
+    const refused = [cache.read('f', failing), cache.read('f', failing)]
+    fail(new Error('database away'))
+    for (const read of refused) await assert.rejects(() => read, 'database away')
+    assert.equal(loads, 2)
+    assert.isFalse(cache.holds('f'))
+    assert.equal(await cache.read('f', async () => 'back'), 'back')
+  })
+
+  test('a read told of a change does not join a load begun before it', async ({ assert }) => {
+    const cache = new FeedCache<string>(
+      'atrium_test_feed_cache_joins',
+      { max: 10, ttlMs: 60_000 },
+      () => {}
+    )
+    await changeFeed.ready()
+    let releaseOld!: (value: string) => void
+    const before = cache.read('k', () => new Promise<string>((resolve) => (releaseOld = resolve)))
+    cache.delete('k')
+    const after = cache.read('k', async () => 'new')
+    releaseOld('old')
+    assert.equal(await before, 'old')
+    assert.equal(await after, 'new')
+    assert.equal(await cache.read('k', async () => 'newer'), 'new')
+  })
+
+  test('while its channel is not heard yet, every read loads for itself', async ({ assert }) => {
+    // Made here, its LISTEN is still on its way: nothing may be shared or kept.
+    const cache = new FeedCache<string>(
+      'atrium_test_feed_cache_unheard',
+      { max: 10, ttlMs: 60_000 },
+      () => {}
+    )
+    assert.isFalse(changeFeed.hears(cache.channel))
+    let loads = 0
+    const load = async () => `load ${++loads}`
+    assert.deepEqual(await Promise.all([cache.read('k', load), cache.read('k', load)]), [
+      'load 1',
+      'load 2',
+    ])
+  })
+
+  test('read in the second half of its life, an entry is served and refreshed behind', async ({
+    assert,
+    cleanup,
+  }) => {
+    const cache = new FeedCache<string>(
+      'atrium_test_feed_cache_refresh',
+      { max: 10, ttlMs: 60_000 },
+      () => {}
+    )
+    await changeFeed.ready()
+    cleanup(() => clock.reset())
+    const start = Date.now()
+    clock.travelTo(start)
+    let loads = 0
+    let release!: (value: string) => void
+    const slow = () => {
+      loads++
+      return new Promise<string>((resolve) => (release = resolve))
+    }
+    const first = cache.read('k', slow)
+    release('v1')
+    assert.equal(await first, 'v1')
+
+    clock.travelTo(start + 29_000)
+    assert.equal(await cache.read('k', slow), 'v1')
+    assert.equal(loads, 1, 'young: no refresh')
+
+    clock.travelTo(start + 31_000)
+    assert.equal(await cache.read('k', slow), 'v1', 'old: served while it refreshes')
+    assert.equal(await cache.read('k', slow), 'v1', 'one refresh at a time')
+    assert.equal(loads, 2)
+    release('v2')
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.equal(await cache.read('k', slow), 'v2')
+    assert.equal(loads, 2)
+
+    // Never served past its expiry, refreshed or not: the bound stays ttlMs.
+    clock.travelTo(start + 31_000 + 61_000)
+    const late = cache.read('k', slow)
+    assert.equal(loads, 3)
+    release('v3')
+    assert.equal(await late, 'v3')
+  })
+
+  test('a refresh that fails leaves the entry until it expires, and the next read tries again', async ({
+    assert,
+    cleanup,
+  }) => {
+    const cache = new FeedCache<string>(
+      'atrium_test_feed_cache_refresh_fails',
+      { max: 10, ttlMs: 60_000 },
+      () => {}
+    )
+    await changeFeed.ready()
+    cleanup(() => clock.reset())
+    const start = Date.now()
+    clock.travelTo(start)
+    assert.equal(await cache.read('k', async () => 'v1'), 'v1')
+    clock.travelTo(start + 40_000)
+    let attempts = 0
+    const failing = async () => {
+      attempts++
+      throw new Error('database away')
+    }
+    assert.equal(await cache.read('k', failing), 'v1')
+    await new Promise((resolve) => setImmediate(resolve))
+    assert.equal(await cache.read('k', failing), 'v1')
+    assert.equal(attempts, 2)
+    clock.travelTo(start + 61_000)
+    await assert.rejects(() => cache.read('k', failing), 'database away')
   })
 
   test('a NOTIFY on its channel reaches onChange; a rolled-back one does not', async ({
