@@ -37,13 +37,19 @@ function deleteModel(client: ApiClient, token: string, id: string) {
   return client.delete(`/api/v1/gateway/models/${id}`).bearerToken(token)
 }
 
+/** A clean gateway, a fake upstream (closed after the test) and the change feed heard. */
+async function freshGateway() {
+  await resetIdentity()
+  await resetGateway()
+  const upstream = await startOpenAiFake()
+  await changeFeed.ready()
+  return upstream
+}
+
 test.group('gateway caches: this process’s changes, before their NOTIFY comes back', (group) => {
   let upstream: FakeUpstream
   group.each.setup(async () => {
-    await resetIdentity()
-    await resetGateway()
-    upstream = await startOpenAiFake()
-    await changeFeed.ready()
+    upstream = await freshGateway()
     // Every NOTIFY waits until the test ends: only a drop at the writer's commit can help.
     const release = changeFeed.holdDelivery()
     return async () => {
@@ -108,10 +114,7 @@ test.group('gateway caches: this process’s changes, before their NOTIFY comes 
 test.group('gateway caches: /v1/models', (group) => {
   let upstream: FakeUpstream
   group.each.setup(async () => {
-    await resetIdentity()
-    await resetGateway()
-    upstream = await startOpenAiFake()
-    await changeFeed.ready()
+    upstream = await freshGateway()
     return () => upstream.close()
   })
 

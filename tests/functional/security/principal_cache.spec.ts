@@ -144,6 +144,21 @@ test.group('principal cache: changes reach it through the tables', (group) => {
   })
 })
 
+/** A cache on its own channel, heard (its LISTEN done), that drops nothing on a NOTIFY. */
+async function heardCache(channel: string) {
+  const cache = new FeedCache<string>(channel, { max: 10, ttlMs: 60_000 }, () => {})
+  await changeFeed.ready()
+  return cache
+}
+
+/** The clock held at the returned instant (moving on in real time), put back after the test. */
+function clockFrom(cleanup: (callback: () => void) => void) {
+  cleanup(() => clock.reset())
+  const start = Date.now()
+  clock.travelTo(start)
+  return start
+}
+
 test.group('FeedCache', (group) => {
   group.each.setup(async () => {
     await changeFeed.ready()
@@ -152,12 +167,7 @@ test.group('FeedCache', (group) => {
   test('a read that overlapped a change does not put back what the change dropped', async ({
     assert,
   }) => {
-    const cache = new FeedCache<string>(
-      'atrium_test_feed_cache',
-      { max: 10, ttlMs: 60_000 },
-      () => {}
-    )
-    await changeFeed.ready()
+    const cache = await heardCache('atrium_test_feed_cache')
     let release!: (value: string) => void
     const slowRead = cache.read('k', () => new Promise<string>((resolve) => (release = resolve)))
     // The change lands while the read is in flight; the read saw the old row.
@@ -171,12 +181,7 @@ test.group('FeedCache', (group) => {
   })
 
   test('reads that miss together share one load, and its failure', async ({ assert }) => {
-    const cache = new FeedCache<string>(
-      'atrium_test_feed_cache_shared',
-      { max: 10, ttlMs: 60_000 },
-      () => {}
-    )
-    await changeFeed.ready()
+    const cache = await heardCache('atrium_test_feed_cache_shared')
     let loads = 0
     let release!: (value: string) => void
     const slow = () => {
@@ -203,12 +208,7 @@ test.group('FeedCache', (group) => {
   })
 
   test('a read told of a change does not join a load begun before it', async ({ assert }) => {
-    const cache = new FeedCache<string>(
-      'atrium_test_feed_cache_joins',
-      { max: 10, ttlMs: 60_000 },
-      () => {}
-    )
-    await changeFeed.ready()
+    const cache = await heardCache('atrium_test_feed_cache_joins')
     let releaseOld!: (value: string) => void
     const before = cache.read('k', () => new Promise<string>((resolve) => (releaseOld = resolve)))
     cache.delete('k')
@@ -239,15 +239,8 @@ test.group('FeedCache', (group) => {
     assert,
     cleanup,
   }) => {
-    const cache = new FeedCache<string>(
-      'atrium_test_feed_cache_refresh',
-      { max: 10, ttlMs: 60_000 },
-      () => {}
-    )
-    await changeFeed.ready()
-    cleanup(() => clock.reset())
-    const start = Date.now()
-    clock.travelTo(start)
+    const cache = await heardCache('atrium_test_feed_cache_refresh')
+    const start = clockFrom(cleanup)
     let loads = 0
     let release!: (value: string) => void
     const slow = () => {
@@ -283,15 +276,8 @@ test.group('FeedCache', (group) => {
     assert,
     cleanup,
   }) => {
-    const cache = new FeedCache<string>(
-      'atrium_test_feed_cache_refresh_fails',
-      { max: 10, ttlMs: 60_000 },
-      () => {}
-    )
-    await changeFeed.ready()
-    cleanup(() => clock.reset())
-    const start = Date.now()
-    clock.travelTo(start)
+    const cache = await heardCache('atrium_test_feed_cache_refresh_fails')
+    const start = clockFrom(cleanup)
     assert.equal(await cache.read('k', async () => 'v1'), 'v1')
     clock.travelTo(start + 40_000)
     let attempts = 0
