@@ -56,9 +56,10 @@ export class FeedCache<V> {
    *
    * A read in the second half of an entry's life is answered from memory and
    * refreshes the entry in the background, so a key read steadily never
-   * expires in front of a request (a reload under load cost the gateway's
-   * first requests after a quiet spell 20-50 ms). Nothing is served past its
-   * expiry: the bound on what a missed NOTIFY can leave stale stays `ttlMs`.
+   * expires in front of a request (after a quiet spell, bench:gateway's paced
+   * rounds began with such a reload: their first requests waited 17-230 ms on
+   * a slow VM). Nothing is served past its expiry: the bound on what a missed
+   * NOTIFY can leave stale stays `ttlMs`.
    */
   read(key: string, load: () => Promise<V>, ttlOf?: (value: V) => number): Promise<V> {
     if (!changeFeed.hears(this.channel)) {
