@@ -31,6 +31,16 @@ export function openaiClient(apiKey: string, options: { maxRetries?: number } = 
   })
 }
 
+/** The error a chat call with `secret` on `model` ends with, or null when it succeeds. */
+export function chatError(secret: string, model = 'chat-default') {
+  return openaiClient(secret)
+    .chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }] })
+    .then(
+      () => null,
+      (error: unknown) => error
+    )
+}
+
 export async function createProvider(
   client: ApiClient,
   owner: Session,

@@ -4,7 +4,13 @@ import db from '@adonisjs/lucid/services/db'
 import OpenAI from 'openai'
 import { assertMatchesOpenApi, assertProblem } from '#tests/helpers/openapi'
 import { joinAs, registerUser, resetIdentity } from '#tests/helpers/identity'
-import { createKey, gatewayTenant, openaiClient, resetGateway } from '#tests/helpers/gateway'
+import {
+  chatError,
+  createKey,
+  gatewayTenant,
+  openaiClient,
+  resetGateway,
+} from '#tests/helpers/gateway'
 import { startOpenAiFake, type FakeUpstream } from '#tests/fakes/llm_upstreams'
 import { clock } from '#app/platform/clock'
 
@@ -211,14 +217,7 @@ test.group('gateway admin API', (group) => {
       .json({ allowedModels: ['something-else'] })
     narrowed.assertStatus(200)
     // Dropped at the PATCH's commit, before its answer (config_changes.spec.ts holds the NOTIFY).
-    const attempt = () =>
-      openaiClient(key.secret)
-        .chat.completions.create({ model: 'chat-default', messages: hello })
-        .then(
-          () => null,
-          (error: unknown) => error
-        )
-    assert.instanceOf(await attempt(), OpenAI.PermissionDeniedError)
+    assert.instanceOf(await chatError(key.secret), OpenAI.PermissionDeniedError)
 
     const revoked = await client
       .post(`/api/v1/gateway/keys/${key.id}/revoke`)

@@ -5,7 +5,13 @@ import OpenAI from 'openai'
 import { changeFeed } from '#app/platform/change_feed'
 import { CONFIG_CHANNEL } from '#modules/gateway/services/change_feed'
 import { resetIdentity } from '#tests/helpers/identity'
-import { createModel, gatewayTenant, openaiClient, resetGateway } from '#tests/helpers/gateway'
+import {
+  chatError,
+  createModel,
+  gatewayTenant,
+  openaiClient,
+  resetGateway,
+} from '#tests/helpers/gateway'
 import { statementsSentDuring } from '#tests/helpers/sql_spy'
 import { startOpenAiFake, type FakeUpstream } from '#tests/fakes/llm_upstreams'
 
@@ -15,18 +21,6 @@ import { startOpenAiFake, type FakeUpstream } from '#tests/fakes/llm_upstreams'
 | drops its own entries at the commit, before the admin's answer — so in a
 | one-process deployment a revoke holds from the moment it answers.
 */
-
-const hello = [{ role: 'user' as const, content: 'hi' }]
-
-/** The error a chat call on `model` ends with, or null when it succeeds. */
-function chatError(secret: string, model = 'chat-default') {
-  return openaiClient(secret)
-    .chat.completions.create({ model, messages: hello })
-    .then(
-      () => null,
-      (error: unknown) => error
-    )
-}
 
 async function listedAliases(secret: string) {
   const list = await openaiClient(secret).models.list()
