@@ -121,7 +121,7 @@ interface Path {
 
 /**
  * Each path at the fixed rate, paced, in interleaved rounds (each run after an
- * unmeasured second that opens its connections); a row pools its rounds'
+ * unmeasured second on the same connections, which opens them); a row pools its rounds'
  * samples, and its added latency is over the first path's (direct) of the same rounds.
  */
 async function atFixedRate(paths: Path[]) {
@@ -129,8 +129,7 @@ async function atFixedRate(paths: Path[]) {
   for (let round = 0; round < RATE_ROUNDS; round++) {
     for (const path of paths) {
       const options = { ...path, body: JSON.stringify(request), rate: FIXED_RATE }
-      await pacedLoad({ ...options, seconds: 1 })
-      const run = await pacedLoad({ ...options, seconds: RATE_SECONDS })
+      const run = await pacedLoad({ ...options, seconds: RATE_SECONDS, leadInSeconds: 1 })
       runs.set(path.name, [...(runs.get(path.name) ?? []), run])
     }
   }

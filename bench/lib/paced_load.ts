@@ -23,15 +23,23 @@ export async function pacedLoad(options: {
   seconds: number
   /** Enough that a stall of connections × (1000 / rate) ms queues nothing (40 ms at 200/s). */
   connections?: number
+  /**
+   * Seconds at the same rate, on the same connections, before the measured
+   * ones and not counted: the connections a round measures are the ones its
+   * lead-in opened, as a client's pool of a running service would be, and
+   * the server has answered that rate before the first measured request.
+   */
+  leadInSeconds?: number
 }): Promise<PacedSamples> {
   const target = new URL(options.url)
   const pool = new Pool(target.origin, { connections: options.connections ?? 8 })
-  const count = Math.round(options.rate * options.seconds)
+  const leadIn = Math.round(options.rate * (options.leadInSeconds ?? 0))
+  const count = leadIn + Math.round(options.rate * options.seconds)
   const latencies: number[] = []
   let non2xx = 0
   let errors = 0
   const inFlight: Array<Promise<void>> = []
-  const send = async () => {
+  const send = async (counted: boolean) => {
     const sent = performance.now()
     try {
       const answer = await pool.request({
@@ -41,21 +49,24 @@ export async function pacedLoad(options: {
         body: options.body,
       })
       await answer.body.text()
+      if (!counted) return
       latencies.push(performance.now() - sent)
       if (answer.statusCode < 200 || answer.statusCode > 299) non2xx++
     } catch {
-      errors++
+      if (counted) errors++
     }
   }
   const begun = performance.now()
+  let measuredFrom = begun
   for (let index = 0; index < count; index++) {
     const due = begun + (index * 1000) / options.rate
     const wait = due - performance.now()
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
-    inFlight.push(send())
+    if (index === leadIn) measuredFrom = performance.now()
+    inFlight.push(send(index >= leadIn))
   }
   await Promise.all(inFlight)
-  const seconds = (performance.now() - begun) / 1000
+  const seconds = (performance.now() - measuredFrom) / 1000
   await pool.close()
   return { latencies, non2xx, errors, seconds }
 }
