@@ -57,7 +57,8 @@ export function sse(ctx: HttpContext, options: { heartbeatMs?: number } = {}): S
   let closed = false
 
   ctx.response.header('content-type', 'text/event-stream; charset=utf-8')
-  ctx.response.header('cache-control', 'no-cache, no-transform')
+  // no-store: a stream holds a caller's data (a chat reply); no-transform: no proxy may compress or rebuffer it.
+  ctx.response.header('cache-control', 'no-store, no-transform')
   ctx.response.header('x-accel-buffering', 'no')
   ctx.response.stream(out)
 

@@ -27,7 +27,15 @@ const DOCS_CSP = [
 const HSTS = 'max-age=31536000; includeSubDomains'
 
 /**
- * Runs for every request, matched or not: security headers on every answer,
+ * Answers hold tokens (login, refresh: RFC 6749 §5.1 requires no-store on
+ * them) and tenants' data; no browser or proxy cache may keep one. A route
+ * whose answer is public says so itself, after this (the JWKS, /docs assets).
+ */
+const NOT_STORED = 'no-store'
+
+/**
+ * Runs for every request, matched or not: security headers on every answer
+ * (and `Cache-Control: no-store` unless the route sets its own),
  * and multipart bodies refused before anything parses them — no route takes
  * uploads, and a parsed multipart body is written to temporary files.
  * A stage of the HTTP kernel (`http_kernel_middleware.ts`); the settings are
@@ -41,6 +49,7 @@ export function requestGuard(): Stage {
     response.header('referrer-policy', 'no-referrer')
     response.header('x-frame-options', 'DENY')
     response.header('cross-origin-opener-policy', 'same-origin')
+    response.header('cache-control', NOT_STORED)
     response.header(
       'content-security-policy',
       request.url().startsWith('/docs') ? DOCS_CSP : API_CSP

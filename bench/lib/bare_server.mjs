@@ -24,6 +24,7 @@ createServer((_request, response) => {
           'x-frame-options': 'DENY',
           'cross-origin-opener-policy': 'same-origin',
           'content-security-policy': "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+          'cache-control': 'no-store',
         }
       : {}),
     'content-type': 'application/json; charset=utf-8',

@@ -120,6 +120,30 @@ test.group('HTTP hardening', (group) => {
     assert.notMatch(docs.text(), /https?:\/\//)
   })
 
+  test('no cache may keep an answer — tokens, a profile, an error — unless the route makes it public', async ({
+    client,
+    assert,
+  }) => {
+    const email = `cache.${Date.now()}@example.com`
+    const session = await registerUser(client, { email })
+    const login = await client.post('/api/v1/auth/login').json({ email, password: PASSWORD })
+    assert.equal(login.status(), 200)
+    assert.properties(login.body().tokens, ['accessToken', 'refreshToken'])
+    const me = await client.get('/api/v1/auth/me').bearerToken(session.tokens.accessToken)
+    const refused = await client.get('/api/v1/auth/me').bearerToken('not-a-token')
+    assert.equal(refused.status(), 401)
+    const missing = await client.get('/api/v1/no-such-route')
+    for (const [name, response] of Object.entries({ login, me, refused, missing })) {
+      assert.equal(response.header('cache-control'), 'no-store', name)
+    }
+    // Public by design: the signing keys clients verify tokens with, and /docs' own scripts.
+    const jwks = await client.get('/.well-known/jwks.json')
+    assert.equal(jwks.header('cache-control'), 'public, max-age=300')
+    const asset = await client.get('/docs/assets/swagger-ui.css')
+    assert.equal(asset.status(), 200)
+    assert.equal(asset.header('cache-control'), 'public, max-age=86400')
+  })
+
   test('a request whose body trickles in is cut after HTTP_REQUEST_TIMEOUT_SECONDS', async ({
     assert,
   }) => {
