@@ -5,6 +5,7 @@
 | For finding what to fix; the figures to report come from the benches.
 |
 |   BENCH_BUILD=1 BENCH_AUTH=1 npm run bench:profile -- /api/v1/auth/me
+|   BENCH_BUILD=1 BENCH_AUTH=1 npm run bench:profile -- /api/v1/tenants/:tenant
 |   BENCH_BUILD=1 BENCH_GATEWAY=1 REDIS_URL=… npm run bench:profile -- /v1/chat/completions
 |     (a fake upstream, a provider, an alias with limits and a key, as bench:gateway sets up)
 |
@@ -29,7 +30,8 @@ import {
 import { gatewayBenchKey } from './lib/gateway_key.js'
 import { printAllocations, sampleAllocations } from './lib/allocation_profile.js'
 
-const path = process.argv[2] ?? '/api/v1/system/ping'
+/** `:tenant` in it is the bench account's active tenant (BENCH_AUTH=1): `/api/v1/tenants/:tenant`. */
+let path = process.argv[2] ?? '/api/v1/system/ping'
 const DURATION = Number(process.env.BENCH_DURATION ?? 10)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
 const PORT = 3405
@@ -73,6 +75,7 @@ try {
       tenantName: 'Bench Co',
     })
     headers.authorization = `Bearer ${session.tokens.accessToken}`
+    path = path.replace(':tenant', session.activeTenantId ?? 'none')
   }
   const target = {
     url: `${base}${path}`,
