@@ -136,6 +136,11 @@ class ChangeFeed {
     }
   }
 
+  /** For tests: whether notifications are being held (`holdDelivery`). */
+  get holding() {
+    return this.#held !== undefined
+  }
+
   #broadcast(payload: string) {
     for (const handlers of this.#handlers.values()) for (const handler of handlers) handler(payload)
   }

@@ -4,6 +4,7 @@ import { signingKeys } from '#modules/identity/index'
 import { authLimits } from '#modules/identity/services/auth_limits'
 import { changeFeed } from '#app/platform/change_feed'
 import { PRINCIPALS_CHANNEL } from '#modules/identity/services/principal_cache'
+import { newId } from '#app/platform/ids'
 
 export const PASSWORD = 'correct horse battery staple'
 
@@ -45,7 +46,26 @@ export async function registerUser(
     tokens: { accessToken: string; refreshToken: string }
   }
   if (options.verified !== false) await markEmailVerified(session.user.id)
+  // The registration's and the verification's NOTIFYs, heard now rather than during the caller's
+  // first read: a read that a change overlaps is not cached, and tests assert that reads are.
+  await identityChangesHeard()
   return session
+}
+
+/**
+ * Resolves once this process has heard every identity change committed so
+ * far. PostgreSQL delivers a listener's notifications in commit order, so a
+ * marker sent now arrives after all of them; its `n:` (a tenant renamed, for
+ * a tenant id nobody has) drops nothing. While the feed is not heard nothing
+ * is cached, and while a test holds its deliveries none can overlap a read:
+ * there is nothing to wait for.
+ */
+export async function identityChangesHeard() {
+  if (!changeFeed.hears(PRINCIPALS_CHANNEL) || changeFeed.holding) return
+  const marker = `n:${newId()}`
+  const heard = heardIdentityChange(marker)
+  await db.rawQuery('SELECT pg_notify(?, ?)', [PRINCIPALS_CHANNEL, marker])
+  await heard
 }
 
 /**
