@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 
@@ -107,9 +108,16 @@ export function atriumServerEntry(nodeArgs: string[] = []): { args: string[]; cw
   // e.g. BENCH_NODE_ARGS=--allocation-site-pretenuring to measure V8's default against bench:gc's.
   const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean)
   const flags = [...profile, ...ATRIUM_NODE_FLAGS, ...extra, ...nodeArgs]
-  return process.env.BENCH_BUILD
-    ? { args: [...flags, 'bin/server.js'], cwd: `${APP_ROOT}build` }
-    : { args: [...flags, '--import=@poppinss/ts-exec', 'bin/server.ts'], cwd: APP_ROOT }
+  if (!process.env.BENCH_BUILD) {
+    return { args: [...flags, '--import=@poppinss/ts-exec', 'bin/server.ts'], cwd: APP_ROOT }
+  }
+  // Without this, a missing build surfaces as spawn's ENOENT naming the node binary, not the build.
+  if (!existsSync(`${APP_ROOT}build/bin/server.js`)) {
+    throw new Error(
+      'BENCH_BUILD=1 runs build/bin/server.js, which is missing: run `npm run build` first'
+    )
+  }
+  return { args: [...flags, 'bin/server.js'], cwd: `${APP_ROOT}build` }
 }
 
 /** The Node flags Atrium's server runs with in production (package.json's start, the Dockerfile). */
