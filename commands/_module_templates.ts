@@ -259,6 +259,8 @@ import '#modules/${n.module}/events'
 export type ${n.resourcePascal}View = ReturnType<${n.resourcePascal}['serialize']>
 
 const notFound = () => new ProblemException(404, '${n.resource}_not_found', 'No such ${n.resource}.')
+/** A use case that only reads: each statement one round trip, no COMMIT; a write in it fails. */
+const reads = { readOnly: true }
 
 /**
  * The use cases, each its own short unit of work in the actor's tenant
@@ -271,11 +273,11 @@ export const ${n.pluralCamel} = {
       const query = ${n.resourcePascal}.query({ client: trx }).where('tenant_id', actor.tenantId)
       if (filters.q) query.whereILike('title', containsPattern(filters.q))
       return paginate(query, filters, {}, (${n.resourceCamel}) => ${n.resourceCamel}.serialize())
-    })
+    }, reads)
   },
 
   async show(actor: TenantActor, id: string) {
-    const ${n.resourceCamel} = await inActiveTenant(actor, (trx) => find(trx, actor.tenantId, id))
+    const ${n.resourceCamel} = await inActiveTenant(actor, (trx) => find(trx, actor.tenantId, id), reads)
     return ${n.resourceCamel}.serialize()
   },
 

@@ -19,25 +19,33 @@ export const operationsService = {
     filters: PageRequest & { status?: OperationStatus; kind?: string },
     options: { everyone: boolean }
   ) {
-    return inActiveTenant(actor, (trx) => {
-      const query = Operation.query({ client: trx }).where('tenant_id', actor.tenantId)
-      if (!options.everyone) query.where('created_by', actor.userId)
-      if (filters.status) query.where('status', filters.status)
-      if (filters.kind) query.where('kind', filters.kind)
-      return paginate(query, filters, {}, (operation) => operation.serialize())
-    })
+    return inActiveTenant(
+      actor,
+      (trx) => {
+        const query = Operation.query({ client: trx }).where('tenant_id', actor.tenantId)
+        if (!options.everyone) query.where('created_by', actor.userId)
+        if (filters.status) query.where('status', filters.status)
+        if (filters.kind) query.where('kind', filters.kind)
+        return paginate(query, filters, {}, (operation) => operation.serialize())
+      },
+      { readOnly: true }
+    )
   },
 
   /** The row, or the same 404 for a missing, malformed or other tenant's id. */
   find(actor: TenantActor, id: string) {
     if (!isUuid(id)) throw notFound()
-    return inActiveTenant(actor, async (trx) => {
-      const operation = await Operation.query({ client: trx })
-        .where({ id, tenant_id: actor.tenantId })
-        .first()
-      if (!operation) throw notFound()
-      return operation
-    })
+    return inActiveTenant(
+      actor,
+      async (trx) => {
+        const operation = await Operation.query({ client: trx })
+          .where({ id, tenant_id: actor.tenantId })
+          .first()
+        if (!operation) throw notFound()
+        return operation
+      },
+      { readOnly: true }
+    )
   },
 
   /** Cancels a queued operation at once, or asks a running one to stop; a finished one is a 409. */

@@ -103,29 +103,39 @@ export const chatAdmin = {
   /** The caller's own chat usage: by day, by model and by assistant. */
   myUsage(actor: TenantActor, input: UsageWindow) {
     const range = window(input)
-    return inActiveTenant(actor, async (trx) => ({
-      from: range.from.toISOString(),
-      to: range.to.toISOString(),
-      byDay: await usageBy(trx, 'day', range, actor.userId),
-      byModel: await usageBy(trx, 'model', range, actor.userId),
-      byAssistant: await usageBy(trx, 'assistant', range, actor.userId),
-    }))
+    return inActiveTenant(
+      actor,
+      async (trx) => ({
+        from: range.from.toISOString(),
+        to: range.to.toISOString(),
+        byDay: await usageBy(trx, 'day', range, actor.userId),
+        byModel: await usageBy(trx, 'model', range, actor.userId),
+        byAssistant: await usageBy(trx, 'assistant', range, actor.userId),
+      }),
+      { readOnly: true }
+    )
   },
 
   /** The tenant's chat usage grouped by user, model or assistant (owners and admins). */
   usage(actor: TenantActor, input: UsageWindow & { groupBy?: 'user' | 'model' | 'assistant' }) {
     const range = window(input)
     const groupBy = input.groupBy ?? 'user'
-    return inActiveTenant(actor, async (trx) => ({
-      from: range.from.toISOString(),
-      to: range.to.toISOString(),
-      groupBy,
-      data: await usageBy(trx, groupBy, range),
-    }))
+    return inActiveTenant(
+      actor,
+      async (trx) => ({
+        from: range.from.toISOString(),
+        to: range.to.toISOString(),
+        groupBy,
+        data: await usageBy(trx, groupBy, range),
+      }),
+      { readOnly: true }
+    )
   },
 
   settings(actor: TenantActor) {
-    return inActiveTenant(actor, async (trx) => ({ allowedModels: await allowedModels(trx) }))
+    return inActiveTenant(actor, async (trx) => ({ allowedModels: await allowedModels(trx) }), {
+      readOnly: true,
+    })
   },
 
   /** Limits chat to these model aliases (null: every alias the tenant has). */

@@ -106,25 +106,31 @@ async function markPublished(trx: TransactionClientContract, assistant: Assistan
 export const assistants = {
   /** Yours (`scope=mine`, the default) or your favourites, newest first. */
   list(actor: TenantActor, input: PageRequest & { scope?: 'mine' | 'favourites' }) {
-    return inActiveTenant(actor, (trx) => {
-      const query = visibleAssistants(trx, actor)
-      if (input.scope === 'favourites') {
-        query.whereIn(
-          'id',
-          trx
-            .from('chat_assistant_favourites')
-            .where('user_id', actor.userId)
-            .select('assistant_id')
-        )
-      } else {
-        query.where('tenant_id', actor.tenantId).where('owner_id', actor.userId)
-      }
-      return paginate(query, input, {}, (assistant) => assistant.serialize())
-    })
+    return inActiveTenant(
+      actor,
+      (trx) => {
+        const query = visibleAssistants(trx, actor)
+        if (input.scope === 'favourites') {
+          query.whereIn(
+            'id',
+            trx
+              .from('chat_assistant_favourites')
+              .where('user_id', actor.userId)
+              .select('assistant_id')
+          )
+        } else {
+          query.where('tenant_id', actor.tenantId).where('owner_id', actor.userId)
+        }
+        return paginate(query, input, {}, (assistant) => assistant.serialize())
+      },
+      { readOnly: true }
+    )
   },
 
   async show(actor: TenantActor, id: string) {
-    const assistant = await inActiveTenant(actor, (trx) => findVisibleAssistant(trx, actor, id))
+    const assistant = await inActiveTenant(actor, (trx) => findVisibleAssistant(trx, actor, id), {
+      readOnly: true,
+    })
     return assistant.serialize()
   },
 
@@ -257,75 +263,85 @@ export const assistants = {
     actor: TenantActor,
     input: PageRequest & { q?: string; category?: string; sort?: 'popular' | 'new' | 'featured' }
   ) {
-    return inActiveTenant(actor, async (trx) => {
-      const query = Assistant.query({ client: trx })
-        .where((visible) =>
-          visible
-            .where('visibility', 'public')
-            .orWhere((tenant) =>
-              tenant.where('tenant_id', actor.tenantId).where('visibility', 'tenant')
-            )
-        )
-        .select('chat_assistants.*')
-        // Distinct users in 30 days: one indexed count per assistant on the page.
-        .select(
-          trx.raw(
-            `(SELECT count(*) FROM chat_assistant_users u
+    return inActiveTenant(
+      actor,
+      async (trx) => {
+        const query = Assistant.query({ client: trx })
+          .where((visible) =>
+            visible
+              .where('visibility', 'public')
+              .orWhere((tenant) =>
+                tenant.where('tenant_id', actor.tenantId).where('visibility', 'tenant')
+              )
+          )
+          .select('chat_assistants.*')
+          // Distinct users in 30 days: one indexed count per assistant on the page.
+          .select(
+            trx.raw(
+              `(SELECT count(*) FROM chat_assistant_users u
                WHERE u.assistant_id = chat_assistants.id
                  AND u.last_used_on > current_date - 30)::int AS users_30d`
+            )
           )
-        )
-        .select(
-          trx.raw(
-            `EXISTS (SELECT 1 FROM chat_featured f WHERE f.assistant_id = chat_assistants.id) AS featured`
+          .select(
+            trx.raw(
+              `EXISTS (SELECT 1 FROM chat_featured f WHERE f.assistant_id = chat_assistants.id) AS featured`
+            )
           )
-        )
-      if (input.q) {
-        const pattern = containsPattern(input.q)
-        query.where((text) => text.whereILike('name', pattern).orWhereILike('description', pattern))
-      }
-      if (input.category) query.where('category', input.category)
-      const present = (assistant: Assistant) => ({
-        ...assistant.serialize(),
-        usersLast30Days: Number(assistant.$extras.users_30d ?? 0),
-        featured: Boolean(assistant.$extras.featured),
-      })
-      const sort = input.sort ?? 'popular'
-      if (sort === 'new') return paginate(query, input, {}, present)
-      if (sort === 'featured') {
-        query.whereIn('chat_assistants.id', trx.from('chat_featured').select('assistant_id'))
-      }
-      // Ranked lists are a top list, not pages: a rank changes under a cursor.
-      const rows = await query
-        .orderByRaw('users_30d DESC')
-        .orderBy('chat_assistants.id', 'desc')
-        .limit(input.limit ?? 25)
-      return { data: rows.map(present), meta: { nextCursor: null } }
-    })
+        if (input.q) {
+          const pattern = containsPattern(input.q)
+          query.where((text) =>
+            text.whereILike('name', pattern).orWhereILike('description', pattern)
+          )
+        }
+        if (input.category) query.where('category', input.category)
+        const present = (assistant: Assistant) => ({
+          ...assistant.serialize(),
+          usersLast30Days: Number(assistant.$extras.users_30d ?? 0),
+          featured: Boolean(assistant.$extras.featured),
+        })
+        const sort = input.sort ?? 'popular'
+        if (sort === 'new') return paginate(query, input, {}, present)
+        if (sort === 'featured') {
+          query.whereIn('chat_assistants.id', trx.from('chat_featured').select('assistant_id'))
+        }
+        // Ranked lists are a top list, not pages: a rank changes under a cursor.
+        const rows = await query
+          .orderByRaw('users_30d DESC')
+          .orderBy('chat_assistants.id', 'desc')
+          .limit(input.limit ?? 25)
+        return { data: rows.map(present), meta: { nextCursor: null } }
+      },
+      { readOnly: true }
+    )
   },
 
   /** The categories of the explore catalog, with how many assistants each has. */
   categories(actor: TenantActor) {
-    return inActiveTenant(actor, async (trx) => {
-      const rows = await trx
-        .from('chat_assistants')
-        .where((visible) =>
-          visible
-            .where('visibility', 'public')
-            .orWhere((tenant) =>
-              tenant.where('tenant_id', actor.tenantId).where('visibility', 'tenant')
-            )
-        )
-        .groupBy('category')
-        .orderBy('category')
-        .select('category')
-        .count('* as assistants')
-      return {
-        data: rows.map((row) => ({
-          category: row.category as string,
-          assistants: Number(row.assistants),
-        })),
-      }
-    })
+    return inActiveTenant(
+      actor,
+      async (trx) => {
+        const rows = await trx
+          .from('chat_assistants')
+          .where((visible) =>
+            visible
+              .where('visibility', 'public')
+              .orWhere((tenant) =>
+                tenant.where('tenant_id', actor.tenantId).where('visibility', 'tenant')
+              )
+          )
+          .groupBy('category')
+          .orderBy('category')
+          .select('category')
+          .count('* as assistants')
+        return {
+          data: rows.map((row) => ({
+            category: row.category as string,
+            assistants: Number(row.assistants),
+          })),
+        }
+      },
+      { readOnly: true }
+    )
   },
 }

@@ -47,18 +47,24 @@ export const conversations = {
     actor: TenantActor,
     filters: PageRequest & { q?: string; archived?: boolean; pinned?: boolean }
   ) {
-    return inActiveTenant(actor, (trx) => {
-      const query = own(trx, actor)
-      if (filters.archived) query.whereNotNull('archived_at')
-      else query.whereNull('archived_at')
-      if (filters.pinned !== undefined) query.where('pinned', filters.pinned)
-      if (filters.q) query.whereILike('title', containsPattern(filters.q))
-      return paginate(query, filters, {}, (conversation) => conversation.serialize())
-    })
+    return inActiveTenant(
+      actor,
+      (trx) => {
+        const query = own(trx, actor)
+        if (filters.archived) query.whereNotNull('archived_at')
+        else query.whereNull('archived_at')
+        if (filters.pinned !== undefined) query.where('pinned', filters.pinned)
+        if (filters.q) query.whereILike('title', containsPattern(filters.q))
+        return paginate(query, filters, {}, (conversation) => conversation.serialize())
+      },
+      { readOnly: true }
+    )
   },
 
   async show(actor: TenantActor, id: string) {
-    const conversation = await inActiveTenant(actor, (trx) => findOwnConversation(trx, actor, id))
+    const conversation = await inActiveTenant(actor, (trx) => findOwnConversation(trx, actor, id), {
+      readOnly: true,
+    })
     return conversation.serialize()
   },
 

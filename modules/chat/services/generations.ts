@@ -347,8 +347,10 @@ async function accept(
   )
   // A repeat answers with the first send's rows, even where the conversation is not found.
   if (read.repeated || !read.conversation) {
-    const first = await inActiveTenant(actor, (trx) =>
-      existing(trx, actor, options.clientRequestId)
+    const first = await inActiveTenant(
+      actor,
+      (trx) => existing(trx, actor, options.clientRequestId),
+      { readOnly: true }
     )
     if (first) return first
   }
@@ -369,8 +371,10 @@ async function accept(
     if (slot) generationRunner.releaseSlot()
     await gateway.release(ticket).catch(() => {})
     if (isDuplicateRequest(error)) {
-      const repeated = await inActiveTenant(actor, (trx) =>
-        existing(trx, actor, options.clientRequestId)
+      const repeated = await inActiveTenant(
+        actor,
+        (trx) => existing(trx, actor, options.clientRequestId),
+        { readOnly: true }
       )
       if (repeated) return repeated
     }
@@ -573,7 +577,9 @@ export const generations = {
   },
 
   async show(actor: TenantActor, id: string) {
-    const generation = await inActiveTenant(actor, (trx) => findOwnGeneration(trx, actor, id))
+    const generation = await inActiveTenant(actor, (trx) => findOwnGeneration(trx, actor, id), {
+      readOnly: true,
+    })
     return generation.serialize()
   },
 
@@ -612,7 +618,8 @@ export const generations = {
     // While its log exists (the reply runs, or ended within the replay window) the
     // owner recorded with it answers; otherwise the database does.
     const owns = await ownsByLog(generationLog(), id, actor)
-    if (owns === null) await inActiveTenant(actor, (trx) => findOwnGeneration(trx, actor, id))
+    if (owns === null)
+      await inActiveTenant(actor, (trx) => findOwnGeneration(trx, actor, id), { readOnly: true })
     else if (!owns) throw generationNotFound()
     feed(actor, id, open())
   },

@@ -103,32 +103,40 @@ export const messages = {
    * versions (“2 of 3”).
    */
   activePath(actor: TenantActor, conversationId: string) {
-    return inActiveTenant(actor, async (trx) => {
-      const conversation = await findOwnConversation(trx, actor, conversationId)
-      const path = await ancestorChain(trx, conversation.id, conversation.activeLeafId)
-      const siblings = await siblingsOf(trx, conversation.id, path)
-      return {
-        activeLeafId: conversation.activeLeafId,
-        data: path.map((message) => ({
-          ...message.serialize(),
-          siblingIds: siblings.get(message.parentId ?? '') ?? [message.id],
-        })),
-      }
-    })
+    return inActiveTenant(
+      actor,
+      async (trx) => {
+        const conversation = await findOwnConversation(trx, actor, conversationId)
+        const path = await ancestorChain(trx, conversation.id, conversation.activeLeafId)
+        const siblings = await siblingsOf(trx, conversation.id, path)
+        return {
+          activeLeafId: conversation.activeLeafId,
+          data: path.map((message) => ({
+            ...message.serialize(),
+            siblingIds: siblings.get(message.parentId ?? '') ?? [message.id],
+          })),
+        }
+      },
+      { readOnly: true }
+    )
   },
 
   /** Every message of the conversation, every branch, oldest first. */
   tree(actor: TenantActor, conversationId: string) {
-    return inActiveTenant(actor, async (trx) => {
-      const conversation = await findOwnConversation(trx, actor, conversationId)
-      const all = await Message.query({ client: trx })
-        .where('conversation_id', conversation.id)
-        .orderBy('id')
-      return {
-        activeLeafId: conversation.activeLeafId,
-        data: all.map((message) => message.serialize()),
-      }
-    })
+    return inActiveTenant(
+      actor,
+      async (trx) => {
+        const conversation = await findOwnConversation(trx, actor, conversationId)
+        const all = await Message.query({ client: trx })
+          .where('conversation_id', conversation.id)
+          .orderBy('id')
+        return {
+          activeLeafId: conversation.activeLeafId,
+          data: all.map((message) => message.serialize()),
+        }
+      },
+      { readOnly: true }
+    )
   },
 
   /**
@@ -151,18 +159,22 @@ export const messages = {
    * from the copy of the message.
    */
   async fork(actor: TenantActor, conversationId: string, fromMessageId: string) {
-    const source = await inActiveTenant(actor, async (trx) => {
-      const conversation = await findOwnConversation(trx, actor, conversationId)
-      const message = await findMessage(trx, conversation, fromMessageId)
-      if (message.status === 'generating') {
-        throw new ProblemException(
-          409,
-          'message_generating',
-          'This reply is still being written; fork once it is done.'
-        )
-      }
-      return { conversation, chain: await ancestorChain(trx, conversation.id, message.id) }
-    })
+    const source = await inActiveTenant(
+      actor,
+      async (trx) => {
+        const conversation = await findOwnConversation(trx, actor, conversationId)
+        const message = await findMessage(trx, conversation, fromMessageId)
+        if (message.status === 'generating') {
+          throw new ProblemException(
+            409,
+            'message_generating',
+            'This reply is still being written; fork once it is done.'
+          )
+        }
+        return { conversation, chain: await ancestorChain(trx, conversation.id, message.id) }
+      },
+      { readOnly: true }
+    )
     const title = `${source.conversation.title} (fork)`.slice(0, 200)
     const created = await conversations.create(actor, { title }, async (trx, forked) => {
       let parentId: string | null = null

@@ -137,20 +137,24 @@ export const memberNotFound = () =>
 export const chatQuotas = {
   /** The tenant default and every override. */
   list(actor: TenantActor) {
-    return inActiveTenant(actor, async (trx) => {
-      const rows = await ChatQuota.query({ client: trx }).orderBy('id')
-      return {
-        default: quotaView(
-          rows.find((row) => row.userId === null),
-          null
-        ),
-        environment: {
-          messagesPerMinute: chatConfig.messagesPerMinute,
-          tokensPerDay: chatConfig.tokensPerDay,
-        },
-        users: rows.filter((row) => row.userId !== null).map((row) => quotaView(row, row.userId)),
-      }
-    })
+    return inActiveTenant(
+      actor,
+      async (trx) => {
+        const rows = await ChatQuota.query({ client: trx }).orderBy('id')
+        return {
+          default: quotaView(
+            rows.find((row) => row.userId === null),
+            null
+          ),
+          environment: {
+            messagesPerMinute: chatConfig.messagesPerMinute,
+            tokensPerDay: chatConfig.tokensPerDay,
+          },
+          users: rows.filter((row) => row.userId !== null).map((row) => quotaView(row, row.userId)),
+        }
+      },
+      { readOnly: true }
+    )
   },
 
   /** Sets the tenant default (userId null) or a member's own limits and access. */
@@ -168,7 +172,9 @@ export const chatQuotas = {
 
   /** The caller's limits and where their counters stand now. */
   async mine(actor: TenantActor) {
-    const limits = await inActiveTenant(actor, (trx) => limitsFor(trx, actor.userId))
+    const limits = await inActiveTenant(actor, (trx) => limitsFor(trx, actor.userId), {
+      readOnly: true,
+    })
     const counters = await gateway.userQuota(actor, gatewayLimits(limits))
     const state = (dimension: string, limit: number | null) => {
       const counter = counters.find((entry) => entry.dimension === dimension)

@@ -42,46 +42,50 @@ export function searchMessages(actor: TenantActor, input: PageRequest & { q: str
     if (keys.length !== 1 || typeof keys[0] !== 'string' || !isUuid(keys[0])) throw invalidCursor()
     before = keys[0]
   }
-  return inActiveTenant(actor, async (trx) => {
-    const { rows: hits } = before
-      ? await trx.rawQuery('SELECT id FROM chat_search_ids(?, ?::uuid, ?)', [
-          input.q,
-          before,
-          limit + 1,
-        ])
-      : await trx.rawQuery('SELECT id FROM chat_search_ids(?, NULL, ?)', [input.q, limit + 1])
-    const ids = (hits as Array<{ id: string }>).map((hit) => hit.id)
-    const page = ids.slice(0, limit)
-    if (page.length === 0) return { data: [], meta: { nextCursor: null } }
-    // ts_headline is full text search: it stays SQL, on the page's rows only.
-    const messages = await Message.query({ client: trx })
-      .join('chat_conversations as c', 'c.id', 'chat_messages.conversation_id')
-      .whereIn('chat_messages.id', page)
-      .where('chat_messages.user_id', actor.userId)
-      .select(
-        'chat_messages.id',
-        'chat_messages.conversation_id',
-        'chat_messages.role',
-        'chat_messages.created_at',
-        'c.title as conversation_title'
-      )
-      .select(
-        trx.raw(
-          `ts_headline('simple', chat_messages.content, websearch_to_tsquery('simple', ?), ?) AS headline`,
-          [input.q, HEADLINE_OPTIONS]
+  return inActiveTenant(
+    actor,
+    async (trx) => {
+      const { rows: hits } = before
+        ? await trx.rawQuery('SELECT id FROM chat_search_ids(?, ?::uuid, ?)', [
+            input.q,
+            before,
+            limit + 1,
+          ])
+        : await trx.rawQuery('SELECT id FROM chat_search_ids(?, NULL, ?)', [input.q, limit + 1])
+      const ids = (hits as Array<{ id: string }>).map((hit) => hit.id)
+      const page = ids.slice(0, limit)
+      if (page.length === 0) return { data: [], meta: { nextCursor: null } }
+      // ts_headline is full text search: it stays SQL, on the page's rows only.
+      const messages = await Message.query({ client: trx })
+        .join('chat_conversations as c', 'c.id', 'chat_messages.conversation_id')
+        .whereIn('chat_messages.id', page)
+        .where('chat_messages.user_id', actor.userId)
+        .select(
+          'chat_messages.id',
+          'chat_messages.conversation_id',
+          'chat_messages.role',
+          'chat_messages.created_at',
+          'c.title as conversation_title'
         )
-      )
-      .orderBy('chat_messages.id', 'desc')
-    return {
-      data: messages.map((message) => ({
-        messageId: message.id,
-        conversationId: message.conversationId,
-        conversationTitle: message.$extras.conversation_title as string,
-        role: message.role,
-        createdAt: message.createdAt.toISO()!,
-        highlight: highlightParts(String(message.$extras.headline ?? '')),
-      })),
-      meta: { nextCursor: ids.length > limit ? encodeCursor([page.at(-1)!]) : null },
-    }
-  })
+        .select(
+          trx.raw(
+            `ts_headline('simple', chat_messages.content, websearch_to_tsquery('simple', ?), ?) AS headline`,
+            [input.q, HEADLINE_OPTIONS]
+          )
+        )
+        .orderBy('chat_messages.id', 'desc')
+      return {
+        data: messages.map((message) => ({
+          messageId: message.id,
+          conversationId: message.conversationId,
+          conversationTitle: message.$extras.conversation_title as string,
+          role: message.role,
+          createdAt: message.createdAt.toISO()!,
+          highlight: highlightParts(String(message.$extras.headline ?? '')),
+        })),
+        meta: { nextCursor: ids.length > limit ? encodeCursor([page.at(-1)!]) : null },
+      }
+    },
+    { readOnly: true }
+  )
 }

@@ -14,6 +14,8 @@ import { tenantLimits, usageReport } from '#modules/gateway/services/reports'
 
 const DEFAULT_GRACE_SECONDS = 24 * 3600
 const config = { changesConfig: true }
+/** A use case that only reads: one round trip a statement, no COMMIT (tenancy.ts, readOnly). */
+const reads = { readOnly: true }
 
 /**
  * The gateway's settings as the API manages them, each its own unit of work
@@ -21,21 +23,26 @@ const config = { changesConfig: true }
  * routing tell every process to drop its cached routing when they commit.
  */
 export const gatewayAdmin = {
-  listProviders: (actor: TenantActor) => inGatewayTenant(actor, (trx) => providers.list(trx)),
+  listProviders: (actor: TenantActor) =>
+    inGatewayTenant(actor, (trx) => providers.list(trx), reads),
   createProvider: (actor: TenantActor, input: ProviderInput) =>
     inGatewayTenant(actor, (trx, tenantId) => providers.create(trx, tenantId, input), config),
   showProvider: (actor: TenantActor, id: string) =>
-    inGatewayTenant(actor, async (trx) => {
-      const provider = await providers.find(trx, id)
-      return provider.serialize()
-    }),
+    inGatewayTenant(
+      actor,
+      async (trx) => {
+        const provider = await providers.find(trx, id)
+        return provider.serialize()
+      },
+      reads
+    ),
   updateProvider: (actor: TenantActor, id: string, input: Partial<ProviderInput>) =>
     inGatewayTenant(actor, (trx) => providers.update(trx, id, input), config),
   deleteProvider: (actor: TenantActor, id: string) =>
     inGatewayTenant(actor, (trx) => providers.remove(trx, id), config),
   /** Read in a unit of work, then called outside it: a slow provider holds no transaction. */
   async testProvider(actor: TenantActor, id: string) {
-    const provider = await inGatewayTenant(actor, (trx) => providers.find(trx, id))
+    const provider = await inGatewayTenant(actor, (trx) => providers.find(trx, id), reads)
     return checkProvider(provider)
   },
   async providerModels(actor: TenantActor, id: string) {
@@ -44,20 +51,21 @@ export const gatewayAdmin = {
     return { data: check.models.map((name) => ({ id: name })) }
   },
 
-  listModels: (actor: TenantActor) => inGatewayTenant(actor, (trx) => models.list(trx)),
+  listModels: (actor: TenantActor) => inGatewayTenant(actor, (trx) => models.list(trx), reads),
   createModel: (actor: TenantActor, input: ModelInput) =>
     inGatewayTenant(actor, (trx, tenantId) => models.create(trx, tenantId, input), config),
   showModel: (actor: TenantActor, id: string) =>
-    inGatewayTenant(actor, (trx) => models.get(trx, id)),
+    inGatewayTenant(actor, (trx) => models.get(trx, id), reads),
   updateModel: (actor: TenantActor, id: string, input: Partial<ModelInput>) =>
     inGatewayTenant(actor, (trx, tenantId) => models.update(trx, tenantId, id, input), config),
   deleteModel: (actor: TenantActor, id: string) =>
     inGatewayTenant(actor, (trx) => models.remove(trx, id), config),
 
-  listKeys: (actor: TenantActor) => inGatewayTenant(actor, (trx) => keys.list(trx)),
+  listKeys: (actor: TenantActor) => inGatewayTenant(actor, (trx) => keys.list(trx), reads),
   createKey: (actor: TenantActor, input: KeyInput) =>
     inGatewayTenant(actor, (trx, tenantId) => keys.create(trx, tenantId, input, actor.userId)),
-  showKey: (actor: TenantActor, id: string) => inGatewayTenant(actor, (trx) => keys.show(trx, id)),
+  showKey: (actor: TenantActor, id: string) =>
+    inGatewayTenant(actor, (trx) => keys.show(trx, id), reads),
   updateKey: (actor: TenantActor, id: string, input: Partial<KeyInput>) =>
     inGatewayTenant(actor, (trx) => keys.update(trx, id, input)),
   rotateKey: (actor: TenantActor, id: string, gracePeriodSeconds?: number) =>
@@ -68,7 +76,7 @@ export const gatewayAdmin = {
     inGatewayTenant(actor, (trx) => keys.revoke(trx, id)),
 
   showLimits: (actor: TenantActor) =>
-    inGatewayTenant(actor, (trx, tenantId) => tenantLimits.get(trx, tenantId)),
+    inGatewayTenant(actor, (trx, tenantId) => tenantLimits.get(trx, tenantId), reads),
   updateLimits: (actor: TenantActor, limits: KeyLimits) =>
     inGatewayTenant(actor, (trx, tenantId) => tenantLimits.put(trx, tenantId, limits), config),
 
@@ -77,8 +85,10 @@ export const gatewayAdmin = {
    * uses them; the models each offers are asked outside any unit of work.
    */
   async platformProviders(actor: TenantActor) {
-    const enabled = await inGatewayTenant(actor, (trx, tenantId) =>
-      tenantLimits.platformEnabled(trx, tenantId)
+    const enabled = await inGatewayTenant(
+      actor,
+      (trx, tenantId) => tenantLimits.platformEnabled(trx, tenantId),
+      reads
     )
     // A tenant the operator does not offer them to learns that much, not what the operator runs.
     if (!platformOffered(actor.tenantId)) return { offered: false, enabled, data: [] }
@@ -121,7 +131,11 @@ export const gatewayAdmin = {
     const from = query.from ?? `${today.slice(0, 8)}01`
     const to = query.to ?? today
     const groupBy = query.groupBy ?? 'day'
-    const data = await inGatewayTenant(actor, (trx) => usageReport(trx, { groupBy, from, to }))
+    const data = await inGatewayTenant(
+      actor,
+      (trx) => usageReport(trx, { groupBy, from, to }),
+      reads
+    )
     return { groupBy, from, to, data }
   },
 }

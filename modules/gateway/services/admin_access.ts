@@ -14,8 +14,11 @@ import { CONFIG_CHANNEL } from '#modules/gateway/services/change_feed'
 export function inGatewayTenant<T>(
   actor: TenantActor,
   work: (trx: TransactionClientContract, tenantId: string) => Promise<T>,
-  options: { changesConfig?: boolean } = {}
+  options: { changesConfig?: boolean; readOnly?: boolean } = {}
 ) {
+  if (options.changesConfig && options.readOnly) {
+    throw new Error('inGatewayTenant: a read-only unit of work changes no config')
+  }
   return tenancy.run(
     actor.tenantId,
     async (trx) => {
@@ -23,7 +26,7 @@ export function inGatewayTenant<T>(
       if (options.changesConfig) await changeFeed.announce(trx, CONFIG_CHANNEL, actor.tenantId)
       return result
     },
-    { userId: actor.userId }
+    { userId: actor.userId, readOnly: options.readOnly }
   )
 }
 

@@ -139,32 +139,36 @@ const routingCache = new FeedCache<RoutingEntry | null>(
 )
 
 async function loadRouting(tenantId: string, alias: string): Promise<RoutingEntry | null> {
-  return tenancy.run(tenantId, async (trx) => {
-    const view = await models.byAlias(trx, alias)
-    const limitsRow = await trx.from('gateway_tenant_limits').where('tenant_id', tenantId).first()
-    if (!view) {
-      // The tenant's own aliases come first; then `ollama/…`, `openai/…` unless turned off.
-      const platform =
-        limitsRow?.platform_providers === false ? null : platformModel(tenantId, alias)
-      return platform
-        ? {
-            view: aliasView(platform.view),
-            deployments: platform.deployments,
-            tenantLimits: (limitsRow?.limits ?? {}) as KeyLimits,
-          }
-        : null
-    }
-    return {
-      view: aliasView(view),
-      deployments: view.deployments.map((deployment) => ({
-        id: deployment.id,
-        provider: deployment.provider,
-        upstreamModel: deployment.upstreamModel,
-        weight: deployment.weight,
-      })),
-      tenantLimits: (limitsRow?.limits ?? {}) as KeyLimits,
-    }
-  })
+  return tenancy.run(
+    tenantId,
+    async (trx) => {
+      const view = await models.byAlias(trx, alias)
+      const limitsRow = await trx.from('gateway_tenant_limits').where('tenant_id', tenantId).first()
+      if (!view) {
+        // The tenant's own aliases come first; then `ollama/…`, `openai/…` unless turned off.
+        const platform =
+          limitsRow?.platform_providers === false ? null : platformModel(tenantId, alias)
+        return platform
+          ? {
+              view: aliasView(platform.view),
+              deployments: platform.deployments,
+              tenantLimits: (limitsRow?.limits ?? {}) as KeyLimits,
+            }
+          : null
+      }
+      return {
+        view: aliasView(view),
+        deployments: view.deployments.map((deployment) => ({
+          id: deployment.id,
+          provider: deployment.provider,
+          upstreamModel: deployment.upstreamModel,
+          weight: deployment.weight,
+        })),
+        tenantLimits: (limitsRow?.limits ?? {}) as KeyLimits,
+      }
+    },
+    { readOnly: true }
+  )
 }
 
 /**
@@ -202,15 +206,19 @@ const catalogCache = new FeedCache<CatalogEntry>(
 )
 
 function loadCatalog(tenantId: string): Promise<CatalogEntry> {
-  return tenancy.run(tenantId, async (trx) => {
-    const own = await models.aliases(trx)
-    const settings = await trx
-      .from('gateway_tenant_limits')
-      .where('tenant_id', tenantId)
-      .select('platform_providers')
-      .first()
-    return { own, platformEnabled: settings?.platform_providers !== false }
-  })
+  return tenancy.run(
+    tenantId,
+    async (trx) => {
+      const own = await models.aliases(trx)
+      const settings = await trx
+        .from('gateway_tenant_limits')
+        .where('tenant_id', tenantId)
+        .select('platform_providers')
+        .first()
+      return { own, platformEnabled: settings?.platform_providers !== false }
+    },
+    { readOnly: true }
+  )
 }
 
 /** The models a caller may use (GET /v1/models): the tenant's aliases, then the platform's. */

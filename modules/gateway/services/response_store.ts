@@ -60,13 +60,16 @@ export const responseStore = {
   },
 
   async find(owner: ResponseOwner, uuid: string): Promise<ResponseObject | null> {
-    const row = await tenancy.run(owner.tenantId, (trx) =>
-      trx
-        .from('gateway_responses')
-        .where({ id: uuid, key_id: owner.keyId })
-        .where('expires_at', '>', trx.raw('now()'))
-        .select('response')
-        .first()
+    const row = await tenancy.run(
+      owner.tenantId,
+      (trx) =>
+        trx
+          .from('gateway_responses')
+          .where({ id: uuid, key_id: owner.keyId })
+          .where('expires_at', '>', trx.raw('now()'))
+          .select('response')
+          .first(),
+      { readOnly: true }
     )
     return (row?.response as ResponseObject | undefined) ?? null
   },
@@ -83,9 +86,11 @@ export const responseStore = {
    * statement; null when the response is not this key's (or expired).
    */
   async chain(owner: ResponseOwner, uuid: string): Promise<StoredTurn[] | null> {
-    const rows = await tenancy.run(owner.tenantId, async (trx) => {
-      const result = await trx.rawQuery(
-        `WITH RECURSIVE chain AS (
+    const rows = await tenancy.run(
+      owner.tenantId,
+      async (trx) => {
+        const result = await trx.rawQuery(
+          `WITH RECURSIVE chain AS (
            SELECT id, previous_response_id, input_messages, response -> 'output' AS output, 1 AS depth
              FROM gateway_responses
             WHERE id = ? AND key_id = ? AND expires_at > now()
@@ -96,10 +101,12 @@ export const responseStore = {
             WHERE r.key_id = ? AND r.expires_at > now() AND c.depth < ?
          )
          SELECT input_messages, output FROM chain ORDER BY depth DESC`,
-        [uuid, owner.keyId, owner.keyId, MAX_CHAIN]
-      )
-      return result.rows as Array<{ input_messages: ChatMessage[]; output: OutputItem[] }>
-    })
+          [uuid, owner.keyId, owner.keyId, MAX_CHAIN]
+        )
+        return result.rows as Array<{ input_messages: ChatMessage[]; output: OutputItem[] }>
+      },
+      { readOnly: true }
+    )
     if (!rows.length) return null
     return rows.map((row) => ({ inputMessages: row.input_messages, output: row.output }))
   },
@@ -116,13 +123,16 @@ export const responseStore = {
       wanted.set(parsed.responseUuid, list)
     }
     if (!wanted.size) return found
-    const rows = await tenancy.run(owner.tenantId, (trx) =>
-      trx
-        .from('gateway_responses')
-        .whereIn('id', [...wanted.keys()])
-        .where('key_id', owner.keyId)
-        .where('expires_at', '>', trx.raw('now()'))
-        .select('id', trx.raw(`response -> 'output' AS output`))
+    const rows = await tenancy.run(
+      owner.tenantId,
+      (trx) =>
+        trx
+          .from('gateway_responses')
+          .whereIn('id', [...wanted.keys()])
+          .where('key_id', owner.keyId)
+          .where('expires_at', '>', trx.raw('now()'))
+          .select('id', trx.raw(`response -> 'output' AS output`)),
+      { readOnly: true }
     )
     for (const row of rows as Array<{ id: string; output: OutputItem[] }>) {
       for (const { id, index } of wanted.get(row.id) ?? []) {

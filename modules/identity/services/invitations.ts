@@ -47,17 +47,22 @@ export const invitations = {
   },
 
   async pending(principal: Principal, tenantId: string) {
-    return asMember(principal, tenantId, async (trx, acting, policy) => {
-      // Invitations name people who are not members yet: not for every member's eyes.
-      await policy.authorize('viewInvitations', acting)
-      const pending = await Invitation.query({ client: trx })
-        .where('tenant_id', tenantId)
-        .whereNull('accepted_at')
-        .whereNull('revoked_at')
-        .where('expires_at', '>', trx.raw('now()'))
-        .orderBy('id', 'desc')
-      return { data: pending.map((invitation) => invitation.serialize()) }
-    })
+    return asMember(
+      principal,
+      tenantId,
+      async (trx, acting, policy) => {
+        // Invitations name people who are not members yet: not for every member's eyes.
+        await policy.authorize('viewInvitations', acting)
+        const pending = await Invitation.query({ client: trx })
+          .where('tenant_id', tenantId)
+          .whereNull('accepted_at')
+          .whereNull('revoked_at')
+          .where('expires_at', '>', trx.raw('now()'))
+          .orderBy('id', 'desc')
+        return { data: pending.map((invitation) => invitation.serialize()) }
+      },
+      { readOnly: true }
+    )
   },
 
   async revoke(principal: Principal, tenantId: string, invitationId: string) {

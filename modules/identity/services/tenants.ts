@@ -48,7 +48,8 @@ export async function asMember<T>(
     trx: TransactionClientContract,
     acting: ActingMembership,
     policy: ReturnType<typeof bouncerFor>
-  ) => Promise<T>
+  ) => Promise<T>,
+  options: { readOnly?: boolean } = {}
 ) {
   if (!isUuid(tenantId)) throw notFound()
   return tenancy.run(
@@ -60,7 +61,7 @@ export async function asMember<T>(
       if (!membership) throw notFound()
       return work(trx, { userId: membership.userId, role: membership.role }, bouncerFor(principal))
     },
-    { userId: principal.userId }
+    { userId: principal.userId, readOnly: options.readOnly }
   )
 }
 
@@ -91,13 +92,16 @@ const lastOwner = () =>
 
 export const tenants = {
   async list(principal: Principal, page: PageRequest): Promise<Page<TenantView>> {
-    return tenancy.runAsUser(principal.userId, (trx) =>
-      paginate(
-        Membership.query({ client: trx }).where('user_id', principal.userId).preload('tenant'),
-        page,
-        {},
-        (membership) => presentTenant(membership.tenant, membership.role)
-      )
+    return tenancy.runAsUser(
+      principal.userId,
+      (trx) =>
+        paginate(
+          Membership.query({ client: trx }).where('user_id', principal.userId).preload('tenant'),
+          page,
+          {},
+          (membership) => presentTenant(membership.tenant, membership.role)
+        ),
+      { readOnly: true }
     )
   },
 
@@ -122,10 +126,15 @@ export const tenants = {
   },
 
   async show(principal: Principal, tenantId: string): Promise<TenantView> {
-    return asMember(principal, tenantId, async (trx, acting) => {
-      const tenant = await Tenant.findOrFail(tenantId, { client: trx })
-      return presentTenant(tenant, acting.role)
-    })
+    return asMember(
+      principal,
+      tenantId,
+      async (trx, acting) => {
+        const tenant = await Tenant.findOrFail(tenantId, { client: trx })
+        return presentTenant(tenant, acting.role)
+      },
+      { readOnly: true }
+    )
   },
 
   async update(
@@ -147,10 +156,14 @@ export const tenants = {
     tenantId: string,
     page: PageRequest
   ): Promise<Page<MemberView>> {
-    return asMember(principal, tenantId, (trx) =>
-      paginate(membersQuery(trx, tenantId), page, { direction: 'asc' }, (member) =>
-        member.serialize()
-      )
+    return asMember(
+      principal,
+      tenantId,
+      (trx) =>
+        paginate(membersQuery(trx, tenantId), page, { direction: 'asc' }, (member) =>
+          member.serialize()
+        ),
+      { readOnly: true }
     )
   },
 
@@ -278,15 +291,20 @@ export async function tenantAudit(
   tenantId: string,
   page: PageRequest
 ): Promise<Page<AuditView>> {
-  return asMember(principal, tenantId, async (trx, acting, policy) => {
-    await policy.authorize('viewAudit', acting)
-    return paginate(
-      AuditRecord.query({ client: trx }).where('tenant_id', tenantId),
-      page,
-      {},
-      (record) => record.serialize()
-    )
-  })
+  return asMember(
+    principal,
+    tenantId,
+    async (trx, acting, policy) => {
+      await policy.authorize('viewAudit', acting)
+      return paginate(
+        AuditRecord.query({ client: trx }).where('tenant_id', tenantId),
+        page,
+        {},
+        (record) => record.serialize()
+      )
+    },
+    { readOnly: true }
+  )
 }
 
 async function findTarget(trx: TransactionClientContract, tenantId: string, userId: string) {

@@ -14,23 +14,27 @@ import { items, type ItemInput } from '#modules/inventory/services/stock'
  */
 export const catalogAdmin = {
   list(actor: TenantActor, filters: { lowStock?: number } & PageRequest) {
-    return inActiveTenant(actor, (trx) => {
-      const query = Item.query({ client: trx }).where('tenant_id', actor.tenantId)
-      // Low stock: what is left to sell is at or below the threshold.
-      if (filters.lowStock !== undefined) {
-        query.whereRaw('on_hand - reserved <= ?', [filters.lowStock])
-      }
-      return paginate(
-        query,
-        filters,
-        { direction: 'asc', sort: { column: 'sku', kind: 'text', value: (item) => item.sku } },
-        (item) => item.serialize()
-      )
-    })
+    return inActiveTenant(
+      actor,
+      (trx) => {
+        const query = Item.query({ client: trx }).where('tenant_id', actor.tenantId)
+        // Low stock: what is left to sell is at or below the threshold.
+        if (filters.lowStock !== undefined) {
+          query.whereRaw('on_hand - reserved <= ?', [filters.lowStock])
+        }
+        return paginate(
+          query,
+          filters,
+          { direction: 'asc', sort: { column: 'sku', kind: 'text', value: (item) => item.sku } },
+          (item) => item.serialize()
+        )
+      },
+      { readOnly: true }
+    )
   },
 
   async show(actor: TenantActor, sku: string) {
-    const item = await inActiveTenant(actor, (trx) => items.find(trx, sku))
+    const item = await inActiveTenant(actor, (trx) => items.find(trx, sku), { readOnly: true })
     return item.serialize()
   },
 
@@ -74,7 +78,9 @@ export const catalogAdmin = {
   },
 
   async ledger(actor: TenantActor, sku: string) {
-    const entries = await inActiveTenant(actor, (trx) => items.ledgerOf(trx, sku))
+    const entries = await inActiveTenant(actor, (trx) => items.ledgerOf(trx, sku), {
+      readOnly: true,
+    })
     return entries.map((entry) => entry.serialize())
   },
 }

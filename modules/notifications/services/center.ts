@@ -12,20 +12,24 @@ import { sendNow, webhooks } from '#modules/notifications/services/webhooks'
 export const notificationCenter = {
   /** The actor's notifications (theirs, and the tenant-wide ones), newest first. */
   list(actor: TenantActor, filters: { unread?: boolean } & PageRequest) {
-    return inActiveTenant(actor, (trx) => {
-      const n = Notification.table
-      const query = Notification.query({ client: trx })
-        .leftJoin('notifications_reads as r', (join) =>
-          join.on('r.notification_id', `${n}.id`).andOnVal('r.user_id', actor.userId)
+    return inActiveTenant(
+      actor,
+      (trx) => {
+        const n = Notification.table
+        const query = Notification.query({ client: trx })
+          .leftJoin('notifications_reads as r', (join) =>
+            join.on('r.notification_id', `${n}.id`).andOnVal('r.user_id', actor.userId)
+          )
+          .where(`${n}.tenant_id`, actor.tenantId)
+          .where((scope) => scope.whereNull(`${n}.user_id`).orWhere(`${n}.user_id`, actor.userId))
+          .select(`${n}.*`, 'r.created_at as read_at')
+        if (filters.unread) query.whereNull('r.id')
+        return paginate(query, filters, { idColumn: `${n}.id` }, (notification) =>
+          notification.serialize()
         )
-        .where(`${n}.tenant_id`, actor.tenantId)
-        .where((scope) => scope.whereNull(`${n}.user_id`).orWhere(`${n}.user_id`, actor.userId))
-        .select(`${n}.*`, 'r.created_at as read_at')
-      if (filters.unread) query.whereNull('r.id')
-      return paginate(query, filters, { idColumn: `${n}.id` }, (notification) =>
-        notification.serialize()
-      )
-    })
+      },
+      { readOnly: true }
+    )
   },
 
   async markRead(actor: TenantActor, id: string) {
@@ -41,11 +45,11 @@ export const notificationCenter = {
   },
 
   listWebhooks(actor: TenantActor) {
-    return inActiveTenant(actor, (trx) => webhooks.list(trx))
+    return inActiveTenant(actor, (trx) => webhooks.list(trx), { readOnly: true })
   },
 
   showWebhook(actor: TenantActor, id: string) {
-    return inActiveTenant(actor, (trx) => webhooks.get(trx, id))
+    return inActiveTenant(actor, (trx) => webhooks.get(trx, id), { readOnly: true })
   },
 
   updateWebhook(
@@ -69,7 +73,7 @@ export const notificationCenter = {
       webhooks.queuePing(trx, tenantId, id)
     )
     await sendNow(deliveryId)
-    return inActiveTenant(actor, (trx) => webhooks.delivery(trx, deliveryId))
+    return inActiveTenant(actor, (trx) => webhooks.delivery(trx, deliveryId), { readOnly: true })
   },
 
   deleteWebhook(actor: TenantActor, id: string) {
@@ -77,6 +81,6 @@ export const notificationCenter = {
   },
 
   webhookDeliveries(actor: TenantActor, id: string) {
-    return inActiveTenant(actor, (trx) => webhooks.deliveries(trx, id))
+    return inActiveTenant(actor, (trx) => webhooks.deliveries(trx, id), { readOnly: true })
   },
 }

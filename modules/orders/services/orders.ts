@@ -105,22 +105,30 @@ export interface OrderFilters extends PageRequest {
 /** The use cases, each its own unit of work in the actor's tenant (OrderPolicy has decided who may). */
 export const orders = {
   list(actor: TenantActor, filters: OrderFilters) {
-    return inActiveTenant(actor, (trx) => {
-      const query = Order.query({ client: trx }).where('tenant_id', actor.tenantId)
-      if (filters.status) query.where('status', filters.status)
-      if (filters.customer) query.where('customer_email', filters.customer.toLowerCase())
-      if (filters.from) query.where('created_at', '>=', filters.from)
-      if (filters.to) query.where('created_at', '<', trx.raw(`?::date + 1`, [filters.to]))
-      return paginate(query, filters, {}, (order) => order.serialize())
-    })
+    return inActiveTenant(
+      actor,
+      (trx) => {
+        const query = Order.query({ client: trx }).where('tenant_id', actor.tenantId)
+        if (filters.status) query.where('status', filters.status)
+        if (filters.customer) query.where('customer_email', filters.customer.toLowerCase())
+        if (filters.from) query.where('created_at', '>=', filters.from)
+        if (filters.to) query.where('created_at', '<', trx.raw(`?::date + 1`, [filters.to]))
+        return paginate(query, filters, {}, (order) => order.serialize())
+      },
+      { readOnly: true }
+    )
   },
 
   show(actor: TenantActor, id: string) {
-    return inActiveTenant(actor, async (trx) => {
-      const order = await find(trx, id)
-      await order.load('history', (query) => query.orderBy('created_at').orderBy('id'))
-      return order.serialize()
-    })
+    return inActiveTenant(
+      actor,
+      async (trx) => {
+        const order = await find(trx, id)
+        await order.load('history', (query) => query.orderBy('created_at').orderBy('id'))
+        return order.serialize()
+      },
+      { readOnly: true }
+    )
   },
 
   async place(
