@@ -40,6 +40,11 @@ function presentTenant(tenant: Tenant, role: MembershipRole): TenantView {
  * Runs `work` inside the tenant with the caller's membership, or answers 404
  * when the id is malformed or the caller is not a member: another tenant's
  * resources are indistinguishable from missing ones.
+ *
+ * A read (`readOnly`) of the caller's active tenant takes the membership the
+ * token check joined in (Principal.membership: live, dropped from the cache
+ * at every membership change), as every module's policies do; a write reads
+ * it again inside its own transaction, and any other tenant is read there too.
  */
 export async function asMember<T>(
   principal: Principal,
@@ -52,9 +57,14 @@ export async function asMember<T>(
   options: { readOnly?: boolean } = {}
 ) {
   if (!isUuid(tenantId)) throw notFound()
+  const known =
+    options.readOnly && tenantId === principal.tenantId && principal.membership
+      ? { userId: principal.userId, role: principal.membership.role }
+      : null
   return tenancy.run(
     tenantId,
     async (trx) => {
+      if (known) return work(trx, known, bouncerFor(principal))
       const membership = await Membership.query({ client: trx })
         .where({ tenant_id: tenantId, user_id: principal.userId })
         .first()

@@ -2,7 +2,8 @@ import { test } from '@japa/runner'
 import db from '@adonisjs/lucid/services/db'
 import type { ApiClient } from '@japa/api-client'
 import { assertMatchesOpenApi, assertProblem } from '#tests/helpers/openapi'
-import { PASSWORD, registerUser, resetIdentity } from '#tests/helpers/identity'
+import { joinAs, PASSWORD, registerUser, resetIdentity } from '#tests/helpers/identity'
+import { statementsSentDuring } from '#tests/helpers/sql_spy'
 
 type Session = Awaited<ReturnType<typeof registerUser>>
 
@@ -74,6 +75,42 @@ test.group('tenants', (group) => {
       404,
       'tenant_not_found'
     )
+  })
+
+  test('show of the active tenant: one statement, with the role as it is now; gone once removed', async ({
+    client,
+    assert,
+  }) => {
+    const owner = await registerUser(client)
+    const admin = await joinAs(client, owner, 'admin')
+    const tenant = `/api/v1/tenants/${owner.activeTenantId}`
+    const show = () => client.get(tenant).bearerToken(admin.token)
+    const first = await show()
+    first.assertStatus(200)
+    let shown: Record<string, unknown> = {}
+    const sent = await statementsSentDuring(async () => {
+      const response = await show()
+      response.assertStatus(200)
+      shown = response.body()
+    })
+    // The membership comes with the (cached) token check; the read runs read only, no COMMIT.
+    assert.lengthOf(sent, 1, sent.join('\n'))
+    assert.match(sent[0], /identity_tenants/)
+    assert.deepInclude(shown, { id: owner.activeTenantId, role: 'admin' })
+
+    const demoted = await client
+      .patch(`${tenant}/members/${admin.user.user.id}`)
+      .bearerToken(owner.tokens.accessToken)
+      .json({ role: 'member' })
+    demoted.assertStatus(200)
+    const afterDemotion = await show()
+    assert.equal(afterDemotion.body().role, 'member')
+
+    const removed = await client
+      .delete(`${tenant}/members/${admin.user.user.id}`)
+      .bearerToken(owner.tokens.accessToken)
+    removed.assertStatus(204)
+    assertProblem(await show(), 404, 'tenant_not_found')
   })
 
   test('rename: admins and owners may, agents and members get 403', async ({ client, assert }) => {
