@@ -5,9 +5,10 @@
 | GET /api/v1/system/ping (no database) and GET /health/ready (two small
 | queries), on the same server, same run, same load. And what an
 | authenticated route that reads the database on every request costs:
-| GET /api/v1/tenants/:id (a unit of work under row-level security: the
-| membership, then the tenant), against the floor of any such route — /auth/me's
-| read from a bare node:http + pg server (bare_db_server.mjs).
+| GET /api/v1/tenants/:id of the caller's active tenant (a read-only unit of
+| work under row-level security: one statement, the membership coming with
+| the token check), against the floor of any such route — /auth/me's read
+| from a bare node:http + pg server (bare_db_server.mjs).
 |
 |   npm run bench:auth            (BENCH_DURATION=10 BENCH_CONNECTIONS=50 by default)
 */

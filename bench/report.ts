@@ -88,8 +88,8 @@ if (auth) {
   if (floor) {
     add({
       figure:
-        'an authenticated route that reads the database on every request (GET /tenants/:id: a unit of work, two reads) and the floor of any such route — a bare node:http + pg server doing /auth/me’s read (no framework, no auth, no RLS) — ÷ ping (/auth/me is answered from the profile cache after its first read per user)',
-      measured: `${tenant ? `${round(tenant.requestsPerSecond / ping.requestsPerSecond)} (${tenant.requestsPerSecond} req/s, p99 ${tenant.p99} ms) and ` : ''}${round(floor.requestsPerSecond / ping.requestsPerSecond)} (${floor.requestsPerSecond} req/s, p99 ${floor.p99} ms)`,
+        'an authenticated route that reads the database on every request (GET /tenants/:id of the active tenant: a read-only unit of work, one statement under row-level security, the membership from the token check) and the floor of any such route — a bare node:http + pg server doing /auth/me’s read (no framework, no auth, no RLS) — ÷ ping (/auth/me is answered from the profile cache after its first read per user)',
+      measured: `${tenant ? `${round(tenant.requestsPerSecond / ping.requestsPerSecond)} (${tenant.requestsPerSecond} req/s, p99 ${tenant.p99} ms) and ` : ''}${round(floor.requestsPerSecond / ping.requestsPerSecond)} (${floor.requestsPerSecond} req/s, p99 ${floor.p99} ms)${tenant ? `; the route reaches ${round(tenant.requestsPerSecond / floor.requestsPerSecond)} of the floor` : ''}`,
       goal: '–',
       met: null,
       command: 'BENCH_BUILD=1 npm run bench:auth',
