@@ -1,4 +1,5 @@
 import db from '@adonisjs/lucid/services/db'
+import { newId } from '#app/platform/ids'
 import { tenantIsolationSql } from '#app/tenancy/sql'
 import { unitOfWorkLimits, type UnitOfWorkLimits } from '#app/tenancy/limits'
 
@@ -26,6 +27,20 @@ export async function createNotesTable(table: string) {
   return async () => {
     await db.rawQuery(`DROP TABLE ${table}`)
   }
+}
+
+/**
+ * A notes table (createNotesTable) holding two notes of `tenantA` ('a1',
+ * 'a2') and one of `tenantB` ('b1'); returns its drop, for a group's setup.
+ */
+export async function createNotesOfTwoTenants(table: string, tenantA: string, tenantB: string) {
+  const drop = await createNotesTable(table)
+  await db.table(table).multiInsert([
+    { id: newId(), tenant_id: tenantA, note: 'a1' },
+    { id: newId(), tenant_id: tenantA, note: 'a2' },
+    { id: newId(), tenant_id: tenantB, note: 'b1' },
+  ])
+  return drop
 }
 
 /** Runs `work` with the units of work's limits changed, then puts them back. */

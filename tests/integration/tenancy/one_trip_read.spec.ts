@@ -2,7 +2,7 @@ import { test } from '@japa/runner'
 import db from '@adonisjs/lucid/services/db'
 import { tenancy } from '#app/tenancy/tenancy'
 import { APP_ROLE } from '#app/tenancy/sql'
-import { createNotesTable } from '#tests/helpers/database'
+import { createNotesOfTwoTenants, createNotesTable } from '#tests/helpers/database'
 import { newId } from '#app/platform/ids'
 import { advisoryLockTaken, statementsSentDuring } from '#tests/helpers/sql_spy'
 import { oneTripRead, oneTripWrite, preparedName } from '#app/tenancy/one_trip_read'
@@ -16,21 +16,12 @@ import pg from 'pg'
 | statement from running at all.
 */
 
-/** A tenant table of notes under the usual isolation policy; resolves to what drops it. */
 test.group('tenancy.read: one round trip under row-level security', (group) => {
   const table = `test_one_trip_read_${process.pid}`
   const tenantA = newId()
   const tenantB = newId()
 
-  group.setup(async () => {
-    const drop = await createNotesTable(table)
-    await db.table(table).multiInsert([
-      { id: newId(), tenant_id: tenantA, note: 'a1' },
-      { id: newId(), tenant_id: tenantA, note: 'a2' },
-      { id: newId(), tenant_id: tenantB, note: 'b1' },
-    ])
-    return drop
-  })
+  group.setup(() => createNotesOfTwoTenants(table, tenantA, tenantB))
 
   test('runs as the app role with both settings, as one message on the connection', async ({
     assert,

@@ -3,7 +3,7 @@ import db from '@adonisjs/lucid/services/db'
 import type pg from 'pg'
 import { tenancy } from '#app/tenancy/tenancy'
 import { APP_ROLE } from '#app/tenancy/sql'
-import { createNotesTable } from '#tests/helpers/database'
+import { createNotesOfTwoTenants } from '#tests/helpers/database'
 import { newId } from '#app/platform/ids'
 import { statementsSentDuring } from '#tests/helpers/sql_spy'
 
@@ -39,15 +39,7 @@ test.group('tenancy.run readOnly: each statement on its own, with its settings',
   const tenantA = newId()
   const tenantB = newId()
 
-  group.setup(async () => {
-    const drop = await createNotesTable(table)
-    await db.table(table).multiInsert([
-      { id: newId(), tenant_id: tenantA, note: 'a1' },
-      { id: newId(), tenant_id: tenantA, note: 'a2' },
-      { id: newId(), tenant_id: tenantB, note: 'b1' },
-    ])
-    return drop
-  })
+  group.setup(() => createNotesOfTwoTenants(table, tenantA, tenantB))
 
   test('every statement runs as the app role with the settings, read only; no BEGIN, no COMMIT', async ({
     assert,
