@@ -50,6 +50,13 @@ export function visibleAssistantSql(alias: string, tenant: string, user: string)
   return `(${alias}.visibility = 'public' OR (${alias}.tenant_id = ${tenant} AND (${alias}.visibility = 'tenant' OR ${alias}.owner_id = ${user})))`
 }
 
+/**
+ * What the explore catalog lists: public assistants of any tenant and the
+ * caller's tenant's tenant-wide ones — not anyone's private ones, the
+ * caller's own included.
+ */
+const IN_CATALOG = `(chat_assistants.visibility = 'public' OR (chat_assistants.tenant_id = ? AND chat_assistants.visibility = 'tenant'))`
+
 export async function findVisibleAssistant(
   trx: TransactionClientContract,
   actor: TenantActor,
@@ -267,13 +274,7 @@ export const assistants = {
       actor,
       async (trx) => {
         const query = Assistant.query({ client: trx })
-          .where((visible) =>
-            visible
-              .where('visibility', 'public')
-              .orWhere((tenant) =>
-                tenant.where('tenant_id', actor.tenantId).where('visibility', 'tenant')
-              )
-          )
+          .whereRaw(IN_CATALOG, [actor.tenantId])
           .select('chat_assistants.*')
           // Distinct users in 30 days: one indexed count per assistant on the page.
           .select(
@@ -323,13 +324,7 @@ export const assistants = {
       async (trx) => {
         const rows = await trx
           .from('chat_assistants')
-          .where((visible) =>
-            visible
-              .where('visibility', 'public')
-              .orWhere((tenant) =>
-                tenant.where('tenant_id', actor.tenantId).where('visibility', 'tenant')
-              )
-          )
+          .whereRaw(IN_CATALOG, [actor.tenantId])
           .groupBy('category')
           .orderBy('category')
           .select('category')
