@@ -86,10 +86,14 @@ async function existing(trx: TransactionClientContract, actor: TenantActor, requ
     .where('client_request_id', requestId)
     .first()
   if (!generation) return null
-  const [question, reply] = await Promise.all([
-    Message.query({ client: trx }).where('id', generation.userMessageId).firstOrFail(),
-    Message.query({ client: trx }).where('id', generation.assistantMessageId).firstOrFail(),
+  // One statement: two at once on one connection would only run one after the other.
+  const pair = await Message.query({ client: trx }).whereIn('id', [
+    generation.userMessageId,
+    generation.assistantMessageId,
   ])
+  const question = pair.find((message) => message.id === generation.userMessageId)
+  const reply = pair.find((message) => message.id === generation.assistantMessageId)
+  if (!question || !reply) throw new Error(`generation ${generation.id} lost its messages`)
   return accepted(generation, question, reply)
 }
 

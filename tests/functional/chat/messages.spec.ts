@@ -592,6 +592,11 @@ test.group('chat: messages and streamed replies', (group) => {
     await readGeneration(token, a.body().generation.id)
     const later = await send(client, token, conversationId, body)
     assert.equal(later.body().generation.id, a.body().generation.id)
+    // Each message in its own place: the question as the question, the reply as the reply.
+    assert.equal(later.body().userMessage.id, a.body().userMessage.id)
+    assert.equal(later.body().assistantMessage.id, a.body().assistantMessage.id)
+    assert.equal(later.body().userMessage.role, 'user')
+    assert.equal(later.body().assistantMessage.role, 'assistant')
     // A repeat answers with the first send's rows even where the conversation is not found;
     // a new request there is the 404.
     const elsewhere = await send(client, token, '01900000-0000-7000-8000-000000000000', body)
