@@ -9,7 +9,8 @@
 | (PostgreSQL, and Redis when REDIS_URL is set), so drift on this shared
 | machine hits every row alike. Also a fixed rate below saturation, paced
 | (bench/lib/paced_load.ts says why not autocannon's rate), in interleaved
-| rounds beside the direct and bare-proxy paths, and the streaming time to
+| rounds beside the direct and bare-proxy paths, with the CPU each answering
+| process spent a request there (from /proc), and the streaming time to
 | first token.
 |
 | Every server is measured warm: each first carries BENCH_FIRST_WARMUP (15) s
@@ -25,8 +26,9 @@
 |                             BENCH_RATE=200 BENCH_RATE_SECONDS=10 BENCH_RATE_ROUNDS=4 by default)
 */
 import autocannon from 'autocannon'
-import { startAtriumServer, rssMiB, spawnNode, stop, waitUntilOk } from './lib/processes.js'
+import { cpuMs, startAtriumServer, rssMiB, spawnNode, stop, waitUntilOk } from './lib/processes.js'
 import { printTable, writeResults } from './lib/report.js'
+import { gatewayBenchKey } from './lib/gateway_key.js'
 import { pacedLoad, pacedRow, type PacedSamples } from './lib/paced_load.js'
 
 const DURATION = Number(process.env.BENCH_DURATION ?? 8)
@@ -102,14 +104,14 @@ async function load(
 }
 
 /** The unmeasured full load a server carries once before its first row. */
-async function warmUp(url: string, headers: Record<string, string>) {
+async function warmUp(url: string, headers: Record<string, string>, body = request) {
   await autocannon({
     url,
     method: 'POST',
     connections: CONNECTIONS,
     duration: FIRST_WARMUP,
     headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify(request),
+    body: JSON.stringify(body),
   })
 }
 
@@ -117,6 +119,15 @@ interface Path {
   name: string
   url: string
   headers: Record<string, string>
+  /**
+   * The process that answers the path (the fake upstream for direct): its CPU
+   * over a paced run, per request. At this rate a request's CPU on these VMs is
+   * mostly the cost of each socket write and wake-up, so it tells how many
+   * hops a path makes as well as how much work it does.
+   */
+  pid?: number
+  /** What it sends, when not `request`: Atrium's alias of the fake. */
+  body?: typeof request
 }
 
 /**
@@ -126,26 +137,51 @@ interface Path {
  */
 async function atFixedRate(paths: Path[]) {
   const runs = new Map<string, PacedSamples[]>()
+  const cpu = new Map<string, { ms: number; requests: number }>()
   for (let round = 0; round < RATE_ROUNDS; round++) {
     for (const path of paths) {
-      const options = { ...path, body: JSON.stringify(request), rate: FIXED_RATE }
+      const options = { ...path, body: JSON.stringify(path.body ?? request), rate: FIXED_RATE }
+      const before = path.pid ? await cpuMs(path.pid) : 0
       const run = await pacedLoad({ ...options, seconds: RATE_SECONDS, leadInSeconds: 1 })
+      if (path.pid) {
+        const spent = cpu.get(path.name) ?? { ms: 0, requests: 0 }
+        // The lead-in's requests too: the CPU reading covers them.
+        const requests = Math.round(FIXED_RATE * (RATE_SECONDS + 1))
+        cpu.set(path.name, {
+          ms: spent.ms + (await cpuMs(path.pid)) - before,
+          requests: spent.requests + requests,
+        })
+      }
       runs.set(path.name, [...(runs.get(path.name) ?? []), run])
     }
   }
   const rows = paths.map((path) => pacedRow(path.name, runs.get(path.name)!))
   const direct = rows[0]
   const added = (milliseconds: number) => Math.round(milliseconds * 100) / 100
-  return rows.map((row) => ({
-    ...row,
-    addedP50: added(row.p50 - direct.p50),
-    addedP99: added(row.p99 - direct.p99),
-  }))
+  return rows.map((row) => {
+    const spent = cpu.get(row.name)
+    return {
+      ...row,
+      addedP50: added(row.p50 - direct.p50),
+      addedP99: added(row.p99 - direct.p99),
+      serverCpuMicrosPerRequest: spent ? Math.round((spent.ms * 1000) / spent.requests) : null,
+    }
+  })
 }
 
 function printRateTable(rows: Awaited<ReturnType<typeof atFixedRate>>) {
   printTable(
-    ['path', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'added p50', 'added p99', 'non-2xx'],
+    [
+      'path',
+      'req/s',
+      'p50 ms',
+      'p99 ms',
+      'p99.9 ms',
+      'added p50',
+      'added p99',
+      'server CPU µs/req',
+      'non-2xx',
+    ],
     rows.map((entry, index) => [
       entry.name,
       entry.requestsPerSecond,
@@ -154,6 +190,7 @@ function printRateTable(rows: Awaited<ReturnType<typeof atFixedRate>>) {
       entry.p999.toFixed(2),
       index === 0 ? '-' : signed(entry.addedP50),
       index === 0 ? '-' : signed(entry.addedP99),
+      entry.serverCpuMicrosPerRequest ?? '-',
       entry.non2xx + entry.errors,
     ])
   )
@@ -162,14 +199,19 @@ function printRateTable(rows: Awaited<ReturnType<typeof atFixedRate>>) {
 const signed = (milliseconds: number) => `${milliseconds >= 0 ? '+' : ''}${milliseconds.toFixed(2)}`
 
 /** Median time to the first streamed data line over sequential requests. */
-async function timeToFirstToken(url: string, headers: Record<string, string>, rounds = 200) {
+async function timeToFirstToken(
+  url: string,
+  headers: Record<string, string>,
+  body = request,
+  rounds = 200
+) {
   const samples: number[] = []
   for (let round = 0; round < rounds; round++) {
     const started = performance.now()
     const response = await fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...headers },
-      body: JSON.stringify({ ...request, stream: true }),
+      body: JSON.stringify({ ...body, stream: true }),
     })
     const reader = response.body!.getReader()
     await reader.read()
@@ -180,55 +222,21 @@ async function timeToFirstToken(url: string, headers: Record<string, string>, ro
   return { p50: samples[Math.floor(rounds / 2)], p99: samples[Math.floor(rounds * 0.99)] }
 }
 
-async function json(response: Response) {
-  if (!response.ok)
-    throw new Error(`${response.url} answered ${response.status}: ${await response.text()}`)
-  // Bench setup answers are read loosely; their shapes are tested elsewhere.
-  return response.json() as Promise<Record<string, any>>
-}
-
-async function setUpTenant() {
-  const post = (path: string, body: unknown, token?: string) =>
-    fetch(`${atriumBase}${path}`, {
-      method: path.endsWith('/limits') ? 'PUT' : 'POST',
-      headers: {
-        'content-type': 'application/json',
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-      },
-      body: JSON.stringify(body),
-    }).then(json)
-  const session = await post('/api/v1/auth/register', {
-    email: `bench.${Date.now()}@example.com`,
-    password: 'benchmark password 1',
-    name: 'Bench',
-    tenantName: `Bench ${Date.now()}`,
+/**
+ * A key with 8 limited counters on an alias of the fake (bench/lib/gateway_key.ts, as bench:gc
+ * and bench:memory set up), in one bench account per store reused run after run: registration
+ * is limited per address (10 an hour), and a new account each run used two of them.
+ */
+async function setUpTenant(store: string) {
+  const key = await gatewayBenchKey(atriumBase, UPSTREAM_PORT, {
+    email: `gateway.${store}.bench@example.com`,
+    tenantName: `Gateway bench (${store})`,
+    prefix: 'gateway',
   })
-  const token = session.tokens.accessToken
-  const provider = await post(
-    '/api/v1/gateway/providers',
-    { name: 'fake', kind: 'openai-compatible', baseUrl: `${upstreamBase}/v1`, maxRetries: 0 },
-    token
-  )
-  await post(
-    '/api/v1/gateway/models',
-    {
-      alias: 'chat-default',
-      inputPricePerMTok: 100,
-      outputPricePerMTok: 300,
-      deployments: [{ providerId: provider.id, upstreamModel: 'bench-model' }],
-    },
-    token
-  )
-  // Limits high enough never to refuse, so every request pays for the reservation and settlement.
-  const limits = {
-    requestsPerMinute: 1e9,
-    tokensPerMinute: 1e9,
-    tokensPerDay: 1e9,
-    monthlyBudget: 1e9,
+  return {
+    headers: { authorization: `Bearer ${key.secret}` },
+    body: { ...request, model: key.alias },
   }
-  await post('/api/v1/gateway/limits', limits, token)
-  const key = await post('/api/v1/gateway/keys', { name: 'bench', limits }, token)
-  return { authorization: `Bearer ${key.secret}` }
 }
 
 /** Rows measured several times: requests per second and percentiles averaged over the rounds. */
@@ -269,9 +277,14 @@ if (process.env.REDIS_URL)
 else console.log('redis store: skipped (REDIS_URL is not set)')
 
 const peers = [
-  { name: 'direct to the fake upstream', base: upstreamBase, headers: {} },
-  { name: 'bare node:http + undici proxy', base: proxyBase, headers: {} },
-  { name: "Portkey's gateway 1.15.2", base: portkeyBase, headers: portkeyHeaders },
+  { name: 'direct to the fake upstream', base: upstreamBase, headers: {}, pid: upstream.pid },
+  { name: 'bare node:http + undici proxy', base: proxyBase, headers: {}, pid: proxy.pid },
+  {
+    name: "Portkey's gateway 1.15.2",
+    base: portkeyBase,
+    headers: portkeyHeaders,
+    pid: portkey.pid,
+  },
 ]
 
 const results: Array<Record<string, unknown>> = []
@@ -297,6 +310,7 @@ try {
     name: peer.name,
     url: `${peer.base}/v1/chat/completions`,
     headers: peer.headers,
+    pid: peer.pid,
   }))
   const peerRates = await atFixedRate(peerPaths)
   const atriumRows: Array<{
@@ -311,22 +325,25 @@ try {
     const name = `through Atrium (${store} store)`
     try {
       await waitUntilOk(`${atriumBase}/health/ready`, performance.now())
-      const headers = await setUpTenant()
+      const { headers, body } = await setUpTenant(store)
       // Its first seconds under load, as a server just deployed serves them; then the warm-up.
       const url = `${atriumBase}/v1/chat/completions`
-      const cold = await load(`${name}, cold`, url, headers, request, 0)
-      await warmUp(url, headers)
+      const cold = await load(`${name}, cold`, url, headers, body, 0)
+      await warmUp(url, headers, body)
       for (let round = 0; round < ROUNDS; round++) {
         for (const peer of peers) {
           keep(await load(peer.name, `${peer.base}/v1/chat/completions`, peer.headers, request))
         }
-        keep(await load(name, `${atriumBase}/v1/chat/completions`, headers, request))
+        keep(await load(name, `${atriumBase}/v1/chat/completions`, headers, body))
       }
       const rss = await rssMiB(server.pid!)
       // Side by side with the floor: direct and the bare proxy in the same rounds.
-      const rates = await atFixedRate([...peerPaths.slice(0, 2), { name, url, headers }])
+      const rates = await atFixedRate([
+        ...peerPaths.slice(0, 2),
+        { name, url, headers, pid: server.pid, body },
+      ])
       atriumRows.push({ store, name, rss, cold, rates })
-      ttft.push([name, await timeToFirstToken(`${atriumBase}/v1/chat/completions`, headers)])
+      ttft.push([name, await timeToFirstToken(`${atriumBase}/v1/chat/completions`, headers, body)])
     } finally {
       await stop(server, 'SIGINT')
     }
