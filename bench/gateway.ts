@@ -121,9 +121,9 @@ interface Path {
   headers: Record<string, string>
   /**
    * The process that answers the path (the fake upstream for direct): its CPU
-   * over a paced run, per request. At this rate a request's CPU on these VMs is
-   * mostly the cost of each socket write and wake-up, so it tells how many
-   * hops a path makes as well as how much work it does.
+   * over a paced run, per request. At this rate every process on these VMs
+   * spends several times what a request costs it flat out (each wake-up runs
+   * on cold caches; docs/gateway.md, Measured), so compare paths of one run.
    */
   pid?: number
   /** What it sends, when not `request`: Atrium's alias of the fake. */
